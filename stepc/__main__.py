@@ -1,0 +1,3 @@
+from stepc.cli import main
+
+main()

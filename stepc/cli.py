@@ -1,0 +1,55 @@
+"""The ``stepc`` command line: argument parsing only; the work happens in the rooms.
+
+Subcommands are imported on first use so that ``stepc check`` does not pay for the
+interpreter, the backends or rich.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from stepc import __version__
+
+# name -> "module:attribute" of a click command
+COMMANDS: dict[str, str] = {
+    "check": "stepc.commands.inspect:check",
+    "ir": "stepc.commands.inspect:ir",
+    "graph": "stepc.commands.inspect:graph",
+    "run": "stepc.commands.run:run",
+    "resume": "stepc.commands.run:resume",
+    "exec": "stepc.commands.run:exec_step",
+    "runs": "stepc.commands.run:runs",
+    "show": "stepc.commands.run:show",
+    "logs": "stepc.commands.run:logs",
+    "artifacts": "stepc.commands.run:artifacts",
+    "artifact": "stepc.commands.run:artifact",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported when they are named."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        command: click.Command = getattr(importlib.import_module(module_name), attr)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="stepc")
+def cli() -> None:
+    """stepc: compile Python ML pipelines to Argo, Airflow, GitHub Actions and Valohai, and run
+    them locally."""
+
+
+def main(argv: list[str] | None = None) -> Any:
+    return cli.main(args=argv, prog_name="stepc")

@@ -1,0 +1,1 @@
+"""Click commands, one module per family; imported lazily by :mod:`stepc.cli`."""

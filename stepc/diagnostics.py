@@ -1,0 +1,101 @@
+"""Diagnostics: values that say what is wrong, where, and what to do about it.
+
+They are collected and returned by every room, never raised across rooms. Rendering to text,
+JSON or GitHub annotations happens here; printing happens in the CLI.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import asdict, dataclass
+from typing import Iterable, Literal
+
+Severity = Literal["error", "warning"]
+
+# The stable code table. The README's table is generated from it (tests keep them in sync).
+CODES: dict[str, str] = {
+    "S001": "the file cannot be read (missing, a directory, or not UTF-8 text)",
+    "S002": "syntax error in the module",
+    "S003": "no steps found in a file that imports stepc",
+    "S004": "internal error in stepc (please report it)",
+    "S101": "unknown argument of @step or pipeline()",
+    "S102": "value is not a literal or a module-level constant",
+    "S103": "argument has the wrong type or form",
+    "S104": "input has no producer",
+    "S105": "duplicate step name",
+    "S106": "artifact produced by more than one step, or listed twice",
+    "S107": "cycle between steps",
+    "S108": "foreach names neither an input nor a list parameter",
+    "S109": "parameter type or default conflicts between steps",
+    "S110": "bad `when` expression",
+    "S111": "unknown name in a `when` expression",
+    "S112": "bad resource value or unit",
+    "S113": "bad cron schedule",
+    "S114": "negative or zero retry, timeout or weight",
+    "S115": "input is not a parameter of the step function",
+    "S116": "`after` names an unknown step",
+    "S117": "`steps=` of pipeline() names something that is not a step",
+    "S118": "rollback is not a function of the module",
+    "S119": "no such pipeline, or several and none chosen",
+    "S120": "bad cache policy",
+    "S121": "parameter annotation is not a supported type",
+    "S122": "default value does not match the parameter's type",
+    "S123": "function signature cannot be read (*args, **kwargs, positional-only)",
+    "S124": "bad step group (not consecutive, or mixes foreach)",
+    "S125": "duplicate pipeline name",
+    "W201": "step is not part of any pipeline()",
+}
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One finding. ``line``/``col`` are 1-based; ``source_line`` is the text of that line."""
+
+    code: str
+    message: str
+    file: str
+    line: int = 1
+    col: int = 1
+    severity: Severity = "error"
+    source_line: str = ""
+    end_col: int | None = None  # end of the underline on the same line, exclusive
+
+    def render_text(self) -> str:
+        head = f"{self.file}:{self.line}:{self.col}: {self.severity}[{self.code}]: {self.message}"
+        if not self.source_line:
+            return head
+        width = max(1, (self.end_col or self.col + 1) - self.col)
+        gutter = f"{self.line:>4} | "
+        caret = " " * (len(gutter) - 2) + "| " + " " * (self.col - 1) + "^" + "~" * (width - 1)
+        return f"{head}\n{gutter}{self.source_line}\n{caret}"
+
+    def render_github(self) -> str:
+        kind = "error" if self.severity == "error" else "warning"
+        message = f"[{self.code}] {self.message}".replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        file = self.file.replace("%", "%25").replace(",", "%2C").replace(":", "%3A")
+        return f"::{kind} file={file},line={self.line},col={self.col},title=stepc {self.code}::{message}"
+
+
+def is_error(diags: Iterable[Diagnostic]) -> bool:
+    return any(d.severity == "error" for d in diags)
+
+
+def sort_key(d: Diagnostic) -> tuple[str, int, int, str]:
+    return (d.file, d.line, d.col, d.code)
+
+
+def render(diags: list[Diagnostic], fmt: Literal["text", "json", "github"]) -> str:
+    """All diagnostics in one document, sorted by place."""
+    ordered = sorted(diags, key=sort_key)
+    if fmt == "json":
+        return json.dumps([asdict(d) for d in ordered], indent=2, sort_keys=True) + "\n"
+    if fmt == "github":
+        return "".join(d.render_github() + "\n" for d in ordered)
+    return "".join(d.render_text() + "\n" for d in ordered)
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest candidate, or an empty string."""
+    match = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
+    return f" (did you mean '{match[0]}'?)" if match else ""
