@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal as TypingLiteral, Union
+from typing import Any
+from typing import Literal as TypingLiteral
 
 SCHEMA_VERSION = 1
 
@@ -44,7 +45,7 @@ class Const:
     value: JSONValue
 
 
-Operand = Union[ParamRef, ArtifactRef, Const]
+Operand = ParamRef | ArtifactRef | Const
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class Not:
     operand: Condition
 
 
-Condition = Union[Compare, BoolOp, Not]
+Condition = Compare | BoolOp | Not
 
 COMPARE_OPS = ("==", "!=", "<", "<=", ">", ">=", "in", "not in")
 
@@ -301,6 +302,28 @@ class Pipeline:
         return sorted({e.target for e in self.edges if e.source == name})
 
 
+def value_type(value: Any) -> ParamType:
+    """The parameter type a plain value has."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, (list, tuple)):
+        return "list"
+    if isinstance(value, dict):
+        return "dict"
+    return "str"
+
+
+def conforms(value: Any, type_: ParamType) -> bool:
+    """Whether ``value`` is a valid value for a parameter of ``type_`` (ints pass as floats)."""
+    if type_ == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return value_type(value) == type_ and (type_ != "str" or isinstance(value, str))
+
+
 # --- JSON -------------------------------------------------------------------------------------
 
 
@@ -335,7 +358,12 @@ def _condition_to_json(cond: Condition | Operand | None) -> Any:
         return {"kind": "not", "operand": _condition_to_json(cond.operand)}
     if isinstance(cond, BoolOp):
         return {"kind": cond.op, "operands": [_condition_to_json(c) for c in cond.operands]}
-    return {"kind": "compare", "op": cond.op, "left": _condition_to_json(cond.left), "right": _condition_to_json(cond.right)}
+    return {
+        "kind": "compare",
+        "op": cond.op,
+        "left": _condition_to_json(cond.left),
+        "right": _condition_to_json(cond.right),
+    }
 
 
 def _condition_from_json(data: Any) -> Any:
@@ -360,9 +388,7 @@ def _step_to_json(s: Step) -> dict[str, Any]:
         "name": s.name,
         "function": s.function,
         "kind": s.kind,
-        "inputs": [
-            {"name": i.name, "producer": i.producer, "mode": i.mode, "optional": i.optional} for i in s.inputs
-        ],
+        "inputs": [{"name": i.name, "producer": i.producer, "mode": i.mode, "optional": i.optional} for i in s.inputs],
         "outputs": list(s.outputs),
         "params": list(s.params),
         "after": list(s.after),

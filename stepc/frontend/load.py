@@ -1,16 +1,98 @@
-"""Entry points of the front end (being written)."""
+"""Entry points of the front end: a flow file to IR pipelines and diagnostics."""
 
 from __future__ import annotations
 
-from stepc.diagnostics import Diagnostic
+from dataclasses import dataclass
+from pathlib import Path
+
+import libcst as cst
+
+from stepc.assemble import assemble
+from stepc.config import find_config
+from stepc.diagnostics import Diagnostic, did_you_mean
+from stepc.frontend.functions import FunctionDialect
+from stepc.frontend.imports import ImportTable, read_imports
+from stepc.frontend.source import read_source
 from stepc.ir import Pipeline
 
 
-def read_file(path: str) -> tuple[list[Pipeline], list[Diagnostic]]:
-    """Every pipeline a flow file declares, and the diagnostics found while reading it."""
-    raise NotImplementedError
+@dataclass(frozen=True)
+class FileResult:
+    pipelines: tuple[Pipeline, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    passed_over: bool = False  # imports neither stepc nor metaflow: not a flow
+
+
+def read_file(path: str, *, only_flows: bool = False) -> FileResult:
+    """Every pipeline a flow file declares and the diagnostics found reading it.
+
+    With ``only_flows``, files that import neither stepc nor Metaflow are passed over without
+    a libcst parse (the pre-commit hook sees every Python file of a repository).
+    """
+    try:
+        return _read_file(path, only_flows)
+    except Exception as exc:  # a bug of ours must still not show the user a traceback
+        message = f"internal error while reading the file ({type(exc).__name__}: {exc}); please report it"
+        return FileResult((), (Diagnostic("S004", message, path),))
+
+
+def _read_file(path: str, only_flows: bool) -> FileResult:
+    read = read_source(path, require_flow_import=only_flows)
+    if read.source is None:
+        return FileResult((), read.diagnostics, read.passed_over)
+    source = read.source
+    imports = read_imports(source.module)
+    config = find_config(Path(path).parent)
+    rel_path = config.relative(Path(path))
+    module_name = Path(path).stem
+    if imports.names.get("FlowSpec") or any(m for m in imports.modules.values()):
+        flow_class = _flow_class(source.module, imports)
+        if flow_class is not None:
+            note = source.diagnostic(
+                "W202",
+                f"'{flow_class.name.value}' is a flow class: the class dialect is not read yet, so it is not checked",
+                flow_class.name,
+                "warning",
+            )
+            return FileResult((), (note,))
+    dialect = FunctionDialect(source, imports, rel_path, module_name)
+    module = dialect.read(config.image)
+    if not module.steps and not dialect.diagnostics:
+        return FileResult((), ())
+    pipelines, diagnostics = assemble(module, source)
+    return FileResult(tuple(pipelines), tuple(dialect.diagnostics + diagnostics))
+
+
+def _flow_class(module: cst.Module, imports: ImportTable) -> cst.ClassDef | None:
+    for statement in module.body:
+        if isinstance(statement, cst.ClassDef) and any(imports.refers_to(b.value, "FlowSpec") for b in statement.bases):
+            return statement
+    return None
 
 
 def load(path: str, pipeline: str | None = None) -> tuple[Pipeline | None, list[Diagnostic]]:
-    """The one pipeline of ``path`` named ``pipeline`` (or the only one), or diagnostics."""
-    raise NotImplementedError
+    """The one pipeline of ``path`` named ``pipeline`` (or the only one), or the diagnostics why not."""
+    result = read_file(path)
+    diagnostics = list(result.diagnostics)
+    if any(d.severity == "error" for d in diagnostics):
+        return None, diagnostics
+    names = [p.name for p in result.pipelines]
+    if not names:
+        if not diagnostics:
+            diagnostics.append(Diagnostic("S003", f"no @step functions found in {path}", path))
+        return None, diagnostics
+    if pipeline is None:
+        if len(names) == 1:
+            return result.pipelines[0], diagnostics
+        listed = ", ".join(names)
+        diagnostics.append(
+            Diagnostic("S119", f"{path} declares several pipelines ({listed}): choose one with --pipeline", path)
+        )
+        return None, diagnostics
+    for candidate in result.pipelines:
+        if candidate.name == pipeline:
+            return candidate, diagnostics
+    hint = did_you_mean(pipeline, names)
+    message = f"no pipeline named '{pipeline}' in {path}{hint}; it declares: {', '.join(names)}"
+    diagnostics.append(Diagnostic("S119", message, path))
+    return None, diagnostics

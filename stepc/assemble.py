@@ -1,0 +1,392 @@
+"""Declarations to IR: wiring, whole-pipeline checks and effective conditions.
+
+Dialect-neutral: both readers hand over a :class:`ModuleDecl`; the checks of SPEC §2.3–2.7 that
+need the whole pipeline (producers, cycles, foreach sources, parameter agreement, conditions,
+groups) live here once.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+
+from stepc.declarations import ModuleDecl, Named, ParamDecl, PipelineDecl, Reporter, StepDecl
+from stepc.diagnostics import Diagnostic, did_you_mean
+from stepc.ir import (
+    Condition,
+    Edge,
+    Foreach,
+    Input,
+    InputMode,
+    Parameter,
+    Pipeline,
+    Resources,
+    Retry,
+    Step,
+    conforms,
+    conjoin,
+)
+
+
+@dataclass
+class _Context:
+    module: ModuleDecl
+    reporter: Reporter
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def error(self, code: str, message: str, anchor: object) -> None:
+        self.diagnostics.append(self.reporter.diagnostic(code, message, anchor))
+
+    def warn(self, code: str, message: str, anchor: object) -> None:
+        self.diagnostics.append(self.reporter.diagnostic(code, message, anchor, "warning"))
+
+
+def assemble(module: ModuleDecl, reporter: Reporter) -> tuple[list[Pipeline], list[Diagnostic]]:
+    """Every pipeline of the module that has no error, and all diagnostics."""
+    ctx = _Context(module, reporter)
+    declared = list(module.pipelines)
+    if not declared:
+        declared = [PipelineDecl(name=Named(module.module, None), steps=None)]
+    seen: set[str] = set()
+    listed: set[str] = set()
+    pipelines: list[Pipeline] = []
+    for decl in declared:
+        if decl.name.value in seen:
+            ctx.error("S125", f"a pipeline named '{decl.name.value}' is declared twice", decl.name.anchor)
+            continue
+        seen.add(decl.name.value)
+        listed.update(s.value for s in decl.steps or ())
+        before = len(ctx.diagnostics)
+        built = _build(ctx, decl)
+        if built is not None and not any(d.severity == "error" for d in ctx.diagnostics[before:]):
+            pipelines.append(built)
+    if module.pipelines and all(p.steps is not None for p in module.pipelines):
+        for step in module.steps:
+            if _function_name(step) not in listed:
+                ctx.warn(
+                    "W201",
+                    f"step '{step.name.value}' is not in the steps of any pipeline()",
+                    step.name.anchor,
+                )
+    return pipelines, ctx.diagnostics
+
+
+def _a(type_name: str) -> str:
+    return f"an {type_name}" if type_name[0] in "aeiou" else f"a {type_name}"
+
+
+def _function_name(step: StepDecl) -> str:
+    return step.function.rpartition(":")[2].rpartition(".")[2]
+
+
+def _select_steps(ctx: _Context, decl: PipelineDecl) -> list[StepDecl]:
+    if decl.steps is None:
+        chosen = list(ctx.module.steps)
+    else:
+        by_function = {_function_name(s): s for s in ctx.module.steps}
+        chosen, picked = [], set()
+        for ref in decl.steps:
+            step = by_function.get(ref.value)
+            if step is None:
+                ctx.error("S117", f"'{ref.value}' is not decorated with @step", ref.anchor)
+            elif ref.value in picked:
+                ctx.error("S117", f"step '{ref.value}' is listed twice", ref.anchor)
+            else:
+                picked.add(ref.value)
+                chosen.append(step)
+        order = {id(s): i for i, s in enumerate(ctx.module.steps)}
+        chosen.sort(key=lambda s: order[id(s)])
+    unique: list[StepDecl] = []
+    names: set[str] = set()
+    for step in chosen:
+        if step.name.value in names:
+            ctx.error("S105", f"a step named '{step.name.value}' is declared twice", step.name.anchor)
+            continue
+        names.add(step.name.value)
+        unique.append(step)
+    return unique
+
+
+def _resolve_parameters(ctx: _Context, steps: list[StepDecl], decl: PipelineDecl) -> dict[str, Parameter]:
+    first: dict[str, tuple[ParamDecl, str]] = {}
+    for step in steps:
+        for param in step.params:
+            if param.name not in first:
+                first[param.name] = (param, step.name.value)
+                continue
+            other, where = first[param.name]
+            if (param.type, param.item_type) != (other.type, other.item_type):
+                ctx.error(
+                    "S109",
+                    f"parameter '{param.name}' is {param.type} here but {other.type} in step '{where}': "
+                    "one name is one parameter, so give it one type",
+                    param.anchor,
+                )
+            elif (param.required, param.default) != (other.required, other.default):
+                shown = "no default" if other.required else f"default {other.default!r}"
+                mine = "no default" if param.required else f"default {param.default!r}"
+                ctx.error(
+                    "S109",
+                    f"parameter '{param.name}' has {mine} here but {shown} in step '{where}': make them agree "
+                    "or set it once with pipeline(params=...)",
+                    param.anchor,
+                )
+    params = {
+        name: Parameter(name, p.type, p.default, p.required, p.item_type, p.description)
+        for name, (p, _) in first.items()
+    }
+    for name, (value, anchor) in decl.params.items():
+        if name not in params:
+            ctx.error("S101", f"params names unknown parameter '{name}'{did_you_mean(name, params)}", anchor)
+            continue
+        declared = params[name]
+        if value is not None and not conforms(value, declared.type):
+            ctx.error("S122", f"params value {value!r} for '{name}' is not {_a(declared.type)}", anchor)
+            continue
+        if isinstance(value, tuple):
+            value = list(value)
+        if declared.type == "float" and value is not None:
+            value = float(value)
+        params[name] = Parameter(name, declared.type, value, False, declared.item_type, declared.description)
+    return params
+
+
+def _build(ctx: _Context, decl: PipelineDecl) -> Pipeline | None:
+    first_diagnostic = len(ctx.diagnostics)
+    steps = _select_steps(ctx, decl)
+    if not steps:
+        anchor = decl.name.anchor
+        ctx.error("S003", f"pipeline '{decl.name.value}' has no steps", anchor) if anchor else None
+        return None
+    params = _resolve_parameters(ctx, steps, decl)
+    by_name = {s.name.value: s for s in steps}
+
+    producers: dict[str, StepDecl] = {}
+    for step in steps:
+        for output in step.outputs:
+            if output.value in producers:
+                owner = producers[output.value].name.value
+                ctx.error("S106", f"artifact '{output.value}' is already produced by step '{owner}'", output.anchor)
+            else:
+                producers[output.value] = step
+
+    edges: set[Edge] = set()
+    for step in steps:
+        for item in step.inputs:
+            producer = producers.get(item.value)
+            if producer is None:
+                elsewhere = [s.name.value for s in ctx.module.steps if item.value in {o.value for o in s.outputs}]
+                hint = (
+                    f": step '{elsewhere[0]}' produces it but is not in pipeline '{decl.name.value}'"
+                    if elsewhere
+                    else did_you_mean(item.value, producers)
+                )
+                ctx.error(
+                    "S104",
+                    f"input '{item.value}' of step '{step.name.value}' has no producer{hint}",
+                    item.anchor,
+                )
+            else:
+                edges.add(Edge(producer.name.value, step.name.value, item.value))
+        for ref in step.after:
+            if ref.value not in by_name:
+                hint = did_you_mean(ref.value, by_name)
+                ctx.error("S116", f"after names unknown step '{ref.value}'{hint}", ref.anchor)
+            else:
+                edges.add(Edge(ref.value, step.name.value, None))
+        _check_foreach(ctx, step, params)
+        if step.when is not None:
+            for use in step.when.names:
+                if use.value not in params:
+                    hint = did_you_mean(use.value, params)
+                    ctx.error(
+                        "S111",
+                        f"'{use.value}' in the condition of step '{step.name.value}' is not a pipeline parameter{hint}",
+                        use.anchor,
+                    )
+
+    order = _topological_order(ctx, steps, edges)
+    if order is None or any(d.severity == "error" for d in ctx.diagnostics[first_diagnostic:]):
+        return None
+    _check_groups(ctx, order, edges)
+
+    built: dict[str, Step] = {}
+    for step in order:
+        built[step.name.value] = _step(ctx, decl, step, producers, built)
+    return Pipeline(
+        name=decl.name.value,
+        source=ctx.module.path,
+        module=ctx.module.module,
+        steps=tuple(built[s.name.value] for s in order),
+        edges=tuple(sorted(edges, key=lambda e: (e.source, e.target, e.artifact or ""))),
+        params=tuple(params[name] for name in sorted(params)),
+        description=decl.description or ctx.module.description,
+        schedule=decl.schedule,
+        image=decl.image or ctx.module.default_image,
+    )
+
+
+def _check_foreach(ctx: _Context, step: StepDecl, params: dict[str, Parameter]) -> None:
+    if step.foreach is None:
+        return
+    name = step.foreach.value
+    if name in {i.value for i in step.inputs}:
+        return
+    own = {p.name for p in step.params}
+    if name in own:
+        if params[name].type != "list":
+            ctx.error(
+                "S108",
+                f"foreach '{name}' is {_a(params[name].type)} parameter; foreach needs a list",
+                step.foreach.anchor,
+            )
+        return
+    hint = did_you_mean(name, [i.value for i in step.inputs] + sorted(own))
+    ctx.error(
+        "S108",
+        f"foreach '{name}' of step '{step.name.value}' is neither one of its inputs nor a list parameter of "
+        f"its function{hint}",
+        step.foreach.anchor,
+    )
+
+
+def _topological_order(ctx: _Context, steps: list[StepDecl], edges: set[Edge]) -> list[StepDecl] | None:
+    """Kahn's algorithm, ties broken by declaration order; a cycle is reported with its path."""
+    index = {s.name.value: i for i, s in enumerate(steps)}
+    incoming: dict[str, set[str]] = {s.name.value: set() for s in steps}
+    outgoing: dict[str, set[str]] = {s.name.value: set() for s in steps}
+    for edge in edges:
+        incoming[edge.target].add(edge.source)
+        outgoing[edge.source].add(edge.target)
+    ready = [index[n] for n, deps in incoming.items() if not deps]
+    heapq.heapify(ready)
+    remaining = {n: len(deps) for n, deps in incoming.items()}
+    order: list[StepDecl] = []
+    while ready:
+        step = steps[heapq.heappop(ready)]
+        order.append(step)
+        for target in outgoing[step.name.value]:
+            remaining[target] -= 1
+            if remaining[target] == 0:
+                heapq.heappush(ready, index[target])
+    if len(order) == len(steps):
+        return order
+    stuck = {n for n, count in remaining.items() if count > 0}
+    cycle = _find_cycle(stuck, incoming)
+    first = steps[index[cycle[0]]]
+    ctx.error("S107", f"cycle between steps: {' -> '.join(cycle + [cycle[0]])}", first.name.anchor)
+    return None
+
+
+def _find_cycle(stuck: set[str], incoming: dict[str, set[str]]) -> list[str]:
+    node = min(stuck)
+    path: list[str] = []
+    while node not in path:
+        path.append(node)
+        node = min(d for d in incoming[node] if d in stuck)
+    cycle = path[path.index(node) :]
+    cycle.reverse()  # walked against the edges
+    start = cycle.index(min(cycle))
+    return cycle[start:] + cycle[:start]
+
+
+def _check_groups(ctx: _Context, order: list[StepDecl], edges: set[Edge]) -> None:
+    groups: dict[str, list[StepDecl]] = {}
+    for step in order:
+        if step.group is not None:
+            groups.setdefault(step.group.value, []).append(step)
+    if not groups:
+        return
+    successors: dict[str, set[str]] = {}
+    for edge in edges:
+        successors.setdefault(edge.source, set()).add(edge.target)
+    for name, members in groups.items():
+        if len(members) < 2:
+            continue
+        if any(m.foreach is not None for m in members):
+            foreach_member = next(m for m in members if m.foreach is not None)
+            ctx.error(
+                "S124",
+                f"step '{foreach_member.name.value}' runs per item, so it cannot share group '{name}' with other steps",
+                foreach_member.group.anchor if foreach_member.group else foreach_member.name.anchor,
+            )
+            continue
+        inside = {m.name.value for m in members}
+        between = _reachable(inside, successors) - inside
+        back = _reachable(between, successors) & inside
+        if back:
+            outside = sorted(between & _reachable_to(back, successors, between))[0]
+            step = next(m for m in members if m.name.value in back)
+            ctx.error(
+                "S124",
+                f"group '{name}' is not consecutive: step '{outside}' runs between its steps",
+                step.group.anchor if step.group else step.name.anchor,
+            )
+
+
+def _reachable(starts: set[str], successors: dict[str, set[str]]) -> set[str]:
+    """Nodes reachable from ``starts`` along one or more edges."""
+    seen: set[str] = set()
+    frontier = [t for s in starts for t in successors.get(s, ())]
+    while frontier:
+        node = frontier.pop()
+        if node not in seen:
+            seen.add(node)
+            frontier.extend(successors.get(node, ()))
+    return seen
+
+
+def _reachable_to(targets: set[str], successors: dict[str, set[str]], among: set[str]) -> set[str]:
+    """Those of ``among`` from which some of ``targets`` can be reached."""
+    return {n for n in among if _reachable({n}, successors) & targets}
+
+
+def _step(
+    ctx: _Context,
+    decl: PipelineDecl,
+    step: StepDecl,
+    producers: dict[str, StepDecl],
+    built: dict[str, Step],
+) -> Step:
+    foreach: Foreach | None = None
+    if step.foreach is not None:
+        is_input = step.foreach.value in {i.value for i in step.inputs}
+        foreach = Foreach("input" if is_input else "param", step.foreach.value)
+    inputs: list[Input] = []
+    required_conditions: list[Condition | None] = [step.when.condition if step.when else None]
+    for item in step.inputs:
+        producer = built[producers[item.value].name.value]
+        mode: InputMode = "value"
+        if foreach is not None and foreach.source == "input" and foreach.name == item.value:
+            mode = "item"
+        elif producer.foreach is not None:
+            mode = "gather"
+        optional = item.value in step.optional_inputs
+        inputs.append(Input(item.value, producer.name, mode, optional))
+        if not optional:
+            required_conditions.append(producer.condition)
+    return Step(
+        name=step.name.value,
+        function=step.function,
+        kind=step.kind,  # type: ignore[arg-type]
+        inputs=tuple(inputs),
+        outputs=tuple(o.value for o in step.outputs),
+        params=tuple(p.name for p in step.params),
+        after=tuple(a.value for a in step.after),
+        foreach=foreach,
+        when=step.when.condition if step.when else None,
+        condition=conjoin(required_conditions),
+        retry=step.retry or decl.retry or Retry(),
+        timeout=step.timeout if step.timeout is not None else decl.timeout,
+        cache=step.cache or decl.cache or "none",  # type: ignore[arg-type]
+        code_hash=step.code_hash,
+        resources=step.resources or decl.resources or Resources(),
+        image=step.image or decl.image or ctx.module.default_image,
+        env=step.env,
+        rollback=step.rollback,
+        group=step.group.value if step.group else None,
+        weight=step.weight if step.weight is not None else 1.0,
+        tags=step.tags,
+        description=step.description,
+        span=step.span,
+    )

@@ -1,0 +1,58 @@
+"""``[tool.stepc]`` settings (SPEC §8) and the project root they come from."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_IMAGE = "python:3.12-slim"
+_CONFIG_FILES = ("stepc.toml", "pyproject.toml")
+
+
+@dataclass(frozen=True)
+class Config:
+    """The settings in force for a flow file, and the directory they were found in."""
+
+    root: Path | None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def image(self) -> str:
+        value = self.settings.get("image")
+        return value if isinstance(value, str) and value else DEFAULT_IMAGE
+
+    def section(self, name: str) -> dict[str, Any]:
+        value = self.settings.get(name, {})
+        return value if isinstance(value, dict) else {}
+
+    def relative(self, path: Path) -> str:
+        """``path`` relative to the project root, with forward slashes (no absolute paths in output)."""
+        resolved = path.resolve()
+        if self.root is not None:
+            try:
+                return resolved.relative_to(self.root).as_posix()
+            except ValueError:
+                pass
+        return resolved.name
+
+
+def find_config(start: Path) -> Config:
+    """The nearest ``stepc.toml`` or ``pyproject.toml`` above ``start``; a file that cannot be
+    parsed counts as no settings (``stepc check`` must not fail on someone else's file)."""
+    directory = start.resolve()
+    if not directory.is_dir():
+        directory = directory.parent
+    for candidate in (directory, *directory.parents):
+        for name in _CONFIG_FILES:
+            path = candidate / name
+            if path.is_file():
+                try:
+                    data = tomllib.loads(path.read_text(encoding="utf-8"))
+                except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                    data = {}
+                if name == "stepc.toml":
+                    return Config(candidate, data)
+                return Config(candidate, data.get("tool", {}).get("stepc", {}))
+    return Config(None, {})

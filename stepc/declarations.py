@@ -1,0 +1,105 @@
+"""What a dialect reader found in a module, before the pipeline is wired.
+
+Both dialects (functions, flow classes) produce these; :mod:`stepc.assemble` turns them into
+the IR. Anchors are opaque places in the source (the reader's nodes) that only the reader's
+:class:`Reporter` can turn into line and column, so that this module and the assembly stay
+free of libcst.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from stepc.diagnostics import Diagnostic, Severity
+from stepc.ir import Condition, ParamType, Resources, Retry, Span
+
+
+class Reporter(Protocol):
+    def diagnostic(self, code: str, message: str, anchor: object, severity: Severity = "error") -> Diagnostic: ...
+
+
+@dataclass(frozen=True)
+class Named:
+    """A name written in the source, with its place."""
+
+    value: str
+    anchor: object
+
+
+@dataclass(frozen=True)
+class ParamDecl:
+    """A pipeline parameter as one step's function declares it."""
+
+    name: str
+    type: ParamType
+    default: Any
+    required: bool
+    anchor: object
+    item_type: ParamType | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class WhenDecl:
+    """A parsed condition and the parameter names it uses, with their places."""
+
+    condition: Condition
+    names: tuple[Named, ...]
+
+
+@dataclass(frozen=True)
+class StepDecl:
+    """One step as written. ``None`` for a setting means "not set: use the pipeline's"."""
+
+    name: Named
+    function: str
+    kind: str = "function"
+    inputs: tuple[Named, ...] = ()
+    optional_inputs: frozenset[str] = frozenset()
+    outputs: tuple[Named, ...] = ()
+    params: tuple[ParamDecl, ...] = ()
+    after: tuple[Named, ...] = ()
+    foreach: Named | None = None
+    when: WhenDecl | None = None
+    retry: Retry | None = None
+    timeout: int | None = None
+    cache: str | None = None
+    code_hash: str = ""
+    resources: Resources | None = None
+    image: str | None = None
+    env: tuple[tuple[str, str], ...] = ()
+    rollback: str | None = None
+    group: Named | None = None
+    weight: float | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+    description: str = ""
+    span: Span | None = None
+
+
+@dataclass(frozen=True)
+class PipelineDecl:
+    """A ``pipeline(...)`` call, or the implicit pipeline of a module without one."""
+
+    name: Named
+    steps: tuple[Named, ...] | None  # None: every step of the module
+    image: str | None = None
+    schedule: str | None = None
+    params: dict[str, tuple[Any, object]] = field(default_factory=dict)  # name -> (value, anchor)
+    retry: Retry | None = None
+    timeout: int | None = None
+    cache: str | None = None
+    resources: Resources | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ModuleDecl:
+    """Everything one flow file declares."""
+
+    path: str  # relative to the project root
+    module: str
+    steps: tuple[StepDecl, ...]
+    pipelines: tuple[PipelineDecl, ...]
+    default_image: str
+    description: str = ""  # the module docstring's first line

@@ -1,0 +1,172 @@
+"""Readers for the values of step and pipeline arguments: shape checks and normalisation.
+
+Each reader takes the literal value and the node it came from and returns the normalised
+value or raises :class:`ArgumentError` pointing at the most precise node it can find (the
+offending dict entry rather than the whole dict).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import libcst as cst
+
+from stepc.diagnostics import did_you_mean
+from stepc.ir import Resources, Retry
+from stepc.units import UnitError, parse_bytes, parse_cpu, parse_duration
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+STEP_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+CACHE_POLICIES: dict[Any, str] = {
+    "code_hash": "code_hash",
+    "input_hash": "input_hash",
+    True: "all",
+    False: "none",
+}
+
+
+class ArgumentError(Exception):
+    def __init__(self, node: object, code: str, message: str) -> None:
+        super().__init__(message)
+        self.node = node  # a CST node or a SubAnchor
+        self.code = code
+        self.message = message
+
+
+def entry_node(node: cst.CSTNode, key: object, *, want_key: bool = False) -> cst.CSTNode:
+    """The node of ``key``'s value (or key) in a dict display, else ``node`` itself."""
+    if isinstance(node, cst.Dict):
+        for element in node.elements:
+            if (
+                isinstance(element, cst.DictElement)
+                and isinstance(element.key, cst.SimpleString)
+                and element.key.evaluated_value == key
+            ):
+                return element.key if want_key else element.value
+    return node
+
+
+def item_node(node: cst.CSTNode, index: int) -> cst.CSTNode:
+    """The node of the ``index``-th element of a list or tuple display, else ``node``."""
+    if isinstance(node, (cst.List, cst.Tuple)) and index < len(node.elements):
+        return node.elements[index].value
+    return node
+
+
+def read_str(value: Any, node: cst.CSTNode, what: str) -> str:
+    if not isinstance(value, str):
+        raise ArgumentError(node, "S103", f"{what} must be a string")
+    return value
+
+
+def read_str_list(value: Any, node: cst.CSTNode, what: str) -> list[tuple[str, cst.CSTNode]]:
+    """A list of strings, each with its node; a single string is a common slip, so say so."""
+    if isinstance(value, str):
+        raise ArgumentError(node, "S103", f"{what} must be a list of strings: write [{value!r}]")
+    if not isinstance(value, (list, tuple)):
+        raise ArgumentError(node, "S103", f"{what} must be a list of strings")
+    items = []
+    for index, item in enumerate(value):
+        if not isinstance(item, str):
+            raise ArgumentError(item_node(node, index), "S103", f"{what} must be a list of strings")
+        items.append((item, item_node(node, index)))
+    return items
+
+
+def read_retry(value: Any, node: cst.CSTNode) -> Retry:
+    if isinstance(value, bool) or not isinstance(value, (int, dict)):
+        raise ArgumentError(node, "S103", "retry must be an int or a dict {'times': n, 'delay': s, 'backoff': f}")
+    if isinstance(value, int):
+        if value < 0:
+            raise ArgumentError(node, "S114", f"retry must not be negative (got {value})")
+        return Retry(times=value)
+    known = ("times", "delay", "backoff")
+    for key in value:
+        if key not in known:
+            hint = did_you_mean(str(key), known)
+            raise ArgumentError(entry_node(node, key, want_key=True), "S101", f"unknown retry setting {key!r}{hint}")
+    times, delay, backoff = value.get("times", 0), value.get("delay", 0), value.get("backoff", 1)
+    for key, number in (("times", times), ("delay", delay), ("backoff", backoff)):
+        if (
+            isinstance(number, bool)
+            or not isinstance(number, (int, float))
+            or (key == "times" and not isinstance(number, int))
+        ):
+            kind = "an int" if key == "times" else "a number"
+            raise ArgumentError(entry_node(node, key), "S103", f"retry {key} must be {kind}")
+        if number < 0:
+            raise ArgumentError(entry_node(node, key), "S114", f"retry {key} must not be negative (got {number})")
+    if backoff < 1:
+        raise ArgumentError(entry_node(node, "backoff"), "S114", f"retry backoff must be at least 1 (got {backoff})")
+    return Retry(times=int(times), delay=float(delay), backoff=float(backoff))
+
+
+def read_timeout(value: Any, node: cst.CSTNode) -> int:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0:
+        raise ArgumentError(node, "S114", f"timeout must be more than 0 seconds (got {value})")
+    try:
+        return parse_duration(value)
+    except UnitError as exc:
+        raise ArgumentError(node, "S103", f"timeout: {exc}") from None
+
+
+def read_cache(value: Any, node: cst.CSTNode) -> str:
+    if not isinstance(value, (str, bool)) or value not in CACHE_POLICIES:
+        hint = did_you_mean(value, ["code_hash", "input_hash"]) if isinstance(value, str) else ""
+        raise ArgumentError(
+            node, "S120", f"cache must be 'code_hash', 'input_hash', True or False, not {value!r}{hint}"
+        )
+    return CACHE_POLICIES[value]
+
+
+RESOURCE_KEYS = ("cpu", "memory", "gpu", "gpu_type", "disk")
+
+
+def read_resources(value: Any, node: cst.CSTNode) -> Resources:
+    if not isinstance(value, dict):
+        raise ArgumentError(node, "S103", "resources must be a dict such as {'cpu': 2, 'memory': '4Gi'}")
+    for key in value:
+        if key not in RESOURCE_KEYS:
+            hint = did_you_mean(str(key), RESOURCE_KEYS)
+            raise ArgumentError(entry_node(node, key, want_key=True), "S112", f"unknown resource {key!r}{hint}")
+    try:
+        cpu = parse_cpu(value["cpu"]) if "cpu" in value else None
+    except UnitError as exc:
+        raise ArgumentError(entry_node(node, "cpu"), "S112", str(exc)) from None
+    sizes: dict[str, int | None] = {}
+    for key in ("memory", "disk"):
+        try:
+            sizes[key] = parse_bytes(value[key], key) if key in value else None
+        except UnitError as exc:
+            raise ArgumentError(entry_node(node, key), "S112", str(exc)) from None
+    gpu = value.get("gpu", 0)
+    if isinstance(gpu, bool) or not isinstance(gpu, int) or gpu < 0:
+        raise ArgumentError(entry_node(node, "gpu"), "S112", f"gpu must be a whole number of GPUs, not {gpu!r}")
+    gpu_type = value.get("gpu_type")
+    if gpu_type is not None and not isinstance(gpu_type, str):
+        raise ArgumentError(entry_node(node, "gpu_type"), "S112", "gpu_type must be a string")
+    return Resources(cpu=cpu, memory=sizes["memory"], gpu=gpu, gpu_type=gpu_type, disk=sizes["disk"])
+
+
+def read_str_dict(value: Any, node: cst.CSTNode, what: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict):
+        raise ArgumentError(node, "S103", f"{what} must be a dict of strings")
+    for key, item in value.items():
+        if not isinstance(key, str) or not isinstance(item, str):
+            raise ArgumentError(entry_node(node, key), "S103", f"{what} must map strings to strings ({key!r})")
+    return tuple(sorted(value.items()))
+
+
+def read_tags(value: Any, node: cst.CSTNode) -> tuple[tuple[str, str], ...]:
+    if isinstance(value, dict):
+        return read_str_dict(value, node, "tags")
+    return tuple(sorted((tag, "") for tag, _ in read_str_list(value, node, "tags")))
+
+
+def read_weight(value: Any, node: cst.CSTNode) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ArgumentError(node, "S103", "weight must be a number")
+    if value <= 0:
+        raise ArgumentError(node, "S114", f"weight must be more than 0 (got {value})")
+    return float(value)

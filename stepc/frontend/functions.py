@@ -1,0 +1,312 @@
+"""The function dialect (SPEC §2): ``@step`` functions and ``pipeline(...)`` calls to declarations."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from typing import Any
+
+import libcst as cst
+
+from stepc.cron import cron_error
+from stepc.declarations import ModuleDecl, Named, ParamDecl, PipelineDecl, StepDecl, WhenDecl
+from stepc.diagnostics import Diagnostic, did_you_mean
+from stepc.frontend import arguments as args
+from stepc.frontend.arguments import ArgumentError
+from stepc.frontend.conditions import ConditionError, parse_condition
+from stepc.frontend.fingerprint import code_hash
+from stepc.frontend.imports import ImportTable
+from stepc.frontend.literals import Constants, NotStatic, literal_value
+from stepc.frontend.signature import SignatureError, function_params, pipeline_param
+from stepc.frontend.source import SourceFile, SubAnchor
+from stepc.ir import Span
+
+STEP_ARGUMENTS = (
+    "name", "inputs", "outputs", "after", "foreach", "when", "retry", "timeout", "cache", "resources",
+    "image", "env", "rollback", "group", "weight", "tags", "description",
+)  # fmt: skip
+PIPELINE_ARGUMENTS = (
+    "name", "steps", "image", "schedule", "params", "retry", "timeout", "cache", "resources", "description",
+)  # fmt: skip
+
+
+class FunctionDialect:
+    """Reads one module of the function dialect; collect :attr:`diagnostics` after :meth:`read`."""
+
+    def __init__(self, source: SourceFile, imports: ImportTable, rel_path: str, module_name: str) -> None:
+        self.source = source
+        self.imports = imports
+        self.constants = Constants(source.module)
+        self.rel_path = rel_path
+        self.module_name = module_name
+        self.diagnostics: list[Diagnostic] = []
+        self.functions = {s.name.value: s for s in source.module.body if isinstance(s, cst.FunctionDef)}
+
+    # -- module walk ---------------------------------------------------------------------------
+
+    def read(self, default_image: str) -> ModuleDecl:
+        spans = self._function_spans()
+        steps: list[StepDecl] = []
+        pipelines: list[PipelineDecl] = []
+        for statement in self.source.module.body:
+            if isinstance(statement, cst.FunctionDef):
+                decorator = self._step_decorator(statement)
+                if decorator is not None:
+                    step = self._read_step(statement, decorator, spans.get(statement.name.value))
+                    if step is not None:
+                        steps.append(step)
+            elif isinstance(statement, cst.SimpleStatementLine):
+                for small in statement.body:
+                    call = self._pipeline_call(small)
+                    if call is not None:
+                        declared = self._read_pipeline(call)
+                        if declared is not None:
+                            pipelines.append(declared)
+        docstring = self.source.module.get_docstring()
+        description = docstring.strip().splitlines()[0] if docstring and docstring.strip() else ""
+        return ModuleDecl(self.rel_path, self.module_name, tuple(steps), tuple(pipelines), default_image, description)
+
+    def _function_spans(self) -> dict[str, Span]:
+        # The standard parser gives positions at C speed; libcst's metadata pass would cost
+        # three parses on every compile just to fill in the IR's spans.
+        try:
+            tree = ast.parse(self.source.text)
+        except (SyntaxError, ValueError):
+            return {}
+        return {
+            node.name: Span(
+                self.rel_path,
+                node.lineno,
+                node.col_offset + 1,
+                node.end_lineno or node.lineno,
+                (node.end_col_offset or 0) + 1,
+            )  # fmt: skip
+            for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        }
+
+    def _step_decorator(self, func: cst.FunctionDef) -> cst.Decorator | None:
+        for decorator in func.decorators:
+            target = decorator.decorator
+            callee = target.func if isinstance(target, cst.Call) else target
+            if self.imports.refers_to(callee, "step"):
+                return decorator
+        return None
+
+    def _pipeline_call(self, small: cst.BaseSmallStatement) -> cst.Call | None:
+        value = small.value if isinstance(small, (cst.Expr, cst.Assign)) else None
+        if isinstance(value, cst.Call) and self.imports.refers_to(value.func, "pipeline"):
+            return value
+        return None
+
+    def _error(self, code: str, message: str, anchor: object) -> None:
+        self.diagnostics.append(self.source.diagnostic(code, message, anchor))
+
+    def _keyword_values(
+        self, call: cst.Call, known: tuple[str, ...], what: str, positional: tuple[str, ...] = ()
+    ) -> dict[str, tuple[Any, cst.BaseExpression]]:
+        """The static value and node of each argument; unknown or unreadable ones are reported."""
+        values: dict[str, tuple[Any, cst.BaseExpression]] = {}
+        for index, arg in enumerate(call.args):
+            if arg.star:
+                self._error("S102", f"'{arg.star}' arguments of {what} cannot be read statically", arg)
+                continue
+            if arg.keyword is None:
+                if index >= len(positional):
+                    self._error("S101", f"{what} takes keyword arguments only here: name this argument", arg.value)
+                    continue
+                key = positional[index]
+            else:
+                key = arg.keyword.value
+                if key not in known:
+                    hint = did_you_mean(key, known)
+                    self._error("S101", f"unknown argument '{key}' of {what}{hint}", arg.keyword)
+                    continue
+            if key == "rollback" or key == "steps":
+                values[key] = (None, arg.value)  # function references, read by the caller
+                continue
+            try:
+                values[key] = (literal_value(arg.value, self.constants), arg.value)
+            except NotStatic as exc:
+                self._error("S102", f"{key}: {exc.message}", exc.node)
+        return values
+
+    def _read(self, values: dict[str, tuple[Any, cst.BaseExpression]], key: str, reader: Callable[..., Any]) -> Any:
+        """``reader(value, node)`` for an argument that was given, None when absent or wrong."""
+        if key not in values:
+            return None
+        value, node = values[key]
+        try:
+            return reader(value, node)
+        except ArgumentError as exc:
+            self._error(exc.code, exc.message, exc.node)
+            return None
+
+    # -- @step ---------------------------------------------------------------------------------
+
+    def _read_step(self, func: cst.FunctionDef, decorator: cst.Decorator, span: Span | None) -> StepDecl | None:
+        call = decorator.decorator if isinstance(decorator.decorator, cst.Call) else None
+        values = self._keyword_values(call, STEP_ARGUMENTS, "@step") if call else {}
+        fn_name = func.name.value
+        name_value = self._read(values, "name", lambda v, n: args.read_str(v, n, "name"))
+        if name_value is not None and not args.STEP_NAME.match(name_value):
+            self._error(
+                "S103",
+                f"step name {name_value!r} may hold letters, digits, '_', '-' and '.'",
+                values["name"][1],
+            )
+            name_value = None
+        name = Named(name_value, values["name"][1]) if name_value else Named(fn_name, func.name)
+
+        inputs = [Named(v, n) for v, n in self._read(values, "inputs", _str_list("inputs")) or []]
+        outputs = [Named(v, n) for v, n in self._read(values, "outputs", _str_list("outputs")) or []]
+        for output in outputs:
+            if not args.IDENTIFIER.match(output.value):
+                self._error("S103", f"output name {output.value!r} must be a Python identifier", output.anchor)
+        after = [Named(v, n) for v, n in self._read(values, "after", _str_list("after")) or []]
+
+        try:
+            fparams = function_params(func, self.constants)
+        except SignatureError as exc:
+            self._error(exc.code, exc.message, exc.node)
+            return None
+        by_name = {p.name: p for p in fparams}
+        for item in inputs:
+            if item.value not in by_name:
+                hint = did_you_mean(item.value, by_name)
+                self._error(
+                    "S115",
+                    f"input '{item.value}' is not a parameter of {fn_name}(){hint}: add it to the signature",
+                    item.anchor,
+                )
+        input_names = {i.value for i in inputs}
+        params: list[ParamDecl] = []
+        for fp in fparams:
+            if fp.name in input_names:
+                continue
+            try:
+                params.append(pipeline_param(fp))
+            except SignatureError as exc:
+                self._error(exc.code, exc.message, exc.node)
+        optional = frozenset(
+            fp.name for fp in fparams if fp.name in input_names and fp.has_default and fp.default is None
+        )
+
+        foreach_value = self._read(values, "foreach", lambda v, n: args.read_str(v, n, "foreach"))
+        foreach = Named(foreach_value, values["foreach"][1]) if foreach_value is not None else None
+        group_value = self._read(values, "group", lambda v, n: args.read_str(v, n, "group"))
+        description = self._read(values, "description", lambda v, n: args.read_str(v, n, "description"))
+        if description is None:
+            docstring = func.get_docstring()
+            description = docstring.strip().splitlines()[0] if docstring and docstring.strip() else ""
+
+        return StepDecl(
+            name=name,
+            function=f"{self.module_name}:{fn_name}",
+            inputs=tuple(inputs),
+            optional_inputs=optional,
+            outputs=tuple(outputs),
+            params=tuple(params),
+            after=tuple(after),
+            foreach=foreach,
+            when=self._read(values, "when", self._read_when),
+            retry=self._read(values, "retry", args.read_retry),
+            timeout=self._read(values, "timeout", args.read_timeout),
+            cache=self._read(values, "cache", args.read_cache),
+            code_hash=code_hash(func),
+            resources=self._read(values, "resources", args.read_resources),
+            image=self._read(values, "image", lambda v, n: args.read_str(v, n, "image")),
+            env=self._read(values, "env", lambda v, n: args.read_str_dict(v, n, "env")) or (),
+            rollback=self._read_rollback(values.get("rollback")),
+            group=Named(group_value, values["group"][1]) if group_value is not None else None,
+            weight=self._read(values, "weight", args.read_weight),
+            tags=self._read(values, "tags", args.read_tags) or (),
+            description=description,
+            span=span,
+        )
+
+    def _read_when(self, value: Any, node: cst.BaseExpression) -> WhenDecl:
+        text = args.read_str(value, node, "when")
+        try:
+            condition, uses = parse_condition(text)
+        except ConditionError as exc:
+            raise ArgumentError(SubAnchor(node, exc.offset, exc.length), "S110", exc.message) from None
+        return WhenDecl(condition, tuple(Named(u.name, SubAnchor(node, u.offset, len(u.name))) for u in uses))
+
+    def _function_reference(self, node: cst.BaseExpression, what: str, code: str) -> str | None:
+        if isinstance(node, cst.Name) and node.value in self.functions:
+            return node.value
+        if isinstance(node, cst.SimpleString) and node.evaluated_value in self.functions:
+            return str(node.evaluated_value)
+        written = node.value if isinstance(node, cst.Name) else self.source.code(node)
+        hint = did_you_mean(written, self.functions)
+        self._error(code, f"{what} '{written}' is not a function defined in this module{hint}", node)
+        return None
+
+    def _read_rollback(self, entry: tuple[Any, cst.BaseExpression] | None) -> str | None:
+        if entry is None:
+            return None
+        name = self._function_reference(entry[1], "rollback", "S118")
+        return f"{self.module_name}:{name}" if name else None
+
+    # -- pipeline(...) -------------------------------------------------------------------------
+
+    def _read_pipeline(self, call: cst.Call) -> PipelineDecl | None:
+        values = self._keyword_values(call, PIPELINE_ARGUMENTS, "pipeline()", positional=("name", "steps"))
+        name = self._read(values, "name", lambda v, n: args.read_str(v, n, "pipeline name"))
+        if name is None:
+            if "name" not in values:
+                self._error("S103", "pipeline() needs a name as its first argument", call)
+            return None
+        steps: list[Named] | None = None
+        if "steps" in values:
+            node = values["steps"][1]
+            if not isinstance(node, (cst.List, cst.Tuple)):
+                self._error("S117", "steps= must be a list of step functions, e.g. steps=[load, train]", node)
+            else:
+                steps = []
+                for element in node.elements:
+                    fn = self._function_reference(element.value, "step", "S117")
+                    if fn is not None:
+                        steps.append(Named(fn, element.value))
+        schedule = self._read(values, "schedule", self._read_schedule)
+        params = self._read(values, "params", _params_dict)
+        return PipelineDecl(
+            name=Named(name, values["name"][1]),
+            steps=tuple(steps) if steps is not None else None,
+            image=self._read(values, "image", lambda v, n: args.read_str(v, n, "image")),
+            schedule=schedule,
+            params=params or {},
+            retry=self._read(values, "retry", args.read_retry),
+            timeout=self._read(values, "timeout", args.read_timeout),
+            cache=self._read(values, "cache", args.read_cache),
+            resources=self._read(values, "resources", args.read_resources),
+            description=self._read(values, "description", lambda v, n: args.read_str(v, n, "description")) or "",
+        )
+
+    @staticmethod
+    def _read_schedule(value: Any, node: cst.BaseExpression) -> str:
+        text = args.read_str(value, node, "schedule")
+        problem = cron_error(text)
+        if problem:
+            raise ArgumentError(node, "S113", f"bad cron schedule {text!r}: {problem}")
+        return text.strip()
+
+
+def _str_list(what: str) -> Callable[[Any, cst.BaseExpression], list[tuple[str, cst.CSTNode]]]:
+    def read(value: Any, node: cst.BaseExpression) -> list[tuple[str, cst.CSTNode]]:
+        items = args.read_str_list(value, node, what)
+        seen: set[str] = set()
+        for item, item_node in items:
+            if item in seen:
+                raise ArgumentError(item_node, "S106", f"{what} lists {item!r} twice")
+            seen.add(item)
+        return items
+
+    return read
+
+
+def _params_dict(value: Any, node: cst.BaseExpression) -> dict[str, tuple[Any, object]]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise ArgumentError(node, "S103", "params must be a dict from parameter names to values")
+    return {k: (v, args.entry_node(node, k, want_key=True)) for k, v in value.items()}

@@ -1,0 +1,113 @@
+"""Which names of a module stand for stepc's (or Metaflow's) API, found from its imports.
+
+``from stepc import step as s`` makes ``s`` mean ``stepc.step``; ``import stepc as sc`` makes
+``sc.step`` mean it. Only the module's top-level import statements are read (no metadata pass),
+and a name rebound later at the top level (``def step``, ``step = ...``) loses its meaning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+FLOW_LIBRARIES = ("stepc", "metaflow")
+
+
+def dotted_name(node: cst.BaseExpression) -> str | None:
+    """``a.b.c`` for a Name/Attribute chain, else None."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = dotted_name(node.value)
+        return None if base is None else f"{base}.{node.attr.value}"
+    return None
+
+
+@dataclass
+class ImportTable:
+    names: dict[str, str] = field(default_factory=dict)  # local name -> "stepc.step"
+    modules: dict[str, str] = field(default_factory=dict)  # local alias -> "stepc"
+
+    def qualify(self, node: cst.BaseExpression) -> str | None:
+        """The qualified API name ``node`` refers to (``"stepc.step"``), if any."""
+        dotted = dotted_name(node)
+        if dotted is None:
+            return None
+        head, _, rest = dotted.partition(".")
+        if not rest:
+            return self.names.get(head)
+        module = self.modules.get(head)
+        return f"{module}.{rest}" if module else None
+
+    def refers_to(self, node: cst.BaseExpression, api: str) -> bool:
+        """True when ``node`` names ``api`` (e.g. ``"step"``) of stepc or Metaflow."""
+        qualified = self.qualify(node)
+        return qualified is not None and qualified in {f"{lib}.{api}" for lib in FLOW_LIBRARIES}
+
+
+def _alias_name(alias: cst.ImportAlias) -> str:
+    name = dotted_name(alias.name)
+    return name or ""
+
+
+def read_imports(module: cst.Module) -> ImportTable:
+    table = ImportTable()
+    for statement in module.body:
+        if isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                if isinstance(small, cst.ImportFrom):
+                    _read_import_from(small, table)
+                elif isinstance(small, cst.Import):
+                    _read_import(small, table)
+                else:
+                    _forget_rebound(small, table)
+        elif isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+            _forget(statement.name.value, table)
+    return table
+
+
+def _read_import_from(node: cst.ImportFrom, table: ImportTable) -> None:
+    source = dotted_name(node.module) if node.module is not None and not node.relative else None
+    if isinstance(node.names, cst.ImportStar):
+        return
+    for alias in node.names:
+        imported = _alias_name(alias)
+        local = alias.evaluated_alias or imported
+        if source in FLOW_LIBRARIES:
+            table.names[local] = f"{source}.{imported}"
+        else:
+            _forget(local, table)
+
+
+def _read_import(node: cst.Import, table: ImportTable) -> None:
+    for alias in node.names:
+        imported = _alias_name(alias)
+        if alias.asname is not None:
+            local = alias.evaluated_alias or imported
+            if imported in FLOW_LIBRARIES:
+                table.modules[local] = imported
+            else:
+                _forget(local, table)
+        else:
+            head = imported.partition(".")[0]
+            if head in FLOW_LIBRARIES:
+                table.modules[head] = head
+            else:
+                _forget(head, table)
+
+
+def _forget_rebound(small: cst.BaseSmallStatement, table: ImportTable) -> None:
+    targets: list[cst.BaseExpression] = []
+    if isinstance(small, cst.Assign):
+        targets = [t.target for t in small.targets]
+    elif isinstance(small, (cst.AnnAssign, cst.AugAssign)):
+        targets = [small.target]
+    for target in targets:
+        if isinstance(target, cst.Name):
+            _forget(target.value, table)
+
+
+def _forget(local: str, table: ImportTable) -> None:
+    table.names.pop(local, None)
+    table.modules.pop(local, None)

@@ -1,0 +1,112 @@
+"""A step function's signature: which parameters are inputs and which are pipeline parameters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import libcst as cst
+
+from stepc.declarations import ParamDecl
+from stepc.frontend.literals import Constants, NotStatic, literal_value
+from stepc.ir import ParamType, conforms, value_type
+
+BASIC_TYPES: tuple[ParamType, ...] = ("int", "float", "str", "bool", "list", "dict")
+_TYPING_ALIASES = {"List": "list", "Dict": "dict"}
+
+
+class SignatureError(Exception):
+    def __init__(self, node: cst.CSTNode, code: str, message: str) -> None:
+        super().__init__(message)
+        self.node = node
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class FunctionParam:
+    name: str
+    node: cst.Param
+    default: Any
+    has_default: bool
+
+
+def function_params(func: cst.FunctionDef, constants: Constants) -> list[FunctionParam]:
+    """The named parameters, in order, with their static defaults."""
+    params = func.params
+    if isinstance(params.star_arg, cst.Param):
+        raise SignatureError(params.star_arg, "S123", "a step function cannot take *args: name each parameter")
+    if params.star_kwarg is not None:
+        raise SignatureError(params.star_kwarg, "S123", "a step function cannot take **kwargs: name each parameter")
+    result = []
+    for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+        default: Any = None
+        if param.default is not None:
+            try:
+                default = literal_value(param.default, constants)
+            except NotStatic as exc:
+                raise SignatureError(exc.node, "S102", f"default of '{param.name.value}': {exc.message}") from None
+        result.append(FunctionParam(param.name.value, param, default, param.default is not None))
+    return result
+
+
+def _annotation_type(node: cst.BaseExpression) -> tuple[ParamType, ParamType | None] | None:
+    """(type, item type) for int, list[int], dict[str, float], Optional[X], X | None."""
+    if isinstance(node, cst.Name):
+        name = _TYPING_ALIASES.get(node.value, node.value)
+        return (name, None) if name in BASIC_TYPES else None
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
+        for side, other in ((node.left, node.right), (node.right, node.left)):
+            if isinstance(other, cst.Name) and other.value == "None":
+                return _annotation_type(side)
+        return None
+    if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name):
+        outer = node.value.value
+        args = [e.slice.value for e in node.slice if isinstance(e.slice, cst.Index)]
+        if outer == "Optional" and len(args) == 1:
+            return _annotation_type(args[0])
+        outer = _TYPING_ALIASES.get(outer, outer)
+        if outer in ("list", "dict") and args:
+            inner = _annotation_type(args[-1])
+            item = inner[0] if inner and inner[0] not in ("list", "dict") else None
+            return (outer, item)  # type: ignore[return-value]
+    return None
+
+
+def pipeline_param(fp: FunctionParam) -> ParamDecl:
+    """A :class:`ParamDecl` from a function parameter that is not an input."""
+    annotation = fp.node.annotation
+    if annotation is not None:
+        read = _annotation_type(annotation.annotation)
+        if read is None:
+            raise SignatureError(
+                annotation.annotation,
+                "S121",
+                f"parameter '{fp.name}': the annotation must be one of int, float, str, bool, list, dict "
+                "(or list[...] / dict[...])",
+            )
+        type_, item_type = read
+    elif fp.has_default and fp.default is not None:
+        type_, item_type = value_type(fp.default), None
+    else:
+        type_, item_type = "str", None
+    default = fp.default
+    if fp.has_default and default is not None:
+        if not conforms(default, type_):
+            raise SignatureError(
+                fp.node.default or fp.node,
+                "S122",
+                f"default {default!r} of parameter '{fp.name}' is not {'an' if type_ == 'int' else 'a'} {type_}",
+            )
+        if type_ == "float":
+            default = float(default)
+        if isinstance(default, tuple):
+            default = list(default)
+    return ParamDecl(
+        name=fp.name,
+        type=type_,
+        default=default,
+        required=not fp.has_default,
+        anchor=fp.node.name,
+        item_type=item_type,
+    )

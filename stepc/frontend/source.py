@@ -1,0 +1,142 @@
+"""Reading a flow file: bytes to text to a libcst tree, and where things are in it.
+
+Positions cost a metadata pass (about three parses), so they are resolved lazily, once per
+file, the first time a diagnostic needs one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import libcst as cst
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+
+from stepc.diagnostics import Diagnostic, Severity
+
+# A cheap test that lets files which cannot be flows be passed over without a libcst parse.
+_IMPORTS_FLOW_LIBRARY = re.compile(
+    r"^[ \t]*(?:from[ \t]+(?:stepc|metaflow)\b|import[ \t]+[^\n#]*\b(?:stepc|metaflow)\b)", re.M
+)
+
+
+def imports_flow_library(text: str) -> bool:
+    return _IMPORTS_FLOW_LIBRARY.search(text) is not None
+
+
+@dataclass(frozen=True)
+class SubAnchor:
+    """A stretch inside a single-line string literal, e.g. one name in a ``when`` text."""
+
+    node: cst.CSTNode
+    offset: int
+    length: int
+
+
+class SourceFile:
+    """One parsed flow file: its text, tree, and a diagnostics factory that knows positions."""
+
+    def __init__(self, display_path: str, text: str, module: cst.Module) -> None:
+        self.display_path = display_path
+        self.text = text
+        self.module = module
+        self._lines = text.splitlines()
+        self._positions: dict[cst.CSTNode, CodeRange] | None = None
+
+    def code(self, node: cst.CSTNode) -> str:
+        return self.module.code_for_node(node)
+
+    def position(self, anchor: object) -> tuple[int, int, int | None]:
+        """(line, col, end_col-or-None), 1-based, of a node or a :class:`SubAnchor`."""
+        if self._positions is None:
+            wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
+            self._positions = dict(wrapper.resolve(PositionProvider))
+        if isinstance(anchor, SubAnchor):
+            rng = self._positions.get(anchor.node)
+            if rng is None:
+                return (1, 1, None)
+            start = rng.start.column + 1 + _string_body_start(anchor.node)
+            if rng.start.line == rng.end.line and _string_body_start(anchor.node):
+                col = start + anchor.offset
+                return (rng.start.line, col, col + max(1, anchor.length))
+            return (rng.start.line, rng.start.column + 1, None)
+        rng = self._positions.get(anchor) if isinstance(anchor, cst.CSTNode) else None
+        if rng is None:
+            return (1, 1, None)
+        end = rng.end.column + 1 if rng.end.line == rng.start.line else None
+        return (rng.start.line, rng.start.column + 1, end)
+
+    def diagnostic(self, code: str, message: str, anchor: object, severity: Severity = "error") -> Diagnostic:
+        line, col, end_col = self.position(anchor)
+        return make_diagnostic(self.display_path, self._lines, code, message, line, col, end_col, severity)
+
+
+def _string_body_start(node: cst.CSTNode) -> int:
+    """Characters from a simple string literal's start to its body (prefix and quotes)."""
+    if not isinstance(node, cst.SimpleString):
+        return 0
+    value = node.value
+    prefix = len(value) - len(value.lstrip("rRbBuU"))
+    quote = 3 if value[prefix:].startswith(('"""', "'''")) else 1
+    return prefix + quote
+
+
+def make_diagnostic(
+    path: str,
+    lines: list[str],
+    code: str,
+    message: str,
+    line: int,
+    col: int,
+    end_col: int | None = None,
+    severity: Severity = "error",
+) -> Diagnostic:
+    source_line = lines[line - 1] if 0 < line <= len(lines) else ""
+    return Diagnostic(code, message, path, line, col, severity, source_line.expandtabs(1), end_col)
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    source: SourceFile | None
+    diagnostics: tuple[Diagnostic, ...] = ()
+    passed_over: bool = False  # the file imports neither stepc nor metaflow
+
+
+def read_source(path: str, *, require_flow_import: bool) -> ReadResult:
+    """Read and parse ``path``; every failure is a diagnostic, never an exception."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        return _fail(path, "S001", "no such file")
+    except IsADirectoryError:
+        return _fail(path, "S001", "is a directory, not a flow file")
+    except OSError as exc:
+        return _fail(path, "S001", f"cannot be read: {exc.strerror or exc}")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        return _fail(path, "S001", f"is not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8", line, col)
+    if require_flow_import and not imports_flow_library(text):
+        return ReadResult(None, (), passed_over=True)
+    lines = text.splitlines()
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        return ReadResult(None, (make_diagnostic(path, lines, "S002", "source contains a null byte", line, 1),))
+    try:
+        module = cst.parse_module(text)
+    except cst.ParserSyntaxError as exc:
+        message = str(exc.message).strip().splitlines()[0] if exc.message else "invalid syntax"
+        return ReadResult(
+            None,
+            (make_diagnostic(path, lines, "S002", f"syntax error: {message}", exc.raw_line, exc.raw_column + 1),),
+        )
+    except Exception as exc:  # libcst raises a few other types on pathological input
+        return ReadResult(None, (make_diagnostic(path, lines, "S002", f"syntax error: {exc}", 1, 1),))
+    return ReadResult(SourceFile(path, text, module))
+
+
+def _fail(path: str, code: str, message: str, line: int = 1, col: int = 1) -> ReadResult:
+    return ReadResult(None, (Diagnostic(code, f"{path} {message}", path, line, col),))
