@@ -505,3 +505,11 @@ def from_dict(d: dict[str, Any]) -> Pipeline:
 
 def from_json(text: str) -> Pipeline:
     return from_dict(json.loads(text))
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of :func:`to_json`'s output, shipped beside this module."""
+    from importlib.resources import files
+
+    loaded: dict[str, Any] = json.loads(files("stepc").joinpath("ir_schema.json").read_text(encoding="utf-8"))
+    return loaded
