@@ -1,0 +1,179 @@
+"""Showing a run: a rich progress display on a terminal, plain lines otherwise, or nothing.
+
+The overall bar advances by each step's ``weight`` (a foreach step by ``weight / items`` per
+item); the summary table at the end lists step, status, attempts, duration and cache hits.
+The runner calls these methods from its single loop; nothing here starts a thread.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import IO
+
+from rich.console import Console
+from rich.live import Live
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from stepc.interpreter.result import RunResult, StepResult
+from stepc.ir import Pipeline
+
+STYLES = {"succeeded": "green", "failed": "bold red", "skipped": "dim", "not_run": "dim", "cached": "cyan"}
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 120:
+        return f"{seconds:.2f}s"
+    return f"{int(seconds // 60)}m{seconds % 60:04.1f}s"
+
+
+def summary_table(result: RunResult, pipeline: Pipeline) -> Table:
+    table = Table(title=f"{result.pipeline}  run {result.run_id}: {result.status}", title_justify="left")
+    for column in ("step", "status", "attempts", "duration", "cached"):
+        table.add_column(column, justify="right" if column in ("attempts", "duration") else "left")
+    for step in pipeline.steps:
+        r = result.steps[step.name]
+        name = step.name if r.items is None else f"{step.name} [{r.items} items]"
+        status = f"[{STYLES.get(r.status, '')}]{r.status}[/]"
+        table.add_row(name, status, str(r.attempts or "-"), fmt_duration(r.duration), "yes" if r.cached else "")
+    return table
+
+
+class QuietReporter:
+    """Says nothing; ``stepc run --quiet`` and the Python API by default."""
+
+    tick: float | None = None
+
+    def run_started(self, run_id: str, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+
+    def step_started(self, step: str, items: int | None) -> None:
+        pass
+
+    def task_done(self, step: str, item: int | None, status: str) -> None:
+        pass
+
+    def step_done(self, result: StepResult) -> None:
+        pass
+
+    def retrying(self, step: str, item: int | None, attempt: int, error: str, delay: float) -> None:
+        pass
+
+    def rollback(self, step: str, item: int | None, status: str) -> None:
+        pass
+
+    def refresh(self) -> None:
+        pass
+
+    def run_done(self, result: RunResult) -> None:
+        pass
+
+
+class PlainReporter(QuietReporter):
+    """One line per event, for logs and pipes (stdout is not a terminal)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.console = Console(file=stream, highlight=False, soft_wrap=False, width=100)
+
+    def _say(self, text: str) -> None:
+        self.stream.write(f"{time.strftime('%H:%M:%S')} {text}\n")
+        self.stream.flush()
+
+    def run_started(self, run_id: str, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self._say(f"run {run_id} of {pipeline.name} started")
+
+    def step_started(self, step: str, items: int | None) -> None:
+        self._say(f"{step}: started" + ("" if items is None else f" ({items} items)"))
+
+    def step_done(self, result: StepResult) -> None:
+        extra = " (cached)" if result.cached else ""
+        error = f": {result.error}" if result.error else ""
+        self._say(f"{result.name}: {result.status}{extra} in {fmt_duration(result.duration)}{error}")
+
+    def retrying(self, step: str, item: int | None, attempt: int, error: str, delay: float) -> None:
+        where = step if item is None else f"{step}[{item}]"
+        self._say(f"{where}: attempt {attempt} failed ({error}); retrying in {delay:g}s")
+
+    def rollback(self, step: str, item: int | None, status: str) -> None:
+        where = step if item is None else f"{step}[{item}]"
+        self._say(f"{where}: rollback {status}")
+
+    def run_done(self, result: RunResult) -> None:
+        self.console.print(summary_table(result, self.pipeline))
+        self._say(f"run {result.run_id} {result.status}" + (f": {result.error}" if result.error else ""))
+
+
+class RichReporter(QuietReporter):
+    """A live display: the run's weighted bar plus one row per running step."""
+
+    tick: float | None = 0.1
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self.live = Live(self.progress, console=console, auto_refresh=False, transient=True)
+        self.rows: dict[str, TaskID] = {}
+        self.weights: dict[str, float] = {}
+        self.items: dict[str, int | None] = {}
+        self.last = 0.0
+
+    def run_started(self, run_id: str, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.weights = {s.name: s.weight for s in pipeline.steps}
+        self.overall = self.progress.add_task(f"[bold]{pipeline.name}[/] {run_id}", total=sum(self.weights.values()))
+        self.live.start()
+        self.live.refresh()
+
+    def step_started(self, step: str, items: int | None) -> None:
+        self.items[step] = items
+        self.rows[step] = self.progress.add_task(f"  {step}", total=items or 1)
+
+    def task_done(self, step: str, item: int | None, status: str) -> None:
+        if item is not None and step in self.rows:
+            self.progress.advance(self.rows[step])
+            self.progress.advance(self.overall, self.weights[step] / max(1, self.items.get(step) or 1))
+
+    def step_done(self, result: StepResult) -> None:
+        row = self.rows.pop(result.name, None)
+        if row is not None:
+            self.progress.remove_task(row)
+        if result.items is None or result.status != "succeeded":
+            # foreach items advanced the bar one by one already
+            self.progress.advance(self.overall, self.weights[result.name] if result.items is None else 0)
+        if result.status != "succeeded" or result.cached:
+            mark = "cached" if result.status == "succeeded" else result.status
+            self.console.print(f"  {result.name}: [{STYLES.get(mark, '')}]{mark}[/]" + (f" ({result.error})" if result.error else ""))
+        self.refresh()
+
+    def retrying(self, step: str, item: int | None, attempt: int, error: str, delay: float) -> None:
+        where = step if item is None else f"{step}[{item}]"
+        self.console.print(f"  [yellow]{where}: attempt {attempt} failed ({error}); retrying in {delay:g}s[/]")
+
+    def rollback(self, step: str, item: int | None, status: str) -> None:
+        where = step if item is None else f"{step}[{item}]"
+        self.console.print(f"  rollback {where}: [{STYLES.get(status, '')}]{status}[/]")
+
+    def refresh(self) -> None:
+        now = time.monotonic()
+        if now - self.last >= 0.1:
+            self.last = now
+            self.live.refresh()
+
+    def run_done(self, result: RunResult) -> None:
+        self.live.stop()
+        self.console.print(summary_table(result, self.pipeline))
+        if result.error:
+            self.console.print(f"[bold red]error:[/] {result.error}")

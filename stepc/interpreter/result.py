@@ -1,0 +1,59 @@
+"""What a run returns to Python callers: per-step status, timing, cache flag and outputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from stepc.runtime.store import Store, TaskResult
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One step of a finished run. ``outputs`` are read from the store on first access; for a
+    foreach step each output is the list of its items' values, in item order."""
+
+    name: str
+    status: str  # succeeded | failed | skipped | not_run
+    duration: float | None = None
+    cached: bool = False
+    attempts: int = 0
+    items: int | None = None
+    error: str | None = None
+    results: tuple[TaskResult, ...] = ()
+    store: Store | None = field(default=None, repr=False, compare=False)
+    _loaded: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        if not self._loaded and self.store is not None and self.status == "succeeded":
+            store = self.store
+            if self.items is None and self.results:
+                for meta in self.results[0].outputs:
+                    self._loaded[meta.name] = store.read_artifact(meta)
+            elif self.items is not None:
+                ordered = sorted(self.results, key=lambda r: r.item or 0)
+                names = [m.name for m in ordered[0].outputs] if ordered else []
+                for name in names:
+                    self._loaded[name] = [store.read_artifact(r.output(name)) for r in ordered]
+        return self._loaded
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A finished run: ``status`` is ``succeeded`` or ``failed``."""
+
+    run_id: str
+    pipeline: str
+    status: str
+    steps: dict[str, StepResult]
+    store_root: str
+    error: str | None = None
+    rollbacks: tuple[tuple[str, int | None, str], ...] = ()  # (step, item, status) in order run
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "succeeded"
+
+    def __getitem__(self, step: str) -> StepResult:
+        return self.steps[step]

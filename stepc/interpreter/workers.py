@@ -1,0 +1,185 @@
+"""Child processes: fork from the warm runner, wait for any of them, kill on timeout.
+
+The runner has already imported stepc and the flow module, so a forked child starts running
+user code within a millisecond or two (a fresh interpreter would cost ~50-100 ms). Isolation is
+kept: each child is its own process group (a timeout kills the whole group, grandchildren
+included), dies with the runner (Linux ``PR_SET_PDEATHSIG``), and whatever it does, ``os._exit``
+and segfaults included, ends in an exit status the runner reads.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import select
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+_PR_SET_PDEATHSIG = 1
+_libc: Any = None
+if sys.platform.startswith("linux"):
+    try:
+        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:  # pragma: no cover - no libc to talk to
+        _libc = None
+
+INTERNAL_ERROR = 70  # EX_SOFTWARE: stepc itself failed inside the child
+
+
+@dataclass
+class Child:
+    """A running child process and what the runner attached to it."""
+
+    pid: int
+    payload: Any
+    started: float
+    deadline: float | None = None
+    pidfd: int | None = None
+    killed_for_timeout: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _in_child(body: Callable[[], int], parent: int) -> None:
+    code = INTERNAL_ERROR
+    try:
+        os.setpgid(0, 0)
+        if _libc is not None:
+            _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the runner died before prctl took effect
+            os._exit(INTERNAL_ERROR)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM, signal.SIGCHLD):
+            signal.signal(sig, signal.SIG_DFL)
+        code = body()
+    except BaseException:
+        try:
+            traceback.print_exc()
+        except BaseException:
+            pass
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BaseException:
+            pass
+        os._exit(code)  # no atexit handlers, no inherited finalisers (the runner's SQLite)
+
+
+def exit_code(status: int) -> int:
+    """The exit code, or minus the signal number when the child was killed by a signal."""
+    return os.waitstatus_to_exitcode(status)
+
+
+class Pool:
+    """The set of running children; not thread-safe, used by the runner's single loop."""
+
+    def __init__(self) -> None:
+        self.children: dict[int, Child] = {}
+        self._pidfd = hasattr(os, "pidfd_open")
+
+    def __len__(self) -> int:
+        return len(self.children)
+
+    def start(self, body: Callable[[], int], payload: Any, timeout: float | None = None) -> Child:
+        """Fork a child that runs ``body`` and exits with the code it returns."""
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError, AttributeError):
+                pass
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            _in_child(body, parent)
+        try:
+            os.setpgid(pid, pid)  # also set here, so a kill right after fork reaches the group
+        except OSError:
+            pass
+        now = time.monotonic()
+        child = Child(pid, payload, now, None if timeout is None else now + timeout)
+        if self._pidfd:
+            try:
+                child.pidfd = os.pidfd_open(pid)
+            except OSError:
+                self._pidfd = False
+        self.children[pid] = child
+        return child
+
+    def wait(self, timeout: float | None) -> list[tuple[Child, int]]:
+        """Children that ended within ``timeout`` seconds (None: until one does), with their
+        exit codes; a child past its deadline is killed first."""
+        end = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        while True:
+            self._kill_overdue()
+            done = self._reap()
+            if done or not self.children:
+                return done
+            now = time.monotonic()
+            limit = self._next_deadline()
+            if end is not None:
+                limit = end if limit is None else min(limit, end)
+            if limit is not None and limit <= now:
+                return self._reap()
+            wait_for = None if limit is None else max(0.0, limit - now)
+            fds = [c.pidfd for c in self.children.values() if c.pidfd is not None]
+            if fds and len(fds) == len(self.children):
+                select.select(fds, [], [], wait_for)
+            else:
+                time.sleep(0.002 if wait_for is None else min(wait_for, 0.002))
+
+    def _next_deadline(self) -> float | None:
+        deadlines = [c.deadline for c in self.children.values() if c.deadline is not None and not c.killed_for_timeout]
+        return min(deadlines) if deadlines else None
+
+    def _kill_overdue(self) -> None:
+        now = time.monotonic()
+        for child in self.children.values():
+            if child.deadline is not None and not child.killed_for_timeout and now >= child.deadline:
+                child.killed_for_timeout = True
+                self.kill(child)
+
+    def _reap(self) -> list[tuple[Child, int]]:
+        done: list[tuple[Child, int]] = []
+        for pid in list(self.children):
+            try:
+                got, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                got, status = pid, 0
+            if got == 0:
+                continue
+            child = self.children.pop(pid)
+            if child.pidfd is not None:
+                os.close(child.pidfd)
+            done.append((child, exit_code(status)))
+        return done
+
+    def kill(self, child: Child, sig: int = signal.SIGKILL) -> None:
+        """Signal the child's whole process group."""
+        try:
+            os.killpg(child.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            try:
+                os.kill(child.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def kill_all(self) -> None:
+        for child in list(self.children.values()):
+            self.kill(child)
+        while self.children:
+            self.wait(0.05)
+
+
+def run_in_child(body: Callable[[], int], timeout: float | None = None) -> int:
+    """Run ``body`` in a forked child and wait for it; returns its exit code."""
+    pool = Pool()
+    pool.start(body, None, timeout)
+    while True:
+        done = pool.wait(None)
+        if done:
+            return done[0][1]

@@ -1,0 +1,137 @@
+"""Typed pipeline parameter values: parsing ``-p name=value`` strings and checking JSON values.
+
+Resolution order is IR default < value given at run time. Every problem is a :class:`ParamError`
+with one readable line, so that the CLI can print it and exit with a usage error before anything
+runs; ``stepc run``, ``stepc exec`` and (later) ``stepc submit`` share these rules.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from stepc.diagnostics import did_you_mean
+from stepc.ir import Parameter, ParamType, thaw
+
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+_NOT_JSON = object()
+
+
+class ParamError(ValueError):
+    """A parameter value that cannot be used; the message is one line meant for the user."""
+
+
+def split_assignments(pairs: Iterable[str]) -> dict[str, str]:
+    """``["a=1", "b=x=y"]`` -> ``{"a": "1", "b": "x=y"}``; the last repeat of a name wins."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ParamError(f"bad parameter {pair!r}: expected name=value")
+        out[name] = value
+    return out
+
+
+def parse_text(param: Parameter, text: str) -> Any:
+    """Turn the command-line text of one parameter into a value of its declared type."""
+    kind = param.type
+    if kind == "str":
+        return text
+    if kind in ("int", "float", "bool"):
+        return _parse_scalar(param.name, kind, text)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = _NOT_JSON
+    if kind == "dict":
+        if value is _NOT_JSON:
+            raise ParamError(
+                f"parameter '{param.name}' expects a dict as JSON (e.g. '{{\"k\": 1}}'), got {text!r}"
+            )
+        return check_value(param, value)
+    if isinstance(value, list):
+        return check_value(param, value)
+    # Comma-separated lists are the friendly form on a command line: -p lrs=0.1,0.01
+    parts = [p.strip() for p in text.split(",")] if text.strip() else []
+    if param.item_type in ("int", "float", "bool"):
+        return [_parse_scalar(param.name, param.item_type, p) for p in parts]
+    return parts
+
+
+def _parse_scalar(name: str, kind: ParamType, text: str) -> Any:
+    stripped = text.strip()
+    if kind == "bool":
+        low = stripped.lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise ParamError(f"parameter '{name}' expects a bool (true/false), got {text!r}")
+    try:
+        return int(stripped) if kind == "int" else float(stripped)
+    except ValueError:
+        article = "an" if kind == "int" else "a"
+        raise ParamError(f"parameter '{name}' expects {article} {kind}, got {text!r}") from None
+
+
+def _matches(kind: ParamType, value: Any) -> bool:
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "float":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == "str":
+        return isinstance(value, str)
+    if kind == "list":
+        return isinstance(value, list | tuple)
+    return isinstance(value, dict)
+
+
+def check_value(param: Parameter, value: Any) -> Any:
+    """Check a Python/JSON value against the parameter's type; ints widen to float."""
+    if not _matches(param.type, value):
+        raise ParamError(
+            f"parameter '{param.name}' expects {param.type}, got {type(value).__name__} {value!r}"
+        )
+    if param.type == "float":
+        return float(value)
+    if param.type in ("list", "dict") and param.item_type is not None:
+        items = list(value) if param.type == "list" else list(value.values())
+        for item in items:
+            if not _matches(param.item_type, item):
+                raise ParamError(
+                    f"parameter '{param.name}' expects {param.type} of {param.item_type}, "
+                    f"got an item {item!r}"
+                )
+    return thaw(value)
+
+
+def resolve(
+    params: Iterable[Parameter],
+    given: Mapping[str, Any] | None = None,
+    texts: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """All parameter values of a pipeline: defaults, overridden by ``given`` (Python/JSON values)
+    and then by ``texts`` (command-line strings). Unknown names and missing required parameters
+    are errors."""
+    declared = {p.name: p for p in params}
+    values: dict[str, Any] = {}
+    for name in [*(given or {}), *(texts or {})]:
+        if name not in declared:
+            known = ", ".join(sorted(declared)) or "none"
+            hint = did_you_mean(name, declared)
+            raise ParamError(f"unknown parameter '{name}'{hint}; the pipeline's parameters: {known}")
+    for name, param in declared.items():
+        if texts and name in texts:
+            values[name] = parse_text(param, texts[name])
+        elif given and name in given:
+            values[name] = check_value(param, given[name])
+        elif param.required:
+            raise ParamError(f"missing required parameter '{name}' ({param.type}): pass -p {name}=VALUE")
+        else:
+            values[name] = thaw(param.default)
+    return values

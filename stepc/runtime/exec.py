@@ -1,0 +1,217 @@
+"""Run one task: import the flow module, read the inputs, call the function, write the outputs.
+
+:func:`execute` is the single code path for running user code. ``stepc exec`` (every backend)
+calls it in a fresh process; the local interpreter calls it in a child forked from a runner
+that has already imported stepc and the flow module. Everything the attempt prints, including
+the traceback of a failure, goes to the attempt's log file in the store.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import io
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from stepc.runtime.plan import BoundInput, Task
+from stepc.runtime.store import ArtifactMeta, Store, TaskResult
+
+
+class StepError(Exception):
+    """A problem with what the user's function returned (wrong number of outputs, ...)."""
+
+
+# --- importing user code ------------------------------------------------------------------
+
+
+def load_module(flow_path: str | os.PathLike[str], module_name: str) -> ModuleType:
+    """Import the flow file as ``module_name`` (once per process), with its folder on sys.path
+    so that the flow's own sibling imports work as they do under ``python flow.py``."""
+    path = Path(flow_path).resolve()
+    loaded = sys.modules.get(module_name)
+    if loaded is not None and getattr(loaded, "__file__", None) == str(path):
+        return loaded
+    folder = str(path.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    return module
+
+
+def resolve(ref: str, module: ModuleType) -> Any:
+    """``module:function`` or ``module:Class.method``; the flow module answers for its own name."""
+    module_name, _, attr = ref.partition(":")
+    target: Any = module if module_name in ("", module.__name__) else importlib.import_module(module_name)
+    for part in attr.split("."):
+        target = getattr(target, part)
+    return target
+
+
+# --- output capture -----------------------------------------------------------------------
+
+
+@contextmanager
+def captured(log_path: Path) -> Iterator[None]:
+    """Send file descriptors 1 and 2 (so prints, C extensions and subprocesses alike) to the
+    log, then put them back."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            pass
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    saved = (os.dup(1), os.dup(2))
+    saved_streams = (sys.stdout, sys.stderr)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+    # Fresh stream objects: the parent's may be a test harness's capture or hold a lock.
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), line_buffering=True, encoding="utf-8")
+    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), line_buffering=True, encoding="utf-8")
+    try:
+        yield
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        sys.stdout, sys.stderr = saved_streams
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+
+
+# --- calling the function -----------------------------------------------------------------
+
+
+def load_input(store: Store, bound: BoundInput) -> Any:
+    if bound.mode == "none":
+        return None
+    if bound.mode == "gather":
+        return [store.read_artifact(meta) for meta in bound.artifacts]
+    value = store.read_artifact(bound.artifacts[0])
+    if bound.mode == "item":
+        assert bound.index is not None
+        return value[bound.index]
+    return value
+
+
+def split_outputs(value: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    """A function with one output returns it; with several, a tuple in the declared order."""
+    if not names:
+        return {}
+    if len(names) == 1:
+        return {names[0]: value}
+    if not isinstance(value, tuple | list) or len(value) != len(names):
+        got = (
+            f"a {type(value).__name__} of {len(value)}"
+            if isinstance(value, tuple | list)
+            else repr(type(value))
+        )
+        raise StepError(f"the step declares {len(names)} outputs {list(names)} but returned {got}")
+    return dict(zip(names, value, strict=True))
+
+
+def call_step(task: Task, function: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Call a function-dialect step, or a FlowSpec method with artifacts as attributes."""
+    if task.kind != "flowspec":
+        return split_outputs(function(**kwargs), task.outputs)
+    owner = function.__qualname__.rsplit(".", 1)[0]
+    cls = getattr(sys.modules[function.__module__], owner)
+    flow = object.__new__(cls)
+    for name, value in kwargs.items():
+        object.__setattr__(flow, name, value)
+    if task.item is not None:
+        object.__setattr__(flow, "index", task.item)
+    function(flow)
+    return {name: getattr(flow, name) for name in task.outputs if hasattr(flow, name)}
+
+
+def execute(
+    task: Task,
+    store: Store,
+    flow_path: str | os.PathLike[str],
+    module_name: str,
+    on_start: Callable[[], None] | None = None,
+) -> TaskResult:
+    """Run ``task`` once and record it: attempt status always, ``result.json`` on success.
+
+    Never raises for a failure of user code: the traceback goes to the log and the returned
+    result says ``failed``.
+    """
+    started = time.time()
+    log_path = store.log_path(task.run_id, task.step, task.item, task.attempt)
+    outputs: list[ArtifactMeta] = []
+    counts: dict[str, int] = {}
+    error: str | None = None
+    with captured(log_path):
+        try:
+            if on_start is not None:
+                on_start()
+            module = load_module(flow_path, module_name)
+            function = resolve(task.function, module)
+            kwargs: dict[str, Any] = dict(task.params)
+            for bound in task.inputs:
+                kwargs[bound.name] = load_input(store, bound)
+            for key, val in task.env:
+                os.environ[key] = val
+            values = call_step(task, function, kwargs)
+            for name in task.foreach_outputs:
+                value = values.get(name)
+                if not isinstance(value, list | tuple):
+                    raise StepError(
+                        f"output '{name}' feeds a foreach, so it must be a list, not {type(value).__name__}"
+                    )
+                counts[name] = len(value)
+            for name in task.outputs:
+                if name not in values:
+                    raise StepError(f"the step did not set output '{name}'")
+                outputs.append(store.write_artifact(task.run_id, task.step, task.item, name, values[name]))
+        except BaseException as exc:  # user code may raise anything, SystemExit included
+            traceback.print_exc()
+            error = "".join(traceback.format_exception_only(type(exc), exc)).strip().splitlines()[-1]
+    result = TaskResult(
+        status="failed" if error else "succeeded",
+        step=task.step,
+        item=task.item,
+        attempt=task.attempt,
+        started=started,
+        ended=time.time(),
+        outputs=tuple(outputs),
+        counts=counts,
+        error=error,
+        exit_code=1 if error else 0,
+    )
+    store.write_status(task.run_id, result)
+    if error is None:
+        store.commit(task.run_id, result)
+    return result
+
+
+def call_rollback(
+    ref: str, flow_path: str | os.PathLike[str], module_name: str, outputs: Mapping[str, Any]
+) -> None:
+    """Call a rollback function with the step's outputs as keyword arguments."""
+    module = load_module(flow_path, module_name)
+    resolve(ref, module)(**outputs)

@@ -1,0 +1,224 @@
+"""What one task needs to run: its parameter values and the artifacts bound to each input.
+
+Pure functions over the IR and the results of upstream tasks. The local interpreter binds from
+the results it holds in memory; ``stepc exec`` binds from ``result.json`` files in the store.
+Both then hand the same :class:`Task` to :func:`stepc.runtime.exec.execute`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from stepc.ir import ArtifactRef, BoolOp, Compare, Condition, Not, Pipeline, Step, evaluate
+from stepc.runtime.store import ArtifactMeta, Store, TaskResult
+
+BindMode = Literal["value", "item", "gather", "none"]
+# (step, item) -> the committed result of that task, or None when it has not run
+ResultLookup = Callable[[str, "int | None"], "TaskResult | None"]
+
+
+class MissingInput(Exception):
+    """An input's producer has not (successfully) run: the task cannot start."""
+
+
+@dataclass(frozen=True)
+class BoundInput:
+    """How one function argument is filled: a whole artifact, one item of a list artifact, the
+    list of a foreach producer's results (in item order), or ``None`` for a skipped producer."""
+
+    name: str
+    mode: BindMode
+    artifacts: tuple[ArtifactMeta, ...] = ()
+    index: int | None = None
+
+
+@dataclass(frozen=True)
+class Task:
+    """One attempt of one step (or one foreach item), ready to run."""
+
+    run_id: str
+    step: str
+    item: int | None
+    attempt: int
+    function: str  # "module:function" or "module:Class.method"
+    kind: str
+    params: dict[str, Any]  # the function's parameter arguments, foreach item applied
+    inputs: tuple[BoundInput, ...]
+    outputs: tuple[str, ...]
+    foreach_outputs: tuple[str, ...] = ()  # outputs a downstream foreach fans out over
+    env: tuple[tuple[str, str], ...] = ()
+    timeout: int | None = None
+
+
+def foreach_outputs(pipeline: Pipeline, step: Step) -> tuple[str, ...]:
+    """Outputs of ``step`` that some foreach step fans out over (so their length matters)."""
+    if step.foreach is not None:
+        return ()  # a chained map goes item by item; its own count is already known
+    names: list[str] = []
+    for other in pipeline.steps:
+        if other.foreach is None or other.foreach.source != "input":
+            continue
+        inp = other.input(other.foreach.name)
+        if inp is not None and inp.producer == step.name and inp.name not in names:
+            names.append(inp.name)
+    return tuple(names)
+
+
+def item_count(pipeline: Pipeline, step: Step, params: Mapping[str, Any], lookup: ResultLookup) -> int:
+    """How many items the foreach ``step`` has (its producers must have finished)."""
+    assert step.foreach is not None
+    if step.foreach.source == "param":
+        value = params[step.foreach.name]
+        if not isinstance(value, list | tuple):
+            raise MissingInput(f"foreach parameter '{step.foreach.name}' is not a list")
+        return len(value)
+    inp = step.input(step.foreach.name)
+    if inp is None:
+        raise MissingInput(f"foreach input '{step.foreach.name}' of step '{step.name}' is not an input")
+    producer = pipeline.step(inp.producer)
+    if producer.foreach is not None:
+        return item_count(pipeline, producer, params, lookup)
+    result = lookup(producer.name, None)
+    if result is None or result.status != "succeeded":
+        raise MissingInput(f"input '{inp.name}' of step '{step.name}': step '{producer.name}' has not run")
+    if inp.name not in result.counts:
+        raise MissingInput(f"output '{inp.name}' of step '{producer.name}' has no recorded length")
+    return result.counts[inp.name]
+
+
+def bind_inputs(
+    pipeline: Pipeline,
+    step: Step,
+    item: int | None,
+    params: Mapping[str, Any],
+    lookup: ResultLookup,
+) -> tuple[BoundInput, ...]:
+    """The artifacts behind each input of ``step`` (item ``item``), or :class:`MissingInput`."""
+    bound: list[BoundInput] = []
+    for inp in step.inputs:
+        producer = pipeline.step(inp.producer)
+        if producer.foreach is None:
+            result = lookup(producer.name, None)
+            if result is None or result.status == "skipped":
+                if inp.optional:
+                    bound.append(BoundInput(inp.name, "none"))
+                    continue
+                raise MissingInput(
+                    f"input '{inp.name}' of step '{step.name}': step '{producer.name}' did not run"
+                )
+            if result.status != "succeeded":
+                raise MissingInput(f"input '{inp.name}' of step '{step.name}': step '{producer.name}' failed")
+            meta = result.output(inp.name)
+            if inp.mode == "item":
+                if item is None:
+                    raise MissingInput(
+                        f"step '{step.name}' takes one item of '{inp.name}' but no --item was given"
+                    )
+                bound.append(BoundInput(inp.name, "item", (meta,), item))
+            else:
+                bound.append(BoundInput(inp.name, "value", (meta,)))
+            continue
+        # The producer is a foreach step: one item (chained map) or all of them (join).
+        first = lookup(producer.name, 0)
+        if first is not None and first.status == "skipped":
+            if inp.optional:
+                bound.append(BoundInput(inp.name, "none"))
+                continue
+            raise MissingInput(
+                f"input '{inp.name}' of step '{step.name}': step '{producer.name}' did not run"
+            )
+        if inp.mode == "item" and step.foreach is not None:
+            if item is None:
+                raise MissingInput(f"step '{step.name}' is a foreach step: give an item")
+            result = lookup(producer.name, item)
+            if result is None or result.status != "succeeded":
+                raise MissingInput(
+                    f"input '{inp.name}' of step '{step.name}': item {item} of '{producer.name}' has not run"
+                )
+            bound.append(BoundInput(inp.name, "value", (result.output(inp.name),)))
+            continue
+        count = item_count(pipeline, producer, params, lookup)
+        metas: list[ArtifactMeta] = []
+        for k in range(count):
+            result = lookup(producer.name, k)
+            if result is None or result.status != "succeeded":
+                raise MissingInput(
+                    f"input '{inp.name}' of step '{step.name}': item {k} of '{producer.name}' has not run"
+                )
+            metas.append(result.output(inp.name))
+        bound.append(BoundInput(inp.name, "gather", tuple(metas)))
+    return tuple(bound)
+
+
+def step_params(step: Step, params: Mapping[str, Any], item: int | None) -> dict[str, Any]:
+    """The parameter arguments of ``step``'s function; a foreach over a parameter gets one item."""
+    values = {name: params[name] for name in step.params if name in params}
+    if step.foreach is not None and step.foreach.source == "param" and item is not None:
+        values[step.foreach.name] = params[step.foreach.name][item]
+    return values
+
+
+def make_task(
+    pipeline: Pipeline,
+    step: Step,
+    item: int | None,
+    attempt: int,
+    run_id: str,
+    params: Mapping[str, Any],
+    lookup: ResultLookup,
+) -> Task:
+    """Everything needed to run ``step`` (item ``item``), attempt number ``attempt``."""
+    return Task(
+        run_id=run_id,
+        step=step.name,
+        item=item,
+        attempt=attempt,
+        function=step.function,
+        kind=step.kind,
+        params=step_params(step, params, item),
+        inputs=bind_inputs(pipeline, step, item, params, lookup),
+        outputs=step.outputs,
+        foreach_outputs=foreach_outputs(pipeline, step),
+        env=step.env,
+        timeout=step.timeout,
+    )
+
+
+def artifact_refs(cond: Condition | None) -> list[ArtifactRef]:
+    """The upstream artifacts a condition reads (conditions over parameters read none)."""
+    if cond is None:
+        return []
+    if isinstance(cond, Not):
+        return artifact_refs(cond.operand)
+    if isinstance(cond, BoolOp):
+        return [ref for c in cond.operands for ref in artifact_refs(c)]
+    assert isinstance(cond, Compare)
+    return [op for op in (cond.left, cond.right) if isinstance(op, ArtifactRef)]
+
+
+def condition_holds(step: Step, params: Mapping[str, Any], store: Store, lookup: ResultLookup) -> bool:
+    """Evaluate the step's effective condition, reading any upstream artifacts it names."""
+    artifacts: dict[tuple[str, str], Any] = {}
+    for ref in artifact_refs(step.condition):
+        result = lookup(ref.step, None)
+        if result is None or result.status != "succeeded":
+            return False  # the step the condition reads from did not run
+        artifacts[(ref.step, ref.name)] = store.read_artifact(result.output(ref.name))
+    return evaluate(step.condition, dict(params), artifacts)
+
+
+def should_skip(
+    pipeline: Pipeline, step: Step, params: Mapping[str, Any], store: Store, lookup: ResultLookup
+) -> bool:
+    """A step is skipped when its condition is false or a required input's producer was skipped
+    (an optional input, default ``None``, receives ``None`` instead)."""
+    for inp in step.inputs:
+        if inp.optional:
+            continue
+        producer = pipeline.step(inp.producer)
+        result = lookup(producer.name, None if producer.foreach is None else 0)
+        if result is not None and result.status == "skipped":
+            return True
+    return not condition_holds(step, params, store, lookup)

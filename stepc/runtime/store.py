@@ -1,0 +1,262 @@
+"""The artifact store: a directory tree every step attempt reads from and writes to.
+
+Layout under the root (``.stepc/`` in the project by default)::
+
+    stepc.db                                  runs, steps, attempts, cache (runner only)
+    runs/<run_id>/run.json                    what was run: flow, pipeline, parameters
+    runs/<run_id>/<step>/[items/<k>/]         one task: a step, or one item of a foreach step
+        outputs/<name>.json|.pkl              the artifacts of the successful attempt
+        result.json                           commit marker, written last (see TaskResult)
+        attempts/<n>/log.txt                  everything the attempt printed, tracebacks too
+        attempts/<n>/status.json              how the attempt ended
+
+Children write files only; every write goes to a temporary name and is renamed into place, so
+an artifact or a result is either whole or absent. The SQLite database is written by the runner
+process alone (see :mod:`stepc.interpreter.rundb`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote, urlparse
+
+from stepc.runtime import serialize
+
+STORE_DIR = ".stepc"
+DB_NAME = "stepc.db"
+
+
+@dataclass(frozen=True)
+class ArtifactMeta:
+    """One stored artifact: where it is, how it is encoded, and its content hash."""
+
+    name: str
+    id: str  # "<run>/<step>/<name>" or "<run>/<step>/<item>/<name>": stable lineage id
+    path: str  # relative to the store root, POSIX separators
+    fmt: str
+    sha256: str
+    size: int
+    origin: str | None = None  # the artifact id a cache hit restored this one from
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> ArtifactMeta:
+        return ArtifactMeta(**d)
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """How a task (a step, or one item) ended; ``result.json`` holds the committed one."""
+
+    status: str  # succeeded | failed | skipped
+    step: str
+    item: int | None
+    attempt: int
+    started: float
+    ended: float
+    outputs: tuple[ArtifactMeta, ...] = ()
+    counts: dict[str, int] = field(default_factory=dict)  # lengths of outputs that feed a foreach
+    cached: bool = False
+    error: str | None = None
+    exit_code: int = 0
+
+    def output(self, name: str) -> ArtifactMeta:
+        for meta in self.outputs:
+            if meta.name == name:
+                return meta
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["outputs"] = [asdict(o) for o in self.outputs]
+        return d
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> TaskResult:
+        d = dict(d)
+        d["outputs"] = tuple(ArtifactMeta.from_dict(o) for o in d.get("outputs", ()))
+        return TaskResult(**d)
+
+
+def new_run_id() -> str:
+    """A run id that sorts by creation time (UTC) and does not collide: ``20261124T084512123Z-3fa9c1``."""
+    now = time.time()
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now))
+    return f"{stamp}{int(now * 1000) % 1000:03d}Z-{secrets.token_hex(3)}"
+
+
+def default_root(flow_path: str | os.PathLike[str]) -> Path:
+    """``.stepc/`` beside the nearest ``pyproject.toml`` above the flow, else beside the flow."""
+    flow_dir = Path(flow_path).resolve().parent
+    for directory in (flow_dir, *flow_dir.parents):
+        if (directory / "pyproject.toml").is_file():
+            return directory / STORE_DIR
+    return flow_dir / STORE_DIR
+
+
+def root_from_url(url: str) -> Path:
+    """``file:///abs/path``, ``file://rel/path`` or a plain path; other schemes are not local."""
+    parsed = urlparse(url)
+    if parsed.scheme in ("", "file"):
+        path = unquote(parsed.netloc + parsed.path) if parsed.scheme == "file" else url
+        return Path(path).expanduser().resolve()
+    raise ValueError(f"store URL {url!r}: only local paths and file:// URLs are supported here")
+
+
+def _segment(name: str) -> str:
+    # Step and artifact names become path segments: keep them readable but never let one
+    # escape its directory or collide with our own file names.
+    return quote(name, safe="") if name not in (".", "..") else quote(name.replace(".", "%2E"))
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` under a temporary name beside ``path`` and rename it into place."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, data: Any) -> None:
+    atomic_write(path, json.dumps(data, sort_keys=True, default=str).encode())
+
+
+def read_json(path: Path) -> Any:
+    with open(path, "rb") as f:
+        return json.loads(f.read())
+
+
+class Store:
+    """A store rooted at a local directory."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / DB_NAME
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.root / "runs" / _segment(run_id)
+
+    def step_dir(self, run_id: str, step: str) -> Path:
+        return self.run_dir(run_id) / _segment(step)
+
+    def task_dir(self, run_id: str, step: str, item: int | None) -> Path:
+        base = self.step_dir(run_id, step)
+        return base if item is None else base / "items" / str(item)
+
+    def attempt_dir(self, run_id: str, step: str, item: int | None, attempt: int) -> Path:
+        return self.task_dir(run_id, step, item) / "attempts" / str(attempt)
+
+    def log_path(self, run_id: str, step: str, item: int | None, attempt: int) -> Path:
+        return self.attempt_dir(run_id, step, item, attempt) / "log.txt"
+
+    def attempt_numbers(self, run_id: str, step: str, item: int | None) -> list[int]:
+        base = self.task_dir(run_id, step, item) / "attempts"
+        try:
+            return sorted(int(n) for n in os.listdir(base) if n.isdigit())
+        except FileNotFoundError:
+            return []
+
+    # --- artifacts -----------------------------------------------------------------------
+
+    def write_artifact(self, run_id: str, step: str, item: int | None, name: str, value: Any) -> ArtifactMeta:
+        data, fmt = serialize.dumps(value)
+        path = self.task_dir(run_id, step, item) / "outputs" / (_segment(name) + serialize.EXTENSIONS[fmt])
+        atomic_write(path, data)
+        return ArtifactMeta(
+            name=name,
+            id=artifact_id(run_id, step, item, name),
+            path=path.relative_to(self.root).as_posix(),
+            fmt=fmt,
+            sha256=serialize.digest(data),
+            size=len(data),
+        )
+
+    def read_bytes(self, meta: ArtifactMeta) -> bytes:
+        with open(self.root / meta.path, "rb") as f:
+            return f.read()
+
+    def read_artifact(self, meta: ArtifactMeta) -> Any:
+        return serialize.loads(self.read_bytes(meta), meta.fmt)
+
+    def restore(self, run_id: str, step: str, item: int | None, source: ArtifactMeta) -> ArtifactMeta:
+        """Put a copy of ``source`` (from another run) in this task's outputs: a hard link where
+        the file system allows it, so a cache hit costs no copying."""
+        target = self.task_dir(run_id, step, item) / "outputs" / Path(source.path).name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            os.link(self.root / source.path, tmp)
+        except OSError:
+            atomic_write(tmp, self.read_bytes(source))
+        os.replace(tmp, target)
+        return ArtifactMeta(
+            name=source.name,
+            id=artifact_id(run_id, step, item, source.name),
+            path=target.relative_to(self.root).as_posix(),
+            fmt=source.fmt,
+            sha256=source.sha256,
+            size=source.size,
+            origin=source.origin or source.id,
+        )
+
+    def exists(self, meta: ArtifactMeta) -> bool:
+        return (self.root / meta.path).is_file()
+
+    # --- results -------------------------------------------------------------------------
+
+    def commit(self, run_id: str, result: TaskResult) -> None:
+        """Mark the task done; written after its outputs, so a visible result means whole outputs."""
+        write_json(self.task_dir(run_id, result.step, result.item) / "result.json", result.to_dict())
+
+    def write_status(self, run_id: str, result: TaskResult) -> None:
+        write_json(
+            self.attempt_dir(run_id, result.step, result.item, result.attempt) / "status.json",
+            result.to_dict(),
+        )
+
+    def read_result(self, run_id: str, step: str, item: int | None) -> TaskResult | None:
+        try:
+            return TaskResult.from_dict(read_json(self.task_dir(run_id, step, item) / "result.json"))
+        except FileNotFoundError:
+            return None
+
+    def read_status(self, run_id: str, step: str, item: int | None, attempt: int) -> TaskResult | None:
+        try:
+            return TaskResult.from_dict(
+                read_json(self.attempt_dir(run_id, step, item, attempt) / "status.json")
+            )
+        except (FileNotFoundError, ValueError):
+            return None
+
+    # --- runs ----------------------------------------------------------------------------
+
+    def write_run(self, run_id: str, info: dict[str, Any]) -> None:
+        write_json(self.run_dir(run_id) / "run.json", info)
+
+    def read_run(self, run_id: str) -> dict[str, Any] | None:
+        try:
+            data: dict[str, Any] = read_json(self.run_dir(run_id) / "run.json")
+            return data
+        except FileNotFoundError:
+            return None
+
+
+def artifact_id(run_id: str, step: str, item: int | None, name: str) -> str:
+    return f"{run_id}/{step}/{name}" if item is None else f"{run_id}/{step}/{item}/{name}"
