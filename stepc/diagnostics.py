@@ -42,10 +42,11 @@ CODES: dict[str, str] = {
     "S120": "bad cache policy",
     "S121": "parameter annotation is not a supported type",
     "S122": "default value does not match the parameter's type",
-    "S123": "function signature cannot be read (*args, **kwargs, positional-only)",
+    "S123": "function signature cannot be read (*args, **kwargs)",
     "S124": "bad step group (not consecutive, or mixes foreach)",
     "S125": "duplicate pipeline name",
     "W201": "step is not part of any pipeline()",
+    "W202": "flow class found: the class dialect is not read yet",
 }
 
 
