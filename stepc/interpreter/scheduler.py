@@ -117,7 +117,7 @@ class Runner:
         if self.resume:
             self._preload()
         try:
-            load_module(self.flow_path, self.pipeline.module)  # warm: children inherit the import
+            load_module(self.flow_path, self.pipeline.module, fresh=True)  # warm: children inherit the import
         except BaseException:  # noqa: BLE001 - the child reports it, with the traceback in the log
             pass
         self.reporter.run_started(self.run_id, self.pipeline)

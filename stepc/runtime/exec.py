@@ -32,12 +32,13 @@ class StepError(Exception):
 # --- importing user code ------------------------------------------------------------------
 
 
-def load_module(flow_path: str | os.PathLike[str], module_name: str) -> ModuleType:
-    """Import the flow file as ``module_name`` (once per process), with its folder on sys.path
-    so that the flow's own sibling imports work as they do under ``python flow.py``."""
+def load_module(flow_path: str | os.PathLike[str], module_name: str, fresh: bool = False) -> ModuleType:
+    """Import the flow file as ``module_name`` (once per process, or again when ``fresh``: a
+    long-lived caller must see edits), with its folder on sys.path so that the flow's own
+    sibling imports work as they do under ``python flow.py``."""
     path = Path(flow_path).resolve()
     loaded = sys.modules.get(module_name)
-    if loaded is not None and getattr(loaded, "__file__", None) == str(path):
+    if not fresh and loaded is not None and getattr(loaded, "__file__", None) == str(path):
         return loaded
     folder = str(path.parent)
     if folder not in sys.path:

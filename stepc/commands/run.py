@@ -1,0 +1,334 @@
+"""``stepc run``, ``resume``, ``exec`` and the run store commands (``runs``, ``show``, ``logs``,
+``artifacts``, ``artifact``). Argument parsing and printing only; the work is in
+:mod:`stepc.interpreter` and :mod:`stepc.runtime`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from stepc.diagnostics import Diagnostic, is_error, render
+from stepc.params import ParamError, resolve, split_assignments
+
+STORE_HELP = "store directory or file:// URL (default: .stepc/ in the project)"
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _load(flow: str, pipeline: str | None) -> Any:
+    """The flow's IR, with diagnostics printed; exit 1 when it has errors."""
+    from stepc.frontend import load
+
+    ir, diags = load(flow, pipeline)
+    _print_diags(diags)
+    if ir is None or is_error(diags):
+        sys.exit(1)
+    return ir
+
+
+def _print_diags(diags: list[Diagnostic]) -> None:
+    if diags:
+        click.echo(render(diags, "text"), err=True, nl=False)
+
+
+def _open(store: str | None) -> tuple[Any, Any]:
+    from stepc.interpreter import open_store
+    from stepc.interpreter.rundb import RunDB
+
+    the_store = open_store(store, Path.cwd() / "flow.py")
+    if not the_store.db_path.exists():
+        _fail(f"no runs in {the_store.root}", 1)
+    return the_store, RunDB(the_store.db_path)
+
+
+def _run_row(db: Any, run_id: str) -> dict[str, Any]:
+    if run_id in ("last", "latest"):
+        rows = db.runs(1)
+        row = rows[0] if rows else None
+    else:
+        row = db.run(run_id)
+    if row is None:
+        _fail(f"no run {run_id!r} (see `stepc runs`)", 1)
+    result: dict[str, Any] = row
+    return result
+
+
+def _when(ts: float | None) -> str:
+    return "-" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+# --- running -------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("flow", type=click.Path(dir_okay=False))
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="a pipeline parameter")
+@click.option("--workers", "-j", type=click.IntRange(min=1), help="steps or items at once (default: cores)")
+@click.option("--pipeline", help="which pipeline of the file")
+@click.option("--store", help=STORE_HELP)
+@click.option("--quiet", "-q", is_flag=True, help="no progress display, no summary")
+def run(flow: str, params: tuple[str, ...], workers: int | None, pipeline: str | None, store: str | None, quiet: bool) -> None:
+    """Run FLOW locally: parallel, cached, with retries, timeouts and rollbacks."""
+    try:
+        texts = split_assignments(params)
+    except ParamError as exc:
+        _fail(str(exc), 2)
+    ir = _load(flow, pipeline)
+    from stepc.interpreter import make_reporter, run_pipeline
+
+    try:
+        resolve(ir.params, None, texts)  # a bad value is a usage error before anything runs
+    except ParamError as exc:
+        _fail(str(exc), 2)
+    result = run_pipeline(ir, flow, param_texts=texts, workers=workers, store=store, reporter=make_reporter(quiet))
+    if not result.ok and quiet:
+        click.echo(f"run {result.run_id} failed: {result.error}", err=True)
+    sys.exit(0 if result.ok else 1)
+
+
+@click.command()
+@click.argument("run_id", metavar="RUN")
+@click.option("--workers", "-j", type=click.IntRange(min=1), help="steps or items at once")
+@click.option("--store", help=STORE_HELP)
+@click.option("--quiet", "-q", is_flag=True)
+def resume(run_id: str, workers: int | None, store: str | None, quiet: bool) -> None:
+    """Continue a failed or killed run; what succeeded is not run again."""
+    from stepc.interpreter import LoadError
+    from stepc.interpreter import resume as resume_run
+
+    the_store, db = _open(store)
+    row = _run_row(db, run_id)
+    db.close()
+    try:
+        result = resume_run(row["run_id"], store=str(the_store.root), workers=workers, quiet=quiet)
+    except LoadError as exc:
+        _print_diags(exc.diagnostics)
+        sys.exit(1)
+    except (LookupError, RuntimeError, ParamError) as exc:
+        _fail(str(exc), 1)
+    if not result.ok and quiet:
+        click.echo(f"run {result.run_id} failed: {result.error}", err=True)
+    sys.exit(0 if result.ok else 1)
+
+
+@click.command("exec")
+@click.argument("flow", type=click.Path(dir_okay=False))
+@click.option("--step", "step_name", required=True, help="the step to run")
+@click.option("--run-id", required=True, help="the run this attempt belongs to")
+@click.option("--item", type=click.IntRange(min=0), help="the foreach item to run")
+@click.option("--store", help=STORE_HELP)
+@click.option("--params", "params_json", help="parameter values as a JSON object")
+@click.option("--pipeline", help="which pipeline of the file")
+@click.option("--attempt", type=click.IntRange(min=1), help="attempt number (default: the next one)")
+def exec_step(
+    flow: str,
+    step_name: str,
+    run_id: str,
+    item: int | None,
+    store: str | None,
+    params_json: str | None,
+    pipeline: str | None,
+    attempt: int | None,
+) -> None:
+    """Run one attempt of one step (the command every backend runs); prints a JSON control line."""
+    ir, diags = _load_quiet(flow, pipeline)
+    try:
+        given = json.loads(params_json) if params_json else {}
+        if not isinstance(given, dict):
+            raise ParamError("--params must be a JSON object")
+        values = resolve(ir.params, given)
+    except json.JSONDecodeError as exc:
+        _fail(f"--params is not valid JSON: {exc}", 2)
+    except ParamError as exc:
+        _fail(str(exc), 2)
+    if step_name not in {s.name for s in ir.steps}:
+        from stepc.diagnostics import did_you_mean
+
+        _fail(f"no step '{step_name}' in pipeline '{ir.name}'{did_you_mean(step_name, [s.name for s in ir.steps])}", 2)
+    from stepc.interpreter import open_store
+    from stepc.runtime.entry import exec_task
+
+    the_store = open_store(store, flow)
+    message, code = exec_task(ir, flow, step_name, run_id, the_store, values, item, attempt)
+    number = message.get("attempt")
+    if number is not None:
+        log = the_store.log_path(run_id, step_name, item, int(number))
+        if log.exists():  # echo the user's output for the engine's own log viewer
+            sys.stderr.write(log.read_text(encoding="utf-8", errors="replace"))
+            sys.stderr.flush()
+    click.echo(json.dumps(message, sort_keys=True))
+    sys.exit(code)
+
+
+def _load_quiet(flow: str, pipeline: str | None) -> tuple[Any, list[Diagnostic]]:
+    from stepc.frontend import load
+
+    ir, diags = load(flow, pipeline)
+    if ir is None or is_error(diags):
+        _print_diags(diags)
+        sys.exit(2)
+    return ir, diags
+
+
+# --- the run store -------------------------------------------------------------------------
+
+
+@click.command()
+@click.option("--store", help=STORE_HELP)
+@click.option("--limit", default=20, show_default=True, help="how many runs, newest first")
+def runs(store: str | None, limit: int) -> None:
+    """List runs, newest first."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from stepc.interpreter.progress import fmt_duration
+
+    _, db = _open(store)
+    table = Table()
+    for column in ("run", "pipeline", "status", "started", "duration", "flow"):
+        table.add_column(column)
+    for row in db.runs(limit):
+        duration = None if row["ended"] is None else row["ended"] - row["started"]
+        table.add_row(row["run_id"], row["pipeline"], row["status"], _when(row["started"]), fmt_duration(duration), row["flow"])
+    Console().print(table)
+
+
+@click.command()
+@click.argument("run_id", metavar="RUN")
+@click.option("--store", help=STORE_HELP)
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def show(run_id: str, store: str | None, as_json: bool) -> None:
+    """Show one run: its parameters, steps, durations, cache hits, errors and rollbacks."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from stepc.interpreter.progress import fmt_duration
+
+    _, db = _open(store)
+    row = _run_row(db, run_id)
+    steps = db.steps(row["run_id"])
+    if as_json:
+        doc = {"run": row, "steps": steps, "attempts": db.attempts(row["run_id"]), "rollbacks": db.rollbacks(row["run_id"])}
+        click.echo(json.dumps(doc, indent=2, sort_keys=True, default=str))
+        return
+    console = Console()
+    console.print(f"run      {row['run_id']}\npipeline {row['pipeline']}\nflow     {row['flow']}")
+    console.print(f"status   {row['status']}" + (f": {row['error']}" if row["error"] else ""))
+    console.print(f"params   {row['params']}", markup=False)
+    table = Table()
+    for column in ("step", "status", "attempts", "duration", "cached", "items", "error"):
+        table.add_column(column)
+    for s in steps:
+        table.add_row(
+            s["step"], s["status"], str(s["attempts"]), fmt_duration(s["duration"]), "yes" if s["cached"] else "",
+            "" if s["items"] is None else str(s["items"]), s["error"] or "",
+        )
+    console.print(table)
+    for rb in db.rollbacks(row["run_id"]):
+        where = rb["step"] if rb["item"] < 0 else f"{rb['step']}[{rb['item']}]"
+        console.print(f"rollback {where}: {rb['status']}" + (f" ({rb['error']})" if rb["error"] else ""))
+
+
+@click.command()
+@click.argument("run_id", metavar="RUN")
+@click.argument("step")
+@click.option("--item", type=click.IntRange(min=0), help="the foreach item")
+@click.option("--attempt", type=click.IntRange(min=1), help="attempt number (default: the last)")
+@click.option("--store", help=STORE_HELP)
+def logs(run_id: str, step: str, item: int | None, attempt: int | None, store: str | None) -> None:
+    """Print the captured log of a step attempt (stdout, stderr and any traceback)."""
+    the_store, db = _open(store)
+    row = _run_row(db, run_id)
+    numbers = the_store.attempt_numbers(row["run_id"], step, item)
+    if not numbers:
+        hint = " (a foreach step: pass --item K)" if (the_store.step_dir(row["run_id"], step) / "items").is_dir() else ""
+        _fail(f"no log for step '{step}' in run {row['run_id']}{hint}", 1)
+    number = attempt or numbers[-1]
+    path = the_store.log_path(row["run_id"], step, item, number)
+    if not path.exists():
+        _fail(f"no attempt {number} of step '{step}' (attempts: {', '.join(map(str, numbers))})", 1)
+    click.echo(path.read_text(encoding="utf-8", errors="replace"), nl=False)
+
+
+@click.command()
+@click.argument("run_id", metavar="RUN")
+@click.argument("step")
+@click.option("--store", help=STORE_HELP)
+def artifacts(run_id: str, step: str, store: str | None) -> None:
+    """List the outputs a step wrote (one row per item for a foreach step)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    the_store, db = _open(store)
+    row = _run_row(db, run_id)
+    results = _results(the_store, row["run_id"], step)
+    table = Table()
+    for column in ("item", "name", "format", "size", "sha256", "id"):
+        table.add_column(column)
+    for result in results:
+        for meta in result.outputs:
+            item = "" if result.item is None else str(result.item)
+            table.add_row(item, meta.name, meta.fmt, str(meta.size), meta.sha256[:12], meta.id)
+    Console().print(table)
+
+
+def _results(the_store: Any, run_id: str, step: str) -> list[Any]:
+    results = []
+    top = the_store.read_result(run_id, step, None)
+    if top is not None:
+        results.append(top)
+    items = the_store.step_dir(run_id, step) / "items"
+    if items.is_dir():
+        for k in sorted((int(n) for n in items.iterdir() if n.name.isdigit()), key=int) if False else sorted(
+            int(p.name) for p in items.iterdir() if p.name.isdigit()
+        ):
+            found = the_store.read_result(run_id, step, k)
+            if found is not None:
+                results.append(found)
+    if not results:
+        _fail(f"step '{step}' of run {run_id} has no outputs (did it run?)", 1)
+    return results
+
+
+@click.command()
+@click.argument("run_id", metavar="RUN")
+@click.argument("step")
+@click.argument("name")
+@click.option("--item", type=click.IntRange(min=0), help="the foreach item")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="write the stored bytes to this file")
+@click.option("--store", help=STORE_HELP)
+def artifact(run_id: str, step: str, name: str, item: int | None, output: str | None, store: str | None) -> None:
+    """Print one artifact (JSON as JSON, other values by repr), or save it with -o."""
+    the_store, db = _open(store)
+    row = _run_row(db, run_id)
+    results = [r for r in _results(the_store, row["run_id"], step) if r.item == item]
+    if not results:
+        _fail(f"step '{step}' is a foreach step: pass --item K", 1)
+    try:
+        meta = results[0].output(name)
+    except KeyError:
+        known = ", ".join(m.name for m in results[0].outputs) or "none"
+        _fail(f"step '{step}' has no output '{name}' (outputs: {known})", 1)
+    if output:
+        Path(output).write_bytes(the_store.read_bytes(meta))
+        click.echo(f"wrote {meta.size} bytes ({meta.fmt}) to {output}", err=True)
+        return
+    if meta.fmt == "json":
+        click.echo(json.dumps(json.loads(the_store.read_bytes(meta)), indent=2, ensure_ascii=False))
+        return
+    flow_dir = str(Path(row["flow"]).parent)
+    if flow_dir not in sys.path:
+        sys.path.insert(0, flow_dir)  # pickles of the flow's own classes import its module
+    try:
+        click.echo(repr(the_store.read_artifact(meta)))
+    except Exception as exc:  # noqa: BLE001 - unpickling runs arbitrary imports
+        _fail(f"cannot load {meta.fmt} artifact '{name}': {exc}; save it with -o FILE", 1)
