@@ -8,9 +8,18 @@ groups) live here once.
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from stepc.declarations import ModuleDecl, Named, ParamDecl, PipelineDecl, Reporter, StepDecl
+from stepc.declarations import (
+    ModuleDecl,
+    Named,
+    ParamDecl,
+    PipelineDecl,
+    Reporter,
+    StepDecl,
+    conforms_param,
+    normalise_value,
+)
 from stepc.diagnostics import Diagnostic, did_you_mean
 from stepc.ir import (
     Condition,
@@ -23,7 +32,6 @@ from stepc.ir import (
     Resources,
     Retry,
     Step,
-    conforms,
     conjoin,
 )
 
@@ -75,6 +83,14 @@ def _a(type_name: str) -> str:
     return f"an {type_name}" if type_name[0] in "aeiou" else f"a {type_name}"
 
 
+def _type_text(param: ParamDecl) -> str:
+    return _type_text_of(param.type, param.item_type)
+
+
+def _type_text_of(type_: str, item_type: str | None) -> str:
+    return f"{type_}[{item_type}]" if item_type else type_
+
+
 def _function_name(step: StepDecl) -> str:
     return step.function.rpartition(":")[2].rpartition(".")[2]
 
@@ -87,6 +103,8 @@ def _select_steps(ctx: _Context, decl: PipelineDecl) -> list[StepDecl]:
         chosen, picked = [], set()
         for ref in decl.steps:
             step = by_function.get(ref.value)
+            if step is None and ref.value in ctx.module.broken_steps:
+                continue
             if step is None:
                 ctx.error("S117", f"'{ref.value}' is not decorated with @step", ref.anchor)
             elif ref.value in picked:
@@ -115,14 +133,20 @@ def _resolve_parameters(ctx: _Context, steps: list[StepDecl], decl: PipelineDecl
                 first[param.name] = (param, step.name.value)
                 continue
             other, where = first[param.name]
-            if (param.type, param.item_type) != (other.type, other.item_type):
+            items_differ = None not in (param.item_type, other.item_type) and param.item_type != other.item_type
+            if param.type != other.type or items_differ:
                 ctx.error(
                     "S109",
-                    f"parameter '{param.name}' is {param.type} here but {other.type} in step '{where}': "
-                    "one name is one parameter, so give it one type",
+                    f"parameter '{param.name}' is {_a(_type_text(param))} here but {_a(_type_text(other))} in step "
+                    f"'{where}': one name is one parameter, so give it one type",
                     param.anchor,
                 )
-            elif (param.required, param.default) != (other.required, other.default):
+                continue
+            if other.item_type is None and param.item_type is not None:  # list and list[int] agree
+                first[param.name] = (replace(other, item_type=param.item_type), where)
+            if param.name in decl.params:
+                continue  # pipeline(params=...) sets the value: the functions' defaults do not matter
+            if (param.required, param.default) != (other.required, other.default):
                 shown = "no default" if other.required else f"default {other.default!r}"
                 mine = "no default" if param.required else f"default {param.default!r}"
                 ctx.error(
@@ -140,13 +164,11 @@ def _resolve_parameters(ctx: _Context, steps: list[StepDecl], decl: PipelineDecl
             ctx.error("S101", f"params names unknown parameter '{name}'{did_you_mean(name, params)}", anchor)
             continue
         declared = params[name]
-        if value is not None and not conforms(value, declared.type):
-            ctx.error("S122", f"params value {value!r} for '{name}' is not {_a(declared.type)}", anchor)
+        if value is not None and not conforms_param(value, declared.type, declared.item_type):
+            shown = _type_text_of(declared.type, declared.item_type)
+            ctx.error("S122", f"params value {value!r} for '{name}' is not {_a(shown)}", anchor)
             continue
-        if isinstance(value, tuple):
-            value = list(value)
-        if declared.type == "float" and value is not None:
-            value = float(value)
+        value = normalise_value(value, declared.type, declared.item_type)
         params[name] = Parameter(name, declared.type, value, False, declared.item_type, declared.description)
     return params
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from stepc.diagnostics import Diagnostic, Severity
-from stepc.ir import Condition, ParamType, Resources, Retry, Span
+from stepc.ir import Condition, ParamType, Resources, Retry, Span, conforms
 
 
 class Reporter(Protocol):
@@ -103,3 +103,29 @@ class ModuleDecl:
     pipelines: tuple[PipelineDecl, ...]
     default_image: str
     description: str = ""  # the module docstring's first line
+    # Functions decorated with @step whose reading failed (already reported): a pipeline
+    # listing them must not add "is not decorated with @step" on top.
+    broken_steps: frozenset[str] = frozenset()
+
+
+def conforms_param(value: Any, type_: ParamType, item_type: ParamType | None) -> bool:
+    """Whether ``value`` suits a parameter of ``type_`` (and of ``item_type`` for the items of a
+    list or the values of a dict)."""
+    if not conforms(value, type_):
+        return False
+    if item_type is None:
+        return True
+    items = value.values() if isinstance(value, dict) else value
+    return all(conforms(item, item_type) for item in items)
+
+
+def normalise_value(value: Any, type_: ParamType, item_type: ParamType | None = None) -> Any:
+    """The value as the IR stores it: tuples as lists, ints of a float parameter (or of the
+    items of a ``list[float]``) as floats."""
+    if isinstance(value, (list, tuple)):
+        return [normalise_value(v, item_type or "list") for v in value]
+    if isinstance(value, dict):
+        return {k: normalise_value(v, item_type or "dict") for k, v in value.items()}
+    if type_ == "float" and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value

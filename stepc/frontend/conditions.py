@@ -50,20 +50,44 @@ def parse_condition(text: str) -> tuple[Condition, list[NameUse]]:
         raise ConditionError("a condition must be on one line", 0)
     if not text.strip():
         raise ConditionError("empty condition", 0)
+    shift = len(text) - len(text.lstrip())
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
-        offset = (exc.offset or 1) - 1 + (len(text) - len(text.lstrip()))
         single_equals = _SINGLE_EQUALS.search(text)
-        if single_equals:
+        if single_equals and _parses(text[: single_equals.start()] + "==" + text[single_equals.end() :]):
             raise ConditionError("invalid condition: use '==' to compare, not '='", single_equals.start()) from None
+        if not exc.offset:  # Python reports "ran out of text" without a place: point at the end
+            end = len(text.rstrip())
+            raise ConditionError("invalid condition: it ends too early", max(0, end - 1)) from None
+        offset = exc.offset - 1 + shift
         raise ConditionError(f"invalid condition: {exc.msg}", max(0, min(offset, len(text) - 1))) from None
-    shift = len(text) - len(text.lstrip())
+    except (ValueError, RecursionError, MemoryError) as exc:  # e.g. a NUL character, deep nesting
+        raise ConditionError(f"invalid condition: {exc}", 0) from None
     names: list[NameUse] = []
-    return _condition(tree.body, names, shift), names
+    return _condition(tree.body, names, _Place(text.strip().encode(), shift)), names
 
 
-def _condition(node: ast.expr, names: list[NameUse], shift: int) -> Condition:
+def _parses(text: str) -> bool:
+    try:
+        ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Turns ``ast`` column offsets (UTF-8 bytes of the stripped text) into offsets in the text."""
+
+    encoded: bytes
+    shift: int
+
+    def __call__(self, byte_offset: int) -> int:
+        return len(self.encoded[:byte_offset].decode(errors="replace")) + self.shift
+
+
+def _condition(node: ast.expr, names: list[NameUse], shift: _Place) -> Condition:
     if isinstance(node, ast.BoolOp):
         operands = tuple(_condition(v, names, shift) for v in node.values)
         return BoolOp("and", operands) if isinstance(node.op, ast.And) else BoolOp("or", operands)
@@ -82,14 +106,14 @@ def _condition(node: ast.expr, names: list[NameUse], shift: int) -> Condition:
     raise _unsupported(node, shift)
 
 
-def _operand(node: ast.expr, names: list[NameUse], shift: int) -> Operand:
+def _operand(node: ast.expr, names: list[NameUse], shift: _Place) -> Operand:
     if isinstance(node, ast.Name):
-        names.append(NameUse(node.id, node.col_offset + shift))
+        names.append(NameUse(node.id, shift(node.col_offset)))
         return ParamRef(node.id)
     return Const(freeze(_literal(node, shift)))
 
 
-def _literal(node: ast.expr, shift: int) -> Any:
+def _literal(node: ast.expr, shift: _Place) -> Any:
     if isinstance(node, ast.Constant) and not isinstance(node.value, (bytes, complex)) and node.value is not ...:
         return node.value
     if isinstance(node, (ast.List, ast.Tuple)):
@@ -105,12 +129,35 @@ def _literal(node: ast.expr, shift: int) -> Any:
     raise _unsupported(node, shift)
 
 
-def _unsupported(node: ast.expr, shift: int) -> ConditionError:
-    what = type(node).__name__.lower()
-    length = (node.end_col_offset or node.col_offset + 1) - node.col_offset
+_CONSTRUCTS: dict[type[ast.AST], str] = {
+    ast.Call: "a call",
+    ast.Attribute: "an attribute",
+    ast.Subscript: "indexing",
+    ast.BinOp: "arithmetic",
+    ast.UnaryOp: "an operator",
+    ast.IfExp: "an if-expression",
+    ast.Lambda: "a lambda",
+    ast.Dict: "a dict",
+    ast.Set: "a set",
+    ast.JoinedStr: "an f-string",
+    ast.NamedExpr: "an assignment",
+    ast.ListComp: "a comprehension",
+    ast.SetComp: "a comprehension",
+    ast.DictComp: "a comprehension",
+    ast.GeneratorExp: "a comprehension",
+    ast.Starred: "unpacking",
+}
+
+
+def _unsupported(node: ast.expr, shift: _Place) -> ConditionError:
+    what = _CONSTRUCTS.get(type(node), "this construct")
+    if isinstance(node, ast.Constant):
+        what = "a bytes literal" if isinstance(node.value, bytes) else "this literal"
+    start = shift(node.col_offset)
+    end = shift(node.end_col_offset) if node.end_col_offset is not None else start + 1
     return ConditionError(
-        f"'{ast.unparse(node)}' ({what}) is not allowed in a condition: use comparisons of parameters "
+        f"'{ast.unparse(node)}' is {what}, which a condition cannot hold: use comparisons of parameters "
         "and literals joined by and/or/not",
-        node.col_offset + shift,
-        length,
+        start,
+        max(1, end - start),
     )

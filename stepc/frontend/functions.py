@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +13,7 @@ from stepc.diagnostics import Diagnostic, did_you_mean
 from stepc.frontend import arguments as args
 from stepc.frontend.arguments import ArgumentError
 from stepc.frontend.conditions import ConditionError, parse_condition
-from stepc.frontend.fingerprint import code_hash
+from stepc.frontend.fingerprint import FunctionNode, code_hash
 from stepc.frontend.imports import ImportTable
 from stepc.frontend.literals import Constants, NotStatic, literal_value
 from stepc.frontend.signature import SignatureError, function_params, pipeline_param
@@ -45,15 +44,20 @@ class FunctionDialect:
     # -- module walk ---------------------------------------------------------------------------
 
     def read(self, default_image: str) -> ModuleDecl:
-        spans = self._function_spans()
         steps: list[StepDecl] = []
+        broken: set[str] = set()
         pipelines: list[PipelineDecl] = []
+        # The i-th function definition of the libcst tree is the i-th of the ast tree.
+        ast_functions = iter([n for n in self.source.tree.body if isinstance(n, FunctionNode)])
         for statement in self.source.module.body:
             if isinstance(statement, cst.FunctionDef):
+                twin = next(ast_functions)
                 decorator = self._step_decorator(statement)
                 if decorator is not None:
-                    step = self._read_step(statement, decorator, spans.get(statement.name.value))
-                    if step is not None:
+                    step = self._read_step(statement, decorator, twin)
+                    if step is None:
+                        broken.add(statement.name.value)
+                    else:
                         steps.append(step)
             elif isinstance(statement, cst.SimpleStatementLine):
                 for small in statement.body:
@@ -64,26 +68,21 @@ class FunctionDialect:
                             pipelines.append(declared)
         docstring = self.source.module.get_docstring()
         description = docstring.strip().splitlines()[0] if docstring and docstring.strip() else ""
-        return ModuleDecl(self.rel_path, self.module_name, tuple(steps), tuple(pipelines), default_image, description)
+        return ModuleDecl(
+            self.rel_path,
+            self.module_name,
+            tuple(steps),
+            tuple(pipelines),
+            default_image,
+            description,
+            broken_steps=frozenset(broken),
+        )
 
-    def _function_spans(self) -> dict[str, Span]:
-        # The standard parser gives positions at C speed; libcst's metadata pass would cost
+    def _span(self, node: FunctionNode) -> Span:
+        # The standard parser gives positions for free; libcst's metadata pass would cost
         # three parses on every compile just to fill in the IR's spans.
-        try:
-            tree = ast.parse(self.source.text)
-        except (SyntaxError, ValueError):
-            return {}
-        return {
-            node.name: Span(
-                self.rel_path,
-                node.lineno,
-                node.col_offset + 1,
-                node.end_lineno or node.lineno,
-                (node.end_col_offset or 0) + 1,
-            )  # fmt: skip
-            for node in tree.body
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-        }
+        end_line = node.end_lineno or node.lineno
+        return Span(self.rel_path, node.lineno, node.col_offset + 1, end_line, (node.end_col_offset or 0) + 1)
 
     def _step_decorator(self, func: cst.FunctionDef) -> cst.Decorator | None:
         for decorator in func.decorators:
@@ -144,7 +143,7 @@ class FunctionDialect:
 
     # -- @step ---------------------------------------------------------------------------------
 
-    def _read_step(self, func: cst.FunctionDef, decorator: cst.Decorator, span: Span | None) -> StepDecl | None:
+    def _read_step(self, func: cst.FunctionDef, decorator: cst.Decorator, twin: FunctionNode) -> StepDecl | None:
         call = decorator.decorator if isinstance(decorator.decorator, cst.Call) else None
         values = self._keyword_values(call, STEP_ARGUMENTS, "@step") if call else {}
         fn_name = func.name.value
@@ -165,10 +164,10 @@ class FunctionDialect:
                 self._error("S103", f"output name {output.value!r} must be a Python identifier", output.anchor)
         after = [Named(v, n) for v, n in self._read(values, "after", _str_list("after")) or []]
 
-        try:
-            fparams = function_params(func, self.constants)
-        except SignatureError as exc:
-            self._error(exc.code, exc.message, exc.node)
+        fparams, problems = function_params(func, self.constants)
+        for problem in problems:
+            self._error(problem.code, problem.message, problem.node)
+        if problems:
             return None
         by_name = {p.name: p for p in fparams}
         for item in inputs:
@@ -213,7 +212,7 @@ class FunctionDialect:
             retry=self._read(values, "retry", args.read_retry),
             timeout=self._read(values, "timeout", args.read_timeout),
             cache=self._read(values, "cache", args.read_cache),
-            code_hash=code_hash(func),
+            code_hash=code_hash(twin),
             resources=self._read(values, "resources", args.read_resources),
             image=self._read(values, "image", lambda v, n: args.read_str(v, n, "image")),
             env=self._read(values, "env", lambda v, n: args.read_str_dict(v, n, "env")) or (),
@@ -222,7 +221,7 @@ class FunctionDialect:
             weight=self._read(values, "weight", args.read_weight),
             tags=self._read(values, "tags", args.read_tags) or (),
             description=description,
-            span=span,
+            span=self._span(twin),
         )
 
     def _read_when(self, value: Any, node: cst.BaseExpression) -> WhenDecl:

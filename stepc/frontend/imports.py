@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 FLOW_LIBRARIES = ("stepc", "metaflow")
+# What ``from stepc import *`` (or metaflow's) brings in that the readers care about.
+PUBLIC_API = ("step", "pipeline", "FlowSpec", "Parameter", "retry", "timeout", "resources", "catch")
 
 
 def dotted_name(node: cst.BaseExpression) -> str | None:
@@ -70,6 +72,8 @@ def read_imports(module: cst.Module) -> ImportTable:
 def _read_import_from(node: cst.ImportFrom, table: ImportTable) -> None:
     source = dotted_name(node.module) if node.module is not None and not node.relative else None
     if isinstance(node.names, cst.ImportStar):
+        if source in FLOW_LIBRARIES:  # ``from stepc import *`` binds the public API
+            table.names.update({api: f"{source}.{api}" for api in PUBLIC_API})
         return
     for alias in node.names:
         imported = _alias_name(alias)

@@ -23,32 +23,43 @@ class NotStatic(Exception):
 
 
 class Constants:
-    """Module-level names bound exactly once, by a plain assignment, to an expression."""
+    """Module-level names bound exactly once, by a plain assignment, to an expression.
+
+    Only top-level statements are read. A name bound more than once (assigned twice, augmented,
+    a loop target, bound inside a top-level ``if``/``for``/``try``/``with``) has no static value.
+    """
 
     def __init__(self, module: cst.Module) -> None:
         self._bound: dict[str, cst.BaseExpression] = {}
         self._rebound: set[str] = set()
-        self._other: set[str] = set()  # defs, classes, imports: names that are not constants
+        self._dynamic: set[str] = set()  # bound by unpacking or inside a top-level block
+        self._imported: set[str] = set()
+        self._other: set[str] = set()  # defs and classes: names that are not constants
         for statement in module.body:
             if isinstance(statement, cst.SimpleStatementLine):
                 for small in statement.body:
                     self._read_small(small)
             elif isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
                 self._other.add(statement.name.value)
+            else:  # compound statements are rare in flows: a generic walk is affordable here
+                statement.visit(_BindingCollector(self._dynamic))
 
     def _read_small(self, small: cst.BaseSmallStatement) -> None:
-        if isinstance(small, cst.Assign) and len(small.targets) == 1:
-            target = small.targets[0].target
-            if isinstance(target, cst.Name):
-                self._bind(target.value, small.value)
-                return
-        if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name) and small.value is not None:
-            self._bind(small.target.value, small.value)
-            return
-        if isinstance(small, (cst.Import, cst.ImportFrom)) and not isinstance(small.names, cst.ImportStar):
+        if isinstance(small, cst.Assign):
+            for target in small.targets:
+                if isinstance(target.target, cst.Name):
+                    self._bind(target.target.value, small.value)
+                else:
+                    self._dynamic.update(_target_names(target.target))
+        elif isinstance(small, cst.AnnAssign) and small.value is not None:
+            if isinstance(small.target, cst.Name):
+                self._bind(small.target.value, small.value)
+        elif isinstance(small, cst.AugAssign):
+            self._rebound.update(_target_names(small.target))
+        elif isinstance(small, (cst.Import, cst.ImportFrom)) and not isinstance(small.names, cst.ImportStar):
             for alias in small.names:
                 local = alias.evaluated_alias or cst.helpers.get_full_name_for_node(alias.name) or ""
-                self._other.add(local.partition(".")[0])
+                self._imported.add(local.partition(".")[0])
 
     def _bind(self, name: str, value: cst.BaseExpression) -> None:
         if name in self._bound:
@@ -61,11 +72,63 @@ class Constants:
             raise NotStatic(where, f"constant '{name}' refers to itself")
         if name in self._rebound:
             raise NotStatic(where, f"'{name}' is assigned more than once at module level, so its value is not static")
+        if name in self._dynamic:
+            raise NotStatic(
+                where,
+                f"'{name}' is bound by an unpacking, a loop or a block at module level, so its value is not static; "
+                "write the value here",
+            )
+        if name in self._imported:
+            message = f"'{name}' is imported from another module, so its value is not static; write it here"
+            raise NotStatic(where, message)
         if name in self._bound:
             return literal_value(self._bound[name], self, evaluating | {name}, reported_at=where)
         if name in self._other:
             raise NotStatic(where, f"'{name}' is not a constant bound to a literal; write the value here")
         raise NotStatic(where, f"'{name}' is not a module-level constant; write the value here")
+
+
+def _target_names(target: cst.BaseExpression) -> list[str]:
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [n for e in target.elements for n in _target_names(e.value)]
+    return []
+
+
+class _BindingCollector(cst.CSTVisitor):
+    """Names bound by a top-level compound statement, outside nested functions and classes."""
+
+    def __init__(self, names: set[str]) -> None:
+        super().__init__()
+        self.names = names
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self.names.add(node.name.value)
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        self.names.add(node.name.value)
+        return False
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self.names.update(_target_names(node.target))
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self.names.update(_target_names(node.target))
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self.names.update(_target_names(node.target))
+
+    def visit_For(self, node: cst.For) -> None:
+        self.names.update(_target_names(node.target))
+
+    def visit_AsName(self, node: cst.AsName) -> None:
+        if isinstance(node.name, cst.Name):
+            self.names.add(node.name.value)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self.names.update(_target_names(node.target))
 
 
 _NAMED_CONSTANTS = {"True": True, "False": False, "None": None}
@@ -80,7 +143,7 @@ def literal_value(
     """The value of ``node``; errors inside a constant's definition point at its use."""
     where = reported_at or node
     if isinstance(node, (cst.SimpleString, cst.Integer, cst.Float)):
-        value = ast.literal_eval(node.value)
+        value = _token_value(node)
         if isinstance(value, bytes):
             raise NotStatic(where, "bytes literals are not supported; use a str")
         return value
@@ -118,4 +181,21 @@ def literal_value(
         raise NotStatic(where, "f-strings cannot be read statically; write a plain string")
     if isinstance(node, cst.Call):
         raise NotStatic(where, "a call cannot be read statically; write the literal value")
+    if isinstance(node, cst.Attribute):
+        raise NotStatic(where, "a name from another module cannot be read statically; write the value here")
     raise NotStatic(where, "only literals and module-level constants can be read statically")
+
+
+def _token_value(node: cst.SimpleString | cst.Integer | cst.Float) -> Any:
+    """The value of a literal token; the common spellings without ``ast.literal_eval``,
+    which compiles its argument and is the most expensive step of reading a flow."""
+    raw = node.value
+    if isinstance(node, cst.SimpleString):
+        if raw[0] in "'\"" and "\\" not in raw and "\r" not in raw:
+            quote = 3 if raw[:3] in ('"""', "'''") else 1
+            return raw[quote:-quote]
+    elif isinstance(node, cst.Integer):
+        return int(raw.replace("_", ""), 0)
+    elif "j" not in raw.lower():
+        return float(raw.replace("_", ""))
+    return ast.literal_eval(raw)

@@ -9,7 +9,7 @@ import libcst as cst
 
 from stepc.assemble import assemble
 from stepc.config import find_config
-from stepc.diagnostics import Diagnostic, did_you_mean
+from stepc.diagnostics import Diagnostic, did_you_mean, is_error
 from stepc.frontend.functions import FunctionDialect
 from stepc.frontend.imports import ImportTable, read_imports
 from stepc.frontend.source import read_source
@@ -60,7 +60,10 @@ def _read_file(path: str, only_flows: bool) -> FileResult:
     if not module.steps and not dialect.diagnostics:
         return FileResult((), ())
     pipelines, diagnostics = assemble(module, source)
-    return FileResult(tuple(pipelines), tuple(dialect.diagnostics + diagnostics))
+    found = tuple(dialect.diagnostics + diagnostics)
+    # Like any compiler, no output from a module with an error: a step whose argument could
+    # not be read would otherwise reach the backends with that setting silently missing.
+    return FileResult(() if is_error(found) else tuple(pipelines), found)
 
 
 def _flow_class(module: cst.Module, imports: ImportTable) -> cst.ClassDef | None:

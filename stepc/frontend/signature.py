@@ -7,9 +7,9 @@ from typing import Any
 
 import libcst as cst
 
-from stepc.declarations import ParamDecl
+from stepc.declarations import ParamDecl, conforms_param, normalise_value
 from stepc.frontend.literals import Constants, NotStatic, literal_value
-from stepc.ir import ParamType, conforms, value_type
+from stepc.ir import ParamType, value_type
 
 BASIC_TYPES: tuple[ParamType, ...] = ("int", "float", "str", "bool", "list", "dict")
 _TYPING_ALIASES = {"List": "list", "Dict": "dict"}
@@ -31,13 +31,15 @@ class FunctionParam:
     has_default: bool
 
 
-def function_params(func: cst.FunctionDef, constants: Constants) -> list[FunctionParam]:
-    """The named parameters, in order, with their static defaults."""
+def function_params(func: cst.FunctionDef, constants: Constants) -> tuple[list[FunctionParam], list[SignatureError]]:
+    """The named parameters, in order, with their static defaults, and every problem found."""
     params = func.params
+    errors: list[SignatureError] = []
     if isinstance(params.star_arg, cst.Param):
-        raise SignatureError(params.star_arg, "S123", "a step function cannot take *args: name each parameter")
+        errors.append(SignatureError(params.star_arg, "S123", "a step function cannot take *args: name each parameter"))
     if params.star_kwarg is not None:
-        raise SignatureError(params.star_kwarg, "S123", "a step function cannot take **kwargs: name each parameter")
+        message = "a step function cannot take **kwargs: name each parameter"
+        errors.append(SignatureError(params.star_kwarg, "S123", message))
     result = []
     for param in (*params.posonly_params, *params.params, *params.kwonly_params):
         default: Any = None
@@ -45,13 +47,24 @@ def function_params(func: cst.FunctionDef, constants: Constants) -> list[Functio
             try:
                 default = literal_value(param.default, constants)
             except NotStatic as exc:
-                raise SignatureError(exc.node, "S102", f"default of '{param.name.value}': {exc.message}") from None
+                errors.append(SignatureError(exc.node, "S102", f"default of '{param.name.value}': {exc.message}"))
+                continue
         result.append(FunctionParam(param.name.value, param, default, param.default is not None))
-    return result
+    return result, errors
 
 
 def _annotation_type(node: cst.BaseExpression) -> tuple[ParamType, ParamType | None] | None:
-    """(type, item type) for int, list[int], dict[str, float], Optional[X], X | None."""
+    """(type, item type) for int, list[int], dict[str, float], Optional[X], X | None, typing.List[X]
+    and the same written as a string (``"list[int]"``)."""
+    if isinstance(node, cst.SimpleString):
+        try:
+            return _annotation_type(cst.parse_expression(str(node.evaluated_value)))
+        except (cst.ParserSyntaxError, ValueError, TypeError):
+            return None
+    if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value in ("typing", "t"):
+        node = node.attr  # typing.List -> List
+    if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Attribute):
+        node = node.with_changes(value=node.value.attr)
     if isinstance(node, cst.Name):
         name = _TYPING_ALIASES.get(node.value, node.value)
         return (name, None) if name in BASIC_TYPES else None
@@ -92,16 +105,16 @@ def pipeline_param(fp: FunctionParam) -> ParamDecl:
         type_, item_type = "str", None
     default = fp.default
     if fp.has_default and default is not None:
-        if not conforms(default, type_):
+        if not conforms_param(default, type_, item_type):
+            shown = f"{type_}[{item_type}]" if item_type else type_
+            article = "an" if shown[0] in "aeiou" else "a"
             raise SignatureError(
                 fp.node.default or fp.node,
                 "S122",
-                f"default {default!r} of parameter '{fp.name}' is not {'an' if type_ == 'int' else 'a'} {type_}",
+                f"default {default!r} of parameter '{fp.name}' is not {article} {shown}: change the default "
+                "or the annotation",
             )
-        if type_ == "float":
-            default = float(default)
-        if isinstance(default, tuple):
-            default = list(default)
+        default = normalise_value(default, type_, item_type)
     return ParamDecl(
         name=fp.name,
         type=type_,

@@ -1,19 +1,25 @@
 """Reading a flow file: bytes to text to a libcst tree, and where things are in it.
 
 Positions cost a metadata pass (about three parses), so they are resolved lazily, once per
-file, the first time a diagnostic needs one.
+file, the first time a diagnostic needs one. The standard ``ast`` tree is parsed beside the
+libcst one: at C speed it gives function spans and code hashes, and it rejects what Python
+itself would reject (``1 = x``) that libcst's grammar lets through.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from stepc.diagnostics import Diagnostic, Severity
+
+if TYPE_CHECKING:
+    from libcst.metadata import CodeRange
 
 # A cheap test that lets files which cannot be flows be passed over without a libcst parse.
 _IMPORTS_FLOW_LIBRARY = re.compile(
@@ -37,10 +43,11 @@ class SubAnchor:
 class SourceFile:
     """One parsed flow file: its text, tree, and a diagnostics factory that knows positions."""
 
-    def __init__(self, display_path: str, text: str, module: cst.Module) -> None:
+    def __init__(self, display_path: str, text: str, module: cst.Module, tree: ast.Module) -> None:
         self.display_path = display_path
         self.text = text
         self.module = module
+        self.tree = tree
         self._lines = text.splitlines()
         self._positions: dict[cst.CSTNode, CodeRange] | None = None
 
@@ -50,17 +57,20 @@ class SourceFile:
     def position(self, anchor: object) -> tuple[int, int, int | None]:
         """(line, col, end_col-or-None), 1-based, of a node or a :class:`SubAnchor`."""
         if self._positions is None:
+            from libcst.metadata import MetadataWrapper, PositionProvider  # only when a diagnostic needs it
+
             wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
             self._positions = dict(wrapper.resolve(PositionProvider))
         if isinstance(anchor, SubAnchor):
             rng = self._positions.get(anchor.node)
             if rng is None:
                 return (1, 1, None)
-            start = rng.start.column + 1 + _string_body_start(anchor.node)
-            if rng.start.line == rng.end.line and _string_body_start(anchor.node):
-                col = start + anchor.offset
-                return (rng.start.line, col, col + max(1, anchor.length))
-            return (rng.start.line, rng.start.column + 1, None)
+            columns = literal_columns(anchor.node) if rng.start.line == rng.end.line else None
+            if columns is None or anchor.offset >= len(columns):
+                return (rng.start.line, rng.start.column + 1, None)
+            first = rng.start.column + 1 + columns[anchor.offset]
+            last = rng.start.column + 1 + columns[min(len(columns) - 1, anchor.offset + max(1, anchor.length))]
+            return (rng.start.line, first, max(last, first + 1))
         rng = self._positions.get(anchor) if isinstance(anchor, cst.CSTNode) else None
         if rng is None:
             return (1, 1, None)
@@ -72,14 +82,53 @@ class SourceFile:
         return make_diagnostic(self.display_path, self._lines, code, message, line, col, end_col, severity)
 
 
-def _string_body_start(node: cst.CSTNode) -> int:
-    """Characters from a simple string literal's start to its body (prefix and quotes)."""
+_SIMPLE_ESCAPES = set("\n\\'\"abfnrtv")
+
+
+def literal_columns(node: cst.CSTNode) -> list[int] | None:
+    """For a one-line string literal: the column (from the token's start) of each character of
+    its value, and one past the last. Escapes make the two differ: in ``"a\\tb"`` the ``b`` is
+    value character 2 but source column 4."""
     if not isinstance(node, cst.SimpleString):
-        return 0
-    value = node.value
-    prefix = len(value) - len(value.lstrip("rRbBuU"))
-    quote = 3 if value[prefix:].startswith(('"""', "'''")) else 1
-    return prefix + quote
+        return None
+    raw = node.value
+    prefix = len(raw) - len(raw.lstrip("rRbBuU"))
+    quote = 3 if raw[prefix:].startswith(('"""', "'''")) else 1
+    start, end = prefix + quote, len(raw) - quote
+    if "r" in raw[:prefix].lower():
+        return list(range(start, end + 1))
+    columns: list[int] = []
+    i = start
+    while i < end:
+        if raw[i] != "\\" or i + 1 >= end:
+            columns.append(i)
+            i += 1
+            continue
+        kind = raw[i + 1]
+        if kind == "\n":  # a backslash-newline adds no character
+            i += 2
+            continue
+        if kind in _SIMPLE_ESCAPES:
+            width = 2
+        elif kind == "x":
+            width = 4
+        elif kind == "u":
+            width = 6
+        elif kind == "U":
+            width = 10
+        elif kind == "N":
+            width = raw.find("}", i) + 1 - i if raw.find("}", i) > 0 else 2
+        elif kind in "01234567":
+            width = 2 + sum(1 for c in raw[i + 2 : i + 4] if c in "01234567")
+            width = min(width, 4) if all(c in "01234567" for c in raw[i + 1 : i + width]) else 2
+        else:  # an unknown escape keeps both characters
+            columns.extend((i, i + 1))
+            i += 2
+            continue
+        columns.append(i)
+        i += width
+    columns.append(end)
+    return columns
 
 
 def make_diagnostic(
@@ -135,7 +184,14 @@ def read_source(path: str, *, require_flow_import: bool) -> ReadResult:
         )
     except Exception as exc:  # libcst raises a few other types on pathological input
         return ReadResult(None, (make_diagnostic(path, lines, "S002", f"syntax error: {exc}", 1, 1),))
-    return ReadResult(SourceFile(path, text, module))
+    try:
+        tree = ast.parse(text, filename=path)
+    except SyntaxError as exc:
+        line, col = exc.lineno or 1, exc.offset or 1
+        return ReadResult(None, (make_diagnostic(path, lines, "S002", f"syntax error: {exc.msg}", line, col),))
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return ReadResult(None, (make_diagnostic(path, lines, "S002", f"syntax error: {exc}", 1, 1),))
+    return ReadResult(SourceFile(path, text, module, tree))
 
 
 def _fail(path: str, code: str, message: str, line: int = 1, col: int = 1) -> ReadResult:
