@@ -21,6 +21,7 @@ class StepResult:
     items: int | None = None
     error: str | None = None
     results: tuple[TaskResult, ...] = ()
+    output_names: tuple[str, ...] = ()
     store: Store | None = field(default=None, repr=False, compare=False)
     _loaded: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -33,8 +34,7 @@ class StepResult:
                     self._loaded[meta.name] = store.read_artifact(meta)
             elif self.items is not None:
                 ordered = sorted(self.results, key=lambda r: r.item or 0)
-                names = [m.name for m in ordered[0].outputs] if ordered else []
-                for name in names:
+                for name in self.output_names:
                     self._loaded[name] = [store.read_artifact(r.output(name)) for r in ordered]
         return self._loaded
 

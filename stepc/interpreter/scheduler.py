@@ -312,7 +312,8 @@ class Runner:
                 self._succeeded(state, result, task, launch.key if index == 0 else None)
                 continue
             timed_out = child.killed_for_timeout or code == -signal.SIGALRM
-            self._failed(state, launch.item, attempt, code, result, timed_out, launch.task if index == 0 else None)
+            task = launch.task if index == 0 else None
+            self._failed(state, launch.item, attempt, code, result, timed_out, task, child.wall_started)
             for rest in launch.steps[index + 1 :]:  # never started: back to waiting
                 rest_state = self.states[rest]
                 rest_state.status = "pending"
@@ -358,6 +359,7 @@ class Runner:
         result: TaskResult | None,
         timed_out: bool,
         task: Task | None,
+        started: float,
     ) -> None:
         step = state.step
         if timed_out:
@@ -375,7 +377,7 @@ class Runner:
             log.parent.mkdir(parents=True, exist_ok=True)
             with open(log, "a", encoding="utf-8") as f:
                 f.write(f"\n[stepc] attempt {attempt} failed: {error}\n")
-            started = result.started if result is not None else now
+            started = result.started if result is not None else started
             result = TaskResult("failed", step.name, item, attempt, started, now, error=error, exit_code=code)
             write_json(self.store.attempt_dir(self.run_id, step.name, item, attempt) / "status.json", result.to_dict())
         self.db.record_attempt(
@@ -448,6 +450,7 @@ class Runner:
             items=state.count,
             error=state.error,
             results=tuple(sorted(results, key=lambda r: -1 if r.item is None else r.item)),
+            output_names=state.step.outputs,
             store=self.store,
         )
 

@@ -42,6 +42,7 @@ class Child:
     deadline: float | None = None
     pidfd: int | None = None
     killed_for_timeout: bool = False
+    wall_started: float = field(default_factory=time.time)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

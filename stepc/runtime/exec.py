@@ -8,6 +8,7 @@ the traceback of a failure, goes to the attempt's log file in the store.
 
 from __future__ import annotations
 
+import faulthandler
 import importlib
 import importlib.util
 import io
@@ -88,6 +89,9 @@ def captured(log_path: Path) -> Iterator[None]:
     # Fresh stream objects: the parent's may be a test harness's capture or hold a lock.
     sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), line_buffering=True, encoding="utf-8")
     sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), line_buffering=True, encoding="utf-8")
+    # A segfault in user code then leaves a Python stack in the step's log.
+    was_enabled = faulthandler.is_enabled()
+    faulthandler.enable(file=sys.stderr)
     try:
         yield
     finally:
@@ -97,6 +101,12 @@ def captured(log_path: Path) -> Iterator[None]:
             except (OSError, ValueError):
                 pass
         sys.stdout, sys.stderr = saved_streams
+        faulthandler.disable()
+        if was_enabled and saved_streams[1] is not None:
+            try:
+                faulthandler.enable(file=saved_streams[1])
+            except (AttributeError, ValueError, io.UnsupportedOperation):
+                pass
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)
         os.close(saved[0])
@@ -125,11 +135,7 @@ def split_outputs(value: Any, names: tuple[str, ...]) -> dict[str, Any]:
     if len(names) == 1:
         return {names[0]: value}
     if not isinstance(value, tuple | list) or len(value) != len(names):
-        got = (
-            f"a {type(value).__name__} of {len(value)}"
-            if isinstance(value, tuple | list)
-            else repr(type(value))
-        )
+        got = f"{len(value)} values" if isinstance(value, tuple | list) else f"one {type(value).__name__}"
         raise StepError(f"the step declares {len(names)} outputs {list(names)} but returned {got}")
     return dict(zip(names, value, strict=True))
 

@@ -1,0 +1,61 @@
+"""Steps that fail in every way a step can: one pipeline each."""
+import os
+import time
+
+from stepc import pipeline, step
+
+
+@step(outputs=["never"], timeout=1)
+def sleepy():
+    print("going to sleep", flush=True)
+    time.sleep(30)
+    return 1
+
+
+@step(outputs=["count"], retry={"times": 3, "delay": 0.1, "backoff": 2.0})
+def flaky(counter: str = "", succeed_on: int = 3):
+    with open(counter, "a") as f:
+        f.write(f"{time.time()}\n")
+    with open(counter) as f:
+        n = len(f.read().splitlines())
+    if n < succeed_on:
+        raise RuntimeError(f"flaky failure {n}")
+    return n
+
+
+@step(outputs=["x"])
+def exits():
+    print("about to exit", flush=True)
+    os._exit(3)
+
+
+@step(outputs=["x"])
+def boom():
+    print("about to raise")
+    raise ValueError("boom")
+
+
+@step(outputs=["x"])
+def segfault():
+    import ctypes
+
+    print("about to crash", flush=True)
+    ctypes.string_at(0)
+
+
+@step(outputs=["one", "two"])
+def wrong_arity():
+    return 1
+
+
+@step(outputs=["after"], inputs=["x"])
+def downstream(x):
+    return x
+
+
+pipeline("timeout", steps=[sleepy])
+pipeline("flaky", steps=[flaky])
+pipeline("exits", steps=[exits, downstream])
+pipeline("boom", steps=[boom, downstream])
+pipeline("segfault", steps=[segfault, downstream])
+pipeline("arity", steps=[wrong_arity])

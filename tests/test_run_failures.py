@@ -1,0 +1,81 @@
+"""Failures are contained in the step's process, recorded, retried and logged."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import stepc
+from stepc.interpreter.rundb import RunDB
+
+FLOWS = Path(__file__).resolve().parent / "flows" / "run"
+FAILURES = str(FLOWS / "failures.py")
+
+
+def _attempts(store: Path, run_id: str) -> list[dict[str, object]]:
+    db = RunDB(store / "stepc.db")
+    try:
+        return db.attempts(run_id)
+    finally:
+        db.close()
+
+
+def _log(store: Path, run_id: str, step: str, attempt: int = 1) -> str:
+    return (store / "runs" / run_id / step / "attempts" / str(attempt) / "log.txt").read_text()
+
+
+def test_timeout_kills_a_sleeping_step_within_a_second(tmp_path: Path) -> None:
+    start = time.monotonic()
+    r = stepc.run(FAILURES, pipeline="timeout", store=tmp_path)
+    elapsed = time.monotonic() - start
+    assert r.status == "failed"
+    assert "timed out after 1s" in (r.error or "")
+    (attempt,) = _attempts(tmp_path, r.run_id)
+    assert attempt["status"] == "timeout"
+    assert 1.0 <= float(attempt["duration"]) < 2.0  # type: ignore[arg-type]
+    assert elapsed < 2.0 + 1.0  # the 30 s sleep did not run out; start-up included
+    assert "going to sleep" in _log(tmp_path, r.run_id, "sleepy")
+
+
+def test_flaky_step_succeeds_on_third_attempt(tmp_path: Path) -> None:
+    counter = tmp_path / "count.txt"
+    start = time.monotonic()
+    r = stepc.run(FAILURES, {"counter": str(counter)}, pipeline="flaky", store=tmp_path)
+    assert r.ok, r.error
+    assert r["flaky"].attempts == 3 and r["flaky"].outputs["count"] == 3
+    rows = _attempts(tmp_path, r.run_id)
+    assert [(a["attempt"], a["status"]) for a in rows] == [(1, "failed"), (2, "failed"), (3, "succeeded")]
+    assert rows[0]["error"] == "RuntimeError: flaky failure 1"
+    # delays 0.1 then 0.2 (backoff 2.0)
+    stamps = [float(x) for x in counter.read_text().split()]
+    assert stamps[1] - stamps[0] >= 0.1 and stamps[2] - stamps[1] >= 0.2
+    assert time.monotonic() - start < 3
+    assert "flaky failure 2" in _log(tmp_path, r.run_id, "flaky", 2)
+
+
+def test_os_exit_is_a_failure_with_the_log_kept(tmp_path: Path) -> None:
+    r = stepc.run(FAILURES, pipeline="exits", store=tmp_path)
+    assert r.status == "failed" and r["exits"].status == "failed"
+    assert r["downstream"].status == "not_run"
+    (attempt,) = _attempts(tmp_path, r.run_id)
+    assert attempt["exit_code"] == 3
+    log = _log(tmp_path, r.run_id, "exits")
+    assert "about to exit" in log and "exited with code 3" in log
+
+
+def test_exception_is_a_failure_with_the_traceback_in_the_log(tmp_path: Path) -> None:
+    r = stepc.run(FAILURES, pipeline="boom", store=tmp_path)
+    assert r.status == "failed" and r.error == "step 'boom' failed: ValueError: boom"
+    log = _log(tmp_path, r.run_id, "boom")
+    assert "about to raise" in log and "Traceback" in log and 'raise ValueError("boom")' in log
+
+
+def test_segfault_does_not_take_the_runner_down(tmp_path: Path) -> None:
+    r = stepc.run(FAILURES, pipeline="segfault", store=tmp_path)
+    assert r.status == "failed" and "SIGSEGV" in (r.error or "")
+    assert "about to crash" in _log(tmp_path, r.run_id, "segfault")
+
+
+def test_wrong_number_of_outputs_is_a_clear_failure(tmp_path: Path) -> None:
+    r = stepc.run(FAILURES, pipeline="arity", store=tmp_path)
+    assert "declares 2 outputs ['one', 'two'] but returned one int" in (r.error or "")

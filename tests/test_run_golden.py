@@ -1,0 +1,69 @@
+"""The shared example flows give the right results under the local interpreter."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import stepc
+
+ROOT = Path(__file__).resolve().parent.parent
+IRIS = ROOT / "golden" / "iris_training.py"
+ETL = ROOT / "golden" / "etl_branches.py"
+
+
+def test_iris_training_picks_a_learning_rate_from_the_grid(tmp_path: Path) -> None:
+    result = stepc.run(str(IRIS), store=tmp_path, workers=2)
+    assert result.status == "succeeded", result.error
+    report = result["evaluate"].outputs["report"]
+    assert report["best_lr"] in (0.3, 0.1, 0.03)
+    assert report["accuracy"] > 0.8
+    train = result["train"]
+    assert train.items == 3 and len(train.outputs["model"]) == 3
+    assert [m["lr"] for m in train.outputs["model"]] == [0.3, 0.1, 0.03]  # joined in item order
+    # split is cached on its input: the second run restores it
+    again = stepc.run(str(IRIS), store=tmp_path, workers=2)
+    assert again["split"].cached and not again["load"].cached
+    assert again["evaluate"].outputs["report"] == report
+
+
+def test_etl_default_mode_runs_full_scoring(tmp_path: Path) -> None:
+    result = stepc.run(str(ETL), store=tmp_path, workers=2)
+    assert result.ok, result.error
+    assert result["full_scoring"].status == "succeeded"
+    assert result["quick_scoring"].status == "skipped"
+    summary = result["verify"].outputs["summary"]
+    assert summary["rows"] == len(result["full_scoring"].outputs["scored"])
+    os.remove(summary["path"])
+
+
+def test_etl_quick_mode_merges_with_none(tmp_path: Path) -> None:
+    result = stepc.run(str(ETL), {"mode": "quick"}, store=tmp_path, workers=2)
+    assert result.ok, result.error
+    assert result["full_scoring"].status == "skipped"
+    assert result["quick_scoring"].status == "succeeded"
+    sampled = result["quick_scoring"].outputs["sampled"]
+    assert result["verify"].outputs["summary"]["rows"] == len(sampled)
+    attempts = _attempts(tmp_path, result.run_id, "publish")
+    assert attempts[0]["inputs"] == [f"{result.run_id}/quick_scoring/sampled"]  # scored=None: no artifact
+    os.remove(result["verify"].outputs["summary"]["path"])
+
+
+def test_etl_verify_failure_rolls_back_publish(tmp_path: Path) -> None:
+    result = stepc.run(str(ETL), {"max_rows": 1}, store=tmp_path, workers=2)
+    assert result.status == "failed"
+    assert "verify" in (result.error or "")
+    assert result["verify"].status == "failed" and result["verify"].attempts == 2  # retry=1
+    published = result["publish"].outputs["published"]
+    assert not os.path.exists(published)  # drop_published removed it
+    assert result.rollbacks == (("publish", None, "succeeded"),)
+
+
+def _attempts(store: Path, run_id: str, step: str) -> list[dict[str, object]]:
+    from stepc.interpreter.rundb import RunDB
+
+    db = RunDB(store / "stepc.db")
+    try:
+        return db.attempts(run_id, step)
+    finally:
+        db.close()

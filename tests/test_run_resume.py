@@ -1,0 +1,66 @@
+"""``kill -9`` of the runner mid-run, then ``stepc resume``: nothing finished runs again and no
+artifact is lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+FLOW = str(Path(__file__).resolve().parent / "flows" / "run" / "slow_items.py")
+STEPC = [sys.executable, "-m", "stepc"]
+
+
+def _committed(store: Path, run_id: str) -> dict[str, dict[str, object]]:
+    found = {}
+    for path in (store / "runs" / run_id).rglob("result.json"):
+        found[str(path.relative_to(store))] = json.loads(path.read_text())
+    return found
+
+
+def test_kill_runner_then_resume(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    journal = tmp_path / "journal.txt"
+    runner = subprocess.Popen(
+        [*STEPC, "run", FLOW, "--store", str(store), "-j", "2", "-q", "-p", f"journal={journal}", "-p", "pause=0.4"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if journal.exists() and journal.read_text().count("end ") >= 3:
+            break
+        time.sleep(0.02)
+    os.kill(runner.pid, signal.SIGKILL)
+    runner.wait()
+    time.sleep(0.3)  # children die with their runner (PR_SET_PDEATHSIG); let that settle
+    (run_id,) = os.listdir(store / "runs")
+    before = _committed(store, run_id)
+    done_items = {int(p.split("/")[-2]) for p in before if "/items/" in p}
+    assert 3 <= len(done_items) < 8, before.keys()
+
+    resumed = subprocess.run(
+        [*STEPC, "resume", run_id, "--store", str(store), "-q"], capture_output=True, text=True, timeout=60
+    )
+    assert resumed.returncode == 0, resumed.stderr
+
+    after = _committed(store, run_id)
+    for path, result in before.items():
+        assert after[path] == result  # not run again: the very same result
+    lines = journal.read_text().splitlines()
+    for k in done_items:
+        assert lines.count(f"end {k}") == 1 and sum(1 for ln in lines if ln.startswith(f"start {k} ")) == 1
+    total = subprocess.run(
+        [*STEPC, "artifact", run_id, "join", "total", "--store", str(store)], capture_output=True, text=True
+    )
+    assert total.stdout.strip() == str(sum(2 * k for k in range(8)))
+    for k in range(8):  # every item's artifact is there
+        assert (store / "runs" / run_id / "work" / "items" / str(k) / "outputs" / "doubled.json").is_file()
+    show = subprocess.run([*STEPC, "show", run_id, "--store", str(store), "--json"], capture_output=True, text=True)
+    doc = json.loads(show.stdout)
+    assert doc["run"]["status"] == "succeeded"
+    assert {s["step"]: s["status"] for s in doc["steps"]} == {"start": "succeeded", "work": "succeeded", "join": "succeeded"}
