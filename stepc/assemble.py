@@ -177,8 +177,9 @@ def _build(ctx: _Context, decl: PipelineDecl) -> Pipeline | None:
     first_diagnostic = len(ctx.diagnostics)
     steps = _select_steps(ctx, decl)
     if not steps:
-        anchor = decl.name.anchor
-        ctx.error("S003", f"pipeline '{decl.name.value}' has no steps", anchor) if anchor else None
+        broken = any(ref.value in ctx.module.broken_steps for ref in decl.steps or ())
+        if decl.name.anchor is not None and not broken:  # a broken step was reported already
+            ctx.error("S003", f"pipeline '{decl.name.value}' has no steps", decl.name.anchor)
         return None
     params = _resolve_parameters(ctx, steps, decl)
     by_name = {s.name.value: s for s in steps}

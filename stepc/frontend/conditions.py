@@ -58,8 +58,7 @@ def parse_condition(text: str) -> tuple[Condition, list[NameUse]]:
         if single_equals and _parses(text[: single_equals.start()] + "==" + text[single_equals.end() :]):
             raise ConditionError("invalid condition: use '==' to compare, not '='", single_equals.start()) from None
         if not exc.offset:  # Python reports "ran out of text" without a place: point at the end
-            end = len(text.rstrip())
-            raise ConditionError("invalid condition: it ends too early", max(0, end - 1)) from None
+            raise ConditionError("invalid condition: it ends too early", len(text.rstrip())) from None
         offset = exc.offset - 1 + shift
         raise ConditionError(f"invalid condition: {exc.msg}", max(0, min(offset, len(text) - 1))) from None
     except (ValueError, RecursionError, MemoryError) as exc:  # e.g. a NUL character, deep nesting

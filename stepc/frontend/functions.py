@@ -144,25 +144,41 @@ class FunctionDialect:
     # -- @step ---------------------------------------------------------------------------------
 
     def _read_step(self, func: cst.FunctionDef, decorator: cst.Decorator, twin: FunctionNode) -> StepDecl | None:
+        """The step a decorated function declares; None (with diagnostics) when its signature
+        cannot be read. Every argument is read first, so that all problems are reported at once."""
         call = decorator.decorator if isinstance(decorator.decorator, cst.Call) else None
         values = self._keyword_values(call, STEP_ARGUMENTS, "@step") if call else {}
         fn_name = func.name.value
         name_value = self._read(values, "name", lambda v, n: args.read_str(v, n, "name"))
         if name_value is not None and not args.STEP_NAME.match(name_value):
-            self._error(
-                "S103",
-                f"step name {name_value!r} may hold letters, digits, '_', '-' and '.'",
-                values["name"][1],
-            )
+            message = f"step name {name_value!r} may hold letters, digits, '_', '-' and '.' only"
+            self._error("S103", message, values["name"][1])
             name_value = None
         name = Named(name_value, values["name"][1]) if name_value else Named(fn_name, func.name)
-
         inputs = [Named(v, n) for v, n in self._read(values, "inputs", _str_list("inputs")) or []]
         outputs = [Named(v, n) for v, n in self._read(values, "outputs", _str_list("outputs")) or []]
         for output in outputs:
             if not args.IDENTIFIER.match(output.value):
                 self._error("S103", f"output name {output.value!r} must be a Python identifier", output.anchor)
         after = [Named(v, n) for v, n in self._read(values, "after", _str_list("after")) or []]
+        foreach_value = self._read(values, "foreach", lambda v, n: args.read_str(v, n, "foreach"))
+        group_value = self._read(values, "group", lambda v, n: args.read_str(v, n, "group"))
+        description = self._read(values, "description", lambda v, n: args.read_str(v, n, "description"))
+        if description is None:
+            docstring = func.get_docstring()
+            description = docstring.strip().splitlines()[0] if docstring and docstring.strip() else ""
+        settings = {
+            "when": self._read(values, "when", self._read_when),
+            "retry": self._read(values, "retry", args.read_retry),
+            "timeout": self._read(values, "timeout", args.read_timeout),
+            "cache": self._read(values, "cache", args.read_cache),
+            "resources": self._read(values, "resources", args.read_resources),
+            "image": self._read(values, "image", lambda v, n: args.read_str(v, n, "image")),
+            "env": self._read(values, "env", lambda v, n: args.read_str_dict(v, n, "env")) or (),
+            "rollback": self._read_rollback(values.get("rollback")),
+            "weight": self._read(values, "weight", args.read_weight),
+            "tags": self._read(values, "tags", args.read_tags) or (),
+        }
 
         fparams, problems = function_params(func, self.constants)
         for problem in problems:
@@ -187,18 +203,10 @@ class FunctionDialect:
                 params.append(pipeline_param(fp))
             except SignatureError as exc:
                 self._error(exc.code, exc.message, exc.node)
+        # An input whose parameter defaults to None still runs when its producer is skipped.
         optional = frozenset(
             fp.name for fp in fparams if fp.name in input_names and fp.has_default and fp.default is None
         )
-
-        foreach_value = self._read(values, "foreach", lambda v, n: args.read_str(v, n, "foreach"))
-        foreach = Named(foreach_value, values["foreach"][1]) if foreach_value is not None else None
-        group_value = self._read(values, "group", lambda v, n: args.read_str(v, n, "group"))
-        description = self._read(values, "description", lambda v, n: args.read_str(v, n, "description"))
-        if description is None:
-            docstring = func.get_docstring()
-            description = docstring.strip().splitlines()[0] if docstring and docstring.strip() else ""
-
         return StepDecl(
             name=name,
             function=f"{self.module_name}:{fn_name}",
@@ -207,21 +215,12 @@ class FunctionDialect:
             outputs=tuple(outputs),
             params=tuple(params),
             after=tuple(after),
-            foreach=foreach,
-            when=self._read(values, "when", self._read_when),
-            retry=self._read(values, "retry", args.read_retry),
-            timeout=self._read(values, "timeout", args.read_timeout),
-            cache=self._read(values, "cache", args.read_cache),
-            code_hash=code_hash(twin),
-            resources=self._read(values, "resources", args.read_resources),
-            image=self._read(values, "image", lambda v, n: args.read_str(v, n, "image")),
-            env=self._read(values, "env", lambda v, n: args.read_str_dict(v, n, "env")) or (),
-            rollback=self._read_rollback(values.get("rollback")),
+            foreach=Named(foreach_value, values["foreach"][1]) if foreach_value is not None else None,
             group=Named(group_value, values["group"][1]) if group_value is not None else None,
-            weight=self._read(values, "weight", args.read_weight),
-            tags=self._read(values, "tags", args.read_tags) or (),
+            code_hash=code_hash(twin),
             description=description,
             span=self._span(twin),
+            **settings,
         )
 
     def _read_when(self, value: Any, node: cst.BaseExpression) -> WhenDecl:

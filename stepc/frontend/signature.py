@@ -40,6 +40,9 @@ def function_params(func: cst.FunctionDef, constants: Constants) -> tuple[list[F
     if params.star_kwarg is not None:
         message = "a step function cannot take **kwargs: name each parameter"
         errors.append(SignatureError(params.star_kwarg, "S123", message))
+    for param in params.posonly_params:  # steps are called with keyword arguments
+        message = f"parameter '{param.name.value}' is positional-only, but steps are called by keyword: drop the '/'"
+        errors.append(SignatureError(param.name, "S123", message))
     result = []
     for param in (*params.posonly_params, *params.params, *params.kwonly_params):
         default: Any = None

@@ -27,6 +27,14 @@ _IMPORTS_FLOW_LIBRARY = re.compile(
 )
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def source_lines(text: str) -> list[str]:
+    """The lines as Python counts them (``str.splitlines`` also breaks at form feeds and more)."""
+    return _LINE_BREAK.split(text)
+
+
 def imports_flow_library(text: str) -> bool:
     return _IMPORTS_FLOW_LIBRARY.search(text) is not None
 
@@ -48,7 +56,7 @@ class SourceFile:
         self.text = text
         self.module = module
         self.tree = tree
-        self._lines = text.splitlines()
+        self._lines = source_lines(text)
         self._positions: dict[cst.CSTNode, CodeRange] | None = None
 
     def code(self, node: cst.CSTNode) -> str:
@@ -166,14 +174,23 @@ def read_source(path: str, *, require_flow_import: bool) -> ReadResult:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        col = len(data[data.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode(errors="replace")) + 1
         return _fail(path, "S001", f"is not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8", line, col)
     if require_flow_import and not imports_flow_library(text):
         return ReadResult(None, (), passed_over=True)
-    lines = text.splitlines()
+    lines = source_lines(text)
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
         return ReadResult(None, (make_diagnostic(path, lines, "S002", "source contains a null byte", line, 1),))
+    # Python's own parser first: it is fast, and its messages and places are the ones users know
+    # ("'(' was never closed"); libcst's grammar errors list expected tokens instead.
+    try:
+        tree = ast.parse(text, filename=path)
+    except SyntaxError as exc:
+        line, col = exc.lineno or 1, exc.offset or 1
+        return ReadResult(None, (make_diagnostic(path, lines, "S002", f"syntax error: {exc.msg}", line, col),))
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return ReadResult(None, (make_diagnostic(path, lines, "S002", f"syntax error: {exc}", 1, 1),))
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
@@ -183,13 +200,6 @@ def read_source(path: str, *, require_flow_import: bool) -> ReadResult:
             (make_diagnostic(path, lines, "S002", f"syntax error: {message}", exc.raw_line, exc.raw_column + 1),),
         )
     except Exception as exc:  # libcst raises a few other types on pathological input
-        return ReadResult(None, (make_diagnostic(path, lines, "S002", f"syntax error: {exc}", 1, 1),))
-    try:
-        tree = ast.parse(text, filename=path)
-    except SyntaxError as exc:
-        line, col = exc.lineno or 1, exc.offset or 1
-        return ReadResult(None, (make_diagnostic(path, lines, "S002", f"syntax error: {exc.msg}", line, col),))
-    except (ValueError, RecursionError, MemoryError) as exc:
         return ReadResult(None, (make_diagnostic(path, lines, "S002", f"syntax error: {exc}", 1, 1),))
     return ReadResult(SourceFile(path, text, module, tree))
 
