@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "check": "stepc.commands.inspect:check",
     "ir": "stepc.commands.inspect:ir",
     "graph": "stepc.commands.inspect:graph",
+    "compile": "stepc.commands.compile:compile",
     "run": "stepc.commands.run:run",
     "resume": "stepc.commands.run:resume",
     "exec": "stepc.commands.run:exec_step",

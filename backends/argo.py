@@ -1,0 +1,317 @@
+"""Argo Workflows: one DAG template, a container template per task, `stepc exec` in each.
+
+Targets Argo 3.6+ and 4.x with one output (``schedules:`` list, ``depends``, expression tags).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from stepc.diagnostics import Diagnostic
+from stepc.ir import Parameter, Pipeline, Step, conjoin, thaw
+
+from .argo_expr import string_literal, when_tag
+from .argo_lint import lint_documents
+from .base import Backend, GeneratedFile, file_stem, needed_parameters
+from .naming import NameRule, assign_names
+
+DNS_LABEL = NameRule(63, re.compile(r"[^a-z0-9-]"))
+FOREACH_DIR = "/tmp/stepc/foreach"
+RESERVED_TEMPLATES = frozenset({"main", "stepc-exit", "stepc-rollback"})
+
+
+@dataclass(frozen=True)
+class Unit:
+    """What becomes one Argo task: one step, or the steps of a group fused into one pod."""
+
+    name: str
+    steps: tuple[Step, ...]
+
+    @property
+    def first(self) -> Step:
+        return self.steps[0]
+
+
+@dataclass
+class RetryView:
+    limit: int
+    policy: str = "Always"
+    duration: str | None = None
+    factor: int = 1
+
+
+@dataclass
+class ContainerView:
+    name: str
+    image: str
+    command: list[str]
+    args: list[str]
+    env: list[tuple[str, str]] = field(default_factory=list)
+    secret: str | None = None
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    limits: list[tuple[str, str]] = field(default_factory=list)
+    node_selector: list[tuple[str, str]] = field(default_factory=list)
+    retry: RetryView | None = None
+    deadline: int | None = None
+    outputs: list[tuple[str, str]] = field(default_factory=list)
+    takes_item: bool = False
+    annotations: list[tuple[str, str]] = field(default_factory=list)
+
+
+def cpu_quantity(cores: float) -> str:
+    return str(int(cores)) if float(cores).is_integer() else f"{round(cores * 1000)}m"
+
+
+def byte_quantity(size: int) -> str:
+    for unit, factor in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
+        if size % factor == 0:
+            return f"{size // factor}{unit}"
+    return str(size)
+
+
+def parameter_text(param: Parameter) -> str | None:
+    """A parameter default as Argo's string value (JSON for lists, dicts and bools)."""
+    if param.required:
+        return None
+    value = thaw(param.default)
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+class ArgoBackend(Backend):
+    NAME = "argo"
+    DESCRIPTION = "Argo Workflows (3.6+ and 4.x): Workflow, or WorkflowTemplate + CronWorkflow"
+    FEATURES: ClassVar[frozenset[str]] = frozenset(
+        {
+            "foreach",
+            "foreach_param",
+            "chained_map",
+            "condition",
+            "merge",
+            "retry",
+            "retry_backoff",
+            "timeout",
+            "resources",
+            "gpu",
+            "rollback",
+            "group",
+            "cache",
+            "after",
+            "schedule",
+        }  # fmt: skip
+    )
+
+    def check_capabilities(self, pipeline: Pipeline) -> list[Diagnostic]:
+        found = super().check_capabilities(pipeline)
+        for step in pipeline.steps:
+            if step.retry.times and not float(step.retry.backoff).is_integer():
+                detail = f"Argo's backoff factor is a whole number, not {step.retry.backoff}"
+                found.append(self.unsupported(pipeline, step, "retry_backoff", detail))
+        for unit in self.units(pipeline):
+            images = {s.image for s in unit.steps}
+            if len(images) > 1:
+                detail = f"the steps of group '{unit.first.group}' run in one pod, so they need one image"
+                found.append(self.unsupported(pipeline, unit.steps[1], "group", detail))
+        return found
+
+    def units(self, pipeline: Pipeline) -> list[Unit]:
+        """Tasks in topological order; a group's task stands where its first step stood."""
+        grouped: dict[str, list[Step]] = {}
+        order: list[str] = []
+        for step in pipeline.steps:
+            key = f"group:{step.group}" if step.group else f"step:{step.name}"
+            if key not in grouped:
+                grouped[key] = []
+                order.append(key)
+            grouped[key].append(step)
+        names = assign_names([k.split(":", 1)[1] for k in order], DNS_LABEL, RESERVED_TEMPLATES)
+        return [Unit(names[k.split(":", 1)[1]], tuple(grouped[k])) for k in order]
+
+    def documents(self, pipeline: Pipeline) -> Iterable[tuple[str, str]]:
+        kind = self.setting("kind", None) or ("cron" if pipeline.schedule else "workflow")
+        yield f"{file_stem(pipeline.name)}.argo.yaml", self.render("argo/workflow.yaml.j2", **self.view(pipeline, kind))
+
+    def lint(self, pipeline: Pipeline, files: list[GeneratedFile]) -> list[Diagnostic]:
+        return [self.lint_error(pipeline, f.path, problem) for f in files for problem in lint_documents(f.content)]
+
+    # -- the view the template renders -------------------------------------------------------
+
+    def view(self, pipeline: Pipeline, kind: str) -> dict[str, Any]:
+        units = self.units(pipeline)
+        unit_of = {step.name: unit for unit in units for step in unit.steps}
+        params = {p.name: p for p in pipeline.params}
+        store = str(self.setting("store", "s3://stepc/store"))
+        secret = self.setting("store_secret", "stepc-store") or None
+        limit = 52 if kind == "cron" else 63
+        wf_name = assign_names([pipeline.name], NameRule(limit, DNS_LABEL.invalid))[pipeline.name]
+        loops = self._loops(pipeline, unit_of)
+        feeds = self._foreach_feeds(pipeline)
+        tasks, containers = [], []
+        for unit in units:
+            upstream = sorted(
+                {unit_of[s].name for step in unit.steps for s in pipeline.upstream(step.name)} - {unit.name}
+            )
+            conditions = {step.condition for step in unit.steps}
+            condition = conjoin([next(iter(conditions))]) if len(conditions) == 1 else None
+            loop = loops.get(unit.name)
+            tasks.append(
+                {
+                    "name": unit.name,
+                    "template": unit.name,
+                    "depends": " && ".join(upstream) or None,
+                    "when": when_tag(condition, params) if condition is not None else None,
+                    "with_param": loop[1] if loop and loop[0] == "param" else None,
+                    "sequence_count": loop[1] if loop and loop[0] == "sequence" else None,
+                }
+            )
+            containers.append(self._container(pipeline, unit, store, secret, loop is not None, feeds))
+        has_rollback = any(step.rollback for step in pipeline.steps)
+        rollback = ContainerView(
+            "stepc-rollback",
+            pipeline.image,
+            ["python"],
+            [
+                "-m",
+                "stepc",
+                "exec",
+                pipeline.source,
+                "--rollback",
+                "--pipeline",
+                pipeline.name,
+                "--run-id",
+                "{{workflow.name}}",
+                "--store",
+                store,
+            ],  # fmt: skip
+            secret=secret,
+        )
+        return {
+            "kind": "Workflow" if kind == "workflow" else "WorkflowTemplate",
+            "name": wf_name,
+            "generate_name": f"{wf_name[:57]}-" if kind == "workflow" else None,
+            "namespace": self.setting("namespace", None),
+            "service_account": self.setting("service_account", None),
+            "label": wf_name,
+            "source": pipeline.source,
+            "description": pipeline.description,
+            "on_exit": "stepc-exit" if has_rollback else None,
+            "rollback": rollback,
+            "parameters": [
+                {
+                    "name": p.name,
+                    "value": parameter_text(p),
+                    "enum": ["true", "false"] if p.type == "bool" else None,
+                    "description": p.description or f"{p.type} parameter",
+                }
+                for p in pipeline.params
+            ],
+            "tasks": tasks,
+            "containers": containers,
+            "cron": {"name": wf_name, "schedule": pipeline.schedule} if kind == "cron" and pipeline.schedule else None,
+        }
+
+    def _foreach_feeds(self, pipeline: Pipeline) -> dict[str, set[str]]:
+        """Step name -> its outputs that some foreach step iterates over item by item."""
+        feeds: dict[str, set[str]] = {}
+        for step in pipeline.steps:
+            if step.foreach is not None and step.foreach.source == "input":
+                producer = pipeline.step(step.input(step.foreach.name).producer)  # type: ignore[union-attr]
+                if producer.foreach is None:
+                    feeds.setdefault(producer.name, set()).add(step.foreach.name)
+        return feeds
+
+    def _loops(self, pipeline: Pipeline, unit_of: dict[str, Unit]) -> dict[str, tuple[str, str]]:
+        """Unit name -> ("param", withParam text) or ("sequence", withSequence count)."""
+        loops: dict[str, tuple[str, str]] = {}
+        for step in pipeline.steps:  # topological: a chained map's source is known first
+            if step.foreach is None:
+                continue
+            if step.foreach.source == "param":
+                ref = "workflow.parameters[" + string_literal(step.foreach.name) + "]"
+                loops[unit_of[step.name].name] = ("sequence", "{{=len(jsonpath(" + ref + ", '$'))}}")
+                continue
+            producer = pipeline.step(step.input(step.foreach.name).producer)  # type: ignore[union-attr]
+            if producer.foreach is not None:
+                loops[unit_of[step.name].name] = loops[unit_of[producer.name].name]
+            else:
+                task = unit_of[producer.name].name
+                loops[unit_of[step.name].name] = (
+                    "param",
+                    "{{tasks." + task + ".outputs.parameters.items-" + step.foreach.name + "}}",
+                )
+        return loops
+
+    def _container(
+        self,
+        pipeline: Pipeline,
+        unit: Unit,
+        store: str,
+        secret: str | None,
+        takes_item: bool,
+        feeds: dict[str, set[str]],
+    ) -> ContainerView:
+        argv = self.exec_args(pipeline, list(unit.steps), store)
+        argv += ["--run-id", "{{workflow.name}}"]
+        for name in needed_parameters(unit.steps):
+            argv += ["-p", f"{name}={{{{workflow.parameters.{name}}}}}"]
+        if takes_item:
+            argv += ["--item", "{{inputs.parameters.item}}"]
+        outputs = sorted(a for step in unit.steps for a in feeds.get(step.name, ()))
+        if outputs:
+            argv += ["--foreach-out", FOREACH_DIR]
+        view = ContainerView(
+            name=unit.name,
+            image=unit.first.image,
+            command=argv[:1],
+            args=argv[1:],
+            env=sorted({kv for step in unit.steps for kv in step.env}),
+            secret=secret,
+            takes_item=takes_item,
+            outputs=[(f"items-{a}", f"{FOREACH_DIR}/{a}.json") for a in outputs],
+        )
+        self._resources(unit, view)
+        retry = max((s.retry for s in unit.steps), key=lambda r: r.times)
+        if retry.times:
+            view.retry = RetryView(retry.times)
+            if retry.delay or retry.backoff != 1:
+                view.retry.duration = f"{max(1, round(retry.delay))}s"
+                view.retry.factor = int(retry.backoff)
+        timeouts = [s.timeout for s in unit.steps]
+        if all(t is not None for t in timeouts):
+            view.deadline = sum(t for t in timeouts if t is not None)
+        notes = {
+            "stepc.dev/steps": ", ".join(s.name for s in unit.steps),
+            "stepc.dev/description": " / ".join(s.description for s in unit.steps if s.description),
+        }
+        tags = {k: v for s in unit.steps for k, v in s.tags}
+        if tags:
+            notes["stepc.dev/tags"] = json.dumps(tags, sort_keys=True, ensure_ascii=False)
+        view.annotations = sorted((k, v) for k, v in notes.items() if v)
+        return view
+
+    def _resources(self, unit: Unit, view: ContainerView) -> None:
+        res = [s.resources for s in unit.steps]
+        cpu = max((r.cpu for r in res if r.cpu is not None), default=None)
+        memory = max((r.memory for r in res if r.memory is not None), default=None)
+        disk = max((r.disk for r in res if r.disk is not None), default=None)
+        gpu = max(r.gpu for r in res)
+        requests: dict[str, str] = {}
+        limits: dict[str, str] = {}
+        if cpu is not None:
+            requests["cpu"] = cpu_quantity(cpu)
+        if memory is not None:
+            requests["memory"] = limits["memory"] = byte_quantity(memory)
+        if disk is not None:
+            requests["ephemeral-storage"] = byte_quantity(disk)
+        if gpu:
+            limits[str(self.setting("gpu_resource", "nvidia.com/gpu"))] = str(gpu)
+            selector = dict(self.setting("gpu_node_selector", {}))
+            gpu_type = next((r.gpu_type for r in res if r.gpu_type), None)
+            if gpu_type:
+                selector[str(self.setting("gpu_type_label", "nvidia.com/gpu.product"))] = gpu_type
+            view.node_selector = sorted((str(k), str(v)) for k, v in selector.items())
+        view.requests = sorted(requests.items())
+        view.limits = sorted(limits.items())

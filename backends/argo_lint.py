@@ -1,0 +1,126 @@
+"""stepc's own Argo lint: what the JSON schema cannot check (names, references, cycles,
+retry policies, loop sources). Runs on the generated text before it is written."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+DNS_1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS_1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+RETRY_POLICIES = {"Always", "OnFailure", "OnError", "OnTransientError"}
+NAME_LIMITS = {"Workflow": 63, "WorkflowTemplate": 63, "CronWorkflow": 52}
+_DEPENDS_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*(?:\.[A-Za-z]+)?")
+
+
+def lint_documents(text: str) -> list[str]:
+    """Every problem found in a multi-document Argo YAML text; empty when clean."""
+    try:
+        documents = [d for d in yaml.load_all(text, Loader=_LOADER) if d is not None]
+    except yaml.YAMLError as exc:
+        return [f"not valid YAML: {exc}"]
+    problems: list[str] = []
+    templates_defined = {d["metadata"].get("name") for d in documents if d.get("kind") == "WorkflowTemplate"}
+    for document in documents:
+        problems.extend(_lint_document(document, templates_defined))
+    return problems
+
+
+def _lint_document(document: dict[str, Any], workflow_templates: set[str]) -> list[str]:
+    kind = document.get("kind", "")
+    meta = document.get("metadata", {})
+    problems = []
+    name = meta.get("name") or meta.get("generateName", "").rstrip("-")
+    limit = NAME_LIMITS.get(kind, 63) - (5 if "generateName" in meta else 0)
+    if not DNS_1123_SUBDOMAIN.match(name or "") or len(name) > limit:
+        problems.append(f"{kind} name {name!r} is not a DNS-1123 name of at most {limit} characters")
+    if kind == "CronWorkflow":
+        spec = document.get("spec", {})
+        if "schedule" in spec or not spec.get("schedules"):
+            problems.append("a CronWorkflow needs a `schedules` list (Argo 4 rejects `schedule`)")
+        ref = spec.get("workflowSpec", {}).get("workflowTemplateRef", {}).get("name")
+        if ref not in workflow_templates:
+            problems.append(f"CronWorkflow refers to WorkflowTemplate {ref!r}, which this file does not define")
+        return problems
+    spec = document.get("spec", {})
+    templates = spec.get("templates", [])
+    names = [t.get("name", "") for t in templates]
+    for template_name in names:
+        if not DNS_1123_LABEL.match(template_name) or len(template_name) > 63:
+            problems.append(f"template name {template_name!r} must be [a-z0-9-], at most 63 characters")
+    if len(set(names)) != len(names):
+        problems.append("template names are not unique")
+    for ref in (spec.get("entrypoint"), spec.get("onExit")):
+        if ref is not None and ref not in names:
+            problems.append(f"spec refers to template {ref!r}, which is not defined")
+    for template in templates:
+        problems.extend(_lint_template(template, set(names)))
+    return problems
+
+
+def _lint_template(template: dict[str, Any], template_names: set[str]) -> list[str]:
+    problems = []
+    policy = template.get("retryStrategy", {}).get("retryPolicy")
+    if policy is not None and policy not in RETRY_POLICIES:
+        problems.append(
+            f"template {template.get('name')!r}: retryPolicy {policy!r} is not one of {sorted(RETRY_POLICIES)}"
+        )
+    for group in template.get("steps", []):
+        for step in group:
+            if step.get("template") not in template_names:
+                problems.append(f"step {step.get('name')!r} refers to undefined template {step.get('template')!r}")
+    tasks = template.get("dag", {}).get("tasks", [])
+    task_names = [t.get("name", "") for t in tasks]
+    if len(set(task_names)) != len(task_names):
+        problems.append(f"template {template.get('name')!r}: task names are not unique")
+    edges: dict[str, set[str]] = {}
+    for task in tasks:
+        label = task.get("name")
+        if not DNS_1123_LABEL.match(label or ""):
+            problems.append(f"task name {label!r} must be [a-z0-9-]")
+        if task.get("template") not in template_names:
+            problems.append(f"task {label!r} refers to undefined template {task.get('template')!r}")
+        if "depends" in task and "dependencies" in task:
+            problems.append(f"task {label!r} mixes `depends` and `dependencies`")
+        loops = [k for k in ("withItems", "withParam", "withSequence") if k in task]
+        if len(loops) > 1:
+            problems.append(f"task {label!r} has more than one loop source: {loops}")
+        needed = set(task.get("dependencies", []))
+        needed |= {m.split(".")[0] for m in _DEPENDS_NAME.findall(task.get("depends", "") or "")}
+        for dependency in sorted(needed):
+            if dependency not in task_names:
+                problems.append(f"task {label!r} depends on unknown task {dependency!r}")
+        edges[label] = needed
+    cycle = _cycle(edges)
+    if cycle:
+        problems.append(f"tasks form a cycle: {' -> '.join(cycle)}")
+    return problems
+
+
+def _cycle(edges: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt) :] + [nxt]
+            if nxt in edges and state.get(nxt) is None:
+                found = visit(nxt)
+                if found:
+                    return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(edges):
+        if state.get(start) is None:
+            found = visit(start)
+            if found:
+                return found
+    return None

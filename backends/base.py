@@ -1,0 +1,283 @@
+"""What every code generator shares: the walk over the IR, capability checks, quoting filters,
+the header, template rendering and the lint hook.
+
+A target is a :class:`Backend` subclass that declares its capabilities (``FEATURES``), its
+name rules, its filters, and implements :meth:`Backend.documents`; everything else is here,
+once (the shape of sqlglot's dialects).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, ClassVar
+
+import jinja2
+
+from stepc import __version__
+from stepc.config import Config
+from stepc.diagnostics import Diagnostic
+from stepc.ir import ArtifactRef, BoolOp, Compare, Condition, Not, ParamRef, Pipeline, Step
+
+# --- what a pipeline asks of a target ----------------------------------------------------------
+
+FEATURE_TEXT: dict[str, str] = {
+    "foreach": "foreach over an upstream list",
+    "foreach_param": "foreach over a list parameter",
+    "chained_map": "a chained map (foreach over a foreach step's results)",
+    "condition": "a `when` condition",
+    "artifact_condition": "a condition on an upstream artifact",
+    "merge": "an optional input (merge of branches)",
+    "retry": "retries",
+    "retry_backoff": "retry delay or backoff",
+    "timeout": "a timeout",
+    "resources": "resource requests",
+    "gpu": "GPUs",
+    "rollback": "a rollback function",
+    "group": "a step group",
+    "cache": "caching",
+    "after": "ordering edges (after=)",
+    "schedule": "a schedule",
+}
+
+
+def _mentions_artifact(cond: Condition | None) -> bool:
+    if cond is None:
+        return False
+    if isinstance(cond, Not):
+        return _mentions_artifact(cond.operand)
+    if isinstance(cond, BoolOp):
+        return any(_mentions_artifact(c) for c in cond.operands)
+    assert isinstance(cond, Compare)
+    return isinstance(cond.left, ArtifactRef) or isinstance(cond.right, ArtifactRef)
+
+
+def step_features(pipeline: Pipeline, step: Step) -> list[str]:
+    """The features of :data:`FEATURE_TEXT` that ``step`` uses, in table order."""
+    used: set[str] = set()
+    if step.foreach is not None:
+        used.add("foreach" if step.foreach.source == "input" else "foreach_param")
+        for item in step.inputs:
+            if item.mode == "item" and pipeline.step(item.producer).foreach is not None:
+                used.add("chained_map")
+    if step.condition is not None:
+        used.add("artifact_condition" if _mentions_artifact(step.condition) else "condition")
+    if any(i.optional for i in step.inputs):
+        used.add("merge")
+    if step.retry.times:
+        used.add("retry")
+        if step.retry.delay or step.retry.backoff != 1:
+            used.add("retry_backoff")
+    if step.timeout is not None:
+        used.add("timeout")
+    r = step.resources
+    if r.cpu is not None or r.memory is not None or r.disk is not None:
+        used.add("resources")
+    if r.gpu:
+        used.add("gpu")
+    if step.rollback:
+        used.add("rollback")
+    if step.group:
+        used.add("group")
+    if step.cache != "none":
+        used.add("cache")
+    if step.after:
+        used.add("after")
+    return [f for f in FEATURE_TEXT if f in used]
+
+
+def condition_parameters(cond: Condition | None) -> set[str]:
+    """Names of the pipeline parameters a condition reads."""
+    if cond is None:
+        return set()
+    if isinstance(cond, Not):
+        return condition_parameters(cond.operand)
+    if isinstance(cond, BoolOp):
+        return set().union(*(condition_parameters(c) for c in cond.operands))
+    assert isinstance(cond, Compare)
+    return {o.name for o in (cond.left, cond.right) if isinstance(o, ParamRef)}
+
+
+def needed_parameters(steps: Iterable[Step]) -> list[str]:
+    """The parameters `stepc exec` needs for these steps: their own and their conditions'."""
+    names: set[str] = set()
+    for step in steps:
+        names.update(step.params)
+        names.update(condition_parameters(step.condition))
+    return sorted(names)
+
+
+# --- quoting ------------------------------------------------------------------------------------
+
+
+class Quoted(str):
+    """Text already quoted for its target: the only kind of string a template may print."""
+
+
+# YAML forbids most C0/C1 controls and a few others even inside double quotes; JSON leaves
+# some of them raw, so they are escaped by hand.
+_YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]")
+
+
+def yaml_scalar(value: Any) -> Quoted:
+    """A YAML flow value (double-quoted string, number, bool, null, or JSON-style list/map)."""
+    if isinstance(value, (list, tuple, dict)):
+        return Quoted(json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": ")))
+    text = json.dumps(value, ensure_ascii=False)
+    return Quoted(_YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
+
+
+def yaml_string(value: Any) -> Quoted:
+    """Always a YAML string: Argo parameters and env values are strings even when numeric."""
+    return yaml_scalar(value if isinstance(value, str) else json.dumps(value, sort_keys=True))
+
+
+def python_literal(value: Any) -> Quoted:
+    """A Python literal for plain data; anything else is a bug in the caller."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        if isinstance(value, float) and value != value:  # NaN has no literal
+            raise ValueError("NaN cannot be written as a literal")
+        return Quoted(repr(value))
+    if isinstance(value, (list, tuple)):
+        inner = ", ".join(python_literal(v) for v in value)
+        return Quoted(f"[{inner}]")
+    if isinstance(value, dict):
+        inner = ", ".join(f"{python_literal(k)}: {python_literal(v)}" for k, v in value.items())
+        return Quoted(f"{{{inner}}}")
+    raise TypeError(f"{type(value).__name__} is not plain data")
+
+
+def comment_text(value: str) -> Quoted:
+    """Text for inside a one-line comment: line breaks and controls cannot end the comment."""
+    return Quoted(json.dumps(value, ensure_ascii=False)[1:-1])
+
+
+def _finalize(value: Any) -> Any:
+    if isinstance(value, Quoted):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise jinja2.TemplateError(f"template printed an unquoted value {value!r}: pass it through a quoting filter")
+
+
+BASE_FILTERS: dict[str, Callable[..., Quoted]] = {
+    "yaml": yaml_scalar,
+    "yaml_str": yaml_string,
+    "py": python_literal,
+    "comment": comment_text,
+}
+
+
+@cache
+def _environment(filters_key: tuple[tuple[str, Callable[..., Quoted]], ...]) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("stepc.templates", ""),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        finalize=_finalize,
+    )
+    env.filters.update(dict(filters_key))
+    return env
+
+
+# --- the backend --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GeneratedFile:
+    """One output file: ``path`` is relative to the output directory."""
+
+    path: str
+    content: str
+
+
+def file_stem(name: str) -> str:
+    """A pipeline name made safe as a file name on every OS."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "pipeline"
+    return stem[:100]
+
+
+class Backend:
+    """A code generator for one target. Subclasses set the class attributes and :meth:`documents`."""
+
+    NAME: ClassVar[str] = ""
+    DESCRIPTION: ClassVar[str] = ""
+    FEATURES: ClassVar[frozenset[str]] = frozenset()
+    FILTERS: ClassVar[dict[str, Callable[..., Quoted]]] = BASE_FILTERS
+    COMMENT: ClassVar[str] = "#"
+
+    def __init__(self, config: Config, options: dict[str, Any] | None = None) -> None:
+        self.config = config
+        self.settings: dict[str, Any] = {**config.section(self.NAME), **(options or {})}
+
+    # The common walk: capabilities first, then the documents, then the target's own lint.
+    def compile(self, pipeline: Pipeline) -> tuple[list[GeneratedFile], list[Diagnostic]]:
+        diagnostics = self.check_capabilities(pipeline)
+        if any(d.severity == "error" for d in diagnostics):
+            return [], diagnostics
+        files = [GeneratedFile(path, self.header(pipeline) + body) for path, body in self.documents(pipeline)]
+        diagnostics.extend(self.lint(pipeline, files))
+        return files, diagnostics
+
+    def check_capabilities(self, pipeline: Pipeline) -> list[Diagnostic]:
+        found = []
+        for step in pipeline.steps:
+            for feature in step_features(pipeline, step):
+                if feature not in self.FEATURES:
+                    found.append(self.unsupported(pipeline, step, feature))
+        if pipeline.schedule and "schedule" not in self.FEATURES:
+            found.append(self.unsupported(pipeline, None, "schedule"))
+        return found
+
+    def unsupported(self, pipeline: Pipeline, step: Step | None, feature: str, detail: str = "") -> Diagnostic:
+        """The diagnostic for a feature this target cannot express, at the step's definition."""
+        what = f"step '{step.name}' uses" if step else f"pipeline '{pipeline.name}' has"
+        message = f"{what} {FEATURE_TEXT.get(feature, feature)}, which the {self.NAME} target cannot express"
+        span = step.span if step else None
+        return Diagnostic(
+            "T101",
+            message + (f": {detail}" if detail else ""),
+            span.file if span else pipeline.source,
+            span.line if span else 1,
+            span.col if span else 1,
+        )
+
+    def header(self, pipeline: Pipeline) -> str:
+        c = self.COMMENT
+        source = comment_text(pipeline.source)
+        return (
+            f"{c} Generated by stepc {__version__} from {source} (pipeline {comment_text(pipeline.name)}).\n"
+            f"{c} Do not edit: change the flow and run `stepc compile`.\n"
+        )
+
+    def render(self, template: str, **context: Any) -> str:
+        env = _environment(tuple(sorted(self.FILTERS.items())))
+        return env.get_template(template).render(**context)
+
+    def documents(self, pipeline: Pipeline) -> Iterable[tuple[str, str]]:
+        """(relative path, content without header) for each file of the pipeline."""
+        raise NotImplementedError
+
+    def lint(self, pipeline: Pipeline, files: list[GeneratedFile]) -> list[Diagnostic]:
+        """The target's own checks of what was generated; empty when clean."""
+        return []
+
+    def lint_error(self, pipeline: Pipeline, path: str, message: str) -> Diagnostic:
+        return Diagnostic("T201", f"generated {path} fails the {self.NAME} lint: {message}", pipeline.source)
+
+    def setting(self, key: str, default: Any) -> Any:
+        """A ``[tool.stepc.<target>]`` setting (flags override), with its default."""
+        return self.settings.get(key, default)
+
+    def exec_args(self, pipeline: Pipeline, steps: list[Step], store: str) -> list[str]:
+        """The argv of ``stepc exec`` for one task (several steps for a fused group)."""
+        argv = ["python", "-m", "stepc", "exec", pipeline.source]
+        for step in steps:
+            argv += ["--step", step.name]
+        return argv + ["--pipeline", pipeline.name, "--store", store]
