@@ -45,6 +45,8 @@ CODES: dict[str, str] = {
     "S123": "function signature cannot be read (*args, **kwargs)",
     "S124": "bad step group (not consecutive, or mixes foreach)",
     "S125": "duplicate pipeline name",
+    "T101": "the target cannot express a feature the step uses",
+    "T201": "generated output fails the target's own lint (a stepc bug: please report it)",
     "W201": "step is not part of any pipeline()",
     "W202": "flow class found: the class dialect is not read yet",
 }

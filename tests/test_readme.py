@@ -12,7 +12,7 @@ README = (REPO / "README.md").read_text(encoding="utf-8")
 
 def test_code_table_lists_every_code_with_its_meaning() -> None:
     block = README.split("<!-- codes:start -->")[1].split("<!-- codes:end -->")[0]
-    rows = dict(re.findall(r"^\| ([SW]\d{3}) \| (.+) \|$", block, re.M))
+    rows = dict(re.findall(r"^\| ([A-Z]\d{3}) \| (.+) \|$", block, re.M))
     assert rows == CODES
 
 
