@@ -120,10 +120,10 @@ def conforms_param(value: Any, type_: ParamType, item_type: ParamType | None) ->
 
 
 def normalise_value(value: Any, type_: ParamType, item_type: ParamType | None = None) -> Any:
-    """The value as the IR stores it: tuples as lists, ints of a float parameter (or of the
-    items of a ``list[float]``) as floats."""
+    """The value as the IR holds it (see :func:`stepc.ir.freeze`): lists as tuples, ints of a
+    float parameter (or of the items of a ``list[float]``) as floats."""
     if isinstance(value, (list, tuple)):
-        return [normalise_value(v, item_type or "list") for v in value]
+        return tuple(normalise_value(v, item_type or "list") for v in value)
     if isinstance(value, dict):
         return {k: normalise_value(v, item_type or "dict") for k, v in value.items()}
     if type_ == "float" and isinstance(value, int) and not isinstance(value, bool):

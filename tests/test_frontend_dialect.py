@@ -194,7 +194,7 @@ def test_chained_maps_gathers_and_foreach_over_a_list_parameter(tmp_path: Path) 
     # a plain step consuming a foreach producer gathers the list; a plain producer stays a value
     assert pipeline.step("combine").inputs == (Input("features", "featurize", "gather"), Input("shards", "split"))
     assert pipeline.step("sweep").foreach == Foreach("param", "rates")
-    assert pipeline.param("rates") == ir.Parameter("rates", "list", [0.1, 1.0], False, "float")
+    assert pipeline.param("rates") == ir.Parameter("rates", "list", (0.1, 1.0), False, "float")
     assert set(pipeline.edges) == {
         Edge("split", "clean", "shards"),
         Edge("clean", "featurize", "cleaned"),
@@ -484,14 +484,15 @@ def test_constants_are_read_in_nested_positions(tmp_path: Path) -> None:
     assert fit.outputs == ("model", "metrics")
     assert fit.resources == Resources(cpu=2.0, memory=2**30)
     assert (fit.timeout, fit.retry.times) == (60, 2)
-    assert pipeline.param("rates").default == [0.1, -0.5]
+    assert pipeline.param("rates").default == (0.1, -0.5)
 
 
-def test_the_ir_round_trips_and_is_stable(tmp_path: Path) -> None:
-    pipeline = read(tmp_path, SETTINGS.replace(", **{}}", "}"))
+@pytest.mark.parametrize("source", [MAPS, EFFECTIVE, SETTINGS.replace(", **{}}", "}")], ids=["maps", "conditions", "settings"])
+def test_the_ir_round_trips_through_json(tmp_path: Path, source: str) -> None:
+    pipeline = read(tmp_path, source)
     text = ir.to_json(pipeline)
     assert ir.from_json(text) == pipeline
-    assert ir.to_json(read(tmp_path, SETTINGS.replace(", **{}}", "}"))) == text
+    assert ir.to_json(ir.from_json(text)) == text
 
 
 def test_code_hash_ignores_formatting_but_not_code(tmp_path: Path) -> None:

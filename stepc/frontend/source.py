@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -185,7 +186,9 @@ def read_source(path: str, *, require_flow_import: bool) -> ReadResult:
     # Python's own parser first: it is fast, and its messages and places are the ones users know
     # ("'(' was never closed"); libcst's grammar errors list expected tokens instead.
     try:
-        tree = ast.parse(text, filename=path)
+        with warnings.catch_warnings():  # "invalid escape sequence" and the like are not ours to print
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, filename=path)
     except SyntaxError as exc:
         line, col = exc.lineno or 1, exc.offset or 1
         return ReadResult(None, (make_diagnostic(path, lines, "S002", f"syntax error: {exc.msg}", line, col),))

@@ -1,0 +1,162 @@
+"""Property: any valid flow module, whatever its DAG shape, parameters and step settings, reads
+without a diagnostic into an IR that round-trips through JSON and keeps every edge written."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from stepc import ir
+from stepc.frontend import load
+
+# One pool of pipeline parameters: a name used by several steps must agree, so each has one
+# type and one default; the generator picks whether to annotate it.
+PARAMS: dict[str, tuple[str, str]] = {
+    "mode": ("str", '"train"'),
+    "epochs": ("int", "3"),
+    "rate": ("float", "0.5"),
+    "flag": ("bool", "True"),
+    "names": ("list[str]", '["a", "b"]'),
+    "options": ("dict", '{"k": 1}'),
+}
+CONDITIONS = {
+    "mode == 'train'": ("mode",),
+    "epochs > 1 and not flag": ("epochs", "flag"),
+    "rate <= 0.5 or mode in ['a', 'train']": ("rate", "mode"),
+    "flag": ("flag",),
+    "not (epochs != 3)": ("epochs",),
+}
+RETRIES = ["0", "2", '{"times": 1, "delay": 5}', '{"times": 3, "delay": 1.5, "backoff": 2}']
+TIMEOUTS = ["60", '"90s"', '"15m"', '"1h30m"', "3600"]
+RESOURCES = ['{"cpu": 2}', '{"cpu": "500m", "memory": "512Mi"}', '{"memory": "4Gi", "gpu": 1, "gpu_type": "t4"}']
+CACHES = ['"code_hash"', '"input_hash"', "True", "False"]
+
+
+@dataclass
+class StepPlan:
+    index: int
+    name: str
+    outputs: list[str]
+    inputs: list[tuple[str, str, bool]]  # artifact, producer step name, optional (default None)
+    after: list[str]
+    params: list[str]
+    annotate: list[bool]
+    options: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FlowPlan:
+    steps: list[StepPlan]
+    pipeline_call: str | None
+    constants: list[str]
+
+    def source(self) -> str:
+        lines = ['"""A generated flow."""', "from stepc import pipeline, step", "", *self.constants, ""]
+        for plan in self.steps:
+            arguments = [f"outputs={plan.outputs!r}"] if plan.outputs else []
+            if plan.inputs:
+                arguments.append(f"inputs={[a for a, _, _ in plan.inputs]!r}")
+            if plan.after:
+                arguments.append(f"after={plan.after!r}")
+            arguments += plan.options
+            if plan.name != f"s{plan.index}":
+                arguments.append(f"name={plan.name!r}")
+            signature = [f"{a}=None" if optional else a for a, _, optional in plan.inputs]
+            # parameters with a default must follow those without: optional inputs go last
+            signature.sort(key=lambda s: s.endswith("=None"))
+            for name, annotate in zip(plan.params, plan.annotate, strict=True):
+                type_, default = PARAMS[name]
+                signature.append(f"{name}: {type_} = {default}" if annotate else f"{name}={default}")
+            lines += [
+                f"@step({', '.join(arguments)})",
+                f"def s{plan.index}({', '.join(signature)}):",
+                "    return None",
+                "",
+            ]
+        if self.pipeline_call:
+            lines.append(self.pipeline_call)
+        return "\n".join(lines) + "\n"
+
+    def expected_edges(self) -> set[ir.Edge]:
+        edges = {ir.Edge(producer, p.name, artifact) for p in self.steps for artifact, producer, _ in p.inputs}
+        return edges | {ir.Edge(source, p.name, None) for p in self.steps for source in p.after}
+
+
+@st.composite
+def flows(draw: st.DrawFn) -> FlowPlan:
+    count = draw(st.integers(1, 8))
+    steps: list[StepPlan] = []
+    produced: list[tuple[str, str]] = []  # (artifact, producer step name), in order
+    for index in range(count):
+        name = draw(st.sampled_from([f"s{index}", f"step-{index}", f"s{index}.v2"]))
+        outputs = [f"a{index}_{k}" for k in range(draw(st.integers(0, 2)))]
+        chosen = draw(st.lists(st.sampled_from(produced), unique=True, max_size=3)) if produced else []
+        inputs = [(artifact, producer, draw(st.booleans())) for artifact, producer in chosen]
+        earlier = [s.name for s in steps]
+        after = draw(st.lists(st.sampled_from(earlier), unique=True, max_size=2)) if earlier else []
+        params = draw(st.lists(st.sampled_from(sorted(PARAMS)), unique=True, max_size=3))
+        options: list[str] = []
+        if draw(st.booleans()):
+            condition = draw(st.sampled_from(sorted(CONDITIONS)))
+            options.append(f"when={condition!r}")
+            params += [p for p in CONDITIONS[condition] if p not in params]
+        foreach = draw(st.sampled_from(["none", "input", "param"]))
+        if foreach == "input" and inputs:
+            options.append(f"foreach={draw(st.sampled_from([a for a, _, _ in inputs]))!r}")
+        elif foreach == "param":
+            options.append('foreach="names"')
+            params += [] if "names" in params else ["names"]
+        annotate = [draw(st.booleans()) for _ in params]
+        if "names" in params and foreach == "param":
+            annotate[params.index("names")] = True  # a list parameter, not a guess from its default
+        for key, values in (("retry", RETRIES), ("timeout", TIMEOUTS), ("resources", RESOURCES), ("cache", CACHES)):
+            if draw(st.booleans()):
+                options.append(f"{key}={draw(st.sampled_from(values))}")
+        if draw(st.booleans()):
+            options.append(f'image="img:{index}", env={{"STEP": "{index}"}}, weight={draw(st.integers(1, 5))}')
+        if draw(st.booleans()):
+            options.append(draw(st.sampled_from(['tags=["a", "b"]', 'tags={"team": "ml"}', 'description="Step."'])))
+        steps.append(StepPlan(index, name, outputs, inputs, after, params, annotate, options))
+        produced += [(o, name) for o in outputs]
+    constants: list[str] = []
+    pipeline_call = None
+    if draw(st.booleans()):
+        defaults = draw(
+            st.lists(
+                st.sampled_from(['image="base:1"', "retry=1", 'timeout="10m"', "cache=True", "resources=RES"]),
+                unique=True,
+            )
+        )
+        if "resources=RES" in defaults:
+            constants.append('RES = {"cpu": 1, "memory": "1Gi"}')
+        used = sorted({p for s in steps for p in s.params})
+        if used and draw(st.booleans()):
+            override = used[0]
+            defaults.append(f"params={{{override!r}: {PARAMS[override][1]}}}")
+        listed = ", ".join(f"s{s.index}" for s in steps)
+        pipeline_call = f'pipeline("generated", steps=[{listed}], schedule="*/5 * * * *", {", ".join(defaults)})'
+    return FlowPlan(steps, pipeline_call, constants)
+
+
+@given(flows())
+def test_valid_flows_read_cleanly_round_trip_and_keep_every_edge(plan: FlowPlan) -> None:
+    source = plan.source()
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "generated.py"
+        path.write_text(source, encoding="utf-8")
+        pipeline, diagnostics = load(str(path))
+    assert pipeline is not None and not diagnostics, (source, [d.render_text() for d in diagnostics])
+    assert [s.name for s in sorted(pipeline.steps, key=lambda s: s.span.line if s.span else 0)] == [
+        s.name for s in plan.steps
+    ]
+    text = ir.to_json(pipeline)
+    again = ir.from_json(text)
+    assert again == pipeline
+    assert ir.to_json(again) == text
+    assert set(pipeline.edges) == plan.expected_edges()
+    position = {s.name: i for i, s in enumerate(pipeline.steps)}
+    assert all(position[e.source] < position[e.target] for e in pipeline.edges)  # a topological order

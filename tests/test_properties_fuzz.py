@@ -1,0 +1,162 @@
+"""Property: no input makes the front end raise. Mutated example flows, random text and random
+bytes all come back as diagnostics (never the internal-error code S004) with places inside the
+file, and ``stepc check`` as a process exits 0 or 1 without a traceback."""
+
+from __future__ import annotations
+
+import ast
+import atexit
+import json
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import libcst as cst
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stepc.diagnostics import render
+from stepc.frontend import read_file
+from stepc.frontend.conditions import ConditionError, parse_condition
+from stepc.frontend.source import literal_columns
+from tests.helpers import GOLDEN, stepc
+
+EXAMPLES = [p.read_text(encoding="utf-8") for p in sorted(GOLDEN.glob("*.py"))]
+
+# Values that reach every branch of the argument readers once they replace a literal.
+VALUES = [
+    "-1", "0", "1.5", "True", "None", '"x"', '""', "[]", "[1]", '["a", "a"]', "{}", '{"cpu": "1Gi"}',
+    '{"memory": "4GB"}', '{"times": -1}', '"0 99 * * *"', '"10 parsecs"', 'f"{x}"', "call()", "np.pi",
+    "UNDEFINED", '"mode ==="', '"a and len(b)"', '"\\t x"', "**kw", "*args", "lambda: 1", "b'x'", "1j",
+    '"é"', "(1, 2)", '"missing_step"', "10**9", '"\\N{BULLET}"',
+]  # fmt: skip
+TOKENS = [
+    "(", ")", "[", "]", "{", "}", "'", '"', '"""', ":", ",", "=", "==", "@step", "@step(", "\n", "    ", "\t",
+    "foreach=", "inputs=[", "when='", "\\", "\x00", "é", "**", "*", "/", "lambda", "async ", "def ", "class ",
+    "import stepc\n", "from stepc import *\n", "pipeline(", "return", "yield", "#", "\r", "\x0c", "\ufeff",
+]  # fmt: skip
+STEP_KEYWORDS = ["name", "inputs", "outputs", "after", "foreach", "when", "retry", "timeout", "cache", "resources",
+                 "image", "env", "rollback", "group", "weight", "tags", "description", "retries", "input"]  # fmt: skip
+LITERAL = re.compile(r"""-?\d+(?:\.\d+)?|"[^"\n]*"|'[^'\n]*'|\[[^\[\]\n]*\]""")
+
+
+@st.composite
+def mutated_examples(draw: st.DrawFn) -> str:
+    text = draw(st.sampled_from(EXAMPLES))
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["literal", "keyword", "token", "delete", "duplicate", "lines", "truncate"]))
+        at = draw(st.integers(0, len(text)))
+        if kind == "literal":
+            spots = list(LITERAL.finditer(text))
+            if spots:
+                spot = draw(st.sampled_from(spots))
+                text = text[: spot.start()] + draw(st.sampled_from(VALUES)) + text[spot.end() :]
+        elif kind == "keyword":
+            spots = [m.end() for m in re.finditer(r"@step\(", text)]
+            if spots:
+                spot = draw(st.sampled_from(spots))
+                argument = f"{draw(st.sampled_from(STEP_KEYWORDS))}={draw(st.sampled_from(VALUES))}, "
+                text = text[:spot] + argument + text[spot:]
+        elif kind == "token":
+            text = text[:at] + draw(st.sampled_from(TOKENS)) + text[at:]
+        elif kind == "delete":
+            text = text[:at] + text[at + draw(st.integers(1, 40)) :]
+        elif kind == "duplicate":
+            text = text[:at] + text[at : at + draw(st.integers(1, 200))] + text[at:]
+        elif kind == "lines":
+            lines = text.split("\n")
+            i, j = draw(st.integers(0, len(lines) - 1)), draw(st.integers(0, len(lines) - 1))
+            lines[i], lines[j] = lines[j], lines[i]
+            text = "\n".join(lines)
+        else:
+            text = text[:at]
+    return text
+
+
+WORKDIR = Path(tempfile.mkdtemp(prefix="stepc-fuzz-"))  # one file, rewritten: cheaper than a dir per example
+atexit.register(shutil.rmtree, WORKDIR, True)
+
+
+def read_bytes(data: bytes) -> None:
+    """``read_file`` on ``data``: it must not raise, report S004, or point outside the file."""
+    path = WORKDIR / "flow.py"
+    path.write_bytes(data)
+    result = read_file(str(path))
+    line_count = len(re.split(rb"\r\n|\r|\n", data))
+    for diagnostic in result.diagnostics:
+        assert diagnostic.code != "S004", diagnostic.message
+        assert 1 <= diagnostic.line <= line_count and diagnostic.col >= 1, diagnostic
+    for fmt in ("text", "json", "github"):
+        render(list(result.diagnostics), fmt)  # type: ignore[arg-type]
+
+
+@settings(max_examples=2 * settings().max_examples)  # the richest source of odd input: more of it
+@given(mutated_examples())
+def test_mutated_examples_never_crash_the_front_end(text: str) -> None:
+    read_bytes(text.encode("utf-8", errors="surrogatepass"))
+
+
+@given(st.lists(st.sampled_from([*TOKENS, "a", "x", "1", " ", "step", "stepc"]), max_size=40).map("".join))
+def test_token_soup_never_crashes_the_front_end(text: str) -> None:
+    read_bytes(("from stepc import step, pipeline\n" + text).encode("utf-8", errors="surrogatepass"))
+
+
+@given(st.binary(max_size=300))
+def test_random_bytes_never_crash_the_front_end(data: bytes) -> None:
+    read_bytes(b"import stepc\n" + data)
+
+
+@given(st.text(max_size=300))
+def test_random_text_never_crashes_the_front_end(text: str) -> None:
+    read_bytes(("import stepc\n" + text).encode("utf-8", errors="surrogatepass"))
+
+
+@given(
+    st.lists(st.sampled_from([*"ab1 ()[]'\"=<>!,.+-", " and ", " or ", "not ", " in ", "é"]), max_size=30).map("".join)
+)
+def test_conditions_parse_or_fail_cleanly_and_names_point_into_the_text(text: str) -> None:
+    try:
+        _, uses = parse_condition(text)
+    except ConditionError as exc:
+        assert 0 <= exc.offset <= len(text) and exc.length >= 1
+        return
+    for use in uses:
+        assert text[use.offset : use.offset + len(use.name)] == use.name
+
+
+@given(st.text(max_size=20), st.sampled_from(["'", '"', "'''", '"""']), st.sampled_from(["", "r", "u", "R"]))
+def test_literal_columns_map_every_character_to_its_source(value: str, quote: str, prefix: str) -> None:
+    body = value if prefix.lower() == "r" else repr(value)[1:-1]
+    raw = f"{prefix}{quote}{body}{quote}"
+    if "\r" in raw or "\n" in raw:
+        return  # a literal over several lines: positions inside it are not needed
+    try:
+        node = cst.parse_expression(raw)
+        evaluated = ast.literal_eval(raw)
+    except (SyntaxError, ValueError, cst.ParserSyntaxError):
+        return  # not a valid literal in this spelling
+    if not isinstance(node, cst.SimpleString):
+        return
+    columns = literal_columns(node)
+    assert columns is not None and len(columns) == len(evaluated) + 1
+    assert columns == sorted(set(columns))
+    for char, column in zip(evaluated, columns, strict=False):
+        assert raw[column] == char or raw[column] == "\\"
+
+
+@settings(max_examples=12)
+@given(st.lists(mutated_examples(), min_size=5, max_size=15))
+def test_stepc_check_processes_exit_0_or_1_without_a_traceback(texts: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        paths = []
+        for index, text in enumerate(texts):
+            path = Path(directory) / f"flow_{index}.py"
+            path.write_text(text, encoding="utf-8", errors="surrogatepass")
+            paths.append(str(path))
+        result = stepc("check", "--format", "json", *paths)
+    assert result.returncode in (0, 1), result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    diagnostics = json.loads(result.stdout)
+    assert all(d["code"] != "S004" for d in diagnostics), diagnostics
+    assert result.returncode == (1 if any(d["severity"] == "error" for d in diagnostics) else 0)
