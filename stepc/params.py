@@ -48,9 +48,7 @@ def parse_text(param: Parameter, text: str) -> Any:
         value = _NOT_JSON
     if kind == "dict":
         if value is _NOT_JSON:
-            raise ParamError(
-                f"parameter '{param.name}' expects a dict as JSON (e.g. '{{\"k\": 1}}'), got {text!r}"
-            )
+            raise ParamError(f"parameter '{param.name}' expects a dict as JSON (e.g. '{{\"k\": 1}}'), got {text!r}")
         return check_value(param, value)
     if isinstance(value, list):
         return check_value(param, value)
@@ -94,9 +92,7 @@ def _matches(kind: ParamType, value: Any) -> bool:
 def check_value(param: Parameter, value: Any) -> Any:
     """Check a Python/JSON value against the parameter's type; ints widen to float."""
     if not _matches(param.type, value):
-        raise ParamError(
-            f"parameter '{param.name}' expects {param.type}, got {type(value).__name__} {value!r}"
-        )
+        raise ParamError(f"parameter '{param.name}' expects {param.type}, got {type(value).__name__} {value!r}")
     if param.type == "float":
         return float(value)
     if param.type in ("list", "dict") and param.item_type is not None:
@@ -104,8 +100,7 @@ def check_value(param: Parameter, value: Any) -> Any:
         for item in items:
             if not _matches(param.item_type, item):
                 raise ParamError(
-                    f"parameter '{param.name}' expects {param.type} of {param.item_type}, "
-                    f"got an item {item!r}"
+                    f"parameter '{param.name}' expects {param.type} of {param.item_type}, got an item {item!r}"
                 )
     return thaw(value)
 

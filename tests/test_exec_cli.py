@@ -15,7 +15,9 @@ ETL = str(ROOT / "golden" / "etl_branches.py")
 def run_exec(store: Path, *args: str) -> tuple[dict[str, object], int, str]:
     r = subprocess.run(
         [sys.executable, "-m", "stepc", "exec", *args, "--store", f"file://{store}"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     lines = r.stdout.strip().splitlines()
     return (json.loads(lines[-1]) if lines else {}), r.returncode, r.stderr
@@ -49,7 +51,7 @@ def test_exec_skips_and_passes_none(tmp_path: Path) -> None:
     assert run_exec(tmp_path, ETL, "--step", "quick_scoring", "--run-id", "r2", "--params", quick)[1] == 0
     published, code, _ = run_exec(tmp_path, ETL, "--step", "publish", "--run-id", "r2", "--params", quick)
     assert code == 0
-    path = json.loads((tmp_path / "runs" / "r2" / "publish" / "outputs" / "published.json").read_text())
+    path = json.loads((tmp_path / "runs" / "r2" / "publish" / "out.published.json").read_text())
     rows = json.loads(Path(path).read_text())
     assert len(rows) == 10 and all(r["score"] == 0.5 for r in rows)  # sampled, scored=None
     Path(path).unlink()
@@ -59,7 +61,7 @@ def test_exec_failure_keeps_the_log_and_exits_non_zero(tmp_path: Path) -> None:
     flow = str(Path(__file__).resolve().parent / "flows" / "run" / "failures.py")
     msg, code, err = run_exec(tmp_path, flow, "--pipeline", "boom", "--step", "boom", "--run-id", "r3")
     assert code == 1 and msg["status"] == "failed" and msg["error"] == "ValueError: boom"
-    log = (tmp_path / "runs" / "r3" / "boom" / "attempts" / "1" / "log.txt").read_text()
+    log = (tmp_path / "runs" / "r3" / "boom" / "log.1.txt").read_text()
     assert "Traceback" in log and "about to raise" in log
     assert "about to raise" in err  # echoed for the engine's log viewer
     again, code, _ = run_exec(tmp_path, flow, "--pipeline", "boom", "--step", "boom", "--run-id", "r3")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import stepc
 
-FLOW = '''
+FLOW = """
 from stepc import pipeline, step
 
 
@@ -34,7 +34,7 @@ def by_code(journal: str = ""):
 
 
 pipeline("cached", steps=[source, by_input, by_code])
-'''
+"""
 
 
 def _runs(tmp_path: Path, flow: Path) -> stepc.interpreter.RunResult:
@@ -76,7 +76,8 @@ def test_cache_hits_and_misses(tmp_path: Path) -> None:
     assert fourth["by_code"].outputs["number"] == 2 and not fourth["by_code"].cached
 
     changed_param = stepc.run(
-        str(flow), {"path": str(tmp_path / "input.txt"), "journal": str(tmp_path / "other.txt")},
+        str(flow),
+        {"path": str(tmp_path / "input.txt"), "journal": str(tmp_path / "other.txt")},
         store=tmp_path / "store",
     )
     assert not changed_param["by_code"].cached  # a parameter value is part of the key

@@ -86,7 +86,9 @@ def test_two_runs_at_once_in_one_store(tmp_path: Path) -> None:
     procs = [
         subprocess.Popen(
             [*STEPC, "run", str(FLOWS / "semantics.py"), "--store", str(tmp_path), "-q", "-p", f"n={n}", "-j", "2"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for n in (3, 5)
     ]

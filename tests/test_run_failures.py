@@ -21,7 +21,7 @@ def _attempts(store: Path, run_id: str) -> list[dict[str, object]]:
 
 
 def _log(store: Path, run_id: str, step: str, attempt: int = 1) -> str:
-    return (store / "runs" / run_id / step / "attempts" / str(attempt) / "log.txt").read_text()
+    return (store / "runs" / run_id / step / f"log.{attempt}.txt").read_text()
 
 
 def test_timeout_kills_a_sleeping_step_within_a_second(tmp_path: Path) -> None:

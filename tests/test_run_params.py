@@ -21,7 +21,13 @@ PARAMS = (
 def test_defaults_given_values_and_texts() -> None:
     values = resolve(PARAMS, {"name": "x", "epochs": 3}, {"epochs": "4", "rates": "0.5,1"})
     assert values == {
-        "epochs": 4, "lr": 0.1, "name": "x", "verbose": False, "rates": [0.5, 1.0], "tags": [], "opts": {},
+        "epochs": 4,
+        "lr": 0.1,
+        "name": "x",
+        "verbose": False,
+        "rates": [0.5, 1.0],
+        "tags": [],
+        "opts": {},
     }
 
 
@@ -51,7 +57,7 @@ def test_parse_text(name: str, text: str, value: object) -> None:
         ({}, {"epochs": "1.5"}, "parameter 'epochs' expects an int, got '1.5'"),
         ({}, {"verbose": "maybe"}, "parameter 'verbose' expects a bool (true/false), got 'maybe'"),
         ({}, {"opts": "k=1"}, "parameter 'opts' expects a dict as JSON"),
-        ({}, {"rates": "[1, \"x\"]"}, "parameter 'rates' expects list of float, got an item 'x'"),
+        ({}, {"rates": '[1, "x"]'}, "parameter 'rates' expects list of float, got an item 'x'"),
         ({"epochs": True}, {}, "parameter 'epochs' expects int, got bool True"),
         ({"lr": "fast"}, {}, "parameter 'lr' expects float, got str 'fast'"),
         ({"epoch": 1}, {}, "unknown parameter 'epoch' (did you mean 'epochs'?)"),

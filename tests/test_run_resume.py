@@ -59,8 +59,12 @@ def test_kill_runner_then_resume(tmp_path: Path) -> None:
     )
     assert total.stdout.strip() == str(sum(2 * k for k in range(8)))
     for k in range(8):  # every item's artifact is there
-        assert (store / "runs" / run_id / "work" / "items" / str(k) / "outputs" / "doubled.json").is_file()
+        assert (store / "runs" / run_id / "work" / "items" / str(k) / "out.doubled.json").is_file()
     show = subprocess.run([*STEPC, "show", run_id, "--store", str(store), "--json"], capture_output=True, text=True)
     doc = json.loads(show.stdout)
     assert doc["run"]["status"] == "succeeded"
-    assert {s["step"]: s["status"] for s in doc["steps"]} == {"start": "succeeded", "work": "succeeded", "join": "succeeded"}
+    assert {s["step"]: s["status"] for s in doc["steps"]} == {
+        "start": "succeeded",
+        "work": "succeeded",
+        "join": "succeeded",
+    }

@@ -76,7 +76,9 @@ def _when(ts: float | None) -> str:
 @click.option("--pipeline", help="which pipeline of the file")
 @click.option("--store", help=STORE_HELP)
 @click.option("--quiet", "-q", is_flag=True, help="no progress display, no summary")
-def run(flow: str, params: tuple[str, ...], workers: int | None, pipeline: str | None, store: str | None, quiet: bool) -> None:
+def run(
+    flow: str, params: tuple[str, ...], workers: int | None, pipeline: str | None, store: str | None, quiet: bool
+) -> None:
     """Run FLOW locally: parallel, cached, with retries, timeouts and rollbacks."""
     try:
         texts = split_assignments(params)
@@ -198,7 +200,9 @@ def runs(store: str | None, limit: int) -> None:
         table.add_column(column)
     for row in db.runs(limit):
         duration = None if row["ended"] is None else row["ended"] - row["started"]
-        table.add_row(row["run_id"], row["pipeline"], row["status"], _when(row["started"]), fmt_duration(duration), row["flow"])
+        table.add_row(
+            row["run_id"], row["pipeline"], row["status"], _when(row["started"]), fmt_duration(duration), row["flow"]
+        )
     Console().print(table)
 
 
@@ -217,7 +221,12 @@ def show(run_id: str, store: str | None, as_json: bool) -> None:
     row = _run_row(db, run_id)
     steps = db.steps(row["run_id"])
     if as_json:
-        doc = {"run": row, "steps": steps, "attempts": db.attempts(row["run_id"]), "rollbacks": db.rollbacks(row["run_id"])}
+        doc = {
+            "run": row,
+            "steps": steps,
+            "attempts": db.attempts(row["run_id"]),
+            "rollbacks": db.rollbacks(row["run_id"]),
+        }
         click.echo(json.dumps(doc, indent=2, sort_keys=True, default=str))
         return
     console = Console()
@@ -229,8 +238,13 @@ def show(run_id: str, store: str | None, as_json: bool) -> None:
         table.add_column(column)
     for s in steps:
         table.add_row(
-            s["step"], s["status"], str(s["attempts"]), fmt_duration(s["duration"]), "yes" if s["cached"] else "",
-            "" if s["items"] is None else str(s["items"]), s["error"] or "",
+            s["step"],
+            s["status"],
+            str(s["attempts"]),
+            fmt_duration(s["duration"]),
+            "yes" if s["cached"] else "",
+            "" if s["items"] is None else str(s["items"]),
+            s["error"] or "",
         )
     console.print(table)
     for rb in db.rollbacks(row["run_id"]):
@@ -250,7 +264,9 @@ def logs(run_id: str, step: str, item: int | None, attempt: int | None, store: s
     row = _run_row(db, run_id)
     numbers = the_store.attempt_numbers(row["run_id"], step, item)
     if not numbers:
-        hint = " (a foreach step: pass --item K)" if (the_store.step_dir(row["run_id"], step) / "items").is_dir() else ""
+        hint = (
+            " (a foreach step: pass --item K)" if (the_store.step_dir(row["run_id"], step) / "items").is_dir() else ""
+        )
         _fail(f"no log for step '{step}' in run {row['run_id']}{hint}", 1)
     number = attempt or numbers[-1]
     path = the_store.log_path(row["run_id"], step, item, number)
@@ -288,8 +304,10 @@ def _results(the_store: Any, run_id: str, step: str) -> list[Any]:
         results.append(top)
     items = the_store.step_dir(run_id, step) / "items"
     if items.is_dir():
-        for k in sorted((int(n) for n in items.iterdir() if n.name.isdigit()), key=int) if False else sorted(
-            int(p.name) for p in items.iterdir() if p.name.isdigit()
+        for k in (
+            sorted((int(n) for n in items.iterdir() if n.name.isdigit()), key=int)
+            if False
+            else sorted(int(p.name) for p in items.iterdir() if p.name.isdigit())
         ):
             found = the_store.read_result(run_id, step, k)
             if found is not None:

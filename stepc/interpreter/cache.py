@@ -37,9 +37,7 @@ def cache_key(step: Step, task: Task, image: str | None = None) -> str | None:
     if step.cache in ("code_hash", "all"):
         payload["code"] = step.code_hash
     if step.cache in ("input_hash", "all"):
-        payload["inputs"] = {
-            b.name: [b.mode, b.index, [m.sha256 for m in b.artifacts]] for b in task.inputs
-        }
+        payload["inputs"] = {b.name: [b.mode, b.index, [m.sha256 for m in b.artifacts]] for b in task.inputs}
     text = json.dumps(payload, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -72,5 +70,3 @@ def restore(db: RunDB, store: Store, key: str, task: Task) -> TaskResult | None:
 
 def remember(db: RunDB, key: str, run_id: str, result: TaskResult) -> None:
     db.cache_put(key, run_id, result.step, result.item, result.to_dict())
-
-

@@ -155,7 +155,9 @@ class RichReporter(QuietReporter):
             self.progress.advance(self.overall, self.weights[result.name] if result.items is None else 0)
         if result.status != "succeeded" or result.cached:
             mark = "cached" if result.status == "succeeded" else result.status
-            self.console.print(f"  {result.name}: [{STYLES.get(mark, '')}]{mark}[/]" + (f" ({result.error})" if result.error else ""))
+            self.console.print(
+                f"  {result.name}: [{STYLES.get(mark, '')}]{mark}[/]" + (f" ({result.error})" if result.error else "")
+            )
         self.refresh()
 
     def retrying(self, step: str, item: int | None, attempt: int, error: str, delay: float) -> None:

@@ -95,7 +95,9 @@ class RunDB:
         names = list(fields)
         placeholders = ", ".join("?" for _ in names)
         updates = ", ".join(f"{n}=excluded.{n}" for n in names)
-        values = [json.dumps(v, sort_keys=True) if n in ("params", "inputs", "outputs") else v for n, v in fields.items()]
+        values = [
+            json.dumps(v, sort_keys=True) if n in ("params", "inputs", "outputs") else v for n, v in fields.items()
+        ]
         self.conn.execute(
             f"INSERT INTO attempts (run_id, step, item, attempt, {', '.join(names)})"
             f" VALUES (?, ?, ?, ?, {placeholders}) ON CONFLICT(run_id, step, item, attempt) DO UPDATE SET {updates}",

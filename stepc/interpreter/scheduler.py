@@ -8,6 +8,8 @@ writes the run database.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import heapq
 import os
 import signal
@@ -25,7 +27,7 @@ from stepc.interpreter.workers import Child, Pool
 from stepc.ir import Pipeline, Step
 from stepc.runtime.exec import call_rollback, captured, execute, load_module
 from stepc.runtime.plan import MissingInput, Task, item_count, make_task, should_skip
-from stepc.runtime.store import Store, TaskResult, write_json
+from stepc.runtime.store import Store, TaskResult
 
 
 class Reporter(Protocol):
@@ -108,7 +110,13 @@ class Runner:
 
     def run(self) -> RunResult:
         self.db.start_run(
-            self.run_id, self.pipeline.name, self.flow_path, self.params, os.getpid(), socket.gethostname(), self.workers
+            self.run_id,
+            self.pipeline.name,
+            self.flow_path,
+            self.params,
+            os.getpid(),
+            socket.gethostname(),
+            self.workers,
         )
         self.store.write_run(
             self.run_id,
@@ -116,12 +124,16 @@ class Runner:
         )
         if self.resume:
             self._preload()
-        try:
-            load_module(self.flow_path, self.pipeline.module, fresh=True)  # warm: children inherit the import
-        except BaseException:  # noqa: BLE001 - the child reports it, with the traceback in the log
-            pass
+        # Warm up: the children inherit the import. If it fails, each child fails the same way
+        # and reports it, with the traceback in its log.
+        with contextlib.suppress(BaseException):
+            load_module(self.flow_path, self.pipeline.module, fresh=True)
         self.reporter.run_started(self.run_id, self.pipeline)
         interrupted = False
+        # Objects that exist now are never collected in the children: freezing them keeps a
+        # child's garbage collector from touching (and so copying) the runner's whole heap.
+        gc.collect()
+        gc.freeze()
         try:
             for step in self.pipeline.steps:
                 self._activate(step.name)
@@ -131,6 +143,8 @@ class Runner:
             self.failing = True
             self.error = self.error or "interrupted"
             self.pool.kill_all()
+        finally:
+            gc.unfreeze()
         return self._finish(interrupted)
 
     def _loop(self) -> None:
@@ -304,7 +318,7 @@ class Runner:
         for index, name in enumerate(launch.steps):
             state = self.states[name]
             attempt = state.attempts[launch.item]
-            result = self.store.read_status(self.run_id, name, launch.item, attempt)
+            result = self.store.read_attempt(self.run_id, name, launch.item, attempt)
             if result is not None and result.status == "succeeded":
                 task = launch.task
                 if index:
@@ -312,8 +326,8 @@ class Runner:
                 self._succeeded(state, result, task, launch.key if index == 0 else None)
                 continue
             timed_out = child.killed_for_timeout or code == -signal.SIGALRM
-            task = launch.task if index == 0 else None
-            self._failed(state, launch.item, attempt, code, result, timed_out, task, child.wall_started)
+            first = launch.task if index == 0 else None
+            self._failed(state, launch.item, attempt, code, result, timed_out, first, child.wall_started)
             for rest in launch.steps[index + 1 :]:  # never started: back to waiting
                 rest_state = self.states[rest]
                 rest_state.status = "pending"
@@ -367,7 +381,11 @@ class Runner:
         elif result is not None and result.error:
             error = result.error
         elif code < 0:
-            error = f"killed by signal {signal.Signals(-code).name}" if -code in signal.valid_signals() else f"signal {-code}"
+            error = (
+                f"killed by signal {signal.Signals(-code).name}"
+                if -code in signal.valid_signals()
+                else f"signal {-code}"
+            )
         else:
             error = f"the step process exited with code {code}"
         if result is None or timed_out:
@@ -379,7 +397,7 @@ class Runner:
                 f.write(f"\n[stepc] attempt {attempt} failed: {error}\n")
             started = result.started if result is not None else started
             result = TaskResult("failed", step.name, item, attempt, started, now, error=error, exit_code=code)
-            write_json(self.store.attempt_dir(self.run_id, step.name, item, attempt) / "status.json", result.to_dict())
+            self.store.write_status(self.run_id, result)
         self.db.record_attempt(
             self.run_id,
             step.name,

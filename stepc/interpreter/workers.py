@@ -9,6 +9,7 @@ and segfaults included, ends in an exit status the runner reads.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
@@ -58,16 +59,12 @@ def _in_child(body: Callable[[], int], parent: int) -> None:
             signal.signal(sig, signal.SIG_DFL)
         code = body()
     except BaseException:
-        try:
+        with contextlib.suppress(BaseException):
             traceback.print_exc()
-        except BaseException:
-            pass
     finally:
-        try:
+        with contextlib.suppress(BaseException):
             sys.stdout.flush()
             sys.stderr.flush()
-        except BaseException:
-            pass
         os._exit(code)  # no atexit handlers, no inherited finalisers (the runner's SQLite)
 
 
@@ -89,18 +86,14 @@ class Pool:
     def start(self, body: Callable[[], int], payload: Any, timeout: float | None = None) -> Child:
         """Fork a child that runs ``body`` and exits with the code it returns."""
         for stream in (sys.stdout, sys.stderr):
-            try:
+            with contextlib.suppress(OSError, ValueError, AttributeError):
                 stream.flush()
-            except (OSError, ValueError, AttributeError):
-                pass
         parent = os.getpid()
         pid = os.fork()
         if pid == 0:
             _in_child(body, parent)
-        try:
+        with contextlib.suppress(OSError):
             os.setpgid(pid, pid)  # also set here, so a kill right after fork reaches the group
-        except OSError:
-            pass
         now = time.monotonic()
         child = Child(pid, payload, now, None if timeout is None else now + timeout)
         if self._pidfd:
@@ -164,10 +157,8 @@ class Pool:
         try:
             os.killpg(child.pid, sig)
         except (ProcessLookupError, PermissionError):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(child.pid, sig)
-            except ProcessLookupError:
-                pass
 
     def kill_all(self) -> None:
         for child in list(self.children.values()):

@@ -11,7 +11,6 @@ The control line printed last on stdout is one JSON object, for example::
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -30,11 +29,7 @@ def store_lookup(pipeline: Pipeline, store: Store, run_id: str, params: Mapping[
         key = (step, item)
         if key not in memo:
             result = store.read_result(run_id, step, item)
-            if (
-                result is None
-                and item in (None, 0)
-                and not condition_holds(pipeline.step(step), params, store, lookup)
-            ):
+            if result is None and item in (None, 0) and not condition_holds(pipeline.step(step), params, store, lookup):
                 result = TaskResult("skipped", step, item, 0, 0.0, 0.0)
             memo[key] = result
         return memo[key]
@@ -70,9 +65,7 @@ def exec_task(
     (0 succeeded or skipped, 1 the step failed, 2 it could not start)."""
     step = pipeline.step(step_name)
     lookup = store_lookup(pipeline, store, run_id, params)
-    number = (
-        attempt if attempt is not None else max(store.attempt_numbers(run_id, step.name, item), default=0) + 1
-    )
+    number = attempt if attempt is not None else max(store.attempt_numbers(run_id, step.name, item), default=0) + 1
     if should_skip(pipeline, step, params, store, lookup):
         now = time.time()
         skipped = TaskResult("skipped", step.name, item, number, now, now)

@@ -8,6 +8,7 @@ the traceback of a failure, goes to the attempt's log file in the store.
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import importlib
 import importlib.util
@@ -79,8 +80,11 @@ def captured(log_path: Path) -> Iterator[None]:
                 stream.flush()
         except (OSError, ValueError):
             pass
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    except FileNotFoundError:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     saved = (os.dup(1), os.dup(2))
     saved_streams = (sys.stdout, sys.stderr)
     os.dup2(log_fd, 1)
@@ -96,17 +100,13 @@ def captured(log_path: Path) -> Iterator[None]:
         yield
     finally:
         for stream in (sys.stdout, sys.stderr):
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 stream.flush()
-            except (OSError, ValueError):
-                pass
         sys.stdout, sys.stderr = saved_streams
         faulthandler.disable()
         if was_enabled and saved_streams[1] is not None:
-            try:
+            with contextlib.suppress(AttributeError, ValueError, io.UnsupportedOperation):
                 faulthandler.enable(file=saved_streams[1])
-            except (AttributeError, ValueError, io.UnsupportedOperation):
-                pass
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)
         os.close(saved[0])
@@ -162,7 +162,7 @@ def execute(
     module_name: str,
     on_start: Callable[[], None] | None = None,
 ) -> TaskResult:
-    """Run ``task`` once and record it: attempt status always, ``result.json`` on success.
+    """Run ``task`` once and record it: ``result.json`` on success, an attempt status otherwise.
 
     Never raises for a failure of user code: the traceback goes to the log and the returned
     result says ``failed``.
@@ -210,15 +210,14 @@ def execute(
         error=error,
         exit_code=1 if error else 0,
     )
-    store.write_status(task.run_id, result)
     if error is None:
         store.commit(task.run_id, result)
+    else:
+        store.write_status(task.run_id, result)
     return result
 
 
-def call_rollback(
-    ref: str, flow_path: str | os.PathLike[str], module_name: str, outputs: Mapping[str, Any]
-) -> None:
+def call_rollback(ref: str, flow_path: str | os.PathLike[str], module_name: str, outputs: Mapping[str, Any]) -> None:
     """Call a rollback function with the step's outputs as keyword arguments."""
     module = load_module(flow_path, module_name)
     resolve(ref, module)(**outputs)

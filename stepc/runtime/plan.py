@@ -105,17 +105,13 @@ def bind_inputs(
                 if inp.optional:
                     bound.append(BoundInput(inp.name, "none"))
                     continue
-                raise MissingInput(
-                    f"input '{inp.name}' of step '{step.name}': step '{producer.name}' did not run"
-                )
+                raise MissingInput(f"input '{inp.name}' of step '{step.name}': step '{producer.name}' did not run")
             if result.status != "succeeded":
                 raise MissingInput(f"input '{inp.name}' of step '{step.name}': step '{producer.name}' failed")
             meta = result.output(inp.name)
             if inp.mode == "item":
                 if item is None:
-                    raise MissingInput(
-                        f"step '{step.name}' takes one item of '{inp.name}' but no --item was given"
-                    )
+                    raise MissingInput(f"step '{step.name}' takes one item of '{inp.name}' but no --item was given")
                 bound.append(BoundInput(inp.name, "item", (meta,), item))
             else:
                 bound.append(BoundInput(inp.name, "value", (meta,)))
@@ -126,9 +122,7 @@ def bind_inputs(
             if inp.optional:
                 bound.append(BoundInput(inp.name, "none"))
                 continue
-            raise MissingInput(
-                f"input '{inp.name}' of step '{step.name}': step '{producer.name}' did not run"
-            )
+            raise MissingInput(f"input '{inp.name}' of step '{step.name}': step '{producer.name}' did not run")
         if inp.mode == "item" and step.foreach is not None:
             if item is None:
                 raise MissingInput(f"step '{step.name}' is a foreach step: give an item")
@@ -209,9 +203,7 @@ def condition_holds(step: Step, params: Mapping[str, Any], store: Store, lookup:
     return evaluate(step.condition, dict(params), artifacts)
 
 
-def should_skip(
-    pipeline: Pipeline, step: Step, params: Mapping[str, Any], store: Store, lookup: ResultLookup
-) -> bool:
+def should_skip(pipeline: Pipeline, step: Step, params: Mapping[str, Any], store: Store, lookup: ResultLookup) -> bool:
     """A step is skipped when its condition is false or a required input's producer was skipped
     (an optional input, default ``None``, receives ``None`` instead)."""
     for inp in step.inputs:

@@ -5,10 +5,10 @@ Layout under the root (``.stepc/`` in the project by default)::
     stepc.db                                  runs, steps, attempts, cache (runner only)
     runs/<run_id>/run.json                    what was run: flow, pipeline, parameters
     runs/<run_id>/<step>/[items/<k>/]         one task: a step, or one item of a foreach step
-        outputs/<name>.json|.pkl              the artifacts of the successful attempt
+        out.<name>.json|.pkl                  the artifacts of the successful attempt
         result.json                           commit marker, written last (see TaskResult)
-        attempts/<n>/log.txt                  everything the attempt printed, tracebacks too
-        attempts/<n>/status.json              how the attempt ended
+        log.<n>.txt                           everything attempt n printed, tracebacks too
+        status.<n>.json                       how attempt n ended, when it failed
 
 Children write files only; every write goes to a temporary name and is renamed into place, so
 an artifact or a result is either whole or absent. The SQLite database is written by the runner
@@ -160,24 +160,25 @@ class Store:
         base = self.step_dir(run_id, step)
         return base if item is None else base / "items" / str(item)
 
-    def attempt_dir(self, run_id: str, step: str, item: int | None, attempt: int) -> Path:
-        return self.task_dir(run_id, step, item) / "attempts" / str(attempt)
-
     def log_path(self, run_id: str, step: str, item: int | None, attempt: int) -> Path:
-        return self.attempt_dir(run_id, step, item, attempt) / "log.txt"
+        return self.task_dir(run_id, step, item) / f"log.{attempt}.txt"
+
+    def status_path(self, run_id: str, step: str, item: int | None, attempt: int) -> Path:
+        return self.task_dir(run_id, step, item) / f"status.{attempt}.json"
 
     def attempt_numbers(self, run_id: str, step: str, item: int | None) -> list[int]:
-        base = self.task_dir(run_id, step, item) / "attempts"
+        """Attempt numbers with a log, in order (every attempt that started has one)."""
         try:
-            return sorted(int(n) for n in os.listdir(base) if n.isdigit())
+            names = os.listdir(self.task_dir(run_id, step, item))
         except FileNotFoundError:
             return []
+        return sorted(int(n[4:-4]) for n in names if n.startswith("log.") and n.endswith(".txt") and n[4:-4].isdigit())
 
     # --- artifacts -----------------------------------------------------------------------
 
     def write_artifact(self, run_id: str, step: str, item: int | None, name: str, value: Any) -> ArtifactMeta:
         data, fmt = serialize.dumps(value)
-        path = self.task_dir(run_id, step, item) / "outputs" / (_segment(name) + serialize.EXTENSIONS[fmt])
+        path = self.task_dir(run_id, step, item) / ("out." + _segment(name) + serialize.EXTENSIONS[fmt])
         atomic_write(path, data)
         return ArtifactMeta(
             name=name,
@@ -198,7 +199,7 @@ class Store:
     def restore(self, run_id: str, step: str, item: int | None, source: ArtifactMeta) -> ArtifactMeta:
         """Put a copy of ``source`` (from another run) in this task's outputs: a hard link where
         the file system allows it, so a cache hit costs no copying."""
-        target = self.task_dir(run_id, step, item) / "outputs" / Path(source.path).name
+        target = self.task_dir(run_id, step, item) / Path(source.path).name
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         try:
@@ -226,10 +227,8 @@ class Store:
         write_json(self.task_dir(run_id, result.step, result.item) / "result.json", result.to_dict())
 
     def write_status(self, run_id: str, result: TaskResult) -> None:
-        write_json(
-            self.attempt_dir(run_id, result.step, result.item, result.attempt) / "status.json",
-            result.to_dict(),
-        )
+        """Record how a failed attempt ended (a success is recorded by :meth:`commit`)."""
+        write_json(self.status_path(run_id, result.step, result.item, result.attempt), result.to_dict())
 
     def read_result(self, run_id: str, step: str, item: int | None) -> TaskResult | None:
         try:
@@ -237,11 +236,13 @@ class Store:
         except FileNotFoundError:
             return None
 
-    def read_status(self, run_id: str, step: str, item: int | None, attempt: int) -> TaskResult | None:
+    def read_attempt(self, run_id: str, step: str, item: int | None, attempt: int) -> TaskResult | None:
+        """How attempt ``attempt`` ended, or None when it left no record (it was killed)."""
+        result = self.read_result(run_id, step, item)
+        if result is not None and result.attempt == attempt:
+            return result
         try:
-            return TaskResult.from_dict(
-                read_json(self.attempt_dir(run_id, step, item, attempt) / "status.json")
-            )
+            return TaskResult.from_dict(read_json(self.status_path(run_id, step, item, attempt)))
         except (FileNotFoundError, ValueError):
             return None
 

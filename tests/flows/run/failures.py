@@ -1,4 +1,5 @@
 """Steps that fail in every way a step can: one pipeline each."""
+
 import os
 import time
 

@@ -1,4 +1,5 @@
 """A pipeline with a required parameter."""
+
 from stepc import pipeline, step
 
 

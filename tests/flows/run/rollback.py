@@ -1,4 +1,5 @@
 """a -> b -> c -> d; d fails; the rollbacks of c, b and a run in that order, b's fails."""
+
 from stepc import pipeline, step
 
 

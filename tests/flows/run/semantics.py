@@ -1,4 +1,5 @@
 """Foreach, chained maps, joins, conditions, optional inputs, ordering edges and a group."""
+
 import os
 
 from stepc import pipeline, step
@@ -26,7 +27,7 @@ def total(plus):
 
 
 @step(outputs=["labels"], foreach="names")
-def label(names: list = ["a", "b", "c"]):
+def label(names: list = ["a", "b", "c"]):  # noqa: B006 - the dialect reads it statically
     return names.upper()
 
 

@@ -1,4 +1,5 @@
 """A foreach of slow items, for killing the runner and resuming."""
+
 import os
 import time
 
