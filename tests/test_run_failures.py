@@ -79,3 +79,12 @@ def test_segfault_does_not_take_the_runner_down(tmp_path: Path) -> None:
 def test_wrong_number_of_outputs_is_a_clear_failure(tmp_path: Path) -> None:
     r = stepc.run(FAILURES, pipeline="arity", store=tmp_path)
     assert "declares 2 outputs ['one', 'two'] but returned one int" in (r.error or "")
+
+
+def test_timeout_inside_a_group(tmp_path: Path) -> None:
+    start = time.monotonic()
+    r = stepc.run(FAILURES, pipeline="group-timeout", store=tmp_path)
+    assert time.monotonic() - start < 3.0
+    assert r["fast"].status == "succeeded" and r["slow"].status == "failed"
+    assert "timed out after 1s" in (r.error or "")
+    assert "same process: True" in _log(tmp_path, r.run_id, "slow")

@@ -68,3 +68,63 @@ def test_kill_runner_then_resume(tmp_path: Path) -> None:
         "work": "succeeded",
         "join": "succeeded",
     }
+
+
+FIXABLE = """
+import os
+
+from stepc import pipeline, step
+
+
+def _note(journal, text):
+    with open(journal, "a") as f:
+        f.write(text + "\\n")
+
+
+def unpublish(published):
+    _note(published, "unpublish")
+
+
+@step(outputs=["data"])
+def prep(journal: str = ""):
+    _note(journal, "prep")
+    return journal
+
+
+@step(inputs=["data"], outputs=["published"], rollback=unpublish)
+def publish(data):
+    _note(data, "publish")
+    return data
+
+
+@step(inputs=["published"], outputs=["checked"])
+def check(published, marker: str = ""):
+    if not os.path.exists(marker):
+        raise RuntimeError("not fixed yet")
+    _note(published, "check")
+    return True
+
+
+pipeline("fixable", steps=[prep, publish, check])
+"""
+
+
+def test_resume_after_a_fix_reruns_what_failed_or_was_rolled_back(tmp_path: Path) -> None:
+    flow = tmp_path / "fixable.py"
+    flow.write_text(FIXABLE)
+    journal, marker, store = tmp_path / "journal.txt", tmp_path / "fixed", tmp_path / "store"
+    first = subprocess.run(
+        [*STEPC, "run", str(flow), "--store", str(store), "-q", "-p", f"journal={journal}", "-p", f"marker={marker}"],
+        capture_output=True,
+        text=True,
+    )
+    assert first.returncode == 1 and "not fixed yet" in first.stderr
+    assert journal.read_text().split() == ["prep", "publish", "unpublish"]
+    marker.write_text("")
+    (run_id,) = os.listdir(store / "runs")
+    resumed = subprocess.run([*STEPC, "resume", run_id, "--store", str(store), "-q"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    # prep is not run again; publish was undone by its rollback, so it runs again
+    assert journal.read_text().split() == ["prep", "publish", "unpublish", "publish", "check"]
+    again = subprocess.run([*STEPC, "resume", run_id, "--store", str(store), "-q"], capture_output=True, text=True)
+    assert again.returncode == 1 and "already succeeded" in again.stderr

@@ -532,6 +532,8 @@ class Runner:
             started = time.time()
             code = self._run_rollback(step, result, log)
             status = "succeeded" if code == 0 else "failed"
+            if code == 0:
+                self.store.uncommit(self.run_id, step.name, result.item)
             error = None if code == 0 else f"exit code {code}"
             self.db.record_rollback(
                 self.run_id, step.name, result.item, status, started, error, log.relative_to(self.store.root).as_posix()

@@ -30,6 +30,7 @@ from stepc.runtime import serialize
 
 STORE_DIR = ".stepc"
 DB_NAME = "stepc.db"
+ROLLED_BACK = "result.rolled-back.json"
 
 
 @dataclass(frozen=True)
@@ -230,11 +231,20 @@ class Store:
         """Record how a failed attempt ended (a success is recorded by :meth:`commit`)."""
         write_json(self.status_path(run_id, result.step, result.item, result.attempt), result.to_dict())
 
-    def read_result(self, run_id: str, step: str, item: int | None) -> TaskResult | None:
+    def read_result(
+        self, run_id: str, step: str, item: int | None, rolled_back: bool = False
+    ) -> TaskResult | None:
+        """The committed result of a task (or, with ``rolled_back``, one a rollback undid)."""
+        name = ROLLED_BACK if rolled_back else "result.json"
         try:
-            return TaskResult.from_dict(read_json(self.task_dir(run_id, step, item) / "result.json"))
+            return TaskResult.from_dict(read_json(self.task_dir(run_id, step, item) / name))
         except FileNotFoundError:
             return None
+
+    def uncommit(self, run_id: str, step: str, item: int | None) -> None:
+        """A rollback undid the task: it is no longer done, so a resumed run runs it again."""
+        task = self.task_dir(run_id, step, item)
+        os.replace(task / "result.json", task / ROLLED_BACK)
 
     def read_attempt(self, run_id: str, step: str, item: int | None, attempt: int) -> TaskResult | None:
         """How attempt ``attempt`` ended, or None when it left no record (it was killed)."""

@@ -54,7 +54,19 @@ def downstream(x):
     return x
 
 
+@step(outputs=["first"], group="pair")
+def fast():
+    return os.getpid()
+
+
+@step(inputs=["first"], outputs=["second"], group="pair", timeout=1)
+def slow(first):
+    print(f"same process: {first == os.getpid()}", flush=True)
+    time.sleep(30)
+
+
 pipeline("timeout", steps=[sleepy])
+pipeline("group-timeout", steps=[fast, slow])
 pipeline("flaky", steps=[flaky])
 pipeline("exits", steps=[exits, downstream])
 pipeline("boom", steps=[boom, downstream])
