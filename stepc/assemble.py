@@ -213,7 +213,12 @@ def _build(ctx: _Context, decl: PipelineDecl) -> Pipeline | None:
                 edges.add(Edge(producer.name.value, step.name.value, item.value))
         for ref in step.after:
             if ref.value not in by_name:
-                hint = did_you_mean(ref.value, by_name)
+                renamed = [s.name.value for s in steps if _function_name(s) == ref.value]
+                hint = (
+                    f": function {ref.value}() is the step named '{renamed[0]}', write that"
+                    if renamed
+                    else did_you_mean(ref.value, by_name)
+                )
                 ctx.error("S116", f"after names unknown step '{ref.value}'{hint}", ref.anchor)
             else:
                 edges.add(Edge(ref.value, step.name.value, None))

@@ -644,6 +644,28 @@ CASES = [
         "S116", '"prepar"', ("after names unknown step 'prepar'", "did you mean 'prepare'?"),
     ),
     Case(
+        "after-names-the-function-of-a-renamed-step",
+        flow("""
+            @step(name="prepare-data")
+            def prepare():
+                return 1
+
+            @step(after=["prepare"])
+            def train():
+                return 1
+        """),
+        "S116", '"prepare"]', ("function prepare() is the step named 'prepare-data'",),
+    ),
+    Case(
+        "empty-image",
+        flow("""
+            @step(image="")
+            def a():
+                return 1
+        """),
+        "S103", '""', ("not a container image reference",),
+    ),
+    Case(
         "steps-lists-a-plain-function",
         flow("""
             @step

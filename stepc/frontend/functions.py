@@ -173,7 +173,7 @@ class FunctionDialect:
             "timeout": self._read(values, "timeout", args.read_timeout),
             "cache": self._read(values, "cache", args.read_cache),
             "resources": self._read(values, "resources", args.read_resources),
-            "image": self._read(values, "image", lambda v, n: args.read_str(v, n, "image")),
+            "image": self._read(values, "image", _read_image),
             "env": self._read(values, "env", lambda v, n: args.read_str_dict(v, n, "env")) or (),
             "rollback": self._read_rollback(values.get("rollback")),
             "weight": self._read(values, "weight", args.read_weight),
@@ -272,7 +272,7 @@ class FunctionDialect:
         return PipelineDecl(
             name=Named(name, values["name"][1]),
             steps=tuple(steps) if steps is not None else None,
-            image=self._read(values, "image", lambda v, n: args.read_str(v, n, "image")),
+            image=self._read(values, "image", _read_image),
             schedule=schedule,
             params=params or {},
             retry=self._read(values, "retry", args.read_retry),
@@ -289,6 +289,13 @@ class FunctionDialect:
         if problem:
             raise ArgumentError(node, "S113", f"bad cron schedule {text!r}: {problem}")
         return text.strip()
+
+
+def _read_image(value: Any, node: cst.BaseExpression) -> str:
+    image = args.read_str(value, node, "image")
+    if not image.strip() or any(c.isspace() for c in image):
+        raise ArgumentError(node, "S103", f"image {image!r} is not a container image reference such as 'python:3.12'")
+    return image
 
 
 def _str_list(what: str) -> Callable[[Any, cst.BaseExpression], list[tuple[str, cst.CSTNode]]]:
