@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import libcst
@@ -92,8 +93,8 @@ def main() -> int:
             path.write_text(text, encoding="utf-8")
             pipeline, diagnostics = load(str(path))
             assert pipeline is not None and len(pipeline.steps) == steps, [d.render_text() for d in diagnostics]
-            parse = best_of(repeat, lambda text=text: libcst.parse_module(text))
-            build = best_of(repeat, lambda path=path: load(str(path)))
+            parse = best_of(repeat, partial(libcst.parse_module, text))
+            build = best_of(repeat, partial(load, str(path)))
             ratio = build / parse
             print(f"{steps:>6} {text.count(chr(10)):>7} {parse * 1000:>10.1f} {build * 1000:>10.1f} {ratio:>6.2f}x")
             if steps == 1000 and ratio > 3:
