@@ -299,18 +299,10 @@ def artifacts(run_id: str, step: str, store: str | None) -> None:
 
 def _results(the_store: Any, run_id: str, step: str) -> list[Any]:
     """The committed results of a step (one per item for a foreach step), rolled back or not."""
-
-    def read(item: int | None) -> Any:
-        return the_store.read_result(run_id, step, item) or the_store.read_result(run_id, step, item, rolled_back=True)
-
-    results = [r for r in [read(None)] if r is not None]
-    items = the_store.step_dir(run_id, step) / "items"
-    if items.is_dir():
-        numbers = sorted(int(p.name) for p in items.iterdir() if p.name.isdigit())
-        results += [r for r in map(read, numbers) if r is not None]
+    results = the_store.committed(run_id, step) or the_store.committed(run_id, step, rolled_back=True)
     if not results:
         _fail(f"step '{step}' of run {run_id} has no outputs (did it run?)", 1)
-    return results
+    return list(results)
 
 
 @click.command()

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from stepc.diagnostics import Diagnostic, render
-from stepc.interpreter.progress import PlainReporter, QuietReporter, RichReporter
+from stepc.interpreter.progress import PlainReporter, QuietReporter, Reporter, RichReporter
 from stepc.interpreter.result import RunResult, StepResult
 from stepc.interpreter.rundb import RunDB
-from stepc.interpreter.scheduler import Reporter, Runner
+from stepc.interpreter.scheduler import Runner
 from stepc.ir import Pipeline
 from stepc.params import ParamError, resolve
 from stepc.runtime.store import Store, default_root, new_run_id, root_from_url

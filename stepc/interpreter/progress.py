@@ -8,7 +8,7 @@ The runner calls these methods from its single loop; nothing here starts a threa
 from __future__ import annotations
 
 import time
-from typing import IO
+from typing import IO, Protocol
 
 from rich.console import Console
 from rich.live import Live
@@ -41,6 +41,21 @@ def summary_table(result: RunResult, pipeline: Pipeline) -> Table:
         status = f"[{STYLES.get(r.status, '')}]{r.status}[/]"
         table.add_row(name, status, str(r.attempts or "-"), fmt_duration(r.duration), "yes" if r.cached else "")
     return table
+
+
+class Reporter(Protocol):
+    """Receives the run's events; the progress display and the plain log implement it."""
+
+    tick: float | None  # seconds between refreshes while waiting, None when not needed
+
+    def run_started(self, run_id: str, pipeline: Pipeline) -> None: ...
+    def step_started(self, step: str, items: int | None) -> None: ...
+    def task_done(self, step: str, item: int | None, status: str) -> None: ...
+    def step_done(self, result: StepResult) -> None: ...
+    def retrying(self, step: str, item: int | None, attempt: int, error: str, delay: float) -> None: ...
+    def rollback(self, step: str, item: int | None, status: str) -> None: ...
+    def refresh(self) -> None: ...
+    def run_done(self, result: RunResult) -> None: ...
 
 
 class QuietReporter:

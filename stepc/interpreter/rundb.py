@@ -62,6 +62,10 @@ class RunDB:
     def close(self) -> None:
         self.conn.close()
 
+    @staticmethod
+    def now() -> float:
+        return time.time()
+
     # --- writes --------------------------------------------------------------------------
 
     def start_run(

@@ -16,50 +16,21 @@ import signal
 import socket
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 from stepc.interpreter import cache
-from stepc.interpreter.result import RunResult, StepResult
+from stepc.interpreter.child import describe_exit, group_body, task_body
+from stepc.interpreter.progress import Reporter
+from stepc.interpreter.result import RunResult
+from stepc.interpreter.rollback import rollback_order, run_rollbacks
 from stepc.interpreter.rundb import RunDB
+from stepc.interpreter.state import StepState
 from stepc.interpreter.workers import Child, Pool
 from stepc.ir import Pipeline, Step
-from stepc.runtime.exec import call_rollback, captured, execute, load_module
+from stepc.runtime.exec import load_module
 from stepc.runtime.plan import MissingInput, Task, item_count, make_task, should_skip
 from stepc.runtime.store import Store, TaskResult
-
-
-class Reporter(Protocol):
-    """Receives the run's events; the progress display and the plain log implement it."""
-
-    tick: float | None  # seconds between refreshes while waiting, None when not needed
-
-    def run_started(self, run_id: str, pipeline: Pipeline) -> None: ...
-    def step_started(self, step: str, items: int | None) -> None: ...
-    def task_done(self, step: str, item: int | None, status: str) -> None: ...
-    def step_done(self, result: StepResult) -> None: ...
-    def retrying(self, step: str, item: int | None, attempt: int, error: str, delay: float) -> None: ...
-    def rollback(self, step: str, item: int | None, status: str) -> None: ...
-    def refresh(self) -> None: ...
-    def run_done(self, result: RunResult) -> None: ...
-
-
-@dataclass
-class StepState:
-    """What the runner knows about one step during a run."""
-
-    step: Step
-    status: str = "pending"  # pending | active | succeeded | failed | skipped | not_run
-    count: int | None = None  # items of a foreach step
-    results: dict[int | None, TaskResult] = field(default_factory=dict)
-    attempts: dict[int | None, int] = field(default_factory=dict)  # last attempt number used
-    tries: dict[int | None, int] = field(default_factory=dict)  # attempts made by this runner
-    remaining: int = 0
-    started: float | None = None
-    ended: float | None = None
-    error: str | None = None
-    ran: bool = False  # at least one task really ran (not a cache hit)
 
 
 @dataclass(frozen=True)
@@ -203,6 +174,7 @@ class Runner:
         except (MissingInput, KeyError, TypeError, ValueError) as exc:
             state.error = f"cannot start: {exc}"
             self._step_done(state, "failed")
+            self._fail(f"step '{name}' {state.error}")
             return
         self.db.set_step(self.run_id, name, status="running", started=state.started, items=state.count)
         self.reporter.step_started(name, state.count)
@@ -252,7 +224,7 @@ class Runner:
         except (MissingInput, KeyError) as exc:
             state.error = f"cannot start: {exc}"
             self._step_done(state, "failed")
-            self._fail(state.error)
+            self._fail(f"step '{name}' {state.error}")
             return
         key = cache.cache_key(step, task)
         if key is not None:
@@ -271,8 +243,12 @@ class Runner:
             self.db.set_step(self.run_id, member.name, status="running", started=member_state.started)
             self.reporter.step_started(member.name, None)
         launch = Launch(tuple(s.name for s in batch), item, task, key)
-        timeout = step.timeout if len(batch) == 1 else None
-        self.pool.start(self._body(launch, batch), launch, timeout)
+        if len(batch) == 1:
+            self.pool.start(task_body(task, self.store, self.flow_path, self.pipeline.module), launch, step.timeout)
+            return
+        attempts = {member.name: self.states[member.name].attempts[None] for member in batch}
+        body = group_body(self.pipeline, batch, task, attempts, self.params, self.lookup, self.store, self.flow_path)
+        self.pool.start(body, launch, None)  # each member's timeout is enforced in the child
 
     def _next_attempt(self, state: StepState, item: int | None) -> int:
         last = state.attempts.get(item)
@@ -280,36 +256,6 @@ class Runner:
             last = max(self.store.attempt_numbers(self.run_id, state.step.name, item), default=0)
         state.attempts[item] = (last or 0) + 1
         return state.attempts[item]
-
-    def _body(self, launch: Launch, batch: list[Step]) -> Callable[[], int]:
-        """What the child does: run the task (or the group's tasks, back to back)."""
-        module = self.pipeline.module
-
-        def body() -> int:
-            if len(batch) == 1:
-                result = execute(launch.task, self.store, self.flow_path, module)
-                return 0 if result.status == "succeeded" else 1
-            local: dict[tuple[str, int | None], TaskResult] = {}
-
-            def lookup(step: str, item: int | None) -> TaskResult | None:
-                return local.get((step, item)) or self.lookup(step, item)
-
-            for index, step in enumerate(batch):
-                task = launch.task
-                if index:
-                    attempt = self.states[step.name].attempts[None]
-                    task = make_task(self.pipeline, step, None, attempt, self.run_id, self.params, lookup)
-                if step.timeout:
-                    # The kernel ends the process when the step overruns (SIGALRM's default action).
-                    signal.setitimer(signal.ITIMER_REAL, float(step.timeout))
-                result = execute(task, self.store, self.flow_path, module)
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                local[(step.name, None)] = result
-                if result.status != "succeeded":
-                    return 1
-            return 0
-
-        return body
 
     # --- collecting results --------------------------------------------------------------
 
@@ -339,24 +285,7 @@ class Runner:
         item = result.item
         state.results[item] = result
         state.ran = state.ran or not result.cached
-        self.db.record_attempt(
-            self.run_id,
-            state.step.name,
-            item,
-            result.attempt,
-            status="succeeded",
-            started=result.started,
-            ended=result.ended,
-            duration=result.ended - result.started,
-            exit_code=0,
-            cached=int(result.cached),
-            cache_key=key,
-            code_hash=state.step.code_hash,
-            params=task.params,
-            inputs=[m.id for b in task.inputs for m in b.artifacts],
-            outputs=[m.id for m in result.outputs],
-            log=self._log(state.step.name, item, result.attempt),
-        )
+        self._record(state.step, result, task, "succeeded", key)
         if key is not None and not result.cached:
             cache.remember(self.db, key, self.run_id, result)
         self.reporter.task_done(state.step.name, item, "cached" if result.cached else "succeeded")
@@ -376,18 +305,7 @@ class Runner:
         started: float,
     ) -> None:
         step = state.step
-        if timed_out:
-            error = f"timed out after {step.timeout}s (killed)"
-        elif result is not None and result.error:
-            error = result.error
-        elif code < 0:
-            error = (
-                f"killed by signal {signal.Signals(-code).name}"
-                if -code in signal.valid_signals()
-                else f"signal {-code}"
-            )
-        else:
-            error = f"the step process exited with code {code}"
+        error = describe_exit(code, timed_out, step.timeout, result)
         if result is None or timed_out:
             # The child could not say how it ended: say it in its log and status, for `stepc logs`.
             now = time.time()
@@ -398,23 +316,7 @@ class Runner:
             started = result.started if result is not None else started
             result = TaskResult("failed", step.name, item, attempt, started, now, error=error, exit_code=code)
             self.store.write_status(self.run_id, result)
-        self.db.record_attempt(
-            self.run_id,
-            step.name,
-            item,
-            attempt,
-            status="timeout" if timed_out else "failed",
-            started=result.started,
-            ended=result.ended,
-            duration=result.ended - result.started,
-            exit_code=code,
-            cached=0,
-            code_hash=step.code_hash,
-            params=None if task is None else task.params,
-            inputs=None if task is None else [m.id for b in task.inputs for m in b.artifacts],
-            error=error,
-            log=self._log(step.name, item, attempt),
-        )
+        self._record(step, result, task, "timeout" if timed_out else "failed", None, error, code)
         tries = state.tries.get(item, 1)
         if tries <= step.retry.times and not self.failing:
             delay = step.retry.wait_before(tries)
@@ -438,7 +340,7 @@ class Runner:
             return
         state.status = status
         state.ended = time.time()
-        summary = self._summary(state)
+        summary = state.summary(self.store)
         self.db.set_step(
             self.run_id,
             state.step.name,
@@ -456,40 +358,44 @@ class Runner:
             for name in self.pipeline.downstream(state.step.name):
                 self._activate(name)
 
-    def _summary(self, state: StepState) -> StepResult:
-        results = tuple(r for r in state.results.values() if r.status != "skipped")
-        duration = None if state.started is None or state.ended is None else state.ended - state.started
-        return StepResult(
-            name=state.step.name,
-            status=state.status,
-            duration=duration,
-            cached=bool(results) and not state.ran and all(r.cached for r in results),
-            attempts=max(state.attempts.values(), default=0),
-            items=state.count,
-            error=state.error,
-            results=tuple(sorted(results, key=lambda r: -1 if r.item is None else r.item)),
-            output_names=state.step.outputs,
-            store=self.store,
+    def _record(
+        self,
+        step: Step,
+        result: TaskResult,
+        task: Task | None,
+        status: str,
+        key: str | None,
+        error: str | None = None,
+        exit_code: int = 0,
+    ) -> None:
+        """One attempt row: timing, outcome, cache key and lineage (artifact ids in and out)."""
+        self.db.record_attempt(
+            self.run_id,
+            step.name,
+            result.item,
+            result.attempt,
+            status=status,
+            started=result.started,
+            ended=result.ended,
+            duration=result.ended - result.started,
+            exit_code=exit_code,
+            cached=int(result.cached),
+            cache_key=key,
+            code_hash=step.code_hash,
+            params=None if task is None else task.params,
+            inputs=None if task is None else [m.id for b in task.inputs for m in b.artifacts],
+            outputs=[m.id for m in result.outputs],
+            error=error,
+            log=self.store.relative(self.store.log_path(self.run_id, step.name, result.item, result.attempt)),
         )
-
-    def _log(self, step: str, item: int | None, attempt: int) -> str:
-        return self.store.log_path(self.run_id, step, item, attempt).relative_to(self.store.root).as_posix()
 
     # --- resume, the end, rollbacks ------------------------------------------------------
 
     def _preload(self) -> None:
         """Results a previous runner of this run committed: those tasks do not run again."""
         for step in self.pipeline.steps:
-            base = self.store.step_dir(self.run_id, step.name)
-            found = [self.store.read_result(self.run_id, step.name, None)]
-            if (base / "items").is_dir():
-                found += [
-                    self.store.read_result(self.run_id, step.name, int(k))
-                    for k in os.listdir(base / "items")
-                    if k.isdigit()
-                ]
-            for result in found:
-                if result is not None and result.status == "succeeded":
+            for result in self.store.committed(self.run_id, step.name):
+                if result.status == "succeeded":
                     self.preloaded[(step.name, result.item)] = result
 
     def _finish(self, interrupted: bool) -> RunResult:
@@ -501,65 +407,24 @@ class Runner:
         status = "failed" if self.failing else "succeeded"
         rollbacks: list[tuple[str, int | None, str]] = []
         if self.failing and not interrupted:
-            rollbacks = self._rollback()
+            rollbacks = run_rollbacks(
+                rollback_order(self.pipeline, [r for st in self.states.values() for r in st.results.values()]),
+                self.run_id,
+                self.store,
+                self.db,
+                self.flow_path,
+                self.pipeline.module,
+                self.reporter,
+            )
         self.db.finish_run(self.run_id, status, self.error)
         result = RunResult(
             run_id=self.run_id,
             pipeline=self.pipeline.name,
             status=status,
-            steps={name: self._summary(state) for name, state in self.states.items()},
+            steps={name: state.summary(self.store) for name, state in self.states.items()},
             store_root=str(self.store.root),
             error=self.error,
             rollbacks=tuple(rollbacks),
         )
         self.reporter.run_done(result)
         return result
-
-    def _rollback(self) -> list[tuple[str, int | None, str]]:
-        """Run the rollbacks of the tasks that succeeded (cache hits did nothing to undo), most
-        recently finished first; one failing does not stop the others."""
-        done = [
-            (result.ended, self.order[state.step.name], state.step, result)
-            for state in self.states.values()
-            if state.step.rollback
-            for result in state.results.values()
-            if result.status == "succeeded" and not result.cached
-        ]
-        done.sort(key=lambda entry: (entry[0], entry[1], entry[3].item or 0), reverse=True)
-        outcome = []
-        for _, _, step, result in done:
-            log = self.store.task_dir(self.run_id, step.name, result.item) / "rollback.log"
-            started = time.time()
-            code = self._run_rollback(step, result, log)
-            status = "succeeded" if code == 0 else "failed"
-            if code == 0:
-                self.store.uncommit(self.run_id, step.name, result.item)
-            error = None if code == 0 else f"exit code {code}"
-            self.db.record_rollback(
-                self.run_id, step.name, result.item, status, started, error, log.relative_to(self.store.root).as_posix()
-            )
-            self.reporter.rollback(step.name, result.item, status)
-            outcome.append((step.name, result.item, status))
-        return outcome
-
-    def _run_rollback(self, step: Step, result: TaskResult, log: Any) -> int:
-        assert step.rollback is not None
-        ref = step.rollback
-
-        def body() -> int:
-            import traceback
-
-            with captured(log):
-                try:
-                    outputs = {m.name: self.store.read_artifact(m) for m in result.outputs}
-                    call_rollback(ref, self.flow_path, self.pipeline.module, outputs)
-                except BaseException:
-                    traceback.print_exc()
-                    return 1
-            return 0
-
-        pool = Pool()
-        pool.start(body, None, step.timeout)
-        while True:
-            for _, code in pool.wait(None):
-                return code

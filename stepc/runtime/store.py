@@ -161,6 +161,10 @@ class Store:
         base = self.step_dir(run_id, step)
         return base if item is None else base / "items" / str(item)
 
+    def relative(self, path: Path) -> str:
+        """A path inside the store as recorded in the database: relative, POSIX separators."""
+        return path.relative_to(self.root).as_posix()
+
     def log_path(self, run_id: str, step: str, item: int | None, attempt: int) -> Path:
         return self.task_dir(run_id, step, item) / f"log.{attempt}.txt"
 
@@ -231,15 +235,22 @@ class Store:
         """Record how a failed attempt ended (a success is recorded by :meth:`commit`)."""
         write_json(self.status_path(run_id, result.step, result.item, result.attempt), result.to_dict())
 
-    def read_result(
-        self, run_id: str, step: str, item: int | None, rolled_back: bool = False
-    ) -> TaskResult | None:
+    def read_result(self, run_id: str, step: str, item: int | None, rolled_back: bool = False) -> TaskResult | None:
         """The committed result of a task (or, with ``rolled_back``, one a rollback undid)."""
         name = ROLLED_BACK if rolled_back else "result.json"
         try:
             return TaskResult.from_dict(read_json(self.task_dir(run_id, step, item) / name))
         except FileNotFoundError:
             return None
+
+    def committed(self, run_id: str, step: str, rolled_back: bool = False) -> list[TaskResult]:
+        """Every committed result of a step: the step's own, or its items' in item order."""
+        found = [self.read_result(run_id, step, None, rolled_back)]
+        items = self.step_dir(run_id, step) / "items"
+        if items.is_dir():
+            numbers = sorted(int(n) for n in os.listdir(items) if n.isdigit())
+            found += [self.read_result(run_id, step, k, rolled_back) for k in numbers]
+        return [r for r in found if r is not None]
 
     def uncommit(self, run_id: str, step: str, item: int | None) -> None:
         """A rollback undid the task: it is no longer done, so a resumed run runs it again."""

@@ -1,0 +1,102 @@
+"""What a forked child runs (one task, a group's tasks back to back, a rollback), and how the
+runner describes a child that ended without saying why."""
+
+from __future__ import annotations
+
+import signal
+import traceback
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from stepc.ir import Pipeline, Step
+from stepc.runtime.exec import call_rollback, captured, execute
+from stepc.runtime.plan import ResultLookup, Task, make_task
+from stepc.runtime.store import Store, TaskResult
+
+Body = Callable[[], int]
+
+
+def task_body(task: Task, store: Store, flow_path: str, module: str) -> Body:
+    """Run one task; exit 0 when it succeeded."""
+
+    def body() -> int:
+        return 0 if execute(task, store, flow_path, module).status == "succeeded" else 1
+
+    return body
+
+
+def group_body(
+    pipeline: Pipeline,
+    batch: list[Step],
+    first: Task,
+    attempts: Mapping[str, int],
+    params: Mapping[str, Any],
+    lookup: ResultLookup,
+    store: Store,
+    flow_path: str,
+) -> Body:
+    """Run the steps of a group one after the other in this one process, each with its own
+    log and result; stop at the first failure. Inputs made earlier in the batch are bound
+    from the results in hand."""
+
+    def body() -> int:
+        made: dict[tuple[str, int | None], TaskResult] = {}
+
+        def local(step: str, item: int | None) -> TaskResult | None:
+            return made.get((step, item)) or lookup(step, item)
+
+        for index, step in enumerate(batch):
+            task = first
+            if index:
+                task = make_task(pipeline, step, None, attempts[step.name], first.run_id, params, local)
+            if step.timeout:
+                # The kernel ends the process when the step overruns: SIGALRM's default action.
+                signal.setitimer(signal.ITIMER_REAL, float(step.timeout))
+            result = execute(task, store, flow_path, pipeline.module)
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            made[(step.name, None)] = result
+            if result.status != "succeeded":
+                return 1
+        return 0
+
+    return body
+
+
+def rollback_body(ref: str, result: TaskResult, store: Store, flow_path: str, module: str, log: Path) -> Body:
+    """Call a rollback with the task's outputs as keyword arguments, logging to ``log``."""
+
+    def body() -> int:
+        with captured(log):
+            try:
+                outputs = {meta.name: store.read_artifact(meta) for meta in result.outputs}
+                call_rollback(ref, flow_path, module, outputs)
+            except BaseException:
+                traceback.print_exc()
+                return 1
+        return 0
+
+    return body
+
+
+def describe_exit(code: int, timed_out: bool, timeout: int | None, result: TaskResult | None) -> str:
+    """Why an attempt failed, in a few words."""
+    if timed_out:
+        return f"timed out after {timeout}s (killed)"
+    if result is not None and result.error:
+        return result.error
+    if code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"the step process exited with code {code}"
+
+
+def last_line(path: Path) -> str | None:
+    """The last non-empty line of a log (a traceback's last line names the error)."""
+    try:
+        lines = [ln for ln in path.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
+    except FileNotFoundError:
+        return None
+    return lines[-1] if lines else None

@@ -1,0 +1,58 @@
+"""Rollbacks after a failed run: which tasks to undo, in which order, and running them.
+
+Every task that succeeded in this run (a cache hit did nothing to undo) and whose step names a
+``rollback`` is undone, most recently finished first. Each rollback runs in its own child, so
+one that fails or crashes does not stop the others. A task undone successfully is uncommitted:
+``stepc resume`` runs it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from stepc.interpreter.child import describe_exit, last_line, rollback_body
+from stepc.interpreter.progress import Reporter
+from stepc.interpreter.rundb import RunDB
+from stepc.interpreter.workers import run_in_child
+from stepc.ir import Pipeline, Step
+from stepc.runtime.store import Store, TaskResult
+
+
+def rollback_order(pipeline: Pipeline, results: Iterable[TaskResult]) -> list[tuple[Step, TaskResult]]:
+    """The tasks to undo, latest completion first (ties: later steps, higher items first)."""
+    order = {s.name: i for i, s in enumerate(pipeline.steps)}
+    todo = [
+        (pipeline.step(r.step), r)
+        for r in results
+        if r.status == "succeeded" and not r.cached and pipeline.step(r.step).rollback
+    ]
+    todo.sort(key=lambda pair: (pair[1].ended, order[pair[0].name], pair[1].item or 0), reverse=True)
+    return todo
+
+
+def run_rollbacks(
+    todo: list[tuple[Step, TaskResult]],
+    run_id: str,
+    store: Store,
+    db: RunDB,
+    flow_path: str,
+    module: str,
+    reporter: Reporter,
+) -> list[tuple[str, int | None, str]]:
+    """Run each rollback in turn, best effort; returns (step, item, status) in the order run."""
+    outcome: list[tuple[str, int | None, str]] = []
+    for step, result in todo:
+        assert step.rollback is not None
+        log = store.task_dir(run_id, step.name, result.item) / "rollback.log"
+        started = db.now()
+        code = run_in_child(rollback_body(step.rollback, result, store, flow_path, module, log), step.timeout)
+        status = "succeeded" if code == 0 else "failed"
+        error = None
+        if code == 0:
+            store.uncommit(run_id, step.name, result.item)
+        else:
+            error = last_line(log) or describe_exit(code, False, None, None)
+        db.record_rollback(run_id, step.name, result.item, status, started, error, store.relative(log))
+        reporter.rollback(step.name, result.item, status)
+        outcome.append((step.name, result.item, status))
+    return outcome

@@ -1,0 +1,43 @@
+"""What the runner knows about each step while a run goes on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from stepc.interpreter.result import StepResult
+from stepc.ir import Step
+from stepc.runtime.store import Store, TaskResult
+
+
+@dataclass
+class StepState:
+    """What the runner knows about one step during a run."""
+
+    step: Step
+    status: str = "pending"  # pending | active | succeeded | failed | skipped | not_run
+    count: int | None = None  # items of a foreach step
+    results: dict[int | None, TaskResult] = field(default_factory=dict)
+    attempts: dict[int | None, int] = field(default_factory=dict)  # last attempt number used
+    tries: dict[int | None, int] = field(default_factory=dict)  # attempts made by this runner
+    remaining: int = 0
+    started: float | None = None
+    ended: float | None = None
+    error: str | None = None
+    ran: bool = False  # at least one task really ran (not a cache hit)
+
+    def summary(self, store: Store) -> StepResult:
+        """The step as the run's result reports it."""
+        results = tuple(r for r in self.results.values() if r.status != "skipped")
+        duration = None if self.started is None or self.ended is None else self.ended - self.started
+        return StepResult(
+            name=self.step.name,
+            status=self.status,
+            duration=duration,
+            cached=bool(results) and not self.ran and all(r.cached for r in results),
+            attempts=max(self.attempts.values(), default=0),
+            items=self.count,
+            error=self.error,
+            results=tuple(sorted(results, key=lambda r: -1 if r.item is None else r.item)),
+            output_names=self.step.outputs,
+            store=store,
+        )
