@@ -39,6 +39,8 @@ def test_kill_runner_then_resume(tmp_path: Path) -> None:
     runner.wait()
     time.sleep(0.3)  # children die with their runner (PR_SET_PDEATHSIG); let that settle
     (run_id,) = os.listdir(store / "runs")
+    listing = subprocess.run([*STEPC, "runs", "--store", str(store)], capture_output=True, text=True)
+    assert "interrupted" in listing.stdout  # the runner died without a word
     before = _committed(store, run_id)
     done_items = {int(p.split("/")[-2]) for p in before if "/items/" in p}
     assert 3 <= len(done_items) < 8, before.keys()
@@ -128,3 +130,22 @@ def test_resume_after_a_fix_reruns_what_failed_or_was_rolled_back(tmp_path: Path
     assert journal.read_text().split() == ["prep", "publish", "unpublish", "publish", "check"]
     again = subprocess.run([*STEPC, "resume", run_id, "--store", str(store), "-q"], capture_output=True, text=True)
     assert again.returncode == 1 and "already succeeded" in again.stderr
+
+
+def test_sigterm_marks_the_run_failed(tmp_path: Path) -> None:
+    store, journal = tmp_path / "store", tmp_path / "journal.txt"
+    runner = subprocess.Popen(
+        [*STEPC, "run", FLOW, "--store", str(store), "-q", "-p", f"journal={journal}", "-p", "pause=5"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 20
+    while not (journal.exists() and journal.read_text().count("start ") >= 2) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    runner.terminate()
+    _, err = runner.communicate(timeout=10)
+    assert runner.returncode == 1 and "interrupted" in err
+    (run_id,) = os.listdir(store / "runs")
+    show = subprocess.run([*STEPC, "show", run_id, "--store", str(store), "--json"], capture_output=True, text=True)
+    assert json.loads(show.stdout)["run"]["status"] == "failed"

@@ -62,6 +62,31 @@ def _run_row(db: Any, run_id: str) -> dict[str, Any]:
     return result
 
 
+def _console() -> Any:
+    """A console that does not squeeze tables to 80 columns when writing to a pipe or file."""
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=160)
+
+
+def _status(row: dict[str, Any]) -> str:
+    """A run whose runner died without saying so (kill -9, power loss) shows as interrupted."""
+    if row["status"] != "running" or not row["pid"]:
+        return str(row["status"])
+    import os
+    import socket
+
+    if row["host"] != socket.gethostname():
+        return "running"
+    try:
+        os.kill(int(row["pid"]), 0)
+    except ProcessLookupError:
+        return "interrupted"
+    except PermissionError:
+        pass
+    return "running"
+
+
 def _when(ts: float | None) -> str:
     return "-" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
 
@@ -189,7 +214,6 @@ def _load_quiet(flow: str, pipeline: str | None) -> tuple[Any, list[Diagnostic]]
 @click.option("--limit", default=20, show_default=True, help="how many runs, newest first")
 def runs(store: str | None, limit: int) -> None:
     """List runs, newest first."""
-    from rich.console import Console
     from rich.table import Table
 
     from stepc.interpreter.progress import fmt_duration
@@ -201,9 +225,9 @@ def runs(store: str | None, limit: int) -> None:
     for row in db.runs(limit):
         duration = None if row["ended"] is None else row["ended"] - row["started"]
         table.add_row(
-            row["run_id"], row["pipeline"], row["status"], _when(row["started"]), fmt_duration(duration), row["flow"]
+            row["run_id"], row["pipeline"], _status(row), _when(row["started"]), fmt_duration(duration), row["flow"]
         )
-    Console().print(table)
+    _console().print(table)
 
 
 @click.command()
@@ -212,7 +236,6 @@ def runs(store: str | None, limit: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def show(run_id: str, store: str | None, as_json: bool) -> None:
     """Show one run: its parameters, steps, durations, cache hits, errors and rollbacks."""
-    from rich.console import Console
     from rich.table import Table
 
     from stepc.interpreter.progress import fmt_duration
@@ -222,16 +245,16 @@ def show(run_id: str, store: str | None, as_json: bool) -> None:
     steps = db.steps(row["run_id"])
     if as_json:
         doc = {
-            "run": row,
+            "run": {**row, "status": _status(row)},
             "steps": steps,
             "attempts": db.attempts(row["run_id"]),
             "rollbacks": db.rollbacks(row["run_id"]),
         }
         click.echo(json.dumps(doc, indent=2, sort_keys=True, default=str))
         return
-    console = Console()
+    console = _console()
     console.print(f"run      {row['run_id']}\npipeline {row['pipeline']}\nflow     {row['flow']}")
-    console.print(f"status   {row['status']}" + (f": {row['error']}" if row["error"] else ""))
+    console.print(f"status   {_status(row)}" + (f": {row['error']}" if row["error"] else ""))
     console.print(f"params   {row['params']}", markup=False)
     table = Table()
     for column in ("step", "status", "attempts", "duration", "cached", "items", "error"):
@@ -281,7 +304,6 @@ def logs(run_id: str, step: str, item: int | None, attempt: int | None, store: s
 @click.option("--store", help=STORE_HELP)
 def artifacts(run_id: str, step: str, store: str | None) -> None:
     """List the outputs a step wrote (one row per item for a foreach step)."""
-    from rich.console import Console
     from rich.table import Table
 
     the_store, db = _open(store)
@@ -294,7 +316,7 @@ def artifacts(run_id: str, step: str, store: str | None) -> None:
         for meta in result.outputs:
             item = "" if result.item is None else str(result.item)
             table.add_row(item, meta.name, meta.fmt, str(meta.size), meta.sha256[:12], meta.id)
-    Console().print(table)
+    _console().print(table)
 
 
 def _results(the_store: Any, run_id: str, step: str) -> list[Any]:

@@ -14,6 +14,7 @@ import heapq
 import os
 import signal
 import socket
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -41,6 +42,17 @@ class Launch:
     item: int | None
     task: Task
     key: str | None
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _on_sigterm_interrupt() -> Any:
+    """Treat SIGTERM like Ctrl-C, so a terminated run is recorded as such; the old handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _interrupt)
 
 
 class Runner:
@@ -105,6 +117,7 @@ class Runner:
         # child's garbage collector from touching (and so copying) the runner's whole heap.
         gc.collect()
         gc.freeze()
+        previous = _on_sigterm_interrupt()
         try:
             for step in self.pipeline.steps:
                 self._activate(step.name)
@@ -116,6 +129,8 @@ class Runner:
             self.pool.kill_all()
         finally:
             gc.unfreeze()
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
         return self._finish(interrupted)
 
     def _loop(self) -> None:

@@ -181,8 +181,14 @@ def execute(
             kwargs: dict[str, Any] = dict(task.params)
             for bound in task.inputs:
                 kwargs[bound.name] = load_input(store, bound)
-            for key, val in task.env:
-                os.environ[key] = val
+            os.environ.update(task.env)
+            # Who am I, for user code that wants to know (names follow the exec command line).
+            os.environ.update(
+                STEPC_RUN_ID=task.run_id,
+                STEPC_STEP=task.step,
+                STEPC_ITEM="" if task.item is None else str(task.item),
+                STEPC_ATTEMPT=str(task.attempt),
+            )
             values = call_step(task, function, kwargs)
             for name in task.foreach_outputs:
                 value = values.get(name)
