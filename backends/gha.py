@@ -1,0 +1,411 @@
+"""GitHub Actions: one workflow file, a job per step (or group), `stepc exec` in each job.
+
+How a run works:
+
+* a first job, ``stepc-params``, turns the dispatch inputs (or, on a schedule, nothing) into the
+  resolved parameters as one JSON job output, and publishes the indices of every list
+  parameter a step fans out over;
+* every other job checks out the repository, installs the project, downloads its ancestors'
+  store files (artifacts named ``stepc.<job>`` and ``stepc.<job>.<item>``) into its own store,
+  runs ``python -m stepc exec`` and uploads what that wrote;
+* conditions are decided by ``stepc exec`` (Python semantics: GitHub's expressions compare
+  strings ignoring case, so they cannot say ``mode == 'train'`` faithfully); a step whose
+  condition is false exits 0 with status ``skipped``, which downstream ``stepc exec`` calls
+  read from the store exactly as the local interpreter does;
+* ``if:`` guards only handle what GitHub decides: a fan-out over an empty list is skipped
+  (GitHub rejects an empty matrix), and jobs after it still run (``!cancelled() && !failure()``).
+
+Nothing user-written reaches a ``run:`` script: the scripts are constants of this module and
+read everything through ``env:``; user text in ``env:`` has ``${{`` broken up so that GitHub
+evaluates nothing it contains.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from stepc.diagnostics import Diagnostic
+from stepc.ir import Pipeline, Step, thaw
+from stepc.units import parse_bytes, parse_cpu
+
+from .base import BASE_FILTERS, Backend, GeneratedFile, Quoted, file_stem, yaml_scalar
+from .gha_lint import lint_workflow
+from .gha_plan import (
+    Unit,
+    ancestors,
+    feeds,
+    group_units,
+    loop_of,
+    retry_seconds,
+    store_segment,
+    unit_of,
+    upstream_units,
+)
+from .gha_scripts import FEED_SCRIPT, PARAMS_SCRIPT, ROLLBACK_SCRIPT, RUN_SCRIPT
+from .naming import NameRule, assign_names
+
+JOB_ID = NameRule(
+    64,
+    re.compile(r"[^A-Za-z0-9_-]"),
+    lower=False,
+    start=re.compile(r"[A-Za-z_]"),
+    strip="-",
+    case_insensitive=True,
+)
+PARAMS_JOB = "stepc-params"
+ROLLBACK_JOB = "stepc-rollback"
+RESERVED_JOBS = frozenset({PARAMS_JOB, ROLLBACK_JOB})
+STORE = ".stepc-store"
+MAX_INPUTS = 25  # workflow_dispatch accepts at most 25 inputs
+MAX_MATRIX = 256  # a matrix makes at most 256 jobs per workflow run
+ACTIONS = {
+    "checkout": "actions/checkout@v7",
+    "setup-python": "actions/setup-python@v7",
+    "upload-artifact": "actions/upload-artifact@v7",
+    "download-artifact": "actions/download-artifact@v8",
+}
+CRON_MACROS = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+INPUT_TYPES = {"int": "number", "float": "number", "bool": "boolean"}
+
+
+def gh_value(value: Any) -> Quoted:
+    """A YAML string for a field GitHub evaluates (``env:``, ``with:``): every ``${{`` is
+    written as ``${{ '$' }}{{``, which GitHub evaluates back to the same text, so the value
+    arrives exactly as written and no expression inside it ever runs."""
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return yaml_scalar(text.replace("${{", "${{ '$' }}{{"))
+
+
+def gh_text(value: Any) -> Quoted:
+    """Display text (names, descriptions): one line, and ``${{`` cannot open an expression."""
+    text = " ".join(str(value).split())
+    return yaml_scalar(text.replace("${{", "$ {{"))
+
+
+def gh_json(value: Any) -> Quoted:
+    """JSON for an ``env:`` value: ``$`` escaped as ``\\u0024`` so it never reads as ``${{``."""
+    return yaml_scalar(json.dumps(value, sort_keys=True, ensure_ascii=False).replace("$", "\\u0024"))
+
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+def yaml_key(value: str) -> Quoted:
+    """A mapping key: plain when it is an identifier-like id (job ids, inputs), else quoted."""
+    return (
+        Quoted(value) if _PLAIN_KEY.match(value) and value not in ("on", "y", "n", "yes", "no") else yaml_scalar(value)
+    )
+
+
+def yaml_block(text: str, indent: int) -> Quoted:
+    """A constant script as a YAML literal block, indented to sit under its key."""
+    pad = " " * indent
+    lines = [pad + line if line else "" for line in text.rstrip("\n").split("\n")]
+    return Quoted("|\n" + "\n".join(lines))
+
+
+class GitHubActionsBackend(Backend):
+    NAME = "gha"
+    DESCRIPTION = "GitHub Actions: .github/workflows/<pipeline>.yml, a job per step, artifacts between jobs"
+    FILTERS = {
+        **BASE_FILTERS,
+        "gh": gh_value,
+        "gh_text": gh_text,
+        "gh_json": gh_json,
+        "block": yaml_block,
+        "key": yaml_key,
+    }
+    FEATURES: ClassVar[frozenset[str]] = frozenset(
+        {
+            "foreach",
+            "foreach_param",
+            "chained_map",
+            "condition",
+            "artifact_condition",
+            "merge",
+            "retry",
+            "retry_backoff",
+            "timeout",
+            "resources",
+            "gpu",
+            "rollback",
+            "group",
+            "cache",
+            "after",
+            "schedule",
+        }  # fmt: skip
+    )
+
+    # -- checks -----------------------------------------------------------------------------
+
+    def check_capabilities(self, pipeline: Pipeline) -> list[Diagnostic]:
+        found = super().check_capabilities(pipeline)
+        if len(pipeline.params) > MAX_INPUTS and self.setting("params", "inputs") != "json":
+            found.append(
+                self.unsupported(
+                    pipeline,
+                    None,
+                    f"{len(pipeline.params)} parameters",
+                    f'workflow_dispatch takes at most {MAX_INPUTS} inputs; set `params = "json"` under '
+                    "[tool.stepc.gha] to take them as one JSON input",
+                )
+            )
+        for unit in self.units(pipeline):
+            loops = {loop_of(pipeline, s) for s in unit.steps}
+            if len(loops) > 1:
+                detail = f"the steps of group '{unit.first.group}' run in one job, so they need one foreach source"
+                found.append(self.unsupported(pipeline, unit.steps[1], "group", detail))
+        for step in pipeline.steps:
+            loop = loop_of(pipeline, step)
+            if loop is not None and loop.kind == "param" and step.foreach and step.foreach.name == loop.name:
+                default = pipeline.param(loop.name).default
+                if isinstance(default, (list, tuple)) and len(default) > MAX_MATRIX:
+                    detail = f"its {len(default)} items exceed GitHub's limit of {MAX_MATRIX} matrix jobs"
+                    found.append(self.unsupported(pipeline, step, "foreach_param", detail))
+            if step.resources.gpu and not self._runner(step)[1]:
+                warning = self.unsupported(
+                    pipeline,
+                    step,
+                    "gpu",
+                    f"no runner with a GPU is configured, so it runs on {self._default_runs_on()!r}: "
+                    "add one under [tool.stepc.gha] runners",
+                )
+                found.append(dataclasses.replace(warning, severity="warning"))
+        for command in self._install():
+            if "${{" in command:
+                found.append(self.unsupported(pipeline, None, "an install command with ${{ }}", "use env: instead"))
+        return found
+
+    def lint(self, pipeline: Pipeline, files: list[GeneratedFile]) -> list[Diagnostic]:
+        return [self.lint_error(pipeline, f.path, problem) for f in files for problem in lint_workflow(f.content)]
+
+    # -- settings ---------------------------------------------------------------------------
+
+    def _install(self) -> list[str]:
+        value = self.setting("install", "pip install .")
+        return [value] if isinstance(value, str) else [str(v) for v in value]
+
+    def _default_runs_on(self) -> str | list[str]:
+        value = self.setting("runs_on", "ubuntu-latest")
+        return value if isinstance(value, str) else [str(v) for v in value]
+
+    def _runner(self, step: Step) -> tuple[str | list[str], bool]:
+        """The ``runs-on`` of the first configured runner whose capacity covers the step, and
+        whether one matched; a runner table without a key puts no limit on it (gpu: none)."""
+        need_cpu = step.resources.cpu or 0
+        need_memory = step.resources.memory or 0
+        for runner in self.setting("runners", []):
+            if not isinstance(runner, dict) or "runs_on" not in runner:
+                continue
+            if step.resources.gpu > int(runner.get("gpu", 0)):
+                continue
+            if "cpu" in runner and need_cpu > parse_cpu(runner["cpu"]):
+                continue
+            if "memory" in runner and need_memory > parse_bytes(runner["memory"]):
+                continue
+            labels = runner["runs_on"]
+            return (labels if isinstance(labels, str) else [str(v) for v in labels]), True
+        return self._default_runs_on(), step.resources.gpu == 0
+
+    def units(self, pipeline: Pipeline) -> list[Unit]:
+        return group_units(pipeline, JOB_ID, RESERVED_JOBS)
+
+    # -- the document -----------------------------------------------------------------------
+
+    def documents(self, pipeline: Pipeline) -> Iterable[tuple[str, str]]:
+        path = f".github/workflows/{file_stem(pipeline.name)}.yml"
+        yield path, self.render("gha/workflow.yml.j2", **self.view(pipeline))
+
+    def view(self, pipeline: Pipeline) -> dict[str, Any]:
+        units = self.units(pipeline)
+        owner = unit_of(units)
+        before = ancestors(pipeline, units)
+        json_input = self.setting("params", "inputs") == "json"
+        inputs, spec = self._inputs(pipeline, json_input)
+        loop_keys = self._loop_keys(pipeline)
+        common = {
+            "STEPC_FLOW": pipeline.source,
+            "STEPC_PIPELINE": pipeline.name,
+            "STEPC_STORE": STORE,
+        }
+        jobs = [self._job(pipeline, unit, owner, before[unit.name], loop_keys, common) for unit in units]
+        matrix_jobs = {job["id"] for job in jobs if job["matrix"]}
+        for job in jobs:
+            job["downloads"] = [f"stepc.{n}.*" if n in matrix_jobs else f"stepc.{n}" for n in job["ancestors"]]
+        has_rollback = any(step.rollback for step in pipeline.steps)
+        if has_rollback:
+            jobs.append(
+                {
+                    "kind": "rollback",
+                    "id": ROLLBACK_JOB,
+                    "name": "rollback",
+                    "needs": [PARAMS_JOB, *[u.name for u in units]],
+                    "if": "${{ failure() }}",
+                    "runs_on": self._default_runs_on(),
+                    "container": None,
+                    "timeout": None,
+                    "matrix": None,
+                    "outputs": [],
+                    "item": None,
+                    "downloads": [f"stepc.{u.name}.*" if u.name in matrix_jobs else f"stepc.{u.name}" for u in units],
+                }
+            )
+        schedule = pipeline.schedule
+        return {
+            "name": pipeline.name,
+            "description": pipeline.description,
+            "schedule": CRON_MACROS.get(schedule.strip(), schedule) if schedule else None,
+            "inputs": inputs,
+            "spec": spec,
+            "param_outputs": [(key, name) for name, key in sorted(loop_keys.items())],
+            "loops": {key: name for name, key in loop_keys.items()},
+            "default_runs_on": self._default_runs_on(),
+            "python": str(self.setting("python", "3.12")),
+            "install": self._install(),
+            "actions": {**ACTIONS, **dict(self.setting("actions", {}))},
+            "store": STORE,
+            "common_env": sorted(common.items()),
+            "jobs": jobs,
+            "params_script": PARAMS_SCRIPT,
+            "rollback_script": ROLLBACK_SCRIPT,
+            "retention_days": self.setting("retention_days", None),
+        }
+
+    def _inputs(self, pipeline: Pipeline, json_input: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The dispatch inputs, and the table the parameters job resolves them with."""
+        if json_input:
+            defaults = {p.name: thaw(p.default) for p in pipeline.params if not p.required}
+            text = json.dumps(defaults, sort_keys=True, ensure_ascii=False)
+            usable = "${{" not in text
+            single = {
+                "id": "params",
+                "description": "pipeline parameters as one JSON object (missing ones take their defaults)",
+                "type": "string",
+                "required": False,
+                "default": text if usable else None,
+            }
+            spec_params = [
+                {"name": p.name, "input": p.name, "type": p.type, "required": p.required}
+                | ({} if p.required else {"default": thaw(p.default)})
+                for p in pipeline.params
+            ]
+            return [single], {"json_input": "params", "params": spec_params}
+        ids = assign_names([p.name for p in pipeline.params], JOB_ID)
+        inputs, spec_params = [], []
+        for p in pipeline.params:
+            default = None if p.required else thaw(p.default)
+            shown: Any = default
+            if p.type in ("list", "dict") and default is not None:
+                shown = json.dumps(default, sort_keys=True, ensure_ascii=False)
+            # An input default is static text to GitHub: one holding `${{` cannot be shown, so
+            # the input is left empty and the parameters job fills the default in.
+            hidden = isinstance(shown, str) and "${{" in shown
+            label = p.description or f"{p.type} parameter"
+            if ids[p.name] != p.name:
+                label = f"{label} ({p.name})"
+            inputs.append(
+                {
+                    "id": ids[p.name],
+                    "description": label + (" (empty: the flow's default)" if hidden else ""),
+                    "type": INPUT_TYPES.get(p.type, "string"),
+                    "required": p.required,
+                    "default": None if hidden else shown,
+                }
+            )
+            entry: dict[str, Any] = {"name": p.name, "input": ids[p.name], "type": p.type, "required": p.required}
+            if not p.required:
+                entry["default"] = default
+            if hidden:
+                entry["empty_is_default"] = True
+            spec_params.append(entry)
+        return inputs, {"json_input": None, "params": spec_params}
+
+    def _loop_keys(self, pipeline: Pipeline) -> dict[str, str]:
+        """List parameter -> the output of the parameters job holding its indices."""
+        names = sorted({loop.name for s in pipeline.steps if (loop := loop_of(pipeline, s)) and loop.kind == "param"})
+        keys = assign_names(names, JOB_ID)
+        return {name: f"items-{keys[name]}" for name in names}
+
+    def _job(
+        self,
+        pipeline: Pipeline,
+        unit: Unit,
+        owner: dict[str, Unit],
+        before: list[str],
+        loop_keys: dict[str, str],
+        common: dict[str, str],
+    ) -> dict[str, Any]:
+        loop = loop_of(pipeline, unit.first)
+        guard = "!cancelled() && !failure()"
+        matrix = None
+        if loop is not None:
+            if loop.kind == "param":
+                source, key = PARAMS_JOB, loop_keys[loop.name]
+            else:
+                assert loop.producer is not None
+                source = owner[loop.producer].name
+                key = self._output_keys(pipeline, owner[loop.producer])[(loop.producer, loop.name)]
+            ref = f"needs.{source}.outputs.{key}"
+            guard += f" && needs.{source}.result == 'success' && {ref} != '[]'"
+            matrix = "${{ fromJSON(" + ref + ") }}"
+        outputs = self._output_keys(pipeline, unit)
+        runs: list[dict[str, Any]] = []
+        for index, step in enumerate(unit.steps):
+            mine = {key: name for (producer, name), key in outputs.items() if producer == step.name}
+            env = [("STEPC_STEP", step.name)]
+            if step.retry.times:
+                env.append(("STEPC_RETRY", "1"))
+            script = RUN_SCRIPT + (FEED_SCRIPT if mine else "")
+            runs.append(
+                {"id": f"run-{index + 1}", "name": f"Run {step.name}", "env": env, "feeds": mine, "script": script}
+            )
+        job_outputs = [
+            (key, "${{ steps." + runs[[s.name for s in unit.steps].index(producer)]["id"] + ".outputs." + key + " }}")
+            for (producer, _), key in sorted(outputs.items(), key=lambda kv: kv[1])
+        ]
+        item = "${{ matrix.item }}" if matrix else None
+        paths = [f"{STORE}/runs/*/{store_segment(s.name)}" + (f"/items/{item}" if item else "") for s in unit.steps]
+        seconds = [retry_seconds(s) if s.timeout is not None else None for s in unit.steps]
+        timeout = None
+        if all(t is not None for t in seconds):
+            setup = int(self.setting("setup_minutes", 10))
+            timeout = math.ceil(sum(t for t in seconds if t is not None) / 60) + setup
+        runs_on, _ = max(
+            (self._runner(s) for s in unit.steps), key=lambda r: (r[0] != self._default_runs_on(), str(r[0]))
+        )
+        return {
+            "kind": "step",
+            "id": unit.name,
+            "name": " + ".join(s.name for s in unit.steps),
+            "needs": [PARAMS_JOB, *upstream_units(pipeline, unit, owner)],
+            "ancestors": before,
+            "if": "${{ " + guard + " }}",
+            "runs_on": runs_on,
+            "container": unit.first.image if self.setting("container", False) else None,
+            "timeout": timeout,
+            "matrix": matrix,
+            "outputs": job_outputs,
+            "item": item,
+            "runs": runs,
+            "artifact": f"stepc.{unit.name}" + (f".{item}" if item else ""),
+            "paths": "\n".join(paths),
+        }
+
+    def _output_keys(self, pipeline: Pipeline, unit: Unit) -> dict[tuple[str, str], str]:
+        """(step, artifact) -> the job output that publishes the artifact's item indices."""
+        pairs = [(s.name, a) for s in unit.steps for a in feeds(pipeline, s)]
+        keys = assign_names([f"{s}-{a}" for s, a in pairs], JOB_ID)
+        return {(s, a): f"items-{keys[f'{s}-{a}']}" for s, a in pairs}

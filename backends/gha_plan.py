@@ -1,0 +1,124 @@
+"""The task plan the job-per-task targets share (GitHub Actions and Valohai): which steps run
+together, where a fan-out gets its list, which tasks come before which, and where a task's
+results sit in the store.
+
+Both targets run every task on a fresh machine whose store starts empty; what a task reads is
+copied in from its ancestors' uploads, so the plan also says which tasks are ancestors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from stepc.ir import Pipeline, Step
+
+from .naming import NameRule, assign_names
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One job or node: one step, or the consecutive steps of a group."""
+
+    name: str
+    steps: tuple[Step, ...]
+
+    @property
+    def first(self) -> Step:
+        return self.steps[0]
+
+
+@dataclass(frozen=True)
+class Loop:
+    """Where a fan-out's items come from: a list parameter, or an output of a plain step.
+
+    A chained map runs over the same items as the map it follows, so its loop is that map's.
+    """
+
+    kind: str  # "param" or "output"
+    name: str  # the parameter or the artifact
+    producer: str | None = None  # the step that writes the artifact (kind "output")
+
+
+def group_units(pipeline: Pipeline, rule: NameRule, reserved: frozenset[str] = frozenset()) -> list[Unit]:
+    """Units in topological order; a group's unit stands where its first step stood."""
+    grouped: dict[str, list[Step]] = {}
+    order: list[str] = []
+    for step in pipeline.steps:
+        key = f"group:{step.group}" if step.group else f"step:{step.name}"
+        if key not in grouped:
+            grouped[key] = []
+            order.append(key)
+        grouped[key].append(step)
+    names = assign_names([k.split(":", 1)[1] for k in order], rule, reserved)
+    return [Unit(names[k.split(":", 1)[1]], tuple(grouped[k])) for k in order]
+
+
+def loop_of(pipeline: Pipeline, step: Step) -> Loop | None:
+    """The origin of a foreach step's items, following chained maps back to the first map."""
+    if step.foreach is None:
+        return None
+    if step.foreach.source == "param":
+        return Loop("param", step.foreach.name)
+    inp = step.input(step.foreach.name)
+    assert inp is not None, "the front end checks that foreach names an input"
+    producer = pipeline.step(inp.producer)
+    if producer.foreach is not None:
+        return loop_of(pipeline, producer)
+    return Loop("output", inp.name, producer.name)
+
+
+def unit_of(units: list[Unit]) -> dict[str, Unit]:
+    """Step name -> its unit."""
+    return {step.name: unit for unit in units for step in unit.steps}
+
+
+def upstream_units(pipeline: Pipeline, unit: Unit, owner: dict[str, Unit]) -> list[str]:
+    """Units that must finish before ``unit``: data and ordering edges, and the loop's origin."""
+    names = {owner[s].name for step in unit.steps for s in pipeline.upstream(step.name)}
+    loop = loop_of(pipeline, unit.first)
+    if loop is not None and loop.producer is not None:
+        names.add(owner[loop.producer].name)
+    names.discard(unit.name)
+    return sorted(names)
+
+
+def ancestors(pipeline: Pipeline, units: list[Unit]) -> dict[str, list[str]]:
+    """Unit name -> every unit before it (transitively), in the units' topological order.
+
+    A task may read more than its direct producers: a chained map counts its origin's items,
+    and a skipped producer is recognised by re-evaluating conditions upstream of it.
+    """
+    owner = unit_of(units)
+    order = [u.name for u in units]
+    before: dict[str, set[str]] = {}
+    for unit in units:  # topological: every upstream unit is already done
+        seen: set[str] = set()
+        for name in upstream_units(pipeline, unit, owner):
+            seen.add(name)
+            seen |= before[name]
+        before[unit.name] = seen
+    return {name: [n for n in order if n in before[name]] for name in order}
+
+
+def feeds(pipeline: Pipeline, step: Step) -> list[str]:
+    """Outputs of ``step`` that some foreach step fans out over (their item lists are published)."""
+    names: list[str] = []
+    for other in pipeline.steps:
+        loop = loop_of(pipeline, other)
+        if loop is not None and loop.producer == step.name and loop.name not in names:
+            names.append(loop.name)
+    return sorted(names)
+
+
+def store_segment(name: str) -> str:
+    """A step name as the store spells it in paths (see ``stepc.runtime.store``): percent-quoted,
+    so that it is one safe path segment and contains no glob character."""
+    return quote(name, safe="") if name not in (".", "..") else quote(name.replace(".", "%2E"))
+
+
+def retry_seconds(step: Step) -> float:
+    """The worst-case time of a step with its retries: every attempt times out, then waits."""
+    attempts = step.retry.times + 1
+    waits = sum(step.retry.wait_before(n) for n in range(1, step.retry.times + 1))
+    return (step.timeout or 0) * attempts + waits
