@@ -1,0 +1,391 @@
+"""Airflow 3.x: one DAG file per pipeline, each task running `stepc exec`.
+
+The DAG file imports only Airflow and the standard library, and does nothing at import time
+but build the DAG. Every variable piece of a command (flow, steps, store, run id, parameters,
+item) reaches `stepc exec` through the task's environment; the shell text is fixed. Values
+that must not be rendered by Airflow's Jinja are wrapped in ``literal()``; the only template
+expressions are ``{{ run_id }}`` and ``{{ params | tojson }}``, written by the template itself.
+
+Mapping (SPEC §7): step -> ``BashOperator`` (or ``KubernetesPodOperator`` with
+``[tool.stepc.airflow] operator = "kubernetes"``); foreach -> dynamic task mapping over
+environments built by a small ``@task`` from the producer's control line (or the list
+parameter); ``when`` -> a ``@task.short_circuit`` per distinct condition, with every step task
+on ``none_failed`` so that a skip stops exactly where the interpreter's stops (effective
+conditions already carry the producers' conditions; a merge has none); rollback -> two
+teardown tasks (a guard that asks Airflow whether a task failed, then ``stepc exec
+--rollback``), so that the run's own state still comes from the step tasks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+import re
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from stepc.diagnostics import Diagnostic
+from stepc.ir import ArtifactRef, BoolOp, Compare, Condition, Const, Not, Parameter, ParamRef, Pipeline, Step, thaw
+
+from .airflow_lint import lint_dag
+from .base import Backend, GeneratedFile, Quoted, file_stem, python_literal
+from .naming import NameRule, assign_names
+
+# Airflow's KEY_REGEX and its 250-character limit, for task ids and dag ids alike.
+TASK_ID = NameRule(
+    250,
+    re.compile(r"[^A-Za-z0-9_.-]"),
+    replacement="_",
+    lower=False,
+    start=re.compile(r"[A-Za-z0-9]"),
+    prefix="s",
+    strip="_",
+)
+RESERVED = frozenset({"stepc_failed", "stepc_rollback"})
+JSON_TYPES = {"int": "integer", "float": "number", "str": "string", "bool": "boolean", "list": "array", "dict": "object"}
+TAG_MAX = 100  # Airflow refuses longer tags at import
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# The shell text of every task: fixed words and environment references, nothing else.
+EXEC_HEAD = '"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW"'
+EXEC_TAIL = (
+    ' --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"'
+)
+ROLLBACK = (
+    '"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --rollback --pipeline "$STEPC_PIPELINE"'
+    ' --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE"'
+)
+# KubernetesPodOperator pushes XCom from this file, not from stdout.
+KPO_WRAP = (
+    "mkdir -p /airflow/xcom && {command} > /tmp/stepc-out.txt; code=$?; cat /tmp/stepc-out.txt; "
+    "tail -n 1 /tmp/stepc-out.txt > /airflow/xcom/return.json; exit $code"
+)
+
+
+def code(text: str) -> Quoted:
+    """Python code made here from fixed text and quoted literals (never raw user text)."""
+    return Quoted(text)
+
+
+def py_condition(cond: Condition) -> Quoted:
+    """The condition as a Python expression over ``params``, built from the tree: every name and
+    literal goes through :func:`python_literal`, so no user text is ever code."""
+    if isinstance(cond, Not):
+        return code(f"not ({py_condition(cond.operand)})")
+    if isinstance(cond, BoolOp):
+        return code(f" {cond.op} ".join(f"({py_condition(c)})" for c in cond.operands))
+    assert isinstance(cond, Compare)
+    return code(f"{_py_operand(cond.left)} {cond.op} {_py_operand(cond.right)}")
+
+
+def _py_operand(operand: ParamRef | ArtifactRef | Const) -> str:
+    if isinstance(operand, ParamRef):
+        return f"params[{python_literal(operand.name)}]"
+    if isinstance(operand, Const):
+        return python_literal(thaw(operand.value))
+    raise ValueError("conditions on artifacts are diagnosed before code generation")
+
+
+def tag_text(key: str, value: str) -> str:
+    """``key:value`` (or the bare list tag), cut with a hash to Airflow's tag length."""
+    text = f"{key}:{value}" if value else key
+    if len(text) <= TAG_MAX:
+        return text
+    return text[: TAG_MAX - 7] + "~" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:6]
+
+
+def doc(*parts: str) -> str:
+    """Markdown for ``doc_md``; it ends with a newline so that Airflow never takes it for a
+    ``.md`` file name to open."""
+    return "\n\n".join(p for p in parts if p) + "\n"
+
+
+@dataclasses.dataclass(frozen=True)
+class Unit:
+    """What becomes one Airflow task: one step, or the steps of a group fused into one task."""
+
+    key: str
+    steps: tuple[Step, ...]
+
+    @property
+    def first(self) -> Step:
+        return self.steps[0]
+
+    @property
+    def condition(self) -> Condition | None:
+        """The steps' shared effective condition; steps of a group that disagree are left to
+        `stepc exec`, which skips each by its own condition."""
+        conditions = {s.condition for s in self.steps}
+        return next(iter(conditions)) if len(conditions) == 1 else None
+
+
+class AirflowBackend(Backend):
+    NAME = "airflow"
+    DESCRIPTION = "Airflow 3.x DAG files (BashOperator, or KubernetesPodOperator by config)"
+    FEATURES: ClassVar[frozenset[str]] = frozenset(
+        {
+            "foreach",
+            "foreach_param",
+            "chained_map",
+            "condition",
+            "merge",
+            "retry",
+            "retry_backoff",
+            "timeout",
+            "resources",
+            "gpu",
+            "rollback",
+            "group",
+            "cache",
+            "after",
+            "schedule",
+        }  # fmt: skip
+    )
+
+    @property
+    def kubernetes(self) -> bool:
+        return self.setting("operator", "bash") == "kubernetes"
+
+    # -- what Airflow cannot say -------------------------------------------------------------
+
+    def check_capabilities(self, pipeline: Pipeline) -> list[Diagnostic]:
+        found = super().check_capabilities(pipeline)
+        operator = self.setting("operator", "bash")
+        if operator not in ("bash", "kubernetes"):
+            detail = f'[tool.stepc.airflow] operator is "bash" or "kubernetes", not {operator!r}'
+            found.append(self.unsupported(pipeline, None, "operator", detail))
+        for step in pipeline.steps:
+            if step.retry.times and step.retry.backoff <= 0:
+                detail = f"Airflow's backoff multiplier must be positive, not {step.retry.backoff}"
+                found.append(self.unsupported(pipeline, step, "retry_backoff", detail))
+            for name, _ in step.env:
+                if not ENV_NAME.match(name):
+                    found.append(self.unsupported(pipeline, step, "env", f"{name!r} is not an environment name"))
+            if not self.kubernetes:
+                found.extend(self._bash_resource_warnings(pipeline, step))
+        if pipeline.schedule and any(p.required for p in pipeline.params):
+            detail = "a scheduled DAG needs a default for every parameter"
+            found.append(self.unsupported(pipeline, None, "schedule", detail))
+        for unit in self.units(pipeline):
+            timeouts = [s.timeout for s in unit.steps]
+            if any(t is None for t in timeouts) and any(t is not None for t in timeouts):
+                detail = f"group '{unit.first.group}' runs as one task, whose timeout needs every step's"
+                found.append(self.warning(pipeline, unit.first, "timeout", detail))
+            if self.kubernetes and len({s.image for s in unit.steps}) > 1:
+                detail = f"the steps of group '{unit.first.group}' run in one pod, so they need one image"
+                found.append(self.unsupported(pipeline, unit.steps[1], "group", detail))
+        return found
+
+    def warning(self, pipeline: Pipeline, step: Step, feature: str, detail: str) -> Diagnostic:
+        return dataclasses.replace(self.unsupported(pipeline, step, feature, detail), severity="warning")
+
+    def _bash_resource_warnings(self, pipeline: Pipeline, step: Step) -> list[Diagnostic]:
+        """A BashOperator runs on the worker as it is: CPU and GPUs become pool slots, but
+        memory and disk cannot be reserved, and saying nothing would be a silent drop."""
+        r = step.resources
+        missing = [name for name, value in (("memory", r.memory), ("disk", r.disk)) if value is not None]
+        if not missing:
+            return []
+        detail = f"a BashOperator cannot reserve {' or '.join(missing)} (operator = \"kubernetes\" can)"
+        return [self.warning(pipeline, step, "resources", detail)]
+
+    # -- the file ------------------------------------------------------------------------------
+
+    def units(self, pipeline: Pipeline) -> list[Unit]:
+        """Tasks in topological order; a group's task stands where its first step stood."""
+        grouped: dict[str, list[Step]] = {}
+        for step in pipeline.steps:
+            grouped.setdefault(f"group:{step.group}" if step.group else f"step:{step.name}", []).append(step)
+        return [Unit(key, tuple(steps)) for key, steps in grouped.items()]
+
+    def documents(self, pipeline: Pipeline) -> Iterable[tuple[str, str]]:
+        yield f"{file_stem(pipeline.name)}_dag.py", self.render("airflow/dag.py.j2", **self.view(pipeline))
+
+    def lint(self, pipeline: Pipeline, files: list[GeneratedFile]) -> list[Diagnostic]:
+        allowed = {"airflow", "kubernetes"} if self.kubernetes else {"airflow"}
+        return [self.lint_error(pipeline, f.path, p) for f in files for p in lint_dag(f.content, allowed)]
+
+    def task_ids(self, pipeline: Pipeline, units: list[Unit]) -> dict[str, str]:
+        """Unit key (and ``when:``/``items:`` helper keys) -> a unique Airflow task id."""
+        wanted: dict[str, str] = {}
+        plain = [u.key.split(":", 1)[1] for u in units]
+        for unit, name in zip(units, plain, strict=True):
+            # A group and a step of the same name keep apart by their keys.
+            wanted[unit.key] = name if plain.count(name) == 1 else unit.key
+            # Helper tasks carry a NUL in their original so that no step name can equal it.
+            wanted[f"when:{unit.key}"] = f"\0when_{name}"
+            wanted[f"items:{unit.key}"] = f"\0items_{name}"
+        names = assign_names(list(wanted.values()), TASK_ID, RESERVED)
+        return {key: names[text] for key, text in wanted.items()}
+
+    def view(self, pipeline: Pipeline) -> dict[str, Any]:
+        units = self.units(pipeline)
+        ids = self.task_ids(pipeline, units)
+        unit_of = {s.name: u for u in units for s in u.steps}
+        var = {u.key: code(f"t{i}") for i, u in enumerate(units, 1)}
+        store = str(self.setting("store", ".stepc"))
+        base_env = {
+            "STEPC_FLOW": pipeline.source,
+            "STEPC_PIPELINE": pipeline.name,
+            "STEPC_PYTHON": str(self.setting("python", "python")),
+        }
+        conditions: dict[Condition, dict[str, Any]] = {}
+        tasks, edges = [], []
+        for unit in units:
+            upstream = sorted(
+                {unit_of[u].key for s in unit.steps for u in pipeline.upstream(s.name)} - {unit.key},
+                key=list(var).index,
+            )
+            edges += [(var[u], var[unit.key]) for u in upstream]
+            cond = unit.condition
+            if cond is not None:
+                entry = conditions.setdefault(
+                    cond,
+                    {"var": code(f"when{len(conditions) + 1}"), "task_id": ids[f"when:{unit.key}"],
+                     "expr": py_condition(cond), "text": _condition_doc(cond), "targets": []},
+                )  # fmt: skip
+                entry["targets"].append(var[unit.key])
+            tasks.append(self._task(pipeline, unit, ids, var, unit_of, base_env))
+        params = [self._param(p) for p in pipeline.params]
+        tags = sorted({tag_text(k, v) for s in pipeline.steps for k, v in s.tags} | {"stepc"})
+        steps_doc = "\n".join(f"- `{s.name}`" + (f": {s.description}" if s.description else "") for s in pipeline.steps)
+        return {
+            "dag_id": assign_names([pipeline.name], TASK_ID)[pipeline.name],
+            "pipeline": pipeline.name,
+            "description": pipeline.description.splitlines()[0] if pipeline.description else None,
+            "doc_md": doc(f"Pipeline `{pipeline.name}` from `{pipeline.source}`.", pipeline.description, steps_doc),
+            "schedule": pipeline.schedule,
+            "start_date": [int(x) for x in str(self.setting("start_date", "2024-01-01")).split("-")],
+            "tags": tags,
+            "params": params,
+            "kubernetes": self.kubernetes,
+            "namespace": self.setting("namespace", None),
+            "store": store,
+            "project_root": str(self.setting("project_root", ".")),
+            "base_env": base_env,
+            "conditions": list(conditions.values()),
+            "tasks": tasks,
+            "edges": edges,
+            "rollback": (
+                {"image": pipeline.image, "command": self._command(ROLLBACK), "after": [var[u.key] for u in units]}
+                if any(s.rollback for s in pipeline.steps)
+                else None
+            ),
+            "helpers_after": [],
+        }
+
+    def _param(self, p: Parameter) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": JSON_TYPES[p.type]}
+        if p.item_type is not None:
+            schema["items" if p.type == "list" else "additionalProperties"] = {"type": JSON_TYPES[p.item_type]}
+        return {
+            "name": p.name,
+            "has_default": not p.required,
+            "default": thaw(p.default),
+            "schema": schema,
+            "description": p.description or f"{p.type} parameter",
+        }
+
+    def _command(self, text: str) -> str:
+        return KPO_WRAP.format(command=text) if self.kubernetes else text
+
+    def _task(
+        self,
+        pipeline: Pipeline,
+        unit: Unit,
+        ids: dict[str, str],
+        var: dict[str, Quoted],
+        unit_of: dict[str, Unit],
+        base_env: dict[str, str],
+    ) -> dict[str, Any]:
+        steps = unit.steps
+        env = dict(base_env)
+        words = [EXEC_HEAD]
+        for i, step in enumerate(steps, 1):
+            env[f"STEPC_STEP_{i}"] = step.name
+            words.append(f' --step "$STEPC_STEP_{i}"')
+        words.append(EXEC_TAIL)
+        env.update({k: v for s in steps for k, v in s.env})
+        foreach = next((s for s in steps if s.foreach is not None), None)
+        items = None
+        if foreach is not None:
+            words.append(' --item "$STEPC_ITEM"')
+            items = {"var": code(f"items{list(var).index(unit.key) + 1}"), "task_id": ids[f"items:{unit.key}"]}
+            items.update(self._items_source(pipeline, foreach, unit_of, var))
+        retry = max((s.retry for s in steps), key=lambda r: r.times)
+        timeouts = [s.timeout for s in steps]
+        tags = {tag_text(k, v) for s in steps for k, v in s.tags}
+        return {
+            "var": var[unit.key],
+            "task_id": ids[unit.key],
+            "name": unit.key.split(":", 1)[1],
+            "steps": [s.name for s in steps],
+            "doc_md": doc(
+                *(f"Step `{s.name}`" + (f": {s.description}" if s.description else ".") for s in steps),
+                "Tags: " + ", ".join(f"`{t}`" for t in sorted(tags)) if tags else "",
+            ),
+            "command": self._command("".join(words)),
+            "env": env,
+            "items": items,
+            "retries": retry.times,
+            "retry_delay": float(retry.delay),
+            "backoff": float(retry.backoff) if retry.times and retry.backoff != 1 else None,
+            "timeout": sum(t for t in timeouts if t is not None) if all(t is not None for t in timeouts) else None,
+            **self._resources(unit),
+        }
+
+    def _items_source(
+        self, pipeline: Pipeline, step: Step, unit_of: dict[str, Unit], var: dict[str, Quoted]
+    ) -> dict[str, Any]:
+        """Where a foreach step's item count comes from: a list parameter, or the control line
+        of the (first non-foreach) producer: a chained map iterates its source's items."""
+        assert step.foreach is not None
+        while step.foreach is not None and step.foreach.source == "input":
+            producer = pipeline.step(step.input(step.foreach.name).producer)  # type: ignore[union-attr]
+            if producer.foreach is None:
+                return {"control": var[unit_of[producer.name].key], "output": step.foreach.name, "param": None}
+            step = producer
+        assert step.foreach is not None
+        return {"control": None, "output": None, "param": step.foreach.name}
+
+    def _resources(self, unit: Unit) -> dict[str, Any]:
+        res = [s.resources for s in unit.steps]
+        cpu = max((r.cpu for r in res if r.cpu is not None), default=None)
+        memory = max((r.memory for r in res if r.memory is not None), default=None)
+        disk = max((r.disk for r in res if r.disk is not None), default=None)
+        gpu = max(r.gpu for r in res)
+        gpu_type = next((r.gpu_type for r in res if r.gpu_type), None)
+        if not self.kubernetes:
+            # Pools are how Airflow shares out a worker: one slot per core, or per GPU.
+            if gpu:
+                return {"pool": str(self.setting("gpu_pool", "gpu")), "pool_slots": gpu, "image": None}
+            slots = max(1, math.ceil(cpu)) if cpu is not None else None
+            return {"pool": self.setting("pool", None), "pool_slots": slots, "image": None}
+        requests: dict[str, str] = {}
+        limits: dict[str, str] = {}
+        if cpu is not None:
+            requests["cpu"] = str(int(cpu)) if float(cpu).is_integer() else f"{round(cpu * 1000)}m"
+        if memory is not None:
+            requests["memory"] = limits["memory"] = str(memory)
+        if disk is not None:
+            requests["ephemeral-storage"] = str(disk)
+        selector: dict[str, str] = {}
+        if gpu:
+            limits[str(self.setting("gpu_resource", "nvidia.com/gpu"))] = str(gpu)
+            selector = {str(k): str(v) for k, v in dict(self.setting("gpu_node_selector", {})).items()}
+            if gpu_type:
+                selector[str(self.setting("gpu_type_label", "nvidia.com/gpu.product"))] = gpu_type
+        return {
+            "image": unit.first.image,
+            "requests": dict(sorted(requests.items())),
+            "limits": dict(sorted(limits.items())),
+            "node_selector": dict(sorted(selector.items())),
+            "pool": self.setting("pool", None),
+            "pool_slots": None,
+        }
+
+
+def _condition_doc(cond: Condition) -> str:
+    from stepc.ir import condition_text
+
+    return condition_text(cond)
