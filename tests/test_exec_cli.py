@@ -44,8 +44,11 @@ def test_exec_runs_a_pipeline_step_by_step(tmp_path: Path) -> None:
 
 def test_exec_skips_and_passes_none(tmp_path: Path) -> None:
     quick = json.dumps({"mode": "quick"})
-    for step in ("extract", "clean"):
-        assert run_exec(tmp_path, ETL, "--step", step, "--run-id", "r2", "--params", quick)[1] == 0
+    # the "ingest" group: both steps in one process
+    cleaned, code, _ = run_exec(
+        tmp_path, ETL, "--step", "extract", "--step", "clean", "--run-id", "r2", "--params", quick
+    )
+    assert code == 0 and cleaned["step"] == "clean" and cleaned["outputs"] == {"clean": "r2/clean/clean"}
     skipped, code, _ = run_exec(tmp_path, ETL, "--step", "full_scoring", "--run-id", "r2", "--params", quick)
     assert code == 0 and skipped["status"] == "skipped"
     assert run_exec(tmp_path, ETL, "--step", "quick_scoring", "--run-id", "r2", "--params", quick)[1] == 0

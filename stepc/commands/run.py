@@ -149,7 +149,7 @@ def resume(run_id: str, workers: int | None, store: str | None, quiet: bool) -> 
 
 @click.command("exec")
 @click.argument("flow", type=click.Path(dir_okay=False))
-@click.option("--step", "step_name", required=True, help="the step to run")
+@click.option("--step", "step_names", required=True, multiple=True, help="the step to run (repeat: a group)")
 @click.option("--run-id", required=True, help="the run this attempt belongs to")
 @click.option("--item", type=click.IntRange(min=0), help="the foreach item to run")
 @click.option("--store", help=STORE_HELP)
@@ -158,7 +158,7 @@ def resume(run_id: str, workers: int | None, store: str | None, quiet: bool) -> 
 @click.option("--attempt", type=click.IntRange(min=1), help="attempt number (default: the next one)")
 def exec_step(
     flow: str,
-    step_name: str,
+    step_names: tuple[str, ...],
     run_id: str,
     item: int | None,
     store: str | None,
@@ -166,7 +166,12 @@ def exec_step(
     pipeline: str | None,
     attempt: int | None,
 ) -> None:
-    """Run one attempt of one step (the command every backend runs); prints a JSON control line."""
+    """Run one attempt of one step (the command every backend runs); prints a JSON control line.
+
+    Several --step options run the steps of a group back to back in this one process, each
+    with its own control line, stopping at the first that fails; the last line is the last
+    step's. Exit code: 0 success (or skipped), 1 the step failed, 2 it could not start.
+    """
     ir, diags = _load_quiet(flow, pipeline)
     try:
         given = json.loads(params_json) if params_json else {}
@@ -177,22 +182,28 @@ def exec_step(
         _fail(f"--params is not valid JSON: {exc}", 2)
     except ParamError as exc:
         _fail(str(exc), 2)
-    if step_name not in {s.name for s in ir.steps}:
-        from stepc.diagnostics import did_you_mean
+    known = [s.name for s in ir.steps]
+    for name in step_names:
+        if name not in known:
+            from stepc.diagnostics import did_you_mean
 
-        _fail(f"no step '{step_name}' in pipeline '{ir.name}'{did_you_mean(step_name, [s.name for s in ir.steps])}", 2)
+            _fail(f"no step '{name}' in pipeline '{ir.name}'{did_you_mean(name, known)}", 2)
     from stepc.interpreter import open_store
     from stepc.runtime.entry import exec_task
 
     the_store = open_store(store, flow)
-    message, code = exec_task(ir, flow, step_name, run_id, the_store, values, item, attempt)
-    number = message.get("attempt")
-    if number is not None:
-        log = the_store.log_path(run_id, step_name, item, int(number))
-        if log.exists():  # echo the user's output for the engine's own log viewer
-            sys.stderr.write(log.read_text(encoding="utf-8", errors="replace"))
-            sys.stderr.flush()
-    click.echo(json.dumps(message, sort_keys=True))
+    code = 0
+    for name in step_names:
+        message, code = exec_task(ir, flow, name, run_id, the_store, values, item, attempt)
+        number = message.get("attempt")
+        if number is not None:
+            log = the_store.log_path(run_id, name, item, int(number))
+            if log.exists():  # echo the user's output for the engine's own log viewer
+                sys.stderr.write(log.read_text(encoding="utf-8", errors="replace"))
+                sys.stderr.flush()
+        click.echo(json.dumps(message, sort_keys=True))
+        if code != 0:
+            break
     sys.exit(code)
 
 
