@@ -88,3 +88,17 @@ def test_timeout_inside_a_group(tmp_path: Path) -> None:
     assert r["fast"].status == "succeeded" and r["slow"].status == "failed"
     assert "timed out after 1s" in (r.error or "")
     assert "same process: True" in _log(tmp_path, r.run_id, "slow")
+
+
+def test_a_foreach_item_is_retried_on_its_own(tmp_path: Path) -> None:
+    r = stepc.run(FAILURES, {"marker_dir": str(tmp_path)}, pipeline="item-retry", store=tmp_path / "store")
+    assert r.ok, r.error
+    assert r["collect"].outputs["collected"] == [0, 10, 20]
+    rows = [
+        (a["item"], a["attempt"], a["status"])
+        for a in _attempts(tmp_path / "store", r.run_id)
+        if a["step"] == "flaky_item"
+    ]
+    assert rows == [(0, 1, "succeeded"), (1, 1, "failed"), (1, 2, "succeeded"), (2, 1, "succeeded")]
+    log = (tmp_path / "store" / "runs" / r.run_id / "flaky_item" / "items" / "1" / "log.1.txt").read_text()
+    assert "first try of item 1" in log

@@ -65,7 +65,27 @@ def slow(first):
     time.sleep(30)
 
 
+@step(outputs=["ids"])
+def ids(n: int = 3):
+    return list(range(n))
+
+
+@step(inputs=["ids"], outputs=["out"], foreach="ids", retry=1)
+def flaky_item(ids, marker_dir: str = ""):
+    marker = os.path.join(marker_dir, str(ids))
+    if ids == 1 and not os.path.exists(marker):
+        open(marker, "w").close()
+        raise RuntimeError("first try of item 1")
+    return ids * 10
+
+
+@step(inputs=["out"], outputs=["collected"])
+def collect(out):
+    return out
+
+
 pipeline("timeout", steps=[sleepy])
+pipeline("item-retry", steps=[ids, flaky_item, collect])
 pipeline("group-timeout", steps=[fast, slow])
 pipeline("flaky", steps=[flaky])
 pipeline("exits", steps=[exits, downstream])
