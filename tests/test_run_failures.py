@@ -78,7 +78,7 @@ def test_segfault_does_not_take_the_runner_down(tmp_path: Path) -> None:
 
 def test_wrong_number_of_outputs_is_a_clear_failure(tmp_path: Path) -> None:
     r = stepc.run(FAILURES, pipeline="arity", store=tmp_path)
-    assert "declares 2 outputs ['one', 'two'] but returned one int" in (r.error or "")
+    assert r.error == "step 'wrong_arity' failed: the step declares 2 outputs ['one', 'two'] but returned one int"
 
 
 def test_timeout_inside_a_group(tmp_path: Path) -> None:

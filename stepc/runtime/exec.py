@@ -17,7 +17,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
@@ -160,7 +160,6 @@ def execute(
     store: Store,
     flow_path: str | os.PathLike[str],
     module_name: str,
-    on_start: Callable[[], None] | None = None,
 ) -> TaskResult:
     """Run ``task`` once and record it: ``result.json`` on success, an attempt status otherwise.
 
@@ -174,8 +173,6 @@ def execute(
     error: str | None = None
     with captured(log_path):
         try:
-            if on_start is not None:
-                on_start()
             module = load_module(flow_path, module_name)
             function = resolve(task.function, module)
             kwargs: dict[str, Any] = dict(task.params)
@@ -201,6 +198,9 @@ def execute(
                 if name not in values:
                     raise StepError(f"the step did not set output '{name}'")
                 outputs.append(store.write_artifact(task.run_id, task.step, task.item, name, values[name]))
+        except StepError as exc:  # the step broke its contract: no stepc internals to show
+            error = str(exc)
+            print(f"stepc: step '{task.step}' failed: {error}", file=sys.stderr)
         except BaseException as exc:  # user code may raise anything, SystemExit included
             traceback.print_exc()
             error = "".join(traceback.format_exception_only(type(exc), exc)).strip().splitlines()[-1]
