@@ -1,0 +1,274 @@
+"""Valohai: a valohai.yaml with a step per task and one pipeline of nodes and edges.
+
+* Each Valohai step runs ``python -m stepc exec`` for its IR step (or each step of a group),
+  between ``valohai_io pull`` (upstream store archives from ``/valohai/inputs``) and
+  ``valohai_io push`` (this node's archive to ``/valohai/outputs``, and item lists as metadata).
+* Pipeline parameters are Valohai step parameters, passed as ``-p name=value`` through
+  ``{parameters}``; Valohai shell-quotes each value, and every parameter reaches every node
+  through a pipeline parameter (a skipped producer is recognised by its condition downstream).
+* A foreach step is a task node whose ``stepc_item`` parameter is fed by a metadata edge from
+  the node that made the list (for a list parameter, from a small ``items`` node).
+* Conditions are decided by ``stepc exec`` (status ``skipped``). A rollback or a schedule has no
+  counterpart in valohai.yaml: each is a warning, never a silent drop.
+
+The file is ``<pipeline>.valohai.yaml`` so several flows can share an output folder; set
+``file = "valohai.yaml"`` under ``[tool.stepc.valohai]`` for the name Valohai reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from stepc.diagnostics import Diagnostic
+from stepc.ir import Pipeline, Step, thaw
+from stepc.units import parse_bytes, parse_cpu
+
+from .base import Backend, GeneratedFile, file_stem
+from .gha_plan import Unit, ancestors, feeds, group_units, loop_of, retry_seconds, unit_of
+from .naming import NameRule, assign_names
+from .valohai_io import RUN_ID, STORE
+
+# Node, step and parameter names: no dots (edges are `node.kind.key`), nothing a shell reads.
+NODE = NameRule(64, re.compile(r"[^A-Za-z0-9_-]"), lower=False, start=re.compile(r"[A-Za-z]"))
+PARAM = NameRule(64, re.compile(r"[^A-Za-z0-9_]"), replacement="_", lower=False, start=re.compile(r"[A-Za-z_]"))
+ITEM = "stepc_item"
+VALOHAI_TYPES = {"int": "integer", "float": "float", "bool": "flag"}
+_PASSABLE = re.compile(r"^[^\s{}=]+$")  # a name `-p NAME={v}` can carry literally
+
+
+@dataclasses.dataclass(frozen=True)
+class ItemsNode:
+    """A node that publishes the indices of a list parameter for the task fanning out over it."""
+
+    name: str
+    param: str
+
+
+class ValohaiBackend(Backend):
+    NAME = "valohai"
+    DESCRIPTION = "Valohai: valohai.yaml with a step per task and a pipeline (nodes, edges, task nodes)"
+    FEATURES: ClassVar[frozenset[str]] = frozenset(
+        {
+            "foreach",
+            "foreach_param",
+            "chained_map",
+            "condition",
+            "artifact_condition",
+            "merge",
+            "retry",
+            "retry_backoff",
+            "timeout",
+            "resources",
+            "gpu",
+            "rollback",
+            "group",
+            "cache",
+            "after",
+            "schedule",
+        }  # fmt: skip
+    )
+
+    def check_capabilities(self, pipeline: Pipeline) -> list[Diagnostic]:
+        found = super().check_capabilities(pipeline)
+        for step in pipeline.steps:
+            if step.rollback:
+                found.append(self._warning(pipeline, step, "its rollback function does not run on Valohai", "rollback"))
+        if pipeline.schedule:
+            found.append(
+                self._warning(pipeline, None, "the schedule is not part of valohai.yaml: add a trigger", "schedule")
+            )
+        for param in pipeline.params:
+            if not _PASSABLE.match(param.name):
+                found.append(self.unsupported(pipeline, None, f"parameter {param.name!r}", "not a command-line name"))
+        for unit in self.units(pipeline):
+            if len({loop_of(pipeline, s) for s in unit.steps}) > 1:
+                detail = (
+                    f"the steps of group '{unit.first.group}' run in one execution, so they need one foreach source"
+                )
+                found.append(self.unsupported(pipeline, unit.steps[1], "group", detail))
+        return found
+
+    def _warning(self, pipeline: Pipeline, step: Step | None, detail: str, feature: str) -> Diagnostic:
+        return dataclasses.replace(self.unsupported(pipeline, step, feature, detail), severity="warning")
+
+    def units(self, pipeline: Pipeline) -> list[Unit]:
+        return group_units(pipeline, NODE)
+
+    def documents(self, pipeline: Pipeline) -> Iterable[tuple[str, str]]:
+        path = str(self.setting("file", f"{file_stem(pipeline.name)}.valohai.yaml"))
+        yield path, self.render("valohai/valohai.yaml.j2", **self.view(pipeline))
+
+    def lint(self, pipeline: Pipeline, files: list[GeneratedFile]) -> list[Diagnostic]:
+        from .valohai_lint import lint_config
+
+        return [self.lint_error(pipeline, f.path, problem) for f in files for problem in lint_config(f.content)]
+
+    # -- settings -----------------------------------------------------------------------------
+
+    def _install(self) -> list[str]:
+        value = self.setting("install", "pip install .")
+        return [value] if isinstance(value, str) else [str(v) for v in value]
+
+    def _environment(self, steps: tuple[Step, ...]) -> str | None:
+        """The first configured environment whose capacity covers the steps, else the default."""
+        gpu = max((s.resources.gpu for s in steps), default=0)
+        cpu = max((s.resources.cpu or 0 for s in steps), default=0)
+        memory = max((s.resources.memory or 0 for s in steps), default=0)
+        for entry in self.setting("environments", []):
+            if not isinstance(entry, dict) or "environment" not in entry:
+                continue
+            if gpu > int(entry.get("gpu", 0)):
+                continue
+            if "cpu" in entry and cpu > parse_cpu(entry["cpu"]):
+                continue
+            if "memory" in entry and memory > parse_bytes(entry["memory"]):
+                continue
+            return str(entry["environment"])
+        default = self.setting("environment", None)
+        return str(default) if default else None
+
+    # -- the view the template renders --------------------------------------------------------
+
+    def view(self, pipeline: Pipeline) -> dict[str, Any]:
+        units = self.units(pipeline)
+        owner = unit_of(units)
+        before = ancestors(pipeline, units)
+        pnames = assign_names([p.name for p in pipeline.params], PARAM, frozenset({ITEM}))
+        list_params = sorted(
+            {loop.name for s in pipeline.steps if (loop := loop_of(pipeline, s)) and loop.kind == "param"}
+        )
+        taken = frozenset(u.name for u in units)
+        item_names = assign_names([f"items-{p}" for p in list_params], NODE, taken)
+        items_nodes = [ItemsNode(item_names[f"items-{p}"], p) for p in list_params]
+        feed_keys = self._feed_keys(pipeline, units)
+        params = [self._parameter(pipeline, p.name, pnames[p.name]) for p in pipeline.params]
+        steps, nodes, edges = [], [], []
+        for node in items_nodes:
+            steps.append(self._items_step(pipeline, node, pnames))
+            nodes.append({"name": node.name, "type": "execution", "step": node.name})
+        for unit in units:
+            loop = loop_of(pipeline, unit.first)
+            steps.append(self._step(pipeline, unit, params, before[unit.name], feed_keys, loop is not None))
+            nodes.append({"name": unit.name, "type": "task" if loop else "execution", "step": unit.name})
+            for name in before[unit.name]:
+                edges.append([f"{name}.output.*", f"{unit.name}.input.stepc-{name}"])
+            if loop is not None and loop.kind == "param":
+                source = next(n.name for n in items_nodes if n.param == loop.name)
+                edges.append([f"{source}.metadata.stepc_items", f"{unit.name}.parameter.{ITEM}"])
+            elif loop is not None:
+                assert loop.producer is not None
+                key = feed_keys[(loop.producer, loop.name)]
+                edges.append([f"{owner[loop.producer].name}.metadata.{key}", f"{unit.name}.parameter.{ITEM}"])
+        targets: dict[str, list[str]] = {p.name: [] for p in pipeline.params}
+        for unit in units:
+            for p in pipeline.params:
+                targets[p.name].append(f"{unit.name}.parameter.{pnames[p.name]}")
+        for node in items_nodes:
+            targets[node.param].append(f"{node.name}.parameter.{pnames[node.param]}")
+        pipeline_params = [
+            {"name": pnames[p.name], "targets": targets[p.name], "default": self._default_text(p.name, pipeline)}
+            for p in pipeline.params
+        ]
+        return {
+            "steps": steps,
+            "pipeline": {"name": pipeline.name, "nodes": nodes, "edges": edges, "parameters": pipeline_params},
+        }
+
+    def _default_text(self, name: str, pipeline: Pipeline) -> Any:
+        param = pipeline.param(name)
+        if param.required:
+            return None
+        value = thaw(param.default)
+        return json.dumps(value, sort_keys=True) if param.type in ("list", "dict") else value
+
+    def _parameter(self, pipeline: Pipeline, name: str, vh_name: str) -> dict[str, Any]:
+        param = pipeline.param(name)
+        kind = VALOHAI_TYPES.get(param.type, "string")
+        entry: dict[str, Any] = {"name": vh_name, "type": kind, "description": param.description or None}
+        if kind == "flag":
+            entry["pass_true_as"] = f"-p {name}=true"
+            entry["pass_false_as"] = f"-p {name}=false"
+        else:
+            entry["pass_as"] = f"-p {name}={{v}}"
+        if param.required:
+            entry["optional"] = False
+        else:
+            entry["default"] = self._default_text(name, pipeline)
+        return entry
+
+    def _feed_keys(self, pipeline: Pipeline, units: list[Unit]) -> dict[tuple[str, str], str]:
+        pairs = [(s.name, a) for u in units for s in u.steps for a in feeds(pipeline, s)]
+        keys = assign_names([f"{s}_{a}" for s, a in pairs], PARAM)
+        return {(s, a): f"stepc_items_{keys[f'{s}_{a}']}" for s, a in pairs}
+
+    def _items_step(self, pipeline: Pipeline, node: ItemsNode, pnames: dict[str, str]) -> dict[str, Any]:
+        param = self._parameter(pipeline, node.param, pnames[node.param])
+        return {
+            "name": node.name,
+            "image": pipeline.image,
+            "command": [*self._install(), "python -m stepc.backends.valohai_io items --key stepc_items {parameters}"],
+            "parameters": [param],
+            "inputs": [],
+            "env": [],
+            "time_limit": None,
+            "environment": self._environment(()),
+            "description": f"indices of the list parameter {node.param}",
+        }
+
+    def _step(
+        self,
+        pipeline: Pipeline,
+        unit: Unit,
+        params: list[dict[str, Any]],
+        before: list[str],
+        feed_keys: dict[tuple[str, str], str],
+        takes_item: bool,
+    ) -> dict[str, Any]:
+        command = [*self._install(), f"python -m stepc.backends.valohai_io pull --store {STORE}"]
+        env: list[tuple[str, str]] = [("STEPC_FLOW", pipeline.source), ("STEPC_PIPELINE", pipeline.name)]
+        for index, step in enumerate(unit.steps, start=1):
+            env.append((f"STEPC_STEP_{index}", step.name))
+            line = (
+                f'python -m stepc exec "$STEPC_FLOW" --pipeline "$STEPC_PIPELINE" --step "$STEPC_STEP_{index}"'
+                f" --run-id {RUN_ID} --store {STORE} {{parameters}}"
+            )
+            command.append(line + (" --retry" if step.retry.times else ""))
+        mine = {key: [s, a] for (s, a), key in feed_keys.items() if any(s == x.name for x in unit.steps)}
+        if mine:
+            env.append(("STEPC_FEEDS", json.dumps(mine, sort_keys=True)))
+        push = f"python -m stepc.backends.valohai_io push --store {STORE} --unit {unit.name}"
+        command.append(push + (f" {{parameter:{ITEM}}}" if takes_item else ""))
+        step_params = list(params)
+        if takes_item:
+            step_params.append(
+                {
+                    "name": ITEM,
+                    "type": "integer",
+                    "pass_as": "--item={v}",
+                    "default": 0,
+                    "min": 0,
+                    "description": "the foreach item (set by the pipeline)",
+                }  # fmt: skip
+            )
+        env += sorted({kv for s in unit.steps for kv in s.env})
+        seconds = [retry_seconds(s) if s.timeout is not None else None for s in unit.steps]
+        limit = None
+        if all(t is not None for t in seconds):
+            limit = math.ceil(sum(t for t in seconds if t is not None)) + 60 * int(self.setting("setup_minutes", 10))
+        images = {s.image for s in unit.steps}
+        return {
+            "name": unit.name,
+            "image": unit.first.image if len(images) == 1 else pipeline.image,
+            "command": command,
+            "parameters": step_params,
+            "inputs": [f"stepc-{name}" for name in before],
+            "env": env,
+            "time_limit": limit,
+            "environment": self._environment(unit.steps),
+            "description": " / ".join(s.description for s in unit.steps if s.description) or None,
+        }

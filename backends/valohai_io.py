@@ -1,0 +1,96 @@
+"""Runs inside a Valohai execution, around ``stepc exec``: the store's files in and out.
+
+Every execution starts with an empty store. ``pull`` unpacks the store archives of the
+upstream nodes (inputs under ``$VH_INPUTS_DIR``, default ``/valohai/inputs``) into it; ``push``
+packs what this node's steps wrote into one archive in ``$VH_OUTPUTS_DIR`` (one per foreach
+item, so the executions of a task never overwrite each other) and prints, as Valohai metadata,
+the item indices of every output a downstream task fans out over. ``items`` does the same for
+a list parameter. Step names, the flow and the pipeline come from ``STEPC_*`` environment
+variables, never from the command line, so no user text is ever part of a shell command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tarfile
+from pathlib import Path
+
+from stepc.runtime.store import Store
+
+STORE = ".stepc-store"
+RUN_ID = "valohai"  # every execution has its own store, so one fixed run id is enough
+
+
+def _dir(variable: str, default: str) -> Path:
+    return Path(os.environ.get(variable) or default)
+
+
+def _steps() -> list[str]:
+    """The unit's steps, in order: ``STEPC_STEP_1``, ``STEPC_STEP_2``, ..."""
+    names = []
+    while f"STEPC_STEP_{len(names) + 1}" in os.environ:
+        names.append(os.environ[f"STEPC_STEP_{len(names) + 1}"])
+    return names
+
+
+def pull(store: Path) -> None:
+    inputs = _dir("VH_INPUTS_DIR", "/valohai/inputs")
+    store.mkdir(parents=True, exist_ok=True)
+    for archive in sorted(inputs.glob("*/*.tar")):
+        with tarfile.open(archive) as tar:
+            tar.extractall(store, filter="data")  # "data" refuses absolute paths and links out
+
+
+def push(store: Path, unit: str, item: int | None) -> None:
+    outputs = _dir("VH_OUTPUTS_DIR", "/valohai/outputs")
+    outputs.mkdir(parents=True, exist_ok=True)
+    the_store = Store(store)
+    name = f"stepc.{unit}.tar" if item is None else f"stepc.{unit}.{item}.tar"
+    with tarfile.open(outputs / name, "w") as tar:
+        for step in _steps():
+            task = the_store.task_dir(RUN_ID, step, item)
+            if task.is_dir():
+                tar.add(task, arcname=task.relative_to(store).as_posix())
+    metadata: dict[str, list[int]] = {}
+    for key, (step, artifact) in sorted(json.loads(os.environ.get("STEPC_FEEDS") or "{}").items()):
+        result = the_store.read_result(RUN_ID, step, None)
+        count = result.counts.get(artifact, 0) if result is not None and result.status == "succeeded" else 0
+        metadata[key] = list(range(count))
+    if metadata:
+        print(json.dumps(metadata, sort_keys=True))
+
+
+def items(key: str, assignments: list[str]) -> None:
+    """Metadata ``{key: [0, 1, ...]}`` for the list parameter given as ``-p name=JSON``."""
+    value: list[object] = []
+    for assignment in assignments:
+        _, _, text = assignment.partition("=")
+        loaded = json.loads(text)
+        value = loaded if isinstance(loaded, list) else []
+    print(json.dumps({key: list(range(len(value)))}, sort_keys=True))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stepc.backends.valohai_io")
+    parser.add_argument("action", choices=["pull", "push", "items"])
+    parser.add_argument("--store", default=STORE)
+    parser.add_argument("--unit", default="")
+    parser.add_argument("--item", type=int)
+    parser.add_argument("--key", default="")
+    parser.add_argument("-p", dest="params", action="append", default=[])
+    args = parser.parse_args(argv)
+    store = Path(args.store)
+    if args.action == "pull":
+        pull(store)
+    elif args.action == "push":
+        push(store, args.unit, args.item)
+    else:
+        items(args.key, args.params)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""stepc's own check of a generated valohai.yaml (the tests also run valohai-yaml's lint): names
+without dots, unique steps and nodes, and edges and parameter targets that name real nodes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def lint_config(text: str) -> list[str]:
+    """Every problem found; empty when clean."""
+    try:
+        items = yaml.load(text, Loader=_LOADER)
+    except yaml.YAMLError as exc:
+        return [f"not valid YAML: {exc}"]
+    if not isinstance(items, list):
+        return ["a valohai.yaml is a list of steps and pipelines"]
+    problems: list[str] = []
+    steps = [i["step"]["name"] for i in items if isinstance(i, dict) and "step" in i]
+    if len(set(steps)) != len(steps):
+        problems.append("step names are not unique")
+    for item in items:
+        pipeline = item.get("pipeline") if isinstance(item, dict) else None
+        if not pipeline:
+            continue
+        nodes = [n["name"] for n in pipeline.get("nodes", [])]
+        if len(set(nodes)) != len(nodes):
+            problems.append("node names are not unique")
+        for node in pipeline.get("nodes", []):
+            if "." in node["name"]:
+                problems.append(f"node name {node['name']!r} contains a dot")
+            if node["step"] not in steps:
+                problems.append(f"node {node['name']!r} runs unknown step {node['step']!r}")
+        sockets = [s for edge in pipeline.get("edges", []) for s in edge]
+        sockets += [t for p in pipeline.get("parameters", []) for t in p.get("targets", [])]
+        for socket in sockets:
+            if socket.split(".", 2)[0] not in nodes:
+                problems.append(f"{socket!r} names an unknown node")
+    return problems
