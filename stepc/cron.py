@@ -19,6 +19,8 @@ def cron_error(expression: str) -> str | None:
     text = expression.strip()
     if text in MACROS:
         return None
+    if text.startswith("@"):
+        return f"unknown schedule {text!r}: use five fields or one of {', '.join(MACROS)}"
     fields = text.split()
     if len(fields) != 5:
         return f"a cron schedule has 5 fields (minute hour day-of-month month day-of-week), {len(fields)} given"

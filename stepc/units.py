@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
@@ -15,17 +16,28 @@ class UnitError(ValueError):
     pass
 
 
+def _finite(number: int | float | str, what: str) -> float:
+    """``number`` as a float, or a :class:`UnitError` when it is too large to mean anything."""
+    try:
+        value = float(number)
+    except OverflowError:
+        value = math.inf
+    if not math.isfinite(value):
+        raise UnitError(f"{what} {number!r} is not a finite number")
+    return value
+
+
 def parse_cpu(value: object) -> float:
     """Cores: ``2``, ``0.5``, ``"500m"``, ``"2"``."""
     if isinstance(value, bool):
         raise UnitError("cpu must be a number of cores or a string like '500m'")
     if isinstance(value, (int, float)):
-        cores = float(value)
+        cores = _finite(value, "cpu")
     elif isinstance(value, str):
         match = _QUANTITY.match(value)
         if not match or match.group(2) not in ("", "m"):
             raise UnitError(f"bad cpu quantity {value!r}: use cores (2, 0.5) or millicores ('500m')")
-        cores = float(match.group(1)) / (1000 if match.group(2) == "m" else 1)
+        cores = _finite(match.group(1), "cpu") / (1000 if match.group(2) == "m" else 1)
     else:
         raise UnitError("cpu must be a number of cores or a string like '500m'")
     if cores <= 0:
@@ -38,7 +50,7 @@ def parse_bytes(value: object, what: str = "memory") -> int:
     if isinstance(value, bool):
         raise UnitError(f"{what} must be a quantity such as '512Mi' or '4Gi'")
     if isinstance(value, (int, float)):
-        amount = float(value)
+        amount, plain = _finite(value, what), True
     elif isinstance(value, str):
         match = _QUANTITY.match(value)
         if not match:
@@ -48,11 +60,16 @@ def parse_bytes(value: object, what: str = "memory") -> int:
         if factor is None:
             hint = f" (did you mean '{number}{unit[0].upper()}i'?)" if unit[:1].upper() in "KMGTPE" and unit else ""
             raise UnitError(f"unknown {what} unit {unit!r} in {value!r}: use Ki, Mi, Gi, Ti or k, M, G, T{hint}")
-        amount = float(number) * factor
+        amount, plain = _finite(float(number) * factor, what), unit == ""
     else:
         raise UnitError(f"{what} must be a quantity such as '512Mi' or '4Gi'")
     if amount <= 0:
         raise UnitError(f"{what} must be more than 0")
+    if amount >= 2**63:
+        raise UnitError(f"{what} {value!r} is more bytes than any machine has")
+    if plain and amount < 2**20:  # Metaflow's and many a reader's habit: a plain number in megabytes
+        shown = value.strip() if isinstance(value, str) else value
+        raise UnitError(f"{what} {value!r} would be {shown} bytes: write '{shown}Mi' for mebibytes")
     return int(amount)
 
 
@@ -61,18 +78,20 @@ def parse_duration(value: object) -> int:
     if isinstance(value, bool):
         raise UnitError("a duration must be seconds or a string such as '90s', '15m', '2h'")
     if isinstance(value, (int, float)):
-        seconds = float(value)
+        seconds = _finite(value, "duration")
     elif isinstance(value, str):
         text = value.strip()
         if text.isdigit():
-            seconds = float(text)
+            seconds = _finite(text, "duration")
         else:
             parts = _DURATION.findall(text)
             if not parts or "".join(n + u for n, u in parts) != text:
                 raise UnitError(f"bad duration {value!r}: use seconds or a string such as '90s', '15m', '2h'")
-            seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
+            seconds = _finite(sum(float(n) * _DURATION_UNITS[u] for n, u in parts), "duration")
     else:
         raise UnitError("a duration must be seconds or a string such as '90s', '15m', '2h'")
     if seconds <= 0:
         raise UnitError("a duration must be more than 0 seconds")
-    return int(round(seconds))
+    if seconds >= 2**31:  # engines keep durations in 32-bit seconds (68 years)
+        raise UnitError(f"a duration of {value!r} is longer than any engine can wait")
+    return math.ceil(seconds)  # a part of a second still needs that second

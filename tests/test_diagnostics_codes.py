@@ -521,6 +521,24 @@ CASES = [
         "S112", '"4GB"', ("unknown memory unit 'GB'", "did you mean '4Gi'?"),
     ),
     Case(
+        "memory-as-a-plain-number",
+        flow("""
+            @step(resources={"cpu": 1, "memory": 4096})
+            def a():
+                return 1
+        """),
+        "S112", "4096", ("would be 4096 bytes: write '4096Mi'",),
+    ),
+    Case(
+        "number-too-large",
+        flow("""
+            @step(timeout=1e999)
+            def a():
+                return 1
+        """),
+        "S102", "1e999", ("too large to be a finite number",),
+    ),
+    Case(
         "bad-cpu",
         flow("""
             @step(resources={"cpu": "two"})

@@ -8,6 +8,7 @@ of module-level constants bound once to such literals are read; anything else is
 from __future__ import annotations
 
 import ast
+import math
 from typing import Any
 
 import libcst as cst
@@ -146,6 +147,10 @@ def literal_value(
         value = _token_value(node)
         if isinstance(value, bytes):
             raise NotStatic(where, "bytes literals are not supported; use a str")
+        if isinstance(value, float) and not math.isfinite(value):  # 1e999: JSON cannot hold it
+            raise NotStatic(where, f"{node.value} is too large to be a finite number")
+        if isinstance(value, int) and not -(2**63) <= value < 2**63:  # what engines and JSON readers hold
+            raise NotStatic(where, "this number does not fit in 64 bits")
         return value
     if isinstance(node, cst.ConcatenatedString):
         left = literal_value(node.left, constants, evaluating, reported_at)
