@@ -284,6 +284,26 @@ CASES = [
         "S103", '"10 minutes"', ("bad duration", "'15m'"),
     ),
     Case(
+        "bad-env-name",
+        flow("""
+            @step(env={"MODE": "fast", "MY VAR": "x"})
+            def a():
+                return 1
+        """),
+        "S103", '"MY VAR"', ("env name 'MY VAR' is not an environment variable name",),
+    ),
+    Case(
+        "empty-pipeline-name",
+        flow("""
+            @step
+            def a():
+                return 1
+
+            pipeline("", steps=[a])
+        """),
+        "S103", '""', ("non-empty single line",),
+    ),
+    Case(
         "pipeline-without-a-name",
         flow("""
             @step

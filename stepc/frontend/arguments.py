@@ -158,6 +158,16 @@ def read_str_dict(value: Any, node: cst.CSTNode, what: str) -> tuple[tuple[str, 
     return tuple(sorted(value.items()))
 
 
+def read_env(value: Any, node: cst.CSTNode) -> tuple[tuple[str, str], ...]:
+    """Environment variables: names every shell and engine accepts, string values."""
+    pairs = read_str_dict(value, node, "env")
+    for key, _ in pairs:
+        if not IDENTIFIER.match(key):
+            message = f"env name {key!r} is not an environment variable name (letters, digits and '_')"
+            raise ArgumentError(entry_node(node, key, want_key=True), "S103", message)
+    return pairs
+
+
 def read_tags(value: Any, node: cst.CSTNode) -> tuple[tuple[str, str], ...]:
     if isinstance(value, dict):
         return read_str_dict(value, node, "tags")

@@ -174,7 +174,7 @@ class FunctionDialect:
             "cache": self._read(values, "cache", args.read_cache),
             "resources": self._read(values, "resources", args.read_resources),
             "image": self._read(values, "image", _read_image),
-            "env": self._read(values, "env", lambda v, n: args.read_str_dict(v, n, "env")) or (),
+            "env": self._read(values, "env", args.read_env) or (),
             "rollback": self._read_rollback(values.get("rollback")),
             "weight": self._read(values, "weight", args.read_weight),
             "tags": self._read(values, "tags", args.read_tags) or (),
@@ -251,7 +251,7 @@ class FunctionDialect:
 
     def _read_pipeline(self, call: cst.Call) -> PipelineDecl | None:
         values = self._keyword_values(call, PIPELINE_ARGUMENTS, "pipeline()", positional=("name", "steps"))
-        name = self._read(values, "name", lambda v, n: args.read_str(v, n, "pipeline name"))
+        name = self._read(values, "name", _read_pipeline_name)
         if name is None:
             if "name" not in values:
                 self._error("S103", "pipeline() needs a name as its first argument", call)
@@ -289,6 +289,13 @@ class FunctionDialect:
         if problem:
             raise ArgumentError(node, "S113", f"bad cron schedule {text!r}: {problem}")
         return text.strip()
+
+
+def _read_pipeline_name(value: Any, node: cst.BaseExpression) -> str:
+    name = args.read_str(value, node, "pipeline name")
+    if not name.strip() or "\n" in name:
+        raise ArgumentError(node, "S103", "a pipeline name must be a non-empty single line, e.g. 'nightly-training'")
+    return name
 
 
 def _read_image(value: Any, node: cst.BaseExpression) -> str:
