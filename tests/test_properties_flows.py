@@ -160,3 +160,27 @@ def test_valid_flows_read_cleanly_round_trip_and_keep_every_edge(plan: FlowPlan)
     assert set(pipeline.edges) == plan.expected_edges()
     position = {s.name: i for i, s in enumerate(pipeline.steps)}
     assert all(position[e.source] < position[e.target] for e in pipeline.edges)  # a topological order
+    for step in pipeline.steps:
+        assert_wiring_rules(pipeline, step)
+
+
+def conjuncts(condition: ir.Condition | None) -> list[ir.Condition]:
+    if condition is None:
+        return []
+    return list(condition.operands) if isinstance(condition, ir.BoolOp) and condition.op == "and" else [condition]
+
+
+def assert_wiring_rules(pipeline: ir.Pipeline, step: ir.Step) -> None:
+    """SPEC §2.3/2.4 on one step: input modes, and the effective condition as own AND producers'."""
+    effective = conjuncts(step.condition)
+    assert all(part in effective for part in conjuncts(step.when))
+    expected = list(conjuncts(step.when))
+    for item in step.inputs:
+        producer = pipeline.step(item.producer)
+        if step.foreach == ir.Foreach("input", item.name):
+            assert item.mode == "item"
+        else:
+            assert item.mode == ("gather" if producer.foreach is not None else "value")
+        if not item.optional:
+            expected += conjuncts(producer.condition)
+    assert set(map(repr, effective)) == set(map(repr, expected))  # same parts, repeats dropped
