@@ -8,7 +8,7 @@ runs; ``stepc run``, ``stepc exec`` and (later) ``stepc submit`` share these rul
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from stepc.diagnostics import did_you_mean
@@ -109,10 +109,12 @@ def resolve(
     params: Iterable[Parameter],
     given: Mapping[str, Any] | None = None,
     texts: Mapping[str, str] | None = None,
+    needed: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """All parameter values of a pipeline: defaults, overridden by ``given`` (Python/JSON values)
     and then by ``texts`` (command-line strings). Unknown names and missing required parameters
-    are errors."""
+    are errors; with ``needed`` (``stepc exec`` of some steps) only those names must be there,
+    and a missing required one that is not needed is left out."""
     declared = {p.name: p for p in params}
     values: dict[str, Any] = {}
     for name in [*(given or {}), *(texts or {})]:
@@ -125,6 +127,8 @@ def resolve(
             values[name] = parse_text(param, texts[name])
         elif given and name in given:
             values[name] = check_value(param, given[name])
+        elif param.required and needed is not None and name not in needed:
+            continue
         elif param.required:
             raise ParamError(f"missing required parameter '{name}' ({param.type}): pass -p {name}=VALUE")
         else:

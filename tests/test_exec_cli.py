@@ -76,3 +76,43 @@ def test_exec_bad_params_and_step(tmp_path: Path) -> None:
     assert code == 2 and "parameter 'n_rows' expects int" in err
     msg, code, err = run_exec(tmp_path, IRIS, "--step", "lod", "--run-id", "r4")
     assert code == 2 and "did you mean 'load'" in err
+
+
+def test_exec_options_backends_use(tmp_path: Path) -> None:
+    # -p overrides, --foreach-out writes the item list an engine fans out over
+    out = tmp_path / "fanout"
+    grid, code, _ = run_exec(
+        tmp_path, IRIS, "--step", "make_grid", "--run-id", "r5", "-p", "learning_rates=[0.5, 0.1, 0.05]",
+        "--foreach-out", str(out),
+    )  # fmt: skip
+    assert code == 0 and json.loads((out / "grid.json").read_text()) == [0, 1, 2]
+    stored = json.loads((tmp_path / "runs" / "r5" / "make_grid" / "out.grid.json").read_text())
+    assert stored == [{"lr": 0.5}, {"lr": 0.1}, {"lr": 0.05}]
+
+
+def test_exec_merge_without_the_skipped_branch_parameters(tmp_path: Path) -> None:
+    # Argo passes a step only its own and its conditions' parameters: publish gets no `mode`,
+    # and full_scoring, skipped by the engine, left no result: the optional input is None.
+    quick = json.dumps({"mode": "quick"})
+    assert run_exec(tmp_path, ETL, "--step", "extract", "--step", "clean", "--run-id", "r6", "--params", quick)[1] == 0
+    assert run_exec(tmp_path, ETL, "--step", "quick_scoring", "--run-id", "r6", "--params", quick)[1] == 0
+    published, code, _ = run_exec(tmp_path, ETL, "--step", "publish", "--run-id", "r6")
+    assert code == 0, published
+    path = json.loads((tmp_path / "runs" / "r6" / "publish" / "out.published.json").read_text())
+    assert len(json.loads(Path(path).read_text())) == 10
+    # verify fails with max_rows=1 (retry=1: two attempts with --retry), then --rollback undoes publish
+    failed, code, _ = run_exec(tmp_path, ETL, "--step", "verify", "--run-id", "r6", "-p", "max_rows=1", "--retry")
+    assert code == 1 and failed["attempt"] == 2 and "more than 1" in str(failed["error"])
+    undone, code, _ = run_exec(tmp_path, ETL, "--rollback", "--run-id", "r6")
+    assert code == 0 and undone["rollbacks"] == [
+        {"step": "publish", "item": None, "status": "succeeded", "error": None}
+    ]
+    assert not Path(path).exists()
+
+
+def test_exec_required_parameter_only_where_needed(tmp_path: Path) -> None:
+    flow = str(Path(__file__).resolve().parent / "flows" / "run" / "required.py")
+    msg, code, err = run_exec(tmp_path, flow, "--step", "use", "--run-id", "r7")
+    assert code == 2 and "missing required parameter 'name'" in err
+    msg, code, _ = run_exec(tmp_path, flow, "--step", "use", "--run-id", "r7", "-p", "name=ab")
+    assert code == 0 and msg["status"] == "succeeded"

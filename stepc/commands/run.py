@@ -149,13 +149,17 @@ def resume(run_id: str, workers: int | None, store: str | None, quiet: bool) -> 
 
 @click.command("exec")
 @click.argument("flow", type=click.Path(dir_okay=False))
-@click.option("--step", "step_names", required=True, multiple=True, help="the step to run (repeat: a group)")
+@click.option("--step", "step_names", multiple=True, help="the step to run (repeat: a group, in order)")
 @click.option("--run-id", required=True, help="the run this attempt belongs to")
 @click.option("--item", type=click.IntRange(min=0), help="the foreach item to run")
 @click.option("--store", help=STORE_HELP)
 @click.option("--params", "params_json", help="parameter values as a JSON object")
+@click.option("-p", "--param", "param_texts", multiple=True, metavar="NAME=VALUE", help="a parameter (after --params)")
 @click.option("--pipeline", help="which pipeline of the file")
 @click.option("--attempt", type=click.IntRange(min=1), help="attempt number (default: the next one)")
+@click.option("--retry", is_flag=True, help="retry a failed attempt as the step's retry policy says")
+@click.option("--foreach-out", type=click.Path(file_okay=False), help="write <DIR>/<output>.json item lists")
+@click.option("--rollback", is_flag=True, help="run the rollbacks of the run's succeeded steps instead")
 def exec_step(
     flow: str,
     step_names: tuple[str, ...],
@@ -163,44 +167,59 @@ def exec_step(
     item: int | None,
     store: str | None,
     params_json: str | None,
+    param_texts: tuple[str, ...],
     pipeline: str | None,
     attempt: int | None,
+    retry: bool,
+    foreach_out: str | None,
+    rollback: bool,
 ) -> None:
-    """Run one attempt of one step (the command every backend runs); prints a JSON control line.
+    """Run one attempt of a step (the command every backend runs); prints a JSON control line.
 
     Several --step options run the steps of a group back to back in this one process, each
-    with its own control line, stopping at the first that fails; the last line is the last
-    step's. Exit code: 0 success (or skipped), 1 the step failed, 2 it could not start.
+    with its own control line, stopping at the first that fails. Exit code: 0 success (or
+    skipped), 1 the step failed, 2 it could not start. With --rollback: the rollbacks of the
+    run's succeeded tasks, newest first, and one control line listing them.
     """
-    ir, diags = _load_quiet(flow, pipeline)
-    try:
-        given = json.loads(params_json) if params_json else {}
-        if not isinstance(given, dict):
-            raise ParamError("--params must be a JSON object")
-        values = resolve(ir.params, given)
-    except json.JSONDecodeError as exc:
-        _fail(f"--params is not valid JSON: {exc}", 2)
-    except ParamError as exc:
-        _fail(str(exc), 2)
+    ir, _ = _load_quiet(flow, pipeline)
+    from stepc.interpreter import open_store
+    from stepc.runtime import entry
+    from stepc.runtime.plan import needed_params
+
+    the_store = open_store(store, flow)
+    if rollback:
+        message, code = entry.exec_rollbacks(ir, flow, run_id, the_store)
+        click.echo(json.dumps(message, sort_keys=True))
+        sys.exit(code)
+    if not step_names:
+        _fail("give --step NAME (or --rollback)", 2)
     known = [s.name for s in ir.steps]
     for name in step_names:
         if name not in known:
             from stepc.diagnostics import did_you_mean
 
             _fail(f"no step '{name}' in pipeline '{ir.name}'{did_you_mean(name, known)}", 2)
-    from stepc.interpreter import open_store
-    from stepc.runtime.entry import exec_task
-
-    the_store = open_store(store, flow)
+    steps = [ir.step(name) for name in step_names]
+    try:
+        given = json.loads(params_json) if params_json else {}
+        if not isinstance(given, dict):
+            raise ParamError("--params must be a JSON object")
+        values = resolve(ir.params, given, split_assignments(param_texts), needed=needed_params(steps))
+    except json.JSONDecodeError as exc:
+        _fail(f"--params is not valid JSON: {exc}", 2)
+    except ParamError as exc:
+        _fail(str(exc), 2)
     code = 0
-    for name in step_names:
-        message, code = exec_task(ir, flow, name, run_id, the_store, values, item, attempt)
+    for step in steps:
+        message, code = entry.exec_task(ir, flow, step.name, run_id, the_store, values, item, attempt, retry)
         number = message.get("attempt")
         if number is not None:
-            log = the_store.log_path(run_id, name, item, int(number))
+            log = the_store.log_path(run_id, step.name, item, int(number))
             if log.exists():  # echo the user's output for the engine's own log viewer
                 sys.stderr.write(log.read_text(encoding="utf-8", errors="replace"))
                 sys.stderr.flush()
+        if foreach_out and code == 0:
+            entry.write_foreach_out(Path(foreach_out), ir, step, message)
         click.echo(json.dumps(message, sort_keys=True))
         if code != 0:
             break

@@ -8,26 +8,12 @@ one that fails or crashes does not stop the others. A task undone successfully i
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from stepc.interpreter.child import describe_exit, last_line, rollback_body
 from stepc.interpreter.progress import Reporter
 from stepc.interpreter.rundb import RunDB
 from stepc.interpreter.workers import run_in_child
-from stepc.ir import Pipeline, Step
+from stepc.ir import Step
 from stepc.runtime.store import Store, TaskResult
-
-
-def rollback_order(pipeline: Pipeline, results: Iterable[TaskResult]) -> list[tuple[Step, TaskResult]]:
-    """The tasks to undo, latest completion first (ties: later steps, higher items first)."""
-    order = {s.name: i for i, s in enumerate(pipeline.steps)}
-    todo = [
-        (pipeline.step(r.step), r)
-        for r in results
-        if r.status == "succeeded" and not r.cached and pipeline.step(r.step).rollback
-    ]
-    todo.sort(key=lambda pair: (pair[1].ended, order[pair[0].name], pair[1].item or 0), reverse=True)
-    return todo
 
 
 def run_rollbacks(

@@ -24,13 +24,13 @@ from stepc.interpreter import cache
 from stepc.interpreter.child import describe_exit, group_body, task_body
 from stepc.interpreter.progress import Reporter
 from stepc.interpreter.result import RunResult
-from stepc.interpreter.rollback import rollback_order, run_rollbacks
+from stepc.interpreter.rollback import run_rollbacks
 from stepc.interpreter.rundb import RunDB
 from stepc.interpreter.state import StepState
 from stepc.interpreter.workers import Child, Pool
 from stepc.ir import Pipeline, Step
 from stepc.runtime.exec import load_module
-from stepc.runtime.plan import MissingInput, Task, item_count, make_task, should_skip
+from stepc.runtime.plan import MissingInput, Task, item_count, make_task, rollback_order, should_skip
 from stepc.runtime.store import Store, TaskResult
 
 

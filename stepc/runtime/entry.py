@@ -1,23 +1,39 @@
-"""``stepc exec``: from command-line arguments to one executed task and a control line.
+"""``stepc exec``: from command-line arguments to executed tasks and their control lines.
 
 A backend runs ``python -m stepc exec flow.py --step NAME --run-id ID [--item K] --store URL
-[--params JSON]``. Upstream results are read from the store's ``result.json`` files; a producer
-without a result whose condition is false was skipped, so an optional input gets ``None``.
-The control line printed last on stdout is one JSON object, for example::
+[--params JSON] [-p name=value]``. Upstream results are read from the store's ``result.json``
+files. The engine starts a step only after its upstream tasks ended, so a producer without a
+result was skipped: an optional input then gets ``None``, and a required one makes this step
+skipped too when the producer's condition says so (or an error when nothing explains it).
+The control line printed on stdout for each step is one JSON object, for example::
 
     {"status": "succeeded", "step": "make_grid", "item": null, "attempt": 1, "run_id": "...",
-     "outputs": {"grid": "<artifact id>"}, "foreach": {"grid": {"count": 3, "items": [0, 1, 2]}}}
+     "outputs": {"grid": "<artifact id>"}, "foreach": {"grid": {"count": 3, "items": [0, 1, 2]}},
+     "error": null}
+
+``--rollback`` runs the rollbacks of the run's succeeded tasks instead, newest first.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from stepc.ir import Pipeline
-from stepc.runtime.exec import execute
-from stepc.runtime.plan import MissingInput, ResultLookup, condition_holds, item_count, make_task, should_skip
+from stepc.ir import Pipeline, Step
+from stepc.runtime.exec import call_rollback, captured, execute
+from stepc.runtime.plan import (
+    MissingInput,
+    ResultLookup,
+    condition_holds,
+    foreach_outputs,
+    item_count,
+    make_task,
+    rollback_order,
+    should_skip,
+)
 from stepc.runtime.store import Store, TaskResult
 
 
@@ -29,8 +45,13 @@ def store_lookup(pipeline: Pipeline, store: Store, run_id: str, params: Mapping[
         key = (step, item)
         if key not in memo:
             result = store.read_result(run_id, step, item)
-            if result is None and item in (None, 0) and not condition_holds(pipeline.step(step), params, store, lookup):
-                result = TaskResult("skipped", step, item, 0, 0.0, 0.0)
+            if result is None and item in (None, 0):
+                try:
+                    holds = condition_holds(pipeline.step(step), params, store, lookup)
+                except KeyError:  # a parameter this step was not given: the condition is unknown
+                    holds = True
+                if not holds:
+                    result = TaskResult("skipped", step, item, 0, 0.0, 0.0)
             memo[key] = result
         return memo[key]
 
@@ -60,18 +81,20 @@ def exec_task(
     params: Mapping[str, Any],
     item: int | None = None,
     attempt: int | None = None,
+    retry: bool = False,
 ) -> tuple[dict[str, Any], int]:
-    """Run one attempt as ``stepc exec`` does; returns the control message and the exit code
-    (0 succeeded or skipped, 1 the step failed, 2 it could not start)."""
+    """Run one attempt as ``stepc exec`` does (with ``retry``, as many as the step's retry policy
+    allows, waiting between them); returns the control message and the exit code (0 succeeded
+    or skipped, 1 the step failed, 2 it could not start)."""
     step = pipeline.step(step_name)
     lookup = store_lookup(pipeline, store, run_id, params)
-    number = attempt if attempt is not None else max(store.attempt_numbers(run_id, step.name, item), default=0) + 1
-    if should_skip(pipeline, step, params, store, lookup):
-        now = time.time()
-        skipped = TaskResult("skipped", step.name, item, number, now, now)
-        store.commit(run_id, skipped)
-        return control(skipped, run_id), 0
+    number = attempt or max(store.attempt_numbers(run_id, step.name, item), default=0) + 1
     try:
+        if should_skip(pipeline, step, params, store, lookup):
+            now = time.time()
+            skipped = TaskResult("skipped", step.name, item, number, now, now)
+            store.commit(run_id, skipped)
+            return control(skipped, run_id), 0
         if step.foreach is not None:
             if item is None:
                 raise MissingInput(f"step '{step.name}' is a foreach step: pass --item K")
@@ -79,8 +102,50 @@ def exec_task(
             if not 0 <= item < count:
                 raise MissingInput(f"item {item} is out of range: step '{step.name}' has {count} items")
         task = make_task(pipeline, step, item, number, run_id, params, lookup)
-    except MissingInput as exc:
-        message = {"status": "error", "run_id": run_id, "step": step.name, "item": item, "error": str(exc)}
-        return message, 2
-    result = execute(task, store, flow_path, pipeline.module)
+    except (MissingInput, KeyError) as exc:
+        error = str(exc) if isinstance(exc, MissingInput) else f"parameter {exc} was not given"
+        return {"status": "error", "run_id": run_id, "step": step.name, "item": item, "error": error}, 2
+    tries = 1 + (step.retry.times if retry else 0)
+    for n in range(1, tries + 1):
+        result = execute(task, store, flow_path, pipeline.module)
+        if result.status == "succeeded" or n == tries:
+            break
+        time.sleep(step.retry.wait_before(n))
+        task = make_task(pipeline, step, item, task.attempt + 1, run_id, params, lookup)
     return control(result, run_id), 0 if result.status == "succeeded" else 1
+
+
+def write_foreach_out(directory: Path, pipeline: Pipeline, step: Step, message: dict[str, Any]) -> None:
+    """For engines that fan out from files (Argo's ``valueFrom.path``): ``<dir>/<output>.json``
+    holds the item indices of each output of ``step`` a foreach runs over (``[]`` if skipped)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    counts = message.get("foreach") or {}
+    for name in foreach_outputs(pipeline, step):
+        items = counts.get(name, {}).get("items", [])
+        (directory / f"{name}.json").write_text(json.dumps(items))
+
+
+def exec_rollbacks(pipeline: Pipeline, flow_path: str, run_id: str, store: Store) -> tuple[dict[str, Any], int]:
+    """Run the rollback of every task of the run that succeeded, newest first, each logged to
+    the task's ``rollback.log``; one failing does not stop the others."""
+    done = [r for step in pipeline.steps if step.rollback for r in store.committed(run_id, step.name)]
+    outcome: list[dict[str, Any]] = []
+    for step, result in rollback_order(pipeline, done):
+        assert step.rollback is not None
+        log = store.task_dir(run_id, step.name, result.item) / "rollback.log"
+        error = None
+        with captured(log):
+            try:
+                outputs = {meta.name: store.read_artifact(meta) for meta in result.outputs}
+                call_rollback(step.rollback, flow_path, pipeline.module, outputs)
+            except Exception as exc:  # best effort: report it and go on with the others
+                import traceback
+
+                traceback.print_exc()
+                error = f"{type(exc).__name__}: {exc}"
+        if error is None:
+            store.uncommit(run_id, step.name, result.item)
+        status = "failed" if error else "succeeded"
+        outcome.append({"step": step.name, "item": result.item, "status": status, "error": error})
+    failed = any(o["error"] for o in outcome)
+    return {"status": "failed" if failed else "succeeded", "run_id": run_id, "rollbacks": outcome}, int(failed)
