@@ -71,11 +71,7 @@ def assemble(module: ModuleDecl, reporter: Reporter) -> tuple[list[Pipeline], li
     if module.pipelines and all(p.steps is not None for p in module.pipelines):
         for step in module.steps:
             if _function_name(step) not in listed:
-                ctx.warn(
-                    "W201",
-                    f"step '{step.name.value}' is not in the steps of any pipeline()",
-                    step.name.anchor,
-                )
+                ctx.warn("W201", f"step '{step.name.value}' is not in the steps of any pipeline()", step.name.anchor)
     return pipelines, ctx.diagnostics
 
 
@@ -83,11 +79,7 @@ def _a(type_name: str) -> str:
     return f"an {type_name}" if type_name[0] in "aeiou" else f"a {type_name}"
 
 
-def _type_text(param: ParamDecl) -> str:
-    return _type_text_of(param.type, param.item_type)
-
-
-def _type_text_of(type_: str, item_type: str | None) -> str:
+def _type_text(type_: str, item_type: str | None) -> str:
     return f"{type_}[{item_type}]" if item_type else type_
 
 
@@ -135,12 +127,12 @@ def _resolve_parameters(ctx: _Context, steps: list[StepDecl], decl: PipelineDecl
             other, where = first[param.name]
             items_differ = None not in (param.item_type, other.item_type) and param.item_type != other.item_type
             if param.type != other.type or items_differ:
-                ctx.error(
-                    "S109",
-                    f"parameter '{param.name}' is {_a(_type_text(param))} here but {_a(_type_text(other))} in step "
-                    f"'{where}': one name is one parameter, so give it one type",
-                    param.anchor,
+                mine, theirs = _type_text(param.type, param.item_type), _type_text(other.type, other.item_type)
+                message = (
+                    f"parameter '{param.name}' is {_a(mine)} here but {_a(theirs)} in step '{where}': "
+                    "one name is one parameter, so give it one type"
                 )
+                ctx.error("S109", message, param.anchor)
                 continue
             if other.item_type is None and param.item_type is not None:  # list and list[int] agree
                 first[param.name] = (replace(other, item_type=param.item_type), where)
@@ -165,7 +157,7 @@ def _resolve_parameters(ctx: _Context, steps: list[StepDecl], decl: PipelineDecl
             continue
         declared = params[name]
         if value is not None and not conforms_param(value, declared.type, declared.item_type):
-            shown = _type_text_of(declared.type, declared.item_type)
+            shown = _type_text(declared.type, declared.item_type)
             ctx.error("S122", f"params value {value!r} for '{name}' is not {_a(shown)}", anchor)
             continue
         value = normalise_value(value, declared.type, declared.item_type)
@@ -204,11 +196,8 @@ def _build(ctx: _Context, decl: PipelineDecl) -> Pipeline | None:
                     if elsewhere
                     else did_you_mean(item.value, producers)
                 )
-                ctx.error(
-                    "S104",
-                    f"input '{item.value}' of step '{step.name.value}' has no producer{hint}",
-                    item.anchor,
-                )
+                message = f"input '{item.value}' of step '{step.name.value}' has no producer{hint}"
+                ctx.error("S104", message, item.anchor)
             else:
                 edges.add(Edge(producer.name.value, step.name.value, item.value))
         for ref in step.after:
@@ -263,11 +252,8 @@ def _check_foreach(ctx: _Context, step: StepDecl, params: dict[str, Parameter]) 
     own = {p.name for p in step.params}
     if name in own:
         if params[name].type != "list":
-            ctx.error(
-                "S108",
-                f"foreach '{name}' is {_a(params[name].type)} parameter; foreach needs a list",
-                step.foreach.anchor,
-            )
+            message = f"foreach '{name}' is {_a(params[name].type)} parameter; foreach needs a list"
+            ctx.error("S108", message, step.foreach.anchor)
         return
     hint = did_you_mean(name, [i.value for i in step.inputs] + sorted(own))
     ctx.error(
