@@ -30,7 +30,7 @@ def _dir(variable: str, default: str) -> Path:
 
 def _steps() -> list[str]:
     """The unit's steps, in order: ``STEPC_STEP_1``, ``STEPC_STEP_2``, ..."""
-    names = []
+    names: list[str] = []
     while f"STEPC_STEP_{len(names) + 1}" in os.environ:
         names.append(os.environ[f"STEPC_STEP_{len(names) + 1}"])
     return names

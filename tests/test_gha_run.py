@@ -1,0 +1,343 @@
+"""Run a generated GitHub Actions workflow locally, job by job in `needs` order, the way a runner
+would: `if:` guards, matrix legs, env, the `run:` scripts themselves (bash and python), job and
+step outputs, and artifacts (upload/download replaced by copying the named store paths). The
+store the jobs leave behind must hold the same results as `stepc run`."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from stepc.backends.gha_lint import load_workflow
+from stepc.backends.gha_plan import loop_of
+
+import stepc
+from stepc.runtime.store import Store
+from tests.helpers import GOLDEN, REPO
+
+WORKFLOWS = GOLDEN / "compiled" / ".github" / "workflows"
+RUN_ID = "4242"
+EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+def exec_supports(flag: str) -> bool:
+    """Whether `stepc exec` already takes ``flag`` (the exec contract is being extended)."""
+    out = subprocess.run([sys.executable, "-m", "stepc", "exec", "--help"], capture_output=True, text=True).stdout
+    return flag in out
+
+
+class Runner:
+    """A small GitHub Actions runner: enough of the expression language for what stepc emits."""
+
+    def __init__(self, workflow: dict[str, Any], checkout: Path, work: Path, inputs: dict[str, Any]) -> None:
+        self.jobs: dict[str, Any] = workflow["jobs"]
+        self.checkout = checkout
+        self.work = work
+        self.inputs = inputs
+        self.results: dict[str, dict[str, Any]] = {}
+        self.artifacts: dict[str, Path] = {}
+        self.retry = exec_supports("--retry")
+
+    # -- expressions ------------------------------------------------------------------------
+
+    def value(self, expr: str, ctx: dict[str, Any]) -> Any:
+        expr = expr.strip()
+        if expr.startswith("'") and expr.endswith("'"):
+            return expr[1:-1].replace("''", "'")
+        if expr.startswith("fromJSON(") and expr.endswith(")"):
+            return json.loads(self.value(expr[9:-1], ctx))
+        if expr == "toJSON(inputs)":
+            return json.dumps(self.inputs)
+        if expr == "github.run_id":
+            return RUN_ID
+        if expr == "matrix.item":
+            return ctx["matrix"]
+        parts = expr.split(".")
+        if parts[0] == "needs" and parts[2] == "result":
+            return self.results[parts[1]]["result"]
+        if parts[0] == "needs" and parts[2] == "outputs":
+            return self.results[parts[1]]["outputs"].get(parts[3], "")
+        if parts[0] == "steps" and parts[2] == "outputs":
+            return ctx["steps"].get(parts[1], {}).get(parts[3], "")
+        raise AssertionError(f"expression this runner does not know: {expr!r}")
+
+    def condition(self, expr: str, job_id: str) -> bool:
+        ancestors_failed = any(self.results[n]["result"] == "failure" for n in self.closure(job_id))
+        for term in (t.strip() for t in expr.split("&&")):
+            if term == "!cancelled()":
+                ok = True
+            elif term == "success()":  # the implicit guard: every job before succeeded
+                ok = all(self.results[n]["result"] == "success" for n in self.closure(job_id))
+            elif term == "!failure()":
+                ok = not ancestors_failed
+            elif term == "failure()":
+                ok = ancestors_failed
+            elif " != " in term or " == " in term:
+                op = " != " if " != " in term else " == "
+                left, right = term.split(op)
+                equal = str(self.value(left, {})) == str(self.value(right, {}))
+                ok = equal if op == " == " else not equal
+            else:
+                raise AssertionError(f"condition this runner does not know: {term!r}")
+            if not ok:
+                return False
+        return True
+
+    def render(self, text: Any, ctx: dict[str, Any]) -> Any:
+        if not isinstance(text, str):
+            return text
+        whole = EXPR.fullmatch(text)
+        if whole:
+            return self.value(whole.group(1), ctx)
+        return EXPR.sub(lambda m: str(self.value(m.group(1), ctx)), text)
+
+    def closure(self, job_id: str) -> set[str]:
+        seen: set[str] = set()
+        todo = list(self.jobs[job_id].get("needs", []))
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen.add(name)
+                todo += self.jobs[name].get("needs", [])
+        return seen
+
+    # -- jobs -------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        while len(self.results) < len(self.jobs):
+            ready = [
+                j
+                for j in self.jobs
+                if j not in self.results and set(self.jobs[j].get("needs", [])) <= set(self.results)
+            ]
+            assert ready, "jobs wait on each other"
+            for job_id in ready:
+                self.results[job_id] = self.run_job(job_id)
+
+    def run_job(self, job_id: str) -> dict[str, Any]:
+        job = self.jobs[job_id]
+        guard = job.get("if", "${{ success() }}")
+        inner = EXPR.fullmatch(guard)
+        if not self.condition(inner.group(1) if inner else guard, job_id):
+            return {"result": "skipped", "outputs": {}}
+        matrix = (job.get("strategy") or {}).get("matrix", {}).get("item")
+        legs = self.render(matrix, {}) if matrix is not None else [None]
+        assert isinstance(legs, list) and legs, f"{job_id}: a matrix needs items"
+        outputs: dict[str, Any] = {}
+        failed = False
+        for leg in legs:
+            ok, steps = self.run_leg(job_id, job, leg)
+            failed = failed or not ok
+            ctx = {"matrix": leg, "steps": steps}
+            outputs = {k: self.render(v, ctx) for k, v in (job.get("outputs") or {}).items()}
+        return {"result": "failure" if failed else "success", "outputs": outputs}
+
+    def run_leg(self, job_id: str, job: dict[str, Any], leg: Any) -> tuple[bool, dict[str, dict[str, str]]]:
+        workspace = self.work / job_id / str(leg)
+        shutil.copytree(self.checkout, workspace)
+        temp = workspace.parent / f"{leg}.temp"
+        temp.mkdir()
+        ctx: dict[str, Any] = {"matrix": leg, "steps": {}}
+        env = {k: str(self.render(v, ctx)) for k, v in (job.get("env") or {}).items()}
+        ok = True
+        for step in job["steps"]:
+            guard = step.get("if")
+            if guard == "${{ !cancelled() }}":
+                pass  # runs after a failure too
+            elif not ok:
+                continue
+            uses = step.get("uses", "")
+            if uses.startswith(("actions/checkout@", "actions/setup-python@")) or step.get("name") == "Install":
+                continue  # the checkout is a copy; the venv already has the project
+            if uses.startswith("actions/download-artifact@"):
+                self.download(step["with"], workspace, ctx)
+            elif uses.startswith("actions/upload-artifact@"):
+                self.upload(step["with"], workspace, ctx)
+            else:
+                ok = self.run_script(step, env, workspace, temp, ctx) and ok
+        return ok, ctx["steps"]
+
+    def run_script(
+        self, step: dict[str, Any], env: dict[str, str], workspace: Path, temp: Path, ctx: dict[str, Any]
+    ) -> bool:
+        step_env = {k: str(self.render(v, ctx)) for k, v in (step.get("env") or {}).items()}
+        if not self.retry:
+            step_env.pop("STEPC_RETRY", None)  # stepc exec has no --retry yet; nothing here fails
+        output = temp / f"output.{step.get('id', 'x')}"
+        output.write_text("")
+        full = {
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            **env,
+            **step_env,
+            "RUNNER_TEMP": str(temp),
+            "GITHUB_OUTPUT": str(output),
+        }
+        script = temp / "script"
+        script.write_text(step["run"])
+        shell = step.get("shell", "bash")
+        argv = ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)]
+        if shell == "python":
+            argv = [sys.executable, str(script)]
+        done = subprocess.run(argv, cwd=workspace, env=full, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"{step.get('name')}: {done.stdout}\n{done.stderr}"
+        if "id" in step:
+            pairs = (line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
+            ctx["steps"][step["id"]] = dict(pairs)
+        return True
+
+    def download(self, spec: dict[str, Any], workspace: Path, ctx: dict[str, Any]) -> None:
+        assert spec.get("merge-multiple") is True
+        pattern = self.render(spec["pattern"], ctx)
+        target = workspace / self.render(spec["path"], ctx)
+        for name, folder in sorted(self.artifacts.items()):
+            if fnmatch.fnmatchcase(name, pattern):
+                shutil.copytree(folder, target, dirs_exist_ok=True)
+
+    def upload(self, spec: dict[str, Any], workspace: Path, ctx: dict[str, Any]) -> None:
+        name = self.render(spec["name"], ctx)
+        lines = [self.render(line, ctx) for line in str(spec["path"]).splitlines() if line.strip()]
+        roots = []
+        for line in lines:
+            parts = line.split("/")
+            cut = next((i for i, p in enumerate(parts) if GLOB_CHARS.search(p)), len(parts))
+            roots.append(parts[:cut])
+        root = os.path.commonprefix(roots)  # the least common ancestor of the search paths
+        target = self.work / "artifacts" / name
+        assert spec.get("overwrite") or not target.exists(), f"artifact {name} uploaded twice"
+        for line in lines:
+            for match in sorted(workspace.glob(line)):
+                files = [match] if match.is_file() else [p for p in match.rglob("*") if p.is_file()]
+                for file in files:
+                    relative = file.relative_to(workspace / "/".join(root))
+                    (target / relative).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(file, target / relative)
+        self.artifacts[name] = target
+
+
+def stored(pipeline: Any, store: Store, run_id: str) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Step -> (status, outputs) as the store has them; a foreach step's outputs are item lists."""
+    found: dict[str, tuple[str, dict[str, Any]]] = {}
+    for step in pipeline.steps:
+        if step.foreach is None:
+            result = store.read_result(run_id, step.name, None)
+            if result is None or result.status != "succeeded":
+                found[step.name] = (result.status if result else "not_run", {})
+                continue
+            found[step.name] = ("succeeded", {m.name: store.read_artifact(m) for m in result.outputs})
+            continue
+        results = []
+        while (result := store.read_result(run_id, step.name, len(results))) is not None:
+            results.append(result)
+        if not results and empty_fan_out(pipeline, step, store, run_id):
+            found[step.name] = ("succeeded", {name: [] for name in step.outputs})
+            continue
+        if not results or any(r.status != "succeeded" for r in results):
+            status = results[0].status if results else "not_run"
+            found[step.name] = (status, {})
+            continue
+        outputs = {name: [store.read_artifact(r.output(name)) for r in results] for name in step.outputs}
+        found[step.name] = ("succeeded", outputs)
+    return found
+
+
+def empty_fan_out(pipeline: Any, step: Any, store: Store, run_id: str) -> bool:
+    """A foreach step over an upstream list that came out empty ran zero items: it succeeded."""
+    loop = loop_of(pipeline, step)
+    if loop is None or loop.producer is None:
+        return False
+    result = store.read_result(run_id, loop.producer, None)
+    return result is not None and result.status == "succeeded" and result.counts.get(loop.name) == 0
+
+
+def reference(flow: Path, params: dict[str, Any], tmp: Path) -> dict[str, tuple[str, dict[str, Any]]]:
+    """What `stepc run` makes of the same flow and parameters."""
+    result = stepc.run(str(flow), params=params, store=tmp / "reference-store")
+    assert result.ok, result.error
+    out = {}
+    for name, step in result.steps.items():
+        out[name] = ("succeeded", step.outputs) if step.status == "succeeded" else ("skipped", {})
+    return out
+
+
+def checkout(tmp: Path) -> Path:
+    """A temporary checkout: the flows at the paths the workflows name (relative to the repo)."""
+    root = tmp / "checkout"
+    (root / "golden").mkdir(parents=True)
+    for flow in GOLDEN.glob("*.py"):
+        shutil.copy2(flow, root / "golden" / flow.name)
+    return root
+
+
+VOLATILE = {("publish", "published"), ("verify", "summary")}  # a temporary file's path
+
+
+def comparable(found: dict[str, tuple[str, dict[str, Any]]]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Succeeded steps with their outputs; a step that did not succeed is just "skipped" (the
+    interpreter records no result for a step it skipped, `stepc exec` records one)."""
+    return {
+        step: ("succeeded", {k: v for k, v in outputs.items() if (step, k) not in VOLATILE})
+        if status == "succeeded"
+        else ("skipped", {})
+        for step, (status, outputs) in found.items()
+    }
+
+
+def run_workflow(name: str, flow: str, inputs: dict[str, Any], tmp: Path) -> tuple[Runner, Any]:
+    from stepc.frontend import load
+
+    workflow = load_workflow((WORKFLOWS / name).read_text(encoding="utf-8"))
+    runner = Runner(workflow, checkout(tmp), tmp / "work", inputs)
+    runner.run()
+    store_root = tmp / "final-store"
+    for folder in runner.artifacts.values():
+        shutil.copytree(folder, store_root / "runs", dirs_exist_ok=True)
+    pipeline, _ = load(str(REPO / flow))
+    return runner, stored(pipeline, Store(store_root), RUN_ID)
+
+
+CASES = [
+    ("iris-training.yml", "golden/iris_training.py", {}, {}),
+    ("feature-tour.yml", "golden/features.py", {}, {}),
+    ("etl-branches.yml", "golden/etl_branches.py", {}, {}),
+    # dispatch inputs as GitHub types them: lists as JSON text, numbers and booleans typed
+    (
+        "etl-branches.yml",
+        "golden/etl_branches.py",
+        {"mode": "quick", "sample_every": 3, "batch_size": 40},
+        {"mode": "quick", "sample_every": 3, "batch_size": 40},
+    ),
+    (
+        "feature-tour.yml",
+        "golden/features.py",
+        {"publish": False, "regions": '["eu", "us", "apac"]', "n_shards": 0},
+        {"publish": False, "regions": ["eu", "us", "apac"], "n_shards": 0},
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "flow", "inputs", "params"), CASES, ids=lambda v: str(v)[:40])
+def test_jobs_leave_the_artifacts_stepc_run_leaves(
+    name: str, flow: str, inputs: dict[str, Any], params: dict[str, Any], tmp_path: Path
+) -> None:
+    runner, found = run_workflow(name, flow, inputs, tmp_path)
+    assert all(r["result"] != "failure" for r in runner.results.values()), runner.results
+    assert comparable(found) == comparable(reference(REPO / flow, params, tmp_path))
+
+
+def test_an_empty_fan_out_is_skipped_and_the_join_still_runs(tmp_path: Path) -> None:
+    runner, found = run_workflow("feature-tour.yml", "golden/features.py", {"n_shards": 0}, tmp_path)
+    assert runner.results["count"]["result"] == "skipped"
+    assert runner.results["double"]["result"] == "skipped"
+    assert runner.results["total"]["result"] == "success"
+    assert found["total"] == ("succeeded", {"total": 0})
+    assert "stepc-rollback" in runner.jobs and runner.results["stepc-rollback"]["result"] == "skipped"
