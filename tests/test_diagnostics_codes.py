@@ -819,6 +819,15 @@ CASES = [
         "S123", "**options", ("cannot take **kwargs",),
     ),
     Case(
+        "async-step",
+        flow("""
+            @step
+            async def a():
+                return 1
+        """),
+        "S123", "async", ("cannot be async",),
+    ),
+    Case(
         "positional-only-parameter",
         flow("""
             @step

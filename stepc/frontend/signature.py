@@ -35,6 +35,9 @@ def function_params(func: cst.FunctionDef, constants: Constants) -> tuple[list[F
     """The named parameters, in order, with their static defaults, and every problem found."""
     params = func.params
     errors: list[SignatureError] = []
+    if func.asynchronous is not None:  # the runtime calls steps, it does not await them
+        message = "a step function cannot be async: make it a plain def (run an event loop inside if needed)"
+        errors.append(SignatureError(func.asynchronous, "S123", message))
     if isinstance(params.star_arg, cst.Param):
         errors.append(SignatureError(params.star_arg, "S123", "a step function cannot take *args: name each parameter"))
     if params.star_kwarg is not None:
