@@ -43,14 +43,19 @@ TASK_ID = NameRule(
     strip="_",
 )
 RESERVED = frozenset({"stepc_failed", "stepc_rollback"})
-JSON_TYPES = {"int": "integer", "float": "number", "str": "string", "bool": "boolean", "list": "array", "dict": "object"}
+JSON_TYPES = {
+    "int": "integer",
+    "float": "number",
+    "str": "string",
+    "bool": "boolean",
+    "list": "array",
+    "dict": "object",
+}
 TAG_MAX = 100  # Airflow refuses longer tags at import
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # The shell text of every task: fixed words and environment references, nothing else.
 EXEC_HEAD = '"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW"'
-EXEC_TAIL = (
-    ' --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"'
-)
+EXEC_TAIL = ' --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"'
 ROLLBACK = (
     '"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --rollback --pipeline "$STEPC_PIPELINE"'
     ' --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE"'
@@ -144,7 +149,7 @@ class AirflowBackend(Backend):
 
     @property
     def kubernetes(self) -> bool:
-        return self.setting("operator", "bash") == "kubernetes"
+        return bool(self.setting("operator", "bash") == "kubernetes")
 
     # -- what Airflow cannot say -------------------------------------------------------------
 
@@ -186,7 +191,7 @@ class AirflowBackend(Backend):
         missing = [name for name, value in (("memory", r.memory), ("disk", r.disk)) if value is not None]
         if not missing:
             return []
-        detail = f"a BashOperator cannot reserve {' or '.join(missing)} (operator = \"kubernetes\" can)"
+        detail = f'a BashOperator cannot reserve {" or ".join(missing)} (operator = "kubernetes" can)'
         return [self.warning(pipeline, step, "resources", detail)]
 
     # -- the file ------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -45,7 +46,8 @@ def ensure(quiet: bool = True) -> Path:
     if ready():
         return python()
     VENV.parent.mkdir(parents=True, exist_ok=True)
-    with open(VENV.parent / ".airflow-venv.lock", "w") as lock:
+    # The lock lives outside the work tree, so that it never shows up in `git status`.
+    with open(Path(tempfile.gettempdir()) / f"stepc-airflow-venv-{os.getuid()}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if ready():
             return python()

@@ -271,8 +271,9 @@ with DAG(
         retries=1,
         retry_delay=timedelta(seconds=0.0),
     )
-    # Rollback: teardown tasks, so the run's state still comes from the steps. The guard asks
-    # Airflow whether a task failed; only then does `stepc exec --rollback` run.
+    # Rollback. The guard is a teardown, so it runs once every task is done and the run's state
+    # still comes from the steps; it asks Airflow whether a task failed, and skips the rollback
+    # when none did (a teardown itself would never be skipped).
     stepc_failed = task.short_circuit(task_id="stepc_failed", ignore_downstream_trigger_rules=False)(_run_failed)()
     stepc_failed.as_teardown()
     stepc_rollback = BashOperator(
@@ -289,7 +290,6 @@ with DAG(
             "STEPC_RUN_ID": "{{ run_id }}",
         },
     )
-    stepc_rollback.as_teardown()
     [t1, t2, t3, t4, t5, t6, t7] >> stepc_failed >> stepc_rollback
     when1 >> [t6]
     t1 >> t2
