@@ -69,6 +69,20 @@ def test_a_step_of_another_library_or_a_rebound_name_is_not_a_step(tmp_path: Pat
     assert [d.code for d in load(path)[1]] == ["S003"]
 
 
+@pytest.mark.parametrize(
+    "imports",
+    [
+        "try:\n    from stepc import step\nexcept ImportError:\n    step = None\n",
+        "import sys\nif sys.version_info < (3, 11):\n    pass\nelif True:\n    from stepc import step\nelse:\n"
+        "    from other import step\n",
+        "if True: from stepc import step\n",
+    ],
+    ids=["try-with-fallback", "if-elif-else", "one-line-if"],
+)
+def test_imports_inside_top_level_blocks_count(tmp_path: Path, imports: str) -> None:
+    assert steps_of(tmp_path, f"{imports}\n@step\ndef work():\n    return 1\n") == ["work"]
+
+
 def test_a_foreign_step_beside_stepc_steps_is_left_alone(tmp_path: Path) -> None:
     source = """
         from stepc import step as stepc_step

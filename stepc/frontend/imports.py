@@ -7,6 +7,7 @@ and a name rebound later at the top level (``def step``, ``step = ...``) loses i
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -54,22 +55,50 @@ def _alias_name(alias: cst.ImportAlias) -> str:
 
 
 def read_imports(module: cst.Module) -> ImportTable:
+    """The flow-library names bound at module level, in statement order.
+
+    Imports inside top-level ``if``/``try``/``with`` blocks count (``try: from stepc import
+    step`` with a fallback in ``except``); only top-level rebinding takes a meaning away, since
+    a fallback branch does not run when stepc is there.
+    """
     table = ImportTable()
-    for statement in module.body:
+    for statement, nested in _module_level(module.body, nested=False):
         if isinstance(statement, cst.SimpleStatementLine):
             for small in statement.body:
                 if isinstance(small, cst.ImportFrom):
-                    _read_import_from(small, table)
+                    _read_import_from(small, table, nested)
                 elif isinstance(small, cst.Import):
-                    _read_import(small, table)
-                else:
+                    _read_import(small, table, nested)
+                elif not nested:
                     _forget_rebound(small, table)
-        elif isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+        elif isinstance(statement, (cst.FunctionDef, cst.ClassDef)) and not nested:
             _forget(statement.name.value, table)
     return table
 
 
-def _read_import_from(node: cst.ImportFrom, table: ImportTable) -> None:
+def _module_level(body: Sequence[cst.BaseStatement], nested: bool) -> Iterator[tuple[cst.BaseStatement, bool]]:
+    """Statements that run at module level, each with whether it sits inside a block."""
+    for statement in body:
+        if not isinstance(statement, (cst.If, cst.Try, cst.TryStar, cst.With)):
+            yield statement, nested
+            continue
+        suites: list[cst.BaseSuite] = [statement.body]
+        if isinstance(statement, cst.If):
+            if isinstance(statement.orelse, cst.If):  # elif
+                yield from _module_level([statement.orelse], True)
+            elif statement.orelse is not None:
+                suites.append(statement.orelse.body)
+        elif isinstance(statement, (cst.Try, cst.TryStar)):
+            suites += [handler.body for handler in statement.handlers]
+            suites += [part.body for part in (statement.orelse, statement.finalbody) if part is not None]
+        for suite in suites:
+            if isinstance(suite, cst.IndentedBlock):
+                yield from _module_level(suite.body, True)
+            elif isinstance(suite, cst.SimpleStatementSuite):  # ``if x: import stepc`` on one line
+                yield cst.SimpleStatementLine(body=suite.body), True
+
+
+def _read_import_from(node: cst.ImportFrom, table: ImportTable, nested: bool) -> None:
     source = dotted_name(node.module) if node.module is not None and not node.relative else None
     if isinstance(node.names, cst.ImportStar):
         if source in FLOW_LIBRARIES:  # ``from stepc import *`` binds the public API
@@ -80,24 +109,24 @@ def _read_import_from(node: cst.ImportFrom, table: ImportTable) -> None:
         local = alias.evaluated_alias or imported
         if source in FLOW_LIBRARIES:
             table.names[local] = f"{source}.{imported}"
-        else:
+        elif not nested:
             _forget(local, table)
 
 
-def _read_import(node: cst.Import, table: ImportTable) -> None:
+def _read_import(node: cst.Import, table: ImportTable, nested: bool) -> None:
     for alias in node.names:
         imported = _alias_name(alias)
         if alias.asname is not None:
             local = alias.evaluated_alias or imported
             if imported in FLOW_LIBRARIES:
                 table.modules[local] = imported
-            else:
+            elif not nested:
                 _forget(local, table)
         else:
             head = imported.partition(".")[0]
             if head in FLOW_LIBRARIES:
                 table.modules[head] = head
-            else:
+            elif not nested:
                 _forget(head, table)
 
 
