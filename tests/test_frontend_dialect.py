@@ -501,7 +501,9 @@ def test_constants_are_read_in_nested_positions(tmp_path: Path) -> None:
     assert pipeline.param("rates").default == (0.1, -0.5)
 
 
-@pytest.mark.parametrize("source", [MAPS, EFFECTIVE, SETTINGS.replace(", **{}}", "}")], ids=["maps", "conditions", "settings"])
+@pytest.mark.parametrize(
+    "source", [MAPS, EFFECTIVE, SETTINGS.replace(", **{}}", "}")], ids=["maps", "conditions", "settings"]
+)
 def test_the_ir_round_trips_through_json(tmp_path: Path, source: str) -> None:
     pipeline = read(tmp_path, source)
     text = ir.to_json(pipeline)
