@@ -117,6 +117,16 @@ def yaml_block(text: str, indent: int) -> Quoted:
     return Quoted("|\n" + "\n".join(lines))
 
 
+def fits(step: Step, capacity: dict[str, Any]) -> bool:
+    """Whether a runner (or environment) of this capacity holds the step's resources."""
+    r = step.resources
+    if r.gpu > int(capacity.get("gpu", 0)):
+        return False
+    if "cpu" in capacity and (r.cpu or 0) > parse_cpu(capacity["cpu"]):
+        return False
+    return not ("memory" in capacity and (r.memory or 0) > parse_bytes(capacity["memory"]))
+
+
 class GitHubActionsBackend(Backend):
     NAME = "gha"
     DESCRIPTION = "GitHub Actions: .github/workflows/<pipeline>.yml, a job per step, artifacts between jobs"
@@ -175,12 +185,12 @@ class GitHubActionsBackend(Backend):
                 if isinstance(default, (list, tuple)) and len(default) > MAX_MATRIX:
                     detail = f"its {len(default)} items exceed GitHub's limit of {MAX_MATRIX} matrix jobs"
                     found.append(self.unsupported(pipeline, step, "foreach_param", detail))
-            if step.resources.gpu and not self._runner(step)[1]:
+            if not self._runner(step)[1]:
                 warning = self.unsupported(
                     pipeline,
                     step,
-                    "gpu",
-                    f"no runner with a GPU is configured, so it runs on {self._default_runs_on()!r}: "
+                    "gpu" if step.resources.gpu else "resources",
+                    f"no configured runner holds it, so it runs on {self._default_runs_on()!r}: "
                     "add one under [tool.stepc.gha] runners",
                 )
                 found.append(dataclasses.replace(warning, severity="warning"))
@@ -203,22 +213,22 @@ class GitHubActionsBackend(Backend):
         return value if isinstance(value, str) else [str(v) for v in value]
 
     def _runner(self, step: Step) -> tuple[str | list[str], bool]:
-        """The ``runs-on`` of the first configured runner whose capacity covers the step, and
-        whether one matched; a runner table without a key puts no limit on it (gpu: none)."""
-        need_cpu = step.resources.cpu or 0
-        need_memory = step.resources.memory or 0
-        for runner in self.setting("runners", []):
-            if not isinstance(runner, dict) or "runs_on" not in runner:
-                continue
-            if step.resources.gpu > int(runner.get("gpu", 0)):
-                continue
-            if "cpu" in runner and need_cpu > parse_cpu(runner["cpu"]):
-                continue
-            if "memory" in runner and need_memory > parse_bytes(runner["memory"]):
-                continue
-            labels = runner["runs_on"]
-            return (labels if isinstance(labels, str) else [str(v) for v in labels]), True
-        return self._default_runs_on(), step.resources.gpu == 0
+        """Where a step runs, and whether that runner has what it asks for.
+
+        The default runner (``runs_on``, with the capacity of a standard hosted runner unless
+        ``default_capacity`` says otherwise) takes every step it can hold; a bigger step goes to
+        the first of ``runners`` that holds it, preferring fewer GPUs. A runner table without a
+        cpu or memory key puts no limit on it; without gpu it has none.
+        """
+        capacity = {"cpu": 4, "memory": "16Gi", **dict(self.setting("default_capacity", {}))}
+        if fits(step, {**capacity, "gpu": capacity.get("gpu", 0)}):
+            return self._default_runs_on(), True
+        fitting = [r for r in self.setting("runners", []) if isinstance(r, dict) and "runs_on" in r and fits(step, r)]
+        if not fitting:
+            return self._default_runs_on(), False
+        best = min(fitting, key=lambda r: int(r.get("gpu", 0)))
+        labels = best["runs_on"]
+        return (labels if isinstance(labels, str) else [str(v) for v in labels]), True
 
     def units(self, pipeline: Pipeline) -> list[Unit]:
         return group_units(pipeline, JOB_ID, RESERVED_JOBS)

@@ -44,6 +44,7 @@ class Runner:
         self.work = work
         self.inputs = inputs
         self.results: dict[str, dict[str, Any]] = {}
+        self.logs: dict[str, str] = {}  # job id -> what its scripts printed
         self.artifacts: dict[str, Path] = {}
         self.retry = exec_supports("--retry")
 
@@ -163,11 +164,11 @@ class Runner:
             elif uses.startswith("actions/upload-artifact@"):
                 self.upload(step["with"], workspace, ctx)
             else:
-                ok = self.run_script(step, env, workspace, temp, ctx) and ok
+                ok = self.run_script(job_id, step, env, workspace, temp, ctx) and ok
         return ok, ctx["steps"]
 
     def run_script(
-        self, step: dict[str, Any], env: dict[str, str], workspace: Path, temp: Path, ctx: dict[str, Any]
+        self, job_id: str, step: dict[str, Any], env: dict[str, str], workspace: Path, temp: Path, ctx: dict[str, Any]
     ) -> bool:
         step_env = {k: str(self.render(v, ctx)) for k, v in (step.get("env") or {}).items()}
         if not self.retry:
@@ -189,11 +190,11 @@ class Runner:
         if shell == "python":
             argv = [sys.executable, str(script)]
         done = subprocess.run(argv, cwd=workspace, env=full, capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, f"{step.get('name')}: {done.stdout}\n{done.stderr}"
+        self.logs[job_id] = self.logs.get(job_id, "") + done.stdout + done.stderr
         if "id" in step:
             pairs = (line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
             ctx["steps"][step["id"]] = dict(pairs)
-        return True
+        return done.returncode == 0
 
     def download(self, spec: dict[str, Any], workspace: Path, ctx: dict[str, Any]) -> None:
         assert spec.get("merge-multiple") is True
@@ -269,12 +270,15 @@ def reference(flow: Path, params: dict[str, Any], tmp: Path) -> dict[str, tuple[
     return out
 
 
-def checkout(tmp: Path) -> Path:
+def checkout(tmp: Path, files: dict[str, Path] | None = None) -> Path:
     """A temporary checkout: the flows at the paths the workflows name (relative to the repo)."""
     root = tmp / "checkout"
-    (root / "golden").mkdir(parents=True)
-    for flow in GOLDEN.glob("*.py"):
-        shutil.copy2(flow, root / "golden" / flow.name)
+    root.mkdir(parents=True)
+    if files is None:
+        files = {f"golden/{flow.name}": flow for flow in GOLDEN.glob("*.py")}
+    for relative, source in files.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, root / relative)
     return root
 
 
@@ -330,7 +334,7 @@ def test_jobs_leave_the_artifacts_stepc_run_leaves(
     name: str, flow: str, inputs: dict[str, Any], params: dict[str, Any], tmp_path: Path
 ) -> None:
     runner, found = run_workflow(name, flow, inputs, tmp_path)
-    assert all(r["result"] != "failure" for r in runner.results.values()), runner.results
+    assert all(r["result"] != "failure" for r in runner.results.values()), runner.logs
     assert comparable(found) == comparable(reference(REPO / flow, params, tmp_path))
 
 
