@@ -211,11 +211,11 @@ def exec_step(
         _fail(str(exc), 2)
     code = 0
     for step in steps:
+        before = max(the_store.attempt_numbers(run_id, step.name, item), default=0)
         message, code = entry.exec_task(ir, flow, step.name, run_id, the_store, values, item, attempt, retry)
-        number = message.get("attempt")
-        if number is not None:
-            log = the_store.log_path(run_id, step.name, item, int(number))
-            if log.exists():  # echo the user's output for the engine's own log viewer
+        for number in the_store.attempt_numbers(run_id, step.name, item):
+            if number > before:  # echo the user's output for the engine's own log viewer
+                log = the_store.log_path(run_id, step.name, item, number)
                 sys.stderr.write(log.read_text(encoding="utf-8", errors="replace"))
                 sys.stderr.flush()
         if foreach_out and code == 0:
