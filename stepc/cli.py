@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "ir": "stepc.commands.inspect:ir",
     "graph": "stepc.commands.inspect:graph",
     "compile": "stepc.commands.compile:compile",
+    "targets": "stepc.commands.targets:targets",
     "run": "stepc.commands.run:run",
     "resume": "stepc.commands.run:resume",
     "exec": "stepc.commands.run:exec_step",

@@ -8,12 +8,15 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from stepc.config import find_config
+from stepc.config import Config, find_config
 from stepc.diagnostics import Diagnostic, is_error, render
+
+if TYPE_CHECKING:
+    from stepc.backends.base import GeneratedFile
 
 
 def _with_source(diagnostics: list[Diagnostic], source: str, path: str) -> list[Diagnostic]:
@@ -43,81 +46,99 @@ def _write_atomically(path: Path, content: str) -> None:
         raise
 
 
+def _stale_diff(path: Path, content: str) -> str:
+    current = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if current == content:
+        return ""
+    return "".join(
+        difflib.unified_diff(
+            current.splitlines(keepends=True),
+            content.splitlines(keepends=True),
+            fromfile=str(path) if path.is_file() else "/dev/null",
+            tofile=f"{path} (stepc compile)",
+        )
+    )
+
+
+def _configured_flows(config: Config) -> list[str]:
+    flows = config.settings.get("flows", [])
+    if not isinstance(flows, list) or not flows or config.root is None:
+        raise click.UsageError("name the flow files, or list them in [tool.stepc] flows = [...]")
+    return [str(config.root / str(flow)) for flow in flows]
+
+
+def _target_names(chosen: str | list[str] | None, installed: dict[str, str]) -> list[str]:
+    if not chosen:
+        raise click.UsageError(f"choose a target with --target ({', '.join([*installed, 'all'])})")
+    wanted = chosen if isinstance(chosen, list) else [chosen]
+    names = sorted(installed) if "all" in wanted else [str(n) for n in wanted]
+    for name in names:
+        if name not in installed:
+            raise click.BadParameter(
+                f"unknown target {name!r}; installed: {', '.join(installed)}", param_hint="--target"
+            )
+    return names
+
+
 @click.command()
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--target", "-t", "target_name", help="argo, airflow, ... or all (default: [tool.stepc] target)")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@click.option(
+    "--target", "-t", "target_name", help="argo, airflow, gha, valohai or all (default: [tool.stepc] targets)"
+)
 @click.option("-o", "--output", help="output directory, or - for stdout (default: [tool.stepc] output or .)")
-@click.option("--pipeline", "pipeline_name", help="which pipeline, when the file declares several")
+@click.option("--pipeline", "pipeline_name", help="which pipeline, when a file declares several")
 @click.option("--check", is_flag=True, help="write nothing; exit 1 with a diff when the files on disk differ")
 @click.option("--argo-kind", type=click.Choice(["workflow", "template", "cron"]), help="Argo document kind")
 def compile(  # noqa: A001 - the command is called compile
-    file: str,
+    files: tuple[str, ...],
     target_name: str | None,
     output: str | None,
     pipeline_name: str | None,
     check: bool,
     argo_kind: str | None,
 ) -> None:
-    """Compile FILE for one target or all. Files start with a header naming the source and the
-    stepc version; they are checked by the target's lint before anything is written."""
+    """Compile FILES (default: [tool.stepc] flows) for one target or all. Files start with a
+    header naming the source and the stepc version; they are checked by the target's lint
+    before anything is written, and nothing is written when there is an error."""
     from stepc.frontend import load
     from stepc.targets import available_targets, load_target
 
-    config = find_config(Path(file).parent)
-    targets = available_targets()
-    chosen = target_name or config.settings.get("target")
-    if not chosen:
-        raise click.UsageError(f"choose a target with --target ({', '.join([*targets, 'all'])})")
-    names = sorted(targets) if chosen == "all" else [str(chosen)]
-    for name in names:
-        if name not in targets:
-            raise click.BadParameter(f"unknown target {name!r}; installed: {', '.join(targets)}", param_hint="--target")
-
-    pipeline, diagnostics = load(file, pipeline_name)
-    if pipeline is None:
-        click.echo(render(diagnostics, "text"), nl=False, err=True)
-        sys.exit(1)
+    config = find_config(Path(files[0]).parent if files else Path.cwd())
+    flows = list(files) or _configured_flows(config)
+    settings = config.settings
+    names = _target_names(target_name or settings.get("targets") or settings.get("target"), available_targets())
     options: dict[str, dict[str, Any]] = {"argo": {"kind": argo_kind} if argo_kind else {}}
-    files = []
-    for name in names:
-        backend = load_target(name)(config, options.get(name))
-        generated, found = backend.compile(pipeline)
-        diagnostics.extend(_with_source(found, pipeline.source, file))
-        files.extend(generated)
+    diagnostics: list[Diagnostic] = []
+    generated: list[GeneratedFile] = []
+    for flow in flows:
+        pipeline, found = load(flow, pipeline_name)
+        diagnostics.extend(found)
+        if pipeline is None:
+            continue
+        for name in names:
+            backend = load_target(name)(config, options.get(name))
+            files_out, problems = backend.compile(pipeline)
+            diagnostics.extend(_with_source(problems, pipeline.source, flow))
+            generated.extend(files_out)
     if diagnostics:
         click.echo(render(diagnostics, "text"), nl=False, err=True)
     if is_error(diagnostics):
         sys.exit(1)
 
-    destination = output if output is not None else str(config.settings.get("output", "."))
+    destination = output if output is not None else str(settings.get("output", "."))
     if destination == "-":
-        for generated in files:
-            if len(files) > 1:
-                click.echo(f"# ---- {generated.path}")
-            click.echo(generated.content, nl=False)
+        for item in generated:
+            if len(generated) > 1:
+                click.echo(f"# ---- {item.path}")
+            click.echo(item.content, nl=False)
         return
     out_dir = Path(destination)
     if check:
-        stale = False
-        for generated in files:
-            path = out_dir / generated.path
-            current = path.read_text(encoding="utf-8") if path.is_file() else ""
-            if current != generated.content:
-                stale = True
-                click.echo(
-                    "".join(
-                        difflib.unified_diff(
-                            current.splitlines(keepends=True),
-                            generated.content.splitlines(keepends=True),
-                            fromfile=str(path) if path.is_file() else "/dev/null",
-                            tofile=f"{path} (stepc compile)",
-                        )
-                    ),
-                    nl=False,
-                )
-        if stale:
-            click.echo(f"stale: run `stepc compile {file} --target {chosen} -o {destination}`", err=True)
-        sys.exit(1 if stale else 0)
-    for generated in files:
-        _write_atomically(out_dir / generated.path, generated.content)
-        click.echo(f"wrote {out_dir / generated.path}", err=True)
+        diffs = [diff for item in generated if (diff := _stale_diff(out_dir / item.path, item.content))]
+        if diffs:
+            click.echo("".join(diffs), nl=False)
+            click.echo("stale generated files: run `stepc compile` without --check to refresh them", err=True)
+        sys.exit(1 if diffs else 0)
+    for item in generated:
+        _write_atomically(out_dir / item.path, item.content)
+        click.echo(f"wrote {out_dir / item.path}", err=True)
