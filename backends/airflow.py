@@ -171,11 +171,25 @@ class AirflowBackend(Backend):
         if pipeline.schedule and any(p.required for p in pipeline.params):
             detail = "a scheduled DAG needs a default for every parameter"
             found.append(self.unsupported(pipeline, None, "schedule", detail))
+        feeders = {
+            i.producer for s in pipeline.steps if s.foreach is not None for i in s.inputs if i.name == s.foreach.name
+        }
         for unit in self.units(pipeline):
             timeouts = [s.timeout for s in unit.steps]
             if any(t is None for t in timeouts) and any(t is not None for t in timeouts):
                 detail = f"group '{unit.first.group}' runs as one task, whose timeout needs every step's"
                 found.append(self.warning(pipeline, unit.first, "timeout", detail))
+            sources = {s.foreach for s in unit.steps}
+            if len(unit.steps) > 1 and None in sources and len(sources) > 1:
+                detail = f"group '{unit.first.group}' mixes foreach and plain steps in one task"
+                found.append(self.unsupported(pipeline, unit.first, "group", detail))
+            for step in unit.steps[:-1]:
+                if step.name in feeders:
+                    detail = (
+                        f"a foreach iterates over an output of '{step.name}', which is not the last step of "
+                        f"group '{step.group}': the task's control line is the last step's"
+                    )
+                    found.append(self.unsupported(pipeline, step, "group", detail))
             if self.kubernetes and len({s.image for s in unit.steps}) > 1:
                 detail = f"the steps of group '{unit.first.group}' run in one pod, so they need one image"
                 found.append(self.unsupported(pipeline, unit.steps[1], "group", detail))
@@ -185,14 +199,19 @@ class AirflowBackend(Backend):
         return dataclasses.replace(self.unsupported(pipeline, step, feature, detail), severity="warning")
 
     def _bash_resource_warnings(self, pipeline: Pipeline, step: Step) -> list[Diagnostic]:
-        """A BashOperator runs on the worker as it is: CPU and GPUs become pool slots, but
-        memory and disk cannot be reserved, and saying nothing would be a silent drop."""
+        """A BashOperator runs on the worker as it is: CPU cores become pool slots and GPUs the
+        slots of ``gpu_pool`` when one is configured, but memory and disk cannot be reserved,
+        and saying nothing would be a silent drop."""
         r = step.resources
         missing = [name for name, value in (("memory", r.memory), ("disk", r.disk)) if value is not None]
-        if not missing:
-            return []
-        detail = f'a BashOperator cannot reserve {" or ".join(missing)} (operator = "kubernetes" can)'
-        return [self.warning(pipeline, step, "resources", detail)]
+        found = []
+        if missing:
+            detail = f'a BashOperator cannot reserve {" or ".join(missing)} (operator = "kubernetes" can)'
+            found.append(self.warning(pipeline, step, "resources", detail))
+        if r.gpu and not self.setting("gpu_pool", None):
+            detail = 'set [tool.stepc.airflow] gpu_pool to a pool with one slot per GPU (or operator = "kubernetes")'
+            found.append(self.warning(pipeline, step, "gpu", detail))
+        return found
 
     # -- the file ------------------------------------------------------------------------------
 
@@ -362,8 +381,8 @@ class AirflowBackend(Backend):
         gpu_type = next((r.gpu_type for r in res if r.gpu_type), None)
         if not self.kubernetes:
             # Pools are how Airflow shares out a worker: one slot per core, or per GPU.
-            if gpu:
-                return {"pool": str(self.setting("gpu_pool", "gpu")), "pool_slots": gpu, "image": None}
+            if gpu and self.setting("gpu_pool", None):
+                return {"pool": str(self.setting("gpu_pool", None)), "pool_slots": gpu, "image": None}
             slots = max(1, math.ceil(cpu)) if cpu is not None else None
             return {"pool": self.setting("pool", None), "pool_slots": slots, "image": None}
         requests: dict[str, str] = {}

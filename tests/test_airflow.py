@@ -282,6 +282,22 @@ def test_dags_test_foreach_matches_stepc_run(migrated_db: Path, tmp_path: Path) 
     assert airflow_outputs == outputs(local)
 
 
+def test_dags_test_chained_maps_and_skips_match_stepc_run(migrated_db: Path, tmp_path: Path) -> None:
+    # threshold > 1000: report is skipped; notify runs after it all the same (after= orders only)
+    conf = {"n_shards": 2, "threshold": 5000, "regions": ["eu", "us", "ap"]}
+    text = (COMPILED / "feature-tour_dag.py").read_text()
+    ran, store = dags_test(migrated_db, tmp_path, text, "feature-tour", conf)
+    assert ran.returncode == 0, log(ran)
+    code, local = local_run("golden/features.py", tmp_path, conf)
+    assert code == 0
+    airflow_outputs = outputs(store)
+    assert airflow_outputs == outputs(local)
+    assert {k[:2] for k in airflow_outputs if k[0] == "double"} == {("double", 0), ("double", 1)}
+    assert {k[:2] for k in airflow_outputs if k[0] == "by_region"} == {("by_region", i) for i in range(3)}
+    assert ("total", None, "total") in airflow_outputs and not any(k[0] == "report" for k in airflow_outputs)
+    assert (Store(store).run_dir(unquote(next((store / "runs").iterdir()).name)) / "notify" / "result.json").exists()
+
+
 @pytest.mark.parametrize("mode", ["full", "quick"])
 def test_dags_test_branches_match_stepc_run(migrated_db: Path, tmp_path: Path, mode: str) -> None:
     conf = {"mode": mode, "batch_size": 40}
@@ -351,7 +367,7 @@ def hostile_flow(path: Path) -> None:
     lines = ["from stepc import pipeline, step", ""]
     for index, text in enumerate(HOSTILE):
         name = (
-            ("s" + "_" * (index % 3) + "x" * 300) if index < 3 else (f"step-{index}" if index % 2 else f"step.{index}")
+            ("s" + "_" * (index % 3) + "x" * 250) if index < 3 else (f"step-{index}" if index % 2 else f"step.{index}")
         )
         lines += [
             f"@step(name={name!r}, description={text!r}, tags={{'k{index}': {text!r}, {text!r}: ''}},",
@@ -388,8 +404,29 @@ def test_hostile_strings_cannot_break_or_inject(airflow_python: Path, tmp_path: 
         # the only template expressions are the run id and the parameters (rendered as JSON)
         assert env["STEPC_RUN_ID"] == "RUN-ID" and json.loads(env["STEPC_PARAMS"]) == {"x": "{{ 7 * 7 }}"}
         rendered_values |= {v for k, v in env.items() if k.startswith("V")}
-        assert env["STEPC_STEP_1"] in {"s" + "_" * (i % 3) + "x" * 300 for i in range(3)} | {
+        assert env["STEPC_STEP_1"] in {"s" + "_" * (i % 3) + "x" * 250 for i in range(3)} | {
             f"step-{i}" if i % 2 else f"step.{i}" for i in range(3, len(HOSTILE))
         }
     assert rendered_values == set(HOSTILE)  # env values reach the task unrendered
     assert {f"k{i}:{h}" for i, h in enumerate(HOSTILE)} <= set(dag["tags"])
+
+
+def test_hostile_strings_run_in_airflow_as_in_stepc_run(migrated_db: Path, tmp_path: Path) -> None:
+    """End to end: hostile defaults, conditions and env values in a real run, half the steps
+    skipped by their conditions; nothing reaches a shell (no file is touched) or a template."""
+    pwned = Path("/tmp/stepc-pwned")
+    pwned.unlink(missing_ok=True)
+    flow = tmp_path / "hostile.py"
+    hostile_flow(flow)
+    (tmp_path / "pyproject.toml").write_text("[tool.stepc]\n", encoding="utf-8")
+    text = compile_airflow(flow, cwd=tmp_path)
+    dag_id = next(line for line in text.splitlines() if line.startswith("    dag_id=")).split("'")[1]
+    conf = {f"p{i}": text + "!" for i, text in enumerate(HOSTILE) if i % 2 == 0}
+    ran, store = dags_test(migrated_db, tmp_path, text, dag_id, conf, project=tmp_path)
+    assert ran.returncode == 0, log(ran)
+    code, local = local_run("hostile.py", tmp_path, conf, project=tmp_path)
+    assert code == 0
+    airflow_outputs = outputs(store)
+    assert airflow_outputs == outputs(local)
+    assert sorted(airflow_outputs.values()) == sorted(conf.values())
+    assert not pwned.exists()

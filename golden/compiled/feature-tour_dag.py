@@ -225,8 +225,7 @@ with DAG(
         trigger_rule="none_failed",
         retries=1,
         retry_delay=timedelta(seconds=0.0),
-        pool='gpu',
-        pool_slots=1,
+        pool_slots=2,
     ).expand(env=items5)
     # report
     t6 = BashOperator(
