@@ -33,7 +33,7 @@ def test_timeout_kills_a_sleeping_step_within_a_second(tmp_path: Path) -> None:
     (attempt,) = _attempts(tmp_path, r.run_id)
     assert attempt["status"] == "timeout"
     assert 1.0 <= float(attempt["duration"]) < 2.0  # type: ignore[arg-type]
-    assert elapsed < 2.0 + 1.0  # the 30 s sleep did not run out; start-up included
+    assert elapsed < 5.0  # the 30 s sleep did not run out (start-up included, slack for a busy machine)
     assert "going to sleep" in _log(tmp_path, r.run_id, "sleepy")
 
 
@@ -49,7 +49,7 @@ def test_flaky_step_succeeds_on_third_attempt(tmp_path: Path) -> None:
     # delays 0.1 then 0.2 (backoff 2.0)
     stamps = [float(x) for x in counter.read_text().split()]
     assert stamps[1] - stamps[0] >= 0.1 and stamps[2] - stamps[1] >= 0.2
-    assert time.monotonic() - start < 3
+    assert time.monotonic() - start < 5
     assert "flaky failure 2" in _log(tmp_path, r.run_id, "flaky", 2)
 
 
@@ -84,7 +84,7 @@ def test_wrong_number_of_outputs_is_a_clear_failure(tmp_path: Path) -> None:
 def test_timeout_inside_a_group(tmp_path: Path) -> None:
     start = time.monotonic()
     r = stepc.run(FAILURES, pipeline="group-timeout", store=tmp_path)
-    assert time.monotonic() - start < 3.0
+    assert time.monotonic() - start < 5.0
     assert r["fast"].status == "succeeded" and r["slow"].status == "failed"
     assert "timed out after 1s" in (r.error or "")
     assert "same process: True" in _log(tmp_path, r.run_id, "slow")

@@ -154,7 +154,8 @@ class RichReporter(QuietReporter):
 
     def step_started(self, step: str, items: int | None) -> None:
         self.items[step] = items
-        self.rows[step] = self.progress.add_task(f"  {step}", total=items or 1)
+        if step not in self.rows:  # a group member handed back after a failure starts again
+            self.rows[step] = self.progress.add_task(f"  {step}", total=items or 1)
 
     def task_done(self, step: str, item: int | None, status: str) -> None:
         if item is not None and step in self.rows:
