@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import ast
+import glob
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from stepc.cron import cron_error
+from stepc.frontend import fingerprint
+from stepc.frontend.fingerprint import FunctionNode, code_hash
 from stepc.units import UnitError, parse_bytes, parse_cpu, parse_duration
 
 
@@ -118,3 +127,46 @@ def test_good_cron(schedule: str) -> None:
 def test_bad_cron(schedule: str, says: str) -> None:
     problem = cron_error(schedule)
     assert problem is not None and says in problem
+
+
+# -- code hashes ----------------------------------------------------------------------------------
+
+HASHED = 'def a(x: int = 1, *, y=None):\n    """Doc."""\n    return [x + 1 for _ in range(3)], {"y": y}\n'
+
+
+def test_code_hash_is_pinned() -> None:
+    """The hash is part of every cache key and of the IR: a change must be deliberate."""
+    assert code_hash(function(HASHED)) == "a6d1a13451ba61dc"
+    assert code_hash(function("async def a(x):\n    return await x\n")) == "892ee48003e45430"
+
+
+def interpreter(version: str) -> str | None:
+    """A working ``python<version>`` on PATH or in pyenv's folder (its shims fail when unselected)."""
+    found = [shutil.which(f"python{version}"), *sorted(glob.glob(str(PYENV / f"{version}.*" / "bin" / "python")))]
+    for candidate in filter(None, found):
+        if subprocess.run([candidate, "-c", "pass"], capture_output=True, check=False).returncode == 0:
+            return candidate
+    return None
+
+
+PYENV = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+
+
+@pytest.mark.parametrize("version", ["3.11", "3.12", "3.13"])
+def test_code_hash_is_the_same_on_every_python(version: str) -> None:
+    python = interpreter(version)
+    if python is None:
+        pytest.skip(f"Python {version} is not installed here")
+    script = (
+        "import ast, runpy, sys\n"
+        f"hash = runpy.run_path({str(Path(fingerprint.__file__))!r})['code_hash']\n"
+        f"print(hash(ast.parse({HASHED!r}).body[0]))\n"
+    )
+    result = subprocess.run([python, "-c", script], capture_output=True, text=True, check=False)
+    assert result.stdout.strip() == "a6d1a13451ba61dc", result.stderr
+
+
+def function(source: str) -> FunctionNode:
+    node = ast.parse(source).body[0]
+    assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    return node
