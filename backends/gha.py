@@ -22,7 +22,6 @@ evaluates nothing it contains.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import re
@@ -31,13 +30,13 @@ from typing import Any, ClassVar
 
 from stepc.diagnostics import Diagnostic
 from stepc.ir import Pipeline, Step, thaw
-from stepc.units import parse_bytes, parse_cpu
 
 from .base import BASE_FILTERS, Backend, GeneratedFile, Quoted, file_stem, yaml_scalar
 from .gha_lint import lint_workflow
 from .gha_plan import (
     Unit,
     ancestors,
+    choose_machine,
     feeds,
     group_units,
     loop_of,
@@ -45,6 +44,7 @@ from .gha_plan import (
     store_segment,
     unit_of,
     upstream_units,
+    warning_at,
 )
 from .gha_scripts import FEED_SCRIPT, PARAMS_SCRIPT, ROLLBACK_SCRIPT, RUN_SCRIPT
 from .naming import NameRule, assign_names
@@ -117,16 +117,6 @@ def yaml_block(text: str, indent: int) -> Quoted:
     return Quoted("|\n" + "\n".join(lines))
 
 
-def fits(step: Step, capacity: dict[str, Any]) -> bool:
-    """Whether a runner (or environment) of this capacity holds the step's resources."""
-    r = step.resources
-    if r.gpu > int(capacity.get("gpu", 0)):
-        return False
-    if "cpu" in capacity and (r.cpu or 0) > parse_cpu(capacity["cpu"]):
-        return False
-    return not ("memory" in capacity and (r.memory or 0) > parse_bytes(capacity["memory"]))
-
-
 class GitHubActionsBackend(Backend):
     NAME = "gha"
     DESCRIPTION = "GitHub Actions: .github/workflows/<pipeline>.yml, a job per step, artifacts between jobs"
@@ -186,14 +176,11 @@ class GitHubActionsBackend(Backend):
                     detail = f"its {len(default)} items exceed GitHub's limit of {MAX_MATRIX} matrix jobs"
                     found.append(self.unsupported(pipeline, step, "foreach_param", detail))
             if not self._runner(step)[1]:
-                warning = self.unsupported(
-                    pipeline,
-                    step,
-                    "gpu" if step.resources.gpu else "resources",
-                    f"no configured runner holds it, so it runs on {self._default_runs_on()!r}: "
-                    "add one under [tool.stepc.gha] runners",
+                message = (
+                    f"step '{step.name}' needs more than {self._default_runs_on()!r} has (GPUs, CPU or memory), "
+                    "and no entry of [tool.stepc.gha] runners holds it: it runs there anyway"
                 )
-                found.append(dataclasses.replace(warning, severity="warning"))
+                found.append(warning_at(pipeline, step, message))
         for command in self._install():
             if "${{" in command:
                 found.append(self.unsupported(pipeline, None, "an install command with ${{ }}", "use env: instead"))
@@ -217,17 +204,12 @@ class GitHubActionsBackend(Backend):
 
         The default runner (``runs_on``, with the capacity of a standard hosted runner unless
         ``default_capacity`` says otherwise) takes every step it can hold; a bigger step goes to
-        the first of ``runners`` that holds it, preferring fewer GPUs. A runner table without a
-        cpu or memory key puts no limit on it; without gpu it has none.
+        the first of ``runners`` that holds it, preferring fewer GPUs.
         """
         capacity = {"cpu": 4, "memory": "16Gi", **dict(self.setting("default_capacity", {}))}
-        if fits(step, {**capacity, "gpu": capacity.get("gpu", 0)}):
-            return self._default_runs_on(), True
-        fitting = [r for r in self.setting("runners", []) if isinstance(r, dict) and "runs_on" in r and fits(step, r)]
-        if not fitting:
-            return self._default_runs_on(), False
-        best = min(fitting, key=lambda r: int(r.get("gpu", 0)))
-        labels = best["runs_on"]
+        labels, found = choose_machine((step,), capacity, list(self.setting("runners", [])), "runs_on")
+        if labels is None:
+            return self._default_runs_on(), found
         return (labels if isinstance(labels, str) else [str(v) for v in labels]), True
 
     def units(self, pipeline: Pipeline) -> list[Unit]:

@@ -9,9 +9,12 @@ copied in from its ancestors' uploads, so the plan also says which tasks are anc
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
+from stepc.diagnostics import Diagnostic
 from stepc.ir import Pipeline, Step
+from stepc.units import parse_bytes, parse_cpu
 
 from .naming import NameRule, assign_names
 
@@ -122,3 +125,45 @@ def retry_seconds(step: Step) -> float:
     attempts = step.retry.times + 1
     waits = sum(step.retry.wait_before(n) for n in range(1, step.retry.times + 1))
     return (step.timeout or 0) * attempts + waits
+
+
+def fits(steps: tuple[Step, ...], capacity: dict[str, Any]) -> bool:
+    """Whether a machine of this capacity holds the steps' resources; a capacity without a cpu
+    or memory key puts no limit on it, one without gpu has none."""
+    for step in steps:
+        r = step.resources
+        if r.gpu > int(capacity.get("gpu", 0)):
+            return False
+        if "cpu" in capacity and (r.cpu or 0) > parse_cpu(capacity["cpu"]):
+            return False
+        if "memory" in capacity and (r.memory or 0) > parse_bytes(capacity["memory"]):
+            return False
+    return True
+
+
+def choose_machine(
+    steps: tuple[Step, ...], default_capacity: dict[str, Any], table: list[Any], key: str
+) -> tuple[Any, bool]:
+    """The resource map: ``(None, True)`` when the default machine holds the steps, else the
+    ``key`` value of the first table entry that does (fewest GPUs first) and True, else
+    ``(None, False)``: nothing configured holds them."""
+    if fits(steps, default_capacity):
+        return None, True
+    fitting = [t for t in table if isinstance(t, dict) and key in t and fits(steps, t)]
+    if not fitting:
+        return None, False
+    return min(fitting, key=lambda t: int(t.get("gpu", 0)))[key], True
+
+
+def warning_at(pipeline: Pipeline, step: Step | None, message: str) -> Diagnostic:
+    """A T101 warning at the step's definition (or the flow's first line): something the target
+    maps only in part, said out loud rather than dropped."""
+    span = step.span if step else None
+    return Diagnostic(
+        "T101",
+        message,
+        span.file if span else pipeline.source,
+        span.line if span else 1,
+        span.col if span else 1,
+        severity="warning",
+    )

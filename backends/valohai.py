@@ -26,10 +26,19 @@ from typing import Any, ClassVar
 
 from stepc.diagnostics import Diagnostic
 from stepc.ir import Pipeline, Step, thaw
-from stepc.units import parse_bytes, parse_cpu
 
 from .base import Backend, GeneratedFile, file_stem
-from .gha_plan import Unit, ancestors, feeds, group_units, loop_of, retry_seconds, unit_of
+from .gha_plan import (
+    Unit,
+    ancestors,
+    choose_machine,
+    feeds,
+    group_units,
+    loop_of,
+    retry_seconds,
+    unit_of,
+    warning_at,
+)
 from .naming import NameRule, assign_names
 from .valohai_io import RUN_ID, STORE
 
@@ -77,24 +86,30 @@ class ValohaiBackend(Backend):
         found = super().check_capabilities(pipeline)
         for step in pipeline.steps:
             if step.rollback:
-                found.append(self._warning(pipeline, step, "its rollback function does not run on Valohai", "rollback"))
+                message = f"step '{step.name}' has a rollback function, which Valohai has no way to run on failure"
+                found.append(warning_at(pipeline, step, message + ": it is left out of the valohai.yaml"))
         if pipeline.schedule:
-            found.append(
-                self._warning(pipeline, None, "the schedule is not part of valohai.yaml: add a trigger", "schedule")
-            )
+            message = f"pipeline '{pipeline.name}' has a schedule, which valohai.yaml cannot hold"
+            found.append(warning_at(pipeline, None, message + ": add a scheduled trigger in Valohai"))
         for param in pipeline.params:
             if not _PASSABLE.match(param.name):
                 found.append(self.unsupported(pipeline, None, f"parameter {param.name!r}", "not a command-line name"))
         for unit in self.units(pipeline):
+            if not self._environment(unit.steps)[1]:
+                message = (
+                    f"step '{unit.first.name}' needs more than the default environment has (GPUs, CPU or memory), "
+                    "and no entry of [tool.stepc.valohai] environments holds it: it runs in the default environment"
+                )
+                found.append(warning_at(pipeline, unit.first, message))
+            if len({s.image for s in unit.steps}) > 1:
+                detail = f"the steps of group '{unit.first.group}' run in one execution, so they need one image"
+                found.append(self.unsupported(pipeline, unit.steps[1], "group", detail))
             if len({loop_of(pipeline, s) for s in unit.steps}) > 1:
                 detail = (
                     f"the steps of group '{unit.first.group}' run in one execution, so they need one foreach source"
                 )
                 found.append(self.unsupported(pipeline, unit.steps[1], "group", detail))
         return found
-
-    def _warning(self, pipeline: Pipeline, step: Step | None, detail: str, feature: str) -> Diagnostic:
-        return dataclasses.replace(self.unsupported(pipeline, step, feature, detail), severity="warning")
 
     def units(self, pipeline: Pipeline) -> list[Unit]:
         return group_units(pipeline, NODE)
@@ -114,23 +129,16 @@ class ValohaiBackend(Backend):
         value = self.setting("install", "pip install .")
         return [value] if isinstance(value, str) else [str(v) for v in value]
 
-    def _environment(self, steps: tuple[Step, ...]) -> str | None:
-        """The first configured environment whose capacity covers the steps, else the default."""
-        gpu = max((s.resources.gpu for s in steps), default=0)
-        cpu = max((s.resources.cpu or 0 for s in steps), default=0)
-        memory = max((s.resources.memory or 0 for s in steps), default=0)
-        for entry in self.setting("environments", []):
-            if not isinstance(entry, dict) or "environment" not in entry:
-                continue
-            if gpu > int(entry.get("gpu", 0)):
-                continue
-            if "cpu" in entry and cpu > parse_cpu(entry["cpu"]):
-                continue
-            if "memory" in entry and memory > parse_bytes(entry["memory"]):
-                continue
-            return str(entry["environment"])
+    def _environment(self, steps: tuple[Step, ...]) -> tuple[str | None, bool]:
+        """The environment from the resource map: ``environment`` (its capacity given by
+        ``default_capacity``, no GPU) for what it holds, else the first of ``environments`` that
+        holds the steps, fewest GPUs first; and whether anything configured holds them."""
         default = self.setting("environment", None)
-        return str(default) if default else None
+        capacity = dict(self.setting("default_capacity", {}))
+        chosen, found = choose_machine(steps, capacity, list(self.setting("environments", [])), "environment")
+        if chosen is None:
+            return (str(default) if default else None), found
+        return str(chosen), True
 
     # -- the view the template renders --------------------------------------------------------
 
@@ -216,7 +224,7 @@ class ValohaiBackend(Backend):
             "inputs": [],
             "env": [],
             "time_limit": None,
-            "environment": self._environment(()),
+            "environment": self._environment(())[0],
             "description": f"indices of the list parameter {node.param}",
         }
 
@@ -260,15 +268,14 @@ class ValohaiBackend(Backend):
         limit = None
         if all(t is not None for t in seconds):
             limit = math.ceil(sum(t for t in seconds if t is not None)) + 60 * int(self.setting("setup_minutes", 10))
-        images = {s.image for s in unit.steps}
         return {
             "name": unit.name,
-            "image": unit.first.image if len(images) == 1 else pipeline.image,
+            "image": unit.first.image,
             "command": command,
             "parameters": step_params,
             "inputs": [f"stepc-{name}" for name in before],
             "env": env,
             "time_limit": limit,
-            "environment": self._environment(unit.steps),
+            "environment": self._environment(unit.steps)[0],
             "description": " / ".join(s.description for s in unit.steps if s.description) or None,
         }

@@ -26,16 +26,16 @@ def lint_config(text: str) -> list[str]:
         pipeline = item.get("pipeline") if isinstance(item, dict) else None
         if not pipeline:
             continue
-        nodes = [n["name"] for n in pipeline.get("nodes", [])]
+        nodes = [n["name"] for n in pipeline.get("nodes") or []]
         if len(set(nodes)) != len(nodes):
             problems.append("node names are not unique")
-        for node in pipeline.get("nodes", []):
+        for node in pipeline.get("nodes") or []:
             if "." in node["name"]:
                 problems.append(f"node name {node['name']!r} contains a dot")
             if node["step"] not in steps:
                 problems.append(f"node {node['name']!r} runs unknown step {node['step']!r}")
-        sockets = [s for edge in pipeline.get("edges", []) for s in edge]
-        sockets += [t for p in pipeline.get("parameters", []) for t in p.get("targets", [])]
+        sockets = [s for edge in pipeline.get("edges") or [] for s in edge]
+        sockets += [t for p in pipeline.get("parameters") or [] for t in p.get("targets", [])]
         for socket in sockets:
             if socket.split(".", 2)[0] not in nodes:
                 problems.append(f"{socket!r} names an unknown node")
