@@ -71,20 +71,11 @@ def _console() -> Any:
 
 def _status(row: dict[str, Any]) -> str:
     """A run whose runner died without saying so (kill -9, power loss) shows as interrupted."""
-    if row["status"] != "running" or not row["pid"]:
-        return str(row["status"])
-    import os
-    import socket
+    from stepc.interpreter.rundb import runner_alive
 
-    if row["host"] != socket.gethostname():
-        return "running"
-    try:
-        os.kill(int(row["pid"]), 0)
-    except ProcessLookupError:
+    if row["status"] == "running" and not runner_alive(row):
         return "interrupted"
-    except PermissionError:
-        pass
-    return "running"
+    return str(row["status"])
 
 
 def _when(ts: float | None) -> str:

@@ -7,6 +7,7 @@ runs.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Mapping
@@ -16,7 +17,7 @@ from typing import Any
 from stepc.diagnostics import Diagnostic, render
 from stepc.interpreter.progress import PlainReporter, QuietReporter, Reporter, RichReporter
 from stepc.interpreter.result import RunResult, StepResult
-from stepc.interpreter.rundb import RunDB
+from stepc.interpreter.rundb import RunDB, runner_alive
 from stepc.interpreter.scheduler import Runner
 from stepc.ir import Pipeline
 from stepc.params import ParamError, resolve
@@ -134,15 +135,13 @@ def resume(
         row = db.run(run_id)
         if row is None:
             raise LookupError(f"no run {run_id!r} in {the_store.root}")
-        if row["status"] == "running" and row["pid"] and _alive(int(row["pid"])) and row["host"] == _host():
+        if runner_alive(row):
             raise RuntimeError(f"run {row['run_id']} is still running (pid {row['pid']})")
         if row["status"] == "succeeded":
             raise RuntimeError(f"run {row['run_id']} already succeeded; nothing to resume")
         ir = load_pipeline(row["flow"], row["pipeline"])
-        import json
-
-        params = json.loads(row["params"])
-        values = resolve(ir.params, params)
+        declared = {p.name for p in ir.params}  # the flow may have changed since: keep what still applies
+        values = resolve(ir.params, {k: v for k, v in json.loads(row["params"]).items() if k in declared})
         runner = Runner(
             ir,
             row["flow"],
@@ -157,19 +156,3 @@ def resume(
         return runner.run()
     finally:
         db.close()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _host() -> str:
-    import socket
-
-    return socket.gethostname()

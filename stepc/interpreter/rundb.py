@@ -8,6 +8,8 @@ artifacts it read and wrote.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 import time
 from pathlib import Path
@@ -168,3 +170,19 @@ class RunDB:
     def rollbacks(self, run_id: str) -> list[dict[str, Any]]:
         rows = self.conn.execute("SELECT * FROM rollbacks WHERE run_id=? ORDER BY started", (run_id,)).fetchall()
         return [dict(r) for r in rows]
+
+
+def runner_alive(row: dict[str, Any]) -> bool:
+    """Whether the runner of a run that says ``running`` is still there (on this host; a run
+    started elsewhere is taken at its word)."""
+    if row["status"] != "running" or not row["pid"]:
+        return False
+    if row["host"] != socket.gethostname():
+        return True
+    try:
+        os.kill(int(row["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
