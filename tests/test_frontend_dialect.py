@@ -107,7 +107,7 @@ def test_pipeline_is_recognised_through_imports(tmp_path: Path) -> None:
         def a():
             return 1
 
-        flow = sc.pipeline("named", steps=[a])
+        flow: object = sc.pipeline("named", steps=[a])
     """
     assert read(tmp_path, source).name == "named"
 

@@ -93,7 +93,7 @@ class FunctionDialect:
         return None
 
     def _pipeline_call(self, small: cst.BaseSmallStatement) -> cst.Call | None:
-        value = small.value if isinstance(small, (cst.Expr, cst.Assign)) else None
+        value = small.value if isinstance(small, (cst.Expr, cst.Assign, cst.AnnAssign)) else None
         if isinstance(value, cst.Call) and self.imports.refers_to(value.func, "pipeline"):
             return value
         return None
