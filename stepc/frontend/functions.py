@@ -12,7 +12,6 @@ from stepc.declarations import ModuleDecl, Named, ParamDecl, PipelineDecl, StepD
 from stepc.diagnostics import Diagnostic, did_you_mean
 from stepc.frontend import arguments as args
 from stepc.frontend.arguments import ArgumentError
-from stepc.frontend.conditions import ConditionError, parse_condition
 from stepc.frontend.fingerprint import FunctionNode, code_hash
 from stepc.frontend.imports import ImportTable
 from stepc.frontend.literals import Constants, NotStatic, literal_value
@@ -224,6 +223,9 @@ class FunctionDialect:
         )
 
     def _read_when(self, value: Any, node: cst.BaseExpression) -> WhenDecl:
+        # Imported here: most flows have no condition, and `stepc check` starts on every commit.
+        from stepc.frontend.conditions import ConditionError, parse_condition
+
         text = args.read_str(value, node, "when")
         try:
             condition, uses = parse_condition(text)
@@ -242,7 +244,7 @@ class FunctionDialect:
         return None
 
     def _read_rollback(self, entry: tuple[Any, cst.BaseExpression] | None) -> str | None:
-        if entry is None:
+        if entry is None or (isinstance(entry[1], cst.Name) and entry[1].value == "None"):
             return None
         name = self._function_reference(entry[1], "rollback", "S118")
         return f"{self.module_name}:{name}" if name else None
