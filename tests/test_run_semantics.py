@@ -70,3 +70,37 @@ def test_bad_param_value_raises_before_running(tmp_path: Path) -> None:
     with pytest.raises(stepc.interpreter.ParamError, match="'n' expects int"):
         stepc.run(str(FLOWS / "semantics.py"), {"n": "four"}, store=tmp_path)
     assert not (tmp_path / "runs").exists()
+
+
+CLASH = """
+from stepc import pipeline, step
+
+
+class Point:
+    def __init__(self, x):
+        self.x = x
+
+
+@step(outputs=["p"])
+def make():
+    return Point(3)
+
+
+@step(inputs=["p"], outputs=["x"])
+def use(p):
+    return p.x * 2
+
+
+pipeline("clash", steps=[make, use])
+"""
+
+
+def test_a_flow_named_like_a_stdlib_module_does_not_shadow_it(tmp_path: Path) -> None:
+    import json
+
+    flow = tmp_path / "json.py"
+    flow.write_text(CLASH)
+    r = stepc.run(str(flow), store=tmp_path / "store")
+    assert r.ok, r.error
+    assert r["use"].outputs["x"] == 6  # a pickled object of the flow's own class went between steps
+    assert json.dumps([1]) == "[1]"

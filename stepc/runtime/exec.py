@@ -37,31 +37,42 @@ class StepError(Exception):
 def load_module(flow_path: str | os.PathLike[str], module_name: str, fresh: bool = False) -> ModuleType:
     """Import the flow file as ``module_name`` (once per process, or again when ``fresh``: a
     long-lived caller must see edits), with its folder on sys.path so that the flow's own
-    sibling imports work as they do under ``python flow.py``."""
+    sibling imports work as they do under ``python flow.py``.
+
+    A flow whose name is already taken by another module (a flow called ``json.py``, say) is
+    imported under ``stepc_flow_<name>`` instead of shadowing it; every stepc process does the
+    same, so pickled objects of the flow's own classes still find their module.
+    """
     path = Path(flow_path).resolve()
-    loaded = sys.modules.get(module_name)
+    name = module_name
+    taken = sys.modules.get(name)
+    if taken is not None and not getattr(taken, "__stepc_flow__", False):
+        name = f"stepc_flow_{module_name}"
+    loaded = sys.modules.get(name)
     if not fresh and loaded is not None and getattr(loaded, "__file__", None) == str(path):
         return loaded
     folder = str(path.parent)
     if folder not in sys.path:
         sys.path.insert(0, folder)
-    spec = importlib.util.spec_from_file_location(module_name, path)
+    spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot import {path}")
     module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
+    module.__stepc_flow__ = True  # type: ignore[attr-defined]
+    sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
     except BaseException:
-        del sys.modules[module_name]
+        del sys.modules[name]
         raise
     return module
 
 
-def resolve(ref: str, module: ModuleType) -> Any:
-    """``module:function`` or ``module:Class.method``; the flow module answers for its own name."""
+def resolve(ref: str, module: ModuleType, flow_name: str) -> Any:
+    """``module:function`` or ``module:Class.method``; ``flow_name`` is the flow module's name
+    in the IR, answered by ``module`` whatever name it was imported under."""
     module_name, _, attr = ref.partition(":")
-    target: Any = module if module_name in ("", module.__name__) else importlib.import_module(module_name)
+    target: Any = module if module_name in ("", flow_name) else importlib.import_module(module_name)
     for part in attr.split("."):
         target = getattr(target, part)
     return target
@@ -174,7 +185,7 @@ def execute(
     with captured(log_path):
         try:
             module = load_module(flow_path, module_name)
-            function = resolve(task.function, module)
+            function = resolve(task.function, module, module_name)
             kwargs: dict[str, Any] = dict(task.params)
             for bound in task.inputs:
                 kwargs[bound.name] = load_input(store, bound)
@@ -226,4 +237,4 @@ def execute(
 def call_rollback(ref: str, flow_path: str | os.PathLike[str], module_name: str, outputs: Mapping[str, Any]) -> None:
     """Call a rollback function with the step's outputs as keyword arguments."""
     module = load_module(flow_path, module_name)
-    resolve(ref, module)(**outputs)
+    resolve(ref, module, module_name)(**outputs)
