@@ -729,6 +729,17 @@ CASES = [
         "S117", "trian]", ("not a function defined in this module", "did you mean 'train'?"),
     ),
     Case(
+        "steps-lists-a-step-twice",
+        flow("""
+            @step
+            def a():
+                return 1
+
+            pipeline("p", steps=[a, a])
+        """),
+        "S117", "a])", ("step 'a' is listed twice",),
+    ),
+    Case(
         "steps-not-a-list",
         flow("""
             @step
