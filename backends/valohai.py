@@ -8,8 +8,11 @@
   through a pipeline parameter (a skipped producer is recognised by its condition downstream).
 * A foreach step is a task node whose ``stepc_item`` parameter is fed by a metadata edge from
   the node that made the list (for a list parameter, from a small ``items`` node).
-* Conditions are decided by ``stepc exec`` (status ``skipped``). A rollback or a schedule has no
-  counterpart in valohai.yaml: each is a warning, never a silent drop.
+* Conditions are decided by ``stepc exec`` (status ``skipped``).
+* Valohai has no failure hook, so a failing node rolls back itself: when ``stepc exec`` fails,
+  the node runs ``stepc exec --rollback`` over its own store (the results of every step before
+  it) and then fails. A step with a rollback on a parallel branch of the failure is out of reach:
+  that is a warning. A schedule has no place in valohai.yaml: a warning too.
 
 The file is ``<pipeline>.valohai.yaml`` so several flows can share an output folder; set
 ``file = "valohai.yaml"`` under ``[tool.stepc.valohai]`` for the name Valohai reads.
@@ -58,6 +61,23 @@ class ItemsNode:
     param: str
 
 
+def parallel_steps(pipeline: Pipeline, name: str) -> list[str]:
+    """Steps neither before nor after ``name``: they can fail while it has succeeded."""
+
+    def reach(start: str, follow: Any) -> set[str]:
+        seen: set[str] = set()
+        todo = list(follow(start))
+        while todo:
+            current = todo.pop()
+            if current not in seen:
+                seen.add(current)
+                todo += follow(current)
+        return seen
+
+    related = reach(name, pipeline.upstream) | reach(name, pipeline.downstream) | {name}
+    return [s.name for s in pipeline.steps if s.name not in related]
+
+
 class ValohaiBackend(Backend):
     NAME = "valohai"
     DESCRIPTION = "Valohai: valohai.yaml with a step per task and a pipeline (nodes, edges, task nodes)"
@@ -85,9 +105,14 @@ class ValohaiBackend(Backend):
     def check_capabilities(self, pipeline: Pipeline) -> list[Diagnostic]:
         found = super().check_capabilities(pipeline)
         for step in pipeline.steps:
-            if step.rollback:
-                message = f"step '{step.name}' has a rollback function, which Valohai has no way to run on failure"
-                found.append(warning_at(pipeline, step, message + ": it is left out of the valohai.yaml"))
+            parallel = parallel_steps(pipeline, step.name) if step.rollback else []
+            if parallel:
+                message = (
+                    f"step '{step.name}' has a rollback function, which Valohai runs only when a step after it "
+                    f"fails: a failure of {', '.join(repr(p) for p in parallel)} (on a parallel branch) "
+                    "does not roll it back"
+                )
+                found.append(warning_at(pipeline, step, message))
         if pipeline.schedule:
             message = f"pipeline '{pipeline.name}' has a schedule, which valohai.yaml cannot hold"
             found.append(warning_at(pipeline, None, message + ": add a scheduled trigger in Valohai"))
@@ -161,7 +186,8 @@ class ValohaiBackend(Backend):
             nodes.append({"name": node.name, "type": "execution", "step": node.name})
         for unit in units:
             loop = loop_of(pipeline, unit.first)
-            steps.append(self._step(pipeline, unit, params, before[unit.name], feed_keys, loop is not None))
+            earlier = [u for u in units if u.name in before[unit.name]]
+            steps.append(self._step(pipeline, unit, params, earlier, feed_keys, loop is not None))
             nodes.append({"name": unit.name, "type": "task" if loop else "execution", "step": unit.name})
             for name in before[unit.name]:
                 edges.append([f"{name}.output.*", f"{unit.name}.input.stepc-{name}"])
@@ -233,11 +259,13 @@ class ValohaiBackend(Backend):
         pipeline: Pipeline,
         unit: Unit,
         params: list[dict[str, Any]],
-        before: list[str],
+        before_units: list[Unit],
         feed_keys: dict[tuple[str, str], str],
         takes_item: bool,
     ) -> dict[str, Any]:
         command = [*self._install(), f"python -m stepc.backends.valohai_io pull --store {STORE}"]
+        owner = {s.name for u in before_units for s in u.steps} | {s.name for s in unit.steps}
+        rollbacks = any(pipeline.step(name).rollback for name in owner)
         env: list[tuple[str, str]] = [("STEPC_FLOW", pipeline.source), ("STEPC_PIPELINE", pipeline.name)]
         for index, step in enumerate(unit.steps, start=1):
             env.append((f"STEPC_STEP_{index}", step.name))
@@ -245,7 +273,13 @@ class ValohaiBackend(Backend):
                 f'python -m stepc exec "$STEPC_FLOW" --pipeline "$STEPC_PIPELINE" --step "$STEPC_STEP_{index}"'
                 f" --run-id {RUN_ID} --store {STORE} {{parameters}}"
             )
-            command.append(line + (" --retry" if step.retry.times else ""))
+            line += " --retry" if step.retry.times else ""
+            if rollbacks:  # on failure: roll back what succeeded before, then fail
+                line += (
+                    ' || (python -m stepc exec "$STEPC_FLOW" --pipeline "$STEPC_PIPELINE" --rollback'
+                    f" --run-id {RUN_ID} --store {STORE}; exit 1)"
+                )
+            command.append(line)
         mine = {key: [s, a] for (s, a), key in feed_keys.items() if any(s == x.name for x in unit.steps)}
         if mine:
             env.append(("STEPC_FEEDS", json.dumps(mine, sort_keys=True)))
@@ -273,7 +307,7 @@ class ValohaiBackend(Backend):
             "image": unit.first.image,
             "command": command,
             "parameters": step_params,
-            "inputs": [f"stepc-{name}" for name in before],
+            "inputs": [f"stepc-{u.name}" for u in before_units],
             "env": env,
             "time_limit": limit,
             "environment": self._environment(unit.steps)[0],

@@ -18,6 +18,8 @@ import sys
 import tarfile
 from pathlib import Path
 
+from stepc.ir import Parameter
+from stepc.params import parse_text
 from stepc.runtime.store import Store
 
 STORE = ".stepc-store"
@@ -64,12 +66,12 @@ def push(store: Path, unit: str, item: int | None) -> None:
 
 
 def items(key: str, assignments: list[str]) -> None:
-    """Metadata ``{key: [0, 1, ...]}`` for the list parameter given as ``-p name=JSON``."""
+    """Metadata ``{key: [0, 1, ...]}`` for the list parameter given as ``-p name=value`` (JSON
+    or comma-separated, read as ``stepc exec`` reads it)."""
     value: list[object] = []
     for assignment in assignments:
-        _, _, text = assignment.partition("=")
-        loaded = json.loads(text)
-        value = loaded if isinstance(loaded, list) else []
+        name, _, text = assignment.partition("=")
+        value = parse_text(Parameter(name, "list"), text)
     print(json.dumps({key: list(range(len(value)))}, sort_keys=True))
 
 

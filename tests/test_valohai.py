@@ -100,11 +100,51 @@ def test_groups_run_in_one_execution() -> None:
     assert (env["STEPC_STEP_1"], env["STEPC_STEP_2"]) == ("extract", "clean")
 
 
-def test_rollback_and_schedule_are_warnings() -> None:
+def test_a_schedule_is_a_warning() -> None:
     result = stepc("compile", "golden/iris_training.py", "--target", "valohai", "-o", "-")
     assert result.returncode == 0 and "warning[T101]: pipeline 'iris-training' has a schedule" in result.stderr
-    result = stepc("compile", "golden/etl_branches.py", "--target", "valohai", "-o", "-")
-    assert re.search(r"warning\[T101\]: step 'publish' has a rollback function", result.stderr)
+
+
+ROLLBACK_FLOW = """\
+from stepc import step
+
+
+def undo(made):
+    print("undo", made)
+
+
+@step(outputs=["made"], rollback=undo)
+def make():
+    return 1
+
+
+@step(inputs=["made"], outputs=["half"])
+def boom(made, fail: bool = True):
+    if fail:
+        raise RuntimeError("boom")
+    return made / 2
+
+
+@step(outputs=["other"])
+def aside():
+    return 2
+"""
+
+
+def test_a_failing_node_rolls_back_the_steps_before_it(tmp_path: Path) -> None:
+    flow = tmp_path / "flow.py"
+    flow.write_text(ROLLBACK_FLOW, encoding="utf-8")
+    result = stepc("compile", "flow.py", "--target", "valohai", "-o", ".", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    # `aside` can fail while `make` has succeeded, and no node of it sees `make`'s results
+    assert re.search(r"flow\.py:9:1: warning\[T101\]: step 'make' has a rollback function.*'aside'", result.stderr)
+    path = tmp_path / "flow.valohai.yaml"
+    check_valohai(path.read_text(encoding="utf-8"))
+    runner, found = run_pipeline(path, {"flow.py": flow}, {}, tmp_path / "run")
+    assert runner.failed == ["boom"]
+    assert '"rollbacks": [{"error": null, "item": null, "status": "succeeded", "step": "make"}]' in runner.logs["boom"]
+    runner, found = run_pipeline(path, {"flow.py": flow}, {"fail": False}, tmp_path / "again")
+    assert not runner.failed and found["boom"] == ("succeeded", {"half": 0.5})
 
 
 def test_environments_come_from_the_resource_map(tmp_path: Path) -> None:
