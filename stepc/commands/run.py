@@ -44,7 +44,10 @@ def _open(store: str | None) -> tuple[Any, Any]:
     from stepc.interpreter import open_store
     from stepc.interpreter.rundb import RunDB
 
-    the_store = open_store(store, Path.cwd() / "flow.py")
+    try:
+        the_store = open_store(store, Path.cwd() / "flow.py")
+    except ValueError as exc:
+        _fail(str(exc), 2)
     if not the_store.db_path.exists():
         _fail(f"no runs in {the_store.root}", 1)
     return the_store, RunDB(the_store.db_path)
@@ -101,13 +104,14 @@ def run(
     except ParamError as exc:
         _fail(str(exc), 2)
     ir = _load(flow, pipeline)
-    from stepc.interpreter import make_reporter, run_pipeline
+    from stepc.interpreter import make_reporter, open_store, run_pipeline
 
     try:
         resolve(ir.params, None, texts)  # a bad value is a usage error before anything runs
-    except ParamError as exc:
+        the_store = open_store(store, flow)
+    except (ParamError, ValueError) as exc:
         _fail(str(exc), 2)
-    result = run_pipeline(ir, flow, param_texts=texts, workers=workers, store=store, reporter=make_reporter(quiet))
+    result = run_pipeline(ir, flow, param_texts=texts, workers=workers, store=the_store, reporter=make_reporter(quiet))
     if not result.ok and quiet:
         click.echo(f"run {result.run_id} failed: {result.error}", err=True)
     sys.exit(0 if result.ok else 1)
@@ -177,7 +181,10 @@ def exec_step(
     from stepc.runtime import entry
     from stepc.runtime.plan import needed_params
 
-    the_store = open_store(store, flow)
+    try:
+        the_store = open_store(store, flow, remote=True)
+    except ValueError as exc:
+        _fail(str(exc), 2)
     if rollback:
         message, code = entry.exec_rollbacks(ir, flow, run_id, the_store)
         click.echo(json.dumps(message, sort_keys=True))

@@ -34,11 +34,20 @@ class LoadError(Exception):
         self.diagnostics = diagnostics
 
 
-def open_store(store: str | os.PathLike[str] | None, near: str | os.PathLike[str]) -> Store:
-    """``store`` (a path or ``file://`` URL), else ``.stepc/`` of the project around ``near``."""
-    if store is not None:
-        return Store(root_from_url(os.fspath(store)))
-    return Store(default_root(near))
+def open_store(store: str | os.PathLike[str] | None, near: str | os.PathLike[str], remote: bool = False) -> Store:
+    """``store`` (a path or ``file://`` URL; with ``remote``, any fsspec URL too), else
+    ``.stepc/`` of the project around ``near``. ValueError for a URL that cannot be used."""
+    if store is None:
+        return Store(default_root(near))
+    url = os.fspath(store)
+    if remote and "://" in url and not url.startswith("file://"):
+        from stepc.runtime.remote import open_remote
+
+        return open_remote(url)
+    try:
+        return Store(root_from_url(url))
+    except ValueError:
+        raise ValueError(f"store {url!r}: the local interpreter keeps its runs in a local directory") from None
 
 
 def make_reporter(quiet: bool, stream: Any = None) -> Reporter:

@@ -143,6 +143,7 @@ def exec_rollbacks(pipeline: Pipeline, flow_path: str, run_id: str, store: Store
 
                 traceback.print_exc()
                 error = f"{type(exc).__name__}: {exc}"
+        store.publish(log)
         if error is None:
             store.uncommit(run_id, step.name, result.item)
         status = "failed" if error else "succeeded"

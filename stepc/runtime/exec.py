@@ -215,6 +215,7 @@ def execute(
         except BaseException as exc:  # user code may raise anything, SystemExit included
             traceback.print_exc()
             error = "".join(traceback.format_exception_only(type(exc), exc)).strip().splitlines()[-1]
+    store.publish(log_path)
     result = TaskResult(
         status="failed" if error else "succeeded",
         step=task.step,

@@ -147,6 +147,29 @@ class Store:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
 
+    # --- the file primitives a remote store replaces (see stepc.runtime.remote) ------------
+
+    def _read(self, path: Path) -> bytes:
+        """The bytes of a store file; FileNotFoundError when there is none."""
+        with open(path, "rb") as f:
+            return f.read()
+
+    def _listdir(self, path: Path) -> list[str]:
+        try:
+            return os.listdir(path)
+        except FileNotFoundError:
+            return []
+
+    def _exists(self, path: Path) -> bool:
+        return path.is_file()
+
+    def _move(self, source: Path, target: Path) -> None:
+        os.replace(source, target)
+
+    def publish(self, path: Path) -> None:
+        """Make a file written locally under the root visible to other processes (a no-op
+        here: the root is the store)."""
+
     @property
     def db_path(self) -> Path:
         return self.root / DB_NAME
@@ -173,10 +196,7 @@ class Store:
 
     def attempt_numbers(self, run_id: str, step: str, item: int | None) -> list[int]:
         """Attempt numbers with a log, in order (every attempt that started has one)."""
-        try:
-            names = os.listdir(self.task_dir(run_id, step, item))
-        except FileNotFoundError:
-            return []
+        names = self._listdir(self.task_dir(run_id, step, item))
         return sorted(int(n[4:-4]) for n in names if n.startswith("log.") and n.endswith(".txt") and n[4:-4].isdigit())
 
     # --- artifacts -----------------------------------------------------------------------
@@ -185,6 +205,7 @@ class Store:
         data, fmt = serialize.dumps(value)
         path = self.task_dir(run_id, step, item) / ("out." + _segment(name) + serialize.EXTENSIONS[fmt])
         atomic_write(path, data)
+        self.publish(path)
         return ArtifactMeta(
             name=name,
             id=artifact_id(run_id, step, item, name),
@@ -195,8 +216,7 @@ class Store:
         )
 
     def read_bytes(self, meta: ArtifactMeta) -> bytes:
-        with open(self.root / meta.path, "rb") as f:
-            return f.read()
+        return self._read(self.root / meta.path)
 
     def read_artifact(self, meta: ArtifactMeta) -> Any:
         return serialize.loads(self.read_bytes(meta), meta.fmt)
@@ -223,39 +243,44 @@ class Store:
         )
 
     def exists(self, meta: ArtifactMeta) -> bool:
-        return (self.root / meta.path).is_file()
+        return self._exists(self.root / meta.path)
 
     # --- results -------------------------------------------------------------------------
 
+    def _write_json(self, path: Path, data: Any) -> None:
+        write_json(path, data)
+        self.publish(path)
+
+    def _read_json(self, path: Path) -> Any:
+        return json.loads(self._read(path))
+
     def commit(self, run_id: str, result: TaskResult) -> None:
         """Mark the task done; written after its outputs, so a visible result means whole outputs."""
-        write_json(self.task_dir(run_id, result.step, result.item) / "result.json", result.to_dict())
+        self._write_json(self.task_dir(run_id, result.step, result.item) / "result.json", result.to_dict())
 
     def write_status(self, run_id: str, result: TaskResult) -> None:
         """Record how a failed attempt ended (a success is recorded by :meth:`commit`)."""
-        write_json(self.status_path(run_id, result.step, result.item, result.attempt), result.to_dict())
+        self._write_json(self.status_path(run_id, result.step, result.item, result.attempt), result.to_dict())
 
     def read_result(self, run_id: str, step: str, item: int | None, rolled_back: bool = False) -> TaskResult | None:
         """The committed result of a task (or, with ``rolled_back``, one a rollback undid)."""
         name = ROLLED_BACK if rolled_back else "result.json"
         try:
-            return TaskResult.from_dict(read_json(self.task_dir(run_id, step, item) / name))
+            return TaskResult.from_dict(self._read_json(self.task_dir(run_id, step, item) / name))
         except FileNotFoundError:
             return None
 
     def committed(self, run_id: str, step: str, rolled_back: bool = False) -> list[TaskResult]:
         """Every committed result of a step: the step's own, or its items' in item order."""
         found = [self.read_result(run_id, step, None, rolled_back)]
-        items = self.step_dir(run_id, step) / "items"
-        if items.is_dir():
-            numbers = sorted(int(n) for n in os.listdir(items) if n.isdigit())
-            found += [self.read_result(run_id, step, k, rolled_back) for k in numbers]
+        numbers = sorted(int(n) for n in self._listdir(self.step_dir(run_id, step) / "items") if n.isdigit())
+        found += [self.read_result(run_id, step, k, rolled_back) for k in numbers]
         return [r for r in found if r is not None]
 
     def uncommit(self, run_id: str, step: str, item: int | None) -> None:
         """A rollback undid the task: it is no longer done, so a resumed run runs it again."""
         task = self.task_dir(run_id, step, item)
-        os.replace(task / "result.json", task / ROLLED_BACK)
+        self._move(task / "result.json", task / ROLLED_BACK)
 
     def read_attempt(self, run_id: str, step: str, item: int | None, attempt: int) -> TaskResult | None:
         """How attempt ``attempt`` ended, or None when it left no record (it was killed)."""
@@ -263,18 +288,18 @@ class Store:
         if result is not None and result.attempt == attempt:
             return result
         try:
-            return TaskResult.from_dict(read_json(self.status_path(run_id, step, item, attempt)))
+            return TaskResult.from_dict(self._read_json(self.status_path(run_id, step, item, attempt)))
         except (FileNotFoundError, ValueError):
             return None
 
     # --- runs ----------------------------------------------------------------------------
 
     def write_run(self, run_id: str, info: dict[str, Any]) -> None:
-        write_json(self.run_dir(run_id) / "run.json", info)
+        self._write_json(self.run_dir(run_id) / "run.json", info)
 
     def read_run(self, run_id: str) -> dict[str, Any] | None:
         try:
-            data: dict[str, Any] = read_json(self.run_dir(run_id) / "run.json")
+            data: dict[str, Any] = self._read_json(self.run_dir(run_id) / "run.json")
             return data
         except FileNotFoundError:
             return None
