@@ -7,11 +7,12 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hypothesis import given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from stepc import ir
-from stepc.frontend import load
+from stepc.diagnostics import Diagnostic
+from stepc.frontend import load, read_file
 
 # One pool of pipeline parameters: a name used by several steps must agree, so each has one
 # type and one default; the generator picks whether to annotate it.
@@ -184,3 +185,69 @@ def assert_wiring_rules(pipeline: ir.Pipeline, step: ir.Step) -> None:
         if not item.optional:
             expected += conjuncts(producer.condition)
     assert set(map(repr, effective)) == set(map(repr, expected))  # same parts, repeats dropped
+
+
+# -- one defect in a valid flow: the diagnostic names it, where it is written ----------------------
+
+
+def read_diagnostics(source: str) -> list[Diagnostic]:
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "generated.py"
+        path.write_text(source, encoding="utf-8")
+        return list(read_file(str(path)).diagnostics)
+
+
+# A diagnostic costs a position pass (three parses), so these take a quarter of the examples.
+ERROR_EXAMPLES = settings(max_examples=max(15, settings().max_examples // 4))
+
+
+@ERROR_EXAMPLES
+@given(flows(), st.data())
+def test_a_misspelt_input_is_reported_where_it_is_written(plan: FlowPlan, data: st.DataObject) -> None:
+    consumers = [s for s in plan.steps if s.inputs]
+    assume(consumers)
+    step = data.draw(st.sampled_from(consumers))
+    index = data.draw(st.integers(0, len(step.inputs) - 1))
+    artifact, producer, optional = step.inputs[index]
+    typo = artifact + "x"
+    step.inputs[index] = (typo, producer, optional)
+    step.options = [o.replace(f"foreach={artifact!r}", f"foreach={typo!r}") for o in step.options]
+    source = plan.source()
+    lines = source.split("\n")
+    decorator = next(i for i, line in enumerate(lines) if line.startswith(f"def s{step.index}(")) - 1
+    expected = (decorator + 1, lines[decorator].index(repr(typo)) + 1)  # inputs come before foreach
+    diagnostics = read_diagnostics(source)
+    assert {d.code for d in diagnostics} == {"S104"}, [d.render_text() for d in diagnostics]
+    (missing,) = diagnostics
+    assert (missing.line, missing.col) == expected
+    assert f"input '{typo}' of step '{step.name}' has no producer (did you mean '{artifact}'?)" == missing.message
+
+
+@ERROR_EXAMPLES
+@given(flows(), st.data())
+def test_an_after_against_the_data_flow_is_a_cycle_named_in_full(plan: FlowPlan, data: st.DataObject) -> None:
+    successors: dict[str, set[str]] = {}
+    for edge in plan.expected_edges():
+        successors.setdefault(edge.source, set()).add(edge.target)
+
+    def downstream(name: str) -> set[str]:
+        seen, frontier = set(), [name]
+        while frontier:
+            for target in successors.get(frontier.pop(), ()):
+                if target not in seen:
+                    seen.add(target)
+                    frontier.append(target)
+        return seen
+
+    pairs = [(s, t) for s in plan.steps for t in plan.steps if t.name in downstream(s.name)]
+    assume(pairs)
+    first, later = data.draw(st.sampled_from(pairs))
+    first.after = [*first.after, later.name]
+    diagnostics = read_diagnostics(plan.source())
+    assert {d.code for d in diagnostics} == {"S107"}, [d.render_text() for d in diagnostics]
+    message = diagnostics[0].message
+    assert message.startswith("cycle between steps: ")
+    cycle = message.removeprefix("cycle between steps: ").split(" -> ")
+    assert cycle[0] == cycle[-1] and {first.name, later.name} <= set(cycle)
+    for source, target in zip(cycle, cycle[1:], strict=False):  # every hop is a real dependency
+        assert target in successors.get(source, set()) or (source, target) == (later.name, first.name)
