@@ -41,8 +41,8 @@ def _print_diags(diags: list[Diagnostic]) -> None:
 
 
 def _open(store: str | None) -> tuple[Any, Any]:
-    from stepc.interpreter import open_store
     from stepc.interpreter.rundb import RunDB
+    from stepc.runtime.store import open_store
 
     try:
         the_store = open_store(store, Path.cwd() / "flow.py")
@@ -177,9 +177,9 @@ def exec_step(
     run's succeeded tasks, newest first, and one control line listing them.
     """
     ir, _ = _load_quiet(flow, pipeline)
-    from stepc.interpreter import open_store
     from stepc.runtime import entry
     from stepc.runtime.plan import needed_params
+    from stepc.runtime.store import open_store
 
     try:
         the_store = open_store(store, flow, remote=True)

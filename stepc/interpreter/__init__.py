@@ -21,7 +21,7 @@ from stepc.interpreter.rundb import RunDB, runner_alive
 from stepc.interpreter.scheduler import Runner
 from stepc.ir import Pipeline
 from stepc.params import ParamError, resolve
-from stepc.runtime.store import Store, default_root, new_run_id, root_from_url
+from stepc.runtime.store import Store, new_run_id, open_store
 
 __all__ = ["LoadError", "ParamError", "RunResult", "StepResult", "open_store", "resume", "run", "run_pipeline"]
 
@@ -32,22 +32,6 @@ class LoadError(Exception):
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
         super().__init__(render(diagnostics, "text").rstrip())
         self.diagnostics = diagnostics
-
-
-def open_store(store: str | os.PathLike[str] | None, near: str | os.PathLike[str], remote: bool = False) -> Store:
-    """``store`` (a path or ``file://`` URL; with ``remote``, any fsspec URL too), else
-    ``.stepc/`` of the project around ``near``. ValueError for a URL that cannot be used."""
-    if store is None:
-        return Store(default_root(near))
-    url = os.fspath(store)
-    if remote and "://" in url and not url.startswith("file://"):
-        from stepc.runtime.remote import open_remote
-
-        return open_remote(url)
-    try:
-        return Store(root_from_url(url))
-    except ValueError:
-        raise ValueError(f"store {url!r}: the local interpreter keeps its runs in a local directory") from None
 
 
 def make_reporter(quiet: bool, stream: Any = None) -> Reporter:

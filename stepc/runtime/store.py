@@ -109,6 +109,22 @@ def root_from_url(url: str) -> Path:
     raise ValueError(f"store URL {url!r}: only local paths and file:// URLs are supported here")
 
 
+def open_store(store: str | os.PathLike[str] | None, near: str | os.PathLike[str], remote: bool = False) -> Store:
+    """``store`` (a path or ``file://`` URL; with ``remote``, any fsspec URL too), else
+    ``.stepc/`` of the project around ``near``. ValueError for a URL that cannot be used."""
+    if store is None:
+        return Store(default_root(near))
+    url = os.fspath(store)
+    if remote and "://" in url and not url.startswith("file://"):
+        from stepc.runtime.remote import open_remote
+
+        return open_remote(url)
+    try:
+        return Store(root_from_url(url))
+    except ValueError:
+        raise ValueError(f"store {url!r}: the local interpreter keeps its runs in a local directory") from None
+
+
 def _segment(name: str) -> str:
     # Step and artifact names become path segments: keep them readable but never let one
     # escape its directory or collide with our own file names.
