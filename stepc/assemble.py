@@ -72,7 +72,7 @@ def assemble(module: ModuleDecl, reporter: Reporter) -> tuple[list[Pipeline], li
         for step in module.steps:
             if _function_name(step) not in listed:
                 ctx.warn("W201", f"step '{step.name.value}' is not in the steps of any pipeline()", step.name.anchor)
-    return pipelines, ctx.diagnostics
+    return pipelines, list(dict.fromkeys(ctx.diagnostics))  # a step in two pipelines: one report
 
 
 def _a(type_name: str) -> str:

@@ -1047,6 +1047,18 @@ def test_several_errors_of_one_step_are_all_reported(tmp_path: Path) -> None:
     assert codes == ["S102", "S103", "S114", "S120", "S123"]
 
 
+def test_a_step_in_two_pipelines_is_reported_once(tmp_path: Path) -> None:
+    source = flow("""
+        @step(inputs=["missing"])
+        def a(missing):
+            return 1
+
+        pipeline("one", steps=[a])
+        pipeline("two", steps=[a])
+    """)
+    assert [d.code for d in diagnose(tmp_path, source)] == ["S104"]
+
+
 def test_a_broken_step_listed_in_a_pipeline_is_reported_once(tmp_path: Path) -> None:
     source = flow("""
         @step
