@@ -122,7 +122,11 @@ class Pool:
             wait_for = None if limit is None else max(0.0, limit - now)
             fds = [c.pidfd for c in self.children.values() if c.pidfd is not None]
             if fds and len(fds) == len(self.children):
-                select.select(fds, [], [], wait_for)
+                # poll, not select: no FD_SETSIZE limit on descriptor numbers
+                poller = select.poll()
+                for fd in fds:
+                    poller.register(fd, select.POLLIN)
+                poller.poll(None if wait_for is None else wait_for * 1000)
             else:
                 time.sleep(0.002 if wait_for is None else min(wait_for, 0.002))
 
