@@ -520,3 +520,9 @@ def test_code_hash_ignores_formatting_but_not_code(tmp_path: Path) -> None:
     hashes = [read(tmp_path, s).steps[0].code_hash for s in (plain, styled, changed)]
     assert hashes[0] == hashes[1] != hashes[2]
     assert len(hashes[0]) == 16
+
+
+def test_step_spans_count_characters(tmp_path: Path) -> None:
+    source = 'from stepc import step\n\n@step\ndef a():\n    return "ééé"\n'
+    (only,) = read(tmp_path, source).steps
+    assert only.span == ir.Span("flow.py", 4, 1, 5, 17)

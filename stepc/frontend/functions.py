@@ -81,7 +81,9 @@ class FunctionDialect:
         # The standard parser gives positions for free; libcst's metadata pass would cost
         # three parses on every compile just to fill in the IR's spans.
         end_line = node.end_lineno or node.lineno
-        return Span(self.rel_path, node.lineno, node.col_offset + 1, end_line, (node.end_col_offset or 0) + 1)
+        column = self.source.char_column
+        start, end = column(node.lineno, node.col_offset), column(end_line, node.end_col_offset or 0)
+        return Span(self.rel_path, node.lineno, start, end_line, end)
 
     def _step_decorator(self, func: cst.FunctionDef) -> cst.Decorator | None:
         for decorator in func.decorators:

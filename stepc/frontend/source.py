@@ -60,6 +60,11 @@ class SourceFile:
         self._lines = source_lines(text)
         self._positions: dict[cst.CSTNode, CodeRange] | None = None
 
+    def char_column(self, line: int, byte_offset: int) -> int:
+        """The 1-based character column of a 0-based UTF-8 byte offset (``ast``'s unit) in ``line``."""
+        text = self._lines[line - 1] if 0 < line <= len(self._lines) else ""
+        return len(text.encode()[:byte_offset].decode(errors="replace")) + 1
+
     def code(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node)
 
