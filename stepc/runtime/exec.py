@@ -23,6 +23,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from stepc.runtime import flowspec
 from stepc.runtime.plan import BoundInput, Task
 from stepc.runtime.store import ArtifactMeta, Store, TaskResult
 
@@ -127,16 +128,22 @@ def captured(log_path: Path) -> Iterator[None]:
 # --- calling the function -----------------------------------------------------------------
 
 
-def load_input(store: Store, bound: BoundInput) -> Any:
-    if bound.mode == "none":
-        return None
-    if bound.mode == "gather":
-        return [store.read_artifact(meta) for meta in bound.artifacts]
-    value = store.read_artifact(bound.artifacts[0])
-    if bound.mode == "item":
-        assert bound.index is not None
-        return value[bound.index]
-    return value
+def load_inputs(store: Store, inputs: tuple[BoundInput, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The value of each input, and for an item input the whole list it is an item of."""
+    values: dict[str, Any] = {}
+    whole: dict[str, Any] = {}
+    for bound in inputs:
+        if bound.mode == "none":
+            values[bound.name] = None
+        elif bound.mode == "gather":
+            values[bound.name] = [store.read_artifact(meta) for meta in bound.artifacts]
+        elif bound.mode == "item":
+            assert bound.index is not None
+            whole[bound.name] = store.read_artifact(bound.artifacts[0])
+            values[bound.name] = whole[bound.name][bound.index]
+        else:
+            values[bound.name] = store.read_artifact(bound.artifacts[0])
+    return values, whole
 
 
 def split_outputs(value: Any, names: tuple[str, ...]) -> dict[str, Any]:
@@ -151,19 +158,12 @@ def split_outputs(value: Any, names: tuple[str, ...]) -> dict[str, Any]:
     return dict(zip(names, value, strict=True))
 
 
-def call_step(task: Task, function: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Call a function-dialect step, or a FlowSpec method with artifacts as attributes."""
+def call_step(task: Task, function: Any, kwargs: dict[str, Any], whole: dict[str, Any]) -> dict[str, Any]:
+    """Call a function-dialect step, or a FlowSpec method (see :mod:`stepc.runtime.flowspec`)."""
     if task.kind != "flowspec":
         return split_outputs(function(**kwargs), task.outputs)
-    owner = function.__qualname__.rsplit(".", 1)[0]
-    cls = getattr(sys.modules[function.__module__], owner)
-    flow = object.__new__(cls)
-    for name, value in kwargs.items():
-        object.__setattr__(flow, name, value)
-    if task.item is not None:
-        object.__setattr__(flow, "index", task.item)
-    function(flow)
-    return {name: getattr(flow, name) for name in task.outputs if hasattr(flow, name)}
+    producers = {b.name: b.producer for b in task.inputs}
+    return flowspec.call_method(task, function, kwargs, whole, producers)
 
 
 def execute(
@@ -186,9 +186,8 @@ def execute(
         try:
             module = load_module(flow_path, module_name)
             function = resolve(task.function, module, module_name)
-            kwargs: dict[str, Any] = dict(task.params)
-            for bound in task.inputs:
-                kwargs[bound.name] = load_input(store, bound)
+            values, whole = load_inputs(store, task.inputs)
+            kwargs: dict[str, Any] = {**task.params, **values}
             os.environ.update(task.env)
             # Who am I, for user code that wants to know (names follow the exec command line).
             os.environ.update(
@@ -197,18 +196,18 @@ def execute(
                 STEPC_ITEM="" if task.item is None else str(task.item),
                 STEPC_ATTEMPT=str(task.attempt),
             )
-            values = call_step(task, function, kwargs)
+            results = call_step(task, function, kwargs, whole)
             for name in task.foreach_outputs:
-                value = values.get(name)
+                value = results.get(name)
                 if not isinstance(value, list | tuple):
                     raise StepError(
                         f"output '{name}' feeds a foreach, so it must be a list, not {type(value).__name__}"
                     )
                 counts[name] = len(value)
             for name in task.outputs:
-                if name not in values:
+                if name not in results:
                     raise StepError(f"the step did not set output '{name}'")
-                outputs.append(store.write_artifact(task.run_id, task.step, task.item, name, values[name]))
+                outputs.append(store.write_artifact(task.run_id, task.step, task.item, name, results[name]))
         except StepError as exc:  # the step broke its contract: no stepc internals to show
             error = str(exc)
             print(f"stepc: step '{task.step}' failed: {error}", file=sys.stderr)

@@ -32,6 +32,7 @@ class BoundInput:
     mode: BindMode
     artifacts: tuple[ArtifactMeta, ...] = ()
     index: int | None = None
+    producer: str = ""
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ def bind_inputs(
             result = lookup(producer.name, None)
             if result is None or result.status == "skipped":
                 if inp.optional:
-                    bound.append(BoundInput(inp.name, "none"))
+                    bound.append(BoundInput(inp.name, "none", producer=inp.producer))
                     continue
                 raise MissingInput(f"input '{inp.name}' of step '{step.name}': step '{producer.name}' did not run")
             if result.status != "succeeded":
@@ -112,15 +113,15 @@ def bind_inputs(
             if inp.mode == "item":
                 if item is None:
                     raise MissingInput(f"step '{step.name}' takes one item of '{inp.name}' but no --item was given")
-                bound.append(BoundInput(inp.name, "item", (meta,), item))
+                bound.append(BoundInput(inp.name, "item", (meta,), item, producer=inp.producer))
             else:
-                bound.append(BoundInput(inp.name, "value", (meta,)))
+                bound.append(BoundInput(inp.name, "value", (meta,), producer=inp.producer))
             continue
         # The producer is a foreach step: one item (chained map) or all of them (join).
         first = lookup(producer.name, 0)
         if first is not None and first.status == "skipped":
             if inp.optional:
-                bound.append(BoundInput(inp.name, "none"))
+                bound.append(BoundInput(inp.name, "none", producer=inp.producer))
                 continue
             raise MissingInput(f"input '{inp.name}' of step '{step.name}': step '{producer.name}' did not run")
         if inp.mode == "item" and step.foreach is not None:
@@ -131,7 +132,7 @@ def bind_inputs(
                 raise MissingInput(
                     f"input '{inp.name}' of step '{step.name}': item {item} of '{producer.name}' has not run"
                 )
-            bound.append(BoundInput(inp.name, "value", (result.output(inp.name),)))
+            bound.append(BoundInput(inp.name, "value", (result.output(inp.name),), producer=inp.producer))
             continue
         count = item_count(pipeline, producer, params, lookup)
         metas: list[ArtifactMeta] = []
@@ -142,7 +143,7 @@ def bind_inputs(
                     f"input '{inp.name}' of step '{step.name}': item {k} of '{producer.name}' has not run"
                 )
             metas.append(result.output(inp.name))
-        bound.append(BoundInput(inp.name, "gather", tuple(metas)))
+        bound.append(BoundInput(inp.name, "gather", tuple(metas), producer=inp.producer))
     return tuple(bound)
 
 
