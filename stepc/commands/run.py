@@ -30,6 +30,8 @@ def _load(flow: str, pipeline: str | None) -> Any:
 
     ir, diags = load(flow, pipeline)
     _print_diags(diags)
+    if ir is None and not is_error(diags):
+        _fail(f"{flow}: no pipeline to run", 1)
     if ir is None or is_error(diags):
         sys.exit(1)
     return ir
@@ -230,6 +232,8 @@ def _load_quiet(flow: str, pipeline: str | None) -> tuple[Any, list[Diagnostic]]
     ir, diags = load(flow, pipeline)
     if ir is None or is_error(diags):
         _print_diags(diags)
+        if not is_error(diags):
+            _fail(f"{flow}: no pipeline to run", 2)
         sys.exit(2)
     return ir, diags
 
