@@ -143,6 +143,7 @@ class RichReporter(QuietReporter):
         self.rows: dict[str, TaskID] = {}
         self.weights: dict[str, float] = {}
         self.items: dict[str, int | None] = {}
+        self.credited: dict[str, float] = {}  # how much of each step's weight the bar shows
         self.last = 0.0
 
     def run_started(self, run_id: str, pipeline: Pipeline) -> None:
@@ -160,20 +161,22 @@ class RichReporter(QuietReporter):
     def task_done(self, step: str, item: int | None, status: str) -> None:
         if item is not None and step in self.rows:
             self.progress.advance(self.rows[step])
-            self.progress.advance(self.overall, self.weights[step] / max(1, self.items.get(step) or 1))
+            self._advance(step, self.weights[step] / max(1, self.items.get(step) or 1))
+
+    def _advance(self, step: str, amount: float) -> None:
+        amount = min(amount, self.weights[step] - self.credited.get(step, 0.0))
+        self.credited[step] = self.credited.get(step, 0.0) + amount
+        self.progress.advance(self.overall, amount)
 
     def step_done(self, result: StepResult) -> None:
         row = self.rows.pop(result.name, None)
         if row is not None:
             self.progress.remove_task(row)
-        if result.items is None or result.status != "succeeded":
-            # foreach items advanced the bar one by one already
-            self.progress.advance(self.overall, self.weights[result.name] if result.items is None else 0)
+        self._advance(result.name, self.weights[result.name])  # whatever share is left
         if result.status != "succeeded" or result.cached:
             mark = "cached" if result.status == "succeeded" else result.status
-            self.console.print(
-                f"  {result.name}: [{STYLES.get(mark, '')}]{mark}[/]" + (f" ({result.error})" if result.error else "")
-            )
+            note = f" ({result.error})" if result.error else ""
+            self.console.print(f"  {result.name}: [{STYLES.get(mark, '')}]{mark}[/]{note}")
         self.refresh()
 
     def retrying(self, step: str, item: int | None, attempt: int, error: str, delay: float) -> None:
