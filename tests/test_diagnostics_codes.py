@@ -938,37 +938,40 @@ CASES = [
 ]  # fmt: skip
 
 
-# Argument forms, each on a one-step flow: (id, decorator arguments, code, snippet, message fragment[, shift]).
-ARGUMENT_FORMS = [
-    ("retry-times-not-an-int", 'retry={"times": 1.5}', "S103", "1.5", "retry times must be an int"),
-    ("retry-backoff-below-one", 'retry={"times": 1, "backoff": 0.5}', "S114", "0.5", "backoff must be at least 1"),
-    ("retry-wrong-type", 'retry="twice"', "S103", '"twice"', "retry must be an int or a dict"),
-    ("resources-not-a-dict", 'resources=["cpu"]', "S103", '["cpu"]', "resources must be a dict"),
-    ("gpu-type-not-a-string", 'resources={"gpu": 1, "gpu_type": 100}', "S112", "100", "gpu_type must be a string"),
-    ("env-not-a-dict", 'env=["A=1"]', "S103", '["A=1"]', "env must be a dict of strings"),
-    ("env-value-not-a-string", 'env={"N": 1}', "S103", '"N": 1', "env must map strings to strings", 5),
-    ("weight-not-a-number", 'weight="heavy"', "S103", '"heavy"', "weight must be a number"),
-    ("tags-not-strings", "tags=[1]", "S103", "1]", "tags must be a list of strings"),
-    ("inputs-not-a-list", "inputs=3", "S103", "3", "inputs must be a list of strings"),
-    ("starred-list-element", "outputs=[*NAMES]", "S102", "*NAMES", "starred elements"),
-    ("double-star-in-a-dict", "resources={**BASE}", "S102", "**BASE", "'**' in a dict"),
-    ("bytes-literal", 'image=b"python"', "S102", 'b"python"', "bytes literals are not supported"),
-    ("minus-on-a-string", 'image=-"python"', "S102", '-"python"', "unary minus applies to numbers only"),
-    ("constant-refers-to-itself", "timeout=LOOP", "S102", "=LOOP)", "constant 'LOOP' refers to itself", 1),
-    ("a-function-is-not-a-constant", "timeout=helper", "S102", "=helper", "'helper' is not a constant", 1),
-    ("unknown-name", "timeout=UNDEFINED", "S102", "UNDEFINED", "'UNDEFINED' is not a module-level constant"),
-    ("lambda", "timeout=lambda: 3", "S102", "lambda: 3", "only literals and module-level constants"),
-    ("dict-key-a-list", "env={[1]: 'x'}", "S102", "[1]", "dict keys must be strings or numbers"),
-    ("when-multi-line", 'when="a == 1\\nor a == 2"', "S110", '"a == 1', "on one line", 1),
-    ("when-a-bare-literal", 'when="1"', "S110", '"1"', "is this literal", 1),
-    ("when-bytes", "when=\"a == b'x'\"", "S110", "b'x'", "a bytes literal"),
-    ("cache-not-a-policy", "cache=1", "S120", "cache=1", "cache must be", 6),
-    ("foreach-not-a-string", "foreach=1", "S103", "foreach=1", "foreach must be a string", 8),
-]
 PRELUDE = "NAMES = ['x']\nBASE = {'cpu': 1}\nLOOP = LOOP\n\ndef helper():\n    pass\n\n"
+
+
+def form(id: str, arguments: str, code: str, at: str, says: str, shift: int = 0) -> Case:
+    """A case of one argument form, on a one-step flow with a few constants to refer to."""
+    source = HEAD + PRELUDE + f"@step({arguments})\ndef a(a: int = 1):\n    return 1\n"
+    return Case(id, source, code, at, (says,), shift)
+
+
 CASES += [
-    Case(id, HEAD + PRELUDE + f"@step({arguments})\ndef a(a: int = 1):\n    return 1\n", code, at, (says,), *shift)
-    for id, arguments, code, at, says, *shift in ARGUMENT_FORMS
+    form("retry-times-not-an-int", 'retry={"times": 1.5}', "S103", "1.5", "retry times must be an int"),
+    form("retry-backoff-below-one", 'retry={"times": 1, "backoff": 0.5}', "S114", "0.5", "backoff must be at least 1"),
+    form("retry-wrong-type", 'retry="twice"', "S103", '"twice"', "retry must be an int or a dict"),
+    form("resources-not-a-dict", 'resources=["cpu"]', "S103", '["cpu"]', "resources must be a dict"),
+    form("gpu-type-not-a-string", 'resources={"gpu": 1, "gpu_type": 100}', "S112", "100", "gpu_type must be a string"),
+    form("env-not-a-dict", 'env=["A=1"]', "S103", '["A=1"]', "env must be a dict of strings"),
+    form("env-value-not-a-string", 'env={"N": 1}', "S103", '"N": 1', "env must map strings to strings", 5),
+    form("weight-not-a-number", 'weight="heavy"', "S103", '"heavy"', "weight must be a number"),
+    form("tags-not-strings", "tags=[1]", "S103", "1]", "tags must be a list of strings"),
+    form("inputs-not-a-list", "inputs=3", "S103", "3", "inputs must be a list of strings"),
+    form("starred-list-element", "outputs=[*NAMES]", "S102", "*NAMES", "starred elements"),
+    form("double-star-in-a-dict", "resources={**BASE}", "S102", "**BASE", "'**' in a dict"),
+    form("bytes-literal", 'image=b"python"', "S102", 'b"python"', "bytes literals are not supported"),
+    form("minus-on-a-string", 'image=-"python"', "S102", '-"python"', "unary minus applies to numbers only"),
+    form("constant-refers-to-itself", "timeout=LOOP", "S102", "=LOOP)", "constant 'LOOP' refers to itself", 1),
+    form("a-function-is-not-a-constant", "timeout=helper", "S102", "=helper", "'helper' is not a constant", 1),
+    form("unknown-name", "timeout=UNDEFINED", "S102", "UNDEFINED", "'UNDEFINED' is not a module-level constant"),
+    form("lambda", "timeout=lambda: 3", "S102", "lambda: 3", "only literals and module-level constants"),
+    form("dict-key-a-list", "env={[1]: 'x'}", "S102", "[1]", "dict keys must be strings or numbers"),
+    form("when-multi-line", 'when="a == 1\\nor a == 2"', "S110", '"a == 1', "on one line", 1),
+    form("when-a-bare-literal", 'when="1"', "S110", '"1"', "is this literal", 1),
+    form("when-bytes", "when=\"a == b'x'\"", "S110", "b'x'", "a bytes literal"),
+    form("cache-not-a-policy", "cache=1", "S120", "cache=1", "cache must be", 6),
+    form("foreach-not-a-string", "foreach=1", "S103", "foreach=1", "foreach must be a string", 8),
 ]  # fmt: skip
 
 

@@ -135,7 +135,7 @@ def flows(draw: st.DrawFn) -> FlowPlan:
         if "resources=RES" in defaults:
             constants.append('RES = {"cpu": 1, "memory": "1Gi"}')
         used = sorted({p for s in steps for p in s.params})
-        if used and draw(st.booleans()):
+        if draw(st.booleans()) and used:
             override = used[0]
             defaults.append(f"params={{{override!r}: {PARAMS[override][1]}}}")
         listed = ", ".join(f"s{s.index}" for s in steps)

@@ -11,6 +11,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 import libcst as cst
 from hypothesis import given, settings
@@ -49,10 +50,10 @@ def mutated_examples(draw: st.DrawFn) -> str:
         kind = draw(st.sampled_from(["literal", "keyword", "token", "delete", "duplicate", "lines", "truncate"]))
         at = draw(st.integers(0, len(text)))
         if kind == "literal":
-            spots = list(LITERAL.finditer(text))
-            if spots:
-                spot = draw(st.sampled_from(spots))
-                text = text[: spot.start()] + draw(st.sampled_from(VALUES)) + text[spot.end() :]
+            literals = list(LITERAL.finditer(text))
+            if literals:
+                literal = draw(st.sampled_from(literals))
+                text = text[: literal.start()] + draw(st.sampled_from(VALUES)) + text[literal.end() :]
         elif kind == "keyword":
             spots = [m.end() for m in re.finditer(r"@step\(", text)]
             if spots:
@@ -88,8 +89,9 @@ def read_bytes(data: bytes) -> None:
     for diagnostic in result.diagnostics:
         assert diagnostic.code != "S004", diagnostic.message
         assert 1 <= diagnostic.line <= line_count and diagnostic.col >= 1, diagnostic
-    for fmt in ("text", "json", "github"):
-        render(list(result.diagnostics), fmt)  # type: ignore[arg-type]
+    formats: tuple[Literal["text", "json", "github"], ...] = ("text", "json", "github")
+    for fmt in formats:
+        render(list(result.diagnostics), fmt)
 
 
 @settings(max_examples=2 * settings().max_examples)  # the richest source of odd input: more of it
