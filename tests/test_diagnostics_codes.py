@@ -968,6 +968,7 @@ CASES += [
     form("lambda", "timeout=lambda: 3", "S102", "lambda: 3", "only literals and module-level constants"),
     form("dict-key-a-list", "env={[1]: 'x'}", "S102", "[1]", "dict keys must be strings or numbers"),
     form("when-multi-line", 'when="a == 1\\nor a == 2"', "S110", '"a == 1', "on one line", 1),
+    form("when-is-none", 'when="a is None"', "S110", "is None", "'is' compares identity: use '==' or '!='"),
     form("when-a-bare-literal", 'when="1"', "S110", '"1"', "is this literal", 1),
     form("when-bytes", "when=\"a == b'x'\"", "S110", "b'x'", "a bytes literal"),
     form("cache-not-a-policy", "cache=1", "S120", "cache=1", "cache must be", 6),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +53,7 @@ def parse_condition(text: str) -> tuple[Condition, list[NameUse]]:
         raise ConditionError("empty condition", 0)
     shift = len(text) - len(text.lstrip())
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = _parse(text)
     except SyntaxError as exc:
         single_equals = _SINGLE_EQUALS.search(text)
         if single_equals and _parses(text[: single_equals.start()] + "==" + text[single_equals.end() :]):
@@ -64,12 +65,18 @@ def parse_condition(text: str) -> tuple[Condition, list[NameUse]]:
     except (ValueError, RecursionError, MemoryError) as exc:  # e.g. a NUL character, deep nesting
         raise ConditionError(f"invalid condition: {exc}", 0) from None
     names: list[NameUse] = []
-    return _condition(tree.body, names, _Place(text.strip().encode(), shift)), names
+    return _condition(tree.body, names, _Place(text.strip(), shift)), names
+
+
+def _parse(text: str) -> ast.Expression:
+    with warnings.catch_warnings():  # "invalid decimal literal" and the like: the error is ours to report
+        warnings.simplefilter("ignore")
+        return ast.parse(text.strip(), mode="eval")
 
 
 def _parses(text: str) -> bool:
     try:
-        ast.parse(text.strip(), mode="eval")
+        _parse(text)
     except (SyntaxError, ValueError):
         return False
     return True
@@ -79,11 +86,15 @@ def _parses(text: str) -> bool:
 class _Place:
     """Turns ``ast`` column offsets (UTF-8 bytes of the stripped text) into offsets in the text."""
 
-    encoded: bytes
+    stripped: str
     shift: int
 
     def __call__(self, byte_offset: int) -> int:
-        return len(self.encoded[:byte_offset].decode(errors="replace")) + self.shift
+        return len(self.stripped.encode()[:byte_offset].decode(errors="replace")) + self.shift
+
+    def find(self, word: str, after: int) -> int:
+        """The offset in the text of ``word`` at or after offset ``after``."""
+        return self.stripped.find(word, after - self.shift) + self.shift
 
 
 def _condition(node: ast.expr, names: list[NameUse], shift: _Place) -> Condition:
@@ -95,10 +106,14 @@ def _condition(node: ast.expr, names: list[NameUse], shift: _Place) -> Condition
     if isinstance(node, ast.Compare):
         pairs: list[Condition] = []
         left = _operand(node.left, names, shift)
+        before = node.left
         for cmpop, comparator in zip(node.ops, node.comparators, strict=True):
+            if type(cmpop) not in _OPS:  # is / is not: identity means nothing for parameter values
+                start = shift.find("is", shift(before.end_col_offset or before.col_offset))
+                raise ConditionError("'is' compares identity: use '==' or '!=' in a condition", start, 2)
             right = _operand(comparator, names, shift)
             pairs.append(Compare(_OPS[type(cmpop)], left, right))
-            left = right
+            left, before = right, comparator
         return pairs[0] if len(pairs) == 1 else BoolOp("and", tuple(pairs))
     if isinstance(node, ast.Name):
         return Compare("==", _operand(node, names, shift), Const(True))
