@@ -29,6 +29,7 @@ from stepc.diagnostics import Diagnostic
 from stepc.ir import ArtifactRef, BoolOp, Compare, Condition, Const, Not, Parameter, ParamRef, Pipeline, Step, thaw
 
 from .airflow_lint import lint_dag
+from .argo import byte_quantity, cpu_quantity
 from .base import Backend, GeneratedFile, Quoted, file_stem, python_literal
 from .naming import NameRule, assign_names
 
@@ -171,9 +172,7 @@ class AirflowBackend(Backend):
         if pipeline.schedule and any(p.required for p in pipeline.params):
             detail = "a scheduled DAG needs a default for every parameter"
             found.append(self.unsupported(pipeline, None, "schedule", detail))
-        feeders = {
-            i.producer for s in pipeline.steps if s.foreach is not None for i in s.inputs if i.name == s.foreach.name
-        }
+        feeders = self.feeders(pipeline)
         for unit in self.units(pipeline):
             timeouts = [s.timeout for s in unit.steps]
             if any(t is None for t in timeouts) and any(t is not None for t in timeouts):
@@ -222,6 +221,13 @@ class AirflowBackend(Backend):
             grouped.setdefault(f"group:{step.group}" if step.group else f"step:{step.name}", []).append(step)
         return [Unit(key, tuple(steps)) for key, steps in grouped.items()]
 
+    @staticmethod
+    def feeders(pipeline: Pipeline) -> set[str]:
+        """Steps whose output some foreach iterates over: their control line gives the count."""
+        return {
+            i.producer for s in pipeline.steps if s.foreach is not None for i in s.inputs if i.name == s.foreach.name
+        }
+
     def documents(self, pipeline: Pipeline) -> Iterable[tuple[str, str]]:
         yield f"{file_stem(pipeline.name)}_dag.py", self.render("airflow/dag.py.j2", **self.view(pipeline))
 
@@ -247,12 +253,14 @@ class AirflowBackend(Backend):
         ids = self.task_ids(pipeline, units)
         unit_of = {s.name: u for u in units for s in u.steps}
         var = {u.key: code(f"t{i}") for i, u in enumerate(units, 1)}
-        store = str(self.setting("store", ".stepc"))
+        # A pod needs a shared store (with credentials from a secret); a worker can use a path.
+        store = str(self.setting("store", "s3://stepc/store" if self.kubernetes else ".stepc"))
         base_env = {
             "STEPC_FLOW": pipeline.source,
             "STEPC_PIPELINE": pipeline.name,
             "STEPC_PYTHON": str(self.setting("python", "python")),
         }
+        feeders = self.feeders(pipeline)
         conditions: dict[Condition, dict[str, Any]] = {}
         tasks, edges = [], []
         for unit in units:
@@ -269,7 +277,7 @@ class AirflowBackend(Backend):
                      "expr": py_condition(cond), "text": _condition_doc(cond), "targets": []},
                 )  # fmt: skip
                 entry["targets"].append(var[unit.key])
-            tasks.append(self._task(pipeline, unit, ids, var, unit_of, base_env))
+            tasks.append(self._task(pipeline, unit, ids, var, unit_of, base_env, feeders))
         params = [self._param(p) for p in pipeline.params]
         tags = sorted({tag_text(k, v) for s in pipeline.steps for k, v in s.tags} | {"stepc"})
         steps_doc = "\n".join(f"- `{s.name}`" + (f": {s.description}" if s.description else "") for s in pipeline.steps)
@@ -284,6 +292,7 @@ class AirflowBackend(Backend):
             "params": params,
             "kubernetes": self.kubernetes,
             "namespace": self.setting("namespace", None),
+            "store_secret": self.setting("store_secret", "stepc-store") if self.kubernetes else None,
             "store": store,
             "project_root": str(self.setting("project_root", ".")),
             "base_env": base_env,
@@ -295,7 +304,6 @@ class AirflowBackend(Backend):
                 if any(s.rollback for s in pipeline.steps)
                 else None
             ),
-            "helpers_after": [],
         }
 
     def _param(self, p: Parameter) -> dict[str, Any]:
@@ -321,6 +329,7 @@ class AirflowBackend(Backend):
         var: dict[str, Quoted],
         unit_of: dict[str, Unit],
         base_env: dict[str, str],
+        feeders: set[str],
     ) -> dict[str, Any]:
         steps = unit.steps
         env = dict(base_env)
@@ -349,6 +358,7 @@ class AirflowBackend(Backend):
                 "Tags: " + ", ".join(f"`{t}`" for t in sorted(tags)) if tags else "",
             ),
             "command": self._command("".join(words)),
+            "xcom": any(s.name in feeders for s in steps),
             "env": env,
             "items": items,
             "retries": retry.times,
@@ -388,11 +398,11 @@ class AirflowBackend(Backend):
         requests: dict[str, str] = {}
         limits: dict[str, str] = {}
         if cpu is not None:
-            requests["cpu"] = str(int(cpu)) if float(cpu).is_integer() else f"{round(cpu * 1000)}m"
+            requests["cpu"] = cpu_quantity(cpu)
         if memory is not None:
-            requests["memory"] = limits["memory"] = str(memory)
+            requests["memory"] = limits["memory"] = byte_quantity(memory)
         if disk is not None:
-            requests["ephemeral-storage"] = str(disk)
+            requests["ephemeral-storage"] = byte_quantity(disk)
         selector: dict[str, str] = {}
         if gpu:
             limits[str(self.setting("gpu_resource", "nvidia.com/gpu"))] = str(gpu)

@@ -12,6 +12,9 @@ import json
 import os
 import shutil
 import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -99,6 +102,49 @@ def compile_airflow(flow: Path | str, cwd: Path | None = None) -> str:
     return result.stdout
 
 
+# --- hostile strings --------------------------------------------------------------------------
+
+HOSTILE = [
+    'it\'s "quoted" \\ """',
+    "{{ 7 * 7 }}",
+    "${{ github.token }}",
+    "$(touch /tmp/stepc-pwned)",
+    "`touch /tmp/stepc-pwned`",
+    "line\nbreak\r\n",
+    "ünïcödé ✓ 🚀",
+    "{% raw %}}}{{ run_id }}",
+    "#not-a-comment; echo x",
+    "/etc/hostname.md",
+]
+
+
+def hostile_flow(path: Path) -> None:
+    """Hostile text in names, defaults, descriptions, tags, conditions and env values (each step
+    returns its parameter and its env value), long and colliding names, and a foreach over a
+    list of hostile items whose env reaches mapped tasks."""
+    lines = ["import os", "", "from stepc import pipeline, step", ""]
+    for index, text in enumerate(HOSTILE):
+        name = (
+            ("s" + "_" * (index % 3) + "x" * 250) if index < 3 else (f"step-{index}" if index % 2 else f"step.{index}")
+        )
+        lines += [
+            f"@step(name={name!r}, description={text!r}, tags={{'k{index}': {text!r}, {text!r}: ''}},",
+            f"      env={{'V{index}': {text!r}}}, when={f'p{index} != {text!r}'!r}, outputs=['o{index}'])",
+            f"def f{index}(p{index}: str = {text!r}):",
+            f"    return [p{index}, os.environ['V{index}']]",
+            "",
+        ]
+    lines += [
+        f"@step(foreach='items', env={{'VE': {HOSTILE[7]!r}}}, outputs=['oe'], description={HOSTILE[1]!r})",
+        f"def each(items: list = {HOSTILE!r}):",
+        "    return [items, os.environ['VE']]",
+        "",
+    ]
+    steps = ", ".join([*(f"f{i}" for i in range(len(HOSTILE))), "each"])
+    lines.append(f"pipeline({HOSTILE[1]!r}, steps=[{steps}], description={HOSTILE[-1]!r})")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 # --- golden files, DagBag, lint -----------------------------------------------------------------
 
 
@@ -108,7 +154,8 @@ def test_golden_dags_are_current(flow: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_golden_dags_import_in_airflow_without_stepc(airflow_python: Path, tmp_path: Path) -> None:
+def test_golden_dags_import_in_airflow_without_stepc(airflow_python: Path, tmp_path: Path, runs: Runs) -> None:
+    """(Takes `runs` so that the slow fidelity runs start now, in the background.)"""
     paths = sorted(COMPILED.glob("*_dag.py"))
     assert len(paths) == len(FUNCTION_FLOWS)
     loaded = dagbag(airflow_python, tmp_path, *paths)
@@ -163,7 +210,7 @@ def test_kubernetes_mode(airflow_python: Path, tmp_path: Path) -> None:
     text = compile_airflow(tmp_path / "features.py", cwd=tmp_path)
     assert "KubernetesPodOperator" in text and "BashOperator" not in text
     assert lint_dag(text, {"airflow", "kubernetes"}) == []
-    assert "limits={'memory': '2147483648', 'nvidia.com/gpu': '1'}" in text
+    assert "limits={'memory': '2Gi', 'nvidia.com/gpu': '1'}" in text and "do_xcom_push=True" in text
     assert "'nvidia.com/gpu.product': 'nvidia-tesla-t4'" in text and "image=literal('python:3.11-slim')" in text
     dag_file = tmp_path / "feature_tour_dag.py"
     dag_file.write_text(text, encoding="utf-8")
@@ -204,183 +251,6 @@ def test_what_airflow_cannot_say_is_a_diagnostic(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
-# --- airflow dags test against stepc run ---------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def migrated_db(airflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One migrated SQLite database, copied into each test's AIRFLOW_HOME."""
-    home = tmp_path_factory.mktemp("airflow-db")
-    (home / "dags").mkdir()
-    result = subprocess.run(
-        [str(airflow_env.airflow()), "db", "migrate"],
-        capture_output=True, text=True, env=airflow_environ(home), timeout=300,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return home / "airflow.db"
-
-
-def dags_test(
-    db: Path, tmp_path: Path, dag_text: str, dag_id: str, conf: dict[str, Any], project: Path = REPO
-) -> tuple[subprocess.CompletedProcess[str], Path]:
-    """`airflow dags test` of one DAG file with a fresh home and store; (result, store root)."""
-    home = tmp_path / "airflow"
-    (home / "dags").mkdir(parents=True)
-    shutil.copy(db, home / "airflow.db")
-    dag_file = home / "dags" / "stepc_dag.py"
-    dag_file.write_text(dag_text, encoding="utf-8")
-    store = tmp_path / "airflow-store"
-    result = subprocess.run(
-        [str(airflow_env.airflow()), "dags", "test", dag_id, "-f", str(dag_file), "-c", json.dumps(conf)],
-        capture_output=True,
-        text=True,
-        env=airflow_environ(home, STEPC_STORE=str(store), STEPC_PROJECT_ROOT=str(project)),
-        cwd=tmp_path,
-        timeout=600,
-    )
-    return result, store
-
-
-def local_run(flow: str, tmp_path: Path, params: dict[str, Any], project: Path = REPO) -> tuple[int, Path]:
-    store = tmp_path / "local-store"
-    args = [a for k, v in params.items() for a in ("-p", f"{k}={v if isinstance(v, str) else json.dumps(v)}")]
-    result = stepc("run", flow, "-q", "--store", str(store), *args, cwd=project)
-    return result.returncode, store
-
-
-def outputs(root: Path) -> dict[tuple[str, int | None, str], Any]:
-    """Every artifact of the one run in a store, by (step, item, output name)."""
-    store = Store(root)
-    (run_dir,) = [p for p in (root / "runs").iterdir() if p.is_dir()]
-    run_id = unquote(run_dir.name)
-    found: dict[tuple[str, int | None, str], Any] = {}
-    for step_dir in sorted(p for p in run_dir.iterdir() if p.is_dir()):
-        step = unquote(step_dir.name)
-        items = sorted(int(p.name) for p in (step_dir / "items").iterdir()) if (step_dir / "items").is_dir() else []
-        for item in [None, *items]:
-            result = store.read_result(run_id, step, item)
-            if result is not None and result.status == "succeeded":
-                for meta in result.outputs:
-                    found[(step, item, meta.name)] = store.read_artifact(meta)
-    return found
-
-
-def log(result: subprocess.CompletedProcess[str]) -> str:
-    return (result.stdout + result.stderr)[-6000:]
-
-
-def test_dags_test_foreach_matches_stepc_run(migrated_db: Path, tmp_path: Path) -> None:
-    conf = {"n_rows": 120, "learning_rates": [0.5, 0.05]}
-    ran, store = dags_test(
-        migrated_db, tmp_path, (COMPILED / "iris-training_dag.py").read_text(), "iris-training", conf
-    )
-    assert ran.returncode == 0, log(ran)
-    code, local = local_run("golden/iris_training.py", tmp_path, conf)
-    assert code == 0
-    airflow_outputs = outputs(store)
-    assert {k for k in airflow_outputs if k[0] == "train"} == {("train", 0, "model"), ("train", 1, "model")}
-    assert airflow_outputs == outputs(local)
-
-
-def test_dags_test_chained_maps_and_skips_match_stepc_run(migrated_db: Path, tmp_path: Path) -> None:
-    # threshold > 1000: report is skipped; notify runs after it all the same (after= orders only)
-    conf = {"n_shards": 2, "threshold": 5000, "regions": ["eu", "us", "ap"]}
-    text = (COMPILED / "feature-tour_dag.py").read_text()
-    ran, store = dags_test(migrated_db, tmp_path, text, "feature-tour", conf)
-    assert ran.returncode == 0, log(ran)
-    code, local = local_run("golden/features.py", tmp_path, conf)
-    assert code == 0
-    airflow_outputs = outputs(store)
-    assert airflow_outputs == outputs(local)
-    assert {k[:2] for k in airflow_outputs if k[0] == "double"} == {("double", 0), ("double", 1)}
-    assert {k[:2] for k in airflow_outputs if k[0] == "by_region"} == {("by_region", i) for i in range(3)}
-    assert ("total", None, "total") in airflow_outputs and not any(k[0] == "report" for k in airflow_outputs)
-    assert (Store(store).run_dir(unquote(next((store / "runs").iterdir()).name)) / "notify" / "result.json").exists()
-
-
-@pytest.mark.parametrize("mode", ["full", "quick"])
-def test_dags_test_branches_match_stepc_run(migrated_db: Path, tmp_path: Path, mode: str) -> None:
-    conf = {"mode": mode, "batch_size": 40}
-    text = (COMPILED / "etl-branches_dag.py").read_text()
-    ran, store = dags_test(migrated_db, tmp_path, text, "etl-branches", conf)
-    assert ran.returncode == 0, log(ran)
-    code, local = local_run("golden/etl_branches.py", tmp_path, conf)
-    assert code == 0
-
-    def comparable(found: dict[tuple[str, int | None, str], Any]) -> dict[tuple[str, int | None, str], Any]:
-        # publish writes a temporary file: compare what it holds, not where it is
-        fixed = dict(found)
-        path = fixed.pop(("publish", None, "published"))
-        fixed[("publish", None, "published")] = json.loads(Path(path).read_text())
-        fixed[("verify", None, "summary")] = fixed[("verify", None, "summary")]["rows"]
-        return fixed
-
-    airflow_outputs = comparable(outputs(store))
-    assert airflow_outputs == comparable(outputs(local))
-    taken, skipped = ("full_scoring", "quick_scoring") if mode == "full" else ("quick_scoring", "full_scoring")
-    assert any(k[0] == taken for k in airflow_outputs) and not any(k[0] == skipped for k in airflow_outputs)
-    assert not list(store.rglob("rollback.log"))  # nothing failed, so nothing was rolled back
-
-
-def test_dags_test_retry_and_rollback_match_stepc_run(migrated_db: Path, tmp_path: Path) -> None:
-    flow = "tests/flows/airflow/retry_rollback.py"
-    text = compile_airflow(flow)
-    journals = {}
-    for engine in ("airflow", "local"):
-        journal = tmp_path / f"{engine}.journal"
-        conf = {"journal": str(journal), "fail": True}
-        if engine == "airflow":
-            ran, store = dags_test(migrated_db, tmp_path, text, "retry-rollback", conf)
-            assert ran.returncode != 0, log(ran)  # the run failed: check raised
-            airflow_store = store
-        else:
-            code, local = local_run(flow, tmp_path, conf)
-            assert code != 0
-        journals[engine] = journal.read_text().splitlines()
-    # flaky failed once and then succeeded; check failed; prepare's rollback ran
-    assert journals["airflow"] == ["prepare", "flaky", "flaky", "undo prepare"]
-    assert journals["airflow"] == journals["local"]
-    assert outputs(airflow_store) == outputs(local)
-    run_id = unquote(next((airflow_store / "runs").iterdir()).name)
-    flaky = Store(airflow_store).read_result(run_id, "flaky", None)
-    assert flaky is not None and flaky.attempt == 2
-
-
-# --- hostile strings --------------------------------------------------------------------------
-
-HOSTILE = [
-    'it\'s "quoted" \\ """',
-    "{{ 7 * 7 }}",
-    "${{ github.token }}",
-    "$(touch /tmp/stepc-pwned)",
-    "`touch /tmp/stepc-pwned`",
-    "line\nbreak\r\n",
-    "ünïcödé ✓ 🚀",
-    "{% raw %}}}{{ run_id }}",
-    "#not-a-comment; echo x",
-    "/etc/hostname.md",
-]
-
-
-def hostile_flow(path: Path) -> None:
-    """Hostile text in names, defaults, descriptions, tags and env values; long and colliding names."""
-    lines = ["from stepc import pipeline, step", ""]
-    for index, text in enumerate(HOSTILE):
-        name = (
-            ("s" + "_" * (index % 3) + "x" * 250) if index < 3 else (f"step-{index}" if index % 2 else f"step.{index}")
-        )
-        lines += [
-            f"@step(name={name!r}, description={text!r}, tags={{'k{index}': {text!r}, {text!r}: ''}},",
-            f"      env={{'V{index}': {text!r}}}, when={f'p{index} != {text!r}'!r}, outputs=['o{index}'])",
-            f"def f{index}(p{index}: str = {text!r}):",
-            f"    return p{index}",
-            "",
-        ]
-    lines.append(f"pipeline({HOSTILE[1]!r}, steps=[{', '.join(f'f{i}' for i in range(len(HOSTILE)))}],")
-    lines.append(f"         description={HOSTILE[-1]!r})")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
 def test_hostile_strings_cannot_break_or_inject(airflow_python: Path, tmp_path: Path) -> None:
     flow = tmp_path / "hostile.py"
     hostile_flow(flow)
@@ -411,22 +281,186 @@ def test_hostile_strings_cannot_break_or_inject(airflow_python: Path, tmp_path: 
     assert {f"k{i}:{h}" for i, h in enumerate(HOSTILE)} <= set(dag["tags"])
 
 
-def test_hostile_strings_run_in_airflow_as_in_stepc_run(migrated_db: Path, tmp_path: Path) -> None:
-    """End to end: hostile defaults, conditions and env values in a real run, half the steps
-    skipped by their conditions; nothing reaches a shell (no file is touched) or a template."""
-    pwned = Path("/tmp/stepc-pwned")
-    pwned.unlink(missing_ok=True)
-    flow = tmp_path / "hostile.py"
-    hostile_flow(flow)
-    (tmp_path / "pyproject.toml").write_text("[tool.stepc]\n", encoding="utf-8")
-    text = compile_airflow(flow, cwd=tmp_path)
+# --- airflow dags test against stepc run ---------------------------------------------------------
+
+
+def log(result: subprocess.CompletedProcess[str]) -> str:
+    return (result.stdout + result.stderr)[-6000:]
+
+
+class Runs:
+    """`airflow dags test` runs and `stepc run`s of the same flows, started together in the
+    background (two or three at a time), so that Airflow's start-up cost is paid in parallel;
+    each test then waits for the runs it checks."""
+
+    def __init__(self, db: Path, root: Path) -> None:
+        self.db = db
+        self.root = root
+        self.pool = ThreadPoolExecutor(max_workers=3)
+        self.futures: dict[str, Future[tuple[subprocess.CompletedProcess[str], Path]]] = {}
+
+    def airflow(self, key: str, dag_text: str, dag_id: str, conf: dict[str, Any], project: Path = REPO) -> None:
+        """Start `airflow dags test` of one DAG file, with a fresh AIRFLOW_HOME and store."""
+        work = self.root / key
+        home = work / "airflow"
+        (home / "dags").mkdir(parents=True)
+        shutil.copy(self.db, home / "airflow.db")
+        dag_file = home / "dags" / "stepc_dag.py"
+        dag_file.write_text(dag_text, encoding="utf-8")
+        store = work / "airflow-store"
+        argv = [str(airflow_env.airflow()), "dags", "test", dag_id, "-f", str(dag_file), "-c", json.dumps(conf)]
+        env = airflow_environ(home, STEPC_STORE=str(store), STEPC_PROJECT_ROOT=str(project))
+        self.futures[f"airflow:{key}"] = self.pool.submit(self._run, argv, env, work, store)
+
+    def local(self, key: str, flow: str, params: dict[str, Any], project: Path = REPO) -> None:
+        """Start `stepc run` of the same flow with the same parameters, into its own store."""
+        store = self.root / key / "local-store"
+        store.parent.mkdir(parents=True, exist_ok=True)
+        argv = [sys.executable, "-m", "stepc", "run", flow, "-q", "--store", str(store)]
+        for name, value in params.items():
+            argv += ["-p", f"{name}={value if isinstance(value, str) else json.dumps(value)}"]
+        self.futures[f"local:{key}"] = self.pool.submit(self._run, argv, dict(os.environ), project, store)
+
+    @staticmethod
+    def _run(
+        argv: list[str], env: dict[str, str], cwd: Path, store: Path
+    ) -> tuple[subprocess.CompletedProcess[str], Path]:
+        return subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd, timeout=600), store
+
+    def result(self, kind: str, key: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+        return self.futures[f"{kind}:{key}"].result()
+
+
+ETL_CONF = {mode: {"mode": mode, "batch_size": 40} for mode in ("full", "quick")}
+IRIS_CONF = {"n_rows": 120, "learning_rates": [0.5, 0.05]}
+# threshold > 1000: report is skipped; notify runs after it all the same (after= orders only)
+FEATURES_CONF = {"n_shards": 2, "threshold": 5000, "regions": ["eu", "us", "ap"]}
+HOSTILE_CONF = {f"p{i}": text + "!" for i, text in enumerate(HOSTILE) if i % 2 == 0}
+
+
+@pytest.fixture(scope="session")
+def runs(airflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
+    """Every run the fidelity tests check, started at once."""
+    home = tmp_path_factory.mktemp("airflow-db")
+    (home / "dags").mkdir()
+    migrated = subprocess.run(
+        [str(airflow_env.airflow()), "db", "migrate"],
+        capture_output=True, text=True, env=airflow_environ(home), timeout=300,
+    )  # fmt: skip
+    assert migrated.returncode == 0, log(migrated)
+    root = tmp_path_factory.mktemp("airflow-runs")
+    started = Runs(home / "airflow.db", root)
+    started.airflow("iris", (COMPILED / "iris-training_dag.py").read_text(), "iris-training", IRIS_CONF)
+    started.airflow("features", (COMPILED / "feature-tour_dag.py").read_text(), "feature-tour", FEATURES_CONF)
+    for mode, conf in ETL_CONF.items():
+        started.airflow(f"etl-{mode}", (COMPILED / "etl-branches_dag.py").read_text(), "etl-branches", conf)
+    flow = "tests/flows/airflow/retry_rollback.py"
+    for engine in ("airflow", "local"):
+        conf = {"journal": str(root / f"{engine}.journal"), "fail": True}
+        if engine == "airflow":
+            started.airflow("retry", compile_airflow(flow), "retry-rollback", conf)
+        else:
+            started.local("retry", flow, conf)
+    hostile = root / "hostile-project"
+    hostile.mkdir()
+    (hostile / "pyproject.toml").write_text("[tool.stepc]\n", encoding="utf-8")
+    hostile_flow(hostile / "hostile.py")
+    text = compile_airflow(hostile / "hostile.py", cwd=hostile)
     dag_id = next(line for line in text.splitlines() if line.startswith("    dag_id=")).split("'")[1]
-    conf = {f"p{i}": text + "!" for i, text in enumerate(HOSTILE) if i % 2 == 0}
-    ran, store = dags_test(migrated_db, tmp_path, text, dag_id, conf, project=tmp_path)
-    assert ran.returncode == 0, log(ran)
-    code, local = local_run("hostile.py", tmp_path, conf, project=tmp_path)
-    assert code == 0
-    airflow_outputs = outputs(store)
-    assert airflow_outputs == outputs(local)
-    assert sorted(airflow_outputs.values()) == sorted(conf.values())
-    assert not pwned.exists()
+    Path("/tmp/stepc-pwned").unlink(missing_ok=True)
+    started.airflow("hostile", text, dag_id, HOSTILE_CONF, project=hostile)
+    started.local("hostile", "hostile.py", HOSTILE_CONF, project=hostile)
+    started.local("iris", "golden/iris_training.py", IRIS_CONF)
+    started.local("features", "golden/features.py", FEATURES_CONF)
+    for mode, conf in ETL_CONF.items():
+        started.local(f"etl-{mode}", "golden/etl_branches.py", conf)
+    yield started
+    started.pool.shutdown(wait=True)
+
+
+def outputs(root: Path) -> dict[tuple[str, int | None, str], Any]:
+    """Every artifact of the one run in a store, by (step, item, output name)."""
+    store = Store(root)
+    (run_dir,) = [p for p in (root / "runs").iterdir() if p.is_dir()]
+    run_id = unquote(run_dir.name)
+    found: dict[tuple[str, int | None, str], Any] = {}
+    for step_dir in sorted(p for p in run_dir.iterdir() if p.is_dir()):
+        step = unquote(step_dir.name)
+        items = sorted(int(p.name) for p in (step_dir / "items").iterdir()) if (step_dir / "items").is_dir() else []
+        for item in [None, *items]:
+            result = store.read_result(run_id, step, item)
+            if result is not None and result.status == "succeeded":
+                for meta in result.outputs:
+                    found[(step, item, meta.name)] = store.read_artifact(meta)
+    return found
+
+
+def both(runs: Runs, key: str, ok: bool = True) -> tuple[Path, Path, str]:
+    """The Airflow and the local store of a run pair, once both have finished as expected."""
+    ran, airflow_store = runs.result("airflow", key)
+    assert (ran.returncode == 0) == ok, log(ran)
+    local, local_store = runs.result("local", key)
+    assert (local.returncode == 0) == ok, log(local)
+    return airflow_store, local_store, ran.stdout + ran.stderr
+
+
+def test_dags_test_foreach_matches_stepc_run(runs: Runs) -> None:
+    airflow_store, local_store, _ = both(runs, "iris")
+    found = outputs(airflow_store)
+    assert {k for k in found if k[0] == "train"} == {("train", 0, "model"), ("train", 1, "model")}
+    assert found == outputs(local_store)
+
+
+def test_dags_test_chained_maps_and_skips_match_stepc_run(runs: Runs) -> None:
+    airflow_store, local_store, _ = both(runs, "features")
+    found = outputs(airflow_store)
+    assert found == outputs(local_store)
+    assert {k[:2] for k in found if k[0] == "double"} == {("double", 0), ("double", 1)}
+    assert {k[:2] for k in found if k[0] == "by_region"} == {("by_region", i) for i in range(3)}
+    assert ("total", None, "total") in found and not any(k[0] == "report" for k in found)
+    run_dir = next((airflow_store / "runs").iterdir())
+    assert (run_dir / "notify" / "result.json").exists()
+
+
+@pytest.mark.parametrize("mode", ["full", "quick"])
+def test_dags_test_branches_match_stepc_run(runs: Runs, mode: str) -> None:
+    airflow_store, local_store, _ = both(runs, f"etl-{mode}")
+
+    def comparable(found: dict[tuple[str, int | None, str], Any]) -> dict[tuple[str, int | None, str], Any]:
+        # publish writes a temporary file: compare what it holds, not where it is
+        fixed = dict(found)
+        path = fixed.pop(("publish", None, "published"))
+        fixed[("publish", None, "published")] = json.loads(Path(path).read_text())
+        fixed[("verify", None, "summary")] = fixed[("verify", None, "summary")]["rows"]
+        return fixed
+
+    found = comparable(outputs(airflow_store))
+    assert found == comparable(outputs(local_store))
+    taken, skipped = ("full_scoring", "quick_scoring") if mode == "full" else ("quick_scoring", "full_scoring")
+    assert any(k[0] == taken for k in found) and not any(k[0] == skipped for k in found)
+    assert not list(airflow_store.rglob("rollback.log"))  # nothing failed, so nothing was rolled back
+
+
+def test_dags_test_retry_and_rollback_match_stepc_run(runs: Runs) -> None:
+    airflow_store, local_store, _ = both(runs, "retry", ok=False)  # the runs fail: check raises
+    journals = {engine: (runs.root / f"{engine}.journal").read_text().splitlines() for engine in ("airflow", "local")}
+    # flaky failed once and then succeeded; check failed; prepare's rollback ran
+    assert journals["airflow"] == ["prepare", "flaky", "flaky", "undo prepare"]
+    assert journals["airflow"] == journals["local"]
+    assert outputs(airflow_store) == outputs(local_store)
+    run_id = unquote(next((airflow_store / "runs").iterdir()).name)
+    flaky = Store(airflow_store).read_result(run_id, "flaky", None)
+    assert flaky is not None and flaky.attempt == 2
+
+
+def test_hostile_strings_run_in_airflow_as_in_stepc_run(runs: Runs) -> None:
+    """End to end: hostile defaults, conditions, env values and foreach items in a real run,
+    half the steps skipped by their conditions; nothing reaches a shell (no file is touched)
+    or a template (every value comes back as it was)."""
+    airflow_store, local_store, _ = both(runs, "hostile")
+    found = outputs(airflow_store)
+    assert found == outputs(local_store)
+    plain = sorted(tuple(v) for k, v in found.items() if k[0] != "each")
+    assert plain == sorted((HOSTILE_CONF[f"p{i}"], HOSTILE[i]) for i in range(0, len(HOSTILE), 2))
+    assert [found[("each", i, "oe")] for i in range(len(HOSTILE))] == [[h, HOSTILE[7]] for h in HOSTILE]
+    assert not Path("/tmp/stepc-pwned").exists()

@@ -39,20 +39,24 @@ def _control(output):
     return {}
 
 
-def _item_envs(env, control=None, output=None, param=None, **context):
-    """One environment per foreach item. Values from XCom reach a mapped task unrendered, so
-    the run id and the parameters are filled in here rather than by a template."""
-    params = dict(context["params"])
+def _item_count(control, output, param, context):
+    """How many items a foreach has: the list parameter's length, or the count the producer's
+    control line gives for the output; Airflow refuses lists longer than max_map_length."""
     if param is not None:
-        count = len(params[param])
+        count = len(context["params"][param])
     else:
         count = int(_control(control).get("foreach", {}).get(output, {}).get("count", 0))
     limit = conf.getint("core", "max_map_length")
     if count > limit:
-        raise ValueError(
-            "foreach over %d items: more than [core] max_map_length = %d; raise it" % (count, limit)
-        )
-    common = dict(env, STEPC_RUN_ID=context["run_id"], STEPC_PARAMS=json.dumps(params))
+        raise ValueError("foreach over %d items: more than [core] max_map_length = %d; raise it" % (count, limit))
+    return count
+
+
+def _item_envs(env, control=None, output=None, param=None, **context):
+    """One environment per foreach item. Values from XCom reach a mapped task unrendered, so
+    the run id and the parameters are filled in here rather than by a template."""
+    count = _item_count(control, output, param, context)
+    common = dict(env, STEPC_RUN_ID=context["run_id"], STEPC_PARAMS=json.dumps(dict(context["params"])))
     return [dict(common, STEPC_ITEM=str(k)) for k in range(count)]
 
 
