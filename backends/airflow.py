@@ -26,7 +26,20 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from stepc.diagnostics import Diagnostic
-from stepc.ir import ArtifactRef, BoolOp, Compare, Condition, Const, Not, Parameter, ParamRef, Pipeline, Step, thaw
+from stepc.ir import (
+    ArtifactRef,
+    BoolOp,
+    Compare,
+    Condition,
+    Const,
+    Not,
+    Parameter,
+    ParamRef,
+    Pipeline,
+    Step,
+    condition_text,
+    thaw,
+)
 
 from .airflow_lint import lint_dag
 from .argo import byte_quantity, cpu_quantity
@@ -128,25 +141,11 @@ class Unit:
 class AirflowBackend(Backend):
     NAME = "airflow"
     DESCRIPTION = "Airflow 3.x DAG files (BashOperator, or KubernetesPodOperator by config)"
-    FEATURES: ClassVar[frozenset[str]] = frozenset(
-        {
-            "foreach",
-            "foreach_param",
-            "chained_map",
-            "condition",
-            "merge",
-            "retry",
-            "retry_backoff",
-            "timeout",
-            "resources",
-            "gpu",
-            "rollback",
-            "group",
-            "cache",
-            "after",
-            "schedule",
-        }  # fmt: skip
-    )
+    # Everything but conditions on artifacts (a short-circuit task cannot read the store).
+    FEATURES: ClassVar[frozenset[str]] = frozenset({
+        "foreach", "foreach_param", "chained_map", "condition", "merge", "retry", "retry_backoff", "timeout",
+        "resources", "gpu", "rollback", "group", "cache", "after", "schedule",
+    })  # fmt: skip
 
     @property
     def kubernetes(self) -> bool:
@@ -167,8 +166,8 @@ class AirflowBackend(Backend):
             for name, _ in step.env:
                 if not ENV_NAME.match(name):
                     found.append(self.unsupported(pipeline, step, "env", f"{name!r} is not an environment name"))
-            if not self.kubernetes:
-                found.extend(self._bash_resource_warnings(pipeline, step))
+        if not self.kubernetes:
+            found.extend(self._bash_resource_warnings(pipeline))
         if pipeline.schedule and any(p.required for p in pipeline.params):
             detail = "a scheduled DAG needs a default for every parameter"
             found.append(self.unsupported(pipeline, None, "schedule", detail))
@@ -197,19 +196,25 @@ class AirflowBackend(Backend):
     def warning(self, pipeline: Pipeline, step: Step, feature: str, detail: str) -> Diagnostic:
         return dataclasses.replace(self.unsupported(pipeline, step, feature, detail), severity="warning")
 
-    def _bash_resource_warnings(self, pipeline: Pipeline, step: Step) -> list[Diagnostic]:
+    def _bash_resource_warnings(self, pipeline: Pipeline) -> list[Diagnostic]:
         """A BashOperator runs on the worker as it is: CPU cores become pool slots and GPUs the
         slots of ``gpu_pool`` when one is configured, but memory and disk cannot be reserved,
-        and saying nothing would be a silent drop."""
-        r = step.resources
-        missing = [name for name, value in (("memory", r.memory), ("disk", r.disk)) if value is not None]
+        and saying nothing would be a silent drop. One warning per kind, at the first step."""
+        memory = [s for s in pipeline.steps if s.resources.memory is not None or s.resources.disk is not None]
+        gpus = [s for s in pipeline.steps if s.resources.gpu] if not self.setting("gpu_pool", None) else []
         found = []
-        if missing:
-            detail = f'a BashOperator cannot reserve {" or ".join(missing)} (operator = "kubernetes" can)'
-            found.append(self.warning(pipeline, step, "resources", detail))
-        if r.gpu and not self.setting("gpu_pool", None):
-            detail = 'set [tool.stepc.airflow] gpu_pool to a pool with one slot per GPU (or operator = "kubernetes")'
-            found.append(self.warning(pipeline, step, "gpu", detail))
+        for steps, feature, detail in (
+            (memory, "resources", 'a BashOperator cannot reserve memory or disk (operator = "kubernetes" can)'),
+            (
+                gpus,
+                "gpu",
+                'set [tool.stepc.airflow] gpu_pool to a pool with a slot per GPU, or operator = "kubernetes"',
+            ),
+        ):
+            if steps:
+                others = len(steps) - 1
+                more = f" (and {others} more step{'s' if others > 1 else ''})" if others else ""
+                found.append(self.warning(pipeline, steps[0], feature, detail + more))
         return found
 
     # -- the file ------------------------------------------------------------------------------
@@ -274,7 +279,7 @@ class AirflowBackend(Backend):
                 entry = conditions.setdefault(
                     cond,
                     {"var": code(f"when{len(conditions) + 1}"), "task_id": ids[f"when:{unit.key}"],
-                     "expr": py_condition(cond), "text": _condition_doc(cond), "targets": []},
+                     "expr": py_condition(cond), "text": condition_text(cond), "targets": []},
                 )  # fmt: skip
                 entry["targets"].append(var[unit.key])
             tasks.append(self._task(pipeline, unit, ids, var, unit_of, base_env, feeders))
@@ -417,9 +422,3 @@ class AirflowBackend(Backend):
             "pool": self.setting("pool", None),
             "pool_slots": None,
         }
-
-
-def _condition_doc(cond: Condition) -> str:
-    from stepc.ir import condition_text
-
-    return condition_text(cond)
