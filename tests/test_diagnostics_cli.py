@@ -99,6 +99,23 @@ def test_warnings_alone_exit_0(tmp_path: Path) -> None:
         ("garbage.py", b"import stepc\n\x00\xff\xfe\x00\x80garbage", None),
         ("nul.py", b"import stepc\nX = 1\x00\n", "S002"),
         ("deep.py", b"import stepc\nX = " + b"(" * 5000 + b"1" + b")" * 5000 + b"\n", "S002"),
+        (
+            "deep_when.py",
+            b"from stepc import step\n@step(when='" + b"not " * 990 + b"x')\ndef a(x=True):\n    pass\n",
+            "S110",
+        ),
+        (
+            "deep_constant.py",
+            b"from stepc import step\nX = " + b"-" * 990 + b"1\n@step(retry=X)\ndef a():\n    pass\n",
+            None,
+        ),
+        (
+            "long_chain.py",
+            b"from stepc import step\nC0 = 1\n"
+            + b"".join(b"C%d = C%d\n" % (i, i - 1) for i in range(1, 3000))
+            + b"@step(retry=C2999)\ndef a():\n    pass\n",
+            "S102",
+        ),
     ],
 )
 def test_bad_files_are_diagnostics_not_tracebacks(tmp_path: Path, name: str, content: bytes, code: str | None) -> None:

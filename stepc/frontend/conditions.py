@@ -65,7 +65,10 @@ def parse_condition(text: str) -> tuple[Condition, list[NameUse]]:
     except (ValueError, RecursionError, MemoryError) as exc:  # e.g. a NUL character, deep nesting
         raise ConditionError(f"invalid condition: {exc}", 0) from None
     names: list[NameUse] = []
-    return _condition(tree.body, names, _Place(text.strip(), shift)), names
+    try:
+        return _condition(tree.body, names, _Place(text.strip(), shift)), names
+    except RecursionError:  # hundreds of nested `not`: Python parses it, our walk runs out of stack
+        raise ConditionError("the condition nests too deeply to be read", 0) from None
 
 
 def _parse(text: str) -> ast.Expression:

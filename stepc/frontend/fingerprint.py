@@ -27,32 +27,52 @@ def code_hash(node: FunctionNode) -> str:
     Decorators are left out because they are the step's configuration, which is hashed into
     the cache key separately (parameters, image); changing ``retry=`` must not invalidate it.
     """
-    out: list[str] = [type(node).__name__]
-    for name, value in ast.iter_fields(node):
-        if name != "decorator_list":
-            _field(name, value, out)
-    return hashlib.sha256("\x1f".join(out).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    fields = [(name, value) for name, value in ast.iter_fields(node) if name != "decorator_list"]
+    return hashlib.sha256(
+        "\x1f".join(_tokens(type(node).__name__, fields)).encode("utf-8", "surrogatepass")
+    ).hexdigest()[:16]
 
 
-def _field(name: str, value: object, out: list[str]) -> None:
-    # Absent and empty fields are skipped, so that fields a newer Python adds with an empty
-    # default (``type_params``) leave the hash alone.
-    if value is None or value == [] or name in _IGNORED_FIELDS:
-        return
-    out.append(name)
-    _value(value, out)
+def _tokens(head: str, fields: list[tuple[str, object]]) -> list[str]:
+    """The tree as a flat token list, walked with an explicit stack: a function body may nest
+    deeper than Python's recursion limit allows a recursive walk to follow."""
+    out = [head]
+    stack: list[object] = [_Fields(fields)]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, _Token):
+            out.append(item.text)
+        elif isinstance(item, _Fields):
+            # Absent and empty fields are skipped, so that fields a newer Python adds with an
+            # empty default (``type_params``) leave the hash alone.
+            for name, value in reversed(item.fields):
+                if value is not None and value != [] and name not in _IGNORED_FIELDS:
+                    stack += [value, _Token(name)]
+        elif isinstance(item, ast.AST):
+            out.append(type(item).__name__)
+            stack += [_Token(")"), _Fields(list(ast.iter_fields(item)))]
+        elif isinstance(item, list):
+            out.append("[")
+            stack.append(_Token("]"))
+            stack += reversed(item)
+        else:
+            out.append(f"{type(item).__name__}:{item!r}")
+    return out
 
 
-def _value(value: object, out: list[str]) -> None:
-    if isinstance(value, ast.AST):
-        out.append(type(value).__name__)
-        for name, child in ast.iter_fields(value):
-            _field(name, child, out)
-        out.append(")")
-    elif isinstance(value, list):
-        out.append("[")
-        for item in value:
-            _value(item, out)
-        out.append("]")
-    else:
-        out.append(f"{type(value).__name__}:{value!r}")
+class _Fields:
+    """The fields of one node, still to be written."""
+
+    __slots__ = ("fields",)
+
+    def __init__(self, fields: list[tuple[str, object]]) -> None:
+        self.fields = fields
+
+
+class _Token:
+    """A piece of the output, as opposed to a value still to be written."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text

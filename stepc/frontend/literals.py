@@ -13,6 +13,8 @@ from typing import Any
 
 import libcst as cst
 
+MAX_CHAIN = 50  # constants defined through constants, at most this deep
+
 
 class NotStatic(Exception):
     """The expression cannot be read without running the module."""
@@ -71,6 +73,8 @@ class Constants:
         """The value of constant ``name``; errors point at ``where``, the use in the user's call."""
         if name in evaluating:
             raise NotStatic(where, f"constant '{name}' refers to itself")
+        if len(evaluating) >= MAX_CHAIN:  # a deeper chain would exhaust Python's stack
+            raise NotStatic(where, f"constant '{name}' is reached through more than {MAX_CHAIN} other constants")
         if name in self._rebound:
             raise NotStatic(where, f"'{name}' is assigned more than once at module level, so its value is not static")
         if name in self._dynamic:
@@ -142,6 +146,18 @@ def literal_value(
     reported_at: cst.CSTNode | None = None,
 ) -> Any:
     """The value of ``node``; errors inside a constant's definition point at its use."""
+    try:
+        return _value(node, constants, evaluating, reported_at)
+    except RecursionError:  # e.g. a thousand nested unary minuses
+        raise NotStatic(reported_at or node, "the value nests too deeply to be read") from None
+
+
+def _value(
+    node: cst.BaseExpression,
+    constants: Constants,
+    evaluating: frozenset[str],
+    reported_at: cst.CSTNode | None,
+) -> Any:
     where = reported_at or node
     if isinstance(node, (cst.SimpleString, cst.Integer, cst.Float)):
         value = _token_value(node)
@@ -153,15 +169,15 @@ def literal_value(
             raise NotStatic(where, "this number does not fit in 64 bits")
         return value
     if isinstance(node, cst.ConcatenatedString):
-        left = literal_value(node.left, constants, evaluating, reported_at)
-        right = literal_value(node.right, constants, evaluating, reported_at)
+        left = _value(node.left, constants, evaluating, reported_at)
+        right = _value(node.right, constants, evaluating, reported_at)
         return left + right
     if isinstance(node, cst.Name):
         if node.value in _NAMED_CONSTANTS:
             return _NAMED_CONSTANTS[node.value]
         return constants.lookup(node.value, where, evaluating)
     if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, (cst.Minus, cst.Plus)):
-        operand = literal_value(node.expression, constants, evaluating, reported_at)
+        operand = _value(node.expression, constants, evaluating, reported_at)
         if isinstance(operand, bool) or not isinstance(operand, (int, float)):
             raise NotStatic(where, "unary minus applies to numbers only")
         return -operand if isinstance(node.operator, cst.Minus) else operand
@@ -170,17 +186,17 @@ def literal_value(
         for item in node.elements:
             if isinstance(item, cst.StarredElement):
                 raise NotStatic(reported_at or item, "starred elements cannot be read statically")
-            items.append(literal_value(item.value, constants, evaluating, reported_at))
+            items.append(_value(item.value, constants, evaluating, reported_at))
         return items if isinstance(node, cst.List) else tuple(items)
     if isinstance(node, cst.Dict):
         result: dict[Any, Any] = {}
         for entry in node.elements:
             if not isinstance(entry, cst.DictElement):
                 raise NotStatic(reported_at or entry, "'**' in a dict cannot be read statically")
-            key = literal_value(entry.key, constants, evaluating, reported_at)
+            key = _value(entry.key, constants, evaluating, reported_at)
             if isinstance(key, (list, dict)):
                 raise NotStatic(reported_at or entry.key, "dict keys must be strings or numbers")
-            result[key] = literal_value(entry.value, constants, evaluating, reported_at)
+            result[key] = _value(entry.value, constants, evaluating, reported_at)
         return result
     if isinstance(node, cst.FormattedString):
         raise NotStatic(where, "f-strings cannot be read statically; write a plain string")

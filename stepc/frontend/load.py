@@ -35,6 +35,9 @@ def read_file(path: str, *, only_flows: bool = False) -> FileResult:
     try:
         with _collector_paused():
             return _read_file(path, only_flows)
+    except RecursionError:  # code nested deeper than a tree walk can follow: a limit, not a bug
+        message = "the module nests expressions too deeply for stepc to read; split the nesting up"
+        return FileResult((), (Diagnostic("S002", message, path),))
     except Exception as exc:  # a bug of ours must still not show the user a traceback
         message = f"internal error while reading the file ({type(exc).__name__}: {exc}); please report it"
         return FileResult((), (Diagnostic("S004", message, path),))
