@@ -30,7 +30,7 @@ VALUES = [
     "-1", "0", "1.5", "True", "None", '"x"', '""', "[]", "[1]", '["a", "a"]', "{}", '{"cpu": "1Gi"}',
     '{"memory": "4GB"}', '{"times": -1}', '"0 99 * * *"', '"10 parsecs"', 'f"{x}"', "call()", "np.pi",
     "UNDEFINED", '"mode ==="', '"a and len(b)"', '"\\t x"', "**kw", "*args", "lambda: 1", "b'x'", "1j",
-    '"é"', "(1, 2)", '"missing_step"', "10**9", '"\\N{BULLET}"', '"mode is None"', "1e999", "9" * 400, "4096",
+    '"é"', "(1, 2)", '"missing_step"', "10**9", '"\\N{BULLET}"', '"mode is None"', "{1: 2}", "{(1, [2]): 3}", "{None: [{}]}", "1e999", "9" * 400, "4096",
     '"99999999999999999999999h"', '{"cpu": 1e300, "memory": "1e300Gi"}', "0.4",
 ]  # fmt: skip
 TOKENS = [

@@ -194,8 +194,8 @@ def _value(
             if not isinstance(entry, cst.DictElement):
                 raise NotStatic(reported_at or entry, "'**' in a dict cannot be read statically")
             key = _value(entry.key, constants, evaluating, reported_at)
-            if isinstance(key, (list, dict)):
-                raise NotStatic(reported_at or entry.key, "dict keys must be strings or numbers")
+            if not isinstance(key, str):  # values travel as JSON, whose keys are strings
+                raise NotStatic(reported_at or entry.key, f"dict keys must be strings: write {str(key)!r}")
             result[key] = _value(entry.value, constants, evaluating, reported_at)
         return result
     if isinstance(node, cst.FormattedString):
