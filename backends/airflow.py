@@ -312,7 +312,9 @@ class AirflowBackend(Backend):
         }
 
     def _param(self, p: Parameter) -> dict[str, Any]:
-        schema: dict[str, Any] = {"type": JSON_TYPES[p.type]}
+        # A default of None is a value the parameter may keep: Airflow validates it at trigger time.
+        nullable = not p.required and p.default is None
+        schema: dict[str, Any] = {"type": [JSON_TYPES[p.type], "null"] if nullable else JSON_TYPES[p.type]}
         if p.item_type is not None:
             schema["items" if p.type == "list" else "additionalProperties"] = {"type": JSON_TYPES[p.item_type]}
         return {

@@ -464,3 +464,21 @@ def test_hostile_strings_run_in_airflow_as_in_stepc_run(runs: Runs) -> None:
     assert plain == sorted((HOSTILE_CONF[f"p{i}"], HOSTILE[i]) for i in range(0, len(HOSTILE), 2))
     assert [found[("each", i, "oe")] for i in range(len(HOSTILE))] == [[h, HOSTILE[7]] for h in HOSTILE]
     assert not Path("/tmp/stepc-pwned").exists()
+
+
+def test_control_line_parsing_survives_glued_output(airflow_python: Path, tmp_path: Path) -> None:
+    """A step that prints without a final newline glues its text to the control line."""
+    script = (
+        "import importlib.util, json, sys\n"
+        "spec = importlib.util.spec_from_file_location('dag', sys.argv[1])\n"
+        "dag = importlib.util.module_from_spec(spec); spec.loader.exec_module(dag)\n"
+        "print(json.dumps([dag._control(x) for x in json.loads(sys.argv[2])]))\n"
+    )
+    cases = ['half a line {"foreach": {"grid": {"count": 2}}}', '{"status": "skipped"}', None, "no json {", {"a": 1}]
+    result = subprocess.run(
+        [str(airflow_python), "-c", script, str(COMPILED / "iris-training_dag.py"), json.dumps(cases)],
+        capture_output=True, text=True, env=airflow_environ(tmp_path), timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    parsed = json.loads(result.stdout.strip().splitlines()[-1])
+    assert parsed == [{"foreach": {"grid": {"count": 2}}}, {"status": "skipped"}, {}, {}, {"a": 1}]
