@@ -168,6 +168,13 @@ class AirflowBackend(Backend):
                     found.append(self.unsupported(pipeline, step, "env", f"{name!r} is not an environment name"))
         if not self.kubernetes:
             found.extend(self._bash_resource_warnings(pipeline))
+        limit = int(self.setting("max_map_length", 1024))  # Airflow's [core] max_map_length
+        for step in pipeline.steps:
+            if step.foreach is not None and step.foreach.source == "param":
+                default = pipeline.param(step.foreach.name).default
+                if isinstance(default, tuple | list) and len(default) > limit:
+                    detail = f"{len(default)} items by default, more than [core] max_map_length = {limit}"
+                    found.append(self.warning(pipeline, step, "foreach_param", detail))
         if pipeline.schedule and any(p.required for p in pipeline.params):
             detail = "a scheduled DAG needs a default for every parameter"
             found.append(self.unsupported(pipeline, None, "schedule", detail))

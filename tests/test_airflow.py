@@ -249,6 +249,12 @@ def test_what_airflow_cannot_say_is_a_diagnostic(tmp_path: Path) -> None:
     result = stepc("compile", str(flow), "--target", "airflow", "-o", "-", cwd=tmp_path)
     assert result.returncode == 1 and "not 'celery'" in result.stderr
     assert not (tmp_path / "out").exists()
+    (tmp_path / "pyproject.toml").write_text("[tool.stepc]\n", encoding="utf-8")
+    flow.write_text(
+        f"from stepc import step\n\n@step(foreach='xs')\ndef a(xs: list = {list(range(1100))}):\n    pass\n"
+    )
+    result = stepc("compile", str(flow), "--target", "airflow", "-o", "-", cwd=tmp_path)
+    assert result.returncode == 0 and "warning[T101]" in result.stderr and "max_map_length = 1024" in result.stderr
 
 
 def test_hostile_strings_cannot_break_or_inject(airflow_python: Path, tmp_path: Path) -> None:
