@@ -32,6 +32,7 @@ from stepc.diagnostics import Diagnostic
 from stepc.ir import Pipeline, Step, thaw
 
 from .base import BASE_FILTERS, Backend, GeneratedFile, Quoted, file_stem, yaml_scalar
+from .gha_expr import job_condition
 from .gha_lint import lint_workflow
 from .gha_plan import (
     Unit,
@@ -58,6 +59,7 @@ JOB_ID = NameRule(
     case_insensitive=True,
 )
 PARAMS_JOB = "stepc-params"
+PARAMS_JOB_OK = "needs.stepc-params.result == 'success'"
 ROLLBACK_JOB = "stepc-rollback"
 RESERVED_JOBS = frozenset({PARAMS_JOB, ROLLBACK_JOB})
 STORE = ".stepc-store"
@@ -342,6 +344,12 @@ class GitHubActionsBackend(Backend):
     ) -> dict[str, Any]:
         loop = loop_of(pipeline, unit.first)
         guard = "!cancelled() && !failure()"
+        params = {p.name: p for p in pipeline.params}
+        conditions = {step.condition for step in unit.steps}
+        # A group's job can be skipped only when every step in it would be.
+        skip_if = [job_condition(c, params) for c in conditions] if len(conditions) == 1 else [None]
+        if skip_if[0] is not None:
+            guard += f" && {PARAMS_JOB_OK} && ({skip_if[0]})"
         matrix = None
         if loop is not None:
             if loop.kind == "param":

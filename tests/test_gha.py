@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -105,7 +106,13 @@ def test_mapping_of_features() -> None:
     patterns = [s["with"]["pattern"] for s in jobs["total"]["steps"] if "download-artifact" in s.get("uses", "")]
     assert patterns == ["stepc.plan_shards", "stepc.count.*", "stepc.double.*"]
     # merges and joins run after skipped jobs; a failure anywhere runs the rollback job
-    assert jobs["report"]["if"] == "${{ !cancelled() && !failure() }}"
+    assert jobs["notify"]["if"] == "${{ !cancelled() && !failure() }}"
+    # a condition GitHub can say exactly skips the job before it starts
+    params = "fromJSON(needs.stepc-params.outputs.params)"
+    assert jobs["report"]["if"] == (
+        "${{ !cancelled() && !failure() && needs.stepc-params.result == 'success' && "
+        f"(({params}.publish == true) && ({params}.threshold <= 1000)) }}}}"
+    )
     assert jobs["stepc-rollback"]["if"] == "${{ failure() }}"
     assert set(jobs["stepc-rollback"]["needs"]) == set(jobs) - {"stepc-rollback"}
     assert jobs["stepc-rollback"]["steps"][-1]["run"] == ROLLBACK_SCRIPT
@@ -119,6 +126,46 @@ def test_mapping_of_features() -> None:
     }
     iris = load_workflow((WORKFLOWS / "iris-training.yml").read_text(encoding="utf-8"))
     assert iris["on"]["schedule"] == [{"cron": "0 3 * * *"}]
+
+
+def test_conditions_become_necessary_conditions() -> None:
+    # GitHub compares strings ignoring case, so `==` on strings only rules a job out and `!=`
+    # on strings is left to stepc exec; numbers and booleans are exact.
+    jobs = load_workflow((WORKFLOWS / "etl-branches.yml").read_text(encoding="utf-8"))["jobs"]
+    assert jobs["full_scoring"]["if"].endswith("&& (fromJSON(needs.stepc-params.outputs.params).mode == 'full') }}")
+    assert jobs["quick_scoring"]["if"] == "${{ !cancelled() && !failure() }}"
+    assert jobs["publish"]["if"] == "${{ !cancelled() && !failure() }}"  # the merge runs after either branch
+
+
+@pytest.mark.parametrize(
+    ("when", "values", "expected"),
+    [
+        ('mode == "it\'s"', {"mode": "it's"}, True),
+        ('mode == "it\'s"', {"mode": "IT'S"}, True),  # maybe: stepc exec decides
+        ('mode == "it\'s"', {"mode": "its"}, False),
+        ("not (mode == 'a') and n > 2", {"mode": "a", "n": 3}, True),  # `not ==` on strings: maybe
+        ("not (n == 2) or flag", {"n": 2, "flag": False}, False),
+        ("n in [1, 2]", {"n": 5}, True),  # `in`: maybe
+        ("mode == '}}${{ github.token }}'", {"mode": "x"}, True),  # never written into an expression
+    ],
+)
+def test_job_conditions_never_skip_a_step_that_should_run(
+    when: str, values: dict[str, Any], expected: bool, tmp_path: Path
+) -> None:
+    flow = tmp_path / "flow.py"
+    flow.write_text(
+        "from stepc import step\n\n\n"
+        f"@step(when={when!r})\ndef s(mode: str = 'a', n: int = 1, flag: bool = True):\n    return None\n",
+        encoding="utf-8",
+    )
+    text, _ = compile_gha("flow.py", cwd=tmp_path)
+    job = load_workflow(text)["jobs"]["s"]
+    runner = Runner(load_workflow(text), tmp_path, tmp_path / "work", {})
+    runner.results = {"stepc-params": {"result": "success", "outputs": {"params": json.dumps(values)}}}
+    assert runner.condition(job["if"][3:-2], "s") is expected
+    path = tmp_path / "w.yml"
+    path.write_text(text, encoding="utf-8")
+    validate(path)
 
 
 def test_groups_run_in_one_job() -> None:

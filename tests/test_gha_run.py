@@ -31,6 +31,123 @@ EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 GLOB_CHARS = re.compile(r"[*?\[]")
 
 
+TOKEN = re.compile(
+    r"\s*(?:(?P<num>-?\d+(?:\.\d+)?)|(?P<str>'(?:[^']|'')*')|(?P<op>&&|\|\||==|!=|<=|>=|[<>!()\[\].,])|(?P<name>[A-Za-z_][A-Za-z0-9_-]*))"
+)
+
+
+class Expression:
+    """A recursive-descent reader of GitHub expressions: literals, contexts, `.x` and `['x']`,
+    function calls, `!`, comparisons (strings ignoring case, as GitHub does), `&&`, `||`."""
+
+    def __init__(self, text: str, context: dict[str, Any], functions: dict[str, Any]) -> None:
+        self.tokens: list[tuple[str, str]] = []
+        pos = 0
+        text = text.strip()
+        while pos < len(text):
+            m = TOKEN.match(text, pos)
+            assert m and m.end() > pos, f"cannot read {text[pos:]!r}"
+            kind = m.lastgroup or ""
+            self.tokens.append((kind, m.group(kind)))
+            pos = m.end()
+        self.i = 0
+        self.context = context
+        self.functions = functions
+
+    def peek(self) -> str | None:
+        return self.tokens[self.i][1] if self.i < len(self.tokens) else None
+
+    def take(self, expected: str | None = None) -> tuple[str, str]:
+        token = self.tokens[self.i]
+        assert expected is None or token[1] == expected, (token, expected)
+        self.i += 1
+        return token
+
+    def parse(self) -> Any:
+        value = self.either()
+        assert self.i == len(self.tokens), self.tokens[self.i :]
+        return value
+
+    def either(self) -> Any:
+        value = self.both()
+        while self.peek() == "||":
+            self.take()
+            right = self.both()
+            value = value or right
+        return value
+
+    def both(self) -> Any:
+        value = self.compare()
+        while self.peek() == "&&":
+            self.take()
+            right = self.compare()
+            value = value and right
+        return value
+
+    def compare(self) -> Any:
+        left = self.unary()
+        op = self.peek()
+        if op in ("==", "!=", "<", "<=", ">", ">="):
+            self.take()
+            a, b = loose(left), loose(self.unary())
+            if isinstance(a, str) and isinstance(b, str):
+                a, b = a.casefold(), b.casefold()
+            elif isinstance(a, str) != isinstance(b, str):
+                a, b = number(a), number(b)
+            return {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+        return left
+
+    def unary(self) -> Any:
+        if self.peek() == "!":
+            self.take()
+            return not self.unary()
+        return self.postfix()
+
+    def postfix(self) -> Any:
+        kind, text = self.take()
+        if text == "(":
+            value = self.either()
+            self.take(")")
+        elif kind == "num":
+            value = json.loads(text)
+        elif kind == "str":
+            value = text[1:-1].replace("''", "'")
+        elif text in ("true", "false", "null"):
+            value = {"true": True, "false": False, "null": None}[text]
+        elif self.peek() == "(":
+            self.take("(")
+            args = []
+            while self.peek() != ")":
+                args.append(self.either())
+                if self.peek() == ",":
+                    self.take()
+            self.take(")")
+            value = self.functions[text](*args)
+        else:
+            value = self.context[text]
+        while self.peek() in (".", "["):
+            if self.take()[1] == ".":
+                key: Any = self.take()[1]
+            else:
+                key = self.either()
+                self.take("]")
+            value = value.get(key) if isinstance(value, dict) else None
+        return value
+
+
+def loose(value: Any) -> Any:
+    return int(value) if isinstance(value, bool) else value
+
+
+def number(value: Any) -> float:
+    if value is None:
+        return 0.0
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
 def exec_supports(flag: str) -> bool:
     """Whether `stepc exec` already takes ``flag`` (the exec contract is being extended)."""
     out = subprocess.run([sys.executable, "-m", "stepc", "exec", "--help"], capture_output=True, text=True).stdout
@@ -53,48 +170,29 @@ class Runner:
 
     # -- expressions ------------------------------------------------------------------------
 
-    def value(self, expr: str, ctx: dict[str, Any]) -> Any:
-        expr = expr.strip()
-        if expr.startswith("'") and expr.endswith("'"):
-            return expr[1:-1].replace("''", "'")
-        if expr.startswith("fromJSON(") and expr.endswith(")"):
-            return json.loads(self.value(expr[9:-1], ctx))
-        if expr == "toJSON(inputs)":
-            return json.dumps(self.inputs)
-        if expr == "github.run_id":
-            return RUN_ID
-        if expr == "matrix.item":
-            return ctx["matrix"]
-        parts = expr.split(".")
-        if parts[0] == "needs" and parts[2] == "result":
-            return self.results[parts[1]]["result"]
-        if parts[0] == "needs" and parts[2] == "outputs":
-            return self.results[parts[1]]["outputs"].get(parts[3], "")
-        if parts[0] == "steps" and parts[2] == "outputs":
-            return ctx["steps"].get(parts[1], {}).get(parts[3], "")
-        raise AssertionError(f"expression this runner does not know: {expr!r}")
+    def value(self, expr: str, ctx: dict[str, Any], job_id: str | None = None) -> Any:
+        """Evaluate a GitHub expression (the subset stepc writes, with GitHub's loose rules)."""
+        needs = {name: {"result": r["result"], "outputs": r["outputs"]} for name, r in self.results.items()}
+        context = {
+            "github": {"run_id": RUN_ID},
+            "inputs": self.inputs,
+            "matrix": {"item": ctx.get("matrix")},
+            "needs": needs,
+            "steps": {k: {"outputs": v} for k, v in ctx.get("steps", {}).items()},
+        }
+        before = [self.results[n]["result"] for n in self.closure(job_id)] if job_id else []
+        functions = {
+            "fromJSON": json.loads,
+            "toJSON": lambda v: json.dumps(v),
+            "success": lambda: all(r == "success" for r in before),
+            "failure": lambda: any(r == "failure" for r in before),
+            "cancelled": lambda: False,
+            "always": lambda: True,
+        }
+        return Expression(expr, context, functions).parse()
 
     def condition(self, expr: str, job_id: str) -> bool:
-        ancestors_failed = any(self.results[n]["result"] == "failure" for n in self.closure(job_id))
-        for term in (t.strip() for t in expr.split("&&")):
-            if term == "!cancelled()":
-                ok = True
-            elif term == "success()":  # the implicit guard: every job before succeeded
-                ok = all(self.results[n]["result"] == "success" for n in self.closure(job_id))
-            elif term == "!failure()":
-                ok = not ancestors_failed
-            elif term == "failure()":
-                ok = ancestors_failed
-            elif " != " in term or " == " in term:
-                op = " != " if " != " in term else " == "
-                left, right = term.split(op)
-                equal = str(self.value(left, {})) == str(self.value(right, {}))
-                ok = equal if op == " == " else not equal
-            else:
-                raise AssertionError(f"condition this runner does not know: {term!r}")
-            if not ok:
-                return False
-        return True
+        return bool(self.value(expr, {}, job_id))
 
     def render(self, text: Any, ctx: dict[str, Any]) -> Any:
         if not isinstance(text, str):
