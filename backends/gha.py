@@ -8,12 +8,15 @@ How a run works:
 * every other job checks out the repository, installs the project, downloads its ancestors'
   store files (artifacts named ``stepc.<job>`` and ``stepc.<job>.<item>``) into its own store,
   runs ``python -m stepc exec`` and uploads what that wrote;
-* conditions are decided by ``stepc exec`` (Python semantics: GitHub's expressions compare
-  strings ignoring case, so they cannot say ``mode == 'train'`` faithfully); a step whose
-  condition is false exits 0 with status ``skipped``, which downstream ``stepc exec`` calls
-  read from the store exactly as the local interpreter does;
-* ``if:`` guards only handle what GitHub decides: a fan-out over an empty list is skipped
-  (GitHub rejects an empty matrix), and jobs after it still run (``!cancelled() && !failure()``).
+* a condition GitHub can say goes into the job's ``if:`` as a *necessary* condition (see
+  ``gha_expr``: GitHub compares strings ignoring case, so it may let a job start that Python
+  would skip, never the reverse); ``stepc exec`` then decides exactly, and a step whose
+  condition is false exits 0 with status ``skipped``. Downstream ``stepc exec`` calls read skips
+  from the store, or infer them from conditions for a job GitHub skipped, as the interpreter
+  does;
+* every job's ``if:`` starts with ``!cancelled() && !failure()``, so merges and joins run after
+  skipped jobs (a fan-out over an empty list is skipped too: GitHub rejects an empty matrix),
+  and nothing runs after a failure except the ``if: failure()`` rollback job.
 
 Nothing user-written reaches a ``run:`` script: the scripts are constants of this module and
 read everything through ``env:``; user text in ``env:`` has ``${{`` broken up so that GitHub
@@ -31,7 +34,7 @@ from typing import Any, ClassVar
 from stepc.diagnostics import Diagnostic
 from stepc.ir import Pipeline, Step, thaw
 
-from .base import BASE_FILTERS, Backend, GeneratedFile, Quoted, file_stem, yaml_scalar
+from .base import BASE_FILTERS, Backend, GeneratedFile, file_stem
 from .gha_expr import job_condition
 from .gha_lint import lint_workflow
 from .gha_plan import (
@@ -47,6 +50,7 @@ from .gha_plan import (
     upstream_units,
     warning_at,
 )
+from .gha_quote import gh_json, gh_text, gh_value, yaml_block, yaml_key
 from .gha_scripts import FEED_SCRIPT, PARAMS_SCRIPT, ROLLBACK_SCRIPT, RUN_SCRIPT
 from .naming import NameRule, assign_names
 
@@ -81,42 +85,6 @@ CRON_MACROS = {
     "@hourly": "0 * * * *",
 }
 INPUT_TYPES = {"int": "number", "float": "number", "bool": "boolean"}
-
-
-def gh_value(value: Any) -> Quoted:
-    """A YAML string for a field GitHub evaluates (``env:``, ``with:``): every ``${{`` is
-    written as ``${{ '$' }}{{``, which GitHub evaluates back to the same text, so the value
-    arrives exactly as written and no expression inside it ever runs."""
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-    return yaml_scalar(text.replace("${{", "${{ '$' }}{{"))
-
-
-def gh_text(value: Any) -> Quoted:
-    """Display text (names, descriptions): one line, and ``${{`` cannot open an expression."""
-    text = " ".join(str(value).split())
-    return yaml_scalar(text.replace("${{", "$ {{"))
-
-
-def gh_json(value: Any) -> Quoted:
-    """JSON for an ``env:`` value: ``$`` escaped as ``\\u0024`` so it never reads as ``${{``."""
-    return yaml_scalar(json.dumps(value, sort_keys=True, ensure_ascii=False).replace("$", "\\u0024"))
-
-
-_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-
-
-def yaml_key(value: str) -> Quoted:
-    """A mapping key: plain when it is an identifier-like id (job ids, inputs), else quoted."""
-    return (
-        Quoted(value) if _PLAIN_KEY.match(value) and value not in ("on", "y", "n", "yes", "no") else yaml_scalar(value)
-    )
-
-
-def yaml_block(text: str, indent: int) -> Quoted:
-    """A constant script as a YAML literal block, indented to sit under its key."""
-    pad = " " * indent
-    lines = [pad + line if line else "" for line in text.rstrip("\n").split("\n")]
-    return Quoted("|\n" + "\n".join(lines))
 
 
 class GitHubActionsBackend(Backend):
