@@ -970,6 +970,7 @@ CASES += [
     form("dict-key-a-list", "env={[1]: 'x'}", "S102", "[1]", "dict keys must be strings"),
     form("when-multi-line", 'when="a == 1\\nor a == 2"', "S110", '"a == 1', "on one line", 1),
     form("when-is-none", 'when="a is None"', "S110", "is None", "'is' compares identity: use '==' or '!='"),
+    form("when-number-out-of-range", 'when="a < 1e999"', "S110", "1e999", "1e999 is out of range for a condition"),
     form("when-a-bare-literal", 'when="1"', "S110", '"1"', "is this literal", 1),
     form("when-bytes", "when=\"a == b'x'\"", "S110", "b'x'", "a bytes literal"),
     form("cache-not-a-policy", "cache=1", "S120", "cache=1", "cache must be", 6),

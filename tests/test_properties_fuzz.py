@@ -119,7 +119,20 @@ def test_random_text_never_crashes_the_front_end(text: str) -> None:
 @given(
     st.lists(
         st.sampled_from(
-            [*"ab1 ()[]'\"=<>!,.+-@*:", " and ", " or ", "not ", " in ", " is ", "None", "é", "\\t", "lambda"]
+            [
+                *"ab1 ()[]'\"=<>!,.+-@*:",
+                " and ",
+                " or ",
+                "not ",
+                " in ",
+                " is ",
+                "None",
+                "é",
+                "\\t",
+                "lambda",
+                "1e999",
+                "9" * 25,
+            ]
         ),
         max_size=30,
     ).map("".join)

@@ -8,6 +8,7 @@ A bare parameter name means ``name == True``.
 from __future__ import annotations
 
 import ast
+import math
 import re
 import warnings
 from dataclasses import dataclass
@@ -132,7 +133,15 @@ def _operand(node: ast.expr, names: list[NameUse], shift: _Place) -> Operand:
 
 def _literal(node: ast.expr, shift: _Place) -> Any:
     if isinstance(node, ast.Constant) and not isinstance(node.value, (bytes, complex)) and node.value is not ...:
-        return node.value
+        value = node.value
+        out_of_range = (isinstance(value, float) and not math.isfinite(value)) or (
+            isinstance(value, int) and not -(2**63) <= value < 2**63
+        )
+        if out_of_range:  # neither JSON nor the engines' expression languages hold it
+            start, end = shift(node.col_offset), shift(node.end_col_offset or node.col_offset + 1)
+            written = shift.stripped[start - shift.shift : end - shift.shift]
+            raise ConditionError(f"{written} is out of range for a condition", start, max(1, end - start))
+        return value
     if isinstance(node, (ast.List, ast.Tuple)):
         return [_literal(e, shift) for e in node.elts]
     if (
@@ -142,7 +151,7 @@ def _literal(node: ast.expr, shift: _Place) -> Any:
         and isinstance(node.operand.value, (int, float))
         and not isinstance(node.operand.value, bool)
     ):
-        return -node.operand.value
+        return -_literal(node.operand, shift)
     raise _unsupported(node, shift)
 
 
