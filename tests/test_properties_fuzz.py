@@ -17,6 +17,7 @@ import libcst as cst
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from stepc import ir
 from stepc.diagnostics import render
 from stepc.frontend import read_file
 from stepc.frontend.conditions import ConditionError, parse_condition
@@ -81,6 +82,10 @@ WORKDIR = Path(tempfile.mkdtemp(prefix="stepc-fuzz-"))  # one file, rewritten: c
 atexit.register(shutil.rmtree, WORKDIR, True)
 
 
+def not_json(constant: str) -> None:
+    raise AssertionError(f"{constant} is not JSON")
+
+
 def read_bytes(data: bytes) -> None:
     """``read_file`` on ``data``: it must not raise, report S004, or point outside the file."""
     path = WORKDIR / "flow.py"
@@ -90,6 +95,10 @@ def read_bytes(data: bytes) -> None:
     for diagnostic in result.diagnostics:
         assert diagnostic.code != "S004", diagnostic.message
         assert 1 <= diagnostic.line <= line_count and diagnostic.col >= 1, diagnostic
+    for pipeline in result.pipelines:  # whatever was read is valid, strict JSON that reads back the same
+        text = ir.to_json(pipeline)
+        json.loads(text, parse_constant=not_json)
+        assert ir.from_json(text) == pipeline
     formats: tuple[Literal["text", "json", "github"], ...] = ("text", "json", "github")
     for fmt in formats:
         render(list(result.diagnostics), fmt)
