@@ -38,12 +38,25 @@ def _steps() -> list[str]:
     return names
 
 
+def safe_extract(tar: tarfile.TarFile, target: Path) -> None:
+    """Unpack plain files and folders only, all inside ``target``: an archive is data, never a
+    way to write elsewhere (the "data" filter where Python has it, the same rule otherwise)."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(target, filter="data")
+        return
+    root = target.resolve()
+    for member in tar.getmembers():
+        if not (member.isfile() or member.isdir()) or not (root / member.name).resolve().is_relative_to(root):
+            raise ValueError(f"refusing archive member {member.name!r}")
+    tar.extractall(target)  # noqa: S202 - every member was checked above
+
+
 def pull(store: Path) -> None:
     inputs = _dir("VH_INPUTS_DIR", "/valohai/inputs")
     store.mkdir(parents=True, exist_ok=True)
     for archive in sorted(inputs.glob("*/*.tar")):
         with tarfile.open(archive) as tar:
-            tar.extractall(store, filter="data")  # "data" refuses absolute paths and links out
+            safe_extract(tar, store)
 
 
 def push(store: Path, unit: str, item: int | None) -> None:
