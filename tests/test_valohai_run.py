@@ -136,7 +136,6 @@ def run_pipeline(path: Path, flow_files: dict[str, Path], values: dict[str, Any]
 GOLDEN_FLOWS = {f"golden/{p.name}": p for p in GOLDEN.glob("*.py")}
 CASES = [
     ("iris-training.valohai.yaml", "iris_training.py", {}, {}),
-    ("etl-branches.valohai.yaml", "etl_branches.py", {}, {}),
     (
         "etl-branches.valohai.yaml",
         "etl_branches.py",
