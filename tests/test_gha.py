@@ -313,3 +313,30 @@ def test_the_rollback_job_runs_the_rollback_functions(tmp_path: Path) -> None:
         '"rollbacks": [{"error": null, "item": null, "status": "succeeded", "step": "make"}]'
         in runner.logs["stepc-rollback"]
     )
+
+
+def test_job_ids_are_distinct_ignoring_case(tmp_path: Path) -> None:
+    flow = tmp_path / "flow.py"
+    flow.write_text(
+        "from stepc import step\n\n\n"
+        "@step(name='Train', outputs=['a'])\ndef one():\n    return 1\n\n\n"
+        "@step(name='train', outputs=['b'])\ndef two():\n    return 2\n\n\n"
+        "@step(name='TRAIN', outputs=['c'])\ndef three():\n    return 3\n",
+        encoding="utf-8",
+    )
+    text, _ = compile_gha("flow.py", cwd=tmp_path)
+    jobs = list(load_workflow(text)["jobs"])
+    assert len({j.lower() for j in jobs}) == len(jobs) == 4
+    path = tmp_path / "w.yml"
+    path.write_text(text, encoding="utf-8")
+    validate(path)
+
+
+def test_a_fan_out_over_more_than_256_items_is_a_diagnostic(tmp_path: Path) -> None:
+    flow = tmp_path / "flow.py"
+    flow.write_text(
+        f"from stepc import step\n\n\n@step(foreach='xs')\ndef s(xs: list = {list(range(300))}):\n    return None\n",
+        encoding="utf-8",
+    )
+    result = stepc("compile", "flow.py", "--target", "gha", "-o", "-", cwd=tmp_path)
+    assert result.returncode == 1 and "its 300 items exceed GitHub's limit of 256 matrix jobs" in result.stderr
