@@ -11,9 +11,9 @@ Mapping (SPEC §7): step -> ``BashOperator`` (or ``KubernetesPodOperator`` with
 environments built by a small ``@task`` from the producer's control line (or the list
 parameter); ``when`` -> a ``@task.short_circuit`` per distinct condition, with every step task
 on ``none_failed`` so that a skip stops exactly where the interpreter's stops (effective
-conditions already carry the producers' conditions; a merge has none); rollback -> two
-teardown tasks (a guard that asks Airflow whether a task failed, then ``stepc exec
---rollback``), so that the run's own state still comes from the step tasks.
+conditions already carry the producers' conditions; a merge has none); rollback -> a teardown
+guard that asks Airflow whether a task failed, then ``stepc exec --rollback`` (skipped when
+nothing failed); being a teardown, the guard leaves the run's state to the step tasks.
 """
 
 from __future__ import annotations
@@ -158,14 +158,15 @@ class AirflowBackend(Backend):
         operator = self.setting("operator", "bash")
         if operator not in ("bash", "kubernetes"):
             detail = f'[tool.stepc.airflow] operator is "bash" or "kubernetes", not {operator!r}'
-            found.append(self.unsupported(pipeline, None, "operator", detail))
+            found.append(self.unsupported(pipeline, None, "an unknown operator", detail))
         for step in pipeline.steps:
             if step.retry.times and step.retry.backoff <= 0:
                 detail = f"Airflow's backoff multiplier must be positive, not {step.retry.backoff}"
                 found.append(self.unsupported(pipeline, step, "retry_backoff", detail))
             for name, _ in step.env:
-                if not ENV_NAME.match(name):
-                    found.append(self.unsupported(pipeline, step, "env", f"{name!r} is not an environment name"))
+                if not ENV_NAME.match(name) or name.startswith("STEPC_"):
+                    detail = f"{name!r} is not an environment name of its own (STEPC_* are stepc's)"
+                    found.append(self.unsupported(pipeline, step, "an environment variable", detail))
         if not self.kubernetes:
             found.extend(self._bash_resource_warnings(pipeline))
         limit = int(self.setting("max_map_length", 1024))  # Airflow's [core] max_map_length
@@ -175,6 +176,9 @@ class AirflowBackend(Backend):
                 if isinstance(default, tuple | list) and len(default) > limit:
                     detail = f"{len(default)} items by default, more than [core] max_map_length = {limit}"
                     found.append(self.warning(pipeline, step, "foreach_param", detail))
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(self.setting("start_date", "2024-01-01"))):
+            detail = "[tool.stepc.airflow] start_date is a date like 2024-01-01"
+            found.append(self.unsupported(pipeline, None, "schedule", detail))
         if pipeline.schedule and any(p.required for p in pipeline.params):
             detail = "a scheduled DAG needs a default for every parameter"
             found.append(self.unsupported(pipeline, None, "schedule", detail))
@@ -207,11 +211,17 @@ class AirflowBackend(Backend):
         """A BashOperator runs on the worker as it is: CPU cores become pool slots and GPUs the
         slots of ``gpu_pool`` when one is configured, but memory and disk cannot be reserved,
         and saying nothing would be a silent drop. One warning per kind, at the first step."""
+        images = [s for s in pipeline.steps if s.image != pipeline.image]
         memory = [s for s in pipeline.steps if s.resources.memory is not None or s.resources.disk is not None]
         gpus = [s for s in pipeline.steps if s.resources.gpu] if not self.setting("gpu_pool", None) else []
         found = []
         for steps, feature, detail in (
             (memory, "resources", 'a BashOperator cannot reserve memory or disk (operator = "kubernetes" can)'),
+            (
+                images,
+                "its own image",
+                'a BashOperator runs in the worker\'s environment (operator = "kubernetes" runs images)',
+            ),
             (
                 gpus,
                 "gpu",

@@ -154,8 +154,11 @@ def test_golden_dags_are_current(flow: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_golden_dags_import_in_airflow_without_stepc(airflow_python: Path, tmp_path: Path, runs: Runs) -> None:
-    """(Takes `runs` so that the slow fidelity runs start now, in the background.)"""
+def test_golden_dags_import_in_airflow_without_stepc(
+    airflow_python: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if any("runs" in getattr(item, "fixturenames", ()) for item in request.session.items):
+        request.getfixturevalue("runs")  # start the slow fidelity runs now, in the background
     paths = sorted(COMPILED.glob("*_dag.py"))
     assert len(paths) == len(FUNCTION_FLOWS)
     loaded = dagbag(airflow_python, tmp_path, *paths)
