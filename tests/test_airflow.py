@@ -48,9 +48,13 @@ for path in sys.argv[1:]:
             env = getattr(t, "env", None) if kwargs is None else None
             if command is not None:
                 info["command"] = command
+            context = {"run_id": "RUN-ID", "params": {"x": "{{ 7 * 7 }}"}}
             if isinstance(env, dict):
-                context = {"run_id": "RUN-ID", "params": {"x": "{{ 7 * 7 }}"}}
                 info["env"] = {k: t.render_template(v, context) for k, v in env.items()}
+            elif kwargs is None and getattr(t, "env_vars", None):  # a pod: render as a worker would
+                t.render_template_fields(context)
+                info["env"] = {e.name: e.value for e in t.env_vars}
+                info["command"] = t.arguments[0]
             tasks[t.task_id] = info
         dags[dag_id] = {
             "tasks": tasks,
@@ -491,3 +495,20 @@ def test_control_line_parsing_survives_glued_output(airflow_python: Path, tmp_pa
     assert result.returncode == 0, result.stderr[-3000:]
     parsed = json.loads(result.stdout.strip().splitlines()[-1])
     assert parsed == [{"foreach": {"grid": {"count": 2}}}, {"status": "skipped"}, {}, {}, {"a": 1}]
+
+
+def test_kubernetes_mode_keeps_hostile_values_unrendered(airflow_python: Path, tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.stepc.airflow]\noperator = "kubernetes"\n', encoding="utf-8")
+    hostile_flow(tmp_path / "hostile.py")
+    text = compile_airflow(tmp_path / "hostile.py", cwd=tmp_path)
+    assert lint_dag(text, {"airflow", "kubernetes"}) == []
+    dag_file = tmp_path / "hostile_dag.py"
+    dag_file.write_text(text, encoding="utf-8")
+    report = dagbag(airflow_python, tmp_path, dag_file)[str(dag_file)]
+    assert report["errors"] == {}, report["errors"]
+    (dag,) = report["dags"].values()
+    pods = [t for t in dag["tasks"].values() if t["type"] == "KubernetesPodOperator"]
+    assert len(pods) == len(HOSTILE)
+    assert {v for t in pods for k, v in t["env"].items() if k.startswith("V")} == set(HOSTILE)
+    assert all(t["env"]["STEPC_RUN_ID"] == "RUN-ID" for t in pods)
+    assert len({t["command"] for t in pods}) == 1 and not any(h in pods[0]["command"] for h in HOSTILE)
