@@ -22,6 +22,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 CACHE = Path(os.environ.get("STEPC_BENCH_CACHE", Path.home() / ".cache" / "stepc-bench"))
@@ -138,10 +139,9 @@ def timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = 
     return elapsed
 
 
-def best_of(repeat: int, fn: object) -> float:
+def best_of(repeat: int, fn: Callable[[], float]) -> float:
     """The fastest of ``repeat`` runs: what the tool costs when the machine lets it (as timeit
     does); on a shared machine a median mostly measures the neighbours."""
-    assert callable(fn)
     return min(fn() for _ in range(repeat))
 
 

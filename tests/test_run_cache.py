@@ -39,7 +39,8 @@ pipeline("cached", steps=[source, by_input, by_code])
 
 def _runs(tmp_path: Path, flow: Path) -> stepc.interpreter.RunResult:
     params = {"path": str(tmp_path / "input.txt"), "journal": str(tmp_path / "journal.txt")}
-    return stepc.run(str(flow), params, store=tmp_path / "store", workers=2)
+    result: stepc.interpreter.RunResult = stepc.run(str(flow), params, store=tmp_path / "store", workers=2)
+    return result
 
 
 def _ran(tmp_path: Path) -> list[str]:

@@ -15,7 +15,8 @@ FLOWS = Path(__file__).resolve().parent / "flows" / "run"
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory: pytest.TempPathFactory) -> stepc.interpreter.RunResult:
     store = tmp_path_factory.mktemp("store")
-    return stepc.run(str(FLOWS / "semantics.py"), store=store, workers=2)
+    result: stepc.interpreter.RunResult = stepc.run(str(FLOWS / "semantics.py"), store=store, workers=2)
+    return result
 
 
 def test_foreach_chained_map_and_join(default_run: stepc.interpreter.RunResult) -> None:
