@@ -119,13 +119,13 @@ def conforms_param(value: Any, type_: ParamType, item_type: ParamType | None) ->
     return all(conforms(item, item_type) for item in items)
 
 
-def normalise_value(value: Any, type_: ParamType, item_type: ParamType | None = None) -> Any:
-    """The value as the IR holds it (see :func:`stepc.ir.freeze`): lists as tuples, ints of a
-    float parameter (or of the items of a ``list[float]``) as floats."""
+def normalise_value(value: Any, type_: ParamType | None, item_type: ParamType | None = None) -> Any:
+    """The value as the IR holds it (see :func:`stepc.ir.freeze`): lists and tuples as tuples,
+    at every depth, and ints as floats where the type (or the item type) is ``float``."""
     if isinstance(value, (list, tuple)):
-        return tuple(normalise_value(v, item_type or "list") for v in value)
+        return tuple(normalise_value(v, item_type) for v in value)
     if isinstance(value, dict):
-        return {k: normalise_value(v, item_type or "dict") for k, v in value.items()}
+        return {k: normalise_value(v, item_type) for k, v in value.items()}
     if type_ == "float" and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     return value

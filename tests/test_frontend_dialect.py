@@ -526,3 +526,17 @@ def test_step_spans_count_characters(tmp_path: Path) -> None:
     source = 'from stepc import step\n\n@step\ndef a():\n    return "ééé"\n'
     (only,) = read(tmp_path, source).steps
     assert only.span == ir.Span("flow.py", 4, 1, 5, 17)
+
+
+def test_parameter_values_are_frozen_at_every_depth(tmp_path: Path) -> None:
+    source = """
+        from stepc import step
+
+        @step
+        def a(x=((1, [2]), {"k": [3, (4,)]}), y: list[float] = [1, 2]):
+            return 1
+    """
+    pipeline = read(tmp_path, source)
+    assert pipeline.param("x").default == ((1, (2,)), {"k": (3, (4,))})
+    assert pipeline.param("y").default == (1.0, 2.0)
+    assert ir.from_json(ir.to_json(pipeline)) == pipeline
