@@ -20,6 +20,8 @@ COMMANDS: dict[str, str] = {
     "graph": "stepc.commands.inspect:graph",
     "compile": "stepc.commands.compile:compile",
     "targets": "stepc.commands.targets:targets",
+    "submit": "stepc.commands.submit:submit",
+    "status": "stepc.commands.submit:status",
     "run": "stepc.commands.run:run",
     "resume": "stepc.commands.run:resume",
     "exec": "stepc.commands.run:exec_step",
