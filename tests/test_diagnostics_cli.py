@@ -130,10 +130,23 @@ def test_bad_files_are_diagnostics_not_tracebacks(tmp_path: Path, name: str, con
         assert codes == [code]
 
 
-def test_missing_file_and_directory(tmp_path: Path) -> None:
-    result = stepc("check", str(tmp_path / "missing.py"), str(tmp_path))
+def test_missing_file(tmp_path: Path) -> None:
+    result = stepc("check", str(tmp_path / "missing.py"))
     assert result.returncode == 1
-    assert "no such file" in result.stderr and "is a directory" in result.stderr
+    assert "no such file" in result.stderr
+    assert no_traceback(result)
+
+
+def test_a_directory_is_checked_file_by_file_skipping_hidden_and_virtualenv_folders(tmp_path: Path) -> None:
+    broken = "from stepc import step\n\n@step(foo=1)\ndef a():\n    pass\n"
+    for folder in ("flows/sub", ".venv/lib", "node_modules/x"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "flow.py").write_text(broken, encoding="utf-8")
+    (tmp_path / "flows" / "clean.py").write_text("print('not a flow')\n", encoding="utf-8")
+    result = stepc("check", str(tmp_path), "--format", "json")
+    assert result.returncode == 1
+    files = [d["file"] for d in json.loads(result.stdout)]
+    assert files == [str(tmp_path / "flows" / "sub" / "flow.py")]
     assert no_traceback(result)
 
 

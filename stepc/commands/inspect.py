@@ -10,6 +10,27 @@ import click
 from stepc.diagnostics import Diagnostic, is_error, render
 
 
+_SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "venv", "site-packages", "build", "dist"})
+
+
+def _expand(paths: tuple[str, ...]) -> list[str]:
+    """Files as given; directories as every ``.py`` file below them (hidden and virtualenv
+    folders excepted), sorted, as ruff and mypy do."""
+    from pathlib import Path
+
+    files: list[str] = []
+    for path in paths:
+        root = Path(path)
+        if not root.is_dir():
+            files.append(path)
+            continue
+        for found in sorted(root.rglob("*.py")):
+            parts = found.relative_to(root).parts[:-1]
+            if not any(p.startswith(".") or p in _SKIPPED_DIRS for p in parts):
+                files.append(str(found))
+    return files
+
+
 def _emit_diagnostics(diagnostics: list[Diagnostic], fmt: Literal["text", "json", "github"] = "text") -> None:
     if diagnostics or fmt == "json":
         click.echo(render(diagnostics, fmt), nl=False, err=fmt == "text")
@@ -23,18 +44,20 @@ def _emit_diagnostics(diagnostics: list[Diagnostic], fmt: Literal["text", "json"
 )  # fmt: skip
 @click.option("--all-files", is_flag=True, help="also read files that import neither stepc nor metaflow")
 def check(files: tuple[str, ...], fmt: Literal["text", "json", "github"], all_files: bool) -> None:
-    """Report the compiler's diagnostics for FILES. Exit 1 on any error, 0 when clean."""
+    """Report the compiler's diagnostics for FILES (directories: every .py file below them).
+    Exit 1 on any error, 0 when clean."""
     from stepc.frontend import read_file
 
     diagnostics: list[Diagnostic] = []
-    for path in files:
+    paths = _expand(files)
+    for path in paths:
         diagnostics.extend(read_file(path, only_flows=not all_files).diagnostics)
     if fmt == "text":
         _emit_diagnostics(diagnostics, "text")
         errors = sum(d.severity == "error" for d in diagnostics)
         warnings = len(diagnostics) - errors
         if diagnostics:
-            click.echo(f"{errors} error(s), {warnings} warning(s) in {len(files)} file(s)", err=True)
+            click.echo(f"{errors} error(s), {warnings} warning(s) in {len(paths)} file(s)", err=True)
     else:
         click.echo(render(diagnostics, fmt), nl=False)
     sys.exit(1 if is_error(diagnostics) else 0)
