@@ -305,7 +305,6 @@ class AirflowBackend(Backend):
         steps_doc = "\n".join(f"- `{s.name}`" + (f": {s.description}" if s.description else "") for s in pipeline.steps)
         return {
             "dag_id": assign_names([pipeline.name], TASK_ID)[pipeline.name],
-            "pipeline": pipeline.name,
             "description": pipeline.description.splitlines()[0] if pipeline.description else None,
             "doc_md": doc(f"Pipeline `{pipeline.name}` from `{pipeline.source}`.", pipeline.description, steps_doc),
             "schedule": pipeline.schedule,
@@ -320,6 +319,8 @@ class AirflowBackend(Backend):
             "base_env": base_env,
             "conditions": list(conditions.values()),
             "tasks": tasks,
+            "has_foreach": any(t["items"] for t in tasks),
+            "uses_timedelta": any(t["retries"] or t["timeout"] for t in tasks),
             "edges": edges,
             "rollback": (
                 {"image": pipeline.image, "command": self._command(ROLLBACK), "after": [var[u.key] for u in units]}

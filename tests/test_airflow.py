@@ -145,7 +145,7 @@ def hostile_flow(path: Path) -> None:
         "",
     ]
     steps = ", ".join([*(f"f{i}" for i in range(len(HOSTILE))), "each"])
-    lines.append(f"pipeline({HOSTILE[1]!r}, steps=[{steps}], description={HOSTILE[-1]!r})")
+    lines.append(f"pipeline({HOSTILE[0] + HOSTILE[1]!r}, steps=[{steps}], description={HOSTILE[-1]!r})")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
