@@ -512,3 +512,27 @@ def test_kubernetes_mode_keeps_hostile_values_unrendered(airflow_python: Path, t
     assert {v for t in pods for k, v in t["env"].items() if k.startswith("V")} == set(HOSTILE)
     assert all(t["env"]["STEPC_RUN_ID"] == "RUN-ID" for t in pods)
     assert len({t["command"] for t in pods}) == 1 and not any(h in pods[0]["command"] for h in HOSTILE)
+
+
+def test_step_names_cannot_take_the_helper_tasks_ids(tmp_path: Path) -> None:
+    flow = tmp_path / "flow.py"
+    flow.write_text(
+        "from stepc import step\n\n"
+        "def undo(o):\n    pass\n\n"
+        "@step(name='stepc_failed', outputs=['o'], rollback=undo)\ndef a():\n    return 1\n\n"
+        "@step(name='when_b', outputs=['xs'])\ndef w():\n    return [1]\n\n"
+        "@step(name='items_c', inputs=['xs'], foreach='xs', outputs=['y'])\ndef i(xs):\n    return xs\n\n"
+        "@step(name='b', when='n > 1')\ndef b(n: int = 2):\n    pass\n\n"
+        "@step(name='c', inputs=['xs'], foreach='xs', when='n > 1')\ndef c(xs, n: int = 2):\n    pass\n",
+        encoding="utf-8",
+    )
+    text = compile_airflow(flow, cwd=tmp_path)  # the lint refuses duplicate task ids
+    ids: list[str] = [
+        str(n.value.value)
+        for n in ast.walk(ast.parse(text))
+        if isinstance(n, ast.keyword) and n.arg == "task_id" and isinstance(n.value, ast.Constant)
+    ]
+    assert len(ids) == len(set(ids)) == 10 and {"stepc_failed", "stepc_rollback", "b", "c"} <= set(ids)
+    # a step and a helper that would share an id both end with a hash of their own name
+    assert sum(i.startswith("when_b_") for i in ids) == 2 and sum(i.startswith("items_c_") for i in ids) == 2
+    assert sum(i.startswith("stepc_failed") for i in ids) == 2
