@@ -175,7 +175,7 @@ class AirflowBackend(Backend):
                 default = pipeline.param(step.foreach.name).default
                 if isinstance(default, tuple | list) and len(default) > limit:
                     detail = f"{len(default)} items by default, more than [core] max_map_length = {limit}"
-                    found.append(self.warning(pipeline, step, "foreach_param", detail))
+                    found.append(self.partly_supported(pipeline, step, "foreach_param", detail))
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(self.setting("start_date", "2024-01-01"))):
             detail = "[tool.stepc.airflow] start_date is a date like 2024-01-01"
             found.append(self.unsupported(pipeline, None, "schedule", detail))
@@ -187,7 +187,7 @@ class AirflowBackend(Backend):
             timeouts = [s.timeout for s in unit.steps]
             if any(t is None for t in timeouts) and any(t is not None for t in timeouts):
                 detail = f"group '{unit.first.group}' runs as one task, whose timeout needs every step's"
-                found.append(self.warning(pipeline, unit.first, "timeout", detail))
+                found.append(self.partly_supported(pipeline, unit.first, "timeout", detail))
             sources = {s.foreach for s in unit.steps}
             if len(unit.steps) > 1 and None in sources and len(sources) > 1:
                 detail = f"group '{unit.first.group}' mixes foreach and plain steps in one task"
@@ -204,7 +204,7 @@ class AirflowBackend(Backend):
                 found.append(self.unsupported(pipeline, unit.steps[1], "group", detail))
         return found
 
-    def warning(self, pipeline: Pipeline, step: Step, feature: str, detail: str) -> Diagnostic:
+    def partly_supported(self, pipeline: Pipeline, step: Step, feature: str, detail: str) -> Diagnostic:
         return dataclasses.replace(self.unsupported(pipeline, step, feature, detail), severity="warning")
 
     def _bash_resource_warnings(self, pipeline: Pipeline) -> list[Diagnostic]:
@@ -231,7 +231,7 @@ class AirflowBackend(Backend):
             if steps:
                 others = len(steps) - 1
                 more = f" (and {others} more step{'s' if others > 1 else ''})" if others else ""
-                found.append(self.warning(pipeline, steps[0], feature, detail + more))
+                found.append(self.partly_supported(pipeline, steps[0], feature, detail + more))
         return found
 
     # -- the file ------------------------------------------------------------------------------

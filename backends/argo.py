@@ -12,28 +12,17 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from stepc.diagnostics import Diagnostic
-from stepc.ir import Parameter, Pipeline, Step, conjoin, thaw
+from stepc.ir import Parameter, Pipeline, conjoin, thaw
 
 from .argo_expr import string_literal, when_tag
 from .argo_lint import lint_documents
 from .base import Backend, GeneratedFile, file_stem, needed_parameters
 from .naming import NameRule, assign_names
+from .plan import Unit, feeds, group_units, loop_of, unit_of, upstream_units
 
 DNS_LABEL = NameRule(63, re.compile(r"[^a-z0-9-]"))
 FOREACH_DIR = "/tmp/stepc/foreach"
 RESERVED_TEMPLATES = frozenset({"main", "stepc-exit", "stepc-rollback"})
-
-
-@dataclass(frozen=True)
-class Unit:
-    """What becomes one Argo task: one step, or the steps of a group fused into one pod."""
-
-    name: str
-    steps: tuple[Step, ...]
-
-    @property
-    def first(self) -> Step:
-        return self.steps[0]
 
 
 @dataclass
@@ -118,17 +107,7 @@ class ArgoBackend(Backend):
         return found
 
     def units(self, pipeline: Pipeline) -> list[Unit]:
-        """Tasks in topological order; a group's task stands where its first step stood."""
-        grouped: dict[str, list[Step]] = {}
-        order: list[str] = []
-        for step in pipeline.steps:
-            key = f"group:{step.group}" if step.group else f"step:{step.name}"
-            if key not in grouped:
-                grouped[key] = []
-                order.append(key)
-            grouped[key].append(step)
-        names = assign_names([k.split(":", 1)[1] for k in order], DNS_LABEL, RESERVED_TEMPLATES)
-        return [Unit(names[k.split(":", 1)[1]], tuple(grouped[k])) for k in order]
+        return group_units(pipeline, DNS_LABEL, RESERVED_TEMPLATES)
 
     def documents(self, pipeline: Pipeline) -> Iterable[tuple[str, str]]:
         kind = self.setting("kind", None) or ("cron" if pipeline.schedule else "workflow")
@@ -141,22 +120,18 @@ class ArgoBackend(Backend):
 
     def view(self, pipeline: Pipeline, kind: str) -> dict[str, Any]:
         units = self.units(pipeline)
-        unit_of = {step.name: unit for unit in units for step in unit.steps}
         params = {p.name: p for p in pipeline.params}
         store = str(self.setting("store", "s3://stepc/store"))
         secret = self.setting("store_secret", "stepc-store") or None
         limit = 52 if kind == "cron" else 63
         wf_name = assign_names([pipeline.name], NameRule(limit, DNS_LABEL.invalid))[pipeline.name]
-        loops = self._loops(pipeline, unit_of)
-        feeds = self._foreach_feeds(pipeline)
+        owner = unit_of(units)
         tasks, containers = [], []
         for unit in units:
-            upstream = sorted(
-                {unit_of[s].name for step in unit.steps for s in pipeline.upstream(step.name)} - {unit.name}
-            )
+            upstream = upstream_units(pipeline, unit, owner)
             conditions = {step.condition for step in unit.steps}
             condition = conjoin([next(iter(conditions))]) if len(conditions) == 1 else None
-            loop = loops.get(unit.name)
+            loop = self._loop(pipeline, unit, owner)
             tasks.append(
                 {
                     "name": unit.name,
@@ -167,7 +142,7 @@ class ArgoBackend(Backend):
                     "sequence_count": loop[1] if loop and loop[0] == "sequence" else None,
                 }
             )
-            containers.append(self._container(pipeline, unit, store, secret, loop is not None, feeds))
+            containers.append(self._container(pipeline, unit, store, secret, loop is not None))
         has_rollback = any(step.rollback for step in pipeline.steps)
         rollback = ContainerView(
             "stepc-rollback",
@@ -213,36 +188,18 @@ class ArgoBackend(Backend):
             "cron": {"name": wf_name, "schedule": pipeline.schedule} if kind == "cron" and pipeline.schedule else None,
         }
 
-    def _foreach_feeds(self, pipeline: Pipeline) -> dict[str, set[str]]:
-        """Step name -> its outputs that some foreach step iterates over item by item."""
-        feeds: dict[str, set[str]] = {}
-        for step in pipeline.steps:
-            if step.foreach is not None and step.foreach.source == "input":
-                producer = pipeline.step(step.input(step.foreach.name).producer)  # type: ignore[union-attr]
-                if producer.foreach is None:
-                    feeds.setdefault(producer.name, set()).add(step.foreach.name)
-        return feeds
-
-    def _loops(self, pipeline: Pipeline, unit_of: dict[str, Unit]) -> dict[str, tuple[str, str]]:
-        """Unit name -> ("param", withParam text) or ("sequence", withSequence count)."""
-        loops: dict[str, tuple[str, str]] = {}
-        for step in pipeline.steps:  # topological: a chained map's source is known first
-            if step.foreach is None:
-                continue
-            if step.foreach.source == "param":
-                ref = "workflow.parameters[" + string_literal(step.foreach.name) + "]"
-                loops[unit_of[step.name].name] = ("sequence", "{{=len(jsonpath(" + ref + ", '$'))}}")
-                continue
-            producer = pipeline.step(step.input(step.foreach.name).producer)  # type: ignore[union-attr]
-            if producer.foreach is not None:
-                loops[unit_of[step.name].name] = loops[unit_of[producer.name].name]
-            else:
-                task = unit_of[producer.name].name
-                loops[unit_of[step.name].name] = (
-                    "param",
-                    "{{tasks." + task + ".outputs.parameters.items-" + step.foreach.name + "}}",
-                )
-        return loops
+    @staticmethod
+    def _loop(pipeline: Pipeline, unit: Unit, owner: dict[str, Unit]) -> tuple[str, str] | None:
+        """("param", withParam text) over a producer's published indices, or ("sequence",
+        withSequence count) over a list parameter; a chained map loops like its origin."""
+        loop = loop_of(pipeline, unit.first)
+        if loop is None:
+            return None
+        if loop.kind == "param":
+            ref = "workflow.parameters[" + string_literal(loop.name) + "]"
+            return ("sequence", "{{=len(jsonpath(" + ref + ", '$'))}}")
+        assert loop.producer is not None
+        return ("param", "{{tasks." + owner[loop.producer].name + ".outputs.parameters.items-" + loop.name + "}}")
 
     def _container(
         self,
@@ -251,7 +208,6 @@ class ArgoBackend(Backend):
         store: str,
         secret: str | None,
         takes_item: bool,
-        feeds: dict[str, set[str]],
     ) -> ContainerView:
         argv = self.exec_args(pipeline, list(unit.steps), store)
         argv += ["--run-id", "{{workflow.name}}"]
@@ -259,7 +215,7 @@ class ArgoBackend(Backend):
             argv += ["-p", f"{name}={{{{workflow.parameters.{name}}}}}"]
         if takes_item:
             argv += ["--item", "{{inputs.parameters.item}}"]
-        outputs = sorted(a for step in unit.steps for a in feeds.get(step.name, ()))
+        outputs = sorted({a for step in unit.steps for a in feeds(pipeline, step)})
         if outputs:
             argv += ["--foreach-out", FOREACH_DIR]
         view = ContainerView(

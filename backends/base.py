@@ -19,7 +19,7 @@ import jinja2
 
 from stepc import __version__
 from stepc.config import Config
-from stepc.diagnostics import Diagnostic
+from stepc.diagnostics import Diagnostic, Severity
 from stepc.ir import ArtifactRef, BoolOp, Compare, Condition, Not, ParamRef, Pipeline, Step
 
 # --- what a pipeline asks of a target ----------------------------------------------------------
@@ -236,16 +236,26 @@ class Backend:
         return found
 
     def unsupported(self, pipeline: Pipeline, step: Step | None, feature: str, detail: str = "") -> Diagnostic:
-        """The diagnostic for a feature this target cannot express, at the step's definition."""
+        """The error for a feature this target cannot express, at the step's definition."""
         what = f"step '{step.name}' uses" if step else f"pipeline '{pipeline.name}' has"
         message = f"{what} {FEATURE_TEXT.get(feature, feature)}, which the {self.NAME} target cannot express"
+        return self.at_step(pipeline, step, message + (f": {detail}" if detail else ""))
+
+    def warning(self, pipeline: Pipeline, step: Step | None, message: str) -> Diagnostic:
+        """A T101 warning: something the target maps only in part, said out loud, not dropped."""
+        return self.at_step(pipeline, step, message, "warning")
+
+    @staticmethod
+    def at_step(pipeline: Pipeline, step: Step | None, message: str, severity: Severity = "error") -> Diagnostic:
+        """A T101 diagnostic at the step's definition, or at the flow's first line."""
         span = step.span if step else None
         return Diagnostic(
             "T101",
-            message + (f": {detail}" if detail else ""),
+            message,
             span.file if span else pipeline.source,
             span.line if span else 1,
             span.col if span else 1,
+            severity=severity,
         )
 
     def header(self, pipeline: Pipeline) -> str:

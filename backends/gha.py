@@ -37,7 +37,10 @@ from stepc.ir import Pipeline, Step, thaw
 from .base import BASE_FILTERS, Backend, GeneratedFile, file_stem
 from .gha_expr import job_condition
 from .gha_lint import lint_workflow
-from .gha_plan import (
+from .gha_quote import gh_json, gh_text, gh_value, yaml_block, yaml_key
+from .gha_scripts import FEED_SCRIPT, PARAMS_SCRIPT, ROLLBACK_SCRIPT, RUN_SCRIPT
+from .naming import NameRule, assign_names
+from .plan import (
     Unit,
     ancestors,
     choose_machine,
@@ -48,11 +51,7 @@ from .gha_plan import (
     store_segment,
     unit_of,
     upstream_units,
-    warning_at,
 )
-from .gha_quote import gh_json, gh_text, gh_value, yaml_block, yaml_key
-from .gha_scripts import FEED_SCRIPT, PARAMS_SCRIPT, ROLLBACK_SCRIPT, RUN_SCRIPT
-from .naming import NameRule, assign_names
 
 JOB_ID = NameRule(
     64,
@@ -150,7 +149,7 @@ class GitHubActionsBackend(Backend):
                     f"step '{step.name}' needs more than {self._default_runs_on()!r} has (GPUs, CPU or memory), "
                     "and no entry of [tool.stepc.gha] runners holds it: it runs there anyway"
                 )
-                found.append(warning_at(pipeline, step, message))
+                found.append(self.warning(pipeline, step, message))
         for command in self._install():
             if "${{" in command:
                 found.append(self.unsupported(pipeline, None, "an install command with ${{ }}", "use env: instead"))

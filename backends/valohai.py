@@ -31,7 +31,8 @@ from stepc.diagnostics import Diagnostic
 from stepc.ir import Pipeline, Step, thaw
 
 from .base import Backend, GeneratedFile, file_stem
-from .gha_plan import (
+from .naming import NameRule, assign_names
+from .plan import (
     Unit,
     ancestors,
     choose_machine,
@@ -40,9 +41,7 @@ from .gha_plan import (
     loop_of,
     retry_seconds,
     unit_of,
-    warning_at,
 )
-from .naming import NameRule, assign_names
 from .valohai_io import RUN_ID, STORE
 
 # Node, step and parameter names: no dots (edges are `node.kind.key`), nothing a shell reads.
@@ -112,10 +111,10 @@ class ValohaiBackend(Backend):
                     f"fails: a failure of {', '.join(repr(p) for p in parallel)} (on a parallel branch) "
                     "does not roll it back"
                 )
-                found.append(warning_at(pipeline, step, message))
+                found.append(self.warning(pipeline, step, message))
         if pipeline.schedule:
             message = f"pipeline '{pipeline.name}' has a schedule, which valohai.yaml cannot hold"
-            found.append(warning_at(pipeline, None, message + ": add a scheduled trigger in Valohai"))
+            found.append(self.warning(pipeline, None, message + ": add a scheduled trigger in Valohai"))
         for param in pipeline.params:
             if not _PASSABLE.match(param.name):
                 found.append(self.unsupported(pipeline, None, f"parameter {param.name!r}", "not a command-line name"))
@@ -125,7 +124,7 @@ class ValohaiBackend(Backend):
                     f"step '{unit.first.name}' needs more than the default environment has (GPUs, CPU or memory), "
                     "and no entry of [tool.stepc.valohai] environments holds it: it runs in the default environment"
                 )
-                found.append(warning_at(pipeline, unit.first, message))
+                found.append(self.warning(pipeline, unit.first, message))
             if len({s.image for s in unit.steps}) > 1:
                 detail = f"the steps of group '{unit.first.group}' run in one execution, so they need one image"
                 found.append(self.unsupported(pipeline, unit.steps[1], "group", detail))

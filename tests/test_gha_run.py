@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from stepc.backends.gha_lint import load_workflow
-from stepc.backends.gha_plan import loop_of
+from stepc.backends.plan import loop_of
 
 import stepc
 from stepc.runtime.store import Store

@@ -1,9 +1,10 @@
-"""The task plan the job-per-task targets share (GitHub Actions and Valohai): which steps run
-together, where a fan-out gets its list, which tasks come before which, and where a task's
-results sit in the store.
+"""The task plan the backends share: which steps run together (a group is one task), where a
+fan-out gets its list, which tasks come before which, and where a task's results sit in the
+store.
 
-Both targets run every task on a fresh machine whose store starts empty; what a task reads is
-copied in from its ancestors' uploads, so the plan also says which tasks are ancestors.
+The job-per-task targets (GitHub Actions, Valohai) run every task on a fresh machine whose
+store starts empty; what a task reads is copied in from its ancestors' uploads, so the plan
+also says which tasks are ancestors, and which machine holds a task.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from stepc.diagnostics import Diagnostic
 from stepc.ir import Pipeline, Step
 from stepc.units import parse_bytes, parse_cpu
 
@@ -153,17 +153,3 @@ def choose_machine(
     if not fitting:
         return None, False
     return min(fitting, key=lambda t: int(t.get("gpu", 0)))[key], True
-
-
-def warning_at(pipeline: Pipeline, step: Step | None, message: str) -> Diagnostic:
-    """A T101 warning at the step's definition (or the flow's first line): something the target
-    maps only in part, said out loud rather than dropped."""
-    span = step.span if step else None
-    return Diagnostic(
-        "T101",
-        message,
-        span.file if span else pipeline.source,
-        span.line if span else 1,
-        span.col if span else 1,
-        severity="warning",
-    )
