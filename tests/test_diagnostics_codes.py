@@ -1179,3 +1179,17 @@ def test_choosing_a_pipeline(tmp_path: Path) -> None:
     pipeline, diagnostics = load(write(tmp_path, TWO_PIPELINES), "serving")
     assert pipeline is not None and diagnostics == []
     assert [s.name for s in pipeline.steps] == ["b"]
+
+
+def test_step_and_output_names_have_a_length_limit(tmp_path: Path) -> None:
+    long_name = "s" * 81
+    flow = tmp_path / "flow.py"
+    flow.write_text(
+        "from stepc import step\n\n"
+        f"@step(name={long_name!r}, outputs=[{('o' * 81)!r}])\n"
+        "def a():\n    return 1\n",
+        encoding="utf-8",
+    )
+    diags = read_file(str(flow)).diagnostics
+    assert [(d.code, d.line, d.col) for d in diags] == [("S103", 3, 12), ("S103", 3, 106)]
+    assert "at most 80 characters" in diags[0].message
