@@ -90,7 +90,10 @@ def _matches(kind: ParamType, value: Any) -> bool:
 
 
 def check_value(param: Parameter, value: Any) -> Any:
-    """Check a Python/JSON value against the parameter's type; ints widen to float."""
+    """Check a Python/JSON value against the parameter's type; ints widen to float. None is a
+    value of a parameter whose default is None (engines send every parameter back)."""
+    if value is None and not param.required and param.default is None:
+        return None
     if not _matches(param.type, value):
         raise ParamError(f"parameter '{param.name}' expects {param.type}, got {type(value).__name__} {value!r}")
     if param.type == "float":

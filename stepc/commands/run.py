@@ -42,7 +42,9 @@ def _print_diags(diags: list[Diagnostic]) -> None:
         click.echo(render(diags, "text"), err=True, nl=False)
 
 
-def _open(store: str | None) -> tuple[Any, Any]:
+def _open(store: str | None, need_db: bool = True) -> tuple[Any, Any]:
+    """The store and its run database; without ``need_db``, a store that engines filled through
+    `stepc exec` (files, no database) is enough."""
     from stepc.interpreter.rundb import RunDB
     from stepc.runtime.store import open_store
 
@@ -51,16 +53,23 @@ def _open(store: str | None) -> tuple[Any, Any]:
     except ValueError as exc:
         _fail(str(exc), 2)
     if not the_store.db_path.exists():
-        _fail(f"no runs in {the_store.root}", 1)
+        if need_db:
+            _fail(f"no runs in {the_store.root}", 1)
+        return the_store, None
     return the_store, RunDB(the_store.db_path)
 
 
-def _run_row(db: Any, run_id: str) -> dict[str, Any]:
-    if run_id in ("last", "latest"):
-        rows = db.runs(1)
-        row = rows[0] if rows else None
-    else:
-        row = db.run(run_id)
+def _run_row(db: Any, run_id: str, the_store: Any = None) -> dict[str, Any]:
+    row = None
+    if db is not None:
+        if run_id in ("last", "latest"):
+            rows = db.runs(1)
+            row = rows[0] if rows else None
+        else:
+            row = db.run(run_id)
+    if row is None and the_store is not None and the_store.run_dir(run_id).is_dir():
+        # A run an engine made with `stepc exec`: only its files are in the store.
+        row = {"run_id": run_id, "flow": str(Path.cwd() / "flow.py")}
     if row is None:
         _fail(f"no run {run_id!r} (see `stepc runs`)", 1)
     result: dict[str, Any] = row
@@ -210,16 +219,22 @@ def exec_step(
     except ParamError as exc:
         _fail(str(exc), 2)
     code = 0
+    fanouts: dict[str, Any] = {}
     for step in steps:
         before = max(the_store.attempt_numbers(run_id, step.name, item), default=0)
         message, code = entry.exec_task(ir, flow, step.name, run_id, the_store, values, item, attempt, retry)
         for number in the_store.attempt_numbers(run_id, step.name, item):
             if number > before:  # echo the user's output for the engine's own log viewer
-                log = the_store.log_path(run_id, step.name, item, number)
-                sys.stderr.write(log.read_text(encoding="utf-8", errors="replace"))
+                text = the_store.log_path(run_id, step.name, item, number).read_text(encoding="utf-8", errors="replace")
+                # Engines that merge stderr into stdout must still find the control line alone.
+                sys.stderr.write(text if not text or text.endswith("\n") else text + "\n")
                 sys.stderr.flush()
         if foreach_out and code == 0:
             entry.write_foreach_out(Path(foreach_out), ir, step, message)
+        # Engines read the last line only: in a group it carries every step's fan-out counts.
+        fanouts.update(message.get("foreach") or {})
+        if fanouts:
+            message = {**message, "foreach": dict(fanouts)}
         click.echo(json.dumps(message, sort_keys=True))
         if code != 0:
             break
@@ -315,8 +330,8 @@ def show(run_id: str, store: str | None, as_json: bool) -> None:
 @click.option("--store", help=STORE_HELP)
 def logs(run_id: str, step: str, item: int | None, attempt: int | None, store: str | None) -> None:
     """Print the captured log of a step attempt (stdout, stderr and any traceback)."""
-    the_store, db = _open(store)
-    row = _run_row(db, run_id)
+    the_store, db = _open(store, need_db=False)
+    row = _run_row(db, run_id, the_store)
     numbers = the_store.attempt_numbers(row["run_id"], step, item)
     if not numbers:
         hint = (
@@ -338,8 +353,8 @@ def artifacts(run_id: str, step: str, store: str | None) -> None:
     """List the outputs a step wrote (one row per item for a foreach step)."""
     from rich.table import Table
 
-    the_store, db = _open(store)
-    row = _run_row(db, run_id)
+    the_store, db = _open(store, need_db=False)
+    row = _run_row(db, run_id, the_store)
     results = _results(the_store, row["run_id"], step)
     table = Table()
     for column in ("item", "name", "format", "size", "sha256", "id"):
@@ -368,8 +383,8 @@ def _results(the_store: Any, run_id: str, step: str) -> list[Any]:
 @click.option("--store", help=STORE_HELP)
 def artifact(run_id: str, step: str, name: str, item: int | None, output: str | None, store: str | None) -> None:
     """Print one artifact (JSON as JSON, other values by repr), or save it with -o."""
-    the_store, db = _open(store)
-    row = _run_row(db, run_id)
+    the_store, db = _open(store, need_db=False)
+    row = _run_row(db, run_id, the_store)
     results = [r for r in _results(the_store, row["run_id"], step) if r.item == item]
     if not results:
         _fail(f"step '{step}' is a foreach step: pass --item K", 1)
