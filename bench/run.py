@@ -199,6 +199,7 @@ def main() -> None:
     parser.add_argument("--skip-metaflow", action="store_true")
     args = parser.parse_args()
     rows: list[tuple[str, str, str, str]] = []
+    load_before = os.getloadavg()[0]
 
     with tempfile.TemporaryDirectory(prefix="stepc-bench-") as tmp:
         work = Path(tmp)
@@ -275,8 +276,8 @@ def main() -> None:
         )
 
     tools = f"stepc {_stepc_version()} vs metaflow {version or '(skipped)'}"
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"{tools}; {os.cpu_count()} cores (load {load}); best of {args.repeat} (metaflow), {n} (stepc)")
+    load = f"1-minute load {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
+    print(f"{tools}; {os.cpu_count()} cores ({load}); best of {args.repeat} (metaflow), {n} (stepc)")
     widths = [max(len(r[i]) for r in [("figure", "stepc", "metaflow", "ratio / bar"), *rows]) for i in range(4)]
     for row in [("figure", "stepc", "metaflow", "ratio / bar"), *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
