@@ -55,6 +55,10 @@ class Output:
     err: Console
     live: bool
 
+    def note(self, text: str, end: str = "\n") -> None:
+        """A progress line or diagnostics on stderr, as they are: no markup, never re-wrapped."""
+        self.err.print(text, end=end, markup=False, highlight=False, soft_wrap=True)
+
 
 def dags_folder(option: str | None, config: Config) -> Path:
     """``--dags-folder``, else ``[tool.stepc.airflow] dags_folder`` (relative to the project)."""
@@ -86,7 +90,7 @@ def submit(
     config = find_config(Path(flow).parent)
     dag, diagnostics = compile_dag(flow, pipeline_name, config)
     if diagnostics:
-        output.err.print(render(diagnostics, "text"), end="", markup=False, highlight=False)
+        output.note(render(diagnostics, "text"), end="")
     if dag is None or is_error(diagnostics):
         return 1
     try:
@@ -97,10 +101,10 @@ def submit(
     client = connection.open(config)
     old_errors = error_marks(client, dag.file_name)
     path = write_dag(folder, dag)
-    output.err.print(f"wrote {path}; waiting for Airflow to parse it", markup=False, highlight=False)
+    output.note(f"wrote {path}; waiting for Airflow to parse it")
     known, problems = wait_parsed(client, dag, path, old_errors, waits.parse, min(waits.poll, 1.0))
     if problems or known is None:
-        output.err.print(render(problems, "text"), end="", markup=False, highlight=False)
+        output.note(render(problems, "text"), end="")
         return 1
     if known.is_paused:
         client.unpause(dag.dag_id)
@@ -108,7 +112,7 @@ def submit(
     if not wait:
         output.out.print(run.dag_run_id, markup=False, highlight=False, soft_wrap=True)
         return 0
-    output.err.print(f"triggered run {run.dag_run_id} of DAG {dag.dag_id}", markup=False, highlight=False)
+    output.note(f"triggered run {run.dag_run_id} of DAG {dag.dag_id}")
     return _follow(client, dag.dag_id, run.dag_run_id, waits, output)
 
 
@@ -142,11 +146,8 @@ def _follow(client: Airflow, dag_id: str, run_id: str, waits: Waits, output: Out
     try:
         snap = follow(client, dag_id, run_id, output.out, waits.run, waits.poll, output.live)
     except KeyboardInterrupt:
-        output.err.print(
-            f"stopped following; run {run_id} goes on in Airflow: "
-            f"stepc status --target airflow {run_id} --dag {dag_id}",
-            markup=False,
-            highlight=False,
+        output.note(
+            f"stopped following; run {run_id} goes on in Airflow: stepc status --target airflow {run_id} --dag {dag_id}"
         )
         return 130
     summary(snap, client.url, output.out, with_table=True)

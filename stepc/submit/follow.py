@@ -112,7 +112,9 @@ class PlainView:
             if self.seen.get(row.name) != key and row.state != "none":
                 stamp = datetime.now().strftime("%H:%M:%S")
                 attempt = f" (try {row.attempt})" if row.attempt > 1 else ""
-                self.console.print(f"{stamp} {row.name} {row.state}{attempt}", markup=False, highlight=False)
+                self.console.print(
+                    f"{stamp} {row.name} {row.state}{attempt}", markup=False, highlight=False, soft_wrap=True
+                )
                 self.seen[row.name] = key
 
 
@@ -145,8 +147,9 @@ def follow(
             snap = snapshot(client, dag_id, run_id)
             plain.update(snap)
     if not snap.finished:
+        stuck = " (a run stays queued while no scheduler runs or the DAG is paused)" if snap.state == "queued" else ""
         raise SubmitError(
-            f"run {run_id} of DAG {dag_id} is still {snap.state} after {timeout:g}s; "
+            f"run {run_id} of DAG {dag_id} is still {snap.state} after {timeout:g}s{stuck}; "
             f"see it later with `stepc status --target airflow {run_id} --dag {dag_id}`"
         )
     return snap
@@ -162,10 +165,15 @@ def summary(snap: Snapshot, url: str, console: Console, with_table: bool) -> Non
     spread = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
     took = f" in {run.duration:.1f}s" if run.duration is not None else ""
     verdict = {"success": "succeeded", "failed": "failed"}.get(snap.state, snap.state)
-    console.print(f"run {run.dag_run_id} of {run.dag_id} {verdict}{took} ({spread or 'no tasks'})", markup=False)
+    console.print(
+        f"run {run.dag_run_id} of {run.dag_id} {verdict}{took} ({spread or 'no tasks'})",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
     failed = [row.name for row in snap.tasks if row.state in ("failed", "upstream_failed")]
     if failed:
-        console.print(f"failed: {', '.join(failed)}", markup=False)
+        console.print(f"failed: {', '.join(failed)}", markup=False, highlight=False, soft_wrap=True)
     link = f"{url.rstrip('/')}/dags/{quote(run.dag_id, safe='')}/runs/{quote(run.dag_run_id, safe='')}"
     console.print(link, markup=False, highlight=False, soft_wrap=True)
 
