@@ -314,3 +314,29 @@ def test_bad_parameters_and_targets_fail_before_airflow_is_asked(project: Projec
 def test_unknown_run_is_one_line(project: Project) -> None:
     result = stepc("status", "-t", "airflow", "no-such-run", cwd=project.root, env=project.env())
     assert result.returncode == 1 and "has no run 'no-such-run'" in one_line_error(result)
+
+
+def test_a_terminal_gets_the_live_view(runs: Runs, project: Project) -> None:
+    """On a terminal the view is rich's (colours, a live table); in a pipe it is plain lines."""
+    import pty
+
+    run_id = run_id_of(runs["submit:iris"])
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the CLI with its stdout on the terminal
+        os.chdir(project.root)
+        argv = [sys.executable, "-m", "stepc", "status", "-t", "airflow", run_id, "--wait", "--poll-interval", "0.2"]
+        os.execve(sys.executable, argv, {**project.env(), "TERM": "xterm-256color", "COLUMNS": "120"})
+    chunks = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    _, status = os.waitpid(pid, 0)
+    text = b"".join(chunks).decode("utf-8", "replace")
+    assert os.waitstatus_to_exitcode(status) == 0, text
+    assert "\x1b[" in text and "train[1]" in text and "succeeded" in text

@@ -98,6 +98,11 @@ def submit(
     except ParamError as exc:
         raise SubmitError(str(exc), code=2) from None
     folder = dags_folder(folder_option, config)
+    if not config.section("airflow").get("project_root"):
+        output.note(
+            "warning: [tool.stepc.airflow] project_root is not set, so tasks look for the flow in the worker's "
+            "working directory; set it to where this project lives on the Airflow workers"
+        )
     client = connection.open(config)
     old_errors = error_marks(client, dag.file_name)
     path = write_dag(folder, dag)
