@@ -210,6 +210,10 @@ class Backend:
     DESCRIPTION: ClassVar[str] = ""
     FEATURES: ClassVar[frozenset[str]] = frozenset()
     FILTERS: ClassVar[dict[str, Callable[..., Quoted]]] = BASE_FILTERS
+    # Features the target accepts but honours only in part: feature -> what the user should know.
+    PARTIAL: ClassVar[dict[str, str]] = {
+        "cache": "only `stepc run` reuses stored results; on this engine every run computes the step",
+    }
     COMMENT: ClassVar[str] = "#"
 
     def __init__(self, config: Config, options: dict[str, Any] | None = None) -> None:
@@ -227,10 +231,17 @@ class Backend:
 
     def check_capabilities(self, pipeline: Pipeline) -> list[Diagnostic]:
         found = []
+        partial: dict[str, list[Step]] = {}
         for step in pipeline.steps:
             for feature in step_features(pipeline, step):
                 if feature not in self.FEATURES:
                     found.append(self.unsupported(pipeline, step, feature))
+                elif feature in self.PARTIAL:
+                    partial.setdefault(feature, []).append(step)
+        for feature, steps in partial.items():
+            others = f" (and {len(steps) - 1} more)" if len(steps) > 1 else ""
+            message = f"step '{steps[0].name}'{others} uses {FEATURE_TEXT[feature]}: {self.PARTIAL[feature]}"
+            found.append(self.warning(pipeline, steps[0], message))
         if pipeline.schedule and "schedule" not in self.FEATURES:
             found.append(self.unsupported(pipeline, None, "schedule"))
         return found

@@ -228,3 +228,9 @@ def test_lint_catches_what_the_schema_cannot() -> None:
         "cycle: a -> b -> a",
     ):
         assert expected in problems
+
+
+def test_a_feature_honoured_in_part_is_a_warning_not_a_silent_drop() -> None:
+    result = stepc("compile", "golden/etl_branches.py", "--target", "argo", "-o", "-")
+    assert result.returncode == 0
+    assert "golden/etl_branches.py:12:1: warning[T101]: step 'extract' uses caching: only `stepc run`" in result.stderr
