@@ -129,7 +129,7 @@ def hostile_flow(path: Path) -> None:
     lines = ["import os", "", "from stepc import pipeline, step", ""]
     for index, text in enumerate(HOSTILE):
         name = (
-            ("s" + "_" * (index % 3) + "x" * 250) if index < 3 else (f"step-{index}" if index % 2 else f"step.{index}")
+            ("s" + "_" * (index % 3) + "x" * 75) if index < 3 else (f"step-{index}" if index % 2 else f"step.{index}")
         )
         lines += [
             f"@step(name={name!r}, description={text!r}, tags={{'k{index}': {text!r}, {text!r}: ''}},",
@@ -287,7 +287,7 @@ def test_hostile_strings_cannot_break_or_inject(airflow_python: Path, tmp_path: 
         # the only template expressions are the run id and the parameters (rendered as JSON)
         assert env["STEPC_RUN_ID"] == "RUN-ID" and json.loads(env["STEPC_PARAMS"]) == {"x": "{{ 7 * 7 }}"}
         rendered_values |= {v for k, v in env.items() if k.startswith("V")}
-        assert env["STEPC_STEP_1"] in {"s" + "_" * (i % 3) + "x" * 250 for i in range(3)} | {
+        assert env["STEPC_STEP_1"] in {"s" + "_" * (i % 3) + "x" * 75 for i in range(3)} | {
             f"step-{i}" if i % 2 else f"step.{i}" for i in range(3, len(HOSTILE))
         }
     assert rendered_values == set(HOSTILE)  # env values reach the task unrendered
