@@ -271,6 +271,26 @@ def test_import_error_is_a_diagnostic_naming_the_file(airflow: AirflowServer, tm
     assert "day is out of range for month" in result.stderr and "start_date=datetime(2024, 2, 30" in result.stderr
 
 
+def test_a_resubmit_waits_for_its_own_version_of_the_dag(airflow: AirflowServer, tmp_path: Path) -> None:
+    """After an import error, the fixed file is deployed (the old error does not count); a
+    changed flow then runs as changed, never as the DAG Airflow had before."""
+    broken = Project(tmp_path / "p", airflow, start_date="2024-02-30")
+    flow = broken.add(FLOWS / "run" / "required.py")
+    assert broken.submit(flow, {"name": "x"}).returncode == 1
+    fixed = Project(tmp_path / "p", airflow)  # the same project, its settings repaired
+    first = fixed.submit(flow, {"name": "x"})
+    assert first.returncode == 0, explain(first, airflow)
+    assert outputs(fixed.store, run_id_of(first)) == {("use", None, "out"): "xx"}
+    # A new step: the DAG changes, so the old DAG must not be the one that runs.
+    source = fixed.root / flow
+    shout = '@step(inputs=["out"], outputs=["loud"])\ndef shout(out):\n    return out.upper()\n\n\n'
+    text = source.read_text(encoding="utf-8").replace('pipeline("required", steps=[use])', "")
+    source.write_text(text + shout + 'pipeline("required", steps=[use, shout])\n', encoding="utf-8")
+    second = fixed.submit(flow, {"name": "y", "times": "3"})
+    assert second.returncode == 0, explain(second, airflow)
+    assert outputs(fixed.store, run_id_of(second)) == {("use", None, "out"): "yyy", ("shout", None, "loud"): "YYY"}
+
+
 def test_bad_credentials_are_one_line_and_never_show_the_secret(project: Project) -> None:
     flow = project.add(FLOWS / "run" / "required.py")
     secret = "not-the-password-" + str(time.time_ns())

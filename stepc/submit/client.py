@@ -176,6 +176,15 @@ class Airflow:
         source = self.find(f"read the source of DAG {dag_id!r}", api.get_dag_source, dag_id, accept="application/json")
         return None if source is None else source.content
 
+    def shape(self, dag_id: str) -> tuple[frozenset[str], frozenset[str]] | None:
+        """The task ids and parameter names of the DAG Airflow will run (its serialized DAG),
+        or None while it has none."""
+        tasks = self.find(f"read the tasks of DAG {dag_id!r}", af.TaskApi(self.api).get_tasks, dag_id)
+        details = self.find(f"read DAG {dag_id!r}", af.DAGApi(self.api).get_dag_details, dag_id)
+        if tasks is None or details is None:
+            return None
+        return frozenset(t.task_id for t in tasks.tasks if t.task_id), frozenset(details.params or {})
+
     def import_errors(self, file_name: str) -> list[af.ImportErrorResponse]:
         """Import errors of files whose name ends with ``file_name``."""
         found = self.call(

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 # generated-output code (a DAG stepc wrote that Airflow cannot import is stepc's problem, or a
 # provider missing on the Airflow side).
 IMPORT_ERROR_CODE = "T201"
+REPARSE_EVERY = 10.0  # seconds between requests to re-parse a known DAG's file
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,18 @@ class CompiledDag:
     dag_id: str
     file_name: str
     content: str
+
+    @property
+    def shape(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The task ids (every ``task_id=`` of the file is a literal) and parameter names."""
+        tasks = {
+            ast.literal_eval(k.value)
+            for node in ast.walk(ast.parse(self.content))
+            if isinstance(node, ast.Call)
+            for k in node.keywords
+            if k.arg == "task_id" and isinstance(k.value, ast.Constant)
+        }
+        return frozenset(tasks), frozenset(p.name for p in self.pipeline.params)
 
 
 def dag_id_of(content: str) -> str:
@@ -120,21 +133,25 @@ def wait_parsed(
     poll: float,
 ) -> tuple[af.DAGResponse | None, list[Diagnostic]]:
     """Wait until Airflow has parsed this exact file: the DAG, or the import errors as
-    diagnostics. Known DAGs are re-parsed on request rather than at the processor's next turn."""
+    diagnostics. Known DAGs are re-parsed on request rather than at the processor's next turn.
+
+    The source Airflow shows is not enough: the DAG processor stores a changed file's source at
+    once but rewrites the serialized DAG (what runs) at most every ``[core]
+    min_serialized_dag_update_interval`` (30 s), so the tasks and parameters must agree too."""
     deadline = time.monotonic() + timeout
-    asked = False
+    asked: float | None = None
     while True:
         known = client.dag(dag.dag_id)
-        if known is not None and client.dag_source(dag.dag_id) == dag.content:
+        if known is not None and client.dag_source(dag.dag_id) == dag.content and client.shape(dag.dag_id) == dag.shape:
             return known, []
         errors = [
             e for e in client.import_errors(path.name) if (e.import_error_id, e.timestamp.isoformat()) not in old_errors
         ]
         if errors:
             return None, [import_error_diagnostic(e, path, dag.content) for e in errors]
-        if known is not None and not asked and known.file_token:
+        if known is not None and known.file_token and (asked is None or time.monotonic() - asked > REPARSE_EVERY):
             client.reparse(known.file_token)
-            asked = True
+            asked = time.monotonic()
         if time.monotonic() >= deadline:
             raise SubmitError(
                 f"Airflow at {client.url} has not parsed {path} after {timeout:g}s: is {path.parent} the dags "
