@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -356,7 +357,14 @@ def test_a_terminal_gets_the_live_view(runs: Runs, project: Project) -> None:
         if not chunk:
             break
         chunks.append(chunk)
-    _, status = os.waitpid(pid, 0)
+    done, status = os.waitpid(pid, os.WNOHANG)
+    while not done and time.monotonic() < deadline + 10:
+        time.sleep(0.1)
+        done, status = os.waitpid(pid, os.WNOHANG)
+    if not done:  # still running after the deadline: stop it, and fail below
+        os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+    os.close(fd)
     text = b"".join(chunks).decode("utf-8", "replace")
     assert os.waitstatus_to_exitcode(status) == 0, text
     assert "\x1b[" in text and "train[1]" in text and "succeeded" in text
