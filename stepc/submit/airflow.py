@@ -114,10 +114,10 @@ def submit(
     if known.is_paused:
         client.unpause(dag.dag_id)
     run = client.trigger(dag.dag_id, conf)
+    output.note(f"triggered run {run.dag_run_id} of DAG {dag.dag_id}")
     if not wait:
         output.out.print(run.dag_run_id, markup=False, highlight=False, soft_wrap=True)
         return 0
-    output.note(f"triggered run {run.dag_run_id} of DAG {dag.dag_id}")
     return _follow(client, dag.dag_id, run.dag_run_id, waits, output)
 
 
