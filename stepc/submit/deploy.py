@@ -142,7 +142,8 @@ def wait_parsed(
     asked: float | None = None
     while True:
         known = client.dag(dag.dag_id)
-        if known is not None and client.dag_source(dag.dag_id) == dag.content and client.shape(dag.dag_id) == dag.shape:
+        source_seen = known is not None and client.dag_source(dag.dag_id) == dag.content
+        if source_seen and client.shape(dag.dag_id) == dag.shape:
             return known, []
         errors = [
             e for e in client.import_errors(path.name) if (e.import_error_id, e.timestamp.isoformat()) not in old_errors
@@ -152,6 +153,12 @@ def wait_parsed(
         if known is not None and known.file_token and (asked is None or time.monotonic() - asked > REPARSE_EVERY):
             client.reparse(known.file_token)
             asked = time.monotonic()
+        if time.monotonic() >= deadline and source_seen:
+            raise SubmitError(
+                f"Airflow at {client.url} has read {path} but still has the previous tasks or parameters of DAG "
+                f"{dag.dag_id!r} after {timeout:g}s (it re-serializes a DAG at most every [core] "
+                "min_serialized_dag_update_interval seconds; --parse-timeout waits longer)"
+            )
         if time.monotonic() >= deadline:
             raise SubmitError(
                 f"Airflow at {client.url} has not parsed {path} after {timeout:g}s: is {path.parent} the dags "
