@@ -43,7 +43,7 @@ from stepc.ir import (
 
 from .airflow_lint import lint_dag
 from .argo import byte_quantity, cpu_quantity
-from .base import Backend, GeneratedFile, Quoted, file_stem, python_literal
+from .base import ALL_FEATURES, Backend, GeneratedFile, Quoted, file_stem, python_literal
 from .naming import NameRule, assign_names
 
 # Airflow's KEY_REGEX and its 250-character limit, for task ids and dag ids alike.
@@ -142,10 +142,7 @@ class AirflowBackend(Backend):
     NAME = "airflow"
     DESCRIPTION = "Airflow 3.x DAG files (BashOperator, or KubernetesPodOperator by config)"
     # Everything but conditions on artifacts (a short-circuit task cannot read the store).
-    FEATURES: ClassVar[frozenset[str]] = frozenset({
-        "foreach", "foreach_param", "chained_map", "condition", "merge", "retry", "retry_backoff", "timeout",
-        "resources", "gpu", "rollback", "group", "cache", "after", "schedule",
-    })  # fmt: skip
+    FEATURES: ClassVar[frozenset[str]] = ALL_FEATURES - {"artifact_condition"}
 
     @property
     def kubernetes(self) -> bool:

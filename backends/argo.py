@@ -16,7 +16,7 @@ from stepc.ir import Parameter, Pipeline, conjoin, thaw
 
 from .argo_expr import string_literal, when_tag
 from .argo_lint import lint_documents
-from .base import Backend, GeneratedFile, file_stem, needed_parameters
+from .base import ALL_FEATURES, Backend, GeneratedFile, file_stem, needed_parameters
 from .naming import NameRule, assign_names
 from .plan import Unit, feeds, group_units, loop_of, unit_of, upstream_units
 
@@ -73,25 +73,8 @@ def parameter_text(param: Parameter) -> str | None:
 class ArgoBackend(Backend):
     NAME = "argo"
     DESCRIPTION = "Argo Workflows (3.6+ and 4.x): Workflow, or WorkflowTemplate + CronWorkflow"
-    FEATURES: ClassVar[frozenset[str]] = frozenset(
-        {
-            "foreach",
-            "foreach_param",
-            "chained_map",
-            "condition",
-            "merge",
-            "retry",
-            "retry_backoff",
-            "timeout",
-            "resources",
-            "gpu",
-            "rollback",
-            "group",
-            "cache",
-            "after",
-            "schedule",
-        }  # fmt: skip
-    )
+    # Argo's `when` can read parameters but not stepc's artifacts (they stay in the store).
+    FEATURES: ClassVar[frozenset[str]] = ALL_FEATURES - {"artifact_condition"}
 
     def check_capabilities(self, pipeline: Pipeline) -> list[Diagnostic]:
         found = super().check_capabilities(pipeline)

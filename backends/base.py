@@ -44,6 +44,9 @@ FEATURE_TEXT: dict[str, str] = {
 }
 
 
+ALL_FEATURES = frozenset(FEATURE_TEXT)
+
+
 def _mentions_artifact(cond: Condition | None) -> bool:
     if cond is None:
         return False

@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 from stepc.diagnostics import Diagnostic
 from stepc.ir import Pipeline, Step, thaw
 
-from .base import BASE_FILTERS, Backend, GeneratedFile, file_stem
+from .base import ALL_FEATURES, BASE_FILTERS, Backend, GeneratedFile, file_stem
 from .gha_expr import job_condition
 from .gha_lint import lint_workflow
 from .gha_quote import gh_json, gh_text, gh_value, yaml_block, yaml_key
@@ -97,26 +97,8 @@ class GitHubActionsBackend(Backend):
         "block": yaml_block,
         "key": yaml_key,
     }
-    FEATURES: ClassVar[frozenset[str]] = frozenset(
-        {
-            "foreach",
-            "foreach_param",
-            "chained_map",
-            "condition",
-            "artifact_condition",
-            "merge",
-            "retry",
-            "retry_backoff",
-            "timeout",
-            "resources",
-            "gpu",
-            "rollback",
-            "group",
-            "cache",
-            "after",
-            "schedule",
-        }  # fmt: skip
-    )
+    # Every condition is decided inside `stepc exec`, which reads upstream artifacts itself.
+    FEATURES: ClassVar[frozenset[str]] = ALL_FEATURES
 
     # -- checks -----------------------------------------------------------------------------
 

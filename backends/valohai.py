@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 from stepc.diagnostics import Diagnostic
 from stepc.ir import Pipeline, Step, thaw
 
-from .base import Backend, GeneratedFile, file_stem
+from .base import ALL_FEATURES, Backend, GeneratedFile, file_stem
 from .naming import NameRule, assign_names
 from .plan import (
     Unit,
@@ -80,26 +80,8 @@ def parallel_steps(pipeline: Pipeline, name: str) -> list[str]:
 class ValohaiBackend(Backend):
     NAME = "valohai"
     DESCRIPTION = "Valohai: valohai.yaml with a step per task and a pipeline (nodes, edges, task nodes)"
-    FEATURES: ClassVar[frozenset[str]] = frozenset(
-        {
-            "foreach",
-            "foreach_param",
-            "chained_map",
-            "condition",
-            "artifact_condition",
-            "merge",
-            "retry",
-            "retry_backoff",
-            "timeout",
-            "resources",
-            "gpu",
-            "rollback",
-            "group",
-            "cache",
-            "after",
-            "schedule",
-        }  # fmt: skip
-    )
+    # Every condition is decided inside `stepc exec`, which reads upstream artifacts itself.
+    FEATURES: ClassVar[frozenset[str]] = ALL_FEATURES
 
     def check_capabilities(self, pipeline: Pipeline) -> list[Diagnostic]:
         found = super().check_capabilities(pipeline)
