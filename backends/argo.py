@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from stepc.diagnostics import Diagnostic
-from stepc.ir import Parameter, Pipeline, conjoin, thaw
+from stepc.ir import Parameter, Pipeline, thaw
 
 from .argo_expr import string_literal, when_tag
 from .argo_lint import lint_documents
@@ -22,6 +22,7 @@ from .plan import Unit, feeds, group_units, loop_of, unit_of, upstream_units
 
 DNS_LABEL = NameRule(63, re.compile(r"[^a-z0-9-]"))
 FOREACH_DIR = "/tmp/stepc/foreach"
+RUN_ID = "{{workflow.name}}"  # unique per workflow run, and DNS-safe, so path-safe in the store
 RESERVED_TEMPLATES = frozenset({"main", "stepc-exit", "stepc-rollback"})
 
 
@@ -112,8 +113,9 @@ class ArgoBackend(Backend):
         tasks, containers = [], []
         for unit in units:
             upstream = upstream_units(pipeline, unit, owner)
+            # A group whose steps differ in their conditions runs; `stepc exec` skips step by step.
             conditions = {step.condition for step in unit.steps}
-            condition = conjoin([next(iter(conditions))]) if len(conditions) == 1 else None
+            condition = next(iter(conditions)) if len(conditions) == 1 else None
             loop = self._loop(pipeline, unit, owner)
             tasks.append(
                 {
@@ -127,25 +129,9 @@ class ArgoBackend(Backend):
             )
             containers.append(self._container(pipeline, unit, store, secret, loop is not None))
         has_rollback = any(step.rollback for step in pipeline.steps)
-        rollback = ContainerView(
-            "stepc-rollback",
-            pipeline.image,
-            ["python"],
-            [
-                "-m",
-                "stepc",
-                "exec",
-                pipeline.source,
-                "--rollback",
-                "--pipeline",
-                pipeline.name,
-                "--run-id",
-                "{{workflow.name}}",
-                "--store",
-                store,
-            ],  # fmt: skip
-            secret=secret,
-        )
+        rollback_argv = ["python", "-m", "stepc", "exec", pipeline.source, "--rollback", "--pipeline", pipeline.name]
+        rollback_argv += ["--run-id", RUN_ID, "--store", store]
+        rollback = ContainerView("stepc-rollback", pipeline.image, rollback_argv[:1], rollback_argv[1:], secret=secret)
         return {
             "kind": "Workflow" if kind == "workflow" else "WorkflowTemplate",
             "name": wf_name,
@@ -193,7 +179,7 @@ class ArgoBackend(Backend):
         takes_item: bool,
     ) -> ContainerView:
         argv = self.exec_args(pipeline, list(unit.steps), store)
-        argv += ["--run-id", "{{workflow.name}}"]
+        argv += ["--run-id", RUN_ID]
         for name in needed_parameters(unit.steps):
             argv += ["-p", f"{name}={{{{workflow.parameters.{name}}}}}"]
         if takes_item:
