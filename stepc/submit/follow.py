@@ -71,8 +71,10 @@ def snapshot(client: Airflow, dag_id: str, run_id: str) -> Snapshot:
     run = client.run(dag_id, run_id)
     if run is None:
         raise SubmitError(f"Airflow at {client.url} has no run {run_id!r} of DAG {dag_id!r}")
-    tasks = [TaskRow.of(ti) for ti in client.task_instances(dag_id, run_id)]
-    return Snapshot(run, tasks)
+    instances = client.task_instances(dag_id, run_id)
+    # In the order they started (not yet started last), as the run went; then by name and item.
+    instances.sort(key=lambda ti: (ti.start_date is None, ti.start_date or run.run_after, ti.task_id, ti.map_index))
+    return Snapshot(run, [TaskRow.of(ti) for ti in instances])
 
 
 def _duration(seconds: float | None) -> str:
