@@ -63,6 +63,7 @@ JOB_ID = NameRule(
 )
 PARAMS_JOB = "stepc-params"
 PARAMS_JOB_OK = "needs.stepc-params.result == 'success'"
+ALL_UPLOADS = "stepc.*"  # every job's (and every matrix leg's) upload is named stepc.<job>[.<item>]
 ROLLBACK_JOB = "stepc-rollback"
 RESERVED_JOBS = frozenset({PARAMS_JOB, ROLLBACK_JOB})
 STORE = ".stepc-store"
@@ -185,9 +186,10 @@ class GitHubActionsBackend(Backend):
             "STEPC_STORE": STORE,
         }
         jobs = [self._job(pipeline, unit, owner, before[unit.name], loop_keys, common) for unit in units]
-        matrix_jobs = {job["id"] for job in jobs if job["matrix"]}
+        # One download of everything uploaded so far: the ancestors are done, so their uploads
+        # are all there, and one step per ancestor would make a long chain's file quadratic.
         for job in jobs:
-            job["downloads"] = [f"stepc.{n}.*" if n in matrix_jobs else f"stepc.{n}" for n in job["ancestors"]]
+            job["downloads"] = [ALL_UPLOADS] if job["ancestors"] else []
         has_rollback = any(step.rollback for step in pipeline.steps)
         if has_rollback:
             jobs.append(
@@ -203,7 +205,7 @@ class GitHubActionsBackend(Backend):
                     "matrix": None,
                     "outputs": [],
                     "item": None,
-                    "downloads": [f"stepc.{u.name}.*" if u.name in matrix_jobs else f"stepc.{u.name}" for u in units],
+                    "downloads": [ALL_UPLOADS],
                 }
             )
         schedule = pipeline.schedule

@@ -105,12 +105,20 @@ def ancestors(pipeline: Pipeline, units: list[Unit]) -> dict[str, list[str]]:
 
 
 def feeds(pipeline: Pipeline, step: Step) -> list[str]:
-    """Outputs of ``step`` that some foreach step fans out over (their item lists are published)."""
-    names: list[str] = []
-    for other in pipeline.steps:
-        loop = loop_of(pipeline, other)
-        if loop is not None and loop.producer == step.name and loop.name not in names:
-            names.append(loop.name)
+    """Outputs of ``step`` that some foreach step fans out over (their item lists are published).
+
+    Only a direct consumer can fan out over an output: a chained map further down loops over
+    its origin's items, which that origin's own consumer already named.
+    """
+    if step.foreach is not None:
+        return []
+    names: set[str] = set()
+    for name in pipeline.downstream(step.name):
+        other = pipeline.step(name)
+        if other.foreach is not None and other.foreach.source == "input":
+            source = other.input(other.foreach.name)
+            if source is not None and source.producer == step.name:
+                names.add(source.name)
     return sorted(names)
 
 

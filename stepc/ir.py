@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 from typing import Literal as TypingLiteral
 
@@ -282,11 +283,22 @@ class Pipeline:
     image: str = "python:3.12-slim"
     schema_version: int = SCHEMA_VERSION
 
+    # Lookups by name are on every backend's and the scheduler's hot path: index once.
+    @cached_property
+    def _steps_by_name(self) -> dict[str, Step]:
+        return {s.name: s for s in self.steps}
+
+    @cached_property
+    def _neighbours(self) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        before: dict[str, set[str]] = {s.name: set() for s in self.steps}
+        after: dict[str, set[str]] = {s.name: set() for s in self.steps}
+        for e in self.edges:
+            before.setdefault(e.target, set()).add(e.source)
+            after.setdefault(e.source, set()).add(e.target)
+        return ({k: sorted(v) for k, v in before.items()}, {k: sorted(v) for k, v in after.items()})
+
     def step(self, name: str) -> Step:
-        for s in self.steps:
-            if s.name == name:
-                return s
-        raise KeyError(name)
+        return self._steps_by_name[name]
 
     def param(self, name: str) -> Parameter:
         for p in self.params:
@@ -296,10 +308,10 @@ class Pipeline:
 
     def upstream(self, name: str) -> list[str]:
         """Steps that must finish before ``name`` starts (data and ordering edges)."""
-        return sorted({e.source for e in self.edges if e.target == name})
+        return list(self._neighbours[0].get(name, ()))
 
     def downstream(self, name: str) -> list[str]:
-        return sorted({e.target for e in self.edges if e.source == name})
+        return list(self._neighbours[1].get(name, ()))
 
 
 def value_type(value: Any) -> ParamType:
