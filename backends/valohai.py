@@ -41,6 +41,7 @@ from .plan import (
     loop_of,
     retry_seconds,
     unit_of,
+    upstream_units,
 )
 from .valohai_io import RUN_ID, STORE
 
@@ -167,10 +168,13 @@ class ValohaiBackend(Backend):
             nodes.append({"name": node.name, "type": "execution", "step": node.name})
         for unit in units:
             loop = loop_of(pipeline, unit.first)
-            earlier = [u for u in units if u.name in before[unit.name]]
-            steps.append(self._step(pipeline, unit, params, earlier, feed_keys, loop is not None))
+            direct = upstream_units(pipeline, unit, owner)
+            inputs = [u for u in units if u.name in direct]
+            ancestors_of = set(before[unit.name])  # a set: a long chain has many ancestors
+            earlier = [u for u in units if u.name in ancestors_of]
+            steps.append(self._step(pipeline, unit, params, inputs, earlier, feed_keys, loop is not None))
             nodes.append({"name": unit.name, "type": "task" if loop else "execution", "step": unit.name})
-            for name in before[unit.name]:
+            for name in direct:
                 edges.append([f"{name}.output.*", f"{unit.name}.input.stepc-{name}"])
             if loop is not None and loop.kind == "param":
                 source = next(n.name for n in items_nodes if n.param == loop.name)
@@ -240,6 +244,7 @@ class ValohaiBackend(Backend):
         pipeline: Pipeline,
         unit: Unit,
         params: list[dict[str, Any]],
+        input_units: list[Unit],
         before_units: list[Unit],
         feed_keys: dict[tuple[str, str], str],
         takes_item: bool,
@@ -288,7 +293,7 @@ class ValohaiBackend(Backend):
             "image": unit.first.image,
             "command": command,
             "parameters": step_params,
-            "inputs": [f"stepc-{u.name}" for u in before_units],
+            "inputs": [f"stepc-{u.name}" for u in input_units],
             "env": env,
             "time_limit": limit,
             "environment": self._environment(unit.steps)[0],

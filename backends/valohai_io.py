@@ -2,8 +2,8 @@
 
 Every execution starts with an empty store. ``pull`` unpacks the store archives of the
 upstream nodes (inputs under ``$VH_INPUTS_DIR``, default ``/valohai/inputs``) into it; ``push``
-packs what this node's steps wrote into one archive in ``$VH_OUTPUTS_DIR`` (one per foreach
-item, so the executions of a task never overwrite each other) and prints, as Valohai metadata,
+packs the run as the node sees it (pulled and written) into one archive in ``$VH_OUTPUTS_DIR``
+(one per foreach item, so the executions of a task never overwrite each other) and prints, as Valohai metadata,
 the item indices of every output a downstream task fans out over. ``items`` does the same for
 a list parameter. Step names, the flow and the pipeline come from ``STEPC_*`` environment
 variables, never from the command line, so no user text is ever part of a shell command.
@@ -28,14 +28,6 @@ RUN_ID = "valohai"  # every execution has its own store, so one fixed run id is 
 
 def _dir(variable: str, default: str) -> Path:
     return Path(os.environ.get(variable) or default)
-
-
-def _steps() -> list[str]:
-    """The unit's steps, in order: ``STEPC_STEP_1``, ``STEPC_STEP_2``, ..."""
-    names: list[str] = []
-    while f"STEPC_STEP_{len(names) + 1}" in os.environ:
-        names.append(os.environ[f"STEPC_STEP_{len(names) + 1}"])
-    return names
 
 
 def safe_extract(tar: tarfile.TarFile, target: Path) -> None:
@@ -64,11 +56,12 @@ def push(store: Path, unit: str, item: int | None) -> None:
     outputs.mkdir(parents=True, exist_ok=True)
     the_store = Store(store)
     name = f"stepc.{unit}.tar" if item is None else f"stepc.{unit}.{item}.tar"
+    # The whole run as this execution sees it (what it pulled and what it wrote): a node then
+    # needs only its direct upstream nodes' archives, so a long chain has linear edges.
+    run = the_store.run_dir(RUN_ID)
     with tarfile.open(outputs / name, "w") as tar:
-        for step in _steps():
-            task = the_store.task_dir(RUN_ID, step, item)
-            if task.is_dir():
-                tar.add(task, arcname=task.relative_to(store).as_posix())
+        if run.is_dir():
+            tar.add(run, arcname=run.relative_to(store).as_posix())
     metadata: dict[str, list[int]] = {}
     for key, (step, artifact) in sorted(json.loads(os.environ.get("STEPC_FEEDS") or "{}").items()):
         result = the_store.read_result(RUN_ID, step, None)

@@ -70,7 +70,8 @@ def test_mapping_of_features() -> None:
     assert ("items-regions.metadata.stepc_items", "by_region.parameter.stepc_item") in edges
     # artifacts: every node gets its ancestors' store archives as inputs
     assert ("count.output.*", "double.input.stepc-count") in edges
-    assert [i["name"] for i in steps["total"]["inputs"]] == ["stepc-plan_shards", "stepc-count", "stepc-double"]
+    # a node's archive carries the whole store it saw, so only direct upstream nodes feed it
+    assert [i["name"] for i in steps["total"]["inputs"]] == ["stepc-double"]
     # typed parameters, passed to stepc exec as -p name=value, fed by pipeline parameters
     params = {p["name"]: p for p in steps["count"]["parameters"]}
     assert params["n_shards"] == {"name": "n_shards", "type": "integer", "pass-as": "-p n_shards={v}", "default": 3}
