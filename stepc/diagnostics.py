@@ -9,7 +9,8 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Literal
 
 Severity = Literal["error", "warning"]
@@ -21,7 +22,10 @@ CODES: dict[str, str] = {
     "S003": "no steps found in a file that imports stepc",
     "S004": "internal error in stepc (please report it)",
     "S101": "unknown argument of @step or pipeline()",
-    "S102": "value is not a literal or a module-level constant, or cannot be stored (not finite, over 64 bits, a non-string dict key, nested too deeply)",
+    "S102": (
+        "value is not a literal or a module-level constant, or cannot be stored "
+        "(not finite, over 64 bits, a non-string dict key, nested too deeply)"
+    ),
     "S103": "argument has the wrong type or form",
     "S104": "input has no producer",
     "S105": "duplicate step name",
@@ -47,6 +51,7 @@ CODES: dict[str, str] = {
     "S125": "duplicate pipeline name",
     "T101": "the target cannot express a feature the step uses",
     "T201": "generated output fails the target's own lint (a stepc bug: please report it)",
+    "T202": "the engine could not import the deployed file (stepc submit)",
     "W201": "step is not part of any pipeline()",
     "W202": "flow class found: the class dialect is not read yet",
 }
@@ -97,6 +102,21 @@ def render(diags: list[Diagnostic], fmt: Literal["text", "json", "github"]) -> s
     if fmt == "github":
         return "".join(d.render_github() + "\n" for d in ordered)
     return "".join(d.render_text() + "\n" for d in ordered)
+
+
+def relocate(diagnostics: list[Diagnostic], source: str, path: str) -> list[Diagnostic]:
+    """Backends point at the IR's project-relative file: show the user's ``path`` and the line."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        lines = []
+    moved = []
+    for d in diagnostics:
+        if d.file == source:
+            line = lines[d.line - 1] if 0 < d.line <= len(lines) else ""
+            d = replace(d, file=path, source_line=line.expandtabs(1))
+        moved.append(d)
+    return moved
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:

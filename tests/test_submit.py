@@ -268,7 +268,7 @@ def test_import_error_is_a_diagnostic_naming_the_file(airflow: AirflowServer, tm
     result = broken.submit(flow, {"name": "x"})
     assert result.returncode == 1, result.stdout + result.stderr
     dag_file = airflow.dags / "required_dag.py"
-    assert f"{dag_file}:" in result.stderr and "error[T201]" in result.stderr
+    assert f"{dag_file}:" in result.stderr and "error[T202]" in result.stderr
     assert "day is out of range for month" in result.stderr and "start_date=datetime(2024, 2, 30" in result.stderr
 
 

@@ -41,7 +41,7 @@ def test_an_import_error_points_at_the_line_the_trace_names(tmp_path: Path) -> N
         filename=str(path), import_error_id=1, stack_trace=trace, timestamp=datetime.now(UTC)
     )
     found = import_error_diagnostic(error, path, content)
-    assert (found.file, found.line, found.col, found.code) == (str(path), 3, 5, "T201")
+    assert (found.file, found.line, found.col, found.code) == (str(path), 3, 5, "T202")
     assert found.message == "Airflow cannot import the DAG file: ValueError: day is out of range for month"
     assert "start_date=datetime(2024, 2, 30)" in found.render_text()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import os
 import sys
@@ -13,25 +12,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from stepc.config import Config, find_config
-from stepc.diagnostics import Diagnostic, is_error, render
+from stepc.diagnostics import Diagnostic, is_error, relocate, render
 
 if TYPE_CHECKING:
     from stepc.backends.base import GeneratedFile
-
-
-def _with_source(diagnostics: list[Diagnostic], source: str, path: str) -> list[Diagnostic]:
-    """Backends point at the IR's project-relative file; show the user's path and the line."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        lines = []
-    fixed = []
-    for d in diagnostics:
-        if d.file == source:
-            line = lines[d.line - 1] if 0 < d.line <= len(lines) else ""
-            d = dataclasses.replace(d, file=path, source_line=line.expandtabs(1))
-        fixed.append(d)
-    return fixed
 
 
 def _write_atomically(path: Path, content: str) -> None:
@@ -118,7 +102,7 @@ def compile(  # noqa: A001 - the command is called compile
         for name in names:
             backend = load_target(name)(config, options.get(name))
             files_out, problems = backend.compile(pipeline)
-            diagnostics.extend(_with_source(problems, pipeline.source, flow))
+            diagnostics.extend(relocate(problems, pipeline.source, flow))
             generated.extend(files_out)
     if diagnostics:
         click.echo(render(diagnostics, "text"), nl=False, err=True)

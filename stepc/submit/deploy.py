@@ -26,10 +26,7 @@ if TYPE_CHECKING:
     from stepc.ir import Pipeline
     from stepc.submit.client import Airflow
 
-# Airflow has no code of its own for "the engine could not import the file"; T201 is the
-# generated-output code (a DAG stepc wrote that Airflow cannot import is stepc's problem, or a
-# provider missing on the Airflow side).
-IMPORT_ERROR_CODE = "T201"
+IMPORT_ERROR_CODE = "T202"
 REPARSE_EVERY = 10.0  # seconds between requests to re-parse a known DAG's file
 
 
@@ -69,8 +66,10 @@ def dag_id_of(content: str) -> str:
 
 def compile_dag(flow: str, pipeline_name: str | None, config: Config) -> tuple[CompiledDag | None, list[Diagnostic]]:
     """Compile ``flow`` for Airflow with the project's settings; None when there are errors."""
-    from stepc.commands.compile import _with_source  # the user's path and line in diagnostics
-    from stepc.diagnostics import is_error
+    from stepc.diagnostics import (
+        is_error,
+        relocate,  # the user's path and line in diagnostics
+    )
     from stepc.frontend import load
     from stepc.targets import load_target
 
@@ -79,7 +78,7 @@ def compile_dag(flow: str, pipeline_name: str | None, config: Config) -> tuple[C
         return None, diagnostics
     backend = load_target("airflow")(config, None)
     files, problems = backend.compile(pipeline)
-    diagnostics = [*diagnostics, *_with_source(problems, pipeline.source, flow)]
+    diagnostics = [*diagnostics, *relocate(problems, pipeline.source, flow)]
     if is_error(diagnostics) or not files:
         return None, diagnostics
     (generated,) = files
