@@ -7,7 +7,10 @@ Prints, in one run:
     time to build the IR in-process (``stepc.frontend.load``: read, parse, check, assemble) and
     their ratio (bar: at most 3x for 1,000 steps);
   * as processes: ``stepc check`` on a one-step file next to ``python -c "import libcst"``
-    (bar: at most 1.5x), and ``stepc check`` on 200 files in one process (bar: under 2 s).
+    (bar: at most 1.5x), and ``stepc check`` on 200 files in one process (bar: under 2 s);
+  * the 1,000-step flow compiled to every target: in-process time per target next to the IR
+    time, and ``stepc compile --target all`` as a process next to a process that only imports
+    libcst and parses the file (bar: at most 5x).
 
 Times are the best of ``--repeat`` runs: the least disturbed measurement of the same work.
 Exit status 1 when a bar is missed, so that the script can gate a CI job if one wants it to.
@@ -102,6 +105,35 @@ def run(command: list[str], env: dict[str, str] | None = None) -> None:
         raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr}")
 
 
+def compile_targets(workdir: Path, repeat: int, env: dict[str, str]) -> list[str]:
+    """Code generation for every target of the 1,000-step flow; returns the bars missed."""
+    from stepc.config import find_config
+    from stepc.targets import available_targets, load_target
+
+    path = workdir / "flow_1000.py"
+    pipeline, _ = load(str(path))
+    assert pipeline is not None
+    config = find_config(workdir)
+    build = best_of(repeat, partial(load, str(path)))
+    print()
+    print("Code generation for the 1,000-step flow (in-process), best of", repeat)
+    print(f"  IR (stepc.frontend.load)       {build * 1000:8.1f} ms")
+    for name in available_targets():
+        backend = load_target(name)(config)
+        generate = best_of(repeat, partial(backend.compile, pipeline))
+        print(f"  {name:<30} {generate * 1000:8.1f} ms   (+{generate / build:.2f}x the IR)")
+    out = workdir / "out"
+    parse_only = [sys.executable, "-c", f"import libcst; libcst.parse_module(open({str(path)!r}).read())"]
+    compile_all = [*stepc_command(), "compile", str(path), "--target", "all", "-o", str(out)]
+    run(parse_only, env)
+    run(compile_all, env)
+    floor = best_of(repeat, lambda: run(parse_only, env))
+    whole = best_of(repeat, lambda: run(compile_all, env))
+    print(f"  process: import libcst + parse {floor * 1000:8.1f} ms")
+    print(f"  process: stepc compile --target all {whole * 1000:8.1f} ms   ({whole / floor:.2f}x)")
+    return [f"compile --target all is {whole / floor:.2f}x the libcst parse (bar: 5x)"] if whole / floor > 5 else []
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs per measurement (the best counts)")
@@ -154,6 +186,7 @@ def main() -> int:
             missed.append(f"stepc check on one file is {single / floor:.2f}x the libcst import (bar: 1.5x)")
         if many > 2:
             missed.append(f"200 files took {many:.2f} s (bar: 2 s)")
+        missed += compile_targets(workdir, repeat, env)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print()

@@ -9,7 +9,6 @@ import click
 
 from stepc.diagnostics import Diagnostic, is_error, render
 
-
 _SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "venv", "site-packages", "build", "dist"})
 
 
