@@ -42,8 +42,8 @@ from stepc.ir import (
 )
 
 from .airflow_lint import lint_dag
-from .argo import byte_quantity, cpu_quantity
 from .base import ALL_FEATURES, Backend, GeneratedFile, Quoted, file_stem, python_literal
+from .kubernetes import pod_resources
 from .naming import NameRule, assign_names
 
 # Airflow's KEY_REGEX and its 250-character limit, for task ids and dag ids alike.
@@ -407,35 +407,19 @@ class AirflowBackend(Backend):
     def _resources(self, unit: Unit) -> dict[str, Any]:
         res = [s.resources for s in unit.steps]
         cpu = max((r.cpu for r in res if r.cpu is not None), default=None)
-        memory = max((r.memory for r in res if r.memory is not None), default=None)
-        disk = max((r.disk for r in res if r.disk is not None), default=None)
         gpu = max(r.gpu for r in res)
-        gpu_type = next((r.gpu_type for r in res if r.gpu_type), None)
         if not self.kubernetes:
             # Pools are how Airflow shares out a worker: one slot per core, or per GPU.
             if gpu and self.setting("gpu_pool", None):
                 return {"pool": str(self.setting("gpu_pool", None)), "pool_slots": gpu, "image": None}
             slots = max(1, math.ceil(cpu)) if cpu is not None else None
             return {"pool": self.setting("pool", None), "pool_slots": slots, "image": None}
-        requests: dict[str, str] = {}
-        limits: dict[str, str] = {}
-        if cpu is not None:
-            requests["cpu"] = cpu_quantity(cpu)
-        if memory is not None:
-            requests["memory"] = limits["memory"] = byte_quantity(memory)
-        if disk is not None:
-            requests["ephemeral-storage"] = byte_quantity(disk)
-        selector: dict[str, str] = {}
-        if gpu:
-            limits[str(self.setting("gpu_resource", "nvidia.com/gpu"))] = str(gpu)
-            selector = {str(k): str(v) for k, v in dict(self.setting("gpu_node_selector", {})).items()}
-            if gpu_type:
-                selector[str(self.setting("gpu_type_label", "nvidia.com/gpu.product"))] = gpu_type
+        pod = pod_resources(unit.steps, self.setting)
         return {
             "image": unit.first.image,
-            "requests": dict(sorted(requests.items())),
-            "limits": dict(sorted(limits.items())),
-            "node_selector": dict(sorted(selector.items())),
+            "requests": pod.requests,
+            "limits": pod.limits,
+            "node_selector": pod.node_selector,
             "pool": self.setting("pool", None),
             "pool_slots": None,
         }

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from stepc.diagnostics import Diagnostic
-from stepc.ir import Parameter, Pipeline, thaw
+from stepc.ir import Parameter, Pipeline, parameters_read, thaw
 
 from .argo_expr import string_literal, when_tag
 from .argo_lint import lint_documents
-from .base import ALL_FEATURES, Backend, GeneratedFile, file_stem, needed_parameters
+from .base import ALL_FEATURES, Backend, GeneratedFile, file_stem
+from .kubernetes import pod_resources
 from .naming import NameRule, assign_names
 from .plan import Unit, feeds, group_units, loop_of, unit_of, upstream_units
 
@@ -50,17 +51,6 @@ class ContainerView:
     outputs: list[tuple[str, str]] = field(default_factory=list)
     takes_item: bool = False
     annotations: list[tuple[str, str]] = field(default_factory=list)
-
-
-def cpu_quantity(cores: float) -> str:
-    return str(int(cores)) if float(cores).is_integer() else f"{round(cores * 1000)}m"
-
-
-def byte_quantity(size: int) -> str:
-    for unit, factor in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
-        if size % factor == 0:
-            return f"{size // factor}{unit}"
-    return str(size)
 
 
 def parameter_text(param: Parameter) -> str | None:
@@ -180,7 +170,7 @@ class ArgoBackend(Backend):
     ) -> ContainerView:
         argv = self.exec_args(pipeline, list(unit.steps), store)
         argv += ["--run-id", RUN_ID]
-        for name in needed_parameters(unit.steps):
+        for name in sorted(parameters_read(unit.steps)):
             argv += ["-p", f"{name}={{{{workflow.parameters.{name}}}}}"]
         if takes_item:
             argv += ["--item", "{{inputs.parameters.item}}"]
@@ -218,25 +208,7 @@ class ArgoBackend(Backend):
         return view
 
     def _resources(self, unit: Unit, view: ContainerView) -> None:
-        res = [s.resources for s in unit.steps]
-        cpu = max((r.cpu for r in res if r.cpu is not None), default=None)
-        memory = max((r.memory for r in res if r.memory is not None), default=None)
-        disk = max((r.disk for r in res if r.disk is not None), default=None)
-        gpu = max(r.gpu for r in res)
-        requests: dict[str, str] = {}
-        limits: dict[str, str] = {}
-        if cpu is not None:
-            requests["cpu"] = cpu_quantity(cpu)
-        if memory is not None:
-            requests["memory"] = limits["memory"] = byte_quantity(memory)
-        if disk is not None:
-            requests["ephemeral-storage"] = byte_quantity(disk)
-        if gpu:
-            limits[str(self.setting("gpu_resource", "nvidia.com/gpu"))] = str(gpu)
-            selector = dict(self.setting("gpu_node_selector", {}))
-            gpu_type = next((r.gpu_type for r in res if r.gpu_type), None)
-            if gpu_type:
-                selector[str(self.setting("gpu_type_label", "nvidia.com/gpu.product"))] = gpu_type
-            view.node_selector = sorted((str(k), str(v)) for k, v in selector.items())
-        view.requests = sorted(requests.items())
-        view.limits = sorted(limits.items())
+        pod = pod_resources(unit.steps, self.setting)
+        view.requests = sorted(pod.requests.items())
+        view.limits = sorted(pod.limits.items())
+        view.node_selector = sorted(pod.node_selector.items())

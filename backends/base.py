@@ -20,7 +20,7 @@ import jinja2
 from stepc import __version__
 from stepc.config import Config
 from stepc.diagnostics import Diagnostic, Severity
-from stepc.ir import ArtifactRef, BoolOp, Compare, Condition, Not, ParamRef, Pipeline, Step
+from stepc.ir import ArtifactRef, BoolOp, Compare, Condition, Not, Pipeline, Step
 
 # --- what a pipeline asks of a target ----------------------------------------------------------
 
@@ -90,27 +90,6 @@ def step_features(pipeline: Pipeline, step: Step) -> list[str]:
     if step.after:
         used.add("after")
     return [f for f in FEATURE_TEXT if f in used]
-
-
-def condition_parameters(cond: Condition | None) -> set[str]:
-    """Names of the pipeline parameters a condition reads."""
-    if cond is None:
-        return set()
-    if isinstance(cond, Not):
-        return condition_parameters(cond.operand)
-    if isinstance(cond, BoolOp):
-        return set().union(*(condition_parameters(c) for c in cond.operands))
-    assert isinstance(cond, Compare)
-    return {o.name for o in (cond.left, cond.right) if isinstance(o, ParamRef)}
-
-
-def needed_parameters(steps: Iterable[Step]) -> list[str]:
-    """The parameters `stepc exec` needs for these steps: their own and their conditions'."""
-    names: set[str] = set()
-    for step in steps:
-        names.update(step.params)
-        names.update(condition_parameters(step.condition))
-    return sorted(names)
 
 
 # --- quoting ------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ the same bytes on every machine. ``ir_schema.json`` beside this file documents t
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -136,6 +137,17 @@ def evaluate(
     if op == ">=":
         return bool(left >= right)
     raise ValueError(f"unknown comparison {op!r}")
+
+
+def condition_parameters(cond: Condition | None) -> set[str]:
+    """Names of the pipeline parameters a condition reads."""
+    if cond is None:
+        return set()
+    if isinstance(cond, Not):
+        return condition_parameters(cond.operand)
+    if isinstance(cond, BoolOp):
+        return set().union(*(condition_parameters(c) for c in cond.operands))
+    return {o.name for o in (cond.left, cond.right) if isinstance(o, ParamRef)}
 
 
 def condition_text(cond: Condition | None) -> str:
@@ -334,6 +346,18 @@ def conforms(value: Any, type_: ParamType) -> bool:
     if type_ == "float":
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     return value_type(value) == type_ and (type_ != "str" or isinstance(value, str))
+
+
+def parameters_read(steps: Iterable[Step]) -> set[str]:
+    """The parameters running these steps reads: their functions', conditions' and foreach's
+    (what `stepc exec` must be given)."""
+    names: set[str] = set()
+    for step in steps:
+        names.update(step.params)
+        names.update(condition_parameters(step.condition))
+        if step.foreach is not None and step.foreach.source == "param":
+            names.add(step.foreach.name)
+    return names
 
 
 # --- JSON -------------------------------------------------------------------------------------

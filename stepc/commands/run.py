@@ -188,8 +188,8 @@ def exec_step(
     run's succeeded tasks, newest first, and one control line listing them.
     """
     ir, _ = _load_quiet(flow, pipeline)
+    from stepc.ir import parameters_read
     from stepc.runtime import entry
-    from stepc.runtime.plan import needed_params
     from stepc.runtime.store import open_store
 
     try:
@@ -213,7 +213,7 @@ def exec_step(
         given = json.loads(params_json) if params_json else {}
         if not isinstance(given, dict):
             raise ParamError("--params must be a JSON object")
-        values = resolve(ir.params, given, split_assignments(param_texts), needed=needed_params(steps))
+        values = resolve(ir.params, given, split_assignments(param_texts), needed=parameters_read(steps))
     except json.JSONDecodeError as exc:
         _fail(f"--params is not valid JSON: {exc}", 2)
     except ParamError as exc:

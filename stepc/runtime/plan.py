@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from stepc.ir import ArtifactRef, BoolOp, Compare, Condition, Not, ParamRef, Pipeline, Step, evaluate
+from stepc.ir import ArtifactRef, BoolOp, Compare, Condition, Not, Pipeline, Step, evaluate
 from stepc.runtime.store import ArtifactMeta, Store, TaskResult
 
 BindMode = Literal["value", "item", "gather", "none"]
@@ -215,28 +215,6 @@ def should_skip(pipeline: Pipeline, step: Step, params: Mapping[str, Any], store
         if result is not None and result.status == "skipped":
             return True
     return not condition_holds(step, params, store, lookup)
-
-
-def condition_params(cond: Condition | None) -> set[str]:
-    """The pipeline parameters a condition reads."""
-    if cond is None:
-        return set()
-    if isinstance(cond, Not):
-        return condition_params(cond.operand)
-    if isinstance(cond, BoolOp):
-        return set().union(*(condition_params(c) for c in cond.operands))
-    return {op.name for op in (cond.left, cond.right) if isinstance(op, ParamRef)}
-
-
-def needed_params(steps: list[Step]) -> set[str]:
-    """The parameters running these steps reads: their functions', conditions' and foreach's."""
-    names: set[str] = set()
-    for step in steps:
-        names.update(step.params)
-        names.update(condition_params(step.condition))
-        if step.foreach is not None and step.foreach.source == "param":
-            names.add(step.foreach.name)
-    return names
 
 
 def rollback_order(pipeline: Pipeline, results: Iterable[TaskResult]) -> list[tuple[Step, TaskResult]]:

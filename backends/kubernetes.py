@@ -1,0 +1,55 @@
+"""Kubernetes pod resources, shared by the targets that run steps in pods (Argo, Airflow's
+KubernetesPodOperator): the IR's numbers as quantities, requests, limits and a node selector."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from stepc.ir import Step
+
+
+def cpu_quantity(cores: float) -> str:
+    return str(int(cores)) if float(cores).is_integer() else f"{round(cores * 1000)}m"
+
+
+def byte_quantity(size: int) -> str:
+    for unit, factor in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
+        if size % factor == 0:
+            return f"{size // factor}{unit}"
+    return str(size)
+
+
+@dataclass(frozen=True)
+class PodResources:
+    requests: dict[str, str]
+    limits: dict[str, str]
+    node_selector: dict[str, str]
+
+
+def pod_resources(steps: tuple[Step, ...], setting: Callable[[str, Any], Any]) -> PodResources:
+    """What one pod running ``steps`` (a group shares a pod) asks for: the largest need of each
+    kind; memory is also the limit (a pod over it is killed rather than starving its node), GPUs
+    are limits (Kubernetes takes extended resources there) with an optional node selector."""
+    res = [s.resources for s in steps]
+    cpu = max((r.cpu for r in res if r.cpu is not None), default=None)
+    memory = max((r.memory for r in res if r.memory is not None), default=None)
+    disk = max((r.disk for r in res if r.disk is not None), default=None)
+    gpu = max(r.gpu for r in res)
+    requests: dict[str, str] = {}
+    limits: dict[str, str] = {}
+    selector: dict[str, str] = {}
+    if cpu is not None:
+        requests["cpu"] = cpu_quantity(cpu)
+    if memory is not None:
+        requests["memory"] = limits["memory"] = byte_quantity(memory)
+    if disk is not None:
+        requests["ephemeral-storage"] = byte_quantity(disk)
+    if gpu:
+        limits[str(setting("gpu_resource", "nvidia.com/gpu"))] = str(gpu)
+        selector = {str(k): str(v) for k, v in dict(setting("gpu_node_selector", {})).items()}
+        gpu_type = next((r.gpu_type for r in res if r.gpu_type), None)
+        if gpu_type:
+            selector[str(setting("gpu_type_label", "nvidia.com/gpu.product"))] = gpu_type
+    return PodResources(dict(sorted(requests.items())), dict(sorted(limits.items())), dict(sorted(selector.items())))
