@@ -13,7 +13,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from stepc import ir
+from stepc import ir_json
 from tests.helpers import FUNCTION_FLOWS, GOLDEN, SHARED, stepc
 
 UPDATE = bool(os.environ.get("STEPC_UPDATE_GOLDEN"))
@@ -49,9 +49,9 @@ def test_ir_is_byte_identical_across_runs_and_directories(flow: Path, tmp_path: 
 @pytest.mark.parametrize("flow", FUNCTION_FLOWS, ids=lambda p: p.stem)
 def test_ir_validates_against_the_shipped_schema_and_round_trips(flow: Path) -> None:
     text = stepc("ir", f"golden/{flow.name}").stdout
-    jsonschema.Draft202012Validator(ir.json_schema()).validate(json.loads(text))
-    pipeline = ir.from_json(text)
-    assert ir.to_json(pipeline) == text
+    jsonschema.Draft202012Validator(ir_json.json_schema()).validate(json.loads(text))
+    pipeline = ir_json.from_json(text)
+    assert ir_json.to_json(pipeline) == text
 
 
 def test_a_copied_project_gives_the_same_ir(tmp_path: Path) -> None:
@@ -69,8 +69,8 @@ def test_schema_rejects_a_broken_document() -> None:
     data = json.loads(text)
     data["steps"][0]["retry"]["times"] = -1
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.Draft202012Validator(ir.json_schema()).validate(data)
+        jsonschema.Draft202012Validator(ir_json.json_schema()).validate(data)
     del data["steps"][0]["retry"]
     data["steps"][0]["retyr"] = {}
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.Draft202012Validator(ir.json_schema()).validate(data)
+        jsonschema.Draft202012Validator(ir_json.json_schema()).validate(data)

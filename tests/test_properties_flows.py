@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from stepc import ir
+from stepc import ir, ir_json
 from stepc.diagnostics import Diagnostic
 from stepc.frontend import load, read_file
 
@@ -154,10 +154,10 @@ def test_valid_flows_read_cleanly_round_trip_and_keep_every_edge(plan: FlowPlan)
     assert [s.name for s in sorted(pipeline.steps, key=lambda s: s.span.line if s.span else 0)] == [
         s.name for s in plan.steps
     ]
-    text = ir.to_json(pipeline)
-    again = ir.from_json(text)
+    text = ir_json.to_json(pipeline)
+    again = ir_json.from_json(text)
     assert again == pipeline
-    assert ir.to_json(again) == text
+    assert ir_json.to_json(again) == text
     assert set(pipeline.edges) == plan.expected_edges()
     position = {s.name: i for i, s in enumerate(pipeline.steps)}
     assert all(position[e.source] < position[e.target] for e in pipeline.edges)  # a topological order

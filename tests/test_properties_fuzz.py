@@ -17,7 +17,7 @@ import libcst as cst
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stepc import ir
+from stepc import ir_json
 from stepc.diagnostics import render
 from stepc.frontend import read_file
 from stepc.frontend.conditions import ConditionError, parse_condition
@@ -96,9 +96,9 @@ def read_bytes(data: bytes) -> None:
         assert diagnostic.code != "S004", diagnostic.message
         assert 1 <= diagnostic.line <= line_count and diagnostic.col >= 1, diagnostic
     for pipeline in result.pipelines:  # whatever was read is valid, strict JSON that reads back the same
-        text = ir.to_json(pipeline)
+        text = ir_json.to_json(pipeline)
         json.loads(text, parse_constant=not_json)
-        assert ir.from_json(text) == pipeline
+        assert ir_json.from_json(text) == pipeline
     formats: tuple[Literal["text", "json", "github"], ...] = ("text", "json", "github")
     for fmt in formats:
         render(list(result.diagnostics), fmt)

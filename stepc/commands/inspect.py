@@ -77,7 +77,8 @@ def _load_or_exit(path: str, pipeline: str | None) -> object:
 @click.option("--pipeline", "pipeline_name", help="which pipeline, when the file declares several")
 def ir(file: str, pipeline_name: str | None) -> None:
     """Print the IR of FILE as JSON (stable: sorted keys, no timestamps, no absolute paths)."""
-    from stepc.ir import Pipeline, to_json
+    from stepc.ir import Pipeline
+    from stepc.ir_json import to_json
 
     loaded = _load_or_exit(file, pipeline_name)
     assert isinstance(loaded, Pipeline)

@@ -1,0 +1,201 @@
+"""The IR as JSON: canonical text (sorted keys, two-space indent, no timestamps, no absolute
+paths) that reads back to equal dataclasses, and the JSON Schema that documents it
+(``ir_schema.json``, shipped beside this module)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from stepc.ir import (
+    SCHEMA_VERSION,
+    ArtifactRef,
+    BoolOp,
+    Compare,
+    Condition,
+    Const,
+    Edge,
+    Foreach,
+    Input,
+    Not,
+    Operand,
+    Parameter,
+    ParamRef,
+    Pipeline,
+    Resources,
+    Retry,
+    Span,
+    Step,
+    freeze,
+    thaw,
+)
+
+
+def _condition_to_json(cond: Condition | Operand | None) -> Any:
+    if cond is None:
+        return None
+    if isinstance(cond, ParamRef):
+        return {"kind": "param", "name": cond.name}
+    if isinstance(cond, ArtifactRef):
+        return {"kind": "artifact", "step": cond.step, "name": cond.name}
+    if isinstance(cond, Const):
+        return {"kind": "const", "value": thaw(cond.value)}
+    if isinstance(cond, Not):
+        return {"kind": "not", "operand": _condition_to_json(cond.operand)}
+    if isinstance(cond, BoolOp):
+        return {"kind": cond.op, "operands": [_condition_to_json(c) for c in cond.operands]}
+    return {
+        "kind": "compare",
+        "op": cond.op,
+        "left": _condition_to_json(cond.left),
+        "right": _condition_to_json(cond.right),
+    }
+
+
+def _condition_from_json(data: Any) -> Any:
+    if data is None:
+        return None
+    kind = data["kind"]
+    if kind == "param":
+        return ParamRef(data["name"])
+    if kind == "artifact":
+        return ArtifactRef(data["step"], data["name"])
+    if kind == "const":
+        return Const(freeze(data["value"]))
+    if kind == "not":
+        return Not(_condition_from_json(data["operand"]))
+    if kind in ("and", "or"):
+        return BoolOp(kind, tuple(_condition_from_json(c) for c in data["operands"]))
+    return Compare(data["op"], _condition_from_json(data["left"]), _condition_from_json(data["right"]))
+
+
+def _step_to_json(s: Step) -> dict[str, Any]:
+    return {
+        "name": s.name,
+        "function": s.function,
+        "kind": s.kind,
+        "inputs": [{"name": i.name, "producer": i.producer, "mode": i.mode, "optional": i.optional} for i in s.inputs],
+        "outputs": list(s.outputs),
+        "params": list(s.params),
+        "after": list(s.after),
+        "foreach": None if s.foreach is None else {"source": s.foreach.source, "name": s.foreach.name},
+        "when": _condition_to_json(s.when),
+        "condition": _condition_to_json(s.condition),
+        "retry": {"times": s.retry.times, "delay": s.retry.delay, "backoff": s.retry.backoff},
+        "timeout": s.timeout,
+        "cache": s.cache,
+        "code_hash": s.code_hash,
+        "resources": {
+            "cpu": s.resources.cpu,
+            "memory": s.resources.memory,
+            "gpu": s.resources.gpu,
+            "gpu_type": s.resources.gpu_type,
+            "disk": s.resources.disk,
+        },
+        "image": s.image,
+        "env": dict(s.env),
+        "rollback": s.rollback,
+        "group": s.group,
+        "weight": s.weight,
+        "tags": dict(s.tags),
+        "description": s.description,
+        "span": None
+        if s.span is None
+        else {
+            "file": s.span.file,
+            "line": s.span.line,
+            "col": s.span.col,
+            "end_line": s.span.end_line,
+            "end_col": s.span.end_col,
+        },
+    }
+
+
+def _step_from_json(d: dict[str, Any]) -> Step:
+    res = d["resources"]
+    return Step(
+        name=d["name"],
+        function=d["function"],
+        kind=d["kind"],
+        inputs=tuple(Input(i["name"], i["producer"], i["mode"], i["optional"]) for i in d["inputs"]),
+        outputs=tuple(d["outputs"]),
+        params=tuple(d["params"]),
+        after=tuple(d["after"]),
+        foreach=None if d["foreach"] is None else Foreach(d["foreach"]["source"], d["foreach"]["name"]),
+        when=_condition_from_json(d["when"]),
+        condition=_condition_from_json(d["condition"]),
+        retry=Retry(d["retry"]["times"], d["retry"]["delay"], d["retry"]["backoff"]),
+        timeout=d["timeout"],
+        cache=d["cache"],
+        code_hash=d["code_hash"],
+        resources=Resources(res["cpu"], res["memory"], res["gpu"], res["gpu_type"], res["disk"]),
+        image=d["image"],
+        env=tuple(sorted(d["env"].items())),
+        rollback=d["rollback"],
+        group=d["group"],
+        weight=d["weight"],
+        tags=tuple(sorted(d["tags"].items())),
+        description=d["description"],
+        span=None if d["span"] is None else Span(**d["span"]),
+    )
+
+
+def to_dict(p: Pipeline) -> dict[str, Any]:
+    return {
+        "schema_version": p.schema_version,
+        "name": p.name,
+        "source": p.source,
+        "module": p.module,
+        "description": p.description,
+        "schedule": p.schedule,
+        "image": p.image,
+        "params": [
+            {
+                "name": q.name,
+                "type": q.type,
+                "item_type": q.item_type,
+                "default": thaw(q.default),
+                "required": q.required,
+                "description": q.description,
+            }
+            for q in p.params
+        ],
+        "steps": [_step_to_json(s) for s in p.steps],
+        "edges": [{"source": e.source, "target": e.target, "artifact": e.artifact} for e in p.edges],
+    }
+
+
+def to_json(p: Pipeline) -> str:
+    """Canonical JSON: sorted keys, two-space indent, trailing newline."""
+    return json.dumps(to_dict(p), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def from_dict(d: dict[str, Any]) -> Pipeline:
+    if d.get("schema_version") != SCHEMA_VERSION:
+        raise ValueError(f"unsupported IR schema_version {d.get('schema_version')!r}")
+    return Pipeline(
+        name=d["name"],
+        source=d["source"],
+        module=d["module"],
+        description=d["description"],
+        schedule=d["schedule"],
+        image=d["image"],
+        params=tuple(
+            Parameter(q["name"], q["type"], freeze(q["default"]), q["required"], q["item_type"], q["description"])
+            for q in d["params"]
+        ),
+        steps=tuple(_step_from_json(s) for s in d["steps"]),
+        edges=tuple(Edge(e["source"], e["target"], e["artifact"]) for e in d["edges"]),
+    )
+
+
+def from_json(text: str) -> Pipeline:
+    return from_dict(json.loads(text))
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of :func:`to_json`'s output, shipped beside this module."""
+    from importlib.resources import files
+
+    loaded: dict[str, Any] = json.loads(files("stepc").joinpath("ir_schema.json").read_text(encoding="utf-8"))
+    return loaded
