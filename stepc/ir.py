@@ -225,13 +225,18 @@ class Input:
     list or, for a chained map, from the matching item of a foreach producer); ``gather``: the
     list of all results of a foreach producer, in item order. ``optional``: the function gives
     the parameter the default ``None``, so a skipped producer passes ``None`` instead of
-    skipping this step.
+    skipping this step (in the class dialect: the attribute is left unset).
+
+    ``views`` (class dialect joins only): the predecessors of the join whose ``inputs`` view
+    carries this artifact; empty for every other input. One name may then appear once per
+    producer, since each branch of a fan-out may have its own value.
     """
 
     name: str
     producer: str
     mode: InputMode = "value"
     optional: bool = False
+    views: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -262,6 +267,7 @@ class Step:
     image: str = "python:3.12-slim"
     env: tuple[tuple[str, str], ...] = ()
     rollback: str | None = None  # "module:function"
+    catch: str | None = None  # class dialect @catch(var=): the attribute a final failure is stored in
     group: str | None = None
     weight: float = 1.0
     tags: tuple[tuple[str, str], ...] = ()  # list tags become (tag, "")

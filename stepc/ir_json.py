@@ -74,7 +74,10 @@ def _step_to_json(s: Step) -> dict[str, Any]:
         "name": s.name,
         "function": s.function,
         "kind": s.kind,
-        "inputs": [{"name": i.name, "producer": i.producer, "mode": i.mode, "optional": i.optional} for i in s.inputs],
+        "inputs": [
+            {"name": i.name, "producer": i.producer, "mode": i.mode, "optional": i.optional, "views": list(i.views)}
+            for i in s.inputs
+        ],
         "outputs": list(s.outputs),
         "params": list(s.params),
         "after": list(s.after),
@@ -95,6 +98,7 @@ def _step_to_json(s: Step) -> dict[str, Any]:
         "image": s.image,
         "env": dict(s.env),
         "rollback": s.rollback,
+        "catch": s.catch,
         "group": s.group,
         "weight": s.weight,
         "tags": dict(s.tags),
@@ -117,7 +121,7 @@ def _step_from_json(d: dict[str, Any]) -> Step:
         name=d["name"],
         function=d["function"],
         kind=d["kind"],
-        inputs=tuple(Input(i["name"], i["producer"], i["mode"], i["optional"]) for i in d["inputs"]),
+        inputs=tuple(Input(i["name"], i["producer"], i["mode"], i["optional"], tuple(i["views"])) for i in d["inputs"]),
         outputs=tuple(d["outputs"]),
         params=tuple(d["params"]),
         after=tuple(d["after"]),
@@ -132,6 +136,7 @@ def _step_from_json(d: dict[str, Any]) -> Step:
         image=d["image"],
         env=tuple(sorted(d["env"].items())),
         rollback=d["rollback"],
+        catch=d["catch"],
         group=d["group"],
         weight=d["weight"],
         tags=tuple(sorted(d["tags"].items())),
