@@ -1,0 +1,54 @@
+"""@retry: a step that fails on its first attempt (a marker file whose path is a Parameter, so
+both engines see the same thing) and succeeds when retried. @catch(var=): a step that always
+raises, a step that does not, and what the steps after them see."""
+
+import os
+
+from metaflow import FlowSpec, Parameter, catch, resources, retry, step, timeout
+
+
+class RetryCatchFlow(FlowSpec):
+    marker = Parameter("marker", default="", type=str, help="created by the first attempt of flaky")
+
+    @step
+    def start(self):
+        self.next(self.flaky)
+
+    @retry(times=1, minutes_between_retries=0)
+    @timeout(seconds=120)
+    @resources(cpu=1, memory=512)
+    @step
+    def flaky(self):
+        if not os.path.exists(self.marker):
+            with open(self.marker, "w") as f:
+                f.write("first attempt\n")
+            raise RuntimeError("first attempt fails")
+        self.trained = 42
+        self.next(self.risky)
+
+    @catch(var="err")
+    @step
+    def risky(self):
+        self.value = self.trained + 1
+        raise ValueError(f"always fails after {self.value}")
+        self.next(self.safe)  # never reached: @catch continues to safe
+
+    @catch(var="safe_err")
+    @step
+    def safe(self):
+        self.caught = self.err is not None
+        self.next(self.end)
+
+    @step
+    def end(self):
+        self.summary = {
+            "trained": self.trained,
+            "caught": self.caught,
+            "safe_err": self.safe_err,
+            "value_after_catch": getattr(self, "value", "unset"),
+        }
+        self.last_err = self.err
+
+
+if __name__ == "__main__":
+    RetryCatchFlow()

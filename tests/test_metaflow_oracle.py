@@ -1,0 +1,357 @@
+"""Metaflow as the oracle for the class dialect.
+
+Every flow under tests/flows/metaflow/ is real Metaflow (``from metaflow import ...``). Each case
+runs it twice: with Metaflow itself (local datastore and metadata in a temp dir, a throwaway
+HOME, no network) and with ``stepc run``. The artifacts the ``end`` step sets must be equal, types
+included; so must the set of steps that ran and how many attempts each task took. ``stepc check``
+and ``stepc compile --target all`` must accept every oracle flow.
+
+Metaflow runs are slow (every task is a subprocess), so each case runs once per session, all
+cases in parallel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import REPO, stepc
+
+FLOWS = Path(__file__).resolve().parent / "flows" / "metaflow"
+# Both engines spawn a process per task: a few cases at a time keeps two cores busy without
+# letting one slow case stall the rest.
+PARALLEL = 4
+RUN_TIMEOUT = 300
+
+
+@dataclass(frozen=True)
+class Case:
+    """One flow run with one set of parameters under both engines."""
+
+    id: str
+    file: str
+    flow: str  # the FlowSpec subclass (Metaflow's flow name)
+    own: tuple[str, ...]  # the artifacts the end step itself sets: compared one by one
+    params: tuple[tuple[str, str], ...] = ()  # name, value as typed on a command line
+    marker: bool = False  # pass a fresh path as the 'marker' parameter (fail-once steps)
+    inherited: tuple[str, ...] = field(default=())  # end artifacts set upstream, compared too
+
+    @property
+    def path(self) -> Path:
+        return FLOWS / self.file
+
+
+CASES: tuple[Case, ...] = (
+    Case("branches", "branches.py", "BranchFlow", ("summary", "merged_seen", "missing")),
+    Case("branches-scale", "branches.py", "BranchFlow", ("summary", "merged_seen", "missing"), (("scale", "4"),)),
+    Case("foreach", "foreach.py", "ForeachFlow", ("summary",), inherited=("labels", "stacks", "total", "items")),
+    Case("foreach-n4", "foreach.py", "ForeachFlow", ("summary",), (("n", "4"), ("offset", "1.25"))),
+    Case("switch-fast", "switch_param.py", "SwitchParamFlow", ("summary",), (("mode", "fast"),)),
+    Case("switch-slow", "switch_param.py", "SwitchParamFlow", ("summary",), (("mode", "slow"),)),
+    Case("switch-big", "switch_computed.py", "SwitchComputedFlow", ("summary",), (("threshold", "1"),)),
+    Case("switch-small", "switch_computed.py", "SwitchComputedFlow", ("summary",), (("threshold", "100"),)),
+    Case("retry-catch", "retry_catch.py", "RetryCatchFlow", ("summary", "last_err"), marker=True),
+    Case("inherit", "inherit.py", "InheritFlow", ("summary",), inherited=("history", "counter", "label", "flags")),
+    Case(
+        "inherit-params",
+        "inherit.py",
+        "InheritFlow",
+        ("summary",),
+        (("name_prefix", "x"), ("count", "3"), ("ratio", "0.5"), ("verbose", "true")),
+    ),
+)
+ORACLE_FILES = sorted({c.file for c in CASES})
+
+
+@dataclass
+class Outcome:
+    """What one engine made of one case."""
+
+    returncode: int
+    log: str  # stdout and stderr, for failure messages
+    end: dict[str, Any] | None = None  # the end step's artifacts, normalised
+    tasks: dict[str, list[int]] | None = None  # step -> attempts each of its tasks took
+    marker_exists: bool | None = None
+    inherited: dict[str, Any] = field(default_factory=dict)  # stepc: end's inputs, from producers
+
+
+# --- normalising values so both engines' results compare --------------------------------------
+
+
+def _exception(type_name: str, message: str) -> tuple[str, str, str]:
+    # Metaflow stores a caught exception as a MetaflowExceptionWrapper (dotted type name, message,
+    # traceback); stepc may store the exception itself. What both can honestly agree on is the
+    # exception's class name and its message.
+    return ("<exception>", type_name.rsplit(".", 1)[-1], message)
+
+
+def normalise(value: Any) -> Any:
+    """Caught exceptions to (marker, class name, message); containers recursively, types kept."""
+    if hasattr(value, "type") and hasattr(value, "exception") and isinstance(value, BaseException):
+        return _exception(str(value.type), str(value.exception))
+    if isinstance(value, BaseException):
+        return _exception(type(value).__qualname__, str(value))
+    if type(value) is dict:
+        return {k: normalise(v) for k, v in value.items()}
+    if type(value) in (list, tuple):
+        return type(value)(normalise(v) for v in value)
+    return value
+
+
+def typed(value: Any) -> Any:
+    """``value`` with every scalar tagged by its type, so 1 == 1.0 == True no longer holds."""
+    if type(value) is dict:
+        return ("dict", sorted((repr(k), typed(v)) for k, v in value.items()))
+    if type(value) in (list, tuple, set, frozenset):
+        items = [typed(v) for v in value]
+        return (type(value).__name__, sorted(items, key=repr) if isinstance(value, set | frozenset) else items)
+    return (type(value).__name__, value)
+
+
+# --- Metaflow -------------------------------------------------------------------------------
+
+# Runs in a subprocess with the run's environment, so importing metaflow reads nothing from the
+# real home. Writes a pickle of plain values only (exceptions normalised here).
+_READER = """
+import pickle, sys
+from metaflow import Run, namespace
+from metaflow.exception import MetaflowExceptionWrapper
+namespace(None)
+flow, run_id, out = sys.argv[1:4]
+run = Run(flow + "/" + run_id)
+
+def plain(v):
+    if isinstance(v, MetaflowExceptionWrapper):
+        return ("<exception>", v.type.rsplit(".", 1)[-1], v.exception)
+    if type(v) is dict:
+        return {k: plain(x) for k, x in v.items()}
+    if type(v) in (list, tuple):
+        return type(v)(plain(x) for x in v)
+    return v
+
+end = {a.id: plain(a.data) for a in run["end"].task.artifacts}
+tasks = {s.id: sorted(t.current_attempt + 1 for t in s) for s in run}
+with open(out, "wb") as f:
+    pickle.dump({"successful": run.successful, "end": end, "tasks": tasks}, f)
+"""
+
+
+def metaflow_env(root: Path) -> dict[str, str]:
+    """Local datastore and metadata under ``root``, a throwaway HOME: nothing outside root."""
+    home = root / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("METAFLOW_")}
+    env.update(
+        HOME=str(home),
+        USERNAME="stepc-oracle",
+        USER="stepc-oracle",
+        METAFLOW_HOME=str(root / "metaflow-home"),
+        METAFLOW_DATASTORE_SYSROOT_LOCAL=str(root / "datastore"),
+        METAFLOW_DEFAULT_DATASTORE="local",
+        METAFLOW_DEFAULT_METADATA="local",
+        METAFLOW_DEFAULT_ENVIRONMENT="local",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    return env
+
+
+def run_metaflow(case: Case, root: Path) -> Outcome:
+    root.mkdir(parents=True)
+    env = metaflow_env(root)
+    params = list(case.params)
+    marker = root / "marker"
+    if case.marker:
+        params.append(("marker", str(marker)))
+    run_id_file = root / "run-id"
+    cmd = [sys.executable, str(case.path), "--no-pylint", "--quiet", "--datastore=local", "--metadata=local", "run"]
+    cmd += ["--run-id-file", str(run_id_file), "--max-workers", "4"]
+    for name, value in params:
+        cmd += [f"--{name}", value]
+    proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    log = f"$ {' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}"
+    if proc.returncode != 0:
+        return Outcome(proc.returncode, log)
+    out = root / "artifacts.pkl"
+    read = subprocess.run(
+        [sys.executable, "-c", _READER, case.flow, run_id_file.read_text().strip(), str(out)],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
+    if read.returncode != 0:
+        return Outcome(read.returncode, f"{log}\nreading the run failed:\n{read.stderr}")
+    with open(out, "rb") as f:
+        data = pickle.load(f)
+    assert data["successful"], log
+    return Outcome(0, log, data["end"], data["tasks"], marker.exists() if case.marker else None)
+
+
+# --- stepc ----------------------------------------------------------------------------------
+
+
+def run_stepc(case: Case, root: Path) -> Outcome:
+    from stepc.runtime.store import Store
+
+    root.mkdir(parents=True)
+    store = root / "store"
+    params = list(case.params)
+    marker = root / "marker"
+    if case.marker:
+        params.append(("marker", str(marker)))
+    args = ["run", str(case.path), "--store", str(store), "-q"]
+    for name, value in params:
+        args += ["-p", f"{name}={value}"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "stepc", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    log = f"$ stepc {' '.join(args)}\n{proc.stdout}\n{proc.stderr}"
+    if proc.returncode != 0:
+        return Outcome(proc.returncode, log)
+    runs = sorted(p.name for p in (store / "runs").iterdir() if p.is_dir())
+    assert len(runs) == 1, f"one run expected in a fresh store, found {runs}"
+    run_id = runs[0]
+    the_store = Store(store)
+    # A pickled value may name a class of the flow's module; its folder makes it importable.
+    if str(FLOWS) not in sys.path:
+        sys.path.insert(0, str(FLOWS))
+    end_results = the_store.committed(run_id, "end")
+    assert len(end_results) == 1, log
+    end = {meta.name: normalise(the_store.read_artifact(meta)) for meta in end_results[0].outputs}
+    tasks: dict[str, list[int]] = {}
+    for step_dir in sorted(p for p in the_store.run_dir(run_id).iterdir() if p.is_dir()):
+        ran = [r for r in the_store.committed(run_id, step_dir.name) if r.status != "skipped"]
+        if ran:
+            tasks[step_dir.name] = sorted(len(the_store.attempt_numbers(run_id, r.step, r.item)) for r in ran)
+    inherited = _inherited(case, the_store, run_id)
+    return Outcome(0, log, end, tasks, marker.exists() if case.marker else None, inherited)
+
+
+def _inherited(case: Case, the_store: Any, run_id: str) -> dict[str, Any]:
+    """The artifacts end reads but does not set, as the producing step stored them.
+
+    stepc's end keeps only what it sets; an inherited artifact is the output of the step the IR
+    names as its producer (a plain value input: a whole list for a gathered foreach output would
+    not be what Metaflow's end sees)."""
+    ir = json.loads(stepc("ir", str(case.path), check=True).stdout)
+    end = next(s for s in ir["steps"] if s["name"] == "end")
+    found: dict[str, Any] = {}
+    for bound in end["inputs"]:
+        if bound["name"] in case.inherited and bound["mode"] == "value":
+            (result,) = the_store.committed(run_id, bound["producer"])
+            found[bound["name"]] = normalise(the_store.read_artifact(result.output(bound["name"])))
+    return found
+
+
+# --- fixtures -------------------------------------------------------------------------------
+
+
+def _run_all(runner: Any, base: Path) -> dict[str, Outcome]:
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        futures = {c.id: pool.submit(runner, c, base / c.id) for c in CASES}
+        return {cid: f.result() for cid, f in futures.items()}
+
+
+@pytest.fixture(scope="session")
+def metaflow_results(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Outcome]]:
+    yield _run_all(run_metaflow, tmp_path_factory.mktemp("metaflow"))
+
+
+@pytest.fixture(scope="session")
+def stepc_results(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Outcome]]:
+    yield _run_all(run_stepc, tmp_path_factory.mktemp("stepc"))
+
+
+def _both(
+    case: Case, metaflow_results: dict[str, Outcome], stepc_results: dict[str, Outcome]
+) -> tuple[Outcome, Outcome]:
+    mf = metaflow_results[case.id]
+    assert mf.returncode == 0 and mf.end is not None, f"Metaflow run failed:\n{mf.log}"
+    sc = stepc_results[case.id]
+    assert sc.returncode == 0 and sc.end is not None, f"stepc run failed:\n{sc.log}"
+    return mf, sc
+
+
+# --- tests ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_end_artifacts_match_metaflow(
+    case: Case, metaflow_results: dict[str, Outcome], stepc_results: dict[str, Outcome]
+) -> None:
+    mf, sc = _both(case, metaflow_results, stepc_results)
+    assert mf.end is not None and sc.end is not None
+    for name in (*case.own, *case.inherited):
+        assert name in mf.end, f"the oracle flow does not set {name!r}: fix the case"
+    expected = {name: mf.end[name] for name in case.own}
+    got = {name: sc.end.get(name, "<not an output of end>") for name in case.own}
+    assert got == expected
+    assert typed(got) == typed(expected)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.inherited], ids=[c.id for c in CASES if c.inherited])
+def test_inherited_artifacts_match_metaflow(
+    case: Case, metaflow_results: dict[str, Outcome], stepc_results: dict[str, Outcome]
+) -> None:
+    """Artifacts end did not set but reads: each as its producing step stored it under stepc."""
+    mf, sc = _both(case, metaflow_results, stepc_results)
+    assert mf.end is not None
+    expected = {name: mf.end[name] for name in case.inherited}
+    got = {name: sc.inherited.get(name, "<not read by end as a value>") for name in case.inherited}
+    assert got == expected
+    assert typed(got) == typed(expected)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_same_steps_and_attempts_as_metaflow(
+    case: Case, metaflow_results: dict[str, Outcome], stepc_results: dict[str, Outcome]
+) -> None:
+    """The steps that ran (a switch runs one case), tasks per step (foreach items) and attempts."""
+    mf, sc = _both(case, metaflow_results, stepc_results)
+    assert sc.tasks == mf.tasks
+    if case.marker:
+        # The first attempt of the flaky step created the marker under both engines.
+        assert mf.marker_exists and sc.marker_exists
+
+
+def test_the_oracle_retried_and_caught(metaflow_results: dict[str, Outcome]) -> None:
+    """Guards the oracle itself: the retry and @catch cases exercise what they claim to."""
+    mf = metaflow_results["retry-catch"]
+    assert mf.end is not None and mf.tasks is not None, mf.log
+    assert mf.tasks["flaky"] == [2] and mf.marker_exists
+    assert mf.end["last_err"] == _exception("ValueError", "always fails after 43")
+    assert mf.end["summary"]["safe_err"] is None
+    fast, slow = metaflow_results["switch-fast"], metaflow_results["switch-slow"]
+    assert fast.tasks is not None and slow.tasks is not None
+    assert "fast" in fast.tasks and "slow" not in fast.tasks and "slow" in slow.tasks
+
+
+@pytest.mark.parametrize("file", ORACLE_FILES)
+def test_stepc_check_reads_the_metaflow_flow(file: str) -> None:
+    r = stepc("check", str(FLOWS / file))
+    assert r.returncode == 0, r.stdout + r.stderr
+    # W202 means the flow class was passed over, not read.
+    assert "W202" not in r.stdout + r.stderr, r.stdout
+
+
+@pytest.mark.parametrize("file", ORACLE_FILES)
+def test_stepc_compiles_the_metaflow_flow(file: str, tmp_path: Path) -> None:
+    r = stepc("compile", str(FLOWS / file), "--target", "all", "-o", str(tmp_path), cwd=REPO)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert any(p.is_file() for p in tmp_path.rglob("*")), "compile wrote nothing"
