@@ -49,11 +49,19 @@ CODES: dict[str, str] = {
     "S123": "function signature cannot be read (*args, **kwargs, positional-only parameters, async def)",
     "S124": "bad step group (not consecutive, or mixes foreach)",
     "S125": "duplicate pipeline name",
+    "S130": "flow class without a `start` or an `end` step",
+    "S131": "bad `self.next(...)`: missing, not the last statement, or naming something that is not a step",
+    "S132": "unreachable step in a flow class",
+    "S133": "bad join: branches meet in a step without `inputs`, or a join closes no fan-out",
+    "S134": "foreach never joined, or `self.input`/`self.index` outside a foreach",
+    "S135": "flow class construct stepc does not support (nested foreach, several steps per foreach item)",
+    "S136": "a step reads an attribute that no step before it sets",
+    "S137": "bad Parameter declaration (name differs from the attribute, or set in a step)",
     "T101": "the target cannot express a feature the step uses",
     "T201": "generated output fails the target's own lint (a stepc bug: please report it)",
     "T202": "the engine could not import the deployed file (stepc submit)",
     "W201": "step is not part of any pipeline()",
-    "W202": "flow class found: the class dialect is not read yet",
+    "W203": "decorator or argument stepc does not support: ignored",
 }
 
 

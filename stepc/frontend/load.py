@@ -8,14 +8,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import libcst as cst
-
 from stepc.assemble import assemble
 from stepc.config import find_config
 from stepc.diagnostics import Diagnostic, did_you_mean, is_error
+from stepc.frontend.flowclass import ClassDialect
+from stepc.frontend.flowdecl import FlowDecl
+from stepc.frontend.flowgraph import build_pipeline
 from stepc.frontend.functions import FunctionDialect
-from stepc.frontend.imports import ImportTable, read_imports
-from stepc.frontend.source import read_source
+from stepc.frontend.imports import read_imports
+from stepc.frontend.source import SourceFile, read_source
 from stepc.ir import Pipeline
 
 
@@ -71,15 +72,10 @@ def _read_file(path: str, only_flows: bool) -> FileResult:
     rel_path = config.relative(Path(path))
     module_name = Path(path).stem
     if imports.names.get("FlowSpec") or any(m for m in imports.modules.values()):
-        flow_class = _flow_class(source.module, imports)
-        if flow_class is not None:
-            note = source.diagnostic(
-                "W202",
-                f"'{flow_class.name.value}' is a flow class: the class dialect is not read yet, so it is not checked",
-                flow_class.name,
-                "warning",
-            )
-            return FileResult((), (note,))
+        classes = ClassDialect(source, imports, rel_path, module_name)
+        flows = classes.read(config.image)
+        if flows:
+            return _class_result(flows, classes.diagnostics, source)
     dialect = FunctionDialect(source, imports, rel_path, module_name)
     module = dialect.read(config.image)
     if not module.steps and not dialect.diagnostics:
@@ -91,11 +87,16 @@ def _read_file(path: str, only_flows: bool) -> FileResult:
     return FileResult(() if is_error(found) else tuple(pipelines), found)
 
 
-def _flow_class(module: cst.Module, imports: ImportTable) -> cst.ClassDef | None:
-    for statement in module.body:
-        if isinstance(statement, cst.ClassDef) and any(imports.refers_to(b.value, "FlowSpec") for b in statement.bases):
-            return statement
-    return None
+def _class_result(flows: list[FlowDecl], found: list[Diagnostic], source: SourceFile) -> FileResult:
+    """The pipelines of a module of flow classes (one per class), none if any has an error."""
+    diagnostics = list(found)
+    pipelines = []
+    for flow in flows:
+        built, problems = build_pipeline(flow, source)
+        diagnostics.extend(problems)
+        if built is not None:
+            pipelines.append(built)
+    return FileResult(() if is_error(diagnostics) else tuple(pipelines), tuple(diagnostics))
 
 
 def load(path: str, pipeline: str | None = None) -> tuple[Pipeline | None, list[Diagnostic]]:

@@ -1,0 +1,568 @@
+"""The class dialect (SPEC §3): ``FlowSpec`` subclasses, from stepc or Metaflow, to declarations.
+
+Read statically like the function dialect: names resolve through the module's imports, so a
+Metaflow flow is read without Metaflow installed and nothing of the flow is imported. The
+graph (``self.next``) and the artifacts are checked and wired by :mod:`stepc.frontend.flowgraph`.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import libcst as cst
+
+from stepc.declarations import Named, ParamDecl, conforms_param, normalise_value
+from stepc.diagnostics import Diagnostic, Severity, did_you_mean
+from stepc.frontend import arguments as args
+from stepc.frontend.arguments import ArgumentError
+from stepc.frontend.fingerprint import FunctionNode, code_hash
+from stepc.frontend.flowbody import MethodBody, last_statement_call, read_body
+from stepc.frontend.flowdecl import FlowDecl, FlowStepDecl, MergeDecl, Transition
+from stepc.frontend.imports import FLOW_LIBRARIES, ImportTable
+from stepc.frontend.literals import Constants, NotStatic, literal_value
+from stepc.frontend.source import SourceFile
+from stepc.ir import ParamType, Resources, Retry, Span, value_type
+
+MIB = 1024 * 1024
+_PARAM_TYPES: dict[str, ParamType] = {"int": "int", "float": "float", "str": "str", "bool": "bool", "JSONType": "dict"}
+# Decorator -> its arguments stepc maps to the IR (others are reported, not dropped silently).
+_STEP_DECORATORS: dict[str, tuple[str, ...]] = {
+    "retry": ("times", "minutes_between_retries"),
+    "timeout": ("seconds", "minutes", "hours"),
+    "resources": ("cpu", "memory", "gpu", "disk"),
+    "catch": ("var", "print_exception"),
+    "kubernetes": ("image", "cpu", "memory", "gpu", "disk"),
+    "batch": ("image", "cpu", "memory", "gpu"),
+    "environment": ("vars",),
+}
+_SCHEDULES = {"hourly": "0 * * * *", "daily": "0 0 * * *", "weekly": "0 0 * * 0"}
+
+
+def flow_classes(module: cst.Module, imports: ImportTable) -> list[cst.ClassDef]:
+    """The module-level classes deriving from ``FlowSpec`` (of stepc or Metaflow)."""
+    return [
+        s
+        for s in module.body
+        if isinstance(s, cst.ClassDef) and any(imports.refers_to(b.value, "FlowSpec") for b in s.bases)
+    ]
+
+
+class ClassDialect:
+    """Reads the flow classes of one module; collect :attr:`diagnostics` after :meth:`read`."""
+
+    def __init__(self, source: SourceFile, imports: ImportTable, rel_path: str, module_name: str) -> None:
+        self.source = source
+        self.imports = imports
+        self.constants = Constants(source.module)
+        self.rel_path = rel_path
+        self.module_name = module_name
+        self.diagnostics: list[Diagnostic] = []
+
+    def read(self, default_image: str) -> list[FlowDecl]:
+        ast_classes = {n.name: n for n in self.source.tree.body if isinstance(n, ast.ClassDef)}
+        docstring = self.source.module.get_docstring()
+        module_description = _first_line(docstring)
+        flows = []
+        for cls in flow_classes(self.source.module, self.imports):
+            flows.append(self._read_class(cls, ast_classes[cls.name.value], default_image, module_description))
+        return flows
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _error(self, code: str, message: str, anchor: object, severity: Severity = "error") -> None:
+        self.diagnostics.append(self.source.diagnostic(code, message, anchor, severity))
+
+    def _api(self, node: cst.BaseExpression) -> str | None:
+        """``"retry"`` for a name that means ``stepc.retry`` or ``metaflow.retry``, else None."""
+        qualified = self.imports.qualify(node)
+        if qualified is None:
+            return None
+        library, _, name = qualified.partition(".")
+        return name if library in FLOW_LIBRARIES and "." not in name else None
+
+    def _arguments(self, call: cst.Call, known: tuple[str, ...], what: str) -> dict[str, tuple[Any, cst.CSTNode]]:
+        """Static keyword arguments of ``call``; unknown, positional and dynamic ones are reported."""
+        values: dict[str, tuple[Any, cst.CSTNode]] = {}
+        for arg in call.args:
+            if arg.keyword is None:
+                self._error("S101", f"{what} takes keyword arguments only here: name this argument", arg.value)
+                continue
+            key = arg.keyword.value
+            if key not in known:
+                hint = did_you_mean(key, known)
+                self._error(
+                    "W203",
+                    f"argument '{key}' of {what} is not supported by stepc: it is ignored{hint}",
+                    arg.keyword,
+                    "warning",
+                )
+                continue
+            try:
+                values[key] = (literal_value(arg.value, self.constants), arg.value)
+            except NotStatic as exc:
+                self._error("S102", f"{key}: {exc.message}", exc.node)
+        return values
+
+    def _checked(self, reader: Callable[..., Any], *arguments: Any) -> Any:
+        """``reader(*arguments)``, or None when it reports a problem (which is recorded)."""
+        try:
+            return reader(*arguments)
+        except ArgumentError as exc:
+            self._error(exc.code, exc.message, exc.node)
+            return None
+
+    # -- the class -----------------------------------------------------------------------------
+
+    def _read_class(self, cls: cst.ClassDef, twin: ast.ClassDef, default_image: str, module_doc: str) -> FlowDecl:
+        params: list[ParamDecl] = []
+        members: set[str] = set()
+        methods: list[tuple[cst.FunctionDef, cst.Decorator]] = []
+        helpers: dict[str, cst.FunctionDef] = {}
+        ast_methods = {n.name: n for n in twin.body if isinstance(n, FunctionNode)}
+        seen_steps: set[str] = set()
+        for statement in _class_body(cls):
+            if isinstance(statement, cst.FunctionDef):
+                members.add(statement.name.value)
+                decorator = next((d for d in statement.decorators if self._decorator_api(d) == "step"), None)
+                if decorator is None:
+                    helpers[statement.name.value] = statement
+                elif statement.name.value in seen_steps:
+                    self._error("S105", f"a step named '{statement.name.value}' is declared twice", statement.name)
+                else:
+                    seen_steps.add(statement.name.value)
+                    methods.append((statement, decorator))
+            else:
+                param = self._parameter(statement)
+                if param is not None:
+                    params.append(param)
+                members.update(_assigned_names(statement))
+        param_names = {p.name for p in params}
+        members -= param_names
+        steps = []
+        for method, decorator in methods:
+            steps.append(self._read_step(cls, method, decorator, ast_methods[method.name.value], helpers, members))
+        return FlowDecl(
+            name=Named(cls.name.value, cls.name),
+            path=self.rel_path,
+            module=self.module_name,
+            steps=tuple(steps),
+            params=tuple(params),
+            members=frozenset(members),
+            default_image=default_image,
+            description=_first_line(cls.get_docstring()) or module_doc,
+            schedule=self._class_decorators(cls),
+        )
+
+    def _decorator_api(self, decorator: cst.Decorator) -> str | None:
+        target = decorator.decorator
+        return self._api(target.func if isinstance(target, cst.Call) else target)
+
+    def _class_decorators(self, cls: cst.ClassDef) -> str | None:
+        schedule = None
+        for decorator in cls.decorators:
+            name = self._decorator_api(decorator)
+            if name is None:
+                continue
+            call = decorator.decorator if isinstance(decorator.decorator, cst.Call) else None
+            if name != "schedule" or call is None:
+                self._error(
+                    "W203",
+                    f"@{name} on a flow class is not supported by stepc: it is ignored",
+                    decorator.decorator,
+                    "warning",
+                )
+                continue
+            values = self._arguments(call, ("cron", "hourly", "daily", "weekly"), "@schedule")
+            chosen = [k for k, (v, _) in values.items() if v]
+            if len(chosen) != 1:
+                self._error("S113", "@schedule needs exactly one of cron=, hourly=, daily=, weekly=", call)
+                continue
+            value, node = values[chosen[0]]
+            schedule = self._checked(_cron, value, node) if chosen[0] == "cron" else _SCHEDULES[chosen[0]]
+        return schedule
+
+    def _parameter(self, small: cst.BaseSmallStatement) -> ParamDecl | None:
+        if not (isinstance(small, cst.Assign) and isinstance(small.value, cst.Call)):
+            return None
+        call = small.value
+        if not self.imports.refers_to(call.func, "Parameter"):
+            return None
+        target = small.targets[0].target
+        if len(small.targets) != 1 or not isinstance(target, cst.Name):
+            self._error(
+                "S137", "assign a Parameter to one plain class attribute, e.g. alpha = Parameter('alpha')", small
+            )
+            return None
+        attribute = target.value
+        known = ("name", "default", "type", "help", "required", "show_default")
+        name_node: cst.CSTNode = target
+        values: dict[str, tuple[Any, cst.CSTNode]] = {}
+        rest = []
+        for index, arg in enumerate(call.args):
+            if arg.keyword is None and index == 0:
+                rest.append(arg.with_changes(keyword=cst.Name("name"), equal=cst.AssignEqual()))
+            elif arg.keyword is not None and arg.keyword.value == "type":
+                values["type"] = (None, arg.value)  # a class, read below
+            else:
+                rest.append(arg)
+        values.update(self._arguments(call.with_changes(args=rest), known, "Parameter()"))
+        if "name" in values:
+            name_value, name_node = values["name"]
+            if name_value != attribute:
+                message = (
+                    f"Parameter name {name_value!r} differs from its attribute '{attribute}': stepc passes "
+                    "parameters by name, so give both the same name"
+                )
+                self._error("S137", message, _arg_node(call, 0))
+                return None
+        type_ = self._parameter_type(values, attribute)
+        if type_ is None:
+            return None
+        required = bool(values.get("required", (False, None))[0])
+        default = values["default"][0] if "default" in values else None
+        if default is not None and not conforms_param(default, type_, None):
+            article = "an" if type_[0] in "aeiou" else "a"
+            self._error(
+                "S122", f"default {default!r} of parameter '{attribute}' is not {article} {type_}", values["default"][1]
+            )
+            return None
+        help_text = values.get("help", ("", None))[0]
+        return ParamDecl(
+            name=attribute,
+            type=type_,
+            default=normalise_value(default, type_),
+            required=required,
+            anchor=name_node,
+            description=help_text if isinstance(help_text, str) else "",
+        )
+
+    def _parameter_type(self, values: dict[str, tuple[Any, cst.CSTNode]], attribute: str) -> ParamType | None:
+        if "type" in values:
+            node = values["type"][1]
+            written = node.value if isinstance(node, cst.Name) else None
+            if isinstance(node, cst.Attribute):
+                written = self.imports.qualify(node)
+            short = (written or "").rpartition(".")[2]
+            if short in _PARAM_TYPES:
+                return _PARAM_TYPES[short]
+            self._error("S121", f"type of parameter '{attribute}' must be int, float, str, bool or JSONType", node)
+            return None
+        default = values.get("default", (None, None))[0]
+        return value_type(default) if default is not None else "str"
+
+    # -- a step --------------------------------------------------------------------------------
+
+    def _read_step(
+        self,
+        cls: cst.ClassDef,
+        method: cst.FunctionDef,
+        decorator: cst.Decorator,
+        twin: FunctionNode,
+        helpers: dict[str, cst.FunctionDef],
+        members: set[str],
+    ) -> FlowStepDecl:
+        name = method.name.value
+        if isinstance(decorator.decorator, cst.Call) and decorator.decorator.args:
+            self._error(
+                "W203",
+                "arguments of @step on a flow method are not supported by stepc: they are ignored",
+                decorator.decorator,
+                "warning",
+            )
+        positional = [p for p in method.params.params]
+        signature = method.params
+        if isinstance(signature.star_arg, cst.Param) or signature.kwonly_params or signature.star_kwarg is not None:
+            self._error("S123", f"step {name}(self) or {name}(self, inputs) takes no other parameters", method.params)
+        if len(positional) > 2 or not positional:
+            self._error("S133", f"step {name} must take (self) or, for a join, (self, inputs)", method.name)
+        is_join = len(positional) == 2
+        body = read_body(method)
+        reads, writes = dict(body.reads), dict(body.writes)
+        for helper in _called_helpers(body, helpers):
+            helper_body = read_body(helper)
+            for attr, node in helper_body.reads.items():
+                reads.setdefault(attr, node)
+            for attr, node in helper_body.writes.items():
+                writes.setdefault(attr, node)
+        reads = {k: v for k, v in reads.items() if k not in members}
+        writes = {k: v for k, v in writes.items() if k not in members}
+        settings = self._step_settings(method)
+        catch = settings.pop("catch")
+        if catch is not None:
+            writes.setdefault(catch[0], catch[1])
+        foreach_uses = {k: v for k, v in body.api.items() if k in ("input", "index", "foreach_stack")}
+        first_use = next(iter(foreach_uses.items()), None)
+        return FlowStepDecl(
+            name=Named(name, method.name),
+            function=f"{self.module_name}:{cls.name.value}.{name}",
+            is_join=is_join,
+            transition=self._transition(method, body),
+            reads=tuple(Named(k, v) for k, v in reads.items()),
+            writes=tuple(Named(k, v) for k, v in writes.items()),
+            merges=tuple(m for m in (self._merge(call) for call in body.merges) if m is not None),
+            foreach_api=Named(first_use[0], first_use[1]) if first_use else None,
+            catch=catch[0] if catch else None,
+            code_hash=code_hash(twin),
+            description=_first_line(method.get_docstring()),
+            span=self._span(twin),
+            **settings,
+        )
+
+    def _span(self, node: FunctionNode) -> Span:
+        end_line = node.end_lineno or node.lineno
+        column = self.source.char_column
+        start, end = column(node.lineno, node.col_offset), column(end_line, node.end_col_offset or 0)
+        return Span(self.rel_path, node.lineno, start, end_line, end)
+
+    def _step_settings(self, method: cst.FunctionDef) -> dict[str, Any]:
+        settings: dict[str, Any] = {
+            "retry": None,
+            "timeout": None,
+            "resources": None,
+            "image": None,
+            "env": (),
+            "catch": None,
+        }
+        sizes: dict[str, Any] = {}
+        for decorator in method.decorators:
+            api = self._decorator_api(decorator)
+            if api is None or api == "step":
+                continue
+            target = decorator.decorator
+            if api not in _STEP_DECORATORS:
+                self._error("W203", f"@{api} is not supported by stepc: it is ignored", target, "warning")
+                continue
+            call = target if isinstance(target, cst.Call) else cst.Call(func=target)
+            values = self._arguments(call, _STEP_DECORATORS[api], f"@{api}")
+            if api == "retry":
+                settings["retry"] = self._checked(_retry, values, target)
+            elif api == "timeout":
+                settings["timeout"] = self._checked(_timeout, values, target)
+            elif api == "catch":
+                var = values.get("var", (None, target))
+                if var[0] is not None and not (isinstance(var[0], str) and args.IDENTIFIER.match(var[0])):
+                    self._error("S103", "@catch var must be an attribute name", var[1])
+                elif var[0] is not None:
+                    settings["catch"] = var
+            elif api == "environment":
+                if "vars" in values:
+                    settings["env"] = self._checked(args.read_env, *values["vars"]) or ()
+            else:  # resources, kubernetes, batch: the largest request wins, as in Metaflow
+                if "image" in values:
+                    settings["image"] = self._checked(args.read_str, *values["image"], "image")
+                for key in ("cpu", "memory", "gpu", "disk"):
+                    if key in values:
+                        sizes[key] = max(sizes.get(key, values[key]), values[key], key=_size_key)
+        if sizes:
+            settings["resources"] = self._checked(_resources, sizes, method.name)
+        return settings
+
+    def _transition(self, method: cst.FunctionDef, body: MethodBody) -> Transition | None:
+        name = method.name.value
+        last = last_statement_call(method)
+        calls = body.nexts
+        if name == "end":
+            if calls:
+                self._error("S131", "the end step must not call self.next", calls[0])
+            return None
+        if not calls:
+            self._error(
+                "S131", f"step '{name}' never calls self.next(...): end it with where the flow goes next", method.name
+            )
+            return None
+        if len(calls) > 1 or last is not calls[0]:
+            self._error(
+                "S131",
+                f"step '{name}' must call self.next exactly once, as its last statement",
+                calls[-1] if len(calls) > 1 else calls[0],
+            )
+            return None
+        return self._read_next(calls[0])
+
+    def _read_next(self, call: cst.Call) -> Transition | None:
+        positional = [a for a in call.args if a.keyword is None and not a.star]
+        keywords = {a.keyword.value: a for a in call.args if a.keyword is not None}
+        for key, arg in keywords.items():
+            if key not in ("foreach", "condition"):
+                self._error("S131", f"self.next has no argument '{key}' that stepc supports", arg.keyword or arg)
+                return None
+        attrs: dict[str, Named] = {}
+        for key, arg in keywords.items():
+            if not (isinstance(arg.value, cst.SimpleString) and args.IDENTIFIER.match(str(arg.value.evaluated_value))):
+                self._error("S131", f'{key}= names an attribute of self as a string, e.g. {key}="items"', arg.value)
+                return None
+            attrs[key] = Named(str(arg.value.evaluated_value), arg.value)
+        if len(positional) == 1 and isinstance(positional[0].value, cst.Dict):
+            return self._read_switch(call, positional[0].value, attrs)
+        if "condition" in attrs:
+            self._error(
+                "S131",
+                "condition= goes with a dict of cases: self.next({'a': self.x, ...}, condition=...)",
+                keywords["condition"],
+            )
+            return None
+        targets = [self._target(a.value) for a in positional]
+        if not targets or any(t is None for t in targets) or len(positional) != len(call.args) - len(keywords):
+            if not targets:
+                self._error("S131", "self.next needs the next step, e.g. self.next(self.train)", call)
+            return None
+        named = tuple(t for t in targets if t is not None)
+        if "foreach" in attrs:
+            if len(named) != 1:
+                self._error("S131", "a foreach goes to exactly one step", call)
+                return None
+            return Transition("foreach", named, call, foreach=attrs["foreach"])
+        return Transition("linear" if len(named) == 1 else "split", named, call)
+
+    def _read_switch(self, call: cst.Call, cases: cst.Dict, attrs: dict[str, Named]) -> Transition | None:
+        if "condition" not in attrs or "foreach" in attrs:
+            self._error("S131", "a switch self.next({...}) needs condition='attribute' (and no foreach)", call)
+            return None
+        read: list[tuple[Any, Named]] = []
+        for element in cases.elements:
+            if not isinstance(element, cst.DictElement):
+                self._error("S131", "the cases of a switch are written out: {'a': self.x, 'b': self.y}", element)
+                return None
+            try:
+                key = literal_value(element.key, self.constants)
+            except NotStatic as exc:
+                self._error("S102", f"switch case: {exc.message}", exc.node)
+                return None
+            if not isinstance(key, (str, int, bool)):
+                self._error("S103", "a switch case is a string, int or bool", element.key)
+                return None
+            target = self._target(element.value)
+            if target is None:
+                return None
+            read.append((key, target))
+        if not read:
+            self._error("S131", "a switch needs at least one case", cases)
+            return None
+        return Transition("switch", tuple(t for _, t in read), call, condition=attrs["condition"], cases=tuple(read))
+
+    def _target(self, node: cst.BaseExpression) -> Named | None:
+        if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == "self":
+            return Named(node.attr.value, node)
+        self._error("S131", "self.next takes steps as self.<step>", node)
+        return None
+
+    def _merge(self, call: cst.Call) -> MergeDecl | None:
+        values = self._arguments(
+            call.with_changes(args=[a for a in call.args if a.keyword is not None]),
+            ("include", "exclude"),
+            "merge_artifacts()",
+        )
+        lists: dict[str, tuple[str, ...]] = {}
+        for key in ("include", "exclude"):
+            if key in values:
+                items = self._checked(args.read_str_list, *values[key], key)
+                if items is None:
+                    return None
+                lists[key] = tuple(v for v, _ in items)
+        if lists.get("include") and lists.get("exclude"):
+            self._error("S103", "merge_artifacts takes include= or exclude=, not both", call)
+            return None
+        return MergeDecl(lists.get("include", ()), lists.get("exclude", ()), call)
+
+
+def _class_body(cls: cst.ClassDef) -> Iterator[cst.FunctionDef | cst.BaseSmallStatement]:
+    """The methods and simple statements of a class body (others, e.g. nested classes, skipped)."""
+    body = cls.body
+    if isinstance(body, cst.SimpleStatementSuite):  # class Flow(FlowSpec): x = 1
+        yield from body.body
+        return
+    for statement in body.body:
+        if isinstance(statement, cst.FunctionDef):
+            yield statement
+        elif isinstance(statement, cst.SimpleStatementLine):
+            yield from statement.body
+
+
+def _assigned_names(small: cst.BaseSmallStatement) -> list[str]:
+    if isinstance(small, cst.Assign):
+        return [t.target.value for t in small.targets if isinstance(t.target, cst.Name)]
+    if isinstance(small, (cst.AnnAssign, cst.AugAssign)) and isinstance(small.target, cst.Name):
+        return [small.target.value]
+    return []
+
+
+def _called_helpers(body: MethodBody, helpers: dict[str, cst.FunctionDef]) -> list[cst.FunctionDef]:
+    """The non-step methods a step calls on self, transitively: their uses of self count as its own."""
+    found: dict[str, cst.FunctionDef] = {}
+    pending = [n for n in body.calls if n in helpers]
+    while pending:
+        name = pending.pop()
+        if name in found:
+            continue
+        found[name] = helpers[name]
+        pending.extend(n for n in read_body(helpers[name]).calls if n in helpers)
+    return [found[n] for n in sorted(found)]
+
+
+def _arg_node(call: cst.Call, index: int) -> cst.CSTNode:
+    return call.args[index].value if len(call.args) > index else call
+
+
+def _first_line(docstring: str | None) -> str:
+    return docstring.strip().splitlines()[0] if docstring and docstring.strip() else ""
+
+
+def _number(values: dict[str, tuple[Any, cst.CSTNode]], key: str, default: float, what: str) -> float:
+    value, node = values.get(key, (default, None))
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ArgumentError(node, "S103", f"{what} {key} must be a number")
+    if value < 0:
+        raise ArgumentError(node, "S114", f"{what} {key} must not be negative (got {value})")
+    return float(value)
+
+
+def _retry(values: dict[str, tuple[Any, cst.CSTNode]], node: cst.CSTNode) -> Retry:
+    # Metaflow's defaults for a bare @retry: three retries, two minutes apart.
+    times = _number(values, "times", 3, "@retry")
+    if times != int(times):
+        raise ArgumentError(values["times"][1], "S103", "@retry times must be a whole number")
+    return Retry(times=int(times), delay=_number(values, "minutes_between_retries", 2, "@retry") * 60)
+
+
+def _timeout(values: dict[str, tuple[Any, cst.CSTNode]], node: cst.CSTNode) -> int:
+    seconds = sum(_number(values, k, 0, "@timeout") * f for k, f in (("seconds", 1), ("minutes", 60), ("hours", 3600)))
+    if seconds <= 0:
+        raise ArgumentError(node, "S114", "@timeout must be more than 0 seconds: give seconds=, minutes= or hours=")
+    return int(seconds)
+
+
+def _size_key(entry: tuple[Any, cst.CSTNode]) -> float:
+    value = entry[0]
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("inf")  # a wrong value is kept, to be reported
+
+
+def _resources(sizes: dict[str, tuple[Any, cst.CSTNode]], anchor: cst.CSTNode) -> Resources:
+    spelled: dict[str, Any] = {}
+    for key, (value, node) in sizes.items():
+        if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
+            value = float(value) if "." in value else int(value)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ArgumentError(node, "S112", f"{key} must be a non-negative number, not {value!r}")
+        # Metaflow counts memory and disk in megabytes.
+        spelled[key] = f"{value}Mi" if key in ("memory", "disk") else value
+    if "gpu" in spelled:
+        gpu = spelled["gpu"]
+        if gpu != int(gpu):
+            raise ArgumentError(sizes["gpu"][1], "S112", f"gpu must be a whole number of GPUs, not {gpu!r}")
+        spelled["gpu"] = int(gpu)
+    return args.read_resources(spelled, anchor)
+
+
+def _cron(value: Any, node: cst.CSTNode) -> str:
+    from stepc.cron import cron_error
+
+    text = args.read_str(value, node, "cron")
+    problem = cron_error(text)
+    if problem:
+        raise ArgumentError(node, "S113", f"bad cron schedule {text!r}: {problem}")
+    return text.strip()

@@ -1,0 +1,81 @@
+"""What the class-dialect reader found in a flow class, before its graph is wired.
+
+:mod:`stepc.frontend.flowclass` produces these from the source; :mod:`stepc.frontend.flowgraph`
+checks the graph, follows the artifacts along it and builds the IR. Anchors are opaque places
+in the source, as in :mod:`stepc.declarations`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from stepc.declarations import Named, ParamDecl
+from stepc.ir import Resources, Retry, Span
+
+TransitionKind = Literal["linear", "split", "foreach", "switch"]
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A ``self.next(...)`` call: where the flow goes after a step.
+
+    ``linear``: one target; ``split``: several, all run (a static fan-out); ``foreach``: one
+    target run once per item of the attribute ``foreach``; ``switch``: one of ``cases``
+    (key, target), chosen by the value of the attribute ``condition``.
+    """
+
+    kind: TransitionKind
+    targets: tuple[Named, ...]
+    anchor: object
+    foreach: Named | None = None
+    condition: Named | None = None
+    cases: tuple[tuple[Any, Named], ...] = ()
+
+
+@dataclass(frozen=True)
+class MergeDecl:
+    """A ``self.merge_artifacts(inputs, include=..., exclude=...)`` call."""
+
+    include: tuple[str, ...]
+    exclude: tuple[str, ...]
+    anchor: object
+
+
+@dataclass(frozen=True)
+class FlowStepDecl:
+    """One ``@step`` method as written. ``transition`` is None for ``end`` (and for a step whose
+    ``self.next`` could not be read, which was reported)."""
+
+    name: Named
+    function: str  # "module:Class.method"
+    is_join: bool
+    transition: Transition | None
+    reads: tuple[Named, ...]  # public attributes of self it (or a helper method it calls) reads
+    writes: tuple[Named, ...]  # public attributes it assigns
+    merges: tuple[MergeDecl, ...] = ()
+    foreach_api: Named | None = None  # first use of self.input / self.index / self.foreach_stack()
+    retry: Retry | None = None
+    timeout: int | None = None
+    resources: Resources | None = None
+    image: str | None = None
+    env: tuple[tuple[str, str], ...] = ()
+    catch: str | None = None
+    code_hash: str = ""
+    description: str = ""
+    span: Span | None = None
+
+
+@dataclass(frozen=True)
+class FlowDecl:
+    """A ``FlowSpec`` subclass: its steps (in declaration order) and parameters."""
+
+    name: Named
+    path: str  # relative to the project root
+    module: str
+    steps: tuple[FlowStepDecl, ...]
+    params: tuple[ParamDecl, ...]
+    members: frozenset[str]  # other names of the class body (helpers, constants): not artifacts
+    default_image: str
+    description: str = ""
+    schedule: str | None = None
