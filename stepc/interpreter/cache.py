@@ -37,7 +37,14 @@ def cache_key(step: Step, task: Task, image: str | None = None) -> str | None:
     if step.cache in ("code_hash", "all"):
         payload["code"] = step.code_hash
     if step.cache in ("input_hash", "all"):
-        payload["inputs"] = {b.name: [b.mode, b.index, [m.sha256 for m in b.artifacts]] for b in task.inputs}
+        if task.kind == "flowspec":
+            # One name may come from several producers there, and an item may lack it.
+            payload["inputs"] = {
+                f"{b.name}@{b.producer}": [b.mode, b.index, [m.sha256 for m in b.artifacts], list(b.absent)]
+                for b in task.inputs
+            }
+        else:
+            payload["inputs"] = {b.name: [b.mode, b.index, [m.sha256 for m in b.artifacts]] for b in task.inputs}
     text = json.dumps(payload, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -63,6 +70,9 @@ def restore(db: RunDB, store: Store, key: str, task: Task) -> TaskResult | None:
         outputs=outputs,
         counts=dict(stored.counts),
         cached=True,
+        next=stored.next,
+        switch=stored.switch,
+        caught=stored.caught,
     )
     store.commit(task.run_id, result)
     return result

@@ -234,8 +234,11 @@ class Runner:
         step = state.step
         attempt = self._next_attempt(state, item)
         state.tries[item] = state.tries.get(item, 0) + 1
+        # The retry budget counts this runner's tries (a resumed run numbers attempts on), so
+        # whether this is the last try (when @catch acts) comes from the tries too.
+        final = state.tries[item] > step.retry.times
         try:
-            task = make_task(self.pipeline, step, item, attempt, self.run_id, self.params, self.lookup)
+            task = make_task(self.pipeline, step, item, attempt, self.run_id, self.params, self.lookup, final)
         except (MissingInput, KeyError) as exc:
             state.error = f"cannot start: {exc}"
             self._step_done(state, "failed")

@@ -158,14 +158,6 @@ def split_outputs(value: Any, names: tuple[str, ...]) -> dict[str, Any]:
     return dict(zip(names, value, strict=True))
 
 
-def call_step(task: Task, function: Any, kwargs: dict[str, Any], whole: dict[str, Any]) -> dict[str, Any]:
-    """Call a function-dialect step, or a FlowSpec method (see :mod:`stepc.runtime.flowspec`)."""
-    if task.kind != "flowspec":
-        return split_outputs(function(**kwargs), task.outputs)
-    producers = {b.name: b.producer for b in task.inputs}
-    return flowspec.call_method(task, function, kwargs, whole, producers)
-
-
 def execute(
     task: Task,
     store: Store,
@@ -182,12 +174,18 @@ def execute(
     outputs: list[ArtifactMeta] = []
     counts: dict[str, int] = {}
     error: str | None = None
+    outcome: flowspec.Outcome | None = None
     with captured(log_path):
         try:
             module = load_module(flow_path, module_name)
-            function = resolve(task.function, module, module_name)
-            values, whole = load_inputs(store, task.inputs)
-            kwargs: dict[str, Any] = {**task.params, **values}
+            if task.kind == "flowspec":
+                # "module:Class.method": the class, then the method on it (see flowspec.run_step).
+                owner, _, method = task.function.rpartition(".")
+                cls = resolve(owner, module, module_name)
+            else:
+                function = resolve(task.function, module, module_name)
+                values, _ = load_inputs(store, task.inputs)
+                kwargs: dict[str, Any] = {**task.params, **values}
             os.environ.update(task.env)
             # Who am I, for user code that wants to know (names follow the exec command line).
             os.environ.update(
@@ -196,8 +194,14 @@ def execute(
                 STEPC_ITEM="" if task.item is None else str(task.item),
                 STEPC_ATTEMPT=str(task.attempt),
             )
-            results = call_step(task, function, kwargs, whole)
+            if task.kind == "flowspec":
+                outcome = flowspec.run_step(task, cls, method, store)
+                results = outcome.outputs
+            else:
+                results = split_outputs(function(**kwargs), task.outputs)
             for name in task.foreach_outputs:
+                if name not in results and task.kind == "flowspec":
+                    continue  # not set this time; a foreach over it then has no length to go by
                 value = results.get(name)
                 if not isinstance(value, list | tuple):
                     raise StepError(
@@ -206,9 +210,11 @@ def execute(
                 counts[name] = len(value)
             for name in task.outputs:
                 if name not in results:
+                    if task.kind == "flowspec":
+                        continue  # a class-dialect step saves the attributes it did set
                     raise StepError(f"the step did not set output '{name}'")
                 outputs.append(store.write_artifact(task.run_id, task.step, task.item, name, results[name]))
-        except StepError as exc:  # the step broke its contract: no stepc internals to show
+        except (StepError, flowspec.FlowError) as exc:  # the step broke its contract: no stepc internals to show
             error = str(exc)
             print(f"stepc: step '{task.step}' failed: {error}", file=sys.stderr)
         except BaseException as exc:  # user code may raise anything, SystemExit included
@@ -226,6 +232,9 @@ def execute(
         counts=counts,
         error=error,
         exit_code=1 if error else 0,
+        next=None if outcome is None or error else outcome.next,
+        switch=None if outcome is None or error else outcome.switch,
+        caught=None if outcome is None or error else outcome.caught,
     )
     if error is None:
         store.commit(task.run_id, result)

@@ -1,99 +1,435 @@
 """Running a step of the class dialect (Metaflow style): a method of a FlowSpec subclass.
 
 The IR says what a method reads and writes (``Step.inputs``/``Step.outputs``), so the runtime
-needs no Metaflow machinery: it makes an instance without calling ``__init__``, sets the
-step's parameters and input artifacts as attributes, calls the method and reads the outputs
-back from the instance. ``self.next(...)`` is a no-op here (the graph is already in the IR).
+needs no Metaflow machinery. It makes the flow object without calling ``__init__``, sets the
+step's parameters (under their class attribute's name) and input artifacts as attributes,
+calls the method and saves the public attributes among the step's outputs that it set.
 
-* a foreach step sees the whole list as its attribute, ``self.input`` (its item) and
-  ``self.index``;
-* a join step (a method taking ``inputs``) gets ``inputs``: one view per foreach item, or per
-  branch of a static fan-out (also reachable as ``inputs.<step>``), each view carrying that
-  branch's artifacts as attributes; ``self.merge_artifacts(inputs)`` copies the artifacts whose
-  value is the same in every view.
+* An absent input (its producer was skipped, or ran without setting it) leaves the attribute
+  unset, so reading it raises AttributeError, as in Metaflow.
+* A foreach task sees the whole list as its attribute, ``self.input`` (its item), ``self.index``
+  and ``self.foreach_stack()`` (``[(index, number of items, item)]``; ``[]`` outside a foreach).
+* A join step (a method taking ``inputs``) gets no input attributes, only ``inputs``: for a
+  foreach join one view per item (that item's artifacts and those from before the split), for
+  a static fan-out one view per predecessor (IR ``Input.views``), also reachable as
+  ``inputs.<step>``. ``self.merge_artifacts(inputs, include=, exclude=)`` follows Metaflow.
+* ``self.next(...)`` records the steps named and, for a switch, the case chosen; every step but
+  ``end`` must call it.
+* ``@catch(var=...)``: when the last attempt raises, the step succeeds with only ``var`` (an
+  :class:`ExceptionWrapper`) and the artifacts it inherited; otherwise ``var`` is ``None``.
+
+The class may derive from :class:`stepc.FlowSpec`, from ``metaflow.FlowSpec`` or from nothing
+in particular: any other class runs as a subclass that puts :class:`stepc.FlowSpec` first, so
+its ``next``, ``input``, ``index``, ... are ours (Metaflow's read state only its own runtime has).
 """
 
 from __future__ import annotations
 
 import inspect
+import sys
+import traceback
 from collections.abc import Iterator, Mapping
-from types import SimpleNamespace
+from dataclasses import dataclass, field
 from typing import Any
 
-from stepc.runtime.plan import Task
+from stepc import FlowSpec
+from stepc.runtime.plan import BoundInput, Task
+from stepc.runtime.store import Store
+
+# --- exceptions ---------------------------------------------------------------------------
+
+
+class FlowError(Exception):
+    """A class-dialect step broke the dialect's rules after its code ran (no ``self.next``)."""
+
+
+class InvalidNextException(Exception):
+    """``self.next(...)`` was called with arguments that name no valid transition."""
+
+
+class MergeArtifactsException(Exception):
+    """``self.merge_artifacts`` could not merge; ``artifact_names`` are the names at fault."""
+
+    def __init__(self, message: str, artifact_names: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.artifact_names = list(artifact_names or [])
+
+
+class UnhandledInMergeArtifactsException(MergeArtifactsException):
+    """Artifacts whose values differ between the join's inputs and that this step did not set."""
+
+
+class MissingInMergeArtifactsException(MergeArtifactsException):
+    """Artifacts named in ``include`` that no input carries."""
+
+
+class ExceptionWrapper(Exception):
+    """What ``@catch(var=...)`` stores: the caught exception reduced to text, so reading the
+    artifact never needs the exception's own class.
+
+    ``exception`` is ``str(exc)``, ``type`` its ``module.ClassName`` and ``stacktrace`` the
+    formatted traceback; ``str()`` is the traceback (as Metaflow's wrapper prints).
+    """
+
+    def __init__(self, exc: BaseException | None = None) -> None:
+        super().__init__()
+        self.exception = "" if exc is None else str(exc)
+        self.type = "" if exc is None else f"{type(exc).__module__}.{type(exc).__qualname__}"
+        self.stacktrace: str | None = None
+        if exc is not None and exc.__traceback__ is not None:
+            self.stacktrace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception pickles its args and drops the attributes: rebuild empty, then restore them.
+        return (ExceptionWrapper, (), self.__dict__)
+
+    def __str__(self) -> str:
+        return self.stacktrace or f"[no stacktrace]\n{self.type}: {self.exception}"
+
+    def __repr__(self) -> str:
+        return f"ExceptionWrapper({self.type}: {self.exception})"
+
+
+# --- the inputs of a join -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """An input value with its content hash (``merge_artifacts`` compares hashes, not values)."""
+
+    value: Any
+    digest: str
+
+
+class View:
+    """One entry of a join's ``inputs``: a branch's (or a foreach item's) artifacts as attributes."""
+
+    def __init__(self, step: str, artifacts: Mapping[str, Artifact]) -> None:
+        self._stepc_step = step
+        self._stepc_artifacts = dict(artifacts)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_stepc_"):  # not set yet (copy, unpickling): never recurse
+            raise AttributeError(name)
+        try:
+            return self._stepc_artifacts[name].value
+        except KeyError:
+            raise AttributeError(f"the input from step '{self._stepc_step}' has no artifact '{name}'") from None
+
+    def __dir__(self) -> list[str]:
+        return sorted(self._stepc_artifacts)
+
+    def __repr__(self) -> str:
+        return f"<inputs from step '{self._stepc_step}': {', '.join(sorted(self._stepc_artifacts)) or 'no artifacts'}>"
 
 
 class Inputs:
-    """The ``inputs`` of a join step: iterable views, also reachable by producer step name."""
+    """The ``inputs`` of a join step: iterable, indexable, sized, and by step name
+    (``inputs.train``; in a foreach join every view has the same step: the last one answers)."""
 
-    def __init__(self, views: list[SimpleNamespace], by_step: Mapping[str, SimpleNamespace]) -> None:
-        self._views = views
-        self._by_step = dict(by_step)
+    def __init__(self, views: list[View]) -> None:
+        self._views = list(views)
+        self._by_step = {view._stepc_step: view for view in self._views}
 
-    def __iter__(self) -> Iterator[SimpleNamespace]:
+    def __iter__(self) -> Iterator[View]:
         return iter(self._views)
 
     def __len__(self) -> int:
         return len(self._views)
 
-    def __getitem__(self, index: int) -> SimpleNamespace:
+    def __getitem__(self, index: int) -> View:
         return self._views[index]
 
-    def __getattr__(self, name: str) -> SimpleNamespace:
+    def __getattr__(self, name: str) -> View:
+        if name.startswith("_"):
+            raise AttributeError(name)
         try:
             return self._by_step[name]
         except KeyError:
-            raise AttributeError(f"no branch '{name}' among the inputs ({', '.join(self._by_step)})") from None
+            raise AttributeError(f"no input from step '{name}' (inputs: {', '.join(self._by_step)})") from None
+
+    def __repr__(self) -> str:
+        return f"<inputs: {len(self._views)} from {', '.join(self._by_step) or 'nothing'}>"
 
 
-def _merge_artifacts(flow: Any, inputs: Inputs, exclude: tuple[str, ...] = (), include: tuple[str, ...] = ()) -> None:
-    names = {n for view in inputs for n in vars(view)}
-    for name in sorted(names):
-        if name in exclude or (include and name not in include):
-            continue
-        values = [getattr(view, name) for view in inputs if hasattr(view, name)]
-        if all(v == values[0] for v in values[1:]):
-            object.__setattr__(flow, name, values[0])
-        elif include:
-            raise ValueError(f"merge_artifacts: '{name}' differs between the inputs")
+# --- loading ------------------------------------------------------------------------------
+
+# One entry per BoundInput: an Artifact, None when absent, or (gather) a list of those per item.
+Loaded = Artifact | list[Artifact | None] | None
 
 
-def join_inputs(task: Task, values: Mapping[str, Any], producers: Mapping[str, str]) -> Inputs:
-    """Views for a join: per item for gathered inputs, per producer step otherwise."""
-    gathered = [b for b in task.inputs if b.mode == "gather"]
+def load_bound(store: Store, bound: BoundInput) -> Loaded:
+    """Read one bound input; an item input loads its whole list (the item is ``self.input``)."""
+    if bound.mode == "none":
+        return None
+    if bound.mode == "gather":
+        count = len(bound.artifacts) + len(bound.absent)
+        metas = iter(bound.artifacts)
+        absent = set(bound.absent)
+        items: list[Artifact | None] = []
+        for k in range(count):
+            if k in absent:
+                items.append(None)
+            else:
+                meta = next(metas)
+                items.append(Artifact(store.read_artifact(meta), meta.sha256))
+        return items
+    meta = bound.artifacts[0]
+    return Artifact(store.read_artifact(meta), meta.sha256)
+
+
+def join_inputs(task: Task, loaded: list[Loaded]) -> Inputs:
+    """Views for a join: per item when it gathers a foreach's results, else per predecessor."""
+    gathered = [(b, v) for b, v in zip(task.inputs, loaded, strict=True) if b.mode == "gather"]
     if gathered:
-        count = max(len(values[b.name]) for b in gathered)
-        views = [SimpleNamespace(**{b.name: values[b.name][k] for b in gathered}) for k in range(count)]
-        return Inputs(views, {})
-    by_step: dict[str, SimpleNamespace] = {}
-    for bound in task.inputs:
-        view = by_step.setdefault(producers[bound.name], SimpleNamespace())
-        setattr(view, bound.name, values[bound.name])
-    return Inputs(list(by_step.values()), by_step)
+        count = max(len(v) for _, v in gathered if isinstance(v, list))
+        shared = {
+            b.name: v
+            for b, v in zip(task.inputs, loaded, strict=True)
+            if b.mode != "gather" and isinstance(v, Artifact)
+        }
+        views = []
+        for k in range(count):
+            artifacts = dict(shared)
+            for b, v in gathered:
+                if isinstance(v, list) and k < len(v) and v[k] is not None:
+                    artifacts[b.name] = v[k]  # type: ignore[assignment]
+            views.append(View(gathered[0][0].producer, artifacts))
+        return Inputs(views)
+    by_step: dict[str, dict[str, Artifact]] = {}
+    for b, v in zip(task.inputs, loaded, strict=True):
+        for name in b.views or (b.producer,):
+            view = by_step.setdefault(name, {})
+            if isinstance(v, Artifact):
+                view[b.name] = v
+    return Inputs([View(name, artifacts) for name, artifacts in by_step.items()])
 
 
-def call_method(
-    task: Task, method: Any, values: Mapping[str, Any], whole: Mapping[str, Any], producers: Mapping[str, str]
-) -> dict[str, Any]:
-    """Call a FlowSpec step method; ``values`` are the bound arguments (params and inputs, an item
-    for the foreach input), ``whole`` the foreach input's whole list."""
-    owner = method.__qualname__.rsplit(".", 1)[0]
-    cls = getattr(inspect.getmodule(method), owner)
-    flow = object.__new__(cls)
-    for name, value in {**values, **whole}.items():
-        object.__setattr__(flow, name, value)
-    object.__setattr__(flow, "next", lambda *args, **kwargs: None)
-    object.__setattr__(flow, "merge_artifacts", lambda inputs, **kw: _merge_artifacts(flow, inputs, **kw))
-    items = [b for b in task.inputs if b.mode == "item"]
-    if task.item is not None:
-        object.__setattr__(flow, "index", task.item)
-        if items:
-            object.__setattr__(flow, "input", values[items[0].name])
-    if len(inspect.signature(method).parameters) > 1:  # def join(self, inputs)
-        method(flow, join_inputs(task, values, producers))
-    else:
-        method(flow)
-    missing = [name for name in task.outputs if not hasattr(flow, name)]
-    if missing:
-        raise AttributeError(f"the step did not set {', '.join('self.' + m for m in missing)}")
-    return {name: getattr(flow, name) for name in task.outputs}
+# --- the per-task state behind stepc.FlowSpec's methods -----------------------------------
+
+
+@dataclass
+class TaskState:
+    """What ``self.next``, ``self.merge_artifacts``, ``self.input``, ... of one task act on."""
+
+    step: str
+    join: bool
+    split: tuple[int, int, Any] | None  # (index, count, item)
+    targets: tuple[str, ...] | None = None  # what self.next(...) named (the chosen case of a switch)
+    switch: str | None = None
+    foreach: str | None = None
+    called: bool = field(default=False, repr=False)
+
+    @property
+    def input(self) -> Any:
+        return None if self.split is None else self.split[2]
+
+    @property
+    def index(self) -> int | None:
+        return None if self.split is None else self.split[0]
+
+    def foreach_stack(self) -> list[tuple[int, int, Any]]:
+        return [] if self.split is None else [self.split]
+
+    def next(self, flow: Any, steps: tuple[Any, ...], foreach: Any, condition: Any, kwargs: Mapping[str, Any]) -> None:
+        where = f"step '{self.step}'"
+        if kwargs:
+            raise InvalidNextException(
+                f"{where} passes an unknown keyword argument '{next(iter(kwargs))}' to self.next()"
+            )
+        if self.called:
+            raise InvalidNextException(f"{where} calls self.next() more than once; call it once, last")
+        self.called = True
+        if self.step == "end":
+            raise InvalidNextException("step 'end' is the last step: it cannot call self.next()")
+        if condition is not None:
+            if len(steps) != 1 or not isinstance(steps[0], dict) or not steps[0]:
+                raise InvalidNextException(
+                    f"{where}: with condition=, self.next() takes one non-empty dict from case values to steps"
+                )
+            if not isinstance(condition, str):
+                raise InvalidNextException(f"{where}: condition= must be the name of an attribute (a string)")
+            if foreach is not None:
+                raise InvalidNextException(f"{where}: a switch (condition=) cannot also be a foreach")
+            cases: dict[Any, Any] = steps[0]
+            try:
+                value = getattr(flow, condition)
+            except AttributeError:
+                raise InvalidNextException(
+                    f"{where}: the switch condition self.{condition} is not set; set it before self.next()"
+                ) from None
+            if value not in cases:
+                raise RuntimeError(
+                    f"{where}: switch condition self.{condition} is {value!r}, which is none of the cases {list(cases)}"
+                )
+            self.targets = (_target_name(cases[value], where, "the chosen case"),)
+            self.switch = value if isinstance(value, str) else repr(value)
+            return
+        if len(steps) == 1 and isinstance(steps[0], dict):
+            raise InvalidNextException(f"{where}: a dict of cases in self.next() needs condition='attribute'")
+        if not steps:
+            raise InvalidNextException(f"{where}: self.next() names no step")
+        names = tuple(_target_name(s, where, f"argument {i + 1}") for i, s in enumerate(steps))
+        if foreach is not None:
+            if not isinstance(foreach, str):
+                raise InvalidNextException(f"{where}: foreach= must be the name of an attribute (a string)")
+            if len(names) != 1:
+                raise InvalidNextException(f"{where}: a foreach goes to exactly one step")
+            try:
+                getattr(flow, foreach)
+            except AttributeError:
+                raise InvalidNextException(
+                    f"{where}: the foreach list self.{foreach} is not set; set it before self.next()"
+                ) from None
+            self.foreach = foreach
+        self.targets = names
+
+    def merge_artifacts(self, flow: Any, inputs: Any, exclude: Any = None, include: Any = None) -> None:
+        """Copy onto ``flow`` every artifact of the views not set on it yet (only those in
+        ``include``, or all but those in ``exclude``); differing values are an error."""
+        if not self.join:
+            raise MergeArtifactsException(
+                f"merge_artifacts can be called only in a join step, and step '{self.step}' is not a join"
+            )
+        include = list(include or [])
+        exclude = list(exclude or [])
+        if include and exclude:
+            raise MergeArtifactsException("merge_artifacts: give include or exclude, not both")
+        if not isinstance(inputs, Inputs):
+            raise TypeError("merge_artifacts takes the join step's inputs argument")
+        chosen: dict[str, Artifact] = {}
+        conflicts: list[str] = []
+        for view in inputs:
+            for name, artifact in view._stepc_artifacts.items():
+                wanted = name in include if include else name not in exclude
+                if not wanted or hasattr(flow, name):
+                    continue
+                first = chosen.setdefault(name, artifact)
+                if first.digest != artifact.digest and name not in conflicts:
+                    conflicts.append(name)
+        if conflicts:
+            raise UnhandledInMergeArtifactsException(
+                f"step '{self.step}' cannot merge {', '.join(conflicts)}: the values differ between the inputs. "
+                "Set them on self (self.<name> = ...) before calling merge_artifacts, or exclude them.",
+                conflicts,
+            )
+        missing = [name for name in include if name not in chosen and not hasattr(flow, name)]
+        if missing:
+            raise MissingInMergeArtifactsException(
+                f"step '{self.step}' asks merge_artifacts to include {', '.join(missing)}, which no input carries",
+                missing,
+            )
+        for name, artifact in chosen.items():
+            object.__setattr__(flow, name, artifact.value)
+
+
+def _target_name(target: Any, where: str, what: str) -> str:
+    """The step a ``self.next`` argument names: a method of the flow (``self.train``)."""
+    func = getattr(target, "__func__", None)
+    name = getattr(func, "__name__", None)
+    if not isinstance(name, str):
+        raise InvalidNextException(f"{where}: {what} of self.next() is not a step method (self.<step>)")
+    return name
+
+
+# --- running a step -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a class-dialect step produced: the outputs it set and where it said to go next."""
+
+    outputs: dict[str, Any]
+    next: tuple[str, ...] | None = None
+    switch: str | None = None
+    caught: str | None = None
+
+
+_adapted: dict[type, type] = {}
+
+
+def runtime_class(cls: type) -> type:
+    """``cls`` itself when it derives from :class:`stepc.FlowSpec`, else a subclass putting
+    :class:`stepc.FlowSpec` first. ``type.__new__`` makes it without the metaclass's
+    ``__init__`` (Metaflow's would parse the flow's graph again)."""
+    if issubclass(cls, FlowSpec):
+        return cls
+    if cls not in _adapted:
+        namespace = {"__module__": cls.__module__, "__qualname__": cls.__qualname__, "__doc__": cls.__doc__}
+        _adapted[cls] = type.__new__(type(cls), cls.__name__, (FlowSpec, cls), namespace)
+    return _adapted[cls]
+
+
+def parameter_attributes(cls: type) -> dict[str, str]:
+    """Parameter name -> the class attribute declaring it (``lr = Parameter("learning_rate")``)."""
+    names: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        for attr, value in vars(klass).items():
+            name = getattr(value, "name", None) if type(value).__name__ == "Parameter" else None
+            if isinstance(name, str):
+                names[name] = attr
+    return names
+
+
+def run_step(task: Task, cls: type, method_name: str, store: Store) -> Outcome:
+    """Run ``cls.<method_name>`` as ``task``; an exception of the method propagates unless
+    ``@catch`` turns it into an outcome (last attempt only)."""
+    function = getattr(cls, method_name)
+    join = len(inspect.signature(function).parameters) > 1  # def join(self, inputs)
+    loaded = [load_bound(store, b) for b in task.inputs]
+    split = None
+    if task.split is not None:
+        whole = _split_list(task, loaded, store)
+        split = (task.split.index, task.split.count, whole[task.split.index])
+    state = TaskState(task.step, join, split)
+    flow: Any = object.__new__(runtime_class(cls))
+    object.__setattr__(flow, "_stepc_state", state)
+    attrs = parameter_attributes(cls)
+    for name, value in task.params.items():
+        object.__setattr__(flow, attrs.get(name, name), value)
+    inherited: dict[str, Any] = {}
+    if not join:
+        for bound, value in zip(task.inputs, loaded, strict=True):
+            if isinstance(value, Artifact):
+                inherited[bound.name] = value.value
+            elif isinstance(value, list):  # a gather outside a join: the values that exist
+                inherited[bound.name] = [a.value for a in value if a is not None]
+        for name, value in inherited.items():
+            object.__setattr__(flow, name, value)
+    method = getattr(flow, method_name)
+    try:
+        if join:
+            method(join_inputs(task, loaded))
+        else:
+            method()
+    except Exception as exc:
+        if task.catch is None or not task.final:
+            raise
+        traceback.print_exc()
+        kept = "not stored" if not task.catch else f"stored in self.{task.catch}"
+        print(f"stepc: @catch caught {type(exc).__name__} in step '{task.step}' ({kept})", file=sys.stderr)
+        # Like Metaflow's fallback task: only what the step inherited, plus the exception.
+        outputs = {name: inherited[name] for name in task.outputs if name in inherited}
+        if task.catch:
+            outputs[task.catch] = ExceptionWrapper(exc)
+        caught = "".join(traceback.format_exception_only(type(exc), exc)).strip().splitlines()[-1]
+        return Outcome(outputs, caught=caught)
+    if state.targets is None and task.step != "end":
+        raise FlowError(f"step '{task.step}' did not call self.next(...)")
+    values = vars(flow)
+    outputs = {name: values[name] for name in task.outputs if name in values}
+    if task.catch:
+        outputs[task.catch] = None  # no exception: Metaflow sets the variable to None
+    return Outcome(outputs, state.targets, state.switch)
+
+
+def _split_list(task: Task, loaded: list[Loaded], store: Store) -> Any:
+    """The list the task's foreach splits: a parameter, an input already loaded, or read here
+    (a step inside a foreach does not otherwise read the list it descends from)."""
+    assert task.split is not None
+    if task.split.artifact is None:
+        return task.params[task.split.name]
+    for bound, value in zip(task.inputs, loaded, strict=True):
+        if isinstance(value, Artifact) and bound.artifacts and bound.artifacts[0].id == task.split.artifact.id:
+            return value.value
+    return store.read_artifact(task.split.artifact)

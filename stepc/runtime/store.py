@@ -65,6 +65,11 @@ class TaskResult:
     cached: bool = False
     error: str | None = None
     exit_code: int = 0
+    # Class dialect: the steps ``self.next(...)`` named, the switch case it chose, and the
+    # exception @catch caught ("<type>: <message>"); absent from result.json when unset.
+    next: tuple[str, ...] | None = None
+    switch: str | None = None
+    caught: str | None = None
 
     def output(self, name: str) -> ArtifactMeta:
         for meta in self.outputs:
@@ -75,12 +80,17 @@ class TaskResult:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["outputs"] = [asdict(o) for o in self.outputs]
+        for name in ("next", "switch", "caught"):
+            if d[name] is None:
+                del d[name]
         return d
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> TaskResult:
         d = dict(d)
         d["outputs"] = tuple(ArtifactMeta.from_dict(o) for o in d.get("outputs", ()))
+        if d.get("next") is not None:
+            d["next"] = tuple(d["next"])
         return TaskResult(**d)
 
 
