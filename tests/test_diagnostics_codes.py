@@ -16,6 +16,7 @@ import pytest
 
 from stepc.diagnostics import CODES, Diagnostic
 from stepc.frontend import load, read_file
+from tests.test_class_dialect import CLASS_CASES
 
 HEAD = "from stepc import pipeline, step\n\n"
 
@@ -995,9 +996,9 @@ def test_diagnostic_code_place_and_message(case: Case, tmp_path: Path) -> None:
 
 
 def test_every_code_of_the_table_has_a_case() -> None:
-    # S001, S003, S119 and W202 have tests below; S004 (an internal error) must never be seen, which
-    # test_properties_fuzz checks on thousands of inputs.
-    covered = {c.code for c in CASES} | {"S001", "S003", "S004", "S119", "W202"}
+    # S001, S003 and S119 have tests below, the class dialect's codes in test_class_dialect; S004
+    # (an internal error) must never be seen, which test_properties_fuzz checks on thousands of inputs.
+    covered = {c.code for c in CASES + CLASS_CASES} | {"S001", "S003", "S004", "S119"}
     front_end = {code for code in CODES if code[0] in "SW"}  # T: the backends' codes
     assert front_end <= covered, sorted(front_end - covered)
 
@@ -1135,12 +1136,6 @@ def test_files_without_a_flow_import_are_passed_over_when_asked(tmp_path: Path) 
     path = write(tmp_path, "this is not python(\n")
     assert read_file(path, only_flows=True).passed_over
     assert [d.code for d in read_file(path).diagnostics] == ["S002"]
-
-
-def test_a_flow_class_is_a_warning_until_the_class_dialect_lands(tmp_path: Path) -> None:
-    path = write(tmp_path, "from metaflow import FlowSpec, step\n\nclass Sweep(FlowSpec):\n    pass\n")
-    (diagnostic,) = read_file(path).diagnostics
-    assert (diagnostic.code, diagnostic.severity, diagnostic.line, diagnostic.col) == ("W202", "warning", 3, 7)
 
 
 # -- choosing a pipeline (S119) -------------------------------------------------------------------

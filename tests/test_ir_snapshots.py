@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 
 from stepc import ir_json
-from tests.helpers import FUNCTION_FLOWS, GOLDEN, SHARED, stepc
+from tests.helpers import FLOWS, GOLDEN, SHARED, stepc
 
 UPDATE = bool(os.environ.get("STEPC_UPDATE_GOLDEN"))
 
@@ -26,7 +26,7 @@ def test_golden_holds_the_shared_examples() -> None:
         assert (GOLDEN / example.name).read_bytes() == example.read_bytes(), example.name
 
 
-@pytest.mark.parametrize("flow", FUNCTION_FLOWS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("flow", FLOWS, ids=lambda p: p.stem)
 def test_ir_matches_snapshot(flow: Path) -> None:
     result = stepc("ir", f"golden/{flow.name}")
     assert result.returncode == 0, result.stderr
@@ -36,7 +36,7 @@ def test_ir_matches_snapshot(flow: Path) -> None:
     assert result.stdout == snapshot.read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("flow", FUNCTION_FLOWS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("flow", FLOWS, ids=lambda p: p.stem)
 def test_ir_is_byte_identical_across_runs_and_directories(flow: Path, tmp_path: Path) -> None:
     first = stepc("ir", f"golden/{flow.name}").stdout
     again = stepc("ir", f"golden/{flow.name}").stdout
@@ -46,7 +46,7 @@ def test_ir_is_byte_identical_across_runs_and_directories(flow: Path, tmp_path: 
     assert str(GOLDEN) not in first and "/work" not in first
 
 
-@pytest.mark.parametrize("flow", FUNCTION_FLOWS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("flow", FLOWS, ids=lambda p: p.stem)
 def test_ir_validates_against_the_shipped_schema_and_round_trips(flow: Path) -> None:
     text = stepc("ir", f"golden/{flow.name}").stdout
     jsonschema.Draft202012Validator(ir_json.json_schema()).validate(json.loads(text))

@@ -335,7 +335,10 @@ class ClassDialect:
                 self._error("W203", f"@{api} is not supported by stepc: it is ignored", target, "warning")
                 continue
             call = target if isinstance(target, cst.Call) else cst.Call(func=target)
+            reported = len(self.diagnostics)
             values = self._arguments(call, _STEP_DECORATORS[api], f"@{api}")
+            if any(d.severity == "error" for d in self.diagnostics[reported:]):
+                continue  # an argument could not be read: judging the others would only add noise
             if api == "retry":
                 settings["retry"] = self._checked(_retry, values, target)
             elif api == "timeout":

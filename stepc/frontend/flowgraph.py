@@ -75,7 +75,7 @@ def build_pipeline(flow: FlowDecl, reporter: Reporter) -> tuple[Pipeline | None,
     if stacks is None or terms is None:
         return None, graph.diagnostics
     params = {p.name: p for p in flow.params}
-    wiring = _Wiring(graph, stacks, terms, params)
+    wiring = _Wiring(graph, stacks, terms, params, order)
     steps = [wiring.step(graph.steps[name]) for name in order]
     if graph.diagnostics:
         return None, graph.diagnostics
@@ -109,7 +109,7 @@ def _link(graph: _Graph) -> bool:
     ok = True
     for required in ("start", "end"):
         if required not in graph.steps:
-            graph.error("S130", f"flow '{graph.flow.name.value}' has no '{required}' step", graph.flow.name)
+            graph.error("S130", f"flow '{graph.flow.name.value}' has no '{required}' step", graph.flow.name.anchor)
             ok = False
     for step in graph.flow.steps:
         graph.successors[step.name.value] = []
@@ -193,6 +193,7 @@ def _check_fan_outs(graph: _Graph, order: list[str]) -> dict[str, tuple[Frame, .
                     step.name.anchor,
                 )
                 ok = False
+                stacks[name] = ()  # reported: go on checking the rest as if it were closed
                 continue
             opener, kind = stack[-1]
             if kind == "foreach" and (
@@ -215,6 +216,7 @@ def _check_fan_outs(graph: _Graph, order: list[str]) -> dict[str, tuple[Frame, .
                     step.name.anchor,
                 )
                 ok = False
+                stacks[name] = ()  # reported: go on checking the rest as if it were closed
                 continue
             stack = next(iter(before))
         move = step.transition
@@ -317,7 +319,12 @@ class _Wiring:
     """Follows the artifacts along the graph (in topological order) and builds each IR step."""
 
     def __init__(
-        self, graph: _Graph, stacks: dict[str, tuple[Frame, ...]], terms: dict[str, Terms], params: dict[str, Any]
+        self,
+        graph: _Graph,
+        stacks: dict[str, tuple[Frame, ...]],
+        terms: dict[str, Terms],
+        params: dict[str, Any],
+        order: list[str],
     ) -> None:
         self.graph = graph
         self.stacks = stacks
@@ -325,6 +332,7 @@ class _Wiring:
         self.params = params
         self.after: dict[str, Reaching] = {}  # what self holds when each step ends
         self.refs: dict[str, ParamRef | ArtifactRef] = {}  # switch step -> what its condition reads
+        self.rank = {name: i for i, name in enumerate(order)}
 
     def _arriving(self, name: str) -> Reaching:
         merged: dict[str, list[str]] = {}
@@ -466,10 +474,13 @@ class _Wiring:
             )
 
     def _condition(self, name: str) -> Condition | None:
+        def in_order(term: frozenset[Choice]) -> list[Choice]:  # the earlier switch first
+            return sorted(term, key=lambda choice: (self.rank[choice[0]], repr(choice[1])))
+
         alternatives: list[Condition | None] = []
-        for term in sorted(self.terms[name], key=repr):
+        for term in sorted(self.terms[name], key=lambda t: [(self.rank[s], repr(k)) for s, k in in_order(t)]):
             parts: list[Condition | None] = []
-            for switch, key in sorted(term, key=repr):
+            for switch, key in in_order(term):
                 ref = self.refs.get(switch)
                 if ref is None:
                     return None  # reported at the switch

@@ -1,0 +1,411 @@
+"""The class dialect's front end (SPEC §3): what it reads from a flow class, and every problem it
+reports, at the exact line and column, with a message that says what to do."""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from stepc.diagnostics import Diagnostic
+from stepc.frontend import read_file
+from stepc.ir import ArtifactRef, BoolOp, Compare, Const, Input, ParamRef, Pipeline, Resources, Retry
+
+HEAD = "from metaflow import FlowSpec, Parameter, catch, card, kubernetes, resources, retry, step, timeout\n\n"
+
+
+def flow(body: str) -> str:
+    return HEAD + textwrap.dedent(body).lstrip("\n")
+
+
+def read(tmp_path: Path, source: str) -> tuple[tuple[Pipeline, ...], list[Diagnostic]]:
+    path = tmp_path / "flow.py"
+    path.write_text(source, encoding="utf-8")
+    result = read_file(str(path))
+    assert not [d for d in result.diagnostics if d.code == "S004"], result.diagnostics
+    return result.pipelines, list(result.diagnostics)
+
+
+def only_pipeline(tmp_path: Path, source: str) -> Pipeline:
+    pipelines, diagnostics = read(tmp_path, source)
+    assert not diagnostics, diagnostics
+    (pipeline,) = pipelines
+    return pipeline
+
+
+LINEAR = flow("""
+    class Linear(FlowSpec):
+        \"\"\"Trains one model.\"\"\"
+
+        lr = Parameter("lr", default=0.1, help="learning rate")
+        epochs = Parameter("epochs", type=int, required=True)
+        SCALE = 3
+
+        @step
+        def start(self):
+            self.data = [1, 2, 3]
+            self._scratch = "private"
+            self.next(self.train)
+
+        @retry(times=2, minutes_between_retries=1)
+        @timeout(minutes=2, seconds=30)
+        @resources(cpu=2, memory=2048, gpu=1)
+        @kubernetes(image="python:3.12", memory=4096)
+        @step
+        def train(self):
+            self.model = self.fitted() * self.SCALE
+            self.next(self.end)
+
+        def fitted(self):
+            return sum(self.data) * self.lr
+
+        @step
+        def end(self):
+            self.summary = {"model": self.model, "epochs": self.epochs}
+""")
+
+
+def test_a_linear_flow_reads_parameters_decorators_and_artifacts(tmp_path: Path) -> None:
+    pipeline = only_pipeline(tmp_path, LINEAR)
+    assert pipeline.name == "Linear" and pipeline.description == "Trains one model."
+    assert [(p.name, p.type, p.default, p.required) for p in pipeline.params] == [
+        ("epochs", "int", None, True),
+        ("lr", "float", 0.1, False),
+    ]
+    assert pipeline.params[1].description == "learning rate"
+    start, train, end = pipeline.steps
+    assert start.kind == "flowspec" and start.function == "flow:Linear.start"
+    assert start.outputs == ("data",)  # _scratch is private: not an artifact
+    # A helper method's reads count as the step's; a class constant is not an artifact.
+    assert train.inputs == (Input("data", "start"),)
+    assert train.outputs == ("model",)
+    assert train.params == ("epochs", "lr")
+    assert train.retry == Retry(times=2, delay=60.0)
+    assert train.timeout == 150
+    # Metaflow counts memory in MB, and the largest of @resources and @kubernetes wins.
+    assert train.resources == Resources(cpu=2.0, memory=4096 * 1024 * 1024, gpu=1)
+    assert train.image == "python:3.12"
+    assert end.inputs == (Input("model", "train"),)
+    assert {(e.source, e.target, e.artifact) for e in pipeline.edges} == {
+        ("start", "train", "data"),
+        ("train", "end", "model"),
+    }
+
+
+def test_the_example_wires_joins_foreach_and_switch(tmp_path: Path) -> None:
+    source = (Path(__file__).resolve().parent.parent / "golden" / "metaflow_style.py").read_text(encoding="utf-8")
+    pipeline = only_pipeline(tmp_path, source)
+    steps = {s.name: s for s in pipeline.steps}
+    # A static join sees each branch's artifacts, and those from before the split in both views.
+    assert steps["merge"].inputs == (
+        Input("squares", "square", views=("square",)),
+        Input("values", "start", views=("square", "cube")),
+        Input("cubes", "cube", views=("cube",)),
+    )
+    score = steps["score"]
+    assert score.foreach is not None and (score.foreach.source, score.foreach.name) == ("input", "pairs")
+    assert Input("pairs", "fan", "item") in score.inputs
+    gather = {i.name: i for i in steps["gather"].inputs}
+    assert gather["score_value"].mode == "gather" and gather["squares"].mode == "value"
+    # The switch on a Parameter is a parameter condition; the branches meet again in end.
+    assert steps["fit"].condition == Compare("==", ParamRef("mode"), Const("train"))
+    assert steps["describe"].condition == Compare("==", ParamRef("mode"), Const("report"))
+    assert steps["end"].condition is None
+    assert steps["end"].inputs == (Input("result", "fit", optional=True), Input("result", "describe", optional=True))
+    assert steps["fit"].catch == "fit_error" and "fit_error" in steps["fit"].outputs
+    assert steps["route"].after == ("gather",)
+
+
+def test_a_switch_on_a_computed_attribute_is_an_artifact_condition(tmp_path: Path) -> None:
+    pipeline = only_pipeline(
+        tmp_path,
+        flow("""
+        class Switch(FlowSpec):
+            @step
+            def start(self):
+                self.kind = "big"
+                self.next(self.route)
+
+            @step
+            def route(self):
+                self.next({"big": self.a, "small": self.b}, condition="kind")
+
+            @step
+            def a(self):
+                self.x = 1
+                self.next(self.c)
+
+            @step
+            def c(self):
+                self.next({"up": self.d, "down": self.end}, condition="kind")
+
+            @step
+            def d(self):
+                self.next(self.end)
+
+            @step
+            def b(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                print(self.x)
+        """),
+    )
+    steps = {s.name: s for s in pipeline.steps}
+    big = Compare("==", ArtifactRef("start", "kind"), Const("big"))
+    assert steps["a"].condition == big == steps["c"].condition
+    assert steps["d"].condition == BoolOp("and", (big, Compare("==", ArtifactRef("start", "kind"), Const("up"))))
+    assert steps["end"].condition is None  # every case of both switches leads here
+    assert steps["end"].inputs == (Input("x", "a", optional=True),)
+
+
+def test_merge_artifacts_outputs_and_include(tmp_path: Path) -> None:
+    pipeline = only_pipeline(
+        tmp_path,
+        flow("""
+        class Merge(FlowSpec):
+            @step
+            def start(self):
+                self.shared = 1
+                self.next(self.a, self.b)
+
+            @step
+            def a(self):
+                self.x = 1
+                self.only_a = 2
+                self.next(self.join)
+
+            @step
+            def b(self):
+                self.x = 2
+                self.next(self.join)
+
+            @step
+            def join(self, inputs):
+                self.merge_artifacts(inputs, exclude=["x"])
+                self.next(self.end)
+
+            @step
+            def end(self):
+                print(self.shared, self.only_a)
+        """),
+    )
+    steps = {s.name: s for s in pipeline.steps}
+    assert steps["join"].outputs == ("only_a", "shared")
+    assert steps["end"].inputs == (Input("shared", "join"), Input("only_a", "join"))
+
+
+def test_stepc_imports_and_several_classes_give_several_pipelines(tmp_path: Path) -> None:
+    source = "from stepc import FlowSpec, step\n\n" + "".join(
+        textwrap.dedent(f"""
+        class {name}(FlowSpec):
+            @step
+            def start(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+        """)
+        for name in ("One", "Two")
+    )
+    pipelines, diagnostics = read(tmp_path, source)
+    assert not diagnostics and [p.name for p in pipelines] == ["One", "Two"]
+
+
+# -- diagnostics ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClassCase:
+    id: str
+    body: str
+    code: str
+    at: str  # a snippet that occurs exactly once in the source
+    says: tuple[str, ...] = ()
+    severity: str = "error"
+
+
+def steps(*bodies: str, name: str = "F") -> str:
+    lines = [f"class {name}(FlowSpec):"]
+    for body in bodies:
+        lines.append(textwrap.indent(textwrap.dedent(body).strip("\n"), "    "))
+        lines.append("")
+    return "\n".join(lines)
+
+
+START_END = ("@step\ndef start(self):\n    self.next(self.end)", "@step\ndef end(self):\n    pass")
+END = "@step\ndef end(self):\n    pass"
+
+CLASS_CASES = [
+    ClassCase("no-end", steps("@step\ndef start(self):\n    pass"), "S130", "F(FlowSpec)", ("no 'end' step",)),
+    ClassCase(
+        "no-next",
+        steps("@step\ndef start(self):\n    self.x = 1", END),
+        "S131",
+        "start(self)",
+        ("never calls self.next",),
+    ),
+    ClassCase(
+        "next-not-last",
+        steps("@step\ndef start(self):\n    self.next(self.end)\n    self.x = 1", END),
+        "S131",
+        "self.next(self.end)",
+        ("last statement",),
+    ),
+    ClassCase(
+        "next-unknown",
+        steps("@step\ndef start(self):\n    self.next(self.edn)", END),
+        "S131",
+        "self.edn",
+        ("did you mean 'end'",),
+    ),
+    ClassCase(
+        "unreachable",
+        steps(*START_END, "@step\ndef orphan(self):\n    self.next(self.end)"),
+        "S132",
+        "orphan",
+        ("unreachable",),
+    ),
+    ClassCase(
+        "branches-meet-without-join",
+        steps(
+            "@step\ndef start(self):\n    self.next(self.a, self.b)",
+            "@step\ndef a(self):\n    self.next(self.meet)",
+            "@step\ndef b(self):\n    self.next(self.meet)",
+            "@step\ndef meet(self):\n    self.next(self.end)",
+            END,
+        ),
+        "S133",
+        "meet(self)",
+        ("make it a join",),
+    ),
+    ClassCase(
+        "join-of-nothing",
+        steps(
+            "@step\ndef start(self):\n    self.next(self.join)",
+            "@step\ndef join(self, inputs):\n    self.next(self.end)",
+            END,
+        ),
+        "S133",
+        "join(self, inputs)",
+        ("does not close",),
+    ),
+    ClassCase(
+        "foreach-never-joined",
+        steps(
+            "@step\ndef start(self):\n    self.items = [1]\n    self.next(self.each, foreach='items')",
+            "@step\ndef each(self):\n    self.next(self.end)",
+            END,
+        ),
+        "S134",
+        "self.next(self.each, foreach='items')",
+        ("never joined",),
+    ),
+    ClassCase(
+        "input-outside-foreach",
+        steps("@step\ndef start(self):\n    print(self.input)\n    self.next(self.end)", END),
+        "S134",
+        "self.input",
+        ("foreach",),
+    ),
+    ClassCase(
+        "two-steps-per-item",
+        steps(
+            "@step\ndef start(self):\n    self.items = [1]\n    self.next(self.each, foreach='items')",
+            "@step\ndef each(self):\n    self.next(self.more)",
+            "@step\ndef more(self):\n    self.next(self.join)",
+            "@step\ndef join(self, inputs):\n    self.next(self.end)",
+            END,
+        ),
+        "S135",
+        "join(self, inputs)",
+        ("one step per foreach item",),
+    ),
+    ClassCase(
+        "reads-unset",
+        steps(
+            "@step\ndef start(self):\n    self.value = 1\n    self.next(self.end)",
+            "@step\ndef end(self):\n    print(self.valeu)",
+        ),
+        "S136",
+        "self.valeu",
+        ("no step before it sets", "did you mean 'value'"),
+    ),
+    ClassCase(
+        "switch-on-nothing",
+        steps("@step\ndef start(self):\n    self.next({'a': self.end}, condition='mode')", END),
+        "S136",
+        "'mode'",
+        ("no step sets it",),
+    ),
+    ClassCase(
+        "parameter-name",
+        steps("alpha = Parameter('learning-rate', default=1)", *START_END),
+        "S137",
+        "'learning-rate'",
+        ("same name",),
+    ),
+    ClassCase(
+        "parameter-set",
+        steps(
+            "alpha = Parameter('alpha', default=1)",
+            "@step\ndef start(self):\n    self.alpha = 2\n    self.next(self.end)",
+            END,
+        ),
+        "S137",
+        "self.alpha",
+        ("cannot be set",),
+    ),
+    ClassCase(
+        "unsupported-decorator",
+        steps("@card\n@step\ndef start(self):\n    self.next(self.end)", END),
+        "W203",
+        "card\n    @step",
+        ("@card is not supported",),
+        "warning",
+    ),
+    ClassCase(
+        "unsupported-argument",
+        steps("@kubernetes(namespace='ml')\n@step\ndef start(self):\n    self.next(self.end)", END),
+        "W203",
+        "namespace",
+        ("argument 'namespace' of @kubernetes",),
+        "warning",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CLASS_CASES, ids=lambda c: c.id)
+def test_class_diagnostic_at_the_right_place(case: ClassCase, tmp_path: Path) -> None:
+    source = HEAD + case.body
+    assert source.count(case.at) == 1, f"{case.at!r} must occur once"
+    index = source.index(case.at)
+    line = source.count("\n", 0, index) + 1
+    col = index - (source.rfind("\n", 0, index) + 1) + 1
+    pipelines, diagnostics = read(tmp_path, source)
+    hits = [d for d in diagnostics if d.code == case.code]
+    assert hits, diagnostics
+    hit = hits[0]
+    assert (hit.line, hit.col) == (line, col), (hit, line, col)
+    for fragment in case.says:
+        assert fragment in hit.message, hit.message
+    assert hit.severity == case.severity
+    if case.severity == "error":
+        assert pipelines == ()
+    else:
+        assert len(pipelines) == 1
+
+
+@pytest.mark.parametrize(
+    ("decorator", "code"),
+    [("@retry(times=-1)", "S114"), ("@resources(memory='lots')", "S112"), ("@timeout(minutes=X)", "S102")],
+)
+def test_bad_decorator_values_are_the_function_dialects_codes(decorator: str, code: str, tmp_path: Path) -> None:
+    source = HEAD + "X = len([])\n" + steps(f"{decorator}\n@step\ndef start(self):\n    self.next(self.end)", END)
+    pipelines, diagnostics = read(tmp_path, source)
+    assert [d.code for d in diagnostics] == [code] and pipelines == ()
+    assert diagnostics[0].line == [line.strip() for line in source.splitlines()].index(decorator) + 1
