@@ -45,6 +45,7 @@ class Case:
     params: tuple[tuple[str, str], ...] = ()  # name, value as typed on a command line
     marker: bool = False  # pass a fresh path as the 'marker' parameter (fail-once steps)
     inherited: tuple[str, ...] = field(default=())  # end artifacts set upstream, compared too
+    fails_at: str | None = None  # the run must fail, at this step, under both engines
 
     @property
     def path(self) -> Path:
@@ -70,7 +71,9 @@ CASES: tuple[Case, ...] = (
         (("name_prefix", "x"), ("count", "3"), ("ratio", "0.5"), ("verbose", "true")),
     ),
 )
-ORACLE_FILES = sorted({c.file for c in CASES})
+# A run that must fail: compared by where it fails, not by artifacts.
+FAILING: tuple[Case, ...] = (Case("merge-conflict", "merge_conflict.py", "MergeConflictFlow", (), fails_at="join"),)
+ORACLE_FILES = sorted({c.file for c in (*CASES, *FAILING)})
 
 
 @dataclass
@@ -83,6 +86,7 @@ class Outcome:
     tasks: dict[str, list[int]] | None = None  # step -> attempts each of its tasks took
     marker_exists: bool | None = None
     inherited: dict[str, Any] = field(default_factory=dict)  # stepc: end's inputs, from producers
+    failed: list[str] = field(default_factory=list)  # steps with a task that failed for good
 
 
 # --- normalising values so both engines' results compare --------------------------------------
@@ -139,10 +143,12 @@ def plain(v):
         return type(v)(plain(x) for x in v)
     return v
 
-end = {a.id: plain(a.data) for a in run["end"].task.artifacts}
-tasks = {s.id: sorted(t.current_attempt + 1 for t in s) for s in run}
+steps = {s.id: s for s in run}
+end = {a.id: plain(a.data) for a in steps["end"].task.artifacts} if "end" in steps else None
+tasks = {name: sorted(t.current_attempt + 1 for t in s) for name, s in steps.items()}
+failed = sorted({name for name, s in steps.items() for t in s if not t.successful})
 with open(out, "wb") as f:
-    pickle.dump({"successful": run.successful, "end": end, "tasks": tasks}, f)
+    pickle.dump({"successful": run.successful, "end": end, "tasks": tasks, "failed": failed}, f)
 """
 
 
@@ -179,8 +185,8 @@ def run_metaflow(case: Case, root: Path) -> Outcome:
         cmd += [f"--{name}", value]
     proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT)
     log = f"$ {' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}"
-    if proc.returncode != 0:
-        return Outcome(proc.returncode, log)
+    if not run_id_file.exists():  # the run did not even start
+        return Outcome(proc.returncode or 1, log)
     out = root / "artifacts.pkl"
     read = subprocess.run(
         [sys.executable, "-c", _READER, case.flow, run_id_file.read_text().strip(), str(out)],
@@ -194,7 +200,8 @@ def run_metaflow(case: Case, root: Path) -> Outcome:
         return Outcome(read.returncode, f"{log}\nreading the run failed:\n{read.stderr}")
     with open(out, "rb") as f:
         data = pickle.load(f)
-    assert data["successful"], log
+    if proc.returncode != 0 or not data["successful"]:
+        return Outcome(proc.returncode or 1, log, failed=data["failed"])
     return Outcome(0, log, data["end"], data["tasks"], marker.exists() if case.marker else None)
 
 
@@ -222,12 +229,14 @@ def run_stepc(case: Case, root: Path) -> Outcome:
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
     )
     log = f"$ stepc {' '.join(args)}\n{proc.stdout}\n{proc.stderr}"
-    if proc.returncode != 0:
+    runs = sorted(p.name for p in (store / "runs").iterdir() if p.is_dir()) if (store / "runs").is_dir() else []
+    if proc.returncode != 0 and not runs:
         return Outcome(proc.returncode, log)
-    runs = sorted(p.name for p in (store / "runs").iterdir() if p.is_dir())
     assert len(runs) == 1, f"one run expected in a fresh store, found {runs}"
     run_id = runs[0]
     the_store = Store(store)
+    if proc.returncode != 0:
+        return Outcome(proc.returncode, log, failed=_failed_steps(the_store, run_id))
     # A pickled value may name a class of the flow's module; its folder makes it importable.
     if str(FLOWS) not in sys.path:
         sys.path.insert(0, str(FLOWS))
@@ -241,6 +250,19 @@ def run_stepc(case: Case, root: Path) -> Outcome:
             tasks[step_dir.name] = sorted(len(the_store.attempt_numbers(run_id, r.step, r.item)) for r in ran)
     inherited = _inherited(case, the_store, run_id)
     return Outcome(0, log, end, tasks, marker.exists() if case.marker else None, inherited)
+
+
+def _failed_steps(the_store: Any, run_id: str) -> list[str]:
+    """Steps with a task whose last recorded attempt failed (a retried success does not count)."""
+    failed = set()
+    for status in the_store.run_dir(run_id).rglob("status.*.json"):
+        task = status.parent
+        attempts = sorted(int(p.name.split(".")[1]) for p in task.glob("status.*.json"))
+        if (task / "result.json").exists() or status.name != f"status.{attempts[-1]}.json":
+            continue
+        if json.loads(status.read_text())["status"] == "failed":
+            failed.add(json.loads(status.read_text())["step"])
+    return sorted(failed)
 
 
 def _inherited(case: Case, the_store: Any, run_id: str) -> dict[str, Any]:
@@ -264,7 +286,7 @@ def _inherited(case: Case, the_store: Any, run_id: str) -> dict[str, Any]:
 
 def _run_all(runner: Any, base: Path) -> dict[str, Outcome]:
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-        futures = {c.id: pool.submit(runner, c, base / c.id) for c in CASES}
+        futures = {c.id: pool.submit(runner, c, base / c.id) for c in (*CASES, *FAILING)}
         return {cid: f.result() for cid, f in futures.items()}
 
 
@@ -340,6 +362,16 @@ def test_the_oracle_retried_and_caught(metaflow_results: dict[str, Outcome]) -> 
     fast, slow = metaflow_results["switch-fast"], metaflow_results["switch-slow"]
     assert fast.tasks is not None and slow.tasks is not None
     assert "fast" in fast.tasks and "slow" not in fast.tasks and "slow" in slow.tasks
+
+
+@pytest.mark.parametrize("case", FAILING, ids=[c.id for c in FAILING])
+def test_failing_run_fails_at_the_same_step_as_metaflow(
+    case: Case, metaflow_results: dict[str, Outcome], stepc_results: dict[str, Outcome]
+) -> None:
+    mf, sc = metaflow_results[case.id], stepc_results[case.id]
+    assert mf.returncode != 0 and mf.failed == [case.fails_at], f"the oracle did not fail as designed:\n{mf.log}"
+    assert sc.returncode != 0, f"stepc ran a flow Metaflow fails at {case.fails_at!r}:\n{sc.log}"
+    assert sc.failed == mf.failed, sc.log
 
 
 @pytest.mark.parametrize("file", ORACLE_FILES)
