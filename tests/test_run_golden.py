@@ -67,3 +67,35 @@ def _attempts(store: Path, run_id: str, step: str) -> list[dict[str, object]]:
         return db.attempts(run_id, step)
     finally:
         db.close()
+
+
+SWEEP = ROOT / "golden" / "metaflow_style.py"
+SELECTION = ROOT / "golden" / "model_selection.py"
+
+
+def test_metaflow_style_switch_takes_the_mode_given(tmp_path: Path) -> None:
+    train = stepc.run(str(SWEEP), store=tmp_path, workers=2)
+    assert train.ok, train.error
+    scores = train["gather"].outputs["scores"]
+    # (s + c) * alpha over the squares and cubes of 1..4, in item order after the foreach
+    assert scores == [(v * v + v**3) * 0.5 for v in (1, 2, 3, 4)]
+    assert train["describe"].status == "skipped"
+    assert train["fit"].outputs == {"result": sum(scores) / 4, "fit_error": None}
+    report = stepc.run(str(SWEEP), params={"mode": "report", "alpha": 1.0}, store=tmp_path, workers=2)
+    assert report.ok, report.error
+    assert report["fit"].status == "skipped"
+    assert report["describe"].outputs["result"] == max(report["gather"].outputs["scores"]) == 80.0
+
+
+def test_a_metaflow_flow_switches_on_a_computed_attribute(tmp_path: Path) -> None:
+    reported = stepc.run(str(SELECTION), store=tmp_path, workers=2)
+    assert reported.ok, reported.error
+    assert reported["collect"].outputs["verdict"] == "report"
+    assert reported["publish"].status == "skipped"
+    summary = reported["end"].outputs["summary"]
+    assert summary["families"] == ["linear", "tree"] and summary["destination"] == "reports/latest"
+    published = stepc.run(str(SELECTION), params={"threshold": 0.1}, store=tmp_path, workers=2)
+    assert published.ok, published.error
+    assert published["report"].status == "skipped"
+    best = published["collect"].outputs["best"]
+    assert published["end"].outputs["summary"]["destination"] == f"models/{best}"
