@@ -1,54 +1,320 @@
-"""The interpreter runs class-dialect steps (hand-built IR until the front end reads them)."""
+"""The interpreter runs class-dialect steps: real child processes, real store files, IR built by
+hand here so that the runtime is tested apart from the front end."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from stepc.interpreter import run_pipeline
-from stepc.ir import Edge, Foreach, Input, Parameter, Pipeline, Step
+from stepc.ir import ArtifactRef, Compare, Const, Edge, Foreach, Input, Parameter, Pipeline, Retry, Step
+from stepc.runtime.flowspec import ExceptionWrapper
 
-FLOW = Path(__file__).resolve().parent / "flows" / "run" / "classflow.py"
+RUN = Path(__file__).resolve().parent / "flows" / "run"
+FLOW = RUN / "classflow.py"
+FEATURES = RUN / "classflow_features.py"
+METAFLOW = RUN / "classflow_metaflow.py"
 
 
-def _step(name: str, inputs: tuple[Input, ...] = (), outputs: tuple[str, ...] = (), **kw: object) -> Step:
-    return Step(name, f"classflow:Sweep.{name}", kind="flowspec", inputs=inputs, outputs=outputs, **kw)  # type: ignore[arg-type]
+def _step(cls: str, name: str, inputs: tuple[Input, ...] = (), outputs: tuple[str, ...] = (), **kw: object) -> Step:
+    module = cls.split(":")[0]
+    return Step(name, f"{module}:{cls.split(':')[1]}.{name}", kind="flowspec", inputs=inputs, outputs=outputs, **kw)  # type: ignore[arg-type]
 
 
+def _edges(*pairs: str) -> tuple[Edge, ...]:
+    return tuple(Edge(*pair.split(">")) for pair in pairs)
+
+
+def _result_json(store: Path, run_id: str, step: str, item: int | None = None) -> dict[str, object]:
+    task = store / "runs" / run_id / step / ("" if item is None else f"items/{item}")
+    data: dict[str, object] = json.loads((task / "result.json").read_text(encoding="utf-8"))
+    return data
+
+
+SWEEP = "classflow:Sweep"
 PIPELINE = Pipeline(
     name="sweep",
     source="classflow.py",
     module="classflow",
     params=(Parameter("alpha", "float", 0.5),),
     steps=(
-        _step("start", outputs=("values",)),
-        _step("square", (Input("values", "start"),), ("squares",)),
-        _step("cube", (Input("values", "start"),), ("cubes",)),
-        _step("merge", (Input("squares", "square"), Input("cubes", "cube")), ("pairs",)),
+        _step(SWEEP, "start", outputs=("values",)),
+        _step(SWEEP, "square", (Input("values", "start"),), ("squares",)),
+        _step(SWEEP, "cube", (Input("values", "start"),), ("cubes",)),
         _step(
+            SWEEP,
+            "merge",
+            (Input("squares", "square", views=("square",)), Input("cubes", "cube", views=("cube",))),
+            ("pairs",),
+        ),
+        _step(
+            SWEEP,
             "score",
             (Input("pairs", "merge", "item"),),
             ("score_value",),
             params=("alpha",),
             foreach=Foreach("input", "pairs"),
         ),
-        _step("gather", (Input("score_value", "score", "gather"),), ("total",)),
-        _step("end", (Input("total", "gather"),), ("result",)),
+        _step(SWEEP, "gather", (Input("score_value", "score", "gather", views=("score",)),), ("total",)),
+        _step(SWEEP, "end", (Input("total", "gather"),), ("result",)),
     ),
-    edges=(
-        Edge("start", "square", "values"),
-        Edge("start", "cube", "values"),
-        Edge("square", "merge", "squares"),
-        Edge("cube", "merge", "cubes"),
-        Edge("merge", "score", "pairs"),
-        Edge("score", "gather", "score_value"),
-        Edge("gather", "end", "total"),
-    ),
+    edges=_edges(
+        "start>square", "start>cube", "square>merge", "cube>merge", "merge>score", "score>gather", "gather>end"
+    ),  # fmt: skip
 )
 
 
 def test_class_dialect_steps_fan_out_foreach_and_join(tmp_path: Path) -> None:
+    """A class deriving from neither stepc's nor Metaflow's FlowSpec runs too."""
     r = run_pipeline(PIPELINE, FLOW, {"alpha": 2.0}, store=tmp_path, workers=2)
     assert r.ok, r.error
     assert r["merge"].outputs["pairs"] == [(1, 1), (4, 8), (9, 27)]
     assert r["score"].outputs["score_value"] == [4.0, 24.0, 72.0]
     assert r["end"].outputs["result"] == 100.0
+    assert _result_json(tmp_path, r.run_id, "start")["next"] == ["square", "cube"]
+    assert _result_json(tmp_path, r.run_id, "score", 2)["next"] == ["gather"]
+    assert "next" not in _result_json(tmp_path, r.run_id, "end")
+
+
+BR = "classflow_features:Branches"
+START_OUT = ("values", "shared", "route", "big")
+BRANCHES = Pipeline(
+    name="branches",
+    source="classflow_features.py",
+    module="classflow_features",
+    params=(Parameter("learning_rate", "float", 0.5), Parameter("mode", "str", "train")),
+    steps=(
+        _step(BR, "start", outputs=START_OUT, params=("learning_rate", "mode")),
+        _step(BR, "square", (Input("values", "start"),), ("x", "tag")),
+        _step(BR, "cube", (Input("values", "start"),), ("x", "tag", "only_cube")),
+        _step(
+            BR,
+            "merge",
+            (
+                Input("x", "square", views=("square",)),
+                Input("tag", "square", views=("square",)),
+                Input("x", "cube", views=("cube",)),
+                Input("tag", "cube", views=("cube",)),
+                Input("only_cube", "cube", views=("cube",)),
+                *(Input(name, "start", views=("square", "cube")) for name in START_OUT),
+            ),
+            ("sizes", "join_has_values", "conflicts", "tag", "missing", "both", "has_big", "x", "only_cube")
+            + START_OUT,
+        ),
+        _step(
+            BR,
+            "fit",
+            outputs=("result",),
+            params=("learning_rate",),
+            condition=Compare("==", ArtifactRef("merge", "route"), Const("train")),
+        ),
+        _step(
+            BR,
+            "describe",
+            outputs=("result",),
+            condition=Compare("==", ArtifactRef("merge", "route"), Const("report")),
+        ),
+        _step(
+            BR,
+            "end",
+            (
+                Input("result", "fit", optional=True),
+                Input("result", "describe", optional=True),
+                Input("x", "merge"),
+                Input("only_cube", "merge"),
+                Input("shared", "merge"),
+                Input("tag", "merge"),
+            ),
+            ("summary",),
+        ),
+    ),
+    edges=_edges(
+        "start>square",
+        "start>cube",
+        "square>merge",
+        "cube>merge",
+        "merge>fit",
+        "merge>describe",
+        "fit>end",
+        "describe>end",
+        "merge>end",
+    ),  # fmt: skip
+)
+
+
+def test_static_join_views_merge_artifacts_and_switch(tmp_path: Path) -> None:
+    r = run_pipeline(BRANCHES, FEATURES, {}, store=tmp_path, workers=2)
+    assert r.ok, r.error
+    merged = r["merge"].outputs
+    # Views in self.next order, by index and by name; a join gets no input as an attribute.
+    assert merged["sizes"] == [2, 14, 36, [14, 36]]
+    assert merged["join_has_values"] is False
+    # merge_artifacts(inputs): x and tag differ, nothing is set; then with tag set and x excluded
+    # the rest merges; include of an unknown name and include with exclude are errors.
+    assert merged["conflicts"] == ["tag", "x"]
+    assert merged["tag"] == "merged" and merged["only_cube"] == 7 and merged["shared"] == "same"
+    assert merged["missing"] == ["nowhere"]
+    assert "not both" in merged["both"]
+    # 'big' was never set upstream: absent everywhere, not an error; nor is the unset output x.
+    assert merged["has_big"] is False and "big" not in merged and "x" not in merged
+    assert r["fit"].status == "succeeded" and r["describe"].status == "skipped"
+    assert r["end"].outputs["summary"] == {
+        "result": "fitted at 0.5",  # the parameter 'learning_rate' is the attribute 'rate'
+        "has_x": False,
+        "only_cube": 7,
+        "shared": "same",
+        "tag": "merged",
+        "stack": [],
+        "index": None,
+    }
+    switch = _result_json(tmp_path, r.run_id, "merge")
+    assert switch["next"] == ["fit"] and switch["switch"] == "train"
+    assert _result_json(tmp_path, r.run_id, "start")["next"] == ["square", "cube"]
+
+
+def test_switch_takes_the_other_case_and_an_optional_artifact_appears(tmp_path: Path) -> None:
+    r = run_pipeline(BRANCHES, FEATURES, {"mode": "report", "learning_rate": 2.0}, store=tmp_path, workers=2)
+    assert r.ok, r.error
+    assert r["fit"].status == "skipped" and r["describe"].status == "succeeded"
+    assert r["merge"].outputs["has_big"] is True
+    assert r["end"].outputs["summary"]["result"] == "described"
+    assert _result_json(tmp_path, r.run_id, "merge")["switch"] == "report"
+
+
+def test_switch_value_outside_the_cases_fails_the_step(tmp_path: Path) -> None:
+    r = run_pipeline(BRANCHES, FEATURES, {"mode": "bogus"}, store=tmp_path, workers=2)
+    assert not r.ok
+    assert r["merge"].status == "failed"
+    assert "switch condition self.route is 'bogus', which is none of the cases ['train', 'report']" in (r.error or "")
+    assert r["end"].status == "not_run"
+
+
+FO = "classflow_features:Fanout"
+FANOUT = Pipeline(
+    name="fanout",
+    source="classflow_features.py",
+    module="classflow_features",
+    steps=(
+        _step(FO, "start", outputs=("items", "base")),
+        _step(
+            FO,
+            "work",
+            (Input("items", "start", "item"), Input("base", "start")),
+            ("stack", "seen", "score"),
+            foreach=Foreach("input", "items"),
+        ),
+        _step(
+            FO,
+            "refine",
+            (Input("score", "work", "item"), Input("seen", "work", "item")),
+            ("again",),
+            foreach=Foreach("input", "seen"),
+        ),
+        _step(
+            FO,
+            "gather",
+            (
+                Input("again", "refine", "gather", views=("refine",)),
+                Input("score", "work", "gather", views=("refine",)),
+                Input("base", "start", views=("refine",)),
+            ),
+            ("n", "scores", "agains", "bases", "base", "outside"),
+        ),
+        _step(FO, "end", (Input("base", "gather"), Input("n", "gather")), ("total",)),
+    ),
+    edges=_edges("start>work", "work>refine", "refine>gather", "work>gather", "start>gather", "gather>end"),
+)
+
+
+def test_foreach_input_index_stack_chained_step_and_join(tmp_path: Path) -> None:
+    r = run_pipeline(FANOUT, FEATURES, {}, store=tmp_path, workers=2)
+    assert r.ok, r.error
+    work = r["work"].outputs
+    assert work["stack"] == [[(0, 3, "a")], [(1, 3, "b")], [(2, 3, "c")]]
+    assert work["seen"] == [(0, "a", "a", 10), (1, "b", "b", 10), (2, "c", "c", 10)]
+    assert work["score"] == [10, None, 12]  # item 1 did not set it
+    gathered = r["gather"].outputs
+    assert gathered["n"] == 3
+    assert gathered["scores"] == [10, None, 12]
+    # The step inside the foreach keeps the foreach's input, index and stack; 'score' is absent
+    # for the item that did not set it.
+    assert gathered["agains"] == [
+        (0, "a", [(0, 3, "a")], True),
+        (1, "b", [(1, 3, "b")], False),
+        (2, "c", [(2, 3, "c")], True),
+    ]
+    assert gathered["bases"] == [10, 10, 10] and gathered["base"] == 10
+    assert gathered["outside"] == ([], None, None)
+    assert r["end"].outputs["total"] == 13
+    assert _result_json(tmp_path, r.run_id, "start")["next"] == ["work"]
+
+
+CA = "classflow_features:Caught"
+CAUGHT = Pipeline(
+    name="caught",
+    source="classflow_features.py",
+    module="classflow_features",
+    steps=(
+        _step(CA, "start", outputs=("keep",)),
+        _step(CA, "risky", (Input("keep", "start"),), ("keep", "partial"), retry=Retry(1), catch="risky_error"),
+        _step(CA, "safe", outputs=("value", "safe_error"), catch="safe_error"),
+        _step(
+            CA,
+            "end",
+            (
+                Input("risky_error", "risky"),
+                Input("partial", "risky"),
+                Input("keep", "risky"),
+                Input("safe_error", "safe"),
+                Input("value", "safe"),
+            ),
+            ("summary",),
+        ),
+    ),
+    edges=_edges("start>risky", "risky>safe", "safe>end", "risky>end"),
+)
+
+
+def test_catch_after_the_last_retry_keeps_only_inherited_artifacts(tmp_path: Path) -> None:
+    r = run_pipeline(CAUGHT, FEATURES, {}, store=tmp_path, workers=2)
+    assert r.ok, r.error
+    assert r["risky"].status == "succeeded" and r["risky"].attempts == 2  # retried first
+    assert r["end"].outputs["summary"] == {
+        "wrapper": "ExceptionWrapper",
+        "type": "builtins.ValueError",
+        "exception": "boom on attempt 2",
+        "traceback": True,
+        "has_partial": False,  # set before the failure: not saved
+        "keep": "inherited",  # what the step inherited passes on, not what it changed
+        "safe_error": None,  # no exception: the variable is None
+        "value": 1,
+    }
+    wrapper = r["risky"].outputs["risky_error"]
+    assert isinstance(wrapper, ExceptionWrapper)
+    assert "ValueError: boom on attempt 2" in str(wrapper)
+    result = _result_json(tmp_path, r.run_id, "risky")
+    assert result["status"] == "succeeded" and result["caught"] == "ValueError: boom on attempt 2"
+    assert "next" not in result
+    first = json.loads((tmp_path / "runs" / r.run_id / "risky" / "status.1.json").read_text(encoding="utf-8"))
+    assert first["status"] == "failed"
+    log = (tmp_path / "runs" / r.run_id / "risky" / "log.2.txt").read_text(encoding="utf-8")
+    assert "@catch caught ValueError in step 'risky' (stored in self.risky_error)" in log
+
+
+BROKEN = Pipeline(
+    name="broken",
+    source="classflow_features.py",
+    module="classflow_features",
+    steps=(
+        _step("classflow_features:Broken", "start", outputs=("x",)),
+        _step("classflow_features:Broken", "end", (Input("x", "start"),)),
+    ),
+    edges=_edges("start>end"),
+)
+
+
+def test_a_step_without_self_next_fails(tmp_path: Path) -> None:
+    r = run_pipeline(BROKEN, FEATURES, {}, store=tmp_path, workers=1)
+    assert not r.ok
+    assert r["start"].status == "failed"
+    assert "step 'start' did not call self.next(...)" in (r.error or "")

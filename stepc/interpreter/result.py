@@ -11,7 +11,9 @@ from stepc.runtime.store import Store, TaskResult
 @dataclass(frozen=True)
 class StepResult:
     """One step of a finished run. ``outputs`` are read from the store on first access; for a
-    foreach step each output is the list of its items' values, in item order."""
+    foreach step each output is the list of its items' values, in item order. A class-dialect
+    step saves only the attributes it set: an output no task saved is left out, and an item
+    that did not save it shows ``None`` in the list."""
 
     name: str
     status: str  # succeeded | failed | skipped | not_run
@@ -35,7 +37,9 @@ class StepResult:
             elif self.items is not None:
                 ordered = sorted(self.results, key=lambda r: r.item or 0)
                 for name in self.output_names:
-                    self._loaded[name] = [store.read_artifact(r.output(name)) for r in ordered]
+                    metas = [next((m for m in r.outputs if m.name == name), None) for r in ordered]
+                    if any(meta is not None for meta in metas) or not ordered:
+                        self._loaded[name] = [None if m is None else store.read_artifact(m) for m in metas]
         return self._loaded
 
 
