@@ -31,6 +31,10 @@ class ModelSelectionFlow(FlowSpec):
         self.families = sorted(i.family for i in inputs)
         self.grid = inputs.linear.grid
         self.merge_artifacts(inputs, exclude=["family", "grid"])
+        self.next(self.sweep)
+
+    @step
+    def sweep(self):
         self.next(self.tune, foreach="grid")
 
     @retry(times=1, minutes_between_retries=0)
@@ -46,6 +50,10 @@ class ModelSelectionFlow(FlowSpec):
     def collect(self, inputs):
         self.best = max(i.score for i in inputs)
         self.merge_artifacts(inputs, include=["families"])
+        self.next(self.decide)
+
+    @step
+    def decide(self):
         self.verdict = "publish" if self.best >= self.threshold else "report"
         self.next({"publish": self.publish, "report": self.report}, condition="verdict")
 

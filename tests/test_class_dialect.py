@@ -295,6 +295,31 @@ CLASS_CASES = [
         ("does not close",),
     ),
     ClassCase(
+        "join-that-splits",
+        steps(
+            "@step\ndef start(self):\n    self.next(self.a, self.b)",
+            "@step\ndef a(self):\n    self.next(self.join)",
+            "@step\ndef b(self):\n    self.next(self.join)",
+            "@step\ndef join(self, inputs):\n    self.next(self.c, self.end)",
+            "@step\ndef c(self):\n    self.next(self.end)",
+            END,
+        ),
+        "S133",
+        "join(self, inputs)",
+        ("cannot also fan out",),
+    ),
+    ClassCase(
+        "empty-foreach",
+        steps(
+            "@step\ndef start(self):\n    self.items = [1]\n    self.next(self.join, foreach='items')",
+            "@step\ndef join(self, inputs):\n    self.next(self.end)",
+            END,
+        ),
+        "S134",
+        "self.next(self.join, foreach='items')",
+        ("a step between it and its join",),
+    ),
+    ClassCase(
         "foreach-never-joined",
         steps(
             "@step\ndef start(self):\n    self.items = [1]\n    self.next(self.each, foreach='items')",
@@ -337,10 +362,10 @@ CLASS_CASES = [
     ),
     ClassCase(
         "switch-on-nothing",
-        steps("@step\ndef start(self):\n    self.next({'a': self.end}, condition='mode')", END),
+        steps("@step\ndef start(self):\n    self.next({'a': self.end, 'b': self.end}, condition='mode')", END),
         "S136",
         "'mode'",
-        ("no step sets it",),
+        ("no step before it sets",),
     ),
     ClassCase(
         "parameter-name",

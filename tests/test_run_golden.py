@@ -90,7 +90,7 @@ def test_metaflow_style_switch_takes_the_mode_given(tmp_path: Path) -> None:
 def test_a_metaflow_flow_switches_on_a_computed_attribute(tmp_path: Path) -> None:
     reported = stepc.run(str(SELECTION), store=tmp_path, workers=2)
     assert reported.ok, reported.error
-    assert reported["collect"].outputs["verdict"] == "report"
+    assert reported["decide"].outputs["verdict"] == "report"
     assert reported["publish"].status == "skipped"
     summary = reported["end"].outputs["summary"]
     assert summary["families"] == ["linear", "tree"] and summary["destination"] == "reports/latest"

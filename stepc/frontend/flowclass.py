@@ -286,6 +286,10 @@ class ClassDialect:
                 reads.setdefault(attr, node)
             for attr, node in helper_body.writes.items():
                 writes.setdefault(attr, node)
+        transition = self._transition(method, body)
+        for used in (transition.foreach, transition.condition) if transition else ():
+            if used is not None:  # self.next reads the attribute it fans out over or switches on
+                reads.setdefault(used.value, used.anchor)
         reads = {k: v for k, v in reads.items() if k not in members}
         writes = {k: v for k, v in writes.items() if k not in members}
         settings = self._step_settings(method)
@@ -298,7 +302,7 @@ class ClassDialect:
             name=Named(name, method.name),
             function=f"{self.module_name}:{cls.name.value}.{name}",
             is_join=is_join,
-            transition=self._transition(method, body),
+            transition=transition,
             reads=tuple(Named(k, v) for k, v in reads.items()),
             writes=tuple(Named(k, v) for k, v in writes.items()),
             merges=tuple(m for m in (self._merge(call) for call in body.merges) if m is not None),
@@ -440,8 +444,8 @@ class ClassDialect:
             if target is None:
                 return None
             read.append((key, target))
-        if not read:
-            self._error("S131", "a switch needs at least one case", cases)
+        if len(read) < 2:
+            self._error("S131", "a switch needs at least two cases (one is a plain self.next)", cases)
             return None
         return Transition("switch", tuple(t for _, t in read), call, condition=attrs["condition"], cases=tuple(read))
 

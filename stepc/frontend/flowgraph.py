@@ -43,6 +43,7 @@ from stepc.ir import (
     conjoin,
 )
 
+RESERVED_NAMES = frozenset({"name", "next", "input", "index", "cmd"})  # attributes of every flow object
 Choice = tuple[str, Any]  # (switch step, case key)
 Terms = frozenset[frozenset[Choice]]  # OR of ANDs
 Reaching = dict[str, tuple[str, ...]]  # attribute -> the steps whose value may arrive
@@ -132,7 +133,7 @@ def _link(graph: _Graph) -> bool:
             graph.successors[step.name.value].append((target.value, choice))
             if step.name.value not in graph.predecessors[target.value]:
                 graph.predecessors[target.value].append(step.name.value)
-    if not ok:
+    if not ok or not _check_shapes(graph):
         return False
     reached = {"start"}
     frontier = ["start"]
@@ -149,6 +150,36 @@ def _link(graph: _Graph) -> bool:
                 step.name.anchor,
             )
     return len(reached) == len(graph.steps)
+
+
+def _check_shapes(graph: _Graph) -> bool:
+    """Metaflow's rules on each step's own shape (the graph's are checked by the walks after)."""
+    ok = True
+    for step in graph.flow.steps:
+        name, move = step.name.value, step.transition
+        problem = None
+        if name in RESERVED_NAMES:
+            problem = ("S103", f"'{name}' is a reserved name on a flow (self.{name}): rename the step")
+        elif name == "start" and graph.predecessors[name]:
+            problem = ("S131", f"start is where the flow begins: step '{graph.predecessors[name][0]}' cannot go to it")
+        elif step.is_join and name == "end":
+            problem = ("S133", "end cannot be a join step: add a join step before it")
+        elif step.is_join and move is not None and move.kind != "linear":
+            problem = ("S133", f"join step '{name}' cannot also fan out or switch: add a step after it that does")
+        elif step.is_join and any(_is_switch(graph, p) for p in graph.predecessors[name]):
+            problem = ("S133", f"a switch cannot go straight to join step '{name}': add a step on that branch")
+        elif move is not None and move.kind == "foreach" and graph.steps[move.targets[0].value].is_join:
+            graph.error("S134", "a foreach needs a step between it and its join, to run for each item", move.anchor)
+            ok = False
+        if problem is not None:
+            graph.error(problem[0], problem[1], step.name.anchor)
+            ok = False
+    return ok
+
+
+def _is_switch(graph: _Graph, name: str) -> bool:
+    move = graph.steps[name].transition
+    return move is not None and move.kind == "switch"
 
 
 def _order(graph: _Graph) -> list[str] | None:
@@ -467,10 +498,12 @@ class _Wiring:
             self.refs[decl.name.value] = ArtifactRef(producers[0], attr)
         elif not producers and attr in self.params:
             self.refs[decl.name.value] = ParamRef(attr)
-        else:
-            problem = "no step sets it" if not producers else f"it may come from several steps ({', '.join(producers)})"
+        elif producers:  # none at all was reported as a read that nothing sets
             self.graph.error(
-                "S136", f"switch condition self.{attr} cannot be decided: {problem}", move.condition.anchor
+                "S135",
+                f"switch condition self.{attr} may come from several steps ({', '.join(producers)}): set it in "
+                f"step '{decl.name.value}' itself",
+                move.condition.anchor,
             )
 
     def _condition(self, name: str) -> Condition | None:
