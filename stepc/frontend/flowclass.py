@@ -279,7 +279,8 @@ class ClassDialect:
             self._error("S133", f"step {name} must take (self) or, for a join, (self, inputs)", method.name)
         is_join = len(positional) == 2
         body = read_body(method)
-        reads, writes = dict(body.reads), dict(body.writes)
+        reads: dict[str, object] = dict(body.reads)
+        writes: dict[str, object] = dict(body.writes)
         for helper in _called_helpers(body, helpers):
             helper_body = read_body(helper)
             for attr, node in helper_body.reads.items():
