@@ -434,3 +434,38 @@ def test_bad_decorator_values_are_the_function_dialects_codes(decorator: str, co
     pipelines, diagnostics = read(tmp_path, source)
     assert [d.code for d in diagnostics] == [code] and pipelines == ()
     assert diagnostics[0].line == [line.strip() for line in source.splitlines()].index(decorator) + 1
+
+
+@pytest.mark.parametrize(
+    ("imports", "base", "decorator"),
+    [
+        ("from metaflow import FlowSpec as Base, step as s", "Base", "s"),
+        ("import metaflow", "metaflow.FlowSpec", "metaflow.step"),
+        ("import stepc as sc", "sc.FlowSpec", "sc.step"),
+    ],
+)
+def test_flow_classes_are_found_through_any_import_spelling(
+    imports: str, base: str, decorator: str, tmp_path: Path
+) -> None:
+    source = textwrap.dedent(f"""
+        {imports}
+
+        class Spelled({base}):
+            @{decorator}
+            def start(self):
+                self.x = 1
+                self.next(self.end)
+
+            @{decorator}
+            def end(self):
+                print(self.x)
+    """)
+    pipeline = only_pipeline(tmp_path, source)
+    assert [s.name for s in pipeline.steps] == ["start", "end"]
+    assert pipeline.steps[1].inputs == (Input("x", "start"),)
+
+
+def test_a_class_from_another_library_is_not_a_flow(tmp_path: Path) -> None:
+    source = "from stepc import step\nfrom prefect import FlowSpec\n\nclass Other(FlowSpec):\n    pass\n"
+    pipelines, diagnostics = read(tmp_path, source)
+    assert pipelines == () and [d.code for d in diagnostics] == []

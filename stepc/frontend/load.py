@@ -71,7 +71,7 @@ def _read_file(path: str, only_flows: bool) -> FileResult:
     config = find_config(Path(path).parent)
     rel_path = config.relative(Path(path))
     module_name = Path(path).stem
-    if imports.names.get("FlowSpec") or any(m for m in imports.modules.values()):
+    if imports.modules or any(q.endswith(".FlowSpec") for q in imports.names.values()):
         classes = ClassDialect(source, imports, rel_path, module_name)
         flows = classes.read(config.image)
         if flows:
