@@ -34,6 +34,14 @@ PARALLEL = 4
 RUN_TIMEOUT = 300
 
 
+DYNAMIC_READ_BUG = (
+    "stepc front end (stepc/frontend/flowbody.py) counts only literal self.<name> reads: "
+    "getattr(self, 'value', 'unset') in RetryCatchFlow.end is not a read of artifact 'value', so "
+    "the IR gives end no 'value' input and stepc's end silently sees 'unset' where Metaflow's "
+    "sees 43 (no diagnostic either)"
+)
+
+
 @dataclass(frozen=True)
 class Case:
     """One flow run with one set of parameters under both engines."""
@@ -46,6 +54,9 @@ class Case:
     marker: bool = False  # pass a fresh path as the 'marker' parameter (fail-once steps)
     inherited: tuple[str, ...] = field(default=())  # end artifacts set upstream, compared too
     fails_at: str | None = None  # the run must fail, at this step, under both engines
+    # End artifacts stepc gets wrong today: (name, the bug). Compared in their own xfail(strict)
+    # test, so the rest of the case keeps guarding, and a fix shows up as an XPASS failure.
+    known: tuple[tuple[str, str], ...] = ()
 
     @property
     def path(self) -> Path:
@@ -53,15 +64,22 @@ class Case:
 
 
 CASES: tuple[Case, ...] = (
-    Case("branches", "branches.py", "BranchFlow", ("summary", "merged_seen", "missing")),
-    Case("branches-scale", "branches.py", "BranchFlow", ("summary", "merged_seen", "missing"), (("scale", "4"),)),
+    Case("branches", "branches.py", "BranchFlow", ("summary", "merged_seen")),
+    Case("branches-scale", "branches.py", "BranchFlow", ("summary", "merged_seen"), (("scale", "4"),)),
     Case("foreach", "foreach.py", "ForeachFlow", ("summary",), inherited=("labels", "stacks", "total", "items")),
     Case("foreach-n4", "foreach.py", "ForeachFlow", ("summary",), (("n", "4"), ("offset", "1.25"))),
     Case("switch-fast", "switch_param.py", "SwitchParamFlow", ("summary",), (("mode", "fast"),)),
     Case("switch-slow", "switch_param.py", "SwitchParamFlow", ("summary",), (("mode", "slow"),)),
     Case("switch-big", "switch_computed.py", "SwitchComputedFlow", ("summary",), (("threshold", "1"),)),
     Case("switch-small", "switch_computed.py", "SwitchComputedFlow", ("summary",), (("threshold", "100"),)),
-    Case("retry-catch", "retry_catch.py", "RetryCatchFlow", ("summary", "last_err"), marker=True),
+    Case(
+        "retry-catch",
+        "retry_catch.py",
+        "RetryCatchFlow",
+        ("summary", "last_err", "value_via_getattr"),
+        marker=True,
+        known=(("value_via_getattr", DYNAMIC_READ_BUG),),
+    ),
     Case("inherit", "inherit.py", "InheritFlow", ("summary",), inherited=("history", "counter", "label", "flags")),
     Case(
         "inherit-params",
@@ -321,10 +339,27 @@ def test_end_artifacts_match_metaflow(
     assert mf.end is not None and sc.end is not None
     for name in (*case.own, *case.inherited):
         assert name in mf.end, f"the oracle flow does not set {name!r}: fix the case"
-    expected = {name: mf.end[name] for name in case.own}
-    got = {name: sc.end.get(name, "<not an output of end>") for name in case.own}
+    compared = [name for name in case.own if name not in dict(case.known)]
+    expected = {name: mf.end[name] for name in compared}
+    got = {name: sc.end.get(name, "<not an output of end>") for name in compared}
     assert got == expected
     assert typed(got) == typed(expected)
+
+
+KNOWN = [
+    pytest.param(case, name, id=f"{case.id}-{name}", marks=pytest.mark.xfail(strict=True, reason=reason))
+    for case in CASES
+    for name, reason in case.known
+]
+
+
+@pytest.mark.parametrize(("case", "name"), KNOWN)
+def test_known_discrepancies_with_metaflow(
+    case: Case, name: str, metaflow_results: dict[str, Outcome], stepc_results: dict[str, Outcome]
+) -> None:
+    mf, sc = _both(case, metaflow_results, stepc_results)
+    assert mf.end is not None and sc.end is not None
+    assert typed(sc.end.get(name, "<not an output of end>")) == typed(mf.end[name])
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.inherited], ids=[c.id for c in CASES if c.inherited])
@@ -358,7 +393,8 @@ def test_the_oracle_retried_and_caught(metaflow_results: dict[str, Outcome]) -> 
     assert mf.end is not None and mf.tasks is not None, mf.log
     assert mf.tasks["flaky"] == [2] and mf.marker_exists
     assert mf.end["last_err"] == _exception("ValueError", "always fails after 43")
-    assert mf.end["summary"]["safe_err"] is None
+    assert mf.end["summary"]["safe_err"] is None and mf.end["summary"]["value_seen"] == 43
+    assert mf.end["value_via_getattr"] == 43
     fast, slow = metaflow_results["switch-fast"], metaflow_results["switch-slow"]
     assert fast.tasks is not None and slow.tasks is not None
     assert "fast" in fast.tasks and "slow" not in fast.tasks and "slow" in slow.tasks

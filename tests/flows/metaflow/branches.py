@@ -77,10 +77,6 @@ class BranchFlow(FlowSpec):
             "scale": self.scale,
         }
         self.merged_seen = self.merged
-        # include= merged nothing else: these did not reach end.
-        self.missing = sorted(
-            n for n in ("shared", "kept", "common", "side", "y", "left_value") if not hasattr(self, n)
-        )
 
 
 if __name__ == "__main__":

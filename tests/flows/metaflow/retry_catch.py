@@ -37,6 +37,8 @@ class RetryCatchFlow(FlowSpec):
     @step
     def safe(self):
         self.caught = self.err is not None
+        # Set by risky before it raised: Metaflow saves the flow object @catch handled.
+        self.value_seen = self.value
         self.next(self.end)
 
     @step
@@ -45,9 +47,11 @@ class RetryCatchFlow(FlowSpec):
             "trained": self.trained,
             "caught": self.caught,
             "safe_err": self.safe_err,
-            "value_after_catch": getattr(self, "value", "unset"),
+            "value_seen": self.value_seen,
         }
         self.last_err = self.err
+        # A dynamic read of an artifact that reaches end (risky set it before raising).
+        self.value_via_getattr = getattr(self, "value", "unset")
 
 
 if __name__ == "__main__":
