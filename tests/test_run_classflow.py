@@ -275,7 +275,7 @@ CAUGHT = Pipeline(
 )
 
 
-def test_catch_after_the_last_retry_keeps_only_inherited_artifacts(tmp_path: Path) -> None:
+def test_catch_after_the_last_retry_saves_the_exception_and_what_was_set(tmp_path: Path) -> None:
     r = run_pipeline(CAUGHT, FEATURES, {}, store=tmp_path, workers=2)
     assert r.ok, r.error
     assert r["risky"].status == "succeeded" and r["risky"].attempts == 2  # retried first
@@ -284,8 +284,8 @@ def test_catch_after_the_last_retry_keeps_only_inherited_artifacts(tmp_path: Pat
         "type": "builtins.ValueError",
         "exception": "boom on attempt 2",
         "traceback": True,
-        "has_partial": False,  # set before the failure: not saved
-        "keep": "inherited",  # what the step inherited passes on, not what it changed
+        "has_partial": True,  # set before the exception: saved, as Metaflow does
+        "keep": "changed",
         "safe_error": None,  # no exception: the variable is None
         "value": 1,
     }
@@ -318,3 +318,69 @@ def test_a_step_without_self_next_fails(tmp_path: Path) -> None:
     assert not r.ok
     assert r["start"].status == "failed"
     assert "step 'start' did not call self.next(...)" in (r.error or "")
+
+
+MF = "classflow_metaflow:MetaSweep"
+METASWEEP = Pipeline(
+    name="metasweep",
+    source="classflow_metaflow.py",
+    module="classflow_metaflow",
+    params=(Parameter("factor", "int", 2),),
+    steps=(
+        _step(MF, "start", outputs=("items", "offset")),
+        _step(
+            MF,
+            "work",
+            (Input("items", "start", "item"), Input("offset", "start")),
+            ("product", "where"),
+            params=("factor",),
+            foreach=Foreach("input", "items"),
+        ),
+        _step(
+            MF,
+            "join",
+            (
+                Input("product", "work", "gather", views=("work",)),
+                Input("where", "work", "gather", views=("work",)),
+                Input("items", "start", views=("work",)),
+                Input("offset", "start", views=("work",)),
+            ),
+            ("products", "wheres", "items", "offset", "mode"),
+        ),
+        _step(MF, "big", outputs=("label",), condition=Compare("==", ArtifactRef("join", "mode"), Const("big"))),
+        _step(MF, "small", outputs=("label",), condition=Compare("==", ArtifactRef("join", "mode"), Const("small"))),
+        _step(
+            MF,
+            "end",
+            (
+                Input("label", "big", optional=True),
+                Input("label", "small", optional=True),
+                Input("products", "join"),
+                Input("offset", "join"),
+            ),
+            ("total", "end_error"),
+            catch="end_error",
+        ),
+    ),
+    edges=_edges("start>work", "work>join", "start>join", "join>big", "join>small", "big>end", "small>end", "join>end"),
+)
+
+
+def test_a_flow_on_metaflow_classes_runs_with_stepc_semantics(tmp_path: Path) -> None:
+    """Metaflow is a dev dependency: importing it in the flow must work (no skip)."""
+    r = run_pipeline(METASWEEP, METAFLOW, {"factor": 3}, store=tmp_path, workers=2)
+    assert r.ok, r.error
+    assert r["work"].outputs["product"] == [103, 106, 109]
+    assert r["work"].outputs["where"] == [(0, [(0, 3, 1)]), (1, [(1, 3, 2)]), (2, [(2, 3, 3)])]
+    joined = r["join"].outputs
+    assert joined["products"] == [103, 106, 109] and joined["offset"] == 100 and joined["items"] == [1, 2, 3]
+    assert joined["mode"] == "big" and r["small"].status == "skipped"
+    assert _result_json(tmp_path, r.run_id, "join")["switch"] == "big"
+    # end reads an attribute nothing set: AttributeError, caught by Metaflow's own @catch.
+    error = r["end"].outputs["end_error"]
+    assert isinstance(error, ExceptionWrapper) and error.type == "builtins.AttributeError"
+    assert error.exception == "Flow MetaSweep has no attribute 'missing_attribute'"
+    assert "total" not in r["end"].outputs
+    small = run_pipeline(METASWEEP, METAFLOW, {"factor": 1}, store=tmp_path, workers=2)
+    assert small.ok, small.error
+    assert small["join"].outputs["mode"] == "small" and small["big"].status == "skipped"

@@ -88,6 +88,18 @@ class QuietReporter:
         pass
 
 
+def _choices(result: StepResult) -> str:
+    """What a class-dialect step decided at run time: the switch case taken, a caught exception."""
+    notes = []
+    for task in result.results:
+        where = "" if task.item is None else f"[{task.item}] "
+        if task.switch is not None and task.next:
+            notes.append(f"{where}switch '{task.switch}' -> {', '.join(task.next)}")
+        if task.caught is not None:
+            notes.append(f"{where}@catch: {task.caught}")
+    return f" ({'; '.join(notes)})" if notes else ""
+
+
 class PlainReporter(QuietReporter):
     """One line per event, for logs and pipes (stdout is not a terminal)."""
 
@@ -109,7 +121,7 @@ class PlainReporter(QuietReporter):
     def step_done(self, result: StepResult) -> None:
         extra = " (cached)" if result.cached else ""
         error = f": {result.error}" if result.error else ""
-        self._say(f"{result.name}: {result.status}{extra} in {fmt_duration(result.duration)}{error}")
+        self._say(f"{result.name}: {result.status}{extra} in {fmt_duration(result.duration)}{error}{_choices(result)}")
 
     def retrying(self, step: str, item: int | None, attempt: int, error: str, delay: float) -> None:
         where = step if item is None else f"{step}[{item}]"

@@ -15,8 +15,10 @@ calls the method and saves the public attributes among the step's outputs that i
   ``inputs.<step>``. ``self.merge_artifacts(inputs, include=, exclude=)`` follows Metaflow.
 * ``self.next(...)`` records the steps named and, for a switch, the case chosen; every step but
   ``end`` must call it.
-* ``@catch(var=...)``: when the last attempt raises, the step succeeds with only ``var`` (an
-  :class:`ExceptionWrapper`) and the artifacts it inherited; otherwise ``var`` is ``None``.
+* ``@catch(var=...)``: when the last attempt raises, the step succeeds anyway: ``var`` holds an
+  :class:`ExceptionWrapper` and the attributes set before the exception are saved as usual
+  (what Metaflow does: it persists the flow object after its catch decorator handled the
+  exception); without an exception ``var`` is ``None``.
 
 The class may derive from :class:`stepc.FlowSpec`, from ``metaflow.FlowSpec`` or from nothing
 in particular: any other class runs as a subclass that puts :class:`stepc.FlowSpec` first, so
@@ -408,8 +410,9 @@ def run_step(task: Task, cls: type, method_name: str, store: Store) -> Outcome:
         traceback.print_exc()
         kept = "not stored" if not task.catch else f"stored in self.{task.catch}"
         print(f"stepc: @catch caught {type(exc).__name__} in step '{task.step}' ({kept})", file=sys.stderr)
-        # Like Metaflow's fallback task: only what the step inherited, plus the exception.
-        outputs = {name: inherited[name] for name in task.outputs if name in inherited}
+        # Metaflow saves the flow object as the exception left it: what was set before it stays.
+        values = vars(flow)
+        outputs = {name: values[name] for name in task.outputs if name in values}
         if task.catch:
             outputs[task.catch] = ExceptionWrapper(exc)
         caught = "".join(traceback.format_exception_only(type(exc), exc)).strip().splitlines()[-1]
