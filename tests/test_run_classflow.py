@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+import stepc
 from stepc.interpreter import run_pipeline
 from stepc.ir import ArtifactRef, Compare, Const, Edge, Foreach, Input, Parameter, Pipeline, Retry, Step
 from stepc.runtime.flowspec import ExceptionWrapper
@@ -384,3 +387,29 @@ def test_a_flow_on_metaflow_classes_runs_with_stepc_semantics(tmp_path: Path) ->
     small = run_pipeline(METASWEEP, METAFLOW, {"factor": 1}, store=tmp_path, workers=2)
     assert small.ok, small.error
     assert small["join"].outputs["mode"] == "small" and small["big"].status == "skipped"
+
+
+def test_class_dialect_names_are_inert_at_run_time() -> None:
+    """The decorators hand the method back unchanged, bare or with arguments; FlowSpec's
+    run-time methods need a running step."""
+
+    def method(self: object) -> None:
+        pass
+
+    for decorator in (stepc.retry, stepc.timeout, stepc.resources, stepc.catch, stepc.step):
+        assert decorator(method) is method
+    assert stepc.retry(times=2, minutes_between_retries=1)(method) is method
+    assert stepc.catch(var="error", print_exception=False)(method) is method
+    assert stepc.resources(cpu=2, memory=4096, gpu=1, disk=1024)(method) is method
+    param = stepc.Parameter("alpha", default=0.1, type=float, help="rate", required=False)
+    assert (param.name, param.default, param.type, param.help, param.required) == ("alpha", 0.1, float, "rate", False)
+
+    class Flow(stepc.FlowSpec):
+        pass
+
+    with pytest.raises(RuntimeError, match="only while stepc runs a step"):
+        Flow().next()
+    with pytest.raises(RuntimeError, match="only while stepc runs a step"):
+        _ = Flow().input
+    with pytest.raises(AttributeError, match="Flow Flow has no attribute 'x'"):
+        _ = Flow().x
