@@ -304,6 +304,30 @@ def test_catch_after_the_last_retry_saves_the_exception_and_what_was_set(tmp_pat
     assert "@catch caught ValueError in step 'risky' (stored in self.risky_error)" in log
 
 
+SL = "classflow_features:Slow"
+SLOW = Pipeline(
+    name="slow",
+    source="classflow_features.py",
+    module="classflow_features",
+    steps=(
+        _step(SL, "start", outputs=("before", "timeout_error"), timeout=2, catch="timeout_error"),
+        _step(SL, "end", (Input("timeout_error", "start"), Input("before", "start")), ("summary",)),
+    ),
+    edges=_edges("start>end"),
+)
+
+
+def test_catch_handles_a_timeout_of_the_last_attempt(tmp_path: Path) -> None:
+    r = run_pipeline(SLOW, FEATURES, {}, store=tmp_path, workers=1)
+    assert r.ok, r.error
+    assert r["start"].status == "succeeded" and r["start"].duration is not None and r["start"].duration < 10
+    assert r["end"].outputs["summary"] == (
+        "stepc.runtime.flowspec.StepTimeout",
+        "step 'start' timed out after 2s",
+        "set before sleeping",
+    )
+
+
 BROKEN = Pipeline(
     name="broken",
     source="classflow_features.py",

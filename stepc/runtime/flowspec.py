@@ -15,7 +15,8 @@ calls the method and saves the public attributes among the step's outputs that i
   ``inputs.<step>``. ``self.merge_artifacts(inputs, include=, exclude=)`` follows Metaflow.
 * ``self.next(...)`` records the steps named and, for a switch, the case chosen; every step but
   ``end`` must call it.
-* ``@catch(var=...)``: when the last attempt raises, the step succeeds anyway: ``var`` holds an
+* ``@catch(var=...)``: when the last attempt raises (or, with a timeout, runs out of time: see
+  :func:`_catchable_deadline`), the step succeeds anyway: ``var`` holds an
   :class:`ExceptionWrapper` and the attributes set before the exception are saved as usual
   (what Metaflow does: it persists the flow object after its catch decorator handled the
   exception); without an exception ``var`` is ``None``.
@@ -28,9 +29,12 @@ its ``next``, ``input``, ``index``, ... are ours (Metaflow's read state only its
 from __future__ import annotations
 
 import inspect
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +67,10 @@ class UnhandledInMergeArtifactsException(MergeArtifactsException):
 
 class MissingInMergeArtifactsException(MergeArtifactsException):
     """Artifacts named in ``include`` that no input carries."""
+
+
+class StepTimeout(Exception):
+    """A ``@catch`` step ran out of time on its last attempt (raised inside it, so it is caught)."""
 
 
 class ExceptionWrapper(Exception):
@@ -400,10 +408,11 @@ def run_step(task: Task, cls: type, method_name: str, store: Store) -> Outcome:
             object.__setattr__(flow, name, value)
     method = getattr(flow, method_name)
     try:
-        if join:
-            method(join_inputs(task, loaded))
-        else:
-            method()
+        with _catchable_deadline(task):
+            if join:
+                method(join_inputs(task, loaded))
+            else:
+                method()
     except Exception as exc:
         if task.catch is None or not task.final:
             raise
@@ -436,3 +445,31 @@ def _split_list(task: Task, loaded: list[Loaded], store: Store) -> Any:
         if isinstance(value, Artifact) and bound.artifacts and bound.artifacts[0].id == task.split.artifact.id:
             return value.value
     return store.read_artifact(task.split.artifact)
+
+
+@contextmanager
+def _catchable_deadline(task: Task) -> Iterator[None]:
+    """On the last attempt of a ``@catch`` step with a timeout, raise :class:`StepTimeout` in
+    the step a little before the engine kills it, so that ``@catch`` can handle a timeout as in
+    Metaflow (whose ``@timeout`` raises inside the step). Other attempts are simply killed."""
+    if (
+        task.catch is None
+        or not task.final
+        or not task.timeout
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        yield
+        return
+    # Leave time to save the outputs before the kill (the engine counts from the task's start).
+    seconds = task.timeout - min(1.0, task.timeout * 0.1)
+
+    def expire(signum: int, frame: Any) -> None:
+        raise StepTimeout(f"step '{task.step}' timed out after {task.timeout}s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -1,8 +1,9 @@
 """Class-dialect flows deriving from stepc.FlowSpec, for the interpreter tests (hand-built IR)."""
 
 import os
+import time
 
-from stepc import FlowSpec, Parameter, catch, retry, step
+from stepc import FlowSpec, Parameter, catch, retry, step, timeout
 from stepc.runtime.flowspec import (
     MergeArtifactsException,
     MissingInMergeArtifactsException,
@@ -156,6 +157,22 @@ class Caught(FlowSpec):
             "safe_error": self.safe_error,
             "value": self.value,
         }
+
+
+class Slow(FlowSpec):
+    """@catch handles a timeout of the last attempt, as Metaflow's @timeout + @catch do."""
+
+    @catch(var="timeout_error")
+    @timeout(seconds=2)
+    @step
+    def start(self):
+        self.before = "set before sleeping"
+        time.sleep(60)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        self.summary = (self.timeout_error.type, self.timeout_error.exception, self.before)
 
 
 class Broken(FlowSpec):
