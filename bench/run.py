@@ -8,14 +8,22 @@ Measures, with the start-up of each tool cancelled out:
   * stepc only: a 1,000-item foreach on 2 workers, a cache hit per step, and the speed-up of
     ``--workers 2`` over ``--workers 1`` on independent steps that sleep 0.5 s.
 
+The first two are measured twice for stepc: on its own function-dialect version of each flow
+(the unlabelled rows), and on the very Metaflow file Metaflow runs (the rows marked "same
+Metaflow file"), read by stepc's class dialect. The second pair is the like-for-like one: same
+file, same steps, only the tool differs. stepc imports that file at run time, so those rows
+need metaflow importable by this interpreter (stepc's dev extra installs it); without it they
+are left out. They are run even with --skip-metaflow, with Metaflow's column empty.
+
 Metaflow runs in its own virtualenv (created on first use under ~/.cache/stepc-bench), with
-its local datastore and metadata under a temporary directory. The class dialect is not there
-yet, so each tool gets its own version of each flow, written below.
+its local datastore and metadata under a temporary directory; stepc runs with this interpreter.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import importlib.util
 import os
 import subprocess
 import sys
@@ -173,6 +181,11 @@ class Metaflow:
         )
 
     @staticmethod
+    def importable_by_stepc() -> bool:
+        # stepc imports a class-dialect module at run time, with this interpreter (not Metaflow's venv)
+        return importlib.util.find_spec("metaflow") is not None
+
+    @staticmethod
     def ensure() -> str:
         if not METAFLOW_PY.exists():
             print(f"creating {METAFLOW_PY.parent.parent} (pip install metaflow)...", flush=True)
@@ -213,20 +226,31 @@ def main() -> None:
         fe50 = s.flow("foreach50", stepc_foreach(50))
         s_fe50 = best_of(n, lambda: s.run(fe50, workers=2))
 
+        # the Metaflow files, written once: stepc and Metaflow run the very same ones
+        m = Metaflow(work)
+        mc2, mc22 = m.flow("chain2", metaflow_chain(2)), m.flow("chain22", metaflow_chain(22))
+        mfe = m.flow("foreach50", metaflow_foreach(50))
+
+        same = Metaflow.importable_by_stepc()
+        if same:
+            sm2 = best_of(n, lambda: s.run(mc2))
+            sm22 = best_of(n, lambda: s.run(mc22))
+            sm_step = (sm22 - sm2) / 20
+            sm_fe50 = best_of(n, lambda: s.run(mfe, workers=2))
+
         m_step = m_fe50 = None
         version = ""
         if not args.skip_metaflow:
             version = Metaflow.ensure()
-            m = Metaflow(work)
-            mc2, mc22 = m.flow("chain2", metaflow_chain(2)), m.flow("chain22", metaflow_chain(22))
             m2 = best_of(args.repeat, lambda: m.run(mc2))
             m22 = best_of(args.repeat, lambda: m.run(mc22))
             m_step = (m22 - m2) / 20
-            mfe = m.flow("foreach50", metaflow_foreach(50))
             m_fe50 = best_of(args.repeat, lambda: m.run(mfe, workers=2))
 
         def ratio(mine: float, theirs: float | None) -> str:
-            return "-" if theirs is None else f"{theirs / mine:.1f}x faster"
+            if theirs is None or mine <= 0 or theirs <= 0:  # a difference lost in the noise has no ratio
+                return "-"
+            return f"{theirs / mine:.1f}x faster" if theirs >= mine else f"{mine / theirs:.1f}x slower"
 
         rows.append(("chain of 2 steps (wall)", f"{s2:.3f} s", "-" if m_step is None else f"{m2:.3f} s", ""))
         rows.append(("chain of 22 steps (wall)", f"{s22:.3f} s", "-" if m_step is None else f"{m22:.3f} s", ""))
@@ -246,6 +270,31 @@ def main() -> None:
                 ratio(s_fe50, m_fe50),
             )
         )
+
+        if same:
+            label = ", same Metaflow file"
+            rows.append(
+                (f"chain of 2 steps{label} (wall)", f"{sm2:.3f} s", "-" if m_step is None else f"{m2:.3f} s", "")
+            )
+            rows.append(
+                (f"chain of 22 steps{label} (wall)", f"{sm22:.3f} s", "-" if m_step is None else f"{m22:.3f} s", "")
+            )
+            rows.append(
+                (
+                    f"per-step overhead{label}",
+                    f"{sm_step * 1000:.1f} ms",
+                    "-" if m_step is None else f"{m_step * 1000:.0f} ms",
+                    ratio(sm_step, m_step),
+                )
+            )
+            rows.append(
+                (
+                    f"foreach 50 items, 2 workers{label}",
+                    f"{sm_fe50:.3f} s",
+                    "-" if m_fe50 is None else f"{m_fe50:.3f} s",
+                    ratio(sm_fe50, m_fe50),
+                )
+            )
 
         # stepc-only bars
         fe1000 = s.flow("foreach1000", stepc_foreach(1000))
@@ -276,14 +325,21 @@ def main() -> None:
         )
 
     tools = f"stepc {_stepc_version()} vs metaflow {version or '(skipped)'}"
+    if same:  # the metaflow that stepc imports the same-file flows with: not Metaflow's venv
+        tools += f" (metaflow {importlib.metadata.version('metaflow')} in stepc's environment)"
     load = f"1-minute load {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
     print(f"{tools}; {os.cpu_count()} cores ({load}); best of {args.repeat} (metaflow), {n} (stepc)")
     widths = [max(len(r[i]) for r in [("figure", "stepc", "metaflow", "ratio / bar"), *rows]) for i in range(4)]
     for row in [("figure", "stepc", "metaflow", "ratio / bar"), *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    if not same:
+        print("same-Metaflow-file rows left out: metaflow is not importable by", sys.executable)
     if m_step is not None:
         verdict = "met" if s_step <= m_step / 20 else "NOT met"
         print(f"per-step overhead bar: stepc <= metaflow / 20 = {m_step / 20 * 1000:.1f} ms -> {verdict}")
+        if same:
+            verdict = "met" if sm_step <= m_step / 20 else "NOT met"
+            print(f"  same Metaflow file: stepc {sm_step * 1000:.1f} ms -> {verdict}")
 
 
 def _stepc_version() -> str:
