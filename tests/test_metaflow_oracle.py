@@ -41,6 +41,18 @@ DYNAMIC_READ_BUG = (
     "sees 43 (no diagnostic either)"
 )
 
+FLOW_NAME_BUG = (
+    "stepc runtime: self.name (Metaflow: the flow's name, 'FlowNameFlow') is not provided; the "
+    "front end treats it as flow API (FLOW_API in stepc/frontend/flowbody.py), but step 'start' "
+    "fails with AttributeError: Flow FlowNameFlow has no attribute 'name'"
+)
+EMPTY_FOREACH_BUG = (
+    "stepc runtime: a foreach over an empty list (ForeachFlow, n=0) does not fail the splitting "
+    "step: stepc runs zero 'work' items and goes on to the join 'collect' (which then fails on "
+    "inputs[0] with IndexError); Metaflow fails 'start': 'Foreach iterator over items in step "
+    "start produced zero splits'"
+)
+
 
 @dataclass(frozen=True)
 class Case:
@@ -57,6 +69,9 @@ class Case:
     # End artifacts stepc gets wrong today: (name, the bug). Compared in their own xfail(strict)
     # test, so the rest of the case keeps guarding, and a fix shows up as an XPASS failure.
     known: tuple[tuple[str, str], ...] = ()
+    # The stepc run as a whole differs from Metaflow's today: the bug. Every test of the case is
+    # xfail(strict) with this reason.
+    broken: str | None = None
 
     @property
     def path(self) -> Path:
@@ -81,17 +96,28 @@ CASES: tuple[Case, ...] = (
         known=(("value_via_getattr", DYNAMIC_READ_BUG),),
     ),
     Case("inherit", "inherit.py", "InheritFlow", ("summary",), inherited=("history", "counter", "label", "flags")),
+    Case("flow-name", "flow_name.py", "FlowNameFlow", ("summary",), broken=FLOW_NAME_BUG),
     Case(
         "inherit-params",
         "inherit.py",
         "InheritFlow",
         ("summary",),
-        (("name_prefix", "x"), ("count", "3"), ("ratio", "0.5"), ("verbose", "true")),
+        (("name_prefix", "x"), ("count", "3"), ("ratio", "1"), ("verbose", "true")),
     ),
 )
 # A run that must fail: compared by where it fails, not by artifacts.
-FAILING: tuple[Case, ...] = (Case("merge-conflict", "merge_conflict.py", "MergeConflictFlow", (), fails_at="join"),)
+FAILING: tuple[Case, ...] = (
+    Case("merge-conflict", "merge_conflict.py", "MergeConflictFlow", (), fails_at="join"),
+    Case("switch-no-case", "switch_param.py", "SwitchParamFlow", (), (("mode", "medium"),), fails_at="start"),
+    Case("foreach-empty", "foreach.py", "ForeachFlow", (), (("n", "0"),), fails_at="start", broken=EMPTY_FOREACH_BUG),
+)
 ORACLE_FILES = sorted({c.file for c in (*CASES, *FAILING)})
+
+
+def cases(selected: tuple[Case, ...] | list[Case]) -> list[Any]:
+    """pytest params, one per case; a broken case is xfail(strict) with its bug as the reason."""
+    marks = lambda c: [pytest.mark.xfail(strict=True, reason=c.broken)] if c.broken else []  # noqa: E731
+    return [pytest.param(c, id=c.id, marks=marks(c)) for c in selected]
 
 
 @dataclass
@@ -331,7 +357,7 @@ def _both(
 # --- tests ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+@pytest.mark.parametrize("case", cases(CASES))
 def test_end_artifacts_match_metaflow(
     case: Case, metaflow_results: dict[str, Outcome], stepc_results: dict[str, Outcome]
 ) -> None:
@@ -362,7 +388,7 @@ def test_known_discrepancies_with_metaflow(
     assert typed(sc.end.get(name, "<not an output of end>")) == typed(mf.end[name])
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.inherited], ids=[c.id for c in CASES if c.inherited])
+@pytest.mark.parametrize("case", cases([c for c in CASES if c.inherited]))
 def test_inherited_artifacts_match_metaflow(
     case: Case, metaflow_results: dict[str, Outcome], stepc_results: dict[str, Outcome]
 ) -> None:
@@ -375,7 +401,7 @@ def test_inherited_artifacts_match_metaflow(
     assert typed(got) == typed(expected)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+@pytest.mark.parametrize("case", cases(CASES))
 def test_same_steps_and_attempts_as_metaflow(
     case: Case, metaflow_results: dict[str, Outcome], stepc_results: dict[str, Outcome]
 ) -> None:
@@ -387,20 +413,27 @@ def test_same_steps_and_attempts_as_metaflow(
         assert mf.marker_exists and sc.marker_exists
 
 
-def test_the_oracle_retried_and_caught(metaflow_results: dict[str, Outcome]) -> None:
+def test_the_oracle_does_what_the_cases_claim(metaflow_results: dict[str, Outcome]) -> None:
     """Guards the oracle itself: the retry and @catch cases exercise what they claim to."""
     mf = metaflow_results["retry-catch"]
     assert mf.end is not None and mf.tasks is not None, mf.log
-    assert mf.tasks["flaky"] == [2] and mf.marker_exists
+    assert mf.tasks["flaky"] == [2] and mf.tasks["risky"] == [2] and mf.marker_exists
     assert mf.end["last_err"] == _exception("ValueError", "always fails after 43")
     assert mf.end["summary"]["safe_err"] is None and mf.end["summary"]["value_seen"] == 43
     assert mf.end["value_via_getattr"] == 43
     fast, slow = metaflow_results["switch-fast"], metaflow_results["switch-slow"]
     assert fast.tasks is not None and slow.tasks is not None
     assert "fast" in fast.tasks and "slow" not in fast.tasks and "slow" in slow.tasks
+    named = metaflow_results["flow-name"]
+    assert named.end is not None and named.end["summary"] == {"start": "FlowNameFlow", "end": "FlowNameFlow"}
+    for case in FAILING:  # their own tests may be xfail: check here that the oracle fails as designed
+        mf = metaflow_results[case.id]
+        assert mf.returncode != 0 and mf.failed == [case.fails_at], mf.log
+    assert "produced zero splits" in metaflow_results["foreach-empty"].log
+    assert "not in the available cases" in metaflow_results["switch-no-case"].log
 
 
-@pytest.mark.parametrize("case", FAILING, ids=[c.id for c in FAILING])
+@pytest.mark.parametrize("case", cases(FAILING))
 def test_failing_run_fails_at_the_same_step_as_metaflow(
     case: Case, metaflow_results: dict[str, Outcome], stepc_results: dict[str, Outcome]
 ) -> None:

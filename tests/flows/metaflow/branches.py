@@ -19,6 +19,7 @@ class BranchFlow(FlowSpec):
         self.value = self.base * self.scale
         self.side = "left"
         self.common = 10
+        self.only_left = "set in one branch only"
         self.next(self.join)
 
     @step
@@ -36,7 +37,12 @@ class BranchFlow(FlowSpec):
         # Set before merging: merge_artifacts leaves an artifact the join already set alone.
         self.kept = "set in join"
         self.merge_artifacts(inputs, exclude=["value", "side"])
-        self.merged = {"shared": self.shared, "kept": self.kept, "common": self.common}
+        self.merged = {
+            "shared": self.shared,
+            "kept": self.kept,
+            "common": self.common,
+            "only_left": self.only_left,
+        }
         self.next(self.middle)
 
     @step

@@ -27,6 +27,9 @@ class ForeachFlow(FlowSpec):
         self.labels = [i.label for i in inputs]
         self.stacks = [i.stack for i in inputs]
         self.total = sum(i.score for i in inputs)
+        self.first = inputs[0].label
+        # Every item's view also carries what was set before the split.
+        self.carried_per_item = [i.carried for i in inputs]
         self.merge_artifacts(inputs, exclude=["label", "stack", "score"])
         self.next(self.end)
 
@@ -39,6 +42,8 @@ class ForeachFlow(FlowSpec):
             "items": self.items,
             "carried": self.carried,
             "whole": self.whole,
+            "first": self.first,
+            "carried_per_item": self.carried_per_item,
         }
 
 

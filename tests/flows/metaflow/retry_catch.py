@@ -1,6 +1,7 @@
 """@retry: a step that fails on its first attempt (a marker file whose path is a Parameter, so
 both engines see the same thing) and succeeds when retried. @catch(var=): a step that always
-raises, a step that does not, and what the steps after them see."""
+raises (retried once first: @catch takes over after the last attempt), a step that does not, and
+what the steps after them see."""
 
 import os
 
@@ -26,6 +27,7 @@ class RetryCatchFlow(FlowSpec):
         self.trained = 42
         self.next(self.risky)
 
+    @retry(times=1, minutes_between_retries=0)
     @catch(var="err")
     @step
     def risky(self):
