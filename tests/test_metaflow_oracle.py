@@ -421,6 +421,7 @@ def test_the_oracle_does_what_the_cases_claim(metaflow_results: dict[str, Outcom
     assert mf.end["last_err"] == _exception("ValueError", "always fails after 43")
     assert mf.end["summary"]["safe_err"] is None and mf.end["summary"]["value_seen"] == 43
     assert mf.end["value_via_getattr"] == 43
+    assert mf.end["summary"]["timed_out"] is True and mf.end["summary"]["before_timeout"]
     fast, slow = metaflow_results["switch-fast"], metaflow_results["switch-slow"]
     assert fast.tasks is not None and slow.tasks is not None
     assert "fast" in fast.tasks and "slow" not in fast.tasks and "slow" in slow.tasks

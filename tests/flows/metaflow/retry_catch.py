@@ -1,9 +1,10 @@
 """@retry: a step that fails on its first attempt (a marker file whose path is a Parameter, so
 both engines see the same thing) and succeeds when retried. @catch(var=): a step that always
 raises (retried once first: @catch takes over after the last attempt), a step that does not, and
-what the steps after them see."""
+what the steps after them see, also when the exception is a @timeout."""
 
 import os
+import time
 
 from metaflow import FlowSpec, Parameter, catch, resources, retry, step, timeout
 
@@ -41,6 +42,15 @@ class RetryCatchFlow(FlowSpec):
         self.caught = self.err is not None
         # Set by risky before it raised: Metaflow saves the flow object @catch handled.
         self.value_seen = self.value
+        self.next(self.slow)
+
+    @catch(var="slow_err")
+    @timeout(seconds=1)
+    @step
+    def slow(self):
+        self.before_timeout = "set before the timeout"
+        time.sleep(6)
+        self.after_timeout = "never set"
         self.next(self.end)
 
     @step
@@ -50,6 +60,9 @@ class RetryCatchFlow(FlowSpec):
             "caught": self.caught,
             "safe_err": self.safe_err,
             "value_seen": self.value_seen,
+            # Which exception class a timeout raises is each engine's own: compare that it was caught.
+            "timed_out": self.slow_err is not None,
+            "before_timeout": self.before_timeout,
         }
         self.last_err = self.err
         # A dynamic read of an artifact that reaches end (risky set it before raising).
