@@ -11,7 +11,10 @@ Mapping (SPEC §7): step -> ``BashOperator`` (or ``KubernetesPodOperator`` with
 environments built by a small ``@task`` from the producer's control line (or the list
 parameter); ``when`` -> a ``@task.short_circuit`` per distinct condition, with every step task
 on ``none_failed`` so that a skip stops exactly where the interpreter's stops (effective
-conditions already carry the producers' conditions; a merge has none); rollback -> a teardown
+conditions already carry the producers' conditions; a merge has none). A condition on an
+upstream artifact reads the value from the producer task's control line (its XCom, which
+`stepc exec` fills for outputs that conditions read): its short-circuit runs after the producer,
+and a part whose value is unknown there holds, leaving the decision to `stepc exec`; rollback -> a teardown
 guard that asks Airflow whether a task failed, then ``stepc exec --rollback`` (skipped when
 nothing failed); being a teardown, the guard leaves the run's state to the step tasks.
 """
@@ -40,6 +43,8 @@ from stepc.ir import (
     condition_text,
     thaw,
 )
+from stepc.runtime.entry import condition_outputs
+from stepc.runtime.plan import artifact_refs
 
 from .airflow_lint import lint_dag
 from .base import ALL_FEATURES, Backend, GeneratedFile, Quoted, file_stem, python_literal
@@ -102,7 +107,29 @@ def _py_operand(operand: ParamRef | ArtifactRef | Const) -> str:
         return f"params[{python_literal(operand.name)}]"
     if isinstance(operand, Const):
         return python_literal(thaw(operand.value))
-    raise ValueError("conditions on artifacts are diagnosed before code generation")
+    # The value the producer's control line carried; see `when_code` for a missing one.
+    return f"values[({python_literal(operand.step)}, {python_literal(operand.name)})]"
+
+
+def when_code(cond: Condition, readable: set[tuple[str, str]]) -> Quoted | None:
+    """The short-circuit expression of a condition that reads upstream artifacts, or None when
+    no part of it can be decided before `stepc exec` runs.
+
+    Each conjunct that reads artifacts is wrapped in ``_maybe(lambda: ...)``, which holds when a
+    value is missing (not plain, or its producer did not run) or the comparison raises: there,
+    `stepc exec` decides. A conjunct reading an artifact outside ``readable`` (a foreach step's,
+    or one of a producer that does not run before this task) is dropped, so the result is never
+    stricter than the condition.
+    """
+    parts = cond.operands if isinstance(cond, BoolOp) and cond.op == "and" else (cond,)
+    kept: list[str] = []
+    for part in parts:
+        refs = {(r.step, r.name) for r in artifact_refs(part)}
+        if not refs:
+            kept.append(f"({py_condition(part)})")
+        elif refs <= readable:
+            kept.append(f"_maybe(lambda: {py_condition(part)})")
+    return code(" and ".join(kept)) if kept else None
 
 
 def tag_text(key: str, value: str) -> str:
@@ -141,8 +168,8 @@ class Unit:
 class AirflowBackend(Backend):
     NAME = "airflow"
     DESCRIPTION = "Airflow 3.x DAG files (BashOperator, or KubernetesPodOperator by config)"
-    # Everything but conditions on artifacts (a short-circuit task cannot read the store).
-    FEATURES: ClassVar[frozenset[str]] = ALL_FEATURES - {"artifact_condition"}
+    # Conditions on artifacts read the producer's control line (see the module docstring).
+    FEATURES: ClassVar[frozenset[str]] = ALL_FEATURES
 
     @property
     def kubernetes(self) -> bool:
@@ -280,23 +307,38 @@ class AirflowBackend(Backend):
             "STEPC_PYTHON": str(self.setting("python", "python")),
         }
         feeders = self.feeders(pipeline)
-        conditions: dict[Condition, dict[str, Any]] = {}
+        published = {(s.name, name) for s in pipeline.steps for name in condition_outputs(pipeline, s)}
+        conditions: dict[tuple[Condition, str], dict[str, Any]] = {}
+        before: dict[str, set[str]] = {}  # unit key -> every unit key upstream of it
         tasks, edges = [], []
         for unit in units:
             upstream = sorted(
                 {unit_of[u].key for s in unit.steps for u in pipeline.upstream(s.name)} - {unit.key},
                 key=list(var).index,
             )
+            before[unit.key] = set(upstream).union(*(before[u] for u in upstream))
             edges += [(var[u], var[unit.key]) for u in upstream]
             cond = unit.condition
-            if cond is not None:
+            expr: Quoted | None = None
+            producers: dict[str, str] = {}
+            if cond is not None and artifact_refs(cond):
+                readable = {(st, name) for st, name in published if unit_of[st].key in before[unit.key]}
+                expr = when_code(cond, readable)
+                producers = {
+                    r.step: ids[unit_of[r.step].key] for r in artifact_refs(cond) if (r.step, r.name) in readable
+                }
+            elif cond is not None:
+                expr = py_condition(cond)
+            if cond is not None and expr is not None:
                 entry = conditions.setdefault(
-                    cond,
+                    (cond, expr),
                     {"var": code(f"when{len(conditions) + 1}"), "task_id": ids[f"when:{unit.key}"],
-                     "expr": py_condition(cond), "text": condition_text(cond), "targets": []},
+                     "expr": expr, "text": condition_text(cond), "targets": [],
+                     "producers": dict(sorted(producers.items())),
+                     "after": sorted({var[unit_of[st].key] for st in producers}, key=list(var.values()).index)},
                 )  # fmt: skip
                 entry["targets"].append(var[unit.key])
-            tasks.append(self._task(pipeline, unit, ids, var, unit_of, base_env, feeders))
+            tasks.append(self._task(pipeline, unit, ids, var, unit_of, base_env, feeders, published))
         params = [self._param(p) for p in pipeline.params]
         tags = sorted({tag_text(k, v) for s in pipeline.steps for k, v in s.tags} | {"stepc"})
         steps_doc = "\n".join(f"- `{s.name}`" + (f": {s.description}" if s.description else "") for s in pipeline.steps)
@@ -317,6 +359,7 @@ class AirflowBackend(Backend):
             "conditions": list(conditions.values()),
             "tasks": tasks,
             "has_foreach": any(t["items"] for t in tasks),
+            "has_values": any(c["producers"] for c in conditions.values()),
             "uses_timedelta": any(t["retries"] or t["timeout"] for t in tasks),
             "edges": edges,
             "rollback": (
@@ -352,6 +395,7 @@ class AirflowBackend(Backend):
         unit_of: dict[str, Unit],
         base_env: dict[str, str],
         feeders: set[str],
+        published: set[tuple[str, str]],
     ) -> dict[str, Any]:
         steps = unit.steps
         env = dict(base_env)
@@ -380,7 +424,8 @@ class AirflowBackend(Backend):
                 "Tags: " + ", ".join(f"`{t}`" for t in sorted(tags)) if tags else "",
             ),
             "command": self._command("".join(words)),
-            "xcom": any(s.name in feeders for s in steps),
+            # A pod pushes its control line only when asked: for fan-outs and condition values.
+            "xcom": any(s.name in feeders or any(st == s.name for st, _ in published) for s in steps),
             "env": env,
             "items": items,
             "retries": retry.times,

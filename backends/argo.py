@@ -12,17 +12,21 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from stepc.diagnostics import Diagnostic
-from stepc.ir import Parameter, Pipeline, parameters_read, thaw
+from stepc.ir import Parameter, Pipeline, Step, parameters_read, thaw
+from stepc.runtime.entry import VALUE_UNKNOWN, condition_outputs, value_dir
+from stepc.runtime.plan import artifact_refs
 
-from .argo_expr import string_literal, when_tag
+from .argo_expr import ValueRefs, artifact_when, string_literal, task_output, when_tag
 from .argo_lint import lint_documents
 from .base import ALL_FEATURES, Backend, GeneratedFile, file_stem
 from .kubernetes import pod_resources
 from .naming import NameRule, assign_names
-from .plan import Unit, feeds, group_units, loop_of, unit_of, upstream_units
+from .plan import Unit, ancestors, feeds, group_units, loop_of, unit_of, upstream_units
 
 DNS_LABEL = NameRule(63, re.compile(r"[^a-z0-9-]"))
+PARAM_NAME = NameRule(200, re.compile(r"[^A-Za-z0-9_-]"), lower=False, start=re.compile(r"[A-Za-z0-9]"))
 FOREACH_DIR = "/tmp/stepc/foreach"
+VALUES_DIR = "/tmp/stepc/values"
 RUN_ID = "{{workflow.name}}"  # unique per workflow run, and DNS-safe, so path-safe in the store
 RESERVED_TEMPLATES = frozenset({"main", "stepc-exit", "stepc-rollback"})
 
@@ -48,7 +52,7 @@ class ContainerView:
     node_selector: list[tuple[str, str]] = field(default_factory=list)
     retry: RetryView | None = None
     deadline: int | None = None
-    outputs: list[tuple[str, str]] = field(default_factory=list)
+    outputs: list[tuple[str, str, str | None]] = field(default_factory=list)  # name, path, default
     takes_item: bool = False
     annotations: list[tuple[str, str]] = field(default_factory=list)
 
@@ -64,8 +68,9 @@ def parameter_text(param: Parameter) -> str | None:
 class ArgoBackend(Backend):
     NAME = "argo"
     DESCRIPTION = "Argo Workflows (3.6+ and 4.x): Workflow, or WorkflowTemplate + CronWorkflow"
-    # Argo's `when` can read parameters but not stepc's artifacts (they stay in the store).
-    FEATURES: ClassVar[frozenset[str]] = ALL_FEATURES - {"artifact_condition"}
+    # A condition on an artifact reads the value the producer's exec wrote as an output
+    # parameter (see `value_params`); what `when` cannot say exactly, `stepc exec` decides.
+    FEATURES: ClassVar[frozenset[str]] = ALL_FEATURES
 
     def check_capabilities(self, pipeline: Pipeline) -> list[Diagnostic]:
         found = super().check_capabilities(pipeline)
@@ -100,24 +105,34 @@ class ArgoBackend(Backend):
         limit = 52 if kind == "cron" else 63
         wf_name = assign_names([pipeline.name], NameRule(limit, DNS_LABEL.invalid))[pipeline.name]
         owner = unit_of(units)
+        before = ancestors(pipeline, units)
+        values = self.value_params(pipeline)
+        whens: dict[str, str | None] = {}
         tasks, containers = [], []
         for unit in units:
             upstream = upstream_units(pipeline, unit, owner)
             # A group whose steps differ in their conditions runs; `stepc exec` skips step by step.
             conditions = {step.condition for step in unit.steps}
             condition = next(iter(conditions)) if len(conditions) == 1 else None
+            when = None
+            if condition is not None and artifact_refs(condition):
+                refs = self._value_refs(condition, owner, before[unit.name], whens, values)
+                when = artifact_when(condition, params, refs)
+            elif condition is not None:
+                when = when_tag(condition, params)
+            whens[unit.name] = when
             loop = self._loop(pipeline, unit, owner)
             tasks.append(
                 {
                     "name": unit.name,
                     "template": unit.name,
                     "depends": " && ".join(upstream) or None,
-                    "when": when_tag(condition, params) if condition is not None else None,
+                    "when": when,
                     "with_param": loop[1] if loop and loop[0] == "param" else None,
                     "sequence_count": loop[1] if loop and loop[0] == "sequence" else None,
                 }
             )
-            containers.append(self._container(pipeline, unit, store, secret, loop is not None))
+            containers.append(self._container(pipeline, unit, store, secret, loop is not None, values))
         has_rollback = any(step.rollback for step in pipeline.steps)
         rollback_argv = ["python", "-m", "stepc", "exec", pipeline.source, "--rollback", "--pipeline", pipeline.name]
         rollback_argv += ["--run-id", RUN_ID, "--store", store]
@@ -148,6 +163,35 @@ class ArgoBackend(Backend):
         }
 
     @staticmethod
+    def value_params(pipeline: Pipeline) -> dict[tuple[str, str], str]:
+        """(step, output) -> the output parameter publishing the value a condition reads."""
+        pairs = [(s.name, name) for s in pipeline.steps for name in condition_outputs(pipeline, s)]
+        texts = {pair: "\0".join(pair) for pair in pairs}  # NUL: no name holds one, so no clash
+        names = assign_names(list(texts.values()), PARAM_NAME)
+        return {pair: f"value-{names[text]}" for pair, text in texts.items()}
+
+    @staticmethod
+    def _value_refs(
+        condition: Any,
+        owner: dict[str, Unit],
+        before: list[str],
+        whens: dict[str, str | None],
+        values: dict[tuple[str, str], str],
+    ) -> ValueRefs:
+        """The values a task's ``when`` may read: published by an ancestor task that has no
+        ``when`` of its own, so that it surely ran and set its outputs (Argo versions differ
+        in what a skipped task's outputs resolve to); other values are left to `stepc exec`."""
+        refs: ValueRefs = {}
+        for ref in artifact_refs(condition):
+            key = (ref.step, ref.name)
+            producer = owner.get(ref.step)
+            if key not in values or producer is None or producer.name not in before:
+                continue
+            if whens.get(producer.name) is None:
+                refs[key] = task_output(producer.name, values[key])
+        return refs
+
+    @staticmethod
     def _loop(pipeline: Pipeline, unit: Unit, owner: dict[str, Unit]) -> tuple[str, str] | None:
         """("param", withParam text) over a producer's published indices, or ("sequence",
         withSequence count) over a list parameter; a chained map loops like its origin."""
@@ -167,6 +211,7 @@ class ArgoBackend(Backend):
         store: str,
         secret: str | None,
         takes_item: bool,
+        values: dict[tuple[str, str], str],
     ) -> ContainerView:
         argv = self.exec_args(pipeline, list(unit.steps), store)
         argv += ["--run-id", RUN_ID]
@@ -177,6 +222,9 @@ class ArgoBackend(Backend):
         outputs = sorted({a for step in unit.steps for a in feeds(pipeline, step)})
         if outputs:
             argv += ["--foreach-out", FOREACH_DIR]
+        published = [(s, a) for s in unit.steps for a in condition_outputs(pipeline, s)]
+        if published:
+            argv += ["--values-out", VALUES_DIR]
         view = ContainerView(
             name=unit.name,
             image=unit.first.image,
@@ -185,7 +233,8 @@ class ArgoBackend(Backend):
             env=sorted({kv for step in unit.steps for kv in step.env}),
             secret=secret,
             takes_item=takes_item,
-            outputs=[(f"items-{a}", f"{FOREACH_DIR}/{a}.json") for a in outputs],
+            outputs=[(f"items-{a}", f"{FOREACH_DIR}/{a}.json", None) for a in outputs]
+            + [self._value_output(step, name, values) for step, name in published],
         )
         self._resources(unit, view)
         retry = max((s.retry for s in unit.steps), key=lambda r: r.times)
@@ -206,6 +255,11 @@ class ArgoBackend(Backend):
             notes["stepc.dev/tags"] = json.dumps(tags, sort_keys=True, ensure_ascii=False)
         view.annotations = sorted((k, v) for k, v in notes.items() if v)
         return view
+
+    @staticmethod
+    def _value_output(step: Step, name: str, values: dict[tuple[str, str], str]) -> tuple[str, str, str | None]:
+        # The default stands in when exec never wrote the file (a group stopped before it).
+        return (values[(step.name, name)], f"{VALUES_DIR}/{value_dir(step.name)}/{name}.txt", VALUE_UNKNOWN)
 
     def _resources(self, unit: Unit, view: ContainerView) -> None:
         pod = pod_resources(unit.steps, self.setting)

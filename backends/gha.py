@@ -10,7 +10,9 @@ How a run works:
   runs ``python -m stepc exec`` and uploads what that wrote;
 * a condition GitHub can say goes into the job's ``if:`` as a *necessary* condition (see
   ``gha_expr``: GitHub compares strings ignoring case, so it may let a job start that Python
-  would skip, never the reverse); ``stepc exec`` then decides exactly, and a step whose
+  would skip, never the reverse); a condition on an upstream artifact reads the value text the
+  producer job publishes as a job output (``value-*``, written from `stepc exec`'s control
+  line); ``stepc exec`` then decides exactly, and a step whose
   condition is false exits 0 with status ``skipped``. Downstream ``stepc exec`` calls read skips
   from the store, or infer them from conditions for a job GitHub skipped, as the interpreter
   does;
@@ -33,12 +35,13 @@ from typing import Any, ClassVar
 
 from stepc.diagnostics import Diagnostic
 from stepc.ir import Pipeline, Step, thaw
+from stepc.runtime.entry import condition_outputs
 
 from .base import ALL_FEATURES, BASE_FILTERS, Backend, GeneratedFile, file_stem
 from .gha_expr import job_condition
 from .gha_lint import lint_workflow
 from .gha_quote import gh_json, gh_text, gh_value, yaml_block, yaml_key
-from .gha_scripts import FEED_SCRIPT, PARAMS_SCRIPT, ROLLBACK_SCRIPT, RUN_SCRIPT
+from .gha_scripts import FEED_SCRIPT, PARAMS_SCRIPT, ROLLBACK_SCRIPT, RUN_SCRIPT, VALUES_SCRIPT
 from .naming import NameRule, assign_names
 from .plan import (
     Unit,
@@ -98,7 +101,8 @@ class GitHubActionsBackend(Backend):
         "block": yaml_block,
         "key": yaml_key,
     }
-    # Every condition is decided inside `stepc exec`, which reads upstream artifacts itself.
+    # Every condition is decided inside `stepc exec`, which reads upstream artifacts itself;
+    # `if:` only skips early.
     FEATURES: ClassVar[frozenset[str]] = ALL_FEATURES
 
     # -- checks -----------------------------------------------------------------------------
@@ -297,8 +301,16 @@ class GitHubActionsBackend(Backend):
         guard = "!cancelled() && !failure()"
         params = {p.name: p for p in pipeline.params}
         conditions = {step.condition for step in unit.steps}
+        value_keys = self._value_keys(pipeline)
+        needs = upstream_units(pipeline, unit, owner)
+        # Values published by a job this one needs directly (GitHub's `needs` has no others).
+        readable = {
+            (st, name): f"needs.{owner[st].name}.outputs.{key}"
+            for (st, name), key in value_keys.items()
+            if owner[st].name in needs
+        }
         # A group's job can be skipped only when every step in it would be.
-        skip_if = [job_condition(c, params) for c in conditions] if len(conditions) == 1 else [None]
+        skip_if = [job_condition(c, params, readable) for c in conditions] if len(conditions) == 1 else [None]
         if skip_if[0] is not None:
             guard += f" && {PARAMS_JOB_OK} && ({skip_if[0]})"
         matrix = None
@@ -316,16 +328,20 @@ class GitHubActionsBackend(Backend):
         runs: list[dict[str, Any]] = []
         for index, step in enumerate(unit.steps):
             mine = {key: name for (producer, name), key in outputs.items() if producer == step.name}
+            shown = {key: name for (producer, name), key in value_keys.items() if producer == step.name}
             env = [("STEPC_STEP", step.name)]
             if step.retry.times:
                 env.append(("STEPC_RETRY", "1"))
-            script = RUN_SCRIPT + (FEED_SCRIPT if mine else "")
+            if shown:
+                env.append(("STEPC_VALUE_OUTPUTS", json.dumps(shown, sort_keys=True)))
+            script = RUN_SCRIPT + (FEED_SCRIPT if mine else "") + (VALUES_SCRIPT if shown else "")
             runs.append(
                 {"id": f"run-{index + 1}", "name": f"Run {step.name}", "env": env, "feeds": mine, "script": script}
             )
+        published = {**outputs, **{k: v for k, v in value_keys.items() if owner[k[0]].name == unit.name}}
         job_outputs = [
             (key, "${{ steps." + runs[[s.name for s in unit.steps].index(producer)]["id"] + ".outputs." + key + " }}")
-            for (producer, _), key in sorted(outputs.items(), key=lambda kv: kv[1])
+            for (producer, _), key in sorted(published.items(), key=lambda kv: kv[1])
         ]
         item = "${{ matrix.item }}" if matrix else None
         paths = [f"{STORE}/runs/*/{store_segment(s.name)}" + (f"/items/{item}" if item else "") for s in unit.steps]
@@ -341,7 +357,7 @@ class GitHubActionsBackend(Backend):
             "kind": "step",
             "id": unit.name,
             "name": " + ".join(s.name for s in unit.steps),
-            "needs": [PARAMS_JOB, *upstream_units(pipeline, unit, owner)],
+            "needs": [PARAMS_JOB, *needs],
             "ancestors": before,
             "if": "${{ " + guard + " }}",
             "runs_on": runs_on,
@@ -354,6 +370,14 @@ class GitHubActionsBackend(Backend):
             "artifact": f"stepc.{unit.name}" + (f".{item}" if item else ""),
             "paths": "\n".join(paths),
         }
+
+    @staticmethod
+    def _value_keys(pipeline: Pipeline) -> dict[tuple[str, str], str]:
+        """(step, artifact) -> the job output publishing the value text a condition reads."""
+        pairs = [(s.name, a) for s in pipeline.steps for a in condition_outputs(pipeline, s)]
+        texts = {pair: "\0".join(pair) for pair in pairs}  # NUL: no name holds one, so no clash
+        keys = assign_names(list(texts.values()), JOB_ID)
+        return {pair: f"value-{keys[text]}" for pair, text in texts.items()}
 
     def _output_keys(self, pipeline: Pipeline, unit: Unit) -> dict[tuple[str, str], str]:
         """(step, artifact) -> the job output that publishes the artifact's item indices."""

@@ -33,6 +33,22 @@ with open(os.environ["GITHUB_OUTPUT"], "a", encoding="utf-8") as out:
 EOF
 """
 
+# Appended for a step whose outputs some condition reads: publishes each value's text (see
+# `stepc.runtime.entry.value_text`; "?" when it is not plain or the step did not succeed) as a
+# step output (`STEPC_VALUE_OUTPUTS` maps output key -> artifact name), for `if:` downstream.
+VALUES_SCRIPT = """\
+python - <<'EOF'
+import json, os
+from stepc.runtime.entry import VALUE_UNKNOWN, value_text
+with open(os.path.join(os.environ["RUNNER_TEMP"], "stepc-control.txt"), encoding="utf-8") as f:
+    control = json.loads(f.read().splitlines()[-1])
+values = (control.get("values") or {}).get(os.environ["STEPC_STEP"]) or {}
+with open(os.environ["GITHUB_OUTPUT"], "a", encoding="utf-8") as out:
+    for key, name in sorted(json.loads(os.environ["STEPC_VALUE_OUTPUTS"]).items()):
+        out.write(f"{key}={value_text(values[name]) if name in values else VALUE_UNKNOWN}\\n")
+EOF
+"""
+
 # Resolves the parameters once per run: dispatch inputs (typed by GitHub, lists and dicts as
 # JSON text) over the flow's defaults; on a schedule there are no inputs and defaults apply.
 PARAMS_SCRIPT = """\

@@ -399,11 +399,14 @@ def comparable(found: dict[str, tuple[str, dict[str, Any]]]) -> dict[str, tuple[
     }
 
 
-def run_workflow(name: str, flow: str, inputs: dict[str, Any], tmp: Path) -> tuple[Runner, Any]:
+def run_workflow(
+    name: str, flow: str, inputs: dict[str, Any], tmp: Path, text: str | None = None
+) -> tuple[Runner, Any]:
+    """Run a golden workflow (or ``text``, a workflow compiled from ``flow``) and read the store."""
     from stepc.frontend import load
 
-    workflow = load_workflow((WORKFLOWS / name).read_text(encoding="utf-8"))
-    runner = Runner(workflow, checkout(tmp), tmp / "work", inputs)
+    workflow = load_workflow(text if text is not None else (WORKFLOWS / name).read_text(encoding="utf-8"))
+    runner = Runner(workflow, checkout(tmp, None if text is None else {flow: REPO / flow}), tmp / "work", inputs)
     runner.run()
     store_root = tmp / "final-store"
     for folder in runner.artifacts.values():
@@ -447,3 +450,31 @@ def test_an_empty_fan_out_is_skipped_and_the_join_still_runs(tmp_path: Path) -> 
     assert runner.results["total"]["result"] == "success"
     assert found["total"] == ("succeeded", {"total": 0})
     assert "stepc-rollback" in runner.jobs and runner.results["stepc-rollback"]["result"] == "skipped"
+
+
+SWITCH = "tests/flows/conditions/switch.py"
+
+
+@pytest.mark.parametrize(("choice", "fail_fit"), [("train", False), ("report", False), ("train", True)])
+def test_a_switch_on_a_computed_value_skips_the_branch_not_taken(tmp_path: Path, choice: str, fail_fit: bool) -> None:
+    """The branch's `if:` reads the value route's job published: GitHub skips the branch not
+    taken before it starts; end merges `result` from whichever ran (fit's @catch keeps a failed
+    fit from failing the run: end then sees no result)."""
+    compiled = subprocess.run(
+        [sys.executable, "-m", "stepc", "compile", SWITCH, "--target", "gha", "-o", "-"],
+        capture_output=True, text=True, cwd=REPO, check=True,
+    )  # fmt: skip
+    inputs = {"choice": choice, "fail_fit": fail_fit}
+    runner, found = run_workflow("", SWITCH, inputs, tmp_path, text=compiled.stdout)
+    assert all(r["result"] != "failure" for r in runner.results.values()), runner.logs
+    expected = reference(REPO / SWITCH, inputs, tmp_path)
+    for results in (found, expected):  # an exception compares by identity: compare its text
+        if "fit_error" in results.get("fit", ("", {}))[1]:
+            results["fit"][1]["fit_error"] = repr(results["fit"][1]["fit_error"])
+    assert comparable(found) == comparable(expected)
+    taken, other = ("fit", "describe") if choice == "train" else ("describe", "fit")
+    assert runner.results[other]["result"] == "skipped" and found[other][0] == "not_run"  # exec never ran
+    assert runner.results[taken]["result"] == runner.results["end"]["result"] == "success"
+    assert runner.results["route"]["outputs"]["value-route-mode"] == json.dumps(choice)
+    expected = None if fail_fit else (2.0 if choice == "train" else 3)
+    assert found["end"][1]["summary"] == {"mode": choice, "result": expected}

@@ -165,6 +165,11 @@ def resume(run_id: str, workers: int | None, store: str | None, quiet: bool) -> 
 @click.option("--attempt", type=click.IntRange(min=1), help="attempt number (default: the next one)")
 @click.option("--retry", is_flag=True, help="retry a failed attempt as the step's retry policy says")
 @click.option("--foreach-out", type=click.Path(file_okay=False), help="write <DIR>/<output>.json item lists")
+@click.option(
+    "--values-out",
+    type=click.Path(file_okay=False),
+    help="write <DIR>/<step>/<output>.txt: the values of outputs that downstream conditions read",
+)
 @click.option("--rollback", is_flag=True, help="run the rollbacks of the run's succeeded steps instead")
 def exec_step(
     flow: str,
@@ -178,6 +183,7 @@ def exec_step(
     attempt: int | None,
     retry: bool,
     foreach_out: str | None,
+    values_out: str | None,
     rollback: bool,
 ) -> None:
     """Run one attempt of a step (the command every backend runs); prints a JSON control line.
@@ -220,6 +226,7 @@ def exec_step(
         _fail(str(exc), 2)
     code = 0
     fanouts: dict[str, Any] = {}
+    shown: dict[str, Any] = {}
     for step in steps:
         before = max(the_store.attempt_numbers(run_id, step.name, item), default=0)
         message, code = entry.exec_task(ir, flow, step.name, run_id, the_store, values, item, attempt, retry)
@@ -231,10 +238,15 @@ def exec_step(
                 sys.stderr.flush()
         if foreach_out and code == 0:
             entry.write_foreach_out(Path(foreach_out), ir, step, message)
+        if values_out:  # a skipped or caught step writes "unknown": the consumer's exec decides
+            entry.write_values_out(Path(values_out), ir, step, message)
         # Engines read the last line only: in a group it carries every step's fan-out counts.
         fanouts.update(message.get("foreach") or {})
         if fanouts:
             message = {**message, "foreach": dict(fanouts)}
+        shown.update(message.get("values") or {})  # likewise every step's condition values
+        if shown:
+            message = {**message, "values": dict(shown)}
         click.echo(json.dumps(message, sort_keys=True))
         if code != 0:
             break

@@ -11,12 +11,18 @@ The control line printed on stdout for each step is one JSON object, for example
      "outputs": {"grid": "<artifact id>"}, "foreach": {"grid": {"count": 3, "items": [0, 1, 2]}},
      "error": null}
 
+A step whose outputs a downstream condition reads (``ArtifactRef``) also reports their
+values, so that an engine can skip a branch before starting it: ``"values": {"<step>": {"<output>":
+<value>}}``, holding only plain values (str, int, bool, finite float, None) whose comparisons an
+engine can reproduce exactly; anything else is left out and the consuming ``stepc exec`` decides.
+
 ``--rollback`` runs the rollbacks of the run's succeeded tasks instead, newest first.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,6 +33,7 @@ from stepc.runtime.exec import call_rollback, captured, execute
 from stepc.runtime.plan import (
     MissingInput,
     ResultLookup,
+    artifact_refs,
     condition_holds,
     foreach_outputs,
     item_count,
@@ -112,7 +119,12 @@ def exec_task(
             break
         time.sleep(step.retry.wait_before(n))
         task = make_task(pipeline, step, item, task.attempt + 1, run_id, params, lookup)
-    return control(result, run_id), 0 if result.status == "succeeded" else 1
+    message = control(result, run_id)
+    if result.status == "succeeded":
+        values = condition_values(pipeline, step, store, result)
+        if values:
+            message["values"] = {step.name: values}
+    return message, 0 if result.status == "succeeded" else 1
 
 
 def write_foreach_out(directory: Path, pipeline: Pipeline, step: Step, message: dict[str, Any]) -> None:
@@ -123,6 +135,86 @@ def write_foreach_out(directory: Path, pipeline: Pipeline, step: Step, message: 
     for name in foreach_outputs(pipeline, step):
         items = counts.get(name, {}).get("items", [])
         (directory / f"{name}.json").write_text(json.dumps(items))
+
+
+# --- values that downstream conditions read -----------------------------------------------------
+
+VALUE_UNKNOWN = "?"  # the value text of anything an engine cannot compare exactly
+MAX_VALUE_TEXT = 1024  # engines keep these in small fields (job outputs, XCom, parameters)
+
+
+def condition_outputs(pipeline: Pipeline, step: Step) -> tuple[str, ...]:
+    """Outputs of ``step`` that some step's condition reads, sorted (none for a foreach step:
+    a condition reads one value, and a foreach step has one per item)."""
+    if step.foreach is not None:
+        return ()
+    names = {ref.name for other in pipeline.steps for ref in artifact_refs(other.condition) if ref.step == step.name}
+    return tuple(sorted(names & set(step.outputs)))
+
+
+def plain_value(value: Any) -> bool:
+    """Whether ``value`` compares the same in Python, after a JSON round trip, and as its
+    :func:`value_text`: exactly a str, int, bool, finite float or None (no subclasses, whose
+    comparisons may be their own), and short."""
+    if value is None or type(value) in (bool, int):
+        return type(value) is not int or abs(value) < 10**300
+    if type(value) is float:
+        return math.isfinite(value)
+    return type(value) is str and len(value) <= MAX_VALUE_TEXT
+
+
+def value_text(value: Any) -> str:
+    """A text that two plain values share exactly when Python says they are equal.
+
+    Strings are JSON strings (quoted, ASCII), None is ``null``, and every number is written as
+    the number it is: ``True``, ``1`` and ``1.0`` are all ``1`` (Python finds them equal), a
+    fraction keeps ``repr`` (which round-trips). Anything else is :data:`VALUE_UNKNOWN`, which
+    no plain value's text equals. Engines compare these texts as strings (Argo's ``when``).
+    """
+    if not plain_value(value):
+        return VALUE_UNKNOWN
+    if value is None or isinstance(value, str):
+        return json.dumps(value, ensure_ascii=True)
+    if isinstance(value, float) and not value.is_integer():
+        return repr(value)
+    return str(int(value))
+
+
+def condition_values(pipeline: Pipeline, step: Step, store: Store, result: TaskResult) -> dict[str, Any]:
+    """The plain values of the outputs of ``step`` that downstream conditions read (see the
+    module docstring); an output that is missing or not plain is left out."""
+    values: dict[str, Any] = {}
+    for name in condition_outputs(pipeline, step):
+        try:
+            value = store.read_artifact(result.output(name))
+        except Exception:  # unset or unreadable: the consumer's own exec reports it
+            continue
+        if plain_value(value):
+            values[name] = value
+    return values
+
+
+def write_values_out(directory: Path, pipeline: Pipeline, step: Step, message: dict[str, Any]) -> None:
+    """For engines that read task outputs from files (Argo's ``valueFrom.path``):
+    ``<dir>/<step>/<output>.txt`` holds the :func:`value_text` of each output of ``step`` that a
+    condition reads, :data:`VALUE_UNKNOWN` when the step was skipped or the value is not plain.
+    The step name is percent-quoted as in the store, so that it is one path segment."""
+    names = condition_outputs(pipeline, step)
+    if not names:
+        return
+    folder = directory / value_dir(step.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    values = (message.get("values") or {}).get(step.name, {})
+    for name in names:
+        text = value_text(values[name]) if name in values else VALUE_UNKNOWN
+        (folder / f"{name}.txt").write_text(text, encoding="ascii")
+
+
+def value_dir(step: str) -> str:
+    """The folder of a step's value files under ``--values-out`` (a safe path segment)."""
+    from urllib.parse import quote
+
+    return quote(step, safe="") if step not in (".", "..") else quote(step.replace(".", "%2E"))
 
 
 def exec_rollbacks(pipeline: Pipeline, flow_path: str, run_id: str, store: Store) -> tuple[dict[str, Any], int]:
