@@ -17,7 +17,6 @@ import os
 import pickle
 import subprocess
 import sys
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,9 @@ FLOWS = Path(__file__).resolve().parent / "flows" / "metaflow"
 # letting one slow case stall the rest.
 PARALLEL = 4
 RUN_TIMEOUT = 300
+# Under pytest-xdist with --dist loadgroup, keep this module on one worker: the session fixture
+# would otherwise run every Metaflow flow once per worker.
+pytestmark = pytest.mark.xdist_group("metaflow_oracle")
 
 
 DYNAMIC_READ_BUG = (
@@ -328,20 +330,29 @@ def _inherited(case: Case, the_store: Any, run_id: str) -> dict[str, Any]:
 # --- fixtures -------------------------------------------------------------------------------
 
 
-def _run_all(runner: Any, base: Path) -> dict[str, Outcome]:
+@pytest.fixture(scope="session")
+def all_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Outcome]]:
+    """Every case under both engines, in one pool: Metaflow's slow runs first, stepc's short
+    ones fill the gaps."""
+    base = tmp_path_factory.mktemp("oracle")
+    engines = {"metaflow": run_metaflow, "stepc": run_stepc}
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-        futures = {c.id: pool.submit(runner, c, base / c.id) for c in (*CASES, *FAILING)}
-        return {cid: f.result() for cid, f in futures.items()}
+        futures = {
+            (engine, c.id): pool.submit(runner, c, base / engine / c.id)
+            for engine, runner in engines.items()
+            for c in (*CASES, *FAILING)
+        }
+        return {engine: {cid: f.result() for (e, cid), f in futures.items() if e == engine} for engine in engines}
 
 
 @pytest.fixture(scope="session")
-def metaflow_results(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Outcome]]:
-    yield _run_all(run_metaflow, tmp_path_factory.mktemp("metaflow"))
+def metaflow_results(all_results: dict[str, dict[str, Outcome]]) -> dict[str, Outcome]:
+    return all_results["metaflow"]
 
 
 @pytest.fixture(scope="session")
-def stepc_results(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Outcome]]:
-    yield _run_all(run_stepc, tmp_path_factory.mktemp("stepc"))
+def stepc_results(all_results: dict[str, dict[str, Outcome]]) -> dict[str, Outcome]:
+    return all_results["stepc"]
 
 
 def _both(
