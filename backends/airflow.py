@@ -13,10 +13,11 @@ parameter); ``when`` -> a ``@task.short_circuit`` per distinct condition, with e
 on ``none_failed`` so that a skip stops exactly where the interpreter's stops (effective
 conditions already carry the producers' conditions; a merge has none). A condition on an
 upstream artifact reads the value from the producer task's control line (its XCom, which
-`stepc exec` fills for outputs that conditions read): its short-circuit runs after the producer,
-and a part whose value is unknown there holds, leaving the decision to `stepc exec`; rollback -> a teardown
-guard that asks Airflow whether a task failed, then ``stepc exec --rollback`` (skipped when
-nothing failed); being a teardown, the guard leaves the run's state to the step tasks.
+`stepc exec` fills for outputs that conditions read): its short-circuit runs after the
+producer, and a part whose value is unknown there holds, leaving the decision to `stepc exec`.
+Rollback -> a teardown guard that asks Airflow whether a task failed, then ``stepc exec
+--rollback`` (skipped when nothing failed); being a teardown, the guard leaves the run's state
+to the step tasks.
 """
 
 from __future__ import annotations

@@ -8,7 +8,9 @@
   through a pipeline parameter (a skipped producer is recognised by its condition downstream).
 * A foreach step is a task node whose ``stepc_item`` parameter is fed by a metadata edge from
   the node that made the list (for a list parameter, from a small ``items`` node).
-* Conditions are decided by ``stepc exec`` (status ``skipped``).
+* Conditions are decided by ``stepc exec`` (status ``skipped``), those on an upstream artifact
+  too: a pipeline edge cannot test a value, so every node starts, and the exec of a branch not
+  taken reads the value from its input archive and records the skip.
 * Valohai has no failure hook, so a failing node rolls back itself: when ``stepc exec`` fails,
   the node runs ``stepc exec --rollback`` over its own store (the results of every step before
   it) and then fails. A step with a rollback on a parallel branch of the failure is out of reach:

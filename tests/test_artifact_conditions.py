@@ -429,6 +429,59 @@ def test_airflow_dag_imports(tmp_path: Path) -> None:
 # --- GitHub Actions and Valohai: exec decides; the files stay valid ------------------------------
 
 
+def gha_if(pipeline: Pipeline, job: str) -> str:
+    (text,) = compile_to("gha", pipeline).values()
+    guard = yaml.safe_load(text)["jobs"][job]["if"]
+    assert guard.startswith("${{ ") and guard.endswith(" }}")
+    return str(guard[4:-3])
+
+
+@pytest.mark.parametrize(("cond", "exact"), CONDITIONS, ids=[f"c{i}" for i in range(len(CONDITIONS))])
+def test_gha_if_is_never_stricter(cond: Condition, exact: bool) -> None:
+    """fit's `if:` read with GitHub's rules (strings equal ignoring case), route's job output
+    holding each value's text, or empty when GitHub skipped route: it never skips a step that
+    should run, and decides numbers and null exactly."""
+    from tests.test_gha_run import Expression
+
+    guard = gha_if(switch_pipeline(train=cond), "fit")
+    for value in [*VALUES, "TRAIN", None]:
+        try:
+            truth = evaluate(cond, {}, {("route", "mode"): value, ("start", "values"): [1, 2, 3]})
+        except TypeError:
+            continue
+        for text in (entry.value_text(value), ""):
+            needs = {
+                "stepc-params": {"result": "success", "outputs": {"params": "{}"}},
+                "route": {"result": "success", "outputs": {"value-route-mode": text}},
+                "start": {"result": "success", "outputs": {}},
+            }
+            functions = {"cancelled": lambda: False, "failure": lambda: False, "fromJSON": json.loads}
+            decided = Expression(guard, {"needs": needs}, functions).parse()
+            assert decided or not truth, (value, text, guard)
+            numeric = not any(isinstance(v, str) for v in (value, *_constants(cond)))
+            if exact and numeric and text not in ("", entry.VALUE_UNKNOWN):
+                assert bool(decided) == truth, (value, guard)
+
+
+def _constants(cond: Condition) -> list[Any]:
+    if isinstance(cond, Not):
+        return _constants(cond.operand)
+    if isinstance(cond, BoolOp):
+        return [v for c in cond.operands for v in _constants(c)]
+    found = [o.value for o in (cond.left, cond.right) if isinstance(o, Const)]
+    return [v for f in found for v in (f if isinstance(f, tuple) else (f,))]
+
+
+def test_gha_publishes_the_value_as_a_job_output() -> None:
+    (text,) = compile_to("gha", switch_pipeline()).values()
+    jobs = yaml.safe_load(text)["jobs"]
+    assert jobs["route"]["outputs"] == {"value-route-mode": "${{ steps.run-1.outputs.value-route-mode }}"}
+    (run,) = [s for s in jobs["route"]["steps"] if s.get("id") == "run-1"]
+    assert json.loads(run["env"]["STEPC_VALUE_OUTPUTS"]) == {"value-route-mode": "mode"}
+    assert "needs.route.outputs.value-route-mode == '\"train\"'" in jobs["fit"]["if"]
+    assert "outputs" not in jobs["end"]
+
+
 def test_gha_and_valohai_accept_the_shapes(tmp_path: Path) -> None:
     from tests.test_gha import validate
     from tests.test_valohai import check_valohai
@@ -476,3 +529,20 @@ def test_plain_values_round_trip_through_the_control_line() -> None:
             again = json.loads(json.dumps(value))
             assert again == value and type(again) is type(value)
             assert not (isinstance(value, float) and math.isnan(value))
+
+
+def test_exec_cli_writes_values_and_the_control_line_carries_them(tmp_path: Path) -> None:
+    """`stepc exec --values-out` on the real flow file (read by the front end): the value file
+    an Argo output parameter reads, and ``values`` in the control line (also a group's last)."""
+    from tests.helpers import stepc
+
+    common = ["--run-id", "r1", "--store", str(tmp_path / "store"), "-p", "choice=report", "--values-out"]
+    out = tmp_path / "values"
+    first = stepc("exec", FLOW, "--step", "start", "--step", "route", *common, str(out))
+    assert first.returncode == 0, first.stderr
+    last = json.loads(first.stdout.splitlines()[-1])
+    assert last["step"] == "route" and last["values"] == {"route": {"mode": "report"}}
+    assert (out / "route" / "mode.txt").read_text(encoding="ascii") == '"report"'
+    assert sorted(p.name for p in out.iterdir()) == ["route"]  # start's outputs feed no condition
+    branch = stepc("exec", FLOW, "--step", "fit", *common, str(out))
+    assert json.loads(branch.stdout.splitlines()[-1])["status"] == "skipped" and "values" not in branch.stdout

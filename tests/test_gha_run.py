@@ -476,5 +476,5 @@ def test_a_switch_on_a_computed_value_skips_the_branch_not_taken(tmp_path: Path,
     assert runner.results[other]["result"] == "skipped" and found[other][0] == "not_run"  # exec never ran
     assert runner.results[taken]["result"] == runner.results["end"]["result"] == "success"
     assert runner.results["route"]["outputs"]["value-route-mode"] == json.dumps(choice)
-    expected = None if fail_fit else (2.0 if choice == "train" else 3)
-    assert found["end"][1]["summary"] == {"mode": choice, "result": expected}
+    result = None if fail_fit else (2.0 if choice == "train" else 3)
+    assert found["end"][1]["summary"] == {"mode": choice, "result": result}

@@ -162,3 +162,31 @@ def test_nodes_leave_the_artifacts_stepc_run_leaves(
         regions = json.loads(values.get("regions", '["eu", "us"]'))
         assert runner.executions["by_region"] == len(regions)  # a task node, one execution per item
         assert runner.executions["count"] == runner.executions["double"] == 3
+
+
+SWITCH = "tests/flows/conditions/switch.py"
+
+
+@pytest.mark.parametrize(("choice", "fail_fit"), [("train", True), ("report", False)])
+def test_a_switch_on_a_computed_value_runs_as_stepc_run_does(tmp_path: Path, choice: str, fail_fit: bool) -> None:
+    """Valohai cannot skip a node by a value: both branch nodes start, and the `stepc exec` of
+    the one not taken reads route's value from its input archive and records a skip; end merges
+    `result` from the branch that ran (the same input name from two producer nodes); a failing
+    fit retries in its node and @catch lets the run go on."""
+    compiled = tmp_path / "valohai.yaml"
+    subprocess.run(
+        [sys.executable, "-m", "stepc", "compile", SWITCH, "--target", "valohai", "-o", "-"],
+        cwd=REPO, check=True, stdout=compiled.open("w", encoding="utf-8"),
+    )  # fmt: skip
+    params = {"choice": choice, "fail_fit": fail_fit}
+    runner, found = run_pipeline(compiled, {SWITCH: REPO / SWITCH}, params, tmp_path)
+    assert not runner.failed, runner.logs
+    expected = reference(REPO / SWITCH, params, tmp_path)
+    for results in (found, expected):  # an exception compares by identity: compare its text
+        if "fit_error" in results["fit"][1]:
+            results["fit"][1]["fit_error"] = repr(results["fit"][1]["fit_error"])
+    assert comparable(found) == comparable(expected)
+    other = "describe" if choice == "train" else "fit"
+    assert runner.executions[other] == 1 and found[other][0] == "skipped"  # exec decided
+    result = None if fail_fit else (2.0 if choice == "train" else 3)
+    assert found["end"][1]["summary"] == {"mode": choice, "result": result}
