@@ -469,3 +469,35 @@ def test_a_class_from_another_library_is_not_a_flow(tmp_path: Path) -> None:
     source = "from stepc import step\nfrom prefect import FlowSpec\n\nclass Other(FlowSpec):\n    pass\n"
     pipelines, diagnostics = read(tmp_path, source)
     assert pipelines == () and [d.code for d in diagnostics] == []
+
+
+def test_getattr_and_hasattr_on_self_are_reads_that_may_find_nothing(tmp_path: Path) -> None:
+    pipeline = only_pipeline(
+        tmp_path,
+        flow("""
+        class Dynamic(FlowSpec):
+            @step
+            def start(self):
+                self.value = 1
+                self.other = 2
+                self.next(self.middle)
+
+            @step
+            def middle(self):
+                self.seen = getattr(self, "value", None), hasattr(self, "missing")
+                self.next(self.end)
+
+            @step
+            def end(self):
+                name = "other"
+                print(getattr(self, name))
+        """),
+    )
+    steps = {s.name: s for s in pipeline.steps}
+    assert steps["middle"].inputs == (Input("value", "start"),)  # "missing": no producer, no error
+    # A name known only at run time: every attribute that may arrive is an input.
+    assert {(i.name, i.producer) for i in steps["end"].inputs} == {
+        ("value", "start"),
+        ("other", "start"),
+        ("seen", "middle"),
+    }

@@ -2,8 +2,10 @@
 its ``self.next(...)`` and ``self.merge_artifacts(...)`` calls (SPEC §3).
 
 Found statically from the method's libcst tree: a read is any ``self.x`` that is not an
-assignment target, a write any ``self.x = ...`` (``+=`` is both). Attributes starting with an
-underscore are private to the task and never artifacts, as in Metaflow.
+assignment target, a write any ``self.x = ...`` (``+=`` is both). ``getattr(self, "x", ...)``
+and ``hasattr(self, "x")`` are reads that may find nothing; ``getattr(self, name)`` with a
+name known only at run time may read anything. Attributes starting with an underscore are
+private to the task and never artifacts, as in Metaflow.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ class MethodBody:
     nexts: list[cst.Call] = field(default_factory=list)
     merges: list[cst.Call] = field(default_factory=list)
     api: dict[str, cst.CSTNode] = field(default_factory=dict)  # self.input, self.index, ...
+    soft_reads: dict[str, cst.CSTNode] = field(default_factory=dict)  # getattr/hasattr with a literal name
+    reads_any: bool = False  # getattr(self, <expression>): every attribute may be read
 
 
 class _BodyVisitor(cst.CSTVisitor):
@@ -64,6 +68,7 @@ class _BodyVisitor(cst.CSTVisitor):
         self._mark_targets(node.target)
 
     def visit_Call(self, node: cst.Call) -> None:
+        self._dynamic_read(node)
         name = self._self_attr(node.func)
         if name == "next":
             self.body.nexts.append(node)
@@ -71,6 +76,19 @@ class _BodyVisitor(cst.CSTVisitor):
             self.body.merges.append(node)
         elif name is not None and name not in FLOW_API:
             self.body.calls.setdefault(name, node)
+
+    def _dynamic_read(self, node: cst.Call) -> None:
+        if not (isinstance(node.func, cst.Name) and node.func.value in ("getattr", "hasattr") and len(node.args) >= 2):
+            return
+        target, attribute = node.args[0].value, node.args[1].value
+        if not (isinstance(target, cst.Name) and target.value == self.self_name):
+            return
+        if isinstance(attribute, cst.SimpleString) and isinstance(attribute.evaluated_value, str):
+            name = attribute.evaluated_value
+            if not name.startswith("_") and name not in FLOW_API:
+                self.body.soft_reads.setdefault(name, attribute)
+        else:
+            self.body.reads_any = True
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         name = self._self_attr(node)

@@ -281,12 +281,16 @@ class ClassDialect:
         body = read_body(method)
         reads: dict[str, object] = dict(body.reads)
         writes: dict[str, object] = dict(body.writes)
+        soft_reads = set(body.soft_reads)
+        reads_any = body.reads_any
         for helper in _called_helpers(body, helpers):
             helper_body = read_body(helper)
             for attr, node in helper_body.reads.items():
                 reads.setdefault(attr, node)
             for attr, node in helper_body.writes.items():
                 writes.setdefault(attr, node)
+            soft_reads |= set(helper_body.soft_reads)
+            reads_any = reads_any or helper_body.reads_any
         transition = self._transition(method, body)
         for used in (transition.foreach, transition.condition) if transition else ():
             if used is not None:  # self.next reads the attribute it fans out over or switches on
@@ -307,6 +311,8 @@ class ClassDialect:
             reads=tuple(Named(k, v) for k, v in reads.items()),
             writes=tuple(Named(k, v) for k, v in writes.items()),
             merges=tuple(m for m in (self._merge(call) for call in body.merges) if m is not None),
+            soft_reads=tuple(sorted(soft_reads - set(reads) - members)),
+            reads_any=reads_any,
             foreach_api=Named(first_use[0], first_use[1]) if first_use else None,
             catch=catch[0] if catch else None,
             code_hash=code_hash(twin),

@@ -54,6 +54,8 @@ class FlowStepDecl:
     reads: tuple[Named, ...]  # public attributes of self it (or a helper method it calls) reads
     writes: tuple[Named, ...]  # public attributes it assigns
     merges: tuple[MergeDecl, ...] = ()
+    soft_reads: tuple[str, ...] = ()  # getattr(self, "x", default), hasattr(self, "x"): may be unset
+    reads_any: bool = False  # getattr(self, <expression>): takes every attribute that may arrive
     foreach_api: Named | None = None  # first use of self.input / self.index / self.foreach_stack()
     retry: Retry | None = None
     timeout: int | None = None

@@ -391,12 +391,12 @@ class _Wiring:
             arriving = self._arriving(name) if name != "start" else {}
             foreach = self._foreach_of(decl, arriving, inputs)
         self._check_foreach_api(decl)
+        for attr in sorted(arriving) if decl.reads_any else decl.soft_reads:
+            self._take(name, attr, arriving.get(attr, ()), inputs)
         for read in decl.reads:
             producers = arriving.get(read.value)
             if producers:
-                for producer in producers:
-                    optional = not _implies(self.terms[name], self.terms[producer])
-                    inputs.setdefault((read.value, producer), Input(read.value, producer, "value", optional))
+                self._take(name, read.value, producers, inputs)
             elif read.value not in self.params and read.value not in writes:
                 known = sorted(set(arriving) | set(self.params))
                 self.graph.error(
@@ -430,6 +430,12 @@ class _Wiring:
             description=decl.description,
             span=decl.span,
         )
+
+    def _take(self, name: str, attr: str, producers: Iterable[str], inputs: dict[tuple[str, str], Input]) -> None:
+        """Inputs of ``attr`` from each step whose value may arrive (optional where it may not)."""
+        for producer in producers:
+            optional = not _implies(self.terms[name], self.terms[producer])
+            inputs.setdefault((attr, producer), Input(attr, producer, "value", optional))
 
     def _foreach_of(
         self, decl: FlowStepDecl, arriving: Reaching, inputs: dict[tuple[str, str], Input]
