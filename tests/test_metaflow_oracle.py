@@ -80,11 +80,13 @@ class Case:
         return FLOWS / self.file
 
 
+BRANCH_ARTIFACTS = ("summary", "merged_seen", "presence", "dynamic")
 CASES: tuple[Case, ...] = (
-    Case("branches", "branches.py", "BranchFlow", ("summary", "merged_seen")),
-    Case("branches-scale", "branches.py", "BranchFlow", ("summary", "merged_seen"), (("scale", "4"),)),
+    Case("branches", "branches.py", "BranchFlow", BRANCH_ARTIFACTS),
+    Case("branches-scale", "branches.py", "BranchFlow", BRANCH_ARTIFACTS, (("scale", "4"),)),
     Case("foreach", "foreach.py", "ForeachFlow", ("summary",), inherited=("labels", "stacks", "total", "items")),
     Case("foreach-n4", "foreach.py", "ForeachFlow", ("summary",), (("n", "4"), ("offset", "1.25"))),
+    Case("foreach-branches", "foreach_branches.py", "ForeachBranchesFlow", ("summary",)),
     Case("switch-fast", "switch_param.py", "SwitchParamFlow", ("summary",), (("mode", "fast"),)),
     Case("switch-slow", "switch_param.py", "SwitchParamFlow", ("summary",), (("mode", "slow"),)),
     Case("switch-big", "switch_computed.py", "SwitchComputedFlow", ("summary",), (("threshold", "1"),)),
@@ -110,6 +112,7 @@ CASES: tuple[Case, ...] = (
 # A run that must fail: compared by where it fails, not by artifacts.
 FAILING: tuple[Case, ...] = (
     Case("merge-conflict", "merge_conflict.py", "MergeConflictFlow", (), fails_at="join"),
+    Case("retries-exhausted", "always_fails.py", "AlwaysFailsFlow", (), fails_at="doomed"),
     Case("switch-no-case", "switch_param.py", "SwitchParamFlow", (), (("mode", "medium"),), fails_at="start"),
     Case("foreach-empty", "foreach.py", "ForeachFlow", (), (("n", "0"),), fails_at="start", broken=EMPTY_FOREACH_BUG),
 )
@@ -247,7 +250,7 @@ def run_metaflow(case: Case, root: Path) -> Outcome:
     with open(out, "rb") as f:
         data = pickle.load(f)
     if proc.returncode != 0 or not data["successful"]:
-        return Outcome(proc.returncode or 1, log, failed=data["failed"])
+        return Outcome(proc.returncode or 1, log, tasks=data["tasks"], failed=data["failed"])
     return Outcome(0, log, data["end"], data["tasks"], marker.exists() if case.marker else None)
 
 
@@ -282,20 +285,28 @@ def run_stepc(case: Case, root: Path) -> Outcome:
     run_id = runs[0]
     the_store = Store(store)
     if proc.returncode != 0:
-        return Outcome(proc.returncode, log, failed=_failed_steps(the_store, run_id))
+        return Outcome(proc.returncode, log, tasks=_tasks(the_store, run_id), failed=_failed_steps(the_store, run_id))
     # A pickled value may name a class of the flow's module; its folder makes it importable.
     if str(FLOWS) not in sys.path:
         sys.path.insert(0, str(FLOWS))
     end_results = the_store.committed(run_id, "end")
     assert len(end_results) == 1, log
     end = {meta.name: normalise(the_store.read_artifact(meta)) for meta in end_results[0].outputs}
+    inherited = _inherited(case, the_store, run_id)
+    return Outcome(0, log, end, _tasks(the_store, run_id), marker.exists() if case.marker else None, inherited)
+
+
+def _tasks(the_store: Any, run_id: str) -> dict[str, list[int]]:
+    """Step -> the number of attempts of each of its tasks (a foreach item is a task), for the
+    tasks that started: every attempt leaves a log, a skipped step none."""
     tasks: dict[str, list[int]] = {}
     for step_dir in sorted(p for p in the_store.run_dir(run_id).iterdir() if p.is_dir()):
-        ran = [r for r in the_store.committed(run_id, step_dir.name) if r.status != "skipped"]
-        if ran:
-            tasks[step_dir.name] = sorted(len(the_store.attempt_numbers(run_id, r.step, r.item)) for r in ran)
-    inherited = _inherited(case, the_store, run_id)
-    return Outcome(0, log, end, tasks, marker.exists() if case.marker else None, inherited)
+        step = step_dir.name
+        items = [None, *(int(p.name) for p in (step_dir / "items").glob("*") if p.name.isdigit())]
+        counts = [len(the_store.attempt_numbers(run_id, step, item)) for item in items]
+        if any(counts):
+            tasks[step] = sorted(n for n in counts if n)
+    return tasks
 
 
 def _failed_steps(the_store: Any, run_id: str) -> list[str]:
@@ -442,6 +453,7 @@ def test_the_oracle_does_what_the_cases_claim(metaflow_results: dict[str, Outcom
         mf = metaflow_results[case.id]
         assert mf.returncode != 0 and mf.failed == [case.fails_at], mf.log
     assert "produced zero splits" in metaflow_results["foreach-empty"].log
+    assert metaflow_results["retries-exhausted"].tasks == {"start": [1], "doomed": [3]}
     assert "not in the available cases" in metaflow_results["switch-no-case"].log
 
 
@@ -453,6 +465,8 @@ def test_failing_run_fails_at_the_same_step_as_metaflow(
     assert mf.returncode != 0 and mf.failed == [case.fails_at], f"the oracle did not fail as designed:\n{mf.log}"
     assert sc.returncode != 0, f"stepc ran a flow Metaflow fails at {case.fails_at!r}:\n{sc.log}"
     assert sc.failed == mf.failed, sc.log
+    # The same tasks started, with as many attempts (retries of the failing step included).
+    assert sc.tasks == mf.tasks
 
 
 @pytest.mark.parametrize("file", ORACLE_FILES)

@@ -83,6 +83,14 @@ class BranchFlow(FlowSpec):
             "scale": self.scale,
         }
         self.merged_seen = self.merged
+        # What reached end through join2's include=: literal and computed names.
+        self.presence = {
+            "merged": hasattr(self, "merged"),
+            "shared": hasattr(self, "shared"),
+            "side": hasattr(self, "side"),
+            "y": hasattr(self, "y"),
+        }
+        self.dynamic = sorted(n for n in ("base", "kept", "only_left", "value") if hasattr(self, n))
 
 
 if __name__ == "__main__":
