@@ -36,13 +36,6 @@ RUN_TIMEOUT = 300
 pytestmark = pytest.mark.xdist_group("metaflow_oracle")
 
 
-DYNAMIC_READ_BUG = (
-    "stepc front end (stepc/frontend/flowbody.py) counts only literal self.<name> reads: "
-    "getattr(self, 'value', 'unset') in RetryCatchFlow.end is not a read of artifact 'value', so "
-    "the IR gives end no 'value' input and stepc's end silently sees 'unset' where Metaflow's "
-    "sees 43 (no diagnostic either)"
-)
-
 FLOW_NAME_BUG = (
     "stepc runtime: self.name (Metaflow: the flow's name, 'FlowNameFlow') is not provided; the "
     "front end treats it as flow API (FLOW_API in stepc/frontend/flowbody.py), but step 'start' "
@@ -68,9 +61,6 @@ class Case:
     marker: bool = False  # pass a fresh path as the 'marker' parameter (fail-once steps)
     inherited: tuple[str, ...] = field(default=())  # end artifacts set upstream, compared too
     fails_at: str | None = None  # the run must fail, at this step, under both engines
-    # End artifacts stepc gets wrong today: (name, the bug). Compared in their own xfail(strict)
-    # test, so the rest of the case keeps guarding, and a fix shows up as an XPASS failure.
-    known: tuple[tuple[str, str], ...] = ()
     # The stepc run as a whole differs from Metaflow's today: the bug. Every test of the case is
     # xfail(strict) with this reason.
     broken: str | None = None
@@ -97,7 +87,6 @@ CASES: tuple[Case, ...] = (
         "RetryCatchFlow",
         ("summary", "last_err", "value_via_getattr"),
         marker=True,
-        known=(("value_via_getattr", DYNAMIC_READ_BUG),),
     ),
     Case("inherit", "inherit.py", "InheritFlow", ("summary",), inherited=("history", "counter", "label", "flags")),
     Case("flow-name", "flow_name.py", "FlowNameFlow", ("summary",), broken=FLOW_NAME_BUG),
@@ -387,27 +376,10 @@ def test_end_artifacts_match_metaflow(
     assert mf.end is not None and sc.end is not None
     for name in (*case.own, *case.inherited):
         assert name in mf.end, f"the oracle flow does not set {name!r}: fix the case"
-    compared = [name for name in case.own if name not in dict(case.known)]
-    expected = {name: mf.end[name] for name in compared}
-    got = {name: sc.end.get(name, "<not an output of end>") for name in compared}
+    expected = {name: mf.end[name] for name in case.own}
+    got = {name: sc.end.get(name, "<not an output of end>") for name in case.own}
     assert got == expected
     assert typed(got) == typed(expected)
-
-
-KNOWN = [
-    pytest.param(case, name, id=f"{case.id}-{name}", marks=pytest.mark.xfail(strict=True, reason=reason))
-    for case in CASES
-    for name, reason in case.known
-]
-
-
-@pytest.mark.parametrize(("case", "name"), KNOWN)
-def test_known_discrepancies_with_metaflow(
-    case: Case, name: str, metaflow_results: dict[str, Outcome], stepc_results: dict[str, Outcome]
-) -> None:
-    mf, sc = _both(case, metaflow_results, stepc_results)
-    assert mf.end is not None and sc.end is not None
-    assert typed(sc.end.get(name, "<not an output of end>")) == typed(mf.end[name])
 
 
 @pytest.mark.parametrize("case", cases([c for c in CASES if c.inherited]))
