@@ -169,6 +169,7 @@ def test_static_join_views_merge_artifacts_and_switch(tmp_path: Path) -> None:
         "tag": "merged",
         "stack": [],
         "index": None,
+        "flow": "Branches",  # self.name, as in Metaflow
     }
     switch = _result_json(tmp_path, r.run_id, "merge")
     assert switch["next"] == ["fit"] and switch["switch"] == "train"
@@ -437,3 +438,24 @@ def test_class_dialect_names_are_inert_at_run_time() -> None:
         _ = Flow().input
     with pytest.raises(AttributeError, match="Flow Flow has no attribute 'x'"):
         _ = Flow().x
+
+
+EM = "classflow_features:Empty"
+EMPTY = Pipeline(
+    name="empty",
+    source="classflow_features.py",
+    module="classflow_features",
+    steps=(
+        _step(EM, "start", outputs=("items",)),
+        _step(EM, "work", (Input("items", "start", "item"),), foreach=Foreach("input", "items")),
+        _step(EM, "end", after=("work",)),
+    ),
+    edges=_edges("start>work", "work>end"),
+)
+
+
+def test_a_foreach_over_an_empty_list_fails_the_splitting_step(tmp_path: Path) -> None:
+    r = run_pipeline(EMPTY, FEATURES, {}, store=tmp_path, workers=1)
+    assert not r.ok
+    assert r["start"].status == "failed" and r["work"].status == "not_run"
+    assert "the foreach over self.items produced zero splits" in (r.error or "")

@@ -14,7 +14,8 @@ calls the method and saves the public attributes among the step's outputs that i
   a static fan-out one view per predecessor (IR ``Input.views``), also reachable as
   ``inputs.<step>``. ``self.merge_artifacts(inputs, include=, exclude=)`` follows Metaflow.
 * ``self.next(...)`` records the steps named and, for a switch, the case chosen; every step but
-  ``end`` must call it.
+  ``end`` must call it; a foreach over an empty list fails there, as in Metaflow.
+* ``self.name`` is the flow's (class's) name, as in Metaflow.
 * ``@catch(var=...)``: when the last attempt raises (or, with a timeout, runs out of time: see
   :func:`_catchable_deadline`), the step succeeds anyway: ``var`` holds an
   :class:`ExceptionWrapper` and the attributes set before the exception are saved as usual
@@ -202,8 +203,9 @@ def join_inputs(task: Task, loaded: list[Loaded]) -> Inputs:
         for k in range(count):
             artifacts = dict(shared)
             for b, v in gathered:
-                if isinstance(v, list) and k < len(v) and v[k] is not None:
-                    artifacts[b.name] = v[k]  # type: ignore[assignment]
+                item = v[k] if isinstance(v, list) and k < len(v) else None
+                if item is not None:  # an item that did not set it: absent from this view
+                    artifacts[b.name] = item
             views.append(View(gathered[0][0].producer, artifacts))
         return Inputs(views)
     by_step: dict[str, dict[str, Artifact]] = {}
@@ -286,11 +288,21 @@ class TaskState:
             if len(names) != 1:
                 raise InvalidNextException(f"{where}: a foreach goes to exactly one step")
             try:
-                getattr(flow, foreach)
+                items = getattr(flow, foreach)
             except AttributeError:
                 raise InvalidNextException(
                     f"{where}: the foreach list self.{foreach} is not set; set it before self.next()"
                 ) from None
+            try:
+                count = len(items) if hasattr(items, "__len__") else sum(1 for _ in items)
+            except TypeError as exc:
+                raise InvalidNextException(
+                    f"{where}: the foreach variable self.{foreach} is not iterable: {exc}"
+                ) from None
+            if count == 0:  # as in Metaflow: the splitting step fails rather than the join
+                raise InvalidNextException(
+                    f"{where}: the foreach over self.{foreach} produced zero splits (it is empty)"
+                )
             self.foreach = foreach
         self.targets = names
 
@@ -394,17 +406,18 @@ def run_step(task: Task, cls: type, method_name: str, store: Store) -> Outcome:
     state = TaskState(task.step, join, split)
     flow: Any = object.__new__(runtime_class(cls))
     object.__setattr__(flow, "_stepc_state", state)
+    object.__setattr__(flow, "name", cls.__name__)  # Metaflow's self.name: the flow's name
     attrs = parameter_attributes(cls)
     for name, value in task.params.items():
         object.__setattr__(flow, attrs.get(name, name), value)
-    inherited: dict[str, Any] = {}
+    attributes: dict[str, Any] = {}
     if not join:
         for bound, value in zip(task.inputs, loaded, strict=True):
             if isinstance(value, Artifact):
-                inherited[bound.name] = value.value
+                attributes[bound.name] = value.value
             elif isinstance(value, list):  # a gather outside a join: the values that exist
-                inherited[bound.name] = [a.value for a in value if a is not None]
-        for name, value in inherited.items():
+                attributes[bound.name] = [a.value for a in value if a is not None]
+        for name, value in attributes.items():
             object.__setattr__(flow, name, value)
     method = getattr(flow, method_name)
     try:

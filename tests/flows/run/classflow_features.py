@@ -81,6 +81,7 @@ class Branches(FlowSpec):
             "tag": self.tag,
             "stack": self.foreach_stack(),
             "index": self.index,
+            "flow": self.name,
         }
 
 
@@ -173,6 +174,23 @@ class Slow(FlowSpec):
     @step
     def end(self):
         self.summary = (self.timeout_error.type, self.timeout_error.exception, self.before)
+
+
+class Empty(FlowSpec):
+    """A foreach over an empty list fails the step that splits."""
+
+    @step
+    def start(self):
+        self.items = []
+        self.next(self.work, foreach="items")
+
+    @step
+    def work(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
 
 
 class Broken(FlowSpec):
