@@ -349,6 +349,13 @@ IRIS_CONF = {"n_rows": 120, "learning_rates": [0.5, 0.05]}
 # threshold > 1000: report is skipped; notify runs after it all the same (after= orders only)
 FEATURES_CONF = {"n_shards": 2, "threshold": 5000, "regions": ["eu", "us", "ap"]}
 HOSTILE_CONF = {f"p{i}": text + "!" for i, text in enumerate(HOSTILE) if i % 2 == 0}
+# a switch on a value route computes; fit retries, fails every attempt and @catch keeps the run going
+SWITCH = "tests/flows/conditions/switch.py"
+SWITCH_CONF = {
+    "switch-train": {"choice": "train", "fail_fit": False},
+    "switch-report": {"choice": "report", "fail_fit": False},
+    "switch-catch": {"choice": "train", "fail_fit": True},
+}
 
 
 @pytest.fixture(scope="session")
@@ -367,6 +374,10 @@ def runs(airflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     started.airflow("features", (COMPILED / "feature-tour_dag.py").read_text(), "feature-tour", FEATURES_CONF)
     for mode, conf in ETL_CONF.items():
         started.airflow(f"etl-{mode}", (COMPILED / "etl-branches_dag.py").read_text(), "etl-branches", conf)
+    switch_dag = compile_airflow(SWITCH)
+    for key, switch_conf in SWITCH_CONF.items():
+        started.airflow(key, switch_dag, "Switch", switch_conf)
+        started.local(key, SWITCH, switch_conf)
     flow = "tests/flows/airflow/retry_rollback.py"
     for engine in ("airflow", "local"):
         conf = {"journal": str(root / f"{engine}.journal"), "fail": True}
@@ -452,6 +463,29 @@ def test_dags_test_branches_match_stepc_run(runs: Runs, mode: str) -> None:
     taken, skipped = ("full_scoring", "quick_scoring") if mode == "full" else ("quick_scoring", "full_scoring")
     assert any(k[0] == taken for k in found) and not any(k[0] == skipped for k in found)
     assert not list(airflow_store.rglob("rollback.log"))  # nothing failed, so nothing was rolled back
+
+
+@pytest.mark.parametrize("key", sorted(SWITCH_CONF))
+def test_dags_test_switch_on_a_computed_value_matches_stepc_run(runs: Runs, key: str) -> None:
+    """The short-circuit after route reads its control line: Airflow skips the branch not taken
+    (its `stepc exec` never runs), and end merges `result` from the branch that ran."""
+    airflow_store, local_store, _ = both(runs, key)
+
+    def comparable(found: dict[tuple[str, int | None, str], Any]) -> dict[tuple[str, int | None, str], Any]:
+        return {k: repr(v) if k[2] == "fit_error" else v for k, v in found.items()}  # exceptions: by text
+
+    found = outputs(airflow_store)
+    assert comparable(found) == comparable(outputs(local_store))
+    conf = SWITCH_CONF[key]
+    other = "describe" if conf["choice"] == "train" else "fit"
+    run_dir = next((airflow_store / "runs").iterdir())
+    assert not (run_dir / other).exists()  # skipped by Airflow, before exec
+    result = None if conf["fail_fit"] else (2.0 if conf["choice"] == "train" else 3)
+    assert found[("end", None, "summary")] == {"mode": conf["choice"], "result": result}
+    if conf["fail_fit"]:
+        run_id = unquote(run_dir.name)
+        fit = Store(airflow_store).read_result(run_id, "fit", None)
+        assert fit is not None and fit.attempt == 3  # Airflow's retries, and the last one caught
 
 
 def test_dags_test_retry_and_rollback_match_stepc_run(runs: Runs) -> None:

@@ -508,6 +508,13 @@ def test_every_backend_keeps_one_input_name_from_several_producers_apart() -> No
     }
     dag = airflow_dag(join_pipeline())
     assert {"    t1 >> t4", "    t2 >> t4", "    t3 >> t4"} <= set(dag.splitlines())
+    (valohai,) = compile_to("valohai", join_pipeline()).values()
+    (pipeline,) = [d["pipeline"] for d in yaml.safe_load(valohai) if "pipeline" in d]
+    feeding = {tuple(e) for e in pipeline["edges"] if e[1].startswith("join.")}
+    assert feeding == {(f"{n}.output.*", f"join.input.stepc-{n}") for n in ("square", "cube", "start")}
+    (gha,) = compile_to("gha", join_pipeline()).values()
+    join = yaml.safe_load(gha)["jobs"]["join"]
+    assert set(join["needs"]) == {"stepc-params", "square", "cube", "start"}
 
 
 def test_catch_keeps_every_engines_retry_count() -> None:
