@@ -267,7 +267,7 @@ class Step:
     image: str = "python:3.12-slim"
     env: tuple[tuple[str, str], ...] = ()
     rollback: str | None = None  # "module:function"
-    catch: str | None = None  # class dialect @catch(var=): the attribute a final failure is stored in
+    catch: str | None = None  # class dialect @catch(var=): the attribute a final failure is stored in ("": none)
     group: str | None = None
     weight: float = 1.0
     tags: tuple[tuple[str, str], ...] = ()  # list tags become (tag, "")

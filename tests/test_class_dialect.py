@@ -501,3 +501,9 @@ def test_getattr_and_hasattr_on_self_are_reads_that_may_find_nothing(tmp_path: P
         ("other", "start"),
         ("seen", "middle"),
     }
+
+
+def test_a_bare_catch_catches_without_an_attribute(tmp_path: Path) -> None:
+    source = HEAD + steps("@catch\n@step\ndef start(self):\n    self.next(self.end)", END)
+    pipeline = only_pipeline(tmp_path, source)
+    assert pipeline.steps[0].catch == "" and pipeline.steps[0].outputs == ()

@@ -299,7 +299,7 @@ class ClassDialect:
         writes = {k: v for k, v in writes.items() if k not in members}
         settings = self._step_settings(method)
         catch = settings.pop("catch")
-        if catch is not None:
+        if catch is not None and catch[0]:
             writes.setdefault(catch[0], catch[1])
         foreach_uses = {k: v for k, v in body.api.items() if k in ("input", "index", "foreach_stack")}
         first_use = next(iter(foreach_uses.items()), None)
@@ -355,10 +355,10 @@ class ClassDialect:
             elif api == "timeout":
                 settings["timeout"] = self._checked(_timeout, values, target)
             elif api == "catch":
-                var = values.get("var", (None, target))
-                if var[0] is not None and not (isinstance(var[0], str) and args.IDENTIFIER.match(var[0])):
+                var = values.get("var", ("", target))  # no var: the failure is caught, not stored
+                if var[0] and not (isinstance(var[0], str) and args.IDENTIFIER.match(var[0])):
                     self._error("S103", "@catch var must be an attribute name", var[1])
-                elif var[0] is not None:
+                else:
                     settings["catch"] = var
             elif api == "environment":
                 if "vars" in values:
