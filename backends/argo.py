@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from stepc.diagnostics import Diagnostic
-from stepc.ir import Parameter, Pipeline, Step, parameters_read, thaw
+from stepc.ir import Condition, Parameter, Pipeline, Step, parameters_read, thaw
 from stepc.runtime.entry import VALUE_UNKNOWN, condition_outputs, value_dir
 from stepc.runtime.plan import artifact_refs
 
@@ -172,7 +172,7 @@ class ArgoBackend(Backend):
 
     @staticmethod
     def _value_refs(
-        condition: Any,
+        condition: Condition,
         owner: dict[str, Unit],
         before: list[str],
         whens: dict[str, str | None],
