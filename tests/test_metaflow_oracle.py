@@ -36,19 +36,6 @@ RUN_TIMEOUT = 300
 pytestmark = pytest.mark.xdist_group("metaflow_oracle")
 
 
-FLOW_NAME_BUG = (
-    "stepc runtime: self.name (Metaflow: the flow's name, 'FlowNameFlow') is not provided; the "
-    "front end treats it as flow API (FLOW_API in stepc/frontend/flowbody.py), but step 'start' "
-    "fails with AttributeError: Flow FlowNameFlow has no attribute 'name'"
-)
-EMPTY_FOREACH_BUG = (
-    "stepc runtime: a foreach over an empty list (ForeachFlow, n=0) does not fail the splitting "
-    "step: stepc runs zero 'work' items and goes on to the join 'collect' (which then fails on "
-    "inputs[0] with IndexError); Metaflow fails 'start': 'Foreach iterator over items in step "
-    "start produced zero splits'"
-)
-
-
 @dataclass(frozen=True)
 class Case:
     """One flow run with one set of parameters under both engines."""
@@ -89,7 +76,7 @@ CASES: tuple[Case, ...] = (
         marker=True,
     ),
     Case("inherit", "inherit.py", "InheritFlow", ("summary",), inherited=("history", "counter", "label", "flags")),
-    Case("flow-name", "flow_name.py", "FlowNameFlow", ("summary",), broken=FLOW_NAME_BUG),
+    Case("flow-name", "flow_name.py", "FlowNameFlow", ("summary",)),
     Case(
         "inherit-params",
         "inherit.py",
@@ -103,7 +90,7 @@ FAILING: tuple[Case, ...] = (
     Case("merge-conflict", "merge_conflict.py", "MergeConflictFlow", (), fails_at="join"),
     Case("retries-exhausted", "always_fails.py", "AlwaysFailsFlow", (), fails_at="doomed"),
     Case("switch-no-case", "switch_param.py", "SwitchParamFlow", (), (("mode", "medium"),), fails_at="start"),
-    Case("foreach-empty", "foreach.py", "ForeachFlow", (), (("n", "0"),), fails_at="start", broken=EMPTY_FOREACH_BUG),
+    Case("foreach-empty", "foreach.py", "ForeachFlow", (), (("n", "0"),), fails_at="start"),
 )
 ORACLE_FILES = sorted({c.file for c in (*CASES, *FAILING)})
 
