@@ -20,24 +20,14 @@ from stepc.frontend.arguments import ArgumentError
 from stepc.frontend.fingerprint import FunctionNode, code_hash
 from stepc.frontend.flowbody import MethodBody, last_statement_call, read_body
 from stepc.frontend.flowdecl import FlowDecl, FlowStepDecl, MergeDecl, Transition
+from stepc.frontend.flownext import read_next
+from stepc.frontend.flowsettings import SCHEDULES, STEP_DECORATORS, StepSettings, read_cron
 from stepc.frontend.imports import FLOW_LIBRARIES, ImportTable
 from stepc.frontend.literals import Constants, NotStatic, literal_value
 from stepc.frontend.source import SourceFile
-from stepc.ir import ParamType, Resources, Retry, Span, value_type
+from stepc.ir import ParamType, Span, value_type
 
-MIB = 1024 * 1024
 _PARAM_TYPES: dict[str, ParamType] = {"int": "int", "float": "float", "str": "str", "bool": "bool", "JSONType": "dict"}
-# Decorator -> its arguments stepc maps to the IR (others are reported, not dropped silently).
-_STEP_DECORATORS: dict[str, tuple[str, ...]] = {
-    "retry": ("times", "minutes_between_retries"),
-    "timeout": ("seconds", "minutes", "hours"),
-    "resources": ("cpu", "memory", "gpu", "disk"),
-    "catch": ("var", "print_exception"),
-    "kubernetes": ("image", "cpu", "memory", "gpu", "disk"),
-    "batch": ("image", "cpu", "memory", "gpu"),
-    "environment": ("vars",),
-}
-_SCHEDULES = {"hourly": "0 * * * *", "daily": "0 0 * * *", "weekly": "0 0 * * 0"}
 
 
 def flow_classes(module: cst.Module, imports: ImportTable) -> list[cst.ClassDef]:
@@ -180,7 +170,7 @@ class ClassDialect:
                 self._error("S113", "@schedule needs exactly one of cron=, hourly=, daily=, weekly=", call)
                 continue
             value, node = values[chosen[0]]
-            schedule = self._checked(_cron, value, node) if chosen[0] == "cron" else _SCHEDULES[chosen[0]]
+            schedule = self._checked(read_cron, value, node) if chosen[0] == "cron" else SCHEDULES[chosen[0]]
         return schedule
 
     def _parameter(self, small: cst.BaseSmallStatement) -> ParamDecl | None:
@@ -298,7 +288,7 @@ class ClassDialect:
         reads = {k: v for k, v in reads.items() if k not in members}
         writes = {k: v for k, v in writes.items() if k not in members}
         settings = self._step_settings(method)
-        catch = settings.pop("catch")
+        catch = settings.catch
         if catch is not None and catch[0]:
             writes.setdefault(catch[0], catch[1])
         foreach_uses = {k: v for k, v in body.api.items() if k in ("input", "index", "foreach_stack")}
@@ -318,7 +308,11 @@ class ClassDialect:
             code_hash=code_hash(twin),
             description=_first_line(method.get_docstring()),
             span=self._span(twin),
-            **settings,
+            retry=settings.retry,
+            timeout=settings.timeout,
+            resources=settings.resources,
+            image=settings.image,
+            env=settings.env,
         )
 
     def _span(self, node: FunctionNode) -> Span:
@@ -327,50 +321,22 @@ class ClassDialect:
         start, end = column(node.lineno, node.col_offset), column(end_line, node.end_col_offset or 0)
         return Span(self.rel_path, node.lineno, start, end_line, end)
 
-    def _step_settings(self, method: cst.FunctionDef) -> dict[str, Any]:
-        settings: dict[str, Any] = {
-            "retry": None,
-            "timeout": None,
-            "resources": None,
-            "image": None,
-            "env": (),
-            "catch": None,
-        }
-        sizes: dict[str, Any] = {}
+    def _step_settings(self, method: cst.FunctionDef) -> StepSettings:
+        settings = StepSettings()
         for decorator in method.decorators:
             api = self._decorator_api(decorator)
             if api is None or api == "step":
                 continue
             target = decorator.decorator
-            if api not in _STEP_DECORATORS:
+            if api not in STEP_DECORATORS:
                 self._error("W203", f"@{api} is not supported by stepc: it is ignored", target, "warning")
                 continue
             call = target if isinstance(target, cst.Call) else cst.Call(func=target)
             reported = len(self.diagnostics)
-            values = self._arguments(call, _STEP_DECORATORS[api], f"@{api}")
-            if any(d.severity == "error" for d in self.diagnostics[reported:]):
-                continue  # an argument could not be read: judging the others would only add noise
-            if api == "retry":
-                settings["retry"] = self._checked(_retry, values, target)
-            elif api == "timeout":
-                settings["timeout"] = self._checked(_timeout, values, target)
-            elif api == "catch":
-                var = values.get("var", ("", target))  # no var: the failure is caught, not stored
-                if var[0] and not (isinstance(var[0], str) and args.IDENTIFIER.match(var[0])):
-                    self._error("S103", "@catch var must be an attribute name", var[1])
-                else:
-                    settings["catch"] = var
-            elif api == "environment":
-                if "vars" in values:
-                    settings["env"] = self._checked(args.read_env, *values["vars"]) or ()
-            else:  # resources, kubernetes, batch: the largest request wins, as in Metaflow
-                if "image" in values:
-                    settings["image"] = self._checked(args.read_str, *values["image"], "image")
-                for key in ("cpu", "memory", "gpu", "disk"):
-                    if key in values:
-                        sizes[key] = max(sizes.get(key, values[key]), values[key], key=_size_key)
-        if sizes:
-            settings["resources"] = self._checked(_resources, sizes, method.name)
+            values = self._arguments(call, STEP_DECORATORS[api], f"@{api}")
+            if not any(d.severity == "error" for d in self.diagnostics[reported:]):  # else judging adds noise
+                self._checked(settings.apply, api, values, target)
+        self._checked(settings.size, method.name)
         return settings
 
     def _transition(self, method: cst.FunctionDef, body: MethodBody) -> Transition | None:
@@ -393,74 +359,7 @@ class ClassDialect:
                 calls[-1] if len(calls) > 1 else calls[0],
             )
             return None
-        return self._read_next(calls[0])
-
-    def _read_next(self, call: cst.Call) -> Transition | None:
-        positional = [a for a in call.args if a.keyword is None and not a.star]
-        keywords = {a.keyword.value: a for a in call.args if a.keyword is not None}
-        for key, arg in keywords.items():
-            if key not in ("foreach", "condition"):
-                self._error("S131", f"self.next has no argument '{key}' that stepc supports", arg.keyword or arg)
-                return None
-        attrs: dict[str, Named] = {}
-        for key, arg in keywords.items():
-            if not (isinstance(arg.value, cst.SimpleString) and args.IDENTIFIER.match(str(arg.value.evaluated_value))):
-                self._error("S131", f'{key}= names an attribute of self as a string, e.g. {key}="items"', arg.value)
-                return None
-            attrs[key] = Named(str(arg.value.evaluated_value), arg.value)
-        if len(positional) == 1 and isinstance(positional[0].value, cst.Dict):
-            return self._read_switch(call, positional[0].value, attrs)
-        if "condition" in attrs:
-            self._error(
-                "S131",
-                "condition= goes with a dict of cases: self.next({'a': self.x, ...}, condition=...)",
-                keywords["condition"],
-            )
-            return None
-        targets = [self._target(a.value) for a in positional]
-        if not targets or any(t is None for t in targets) or len(positional) != len(call.args) - len(keywords):
-            if not targets:
-                self._error("S131", "self.next needs the next step, e.g. self.next(self.train)", call)
-            return None
-        named = tuple(t for t in targets if t is not None)
-        if "foreach" in attrs:
-            if len(named) != 1:
-                self._error("S131", "a foreach goes to exactly one step", call)
-                return None
-            return Transition("foreach", named, call, foreach=attrs["foreach"])
-        return Transition("linear" if len(named) == 1 else "split", named, call)
-
-    def _read_switch(self, call: cst.Call, cases: cst.Dict, attrs: dict[str, Named]) -> Transition | None:
-        if "condition" not in attrs or "foreach" in attrs:
-            self._error("S131", "a switch self.next({...}) needs condition='attribute' (and no foreach)", call)
-            return None
-        read: list[tuple[Any, Named]] = []
-        for element in cases.elements:
-            if not isinstance(element, cst.DictElement):
-                self._error("S131", "the cases of a switch are written out: {'a': self.x, 'b': self.y}", element)
-                return None
-            try:
-                key = literal_value(element.key, self.constants)
-            except NotStatic as exc:
-                self._error("S102", f"switch case: {exc.message}", exc.node)
-                return None
-            if not isinstance(key, (str, int, bool)):
-                self._error("S103", "a switch case is a string, int or bool", element.key)
-                return None
-            target = self._target(element.value)
-            if target is None:
-                return None
-            read.append((key, target))
-        if len(read) < 2:
-            self._error("S131", "a switch needs at least two cases (one is a plain self.next)", cases)
-            return None
-        return Transition("switch", tuple(t for _, t in read), call, condition=attrs["condition"], cases=tuple(read))
-
-    def _target(self, node: cst.BaseExpression) -> Named | None:
-        if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == "self":
-            return Named(node.attr.value, node)
-        self._error("S131", "self.next takes steps as self.<step>", node)
-        return None
+        return self._checked(read_next, calls[0], self.constants)  # type: ignore[no-any-return]
 
     def _merge(self, call: cst.Call) -> MergeDecl | None:
         values = self._arguments(
@@ -521,62 +420,3 @@ def _arg_node(call: cst.Call, index: int) -> cst.CSTNode:
 
 def _first_line(docstring: str | None) -> str:
     return docstring.strip().splitlines()[0] if docstring and docstring.strip() else ""
-
-
-def _number(values: dict[str, tuple[Any, cst.CSTNode]], key: str, default: float, what: str) -> float:
-    value, node = values.get(key, (default, None))
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ArgumentError(node, "S103", f"{what} {key} must be a number")
-    if value < 0:
-        raise ArgumentError(node, "S114", f"{what} {key} must not be negative (got {value})")
-    return float(value)
-
-
-def _retry(values: dict[str, tuple[Any, cst.CSTNode]], node: cst.CSTNode) -> Retry:
-    # Metaflow's defaults for a bare @retry: three retries, two minutes apart.
-    times = _number(values, "times", 3, "@retry")
-    if times != int(times):
-        raise ArgumentError(values["times"][1], "S103", "@retry times must be a whole number")
-    return Retry(times=int(times), delay=_number(values, "minutes_between_retries", 2, "@retry") * 60)
-
-
-def _timeout(values: dict[str, tuple[Any, cst.CSTNode]], node: cst.CSTNode) -> int:
-    seconds = sum(_number(values, k, 0, "@timeout") * f for k, f in (("seconds", 1), ("minutes", 60), ("hours", 3600)))
-    if seconds <= 0:
-        raise ArgumentError(node, "S114", "@timeout must be more than 0 seconds: give seconds=, minutes= or hours=")
-    return int(seconds)
-
-
-def _size_key(entry: tuple[Any, cst.CSTNode]) -> float:
-    value = entry[0]
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return float("inf")  # a wrong value is kept, to be reported
-
-
-def _resources(sizes: dict[str, tuple[Any, cst.CSTNode]], anchor: cst.CSTNode) -> Resources:
-    spelled: dict[str, Any] = {}
-    for key, (value, node) in sizes.items():
-        if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
-            value = float(value) if "." in value else int(value)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ArgumentError(node, "S112", f"{key} must be a non-negative number, not {value!r}")
-        # Metaflow counts memory and disk in megabytes.
-        spelled[key] = f"{value}Mi" if key in ("memory", "disk") else value
-    if "gpu" in spelled:
-        gpu = spelled["gpu"]
-        if gpu != int(gpu):
-            raise ArgumentError(sizes["gpu"][1], "S112", f"gpu must be a whole number of GPUs, not {gpu!r}")
-        spelled["gpu"] = int(gpu)
-    return args.read_resources(spelled, anchor)
-
-
-def _cron(value: Any, node: cst.CSTNode) -> str:
-    from stepc.cron import cron_error
-
-    text = args.read_str(value, node, "cron")
-    problem = cron_error(text)
-    if problem:
-        raise ArgumentError(node, "S113", f"bad cron schedule {text!r}: {problem}")
-    return text.strip()

@@ -1,0 +1,283 @@
+"""The shape of a flow class's graph (SPEC §3): which step follows which, Metaflow's rules on
+splits, joins, foreaches and switches, and where each step runs (its switch choices).
+
+Metaflow's rules, checked statically: ``start`` and ``end`` exist, every other step ends in
+``self.next``, every step is reachable, the branches of a split or foreach meet in a join
+(a step taking ``inputs``), and only the exclusive branches of a switch meet without one.
+
+A step's condition is where the switches before it went: a set of alternatives, each a set
+of (switch step, case) choices; alternatives that cover every case of a switch fold back.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from stepc.declarations import Named, Reporter
+from stepc.diagnostics import Diagnostic, did_you_mean
+from stepc.frontend.flowdecl import FlowDecl, FlowStepDecl
+
+RESERVED_NAMES = frozenset({"name", "next", "input", "index", "cmd"})  # attributes of every flow object
+Choice = tuple[str, Any]  # (switch step, case key)
+Terms = frozenset[frozenset[Choice]]  # OR of ANDs
+Reaching = dict[str, tuple[str, ...]]  # attribute -> the steps whose value may arrive
+Frame = tuple[str, str]  # (step that split, "split" | "foreach"): an open fan-out
+
+
+@dataclass
+class FlowGraph:
+    """A flow class's steps linked by their ``self.next`` calls, and what was found wrong."""
+
+    flow: FlowDecl
+    reporter: Reporter
+    steps: dict[str, FlowStepDecl]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    successors: dict[str, list[tuple[str, Choice | None]]] = field(default_factory=dict)
+    predecessors: dict[str, list[str]] = field(default_factory=dict)
+
+    def error(self, code: str, message: str, anchor: object) -> None:
+        self.diagnostics.append(self.reporter.diagnostic(code, message, anchor))
+
+
+# -- structure ---------------------------------------------------------------------------------
+
+
+def link(graph: FlowGraph) -> bool:
+    """Successors and predecessors from the ``self.next`` calls; False when the graph is unusable."""
+    ok = True
+    for required in ("start", "end"):
+        if required not in graph.steps:
+            graph.error("S130", f"flow '{graph.flow.name.value}' has no '{required}' step", graph.flow.name.anchor)
+            ok = False
+    for step in graph.flow.steps:
+        graph.successors[step.name.value] = []
+        graph.predecessors.setdefault(step.name.value, [])
+    for step in graph.flow.steps:
+        move = step.transition
+        if move is None:
+            ok = ok and (step.name.value == "end")
+            continue
+        choices: Iterable[tuple[Any, Named]] = move.cases or [(None, t) for t in move.targets]
+        for key, target in choices:
+            if target.value not in graph.steps:
+                hint = did_you_mean(target.value, graph.steps)
+                graph.error(
+                    "S131", f"self.next goes to '{target.value}', which is not a @step method{hint}", target.anchor
+                )
+                ok = False
+                continue
+            choice = (step.name.value, key) if move.kind == "switch" else None
+            graph.successors[step.name.value].append((target.value, choice))
+            if step.name.value not in graph.predecessors[target.value]:
+                graph.predecessors[target.value].append(step.name.value)
+    if not ok or not _check_shapes(graph):
+        return False
+    reached = {"start"}
+    frontier = ["start"]
+    while frontier:
+        for successor, _ in graph.successors[frontier.pop()]:
+            if successor not in reached:
+                reached.add(successor)
+                frontier.append(successor)
+    for step in graph.flow.steps:
+        if step.name.value not in reached:
+            graph.error(
+                "S132",
+                f"step '{step.name.value}' is unreachable: no self.next leads to it from start",
+                step.name.anchor,
+            )
+    return len(reached) == len(graph.steps)
+
+
+def _check_shapes(graph: FlowGraph) -> bool:
+    """Metaflow's rules on each step's own shape (the graph's are checked by the walks after)."""
+    ok = True
+    for step in graph.flow.steps:
+        name, move = step.name.value, step.transition
+        problem = None
+        if name in RESERVED_NAMES:
+            problem = ("S103", f"'{name}' is a reserved name on a flow (self.{name}): rename the step")
+        elif name == "start" and graph.predecessors[name]:
+            problem = ("S131", f"start is where the flow begins: step '{graph.predecessors[name][0]}' cannot go to it")
+        elif step.is_join and name == "end":
+            problem = ("S133", "end cannot be a join step: add a join step before it")
+        elif step.is_join and move is not None and move.kind != "linear":
+            problem = ("S133", f"join step '{name}' cannot also fan out or switch: add a step after it that does")
+        elif step.is_join and any(_is_switch(graph, p) for p in graph.predecessors[name]):
+            problem = ("S133", f"a switch cannot go straight to join step '{name}': add a step on that branch")
+        elif move is not None and move.kind == "foreach" and graph.steps[move.targets[0].value].is_join:
+            graph.error("S134", "a foreach needs a step between it and its join, to run for each item", move.anchor)
+            ok = False
+        if problem is not None:
+            graph.error(problem[0], problem[1], step.name.anchor)
+            ok = False
+    return ok
+
+
+def _is_switch(graph: FlowGraph, name: str) -> bool:
+    move = graph.steps[name].transition
+    return move is not None and move.kind == "switch"
+
+
+def order(graph: FlowGraph) -> list[str] | None:
+    """Topological order, ties broken by declaration order; a cycle is reported."""
+    index = {name: i for i, name in enumerate(graph.steps)}
+    names = list(graph.steps)
+    waiting = {name: len(graph.predecessors[name]) for name in names}
+    ready = [index[n] for n, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
+    order: list[str] = []
+    while ready:
+        name = names[heapq.heappop(ready)]
+        order.append(name)
+        for target in dict.fromkeys(t for t, _ in graph.successors[name]):
+            waiting[target] -= 1
+            if waiting[target] == 0:
+                heapq.heappush(ready, index[target])
+    if len(order) == len(names):
+        return order
+    stuck = [n for n in names if n not in order]
+    path = " -> ".join(stuck + [stuck[0]])
+    graph.error("S107", f"self.next calls form a cycle through steps {path}", graph.steps[stuck[0]].name.anchor)
+    return None
+
+
+def check_fan_outs(graph: FlowGraph, order: list[str]) -> dict[str, tuple[Frame, ...]] | None:
+    """The open fan-outs around each step; every split and foreach must meet in a join."""
+    stacks: dict[str, tuple[Frame, ...]] = {}
+    ok = True
+    for name in order:
+        step = graph.steps[name]
+        before = {stacks[p] for p in graph.predecessors[name]}
+        if name == "start":
+            stack: tuple[Frame, ...] = ()
+        elif step.is_join:
+            stack = next(iter(before))
+            if len(before) > 1 or not stack:
+                graph.error(
+                    "S133",
+                    f"join step '{name}' does not close one fan-out: its inputs must be the branches "
+                    "of one split or the steps of one foreach",
+                    step.name.anchor,
+                )
+                ok = False
+                stacks[name] = ()  # reported: go on checking the rest as if it were closed
+                continue
+            opener, kind = stack[-1]
+            if kind == "foreach" and (
+                len(graph.predecessors[name]) != 1
+                or graph.predecessors[name][0] not in [t for t, _ in graph.successors[opener]]
+            ):
+                graph.error(
+                    "S135",
+                    f"stepc runs one step per foreach item: the step after the foreach of "
+                    f"'{opener}' must go straight to join '{name}'",
+                    step.name.anchor,
+                )
+                ok = False
+            stack = stack[:-1]
+        else:
+            if len(before) > 1:
+                graph.error(
+                    "S133",
+                    f"step '{name}' is where branches meet: make it a join, def {name}(self, inputs)",
+                    step.name.anchor,
+                )
+                ok = False
+                stacks[name] = ()  # reported: go on checking the rest as if it were closed
+                continue
+            stack = next(iter(before))
+        move = step.transition
+        if move is not None and move.kind in ("split", "foreach"):
+            if move.kind == "foreach" and any(kind == "foreach" for _, kind in stack):
+                graph.error("S135", "a foreach inside a foreach is not supported by stepc", move.anchor)
+                ok = False
+            stack = stack + ((name, move.kind),)
+        stacks[name] = stack
+        if name == "end" and stack:
+            opener, kind = stack[-1]
+            what = "foreach" if kind == "foreach" else "split"
+            opened = graph.steps[opener].transition
+            message = f"the {what} of step '{opener}' is never joined: add a join step (self, inputs)"
+            graph.error("S134", message, opened.anchor if opened else step.name.anchor)
+            ok = False
+    for name in order:
+        step = graph.steps[name]
+        if not step.is_join and step.merges:
+            graph.error(
+                "S133", f"merge_artifacts(inputs) belongs in a join step; '{name}' is not one", step.merges[0].anchor
+            )
+            ok = False
+    return stacks if ok else None
+
+
+# -- conditions --------------------------------------------------------------------------------
+
+
+def conditions(graph: FlowGraph, order: list[str]) -> dict[str, Terms] | None:
+    """Each step's condition as alternatives of switch choices; branches that meet without a
+    join must exclude each other (only a switch's branches do)."""
+    keys = {
+        s.name.value: [k for k, _ in s.transition.cases]
+        for s in graph.flow.steps
+        if s.transition is not None and s.transition.kind == "switch"
+    }
+    terms: dict[str, Terms] = {"start": frozenset({frozenset()})}
+    ok = True
+    for name in order:
+        if name == "start":
+            continue
+        incoming: list[Terms] = []
+        for pred in graph.predecessors[name]:
+            for target, choice in graph.successors[pred]:
+                if target == name:
+                    extra = frozenset({choice}) if choice else frozenset()
+                    incoming.append(frozenset(t | extra for t in terms[pred]))
+        step = graph.steps[name]
+        if not step.is_join and len(incoming) > 1 and not _exclusive(incoming):
+            graph.error(
+                "S133",
+                f"step '{name}' is where branches that all run meet: make it a join, def {name}(self, inputs)",
+                step.name.anchor,
+            )
+            ok = False
+        terms[name] = _simplify(frozenset().union(*incoming), keys)
+    return terms if ok else None
+
+
+def _exclusive(alternatives: list[Terms]) -> bool:
+    def apart(a: frozenset[Choice], b: frozenset[Choice]) -> bool:
+        return any(s == t and k != j for s, k in a for t, j in b)
+
+    return all(
+        apart(a, b)
+        for i, first in enumerate(alternatives)
+        for second in alternatives[i + 1 :]
+        for a in first
+        for b in second
+    )
+
+
+def implies(condition: Terms, other: Terms) -> bool:
+    """Whether ``other`` holds whenever ``condition`` does (each alternative is narrower)."""
+    return all(any(o <= c for o in other) for c in condition)
+
+
+def _simplify(terms: Terms, keys: dict[str, list[Any]]) -> Terms:
+    while True:
+        kept = frozenset(t for t in terms if not any(o < t for o in terms))
+        folded = set(kept)
+        for term in kept:
+            for switch, key in term:
+                base = term - {(switch, key)}
+                siblings = {base | {(switch, k)} for k in keys[switch]}
+                if siblings <= kept:
+                    folded -= siblings
+                    folded.add(base)
+                    break
+        if folded == set(terms):
+            return terms
+        terms = frozenset(folded)
