@@ -66,6 +66,8 @@ CASES: tuple[Case, ...] = (
     Case("foreach-branches", "foreach_branches.py", "ForeachBranchesFlow", ("summary",)),
     Case("switch-fast", "switch_param.py", "SwitchParamFlow", ("summary",), (("mode", "fast"),)),
     Case("switch-slow", "switch_param.py", "SwitchParamFlow", ("summary",), (("mode", "slow"),)),
+    Case("switch-keys-odd", "switch_keys.py", "SwitchKeysFlow", ("summary",), (("n", "3"),)),
+    Case("switch-keys-even", "switch_keys.py", "SwitchKeysFlow", ("summary",), (("n", "2"),)),
     Case("switch-big", "switch_computed.py", "SwitchComputedFlow", ("summary",), (("threshold", "1"),)),
     Case("switch-small", "switch_computed.py", "SwitchComputedFlow", ("summary",), (("threshold", "100"),)),
     Case(
@@ -304,8 +306,10 @@ def _inherited(case: Case, the_store: Any, run_id: str) -> dict[str, Any]:
     stepc's end keeps only what it sets; an inherited artifact is the output of the step the IR
     names as its producer (a plain value input: a whole list for a gathered foreach output would
     not be what Metaflow's end sees)."""
-    ir = json.loads(stepc("ir", str(case.path), check=True).stdout)
-    end = next(s for s in ir["steps"] if s["name"] == "end")
+    proc = stepc("ir", str(case.path))
+    if proc.returncode != 0:  # reported by the inherited-artifacts test, not as a fixture crash
+        return {}
+    end = next(s for s in json.loads(proc.stdout)["steps"] if s["name"] == "end")
     found: dict[str, Any] = {}
     for bound in end["inputs"]:
         if bound["name"] in case.inherited and bound["mode"] == "value":
@@ -403,6 +407,10 @@ def test_the_oracle_does_what_the_cases_claim(metaflow_results: dict[str, Outcom
     assert mf.end["summary"]["safe_err"] is None and mf.end["summary"]["value_seen"] == 43
     assert mf.end["value_via_getattr"] == 43
     assert mf.end["summary"]["timed_out"] is True and mf.end["summary"]["before_timeout"]
+    assert mf.end["summary"]["flaky_err"] is None and mf.end["summary"]["bare_before"]
+    odd, even = metaflow_results["switch-keys-odd"], metaflow_results["switch-keys-even"]
+    assert odd.tasks is not None and even.tasks is not None
+    assert {"odd", "large"} <= set(odd.tasks) and {"even", "small"} <= set(even.tasks)
     fast, slow = metaflow_results["switch-fast"], metaflow_results["switch-slow"]
     assert fast.tasks is not None and slow.tasks is not None
     assert "fast" in fast.tasks and "slow" not in fast.tasks and "slow" in slow.tasks

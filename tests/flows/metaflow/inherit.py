@@ -15,6 +15,17 @@ class InheritFlow(FlowSpec):
         self.history = ["start"]
         self.constant = {"set": "in start", "nested": [1, (2, 3)]}
         self.counter = 0
+        # Values JSON cannot hold as they are: both engines must give them back with their types.
+        self.kinds = {
+            "set": {1, 2},
+            "frozenset": frozenset("ab"),
+            "bytes": b"ab",
+            "none": None,
+            "tuple": (1, "a", (2.0,)),
+            "float": 2.0,
+            "big": 2**70,
+            "int_keys": {1: "one", 2: "two"},
+        }
         self.next(self.first)
 
     @timeout(minutes=2)
@@ -50,6 +61,7 @@ class InheritFlow(FlowSpec):
             "label": self.label,
             "scaled": self.scaled,
             "flags": self.flags,
+            "kinds": self.kinds,
             "params": [self.name_prefix, self.count, self.ratio, self.verbose],
         }
 

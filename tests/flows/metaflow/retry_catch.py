@@ -17,6 +17,7 @@ class RetryCatchFlow(FlowSpec):
         self.next(self.flaky)
 
     @retry(times=1, minutes_between_retries=0)
+    @catch(var="flaky_err")
     @timeout(seconds=120)
     @resources(cpu=1, memory=512)
     @step
@@ -51,6 +52,13 @@ class RetryCatchFlow(FlowSpec):
         self.before_timeout = "set before the timeout"
         time.sleep(6)
         self.after_timeout = "never set"
+        self.next(self.bare)
+
+    @catch
+    @step
+    def bare(self):
+        self.bare_before = "set before a @catch without var"
+        raise KeyError("not stored anywhere")
         self.next(self.end)
 
     @step
@@ -63,6 +71,9 @@ class RetryCatchFlow(FlowSpec):
             # Which exception class a timeout raises is each engine's own: compare that it was caught.
             "timed_out": self.slow_err is not None,
             "before_timeout": self.before_timeout,
+            # @catch on a step whose retry succeeded: no exception to keep.
+            "flaky_err": self.flaky_err,
+            "bare_before": self.bare_before,
         }
         self.last_err = self.err
         # A dynamic read of an artifact that reaches end (risky set it before raising).
