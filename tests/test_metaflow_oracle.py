@@ -3,8 +3,9 @@
 Every flow under tests/flows/metaflow/ is real Metaflow (``from metaflow import ...``). Each case
 runs it twice: with Metaflow itself (local datastore and metadata in a temp dir, a throwaway
 HOME, no network) and with ``stepc run``. The artifacts the ``end`` step sets must be equal, types
-included; so must the set of steps that ran and how many attempts each task took. ``stepc check``
-and ``stepc compile --target all`` must accept every oracle flow.
+included; so must the set of steps that ran and how many attempts each task took. A run Metaflow
+fails must fail under stepc at the same step. ``stepc check`` and ``stepc compile --target all``
+must accept every oracle flow.
 
 Metaflow runs are slow (every task is a subprocess), so each case runs once per session, all
 cases in parallel.
@@ -48,9 +49,6 @@ class Case:
     marker: bool = False  # pass a fresh path as the 'marker' parameter (fail-once steps)
     inherited: tuple[str, ...] = field(default=())  # end artifacts set upstream, compared too
     fails_at: str | None = None  # the run must fail, at this step, under both engines
-    # The stepc run as a whole differs from Metaflow's today: the bug. Every test of the case is
-    # xfail(strict) with this reason.
-    broken: str | None = None
 
     @property
     def path(self) -> Path:
@@ -98,9 +96,9 @@ ORACLE_FILES = sorted({c.file for c in (*CASES, *FAILING)})
 
 
 def cases(selected: tuple[Case, ...] | list[Case]) -> list[Any]:
-    """pytest params, one per case; a broken case is xfail(strict) with its bug as the reason."""
-    marks = lambda c: [pytest.mark.xfail(strict=True, reason=c.broken)] if c.broken else []  # noqa: E731
-    return [pytest.param(c, id=c.id, marks=marks(c)) for c in selected]
+    """pytest params named by case id. A case stepc gets wrong may only be marked here with
+    xfail(strict=True, reason=<the bug, precisely>), never skipped."""
+    return [pytest.param(c, id=c.id) for c in selected]
 
 
 @dataclass
