@@ -126,8 +126,10 @@ def _exception(type_name: str, message: str) -> tuple[str, str, str]:
 
 def normalise(value: Any) -> Any:
     """Caught exceptions to (marker, class name, message); containers recursively, types kept."""
-    if hasattr(value, "type") and hasattr(value, "exception") and isinstance(value, BaseException):
-        return _exception(str(value.type), str(value.exception))
+    if isinstance(value, BaseException) and hasattr(value, "type") and hasattr(value, "exception"):
+        # A wrapper like Metaflow's (stepc's ExceptionWrapper): the wrapped exception's type.
+        wrapper: Any = value
+        return _exception(str(wrapper.type), str(wrapper.exception))
     if isinstance(value, BaseException):
         return _exception(type(value).__qualname__, str(value))
     if type(value) is dict:
