@@ -361,6 +361,16 @@ CLASS_CASES = [
         ("no step before it sets", "did you mean 'value'"),
     ),
     ClassCase(
+        "private-read",
+        steps(
+            "@step\ndef start(self):\n    self._hidden = 1\n    self.next(self.end)",
+            "@step\ndef end(self):\n    print(self._hidden)",
+        ),
+        "S136",
+        "self._hidden)",
+        ("private attributes stay in the step", "self.hidden"),
+    ),
+    ClassCase(
         "switch-on-nothing",
         steps("@step\ndef start(self):\n    self.next({'a': self.end, 'b': self.end}, condition='mode')", END),
         "S136",

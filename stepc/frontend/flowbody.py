@@ -2,7 +2,8 @@
 its ``self.next(...)`` and ``self.merge_artifacts(...)`` calls (SPEC §3).
 
 Found statically from the method's libcst tree: a read is any ``self.x`` that is not an
-assignment target, a write any ``self.x = ...`` (``+=`` is both). ``getattr(self, "x", ...)``
+assignment target, a write any ``self.x = ...`` (``+=`` is both), private ones (``self._x``)
+included: the reader checks that those stay in their step. ``getattr(self, "x", ...)``
 and ``hasattr(self, "x")`` are reads that may find nothing; ``getattr(self, name)`` with a
 name known only at run time may read anything. Attributes starting with an underscore are
 private to the task and never artifacts, as in Metaflow.
@@ -97,7 +98,7 @@ class _BodyVisitor(cst.CSTVisitor):
         if name in FLOW_API:
             self.body.api.setdefault(name, node)
             return
-        if name.startswith("_"):
+        if name.startswith("__") and name.endswith("__"):  # self.__class__ and the like
             return
         if id(node) in self._targets:
             self.body.writes.setdefault(name, node)
