@@ -285,13 +285,13 @@ class ClassDialect:
         for used in (transition.foreach, transition.condition) if transition else ():
             if used is not None:  # self.next reads the attribute it fans out over or switches on
                 reads.setdefault(used.value, used.anchor)
-        for private, node in reads.items():
+        for private, where in reads.items():
             if private.startswith("_") and private not in writes and private not in members:
                 message = (
                     f"step '{name}' reads self.{private}, which it does not set: private attributes stay in the "
                     f"step that sets them, so make it public (self.{private.lstrip('_')}) to pass it on"
                 )
-                self._error("S136", message, node)
+                self._error("S136", message, where)
         reads = {k: v for k, v in reads.items() if k not in members and not k.startswith("_")}
         writes = {k: v for k, v in writes.items() if k not in members and not k.startswith("_")}
         settings = self._step_settings(method)
