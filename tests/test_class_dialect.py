@@ -517,3 +517,10 @@ def test_a_bare_catch_catches_without_an_attribute(tmp_path: Path) -> None:
     source = HEAD + steps("@catch\n@step\ndef start(self):\n    self.next(self.end)", END)
     pipeline = only_pipeline(tmp_path, source)
     assert pipeline.steps[0].catch == "" and pipeline.steps[0].outputs == ()
+
+
+def test_a_positional_argument_after_the_name_is_a_diagnostic_not_a_crash(tmp_path: Path) -> None:
+    # Found by the fuzz test: `default=="train"` is a positional comparison, not a keyword.
+    source = HEAD + steps('mode = Parameter("mode", default=="train")', *START_END)
+    pipelines, diagnostics = read(tmp_path, source)
+    assert [(d.code, d.line) for d in diagnostics] == [("S101", 4)] and pipelines == ()

@@ -72,22 +72,36 @@ class ClassDialect:
         library, _, name = qualified.partition(".")
         return name if library in FLOW_LIBRARIES and "." not in name else None
 
-    def _arguments(self, call: cst.Call, known: tuple[str, ...], what: str) -> dict[str, tuple[Any, cst.CSTNode]]:
-        """Static keyword arguments of ``call``; unknown, positional and dynamic ones are reported."""
+    def _arguments(
+        self,
+        call: cst.Call,
+        known: tuple[str, ...],
+        what: str,
+        positional: tuple[str, ...] = (),
+        unread: tuple[str, ...] = (),
+    ) -> dict[str, tuple[Any, cst.CSTNode]]:
+        """Static arguments of ``call`` by name (leading positional ones named by ``positional``;
+        those in ``unread`` kept as nodes, value None); unknown and dynamic ones are reported."""
         values: dict[str, tuple[Any, cst.CSTNode]] = {}
-        for arg in call.args:
-            if arg.keyword is None:
+        for index, arg in enumerate(call.args):
+            if arg.star:
+                self._error("S102", f"'{arg.star}' arguments of {what} cannot be read statically", arg)
+                continue
+            if arg.keyword is None and (index >= len(positional) or any(a.keyword for a in call.args[:index])):
                 self._error("S101", f"{what} takes keyword arguments only here: name this argument", arg.value)
                 continue
-            key = arg.keyword.value
+            key = positional[index] if arg.keyword is None else arg.keyword.value
             if key not in known:
                 hint = did_you_mean(key, known)
                 self._error(
                     "W203",
                     f"argument '{key}' of {what} is not supported by stepc: it is ignored{hint}",
-                    arg.keyword,
+                    arg.keyword or arg,
                     "warning",
                 )
+                continue
+            if key in unread:
+                values[key] = (None, arg.value)
                 continue
             try:
                 values[key] = (literal_value(arg.value, self.constants), arg.value)
@@ -188,16 +202,7 @@ class ClassDialect:
         attribute = target.value
         known = ("name", "default", "type", "help", "required", "show_default")
         name_node: cst.CSTNode = target
-        values: dict[str, tuple[Any, cst.CSTNode]] = {}
-        rest = []
-        for index, arg in enumerate(call.args):
-            if arg.keyword is None and index == 0:
-                rest.append(arg.with_changes(keyword=cst.Name("name"), equal=cst.AssignEqual()))
-            elif arg.keyword is not None and arg.keyword.value == "type":
-                values["type"] = (None, arg.value)  # a class, read below
-            else:
-                rest.append(arg)
-        values.update(self._arguments(call.with_changes(args=rest), known, "Parameter()"))
+        values = self._arguments(call, known, "Parameter()", positional=("name",), unread=("type",))
         if "name" in values:
             name_value, name_node = values["name"]
             if name_value != attribute:
