@@ -116,3 +116,21 @@ def test_exec_required_parameter_only_where_needed(tmp_path: Path) -> None:
     assert code == 2 and "missing required parameter 'name'" in err
     msg, code, _ = run_exec(tmp_path, flow, "--step", "use", "--run-id", "r7", "-p", "name=ab")
     assert code == 0 and msg["status"] == "succeeded"
+
+
+def test_exec_of_a_class_step_reports_where_the_flow_went(tmp_path: Path) -> None:
+    flow = str(ROOT / "golden" / "model_selection.py")
+    order = ["start", "linear", "tree", "pick", "sweep"]
+    for step in order:
+        message, code, stderr = run_exec(tmp_path, flow, "--step", step, "--run-id", "r1")
+        assert code == 0 and message["status"] == "succeeded", stderr
+    assert message["next"] == ["tune"] and message["foreach"] == {}
+    for item in range(3):
+        tuned, code, stderr = run_exec(tmp_path, flow, "--step", "tune", "--run-id", "r1", "--item", str(item))
+        assert code == 0, stderr
+    for step in ["collect", "decide"]:
+        message, code, stderr = run_exec(tmp_path, flow, "--step", step, "--run-id", "r1")
+        assert code == 0, stderr
+    assert message["switch"] == "report" and message["next"] == ["report"]
+    skipped, code, _ = run_exec(tmp_path, flow, "--step", "publish", "--run-id", "r1")
+    assert code == 0 and skipped["status"] == "skipped" and "next" not in skipped

@@ -15,6 +15,8 @@ A step whose outputs a downstream condition reads (``ArtifactRef``) also reports
 values, so that an engine can skip a branch before starting it: ``"values": {"<step>": {"<output>":
 <value>}}``, holding only plain values (str, int, bool, finite float, None) whose comparisons an
 engine can reproduce exactly; anything else is left out and the consuming ``stepc exec`` decides.
+A class-dialect step adds ``"next"`` (the steps ``self.next`` named), ``"switch"`` (the case a
+switch chose) and ``"caught"`` (what ``@catch`` caught), when there are.
 
 ``--rollback`` runs the rollbacks of the run's succeeded tasks instead, newest first.
 """
@@ -67,7 +69,7 @@ def store_lookup(pipeline: Pipeline, store: Store, run_id: str, params: Mapping[
 
 def control(result: TaskResult, run_id: str) -> dict[str, Any]:
     """The control message of a finished task."""
-    return {
+    message: dict[str, Any] = {
         "status": result.status,
         "run_id": run_id,
         "step": result.step,
@@ -77,6 +79,12 @@ def control(result: TaskResult, run_id: str) -> dict[str, Any]:
         "foreach": {name: {"count": n, "items": list(range(n))} for name, n in result.counts.items()},
         "error": result.error,
     }
+    # A class-dialect step also says where the flow went (as engines' logs show Metaflow's).
+    for key in ("next", "switch", "caught"):
+        value = getattr(result, key)
+        if value is not None:
+            message[key] = list(value) if key == "next" else value
+    return message
 
 
 def exec_task(
