@@ -13,7 +13,6 @@ REPO = Path(__file__).resolve().parent.parent
 GOLDEN = REPO / "golden"
 SHARED = REPO.parent / "shared"
 FLOWS = sorted(GOLDEN.glob("*.py"))  # both dialects
-FUNCTION_FLOWS = [p for p in FLOWS if "FlowSpec" not in p.read_text(encoding="utf-8")]
 
 
 def stepc(*args: str, cwd: Path | None = None, check: bool = False) -> subprocess.CompletedProcess[str]:

@@ -24,10 +24,9 @@ from stepc.backends.airflow_lint import lint_dag
 
 from stepc.runtime.store import Store
 from tests import airflow_env
-from tests.helpers import FUNCTION_FLOWS, GOLDEN, REPO, stepc
+from tests.helpers import FLOWS, GOLDEN, REPO, stepc
 
 COMPILED = GOLDEN / "compiled"
-FLOWS = REPO / "tests" / "flows" / "airflow"
 
 # Run inside the Airflow venv: import DAG files with DagBag and describe what Airflow built,
 # rendering every templated env value the way a worker would.
@@ -152,7 +151,7 @@ def hostile_flow(path: Path) -> None:
 # --- golden files, DagBag, lint -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("flow", FUNCTION_FLOWS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("flow", FLOWS, ids=lambda p: p.stem)
 def test_golden_dags_are_current(flow: Path) -> None:
     result = stepc("compile", f"golden/{flow.name}", "--target", "airflow", "-o", "golden/compiled", "--check")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -164,7 +163,7 @@ def test_golden_dags_import_in_airflow_without_stepc(
     if any("runs" in getattr(item, "fixturenames", ()) for item in request.session.items):
         request.getfixturevalue("runs")  # start the slow fidelity runs now, in the background
     paths = sorted(COMPILED.glob("*_dag.py"))
-    assert len(paths) == len(FUNCTION_FLOWS)
+    assert len(paths) == len(FLOWS)
     loaded = dagbag(airflow_python, tmp_path, *paths)
     assert loaded.pop("stepc_imported") == []  # parsing needs Airflow only
     for path in paths:

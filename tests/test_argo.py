@@ -12,7 +12,7 @@ import yaml
 from stepc.backends.argo_lint import lint_documents
 
 from tests.argo_schema import VERSIONS, validation_errors
-from tests.helpers import FUNCTION_FLOWS, GOLDEN, stepc
+from tests.helpers import FLOWS, GOLDEN, stepc
 
 COMPILED = GOLDEN / "compiled"
 
@@ -27,7 +27,7 @@ def documents(text: str) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(text) if d is not None]
 
 
-@pytest.mark.parametrize("flow", FUNCTION_FLOWS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("flow", FLOWS, ids=lambda p: p.stem)
 def test_golden_files_are_current(flow: Path) -> None:
     result = stepc("compile", f"golden/{flow.name}", "--target", "argo", "-o", "golden/compiled", "--check")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -16,7 +16,7 @@ import yaml
 from stepc.backends.gha_lint import lint_workflow, load_workflow
 from stepc.backends.gha_scripts import FEED_SCRIPT, PARAMS_SCRIPT, ROLLBACK_SCRIPT, RUN_SCRIPT
 
-from tests.helpers import FUNCTION_FLOWS, GOLDEN, stepc
+from tests.helpers import FLOWS, GOLDEN, stepc
 from tests.test_argo import HOSTILE, hostile_flow
 from tests.test_gha_run import RUN_ID, Runner, checkout, comparable, reference, stored
 
@@ -48,7 +48,7 @@ def compile_gha(flow: Path | str, cwd: Path | None = None) -> tuple[str, str]:
     return result.stdout, result.stderr
 
 
-@pytest.mark.parametrize("flow", FUNCTION_FLOWS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("flow", FLOWS, ids=lambda p: p.stem)
 def test_golden_files_are_current(flow: Path) -> None:
     result = stepc("compile", f"golden/{flow.name}", "--target", "gha", "-o", "golden/compiled", "--check")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -56,7 +56,7 @@ def test_golden_files_are_current(flow: Path) -> None:
 
 def test_golden_workflows_pass_actionlint_and_the_schema() -> None:
     paths = sorted(WORKFLOWS.glob("*.yml"))
-    assert len(paths) == len(FUNCTION_FLOWS)
+    assert len(paths) == len(FLOWS)
     validate(*paths)
     for path in paths:
         text = path.read_text(encoding="utf-8")

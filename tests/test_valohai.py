@@ -15,7 +15,7 @@ import yaml
 from stepc.backends.valohai_lint import lint_config
 from valohai_yaml.lint import lint
 
-from tests.helpers import FUNCTION_FLOWS, GOLDEN, stepc
+from tests.helpers import FLOWS, GOLDEN, stepc
 from tests.test_argo import HOSTILE, hostile_flow
 from tests.test_gha_run import comparable, reference
 from tests.test_valohai_run import run_pipeline
@@ -45,7 +45,7 @@ def by_name(items: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     return {i[kind]["name"]: i[kind] for i in items if kind in i}
 
 
-@pytest.mark.parametrize("flow", FUNCTION_FLOWS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("flow", FLOWS, ids=lambda p: p.stem)
 def test_golden_files_are_current(flow: Path) -> None:
     result = stepc("compile", f"golden/{flow.name}", "--target", "valohai", "-o", "golden/compiled", "--check")
     assert result.returncode == 0, result.stdout + result.stderr
