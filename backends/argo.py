@@ -20,7 +20,7 @@ from .argo_expr import ValueRefs, artifact_when, string_literal, task_output, wh
 from .argo_lint import lint_documents
 from .base import ALL_FEATURES, Backend, GeneratedFile, file_stem
 from .kubernetes import pod_resources
-from .naming import NameRule, assign_names
+from .naming import NameRule, assign_names, value_names
 from .plan import Unit, ancestors, feeds, group_units, loop_of, unit_of, upstream_units
 
 DNS_LABEL = NameRule(63, re.compile(r"[^a-z0-9-]"))
@@ -69,7 +69,7 @@ class ArgoBackend(Backend):
     NAME = "argo"
     DESCRIPTION = "Argo Workflows (3.6+ and 4.x): Workflow, or WorkflowTemplate + CronWorkflow"
     # A condition on an artifact reads the value the producer's exec wrote as an output
-    # parameter (see `value_params`); what `when` cannot say exactly, `stepc exec` decides.
+    # parameter (see `naming.value_names`); what `when` cannot say exactly, `stepc exec` decides.
     FEATURES: ClassVar[frozenset[str]] = ALL_FEATURES
 
     def check_capabilities(self, pipeline: Pipeline) -> list[Diagnostic]:
@@ -106,7 +106,7 @@ class ArgoBackend(Backend):
         wf_name = assign_names([pipeline.name], NameRule(limit, DNS_LABEL.invalid))[pipeline.name]
         owner = unit_of(units)
         before = ancestors(pipeline, units)
-        values = self.value_params(pipeline)
+        values = value_names(pipeline, PARAM_NAME)
         whens: dict[str, str | None] = {}
         tasks, containers = [], []
         for unit in units:
@@ -161,14 +161,6 @@ class ArgoBackend(Backend):
             "containers": containers,
             "cron": {"name": wf_name, "schedule": pipeline.schedule} if kind == "cron" and pipeline.schedule else None,
         }
-
-    @staticmethod
-    def value_params(pipeline: Pipeline) -> dict[tuple[str, str], str]:
-        """(step, output) -> the output parameter publishing the value a condition reads."""
-        pairs = [(s.name, name) for s in pipeline.steps for name in condition_outputs(pipeline, s)]
-        texts = {pair: "\0".join(pair) for pair in pairs}  # NUL: no name holds one, so no clash
-        names = assign_names(list(texts.values()), PARAM_NAME)
-        return {pair: f"value-{names[text]}" for pair, text in texts.items()}
 
     @staticmethod
     def _value_refs(

@@ -35,14 +35,13 @@ from typing import Any, ClassVar
 
 from stepc.diagnostics import Diagnostic
 from stepc.ir import Pipeline, Step, thaw
-from stepc.runtime.entry import condition_outputs
 
 from .base import ALL_FEATURES, BASE_FILTERS, Backend, GeneratedFile, file_stem
 from .gha_expr import job_condition
 from .gha_lint import lint_workflow
 from .gha_quote import gh_json, gh_text, gh_value, yaml_block, yaml_key
 from .gha_scripts import FEED_SCRIPT, PARAMS_SCRIPT, ROLLBACK_SCRIPT, RUN_SCRIPT, VALUES_SCRIPT
-from .naming import NameRule, assign_names
+from .naming import NameRule, assign_names, value_names
 from .plan import (
     Unit,
     ancestors,
@@ -301,7 +300,7 @@ class GitHubActionsBackend(Backend):
         guard = "!cancelled() && !failure()"
         params = {p.name: p for p in pipeline.params}
         conditions = {step.condition for step in unit.steps}
-        value_keys = self._value_keys(pipeline)
+        value_keys = value_names(pipeline, JOB_ID)
         needs = upstream_units(pipeline, unit, owner)
         # Values published by a job this one needs directly (GitHub's `needs` has no others).
         readable = {
@@ -370,14 +369,6 @@ class GitHubActionsBackend(Backend):
             "artifact": f"stepc.{unit.name}" + (f".{item}" if item else ""),
             "paths": "\n".join(paths),
         }
-
-    @staticmethod
-    def _value_keys(pipeline: Pipeline) -> dict[tuple[str, str], str]:
-        """(step, artifact) -> the job output publishing the value text a condition reads."""
-        pairs = [(s.name, a) for s in pipeline.steps for a in condition_outputs(pipeline, s)]
-        texts = {pair: "\0".join(pair) for pair in pairs}  # NUL: no name holds one, so no clash
-        keys = assign_names(list(texts.values()), JOB_ID)
-        return {pair: f"value-{keys[text]}" for pair, text in texts.items()}
 
     def _output_keys(self, pipeline: Pipeline, unit: Unit) -> dict[tuple[str, str], str]:
         """(step, artifact) -> the job output that publishes the artifact's item indices."""

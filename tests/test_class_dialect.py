@@ -524,3 +524,18 @@ def test_a_positional_argument_after_the_name_is_a_diagnostic_not_a_crash(tmp_pa
     source = HEAD + steps('mode = Parameter("mode", default=="train")', *START_END)
     pipelines, diagnostics = read(tmp_path, source)
     assert [(d.code, d.line) for d in diagnostics] == [("S101", 4)] and pipelines == ()
+
+
+@pytest.mark.parametrize(
+    ("decorator", "schedule"),
+    [("@schedule(daily=True)", "0 0 * * *"), ("@schedule(cron='15 3 * * 1')", "15 3 * * 1")],
+)
+def test_a_schedule_decorator_is_the_pipeline_schedule(decorator: str, schedule: str, tmp_path: Path) -> None:
+    source = "from metaflow import FlowSpec, schedule, step\n\n" + decorator + "\n" + steps(*START_END)
+    assert only_pipeline(tmp_path, source).schedule == schedule
+
+
+def test_a_bad_cron_schedule_is_reported_at_its_text(tmp_path: Path) -> None:
+    source = "from metaflow import FlowSpec, schedule, step\n\n@schedule(cron='99 * * * *')\n" + steps(*START_END)
+    pipelines, diagnostics = read(tmp_path, source)
+    assert [(d.code, d.line, d.col) for d in diagnostics] == [("S113", 3, 16)] and pipelines == ()

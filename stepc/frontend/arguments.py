@@ -183,3 +183,14 @@ def read_weight(value: Any, node: cst.CSTNode) -> float:
     if value <= 0:
         raise ArgumentError(node, "S114", f"weight must be more than 0 (got {value})")
     return float(value)
+
+
+def read_schedule(value: Any, node: cst.CSTNode, what: str = "schedule") -> str:
+    """A cron schedule, checked (``pipeline(schedule=)``, ``@schedule(cron=)``)."""
+    from stepc.cron import cron_error  # only flows with a schedule need it
+
+    text = read_str(value, node, what)
+    problem = cron_error(text)
+    if problem:
+        raise ArgumentError(node, "S113", f"bad cron schedule {text!r}: {problem}")
+    return text.strip()

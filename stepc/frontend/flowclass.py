@@ -21,7 +21,7 @@ from stepc.frontend.fingerprint import FunctionNode, code_hash
 from stepc.frontend.flowbody import MethodBody, last_statement_call, read_body
 from stepc.frontend.flowdecl import FlowDecl, FlowStepDecl, MergeDecl, Transition
 from stepc.frontend.flownext import read_next
-from stepc.frontend.flowsettings import SCHEDULES, STEP_DECORATORS, StepSettings, read_cron
+from stepc.frontend.flowsettings import SCHEDULES, STEP_DECORATORS, StepSettings
 from stepc.frontend.imports import FLOW_LIBRARIES, ImportTable
 from stepc.frontend.literals import Constants, NotStatic, literal_value
 from stepc.frontend.source import SourceFile
@@ -184,7 +184,9 @@ class ClassDialect:
                 self._error("S113", "@schedule needs exactly one of cron=, hourly=, daily=, weekly=", call)
                 continue
             value, node = values[chosen[0]]
-            schedule = self._checked(read_cron, value, node) if chosen[0] == "cron" else SCHEDULES[chosen[0]]
+            schedule = (
+                self._checked(args.read_schedule, value, node, "cron") if chosen[0] == "cron" else SCHEDULES[chosen[0]]
+            )
         return schedule
 
     def _parameter(self, small: cst.BaseSmallStatement) -> ParamDecl | None:

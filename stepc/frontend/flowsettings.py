@@ -80,17 +80,6 @@ class StepSettings:
             self.resources = _resources(self.sizes, anchor)
 
 
-def read_cron(value: Any, node: cst.CSTNode) -> str:
-    """The text of ``@schedule(cron=...)``, checked."""
-    from stepc.cron import cron_error
-
-    text = args.read_str(value, node, "cron")
-    problem = cron_error(text)
-    if problem:
-        raise ArgumentError(node, "S113", f"bad cron schedule {text!r}: {problem}")
-    return text.strip()
-
-
 def _number(values: Values, key: str, default: float, what: str) -> float:
     value, node = values.get(key, (default, None))
     if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -7,7 +7,6 @@ from typing import Any
 
 import libcst as cst
 
-from stepc.cron import cron_error
 from stepc.declarations import ModuleDecl, Named, ParamDecl, PipelineDecl, StepDecl, WhenDecl
 from stepc.diagnostics import Diagnostic, did_you_mean
 from stepc.frontend import arguments as args
@@ -277,7 +276,7 @@ class FunctionDialect:
                     fn = self._function_reference(element.value, "step", "S117")
                     if fn is not None:
                         steps.append(Named(fn, element.value))
-        schedule = self._read(values, "schedule", self._read_schedule)
+        schedule = self._read(values, "schedule", args.read_schedule)
         params = self._read(values, "params", _params_dict)
         return PipelineDecl(
             name=Named(name, values["name"][1]),
@@ -291,14 +290,6 @@ class FunctionDialect:
             resources=self._read(values, "resources", args.read_resources),
             description=self._read(values, "description", lambda v, n: args.read_str(v, n, "description")) or "",
         )
-
-    @staticmethod
-    def _read_schedule(value: Any, node: cst.BaseExpression) -> str:
-        text = args.read_str(value, node, "schedule")
-        problem = cron_error(text)
-        if problem:
-            raise ArgumentError(node, "S113", f"bad cron schedule {text!r}: {problem}")
-        return text.strip()
 
 
 def _read_pipeline_name(value: Any, node: cst.BaseExpression) -> str:
