@@ -23,7 +23,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from stepc.runtime import flowspec
+from stepc.runtime import flowspec, metaflow_standin
 from stepc.runtime.plan import BoundInput, Task
 from stepc.runtime.store import ArtifactMeta, Store, TaskResult
 
@@ -55,6 +55,7 @@ def load_module(flow_path: str | os.PathLike[str], module_name: str, fresh: bool
     folder = str(path.parent)
     if folder not in sys.path:
         sys.path.insert(0, folder)
+    metaflow_standin.install()  # a Metaflow flow runs where only stepc is installed
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot import {path}")
