@@ -356,6 +356,15 @@ SWITCH_CONF = {
     "switch-catch": {"choice": "train", "fail_fit": True},
 }
 
+# The golden class flows (a Metaflow file among them): split, join views, merge_artifacts,
+# foreach, a switch on a parameter and on a computed value, @catch: (DAG file, dag id, flow, conf)
+CLASS_FLOWS = {
+    "sweep-report": ("SweepFlow_dag.py", "SweepFlow", "golden/metaflow_style.py", {"mode": "report"}),
+    "selection-publish": (
+        "ModelSelectionFlow_dag.py", "ModelSelectionFlow", "golden/model_selection.py", {"threshold": 0.1}
+    ),
+}  # fmt: skip
+
 
 @pytest.fixture(scope="session")
 def runs(airflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
@@ -373,6 +382,9 @@ def runs(airflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     started.airflow("features", (COMPILED / "feature-tour_dag.py").read_text(), "feature-tour", FEATURES_CONF)
     for mode, conf in ETL_CONF.items():
         started.airflow(f"etl-{mode}", (COMPILED / "etl-branches_dag.py").read_text(), "etl-branches", conf)
+    for key, (dag_name, dag_id, flow_file, conf) in CLASS_FLOWS.items():
+        started.airflow(key, (COMPILED / dag_name).read_text(), dag_id, conf)
+        started.local(key, flow_file, conf)
     switch_dag = compile_airflow(SWITCH)
     for key, switch_conf in SWITCH_CONF.items():
         started.airflow(key, switch_dag, "Switch", switch_conf)
@@ -485,6 +497,20 @@ def test_dags_test_switch_on_a_computed_value_matches_stepc_run(runs: Runs, key:
         run_id = unquote(run_dir.name)
         fit = Store(airflow_store).read_result(run_id, "fit", None)
         assert fit is not None and fit.attempt == 3  # Airflow's retries, and the last one caught
+
+
+@pytest.mark.parametrize("key", sorted(CLASS_FLOWS))
+def test_dags_test_of_the_golden_class_flows_matches_stepc_run(runs: Runs, key: str) -> None:
+    airflow_store, local_store, _ = both(runs, key)
+    found = outputs(airflow_store)
+    assert found == outputs(local_store)
+    if key == "sweep-report":
+        assert ("describe", None, "result") in found and not any(k[0] == "fit" for k in found)
+        assert {k[1] for k in found if k[0] == "score"} == {0, 1, 2, 3}
+    else:
+        summary = found[("end", None, "summary")]
+        assert summary["destination"] == f"models/{found[('collect', None, 'best')]}"
+        assert summary["families"] == ["linear", "tree"] and not any(k[0] == "report" for k in found)
 
 
 def test_dags_test_retry_and_rollback_match_stepc_run(runs: Runs) -> None:
