@@ -153,7 +153,6 @@ class ClassDialect:
             module=self.module_name,
             steps=tuple(steps),
             params=tuple(params),
-            members=frozenset(members),
             default_image=default_image,
             description=_first_line(cls.get_docstring()) or module_doc,
             schedule=self._class_decorators(cls),

@@ -77,7 +77,6 @@ class FlowDecl:
     module: str
     steps: tuple[FlowStepDecl, ...]
     params: tuple[ParamDecl, ...]
-    members: frozenset[str]  # other names of the class body (helpers, constants): not artifacts
     default_image: str
     description: str = ""
     schedule: str | None = None
