@@ -99,3 +99,22 @@ def test_a_metaflow_flow_switches_on_a_computed_attribute(tmp_path: Path) -> Non
     assert published["report"].status == "skipped"
     best = published["collect"].outputs["best"]
     assert published["end"].outputs["summary"]["destination"] == f"models/{best}"
+
+
+def test_a_branch_without_artifacts_still_has_its_view_in_the_join(tmp_path: Path) -> None:
+    flow = tmp_path / "empty_branch.py"
+    flow.write_text(
+        "from stepc import FlowSpec, step\n\n\n"
+        "class EmptyBranch(FlowSpec):\n"
+        "    @step\n    def start(self):\n        self.next(self.quiet, self.loud)\n\n"
+        "    @step\n    def quiet(self):\n        self.next(self.join)\n\n"
+        "    @step\n    def loud(self):\n        self.word = 'hi'\n        self.next(self.join)\n\n"
+        "    @step\n    def join(self, inputs):\n"
+        "        self.seen = [len(inputs), hasattr(inputs.quiet, 'word'), inputs.loud.word]\n"
+        "        self.next(self.end)\n\n"
+        "    @step\n    def end(self):\n        pass\n",
+        encoding="utf-8",
+    )
+    result = stepc.run(str(flow), store=tmp_path / "store", workers=2)
+    assert result.ok, result.error
+    assert result["join"].outputs["seen"] == [2, False, "hi"]

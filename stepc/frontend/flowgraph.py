@@ -153,7 +153,8 @@ class _Wiring:
             inputs=tuple(inputs.values()),
             outputs=tuple(sorted(writes)),
             params=tuple(sorted(self.params)),
-            after=tuple(p for p in self.graph.predecessors[name] if p not in upstream),
+            # A join lists every branch, in order: a branch with no artifacts still has its view.
+            after=tuple(p for p in self.graph.predecessors[name] if decl.is_join or p not in upstream),
             foreach=foreach,
             condition=self._condition(name),
             retry=decl.retry or Retry(),

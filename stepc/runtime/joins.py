@@ -121,7 +121,7 @@ def join_inputs(task: Task, loaded: list[Loaded]) -> Inputs:
                     artifacts[b.name] = item
             views.append(View(gathered[0][0].producer, artifacts))
         return Inputs(views)
-    by_step: dict[str, dict[str, Artifact]] = {}
+    by_step: dict[str, dict[str, Artifact]] = {name: {} for name in task.branches}
     for b, v in zip(task.inputs, loaded, strict=True):
         for name in b.views or (b.producer,):
             view = by_step.setdefault(name, {})

@@ -74,6 +74,7 @@ class Task:
     catch: str | None = None  # class dialect @catch(var=): "" catches without storing
     final: bool = True  # the last attempt the retry policy allows (@catch acts only then)
     split: Split | None = None  # class dialect: the foreach this task is an item of
+    branches: tuple[str, ...] = ()  # class dialect join: its predecessors, one view each, in order
 
 
 def foreach_outputs(pipeline: Pipeline, step: Step) -> tuple[str, ...]:
@@ -269,6 +270,7 @@ def make_task(
         catch=step.catch,
         final=attempt >= 1 + step.retry.times if final is None else final,
         split=foreach_split(pipeline, step, item, params, lookup) if flowspec else None,
+        branches=step.after if flowspec else (),
     )
 
 
