@@ -54,7 +54,7 @@ CODES: dict[str, str] = {
     "S132": "unreachable step in a flow class",
     "S133": "bad join: branches meet in a step without `inputs`, or a join closes no fan-out",
     "S134": "foreach never joined, or `self.input`/`self.index` outside a foreach",
-    "S135": "flow class construct stepc does not support (nested foreach, several steps per foreach item)",
+    "S135": "flow class construct stepc does not support (nested foreach, a split or switch inside a foreach)",
     "S136": "a step reads an attribute that no step before it sets",
     "S137": "bad Parameter declaration (name differs from the attribute, or set in a step)",
     "T101": "the target cannot express a feature the step uses",

@@ -363,6 +363,7 @@ CLASS_FLOWS = {
     "selection-publish": (
         "ModelSelectionFlow_dag.py", "ModelSelectionFlow", "golden/model_selection.py", {"threshold": 0.1}
     ),
+    "chain": ("ChainFlow_dag.py", "ChainFlow", "golden/foreach_chain.py", {"offset": 5}),
 }  # fmt: skip
 
 
@@ -504,7 +505,10 @@ def test_dags_test_of_the_golden_class_flows_matches_stepc_run(runs: Runs, key: 
     airflow_store, local_store, _ = both(runs, key)
     found = outputs(airflow_store)
     assert found == outputs(local_store)
-    if key == "sweep-report":
+    if key == "chain":  # two steps per item, each reading the matching item of the one before
+        assert found[("end", None, "summary")]["totals"] == [107, 109, 111]
+        assert {k[1] for k in found if k[0] == "second"} == {0, 1, 2}
+    elif key == "sweep-report":
         assert ("describe", None, "result") in found and not any(k[0] == "fit" for k in found)
         assert {k[1] for k in found if k[0] == "score"} == {0, 1, 2, 3}
     else:

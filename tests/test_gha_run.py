@@ -430,6 +430,9 @@ CASES = [
         {"publish": False, "regions": '["eu", "us", "apac"]', "n_shards": 2},
         {"publish": False, "regions": ["eu", "us", "apac"], "n_shards": 2},
     ),
+    # the class dialect: a Metaflow flow (split, merge_artifacts, foreach, switch), a chain per item
+    ("ModelSelectionFlow.yml", "golden/model_selection.py", {"threshold": "0.1"}, {"threshold": 0.1}),
+    ("ChainFlow.yml", "golden/foreach_chain.py", {}, {}),
 ]
 
 

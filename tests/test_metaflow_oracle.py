@@ -62,6 +62,7 @@ CASES: tuple[Case, ...] = (
     Case("foreach", "foreach.py", "ForeachFlow", ("summary",), inherited=("labels", "stacks", "total", "items")),
     Case("foreach-n4", "foreach.py", "ForeachFlow", ("summary",), (("n", "4"), ("offset", "1.25"))),
     Case("foreach-branches", "foreach_branches.py", "ForeachBranchesFlow", ("summary",)),
+    Case("foreach-chain", "foreach_chain.py", "ChainFlow", ("summary",), (("offset", "5"),)),
     Case("switch-fast", "switch_param.py", "SwitchParamFlow", ("summary",), (("mode", "fast"),)),
     Case("switch-slow", "switch_param.py", "SwitchParamFlow", ("summary",), (("mode", "slow"),)),
     Case("switch-keys-odd", "switch_keys.py", "SwitchKeysFlow", ("summary",), (("n", "3"),)),

@@ -148,6 +148,8 @@ CASES = [
         {"publish": False, "regions": '["eu", "us", "apac"]', "scale": 2.5},
         {"publish": False, "regions": ["eu", "us", "apac"], "scale": 2.5},
     ),
+    ("ModelSelectionFlow.valohai.yaml", "model_selection.py", {"threshold": 0.1}, {"threshold": 0.1}),
+    ("ChainFlow.valohai.yaml", "foreach_chain.py", {"offset": 5}, {"offset": 5}),
 ]
 
 

@@ -170,26 +170,38 @@ class _Wiring:
 
     def _take(self, name: str, attr: str, producers: Iterable[str], inputs: dict[tuple[str, str], Input]) -> None:
         """Inputs of ``attr`` from each step whose value may arrive (optional where it may not)."""
+        around = self._foreach_around(name)
         for producer in producers:
             optional = not implies(self.terms[name], self.terms[producer])
-            inputs.setdefault((attr, producer), Input(attr, producer, "value", optional))
+            mode: InputMode = "item" if around and self._foreach_around(producer) == around else "value"
+            inputs.setdefault((attr, producer), Input(attr, producer, mode, optional))
 
     def _foreach_of(
         self, decl: FlowStepDecl, arriving: Reaching, inputs: dict[tuple[str, str], Input]
     ) -> Foreach | None:
-        preds = self.graph.predecessors[decl.name.value]
-        opener = self.graph.steps[preds[0]] if len(preds) == 1 else None
-        move = opener.transition if opener else None
-        if move is None or move.kind != "foreach" or move.foreach is None:
+        """For a step a foreach runs (the chain from the foreach to its join): its item."""
+        opener = self._foreach_around(decl.name.value)
+        move = self.graph.steps[opener].transition if opener else None
+        if move is None or move.foreach is None:
             return None
         attr = move.foreach.value
         producers = arriving.get(attr, ())
         if len(producers) != 1:
-            problem = "no step before the foreach sets it" if not producers else "several steps may set it"
-            self.graph.error("S136", f"foreach over self.{attr}: {problem}", move.foreach.anchor)
+            if opener == self.graph.predecessors[decl.name.value][0]:  # report once, at the foreach
+                problem = "no step before the foreach sets it" if not producers else "several steps may set it"
+                self.graph.error("S136", f"foreach over self.{attr}: {problem}", move.foreach.anchor)
             return None
+        # Every step of the chain loops over the same list, so each reads the matching item of
+        # the one before (IR item inputs from a foreach producer).
         inputs[(attr, producers[0])] = Input(attr, producers[0], "item")
         return Foreach("input", attr)
+
+    def _foreach_around(self, name: str) -> str | None:
+        """The step whose foreach runs ``name`` once per item, if any (a join closes it)."""
+        stack = self.stacks[name]  # the fan-outs open after the step: a foreach step's own is on top
+        if not stack or stack[-1][1] != "foreach" or stack[-1][0] == name or self.graph.steps[name].is_join:
+            return None
+        return stack[-1][0]
 
     def _join_inputs(self, decl: FlowStepDecl) -> dict[tuple[str, str], Input]:
         """Every artifact of every branch, each noting the branches (views) that carry it."""
@@ -203,7 +215,7 @@ class _Wiring:
                     views.setdefault((attr, producer), []).append(pred)
         inputs: dict[tuple[str, str], Input] = {}
         for (attr, producer), via in views.items():
-            gathered = kind == "foreach" and producer in preds
+            gathered = kind == "foreach" and self._foreach_around(producer) == opener
             mode: InputMode = "gather" if gathered else "value"
             optional = not implies(self.terms[name], self.terms[producer])
             inputs[(attr, producer)] = Input(attr, producer, mode, optional, tuple(via))
@@ -223,13 +235,9 @@ class _Wiring:
 
     def _check_foreach_api(self, decl: FlowStepDecl) -> None:
         use = decl.foreach_api
-        if use is None or use.value == "foreach_stack":
-            return
-        stack = self.stacks[decl.name.value]
-        if not stack or stack[-1][1] != "foreach" or decl.is_join:
-            self.graph.error(
-                "S134", f"self.{use.value} is only set in the step a foreach runs for each item", use.anchor
-            )
+        if use is not None and use.value != "foreach_stack" and self._foreach_around(decl.name.value) is None:
+            message = f"self.{use.value} is only set in the steps a foreach runs for each item"
+            self.graph.error("S134", message, use.anchor)
 
     def _switch_ref(self, decl: FlowStepDecl, after: Reaching) -> None:
         move = decl.transition

@@ -166,18 +166,6 @@ def check_fan_outs(graph: FlowGraph, order: list[str]) -> dict[str, tuple[Frame,
                 ok = False
                 stacks[name] = ()  # reported: go on checking the rest as if it were closed
                 continue
-            opener, kind = stack[-1]
-            if kind == "foreach" and (
-                len(graph.predecessors[name]) != 1
-                or graph.predecessors[name][0] not in [t for t, _ in graph.successors[opener]]
-            ):
-                graph.error(
-                    "S135",
-                    f"stepc runs one step per foreach item: the step after the foreach of "
-                    f"'{opener}' must go straight to join '{name}'",
-                    step.name.anchor,
-                )
-                ok = False
             stack = stack[:-1]
         else:
             if len(before) > 1:
@@ -191,6 +179,14 @@ def check_fan_outs(graph: FlowGraph, order: list[str]) -> dict[str, tuple[Frame,
                 continue
             stack = next(iter(before))
         move = step.transition
+        if stack and stack[-1][1] == "foreach" and not step.is_join and move is not None and move.kind != "linear":
+            graph.error(
+                "S135",
+                f"stepc runs a chain of steps per foreach item: step '{name}' inside the foreach of "
+                f"'{stack[-1][0]}' cannot split or switch",
+                move.anchor,
+            )
+            ok = False
         if move is not None and move.kind in ("split", "foreach"):
             if move.kind == "foreach" and any(kind == "foreach" for _, kind in stack):
                 graph.error("S135", "a foreach inside a foreach is not supported by stepc", move.anchor)
