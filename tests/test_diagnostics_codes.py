@@ -1180,9 +1180,7 @@ def test_step_and_output_names_have_a_length_limit(tmp_path: Path) -> None:
     long_name = "s" * 81
     flow = tmp_path / "flow.py"
     flow.write_text(
-        "from stepc import step\n\n"
-        f"@step(name={long_name!r}, outputs=[{('o' * 81)!r}])\n"
-        "def a():\n    return 1\n",
+        f"from stepc import step\n\n@step(name={long_name!r}, outputs=[{('o' * 81)!r}])\ndef a():\n    return 1\n",
         encoding="utf-8",
     )
     diags = read_file(str(flow)).diagnostics
