@@ -74,7 +74,7 @@ class Task:
     catch: str | None = None  # class dialect @catch(var=): "" catches without storing
     final: bool = True  # the last attempt the retry policy allows (@catch acts only then)
     split: Split | None = None  # class dialect: the foreach this task is an item of
-    branches: tuple[str, ...] = ()  # class dialect join: its predecessors, one view each, in order
+    branches: tuple[str, ...] = ()  # class dialect: IR `after`; for a join, every branch in order (a view each)
 
 
 def foreach_outputs(pipeline: Pipeline, step: Step) -> tuple[str, ...]:
