@@ -20,7 +20,7 @@ import jinja2
 from stepc import __version__
 from stepc.config import Config
 from stepc.diagnostics import Diagnostic, Severity
-from stepc.ir import ArtifactRef, BoolOp, Compare, Condition, Not, Pipeline, Step
+from stepc.ir import ArtifactRef, BoolOp, Compare, Condition, Not, Pipeline, Step, condition_artifacts
 
 # --- what a pipeline asks of a target ----------------------------------------------------------
 
@@ -41,10 +41,14 @@ FEATURE_TEXT: dict[str, str] = {
     "cache": "caching",
     "after": "ordering edges (after=)",
     "schedule": "a schedule",
+    "branch_in_foreach": "static branches and their join inside a foreach",
+    "nested_foreach": "a foreach inside a foreach",
+    "switch_in_foreach": "a switch or condition decided for each foreach item",
 }
 
-
-ALL_FEATURES = frozenset(FEATURE_TEXT)
+# What only the interpreter and `stepc exec` run so far: no engine maps these scopes yet.
+SCOPE_FEATURES = frozenset({"nested_foreach", "switch_in_foreach"})
+ALL_FEATURES = frozenset(FEATURE_TEXT) - SCOPE_FEATURES
 
 
 def _mentions_artifact(cond: Condition | None) -> bool:
@@ -89,7 +93,24 @@ def step_features(pipeline: Pipeline, step: Step) -> list[str]:
         used.add("cache")
     if step.after:
         used.add("after")
+    used.update(scope_features(pipeline, step))
     return [f for f in FEATURE_TEXT if f in used]
+
+
+def scope_features(pipeline: Pipeline, step: Step) -> set[str]:
+    """What a step inside a foreach scope asks beyond a chain of steps: another foreach (said
+    at the inner scope's head), a fan-out that stays in the scope, or a condition that reads
+    an artifact of the item (so each item decides)."""
+    if not step.scope:
+        return set()
+    used: set[str] = set()
+    if step.depth > 1 and step.scope[-1] == step.name:
+        used.add("nested_foreach")
+    if any(pipeline.step(ref.step).scope for ref in condition_artifacts(step.condition)):
+        used.add("switch_in_foreach")
+    elif step.kind == "flowspec" and len([p for p in step.after if pipeline.step(p).scope == step.scope]) > 1:
+        used.add("branch_in_foreach")  # a join of branches inside the scope
+    return used
 
 
 # --- quoting ------------------------------------------------------------------------------------

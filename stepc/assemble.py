@@ -379,6 +379,12 @@ def _step(
         inputs.append(Input(item.value, producer.name, mode, optional))
         if not optional:
             required_conditions.append(producer.condition)
+    scope: tuple[str, ...] = ()
+    if foreach is not None:
+        # A chained map runs in the scope of the map it follows; any other foreach opens one.
+        source = next((i for i in inputs if i.mode == "item"), None)
+        chained = source is not None and built[source.producer].foreach is not None
+        scope = built[source.producer].scope if chained and source is not None else (step.name.value,)
     return Step(
         name=step.name.value,
         function=step.function,
@@ -388,6 +394,7 @@ def _step(
         params=tuple(p.name for p in step.params),
         after=tuple(a.value for a in step.after),
         foreach=foreach,
+        scope=scope,
         when=step.when.condition if step.when else None,
         condition=conjoin(required_conditions),
         retry=step.retry or decl.retry or Retry(),

@@ -12,7 +12,7 @@ from functools import cached_property
 from typing import Any
 from typing import Literal as TypingLiteral
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 JSONValue = Any  # None | bool | int | float | str | list | dict, after freezing: tuples for lists
 
@@ -149,6 +149,17 @@ def condition_parameters(cond: Condition | None) -> set[str]:
     return {o.name for o in (cond.left, cond.right) if isinstance(o, ParamRef)}
 
 
+def condition_artifacts(cond: Condition | None) -> list[ArtifactRef]:
+    """The upstream artifacts a condition reads, in order (a condition on parameters reads none)."""
+    if cond is None:
+        return []
+    if isinstance(cond, Not):
+        return condition_artifacts(cond.operand)
+    if isinstance(cond, BoolOp):
+        return [ref for c in cond.operands for ref in condition_artifacts(c)]
+    return [o for o in (cond.left, cond.right) if isinstance(o, ArtifactRef)]
+
+
 def condition_text(cond: Condition | None) -> str:
     """A readable rendering (Python syntax) for graphs and messages."""
     if cond is None:
@@ -241,7 +252,12 @@ class Input:
 
 @dataclass(frozen=True)
 class Foreach:
-    """The step runs once per item of an input artifact or of a list parameter."""
+    """The step runs once per item of an input artifact or of a list parameter.
+
+    Every step inside a foreach scope carries the ``Foreach`` of its innermost scope; the
+    scope's first step (its head, which names the scope) reads the list, the others run for
+    the same items (see :attr:`Step.scope`).
+    """
 
     source: TypingLiteral["input", "param"]
     name: str
@@ -257,6 +273,10 @@ class Step:
     params: tuple[str, ...] = ()  # names of the pipeline parameters the function takes
     after: tuple[str, ...] = ()
     foreach: Foreach | None = None
+    # The foreach scopes the step runs inside, outermost first, each named by its head: the
+    # first step of the scope, whose ``foreach`` reads the list. A step in n scopes runs once
+    # per index path of length n; a join closing a scope sits in the scopes around it.
+    scope: tuple[str, ...] = ()
     when: Condition | None = None  # the step's own condition
     condition: Condition | None = None  # effective: own AND those of required producers
     retry: Retry = field(default_factory=Retry)
@@ -276,6 +296,11 @@ class Step:
 
     def input(self, name: str) -> Input | None:
         return next((i for i in self.inputs if i.name == name), None)
+
+    @property
+    def depth(self) -> int:
+        """How many foreach scopes the step is inside (the length of its item paths)."""
+        return len(self.scope)
 
 
 @dataclass(frozen=True)
