@@ -414,12 +414,16 @@ def runs(airflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     started.pool.shutdown(wait=True)
 
 
-def outputs(root: Path) -> dict[tuple[str, tuple[int, ...] | None, str], Any]:
+# (step, item path or None, output name) -> the artifact's value
+Found = dict[tuple[str, tuple[int, ...] | None, str], Any]
+
+
+def outputs(root: Path) -> Found:
     """Every artifact of the one run in a store, by (step, item, output name)."""
     store = Store(root)
     (run_dir,) = [p for p in (root / "runs").iterdir() if p.is_dir()]
     run_id = unquote(run_dir.name)
-    found: dict[tuple[str, tuple[int, ...] | None, str], Any] = {}
+    found: Found = {}
     for step_dir in sorted(p for p in run_dir.iterdir() if p.is_dir()):
         step = unquote(step_dir.name)
         for result in store.committed(run_id, step):
@@ -461,8 +465,8 @@ def test_dags_test_branches_match_stepc_run(runs: Runs, mode: str) -> None:
     airflow_store, local_store, _ = both(runs, f"etl-{mode}")
 
     def comparable(
-        found: dict[tuple[str, tuple[int, ...] | None, str], Any],
-    ) -> dict[tuple[str, tuple[int, ...] | None, str], Any]:
+        found: Found,
+    ) -> Found:
         # publish writes a temporary file: compare what it holds, not where it is
         fixed = dict(found)
         path = fixed.pop(("publish", None, "published"))
@@ -484,8 +488,8 @@ def test_dags_test_switch_on_a_computed_value_matches_stepc_run(runs: Runs, key:
     airflow_store, local_store, _ = both(runs, key)
 
     def comparable(
-        found: dict[tuple[str, tuple[int, ...] | None, str], Any],
-    ) -> dict[tuple[str, tuple[int, ...] | None, str], Any]:
+        found: Found,
+    ) -> Found:
         return {k: repr(v) if k[2] == "fit_error" else v for k, v in found.items()}  # exceptions: by text
 
     found = outputs(airflow_store)

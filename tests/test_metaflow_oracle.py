@@ -460,6 +460,7 @@ def test_stepc_compiles_the_metaflow_flow(file: str, target: str, tmp_path: Path
     """Every target compiles the flow, or refuses it with T101 at the steps that use what its
     capability table lacks (never a silent drop)."""
     from stepc.backends import base
+
     from stepc.frontend.load import load
     from stepc.targets import load_target
 
