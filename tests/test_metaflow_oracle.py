@@ -476,3 +476,31 @@ def test_stepc_compiles_the_metaflow_flow(file: str, target: str, tmp_path: Path
     assert r.returncode == 1 and not any(tmp_path.rglob("*.*")), r.stdout + r.stderr
     refused = sorted({line.split("'")[1] for line in (r.stdout + r.stderr).splitlines() if "error[T101]" in line})
     assert refused == missing
+
+
+# The function dialect's equivalents of oracle flows (tests/flows/scopes/functions.py), run by
+# `stepc run`: same summary as Metaflow's run of the class flow.
+FUNCTION_EQUIVALENTS = [
+    ("nested-foreach", "nested", {}, "nest_end"),
+    ("nested-foreach-scale", "nested", {"scale": 3}, "nest_end"),
+    ("foreach-split", "split", {}, "split_end"),
+]
+
+
+@pytest.mark.parametrize(("case_id", "pipeline", "params", "end"), FUNCTION_EQUIVALENTS, ids=lambda v: str(v))
+def test_function_dialect_scopes_match_metaflow(
+    case_id: str,
+    pipeline: str,
+    params: dict[str, Any],
+    end: str,
+    metaflow_results: dict[str, Outcome],
+    tmp_path: Path,
+) -> None:
+    import stepc as api
+
+    mf = metaflow_results[case_id]
+    assert mf.returncode == 0 and mf.end is not None, mf.log
+    flow = Path(__file__).resolve().parent / "flows" / "scopes" / "functions.py"
+    result = api.run(str(flow), params, pipeline=pipeline, store=tmp_path)
+    assert result.ok, result.error
+    assert normalise(result[end].outputs["summary"]) == mf.end["summary"]

@@ -87,14 +87,6 @@ def at_depth(item: Item, depth: int) -> Item:
     return item[:depth]
 
 
-def shared_depth(a: Step, b: Step) -> int:
-    """How many scopes, from the outside, two steps share."""
-    n = 0
-    while n < min(a.depth, b.depth) and a.scope[n] == b.scope[n]:
-        n += 1
-    return n
-
-
 def foreach_outputs(pipeline: Pipeline, step: Step) -> tuple[str, ...]:
     """Outputs of ``step`` that a scope head fans out over (so their length matters)."""
     names: list[str] = []
@@ -235,10 +227,12 @@ def _gather(
     lookup: ResultLookup,
     flowspec: bool,
 ) -> BoundInput:
-    """Every task of a producer one scope deeper than the scopes both share, in item order."""
-    shared = shared_depth(step, producer)
-    if producer.depth != shared + 1:
-        raise MissingInput(f"input '{inp.name}' of step '{step.name}': '{producer.name}' is not one foreach deeper")
+    """Every item of the producer's innermost scope under the scopes around it, which the
+    consumer shares, in item order: a join's gather from one scope deeper, or (function
+    dialect) the whole list of a foreach step in the same or another scope."""
+    shared = producer.depth - 1
+    if step.scope[:shared] != producer.scope[:shared]:
+        raise MissingInput(f"input '{inp.name}' of step '{step.name}': '{producer.name}' is in another foreach")
     parent = at_depth(item, shared)
     whole = lookup(producer.name, None)
     if whole is not None and whole.status == "skipped":
