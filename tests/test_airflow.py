@@ -356,6 +356,9 @@ SWITCH_CONF = {
     "switch-catch": {"choice": "train", "fail_fit": True},
 }
 
+# static branches and their join inside a foreach (a Metaflow oracle flow)
+FOREACH_SPLIT = "tests/flows/metaflow/foreach_split.py"
+
 # The golden class flows (a Metaflow file among them): split, join views, merge_artifacts,
 # foreach, a switch on a parameter and on a computed value, @catch: (DAG file, dag id, flow, conf)
 CLASS_FLOWS = {
@@ -386,6 +389,9 @@ def runs(airflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     for key, (dag_name, dag_id, flow_file, conf) in CLASS_FLOWS.items():
         started.airflow(key, (COMPILED / dag_name).read_text(), dag_id, conf)
         started.local(key, flow_file, conf)
+    split_dag = compile_airflow(FOREACH_SPLIT)
+    started.airflow("foreach-split", split_dag, "ForeachSplitFlow", {})
+    started.local("foreach-split", FOREACH_SPLIT, {})
     switch_dag = compile_airflow(SWITCH)
     for key, switch_conf in SWITCH_CONF.items():
         started.airflow(key, switch_dag, "Switch", switch_conf)
@@ -513,14 +519,22 @@ def test_dags_test_of_the_golden_class_flows_matches_stepc_run(runs: Runs, key: 
     assert found == outputs(local_store)
     if key == "chain":  # two steps per item, each reading the matching item of the one before
         assert found[("end", None, "summary")]["totals"] == [107, 109, 111]
-        assert {k[1] for k in found if k[0] == "second"} == {0, 1, 2}
+        assert {k[1] for k in found if k[0] == "second"} == {(0,), (1,), (2,)}
     elif key == "sweep-report":
         assert ("describe", None, "result") in found and not any(k[0] == "fit" for k in found)
-        assert {k[1] for k in found if k[0] == "score"} == {0, 1, 2, 3}
+        assert {k[1] for k in found if k[0] == "score"} == {(0,), (1,), (2,), (3,)}
     else:
         summary = found[("end", None, "summary")]
         assert summary["destination"] == f"models/{found[('collect', None, 'best')]}"
         assert summary["families"] == ["linear", "tree"] and not any(k[0] == "report" for k in found)
+
+
+def test_dags_test_of_branches_inside_a_foreach_matches_stepc_run(runs: Runs) -> None:
+    airflow_store, local_store, _ = both(runs, "foreach-split")
+    found = outputs(airflow_store)
+    assert found == outputs(local_store)
+    assert {k[1] for k in found if k[0] == "meet"} == {(0,), (1,), (2,)}  # each item's branches met
+    assert found[("end", None, "summary")] == {"pairs": [(6, 1), (13, 1), (18, 1)], "bases": [3, 6, 8]}
 
 
 def test_dags_test_retry_and_rollback_match_stepc_run(runs: Runs) -> None:
