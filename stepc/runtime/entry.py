@@ -142,7 +142,7 @@ def check_item(pipeline: Pipeline, step: Step, item: Item, params: Mapping[str, 
     """An item path that names a task of ``step``: one index per scope, each in range."""
     if item is None:
         if step.scope:
-            levels = "K" if step.depth == 1 else "/".join("IJKLMN"[: step.depth])
+            levels = "K" if step.depth == 1 else "/".join(f"I{n}" for n in range(1, step.depth + 1))
             raise MissingInput(f"step '{step.name}' is a foreach step: pass --item {levels}")
         return
     if not step.scope:
