@@ -205,3 +205,23 @@ def test_an_engine_task_does_not_load_the_scheduler(tmp_path: Path, flow: str, s
     assert sorted(m for m in modules if any(within(m, heavy) for heavy in HEAVY)) == []
     # `stepc exec` reads the IR by parsing the flow with the front end (stepc.commands.run), so
     # an engine task still loads stepc.frontend and libcst: no IR travels with the task today.
+
+
+# --- the edges read the source; the interpreter takes the IR ------------------------------------
+
+
+def test_stepc_run_reads_the_flow_at_the_edge(tmp_path: Path) -> None:
+    import stepc
+    from stepc.frontend import load
+    from stepc.interpreter import run_pipeline
+
+    broken = tmp_path / "broken.py"
+    broken.write_text("from stepc import step\n\n@step(inputs=['nothing'])\ndef lonely(nothing):\n    return 1\n")
+    with pytest.raises(stepc.LoadError) as raised:
+        stepc.run(broken, store=tmp_path / "store")
+    assert [d.code for d in raised.value.diagnostics] == ["S104"]
+    assert ":3:15: error[S104]: input 'nothing' of step 'lonely' has no producer" in str(raised.value)
+    ir, _ = load(str(GOLDEN / "iris_training.py"))
+    assert ir is not None
+    result = run_pipeline(ir, GOLDEN / "iris_training.py", {"n_rows": 40}, store=tmp_path / "store", workers=2)
+    assert result.ok and result.steps["evaluate"].status == "succeeded"
