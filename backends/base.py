@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any, ClassVar
 
 import jinja2
@@ -174,10 +175,34 @@ BASE_FILTERS: dict[str, Callable[..., Quoted]] = {
 }
 
 
+# Where a target's templates load from: the name of an installed package (its templates ship
+# as package data, found wherever the package is installed, zipped or not) or a directory.
+TemplateSource = str | Path
+BUILTIN_TEMPLATES = "stepc.templates"
+
+
+class TemplateBug(Exception):
+    """A template failed to render: printed an unquoted value, read an undefined name, ..."""
+
+    def __init__(self, template: str, error: jinja2.TemplateError) -> None:
+        super().__init__(f"{template}: {error.message or type(error).__name__}")
+        self.template = template
+
+
+def _loader(source: TemplateSource) -> jinja2.BaseLoader:
+    if isinstance(source, Path):
+        return jinja2.FileSystemLoader(source)
+    return jinja2.PackageLoader(source, "")
+
+
 @cache
-def _environment(filters_key: tuple[tuple[str, Callable[..., Quoted]], ...]) -> jinja2.Environment:
+def _environment(
+    source: TemplateSource, filters_key: tuple[tuple[str, Callable[..., Quoted]], ...]
+) -> jinja2.Environment:
+    # One environment per template source and filter table: every one prints through the
+    # same finalize guard, so a plugin's templates cannot print unquoted text either.
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("stepc.templates", ""),
+        loader=_loader(source),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
@@ -218,6 +243,9 @@ class Backend:
         "cache": "only `stepc run` reuses stored results; on this engine every run computes the step",
     }
     COMMENT: ClassVar[str] = "#"
+    # The package (or directory) that :meth:`render` loads templates from. The built-in targets
+    # keep theirs in stepc.templates/<target>/; a plugin names its own package.
+    TEMPLATES: ClassVar[TemplateSource] = BUILTIN_TEMPLATES
 
     def __init__(self, config: Config, options: dict[str, Any] | None = None) -> None:
         self.config = config
@@ -228,7 +256,10 @@ class Backend:
         diagnostics = self.check_capabilities(pipeline)
         if any(d.severity == "error" for d in diagnostics):
             return [], diagnostics
-        files = [GeneratedFile(path, self.header(pipeline) + body) for path, body in self.documents(pipeline)]
+        try:
+            files = [GeneratedFile(path, self.header(pipeline) + body) for path, body in self.documents(pipeline)]
+        except TemplateBug as bug:
+            return [], [*diagnostics, self.template_error(pipeline, bug)]
         diagnostics.extend(self.lint(pipeline, files))
         return files, diagnostics
 
@@ -281,8 +312,13 @@ class Backend:
         )
 
     def render(self, template: str, **context: Any) -> str:
-        env = _environment(tuple(sorted(self.FILTERS.items())))
-        return env.get_template(template).render(**context)
+        """``template`` (a path inside :attr:`TEMPLATES`) rendered with the target's filters;
+        a template that fails raises :class:`TemplateBug`, reported by :meth:`compile`."""
+        env = _environment(self.TEMPLATES, tuple(sorted(self.FILTERS.items())))
+        try:
+            return env.get_template(template).render(**context)
+        except jinja2.TemplateError as exc:
+            raise TemplateBug(template, exc) from exc
 
     def documents(self, pipeline: Pipeline) -> Iterable[tuple[str, str]]:
         """(relative path, content without header) for each file of the pipeline."""
@@ -294,6 +330,10 @@ class Backend:
 
     def lint_error(self, pipeline: Pipeline, path: str, message: str) -> Diagnostic:
         return Diagnostic("T201", f"generated {path} fails the {self.NAME} lint: {message}", pipeline.source)
+
+    def template_error(self, pipeline: Pipeline, bug: TemplateBug) -> Diagnostic:
+        """A template that failed: a bug in the backend (built-in or plugin), said as a diagnostic."""
+        return Diagnostic("T201", f"{bug} (a bug in the {self.NAME} backend's templates)", pipeline.source)
 
     def setting(self, key: str, default: Any) -> Any:
         """A ``[tool.stepc.<target>]`` setting (flags override), with its default."""

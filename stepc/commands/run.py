@@ -153,18 +153,20 @@ def run(
 @click.option("--quiet", "-q", is_flag=True)
 def resume(run_id: str, workers: int | None, store: str | None, quiet: bool) -> None:
     """Continue a failed or killed run; what succeeded is not run again."""
-    from stepc.interpreter import LoadError
+    from stepc.interpreter import resumable
     from stepc.interpreter import resume as resume_run
 
     the_store, db = _open(store)
     row = _run_row(db, run_id)
     db.close()
     try:
-        result = resume_run(row["run_id"], store=str(the_store.root), workers=workers, quiet=quiet)
-    except LoadError as exc:
-        _print_diags(exc.diagnostics)
-        sys.exit(1)
-    except (LookupError, RuntimeError, ParamError) as exc:
+        target = resumable(row["run_id"], store=str(the_store.root))
+    except (LookupError, RuntimeError) as exc:
+        _fail(str(exc), 1)
+    ir = _load(target.flow, target.pipeline)  # the flow as it is now: a fix made since applies
+    try:
+        result = resume_run(ir, target, workers=workers, quiet=quiet)
+    except ParamError as exc:
         _fail(str(exc), 1)
     if not result.ok and quiet:
         click.echo(f"run {result.run_id} failed: {result.error}", err=True)

@@ -39,8 +39,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from stepc import FlowSpec
 from stepc.runtime.joins import Artifact, Inputs, Loaded, join_inputs, load_bound
+from stepc.runtime.markers import FlowSpec
 from stepc.runtime.plan import Split, Task
 from stepc.runtime.store import Store
 
