@@ -20,7 +20,7 @@ import jinja2
 from stepc import __version__
 from stepc.config import Config
 from stepc.diagnostics import Diagnostic, Severity
-from stepc.ir import ArtifactRef, BoolOp, Compare, Condition, Not, Pipeline, Step
+from stepc.ir import Pipeline, Step, artifact_refs
 
 # --- what a pipeline asks of a target ----------------------------------------------------------
 
@@ -47,17 +47,6 @@ FEATURE_TEXT: dict[str, str] = {
 ALL_FEATURES = frozenset(FEATURE_TEXT)
 
 
-def _mentions_artifact(cond: Condition | None) -> bool:
-    if cond is None:
-        return False
-    if isinstance(cond, Not):
-        return _mentions_artifact(cond.operand)
-    if isinstance(cond, BoolOp):
-        return any(_mentions_artifact(c) for c in cond.operands)
-    assert isinstance(cond, Compare)
-    return isinstance(cond.left, ArtifactRef) or isinstance(cond.right, ArtifactRef)
-
-
 def step_features(pipeline: Pipeline, step: Step) -> list[str]:
     """The features of :data:`FEATURE_TEXT` that ``step`` uses, in table order."""
     used: set[str] = set()
@@ -67,7 +56,7 @@ def step_features(pipeline: Pipeline, step: Step) -> list[str]:
             if item.mode == "item" and pipeline.step(item.producer).foreach is not None:
                 used.add("chained_map")
     if step.condition is not None:
-        used.add("artifact_condition" if _mentions_artifact(step.condition) else "condition")
+        used.add("artifact_condition" if artifact_refs(step.condition) else "condition")
     if any(i.optional for i in step.inputs):
         used.add("merge")
     if step.retry.times:
