@@ -210,7 +210,7 @@ def test_argo_and_github_lints_take_a_5000_step_class_chain(tmp_path: Path) -> N
     """The lints used to walk `needs` / `dependencies` recursively: RecursionError at ~1,000."""
     flow = tmp_path / "long_flow.py"
     flow.write_text(long_class_flow(5_000))
-    for target, written in (("argo", "LongFlow.argo.yaml"), ("gha", ".github/workflows/longflow.yml")):
+    for target, written in (("argo", "LongFlow.argo.yaml"), ("gha", ".github/workflows/LongFlow.yml")):
         out = tmp_path / target
         result = run_stepc("compile", str(flow), "--target", target, "-o", str(out), timeout=600)
         assert result.returncode == 0, result.stderr[-2000:]
