@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stepc.ir import ArtifactRef, Condition, ConditionGenerator, ParamRef, artifact_refs, conjuncts
+from stepc.ir import ArtifactRef, Condition, ConditionGenerator, ParamRef, condition_artifacts, conjuncts
 
 from .base import Quoted, python_literal
 
@@ -50,7 +50,7 @@ def when_code(cond: Condition, readable: set[tuple[str, str]]) -> Quoted | None:
     """
     kept: list[str] = []
     for part in conjuncts(cond):
-        refs = {(r.step, r.name) for r in artifact_refs(part)}
+        refs = {(r.step, r.name) for r in condition_artifacts(part)}
         if not refs:
             kept.append(f"({py_condition(part)})")
         elif refs <= readable:

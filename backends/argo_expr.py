@@ -26,7 +26,7 @@ from stepc.ir import (
     Const,
     Parameter,
     ParamRef,
-    artifact_refs,
+    condition_artifacts,
     conjuncts,
     thaw,
 )
@@ -126,7 +126,7 @@ class _Exact(_Expression):
         self.refs = refs
 
     def compare(self, cond: Compare) -> str | None:
-        if not artifact_refs(cond):
+        if not condition_artifacts(cond):
             return super().compare(cond)
         left, right, op = cond.left, cond.right, cond.op
         if op in ("==", "!=") and isinstance(right, ArtifactRef) and not isinstance(left, ArtifactRef):
@@ -165,7 +165,7 @@ def artifact_when(cond: Condition, params: dict[str, Parameter], refs: ValueRefs
         text = exact.generate(part)
         if text is None:
             continue
-        read = artifact_refs(part)
+        read = condition_artifacts(part)
         if read:
             unknown = sorted({f"{refs[(r.step, r.name)]} == {string_literal(VALUE_UNKNOWN)}" for r in read})
             text = " || ".join([*unknown, f"({text})"])

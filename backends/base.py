@@ -20,7 +20,7 @@ import jinja2
 from stepc import __version__
 from stepc.config import Config
 from stepc.diagnostics import Diagnostic, Severity
-from stepc.ir import Pipeline, Step, artifact_refs
+from stepc.ir import Pipeline, Step, condition_artifacts
 
 # --- what a pipeline asks of a target ----------------------------------------------------------
 
@@ -41,10 +41,14 @@ FEATURE_TEXT: dict[str, str] = {
     "cache": "caching",
     "after": "ordering edges (after=)",
     "schedule": "a schedule",
+    "branch_in_foreach": "static branches and their join inside a foreach",
+    "nested_foreach": "a foreach inside a foreach",
+    "switch_in_foreach": "a switch or condition decided for each foreach item",
 }
 
-
-ALL_FEATURES = frozenset(FEATURE_TEXT)
+# What only the interpreter and `stepc exec` run so far: no engine maps these scopes yet.
+SCOPE_FEATURES = frozenset({"nested_foreach", "switch_in_foreach"})
+ALL_FEATURES = frozenset(FEATURE_TEXT) - SCOPE_FEATURES
 
 
 def step_features(pipeline: Pipeline, step: Step) -> list[str]:
@@ -56,7 +60,7 @@ def step_features(pipeline: Pipeline, step: Step) -> list[str]:
             if item.mode == "item" and pipeline.step(item.producer).foreach is not None:
                 used.add("chained_map")
     if step.condition is not None:
-        used.add("artifact_condition" if artifact_refs(step.condition) else "condition")
+        used.add("artifact_condition" if condition_artifacts(step.condition) else "condition")
     if any(i.optional for i in step.inputs):
         used.add("merge")
     if step.retry.times:
@@ -78,7 +82,24 @@ def step_features(pipeline: Pipeline, step: Step) -> list[str]:
         used.add("cache")
     if step.after:
         used.add("after")
+    used.update(scope_features(pipeline, step))
     return [f for f in FEATURE_TEXT if f in used]
+
+
+def scope_features(pipeline: Pipeline, step: Step) -> set[str]:
+    """What a step inside a foreach scope asks beyond a chain of steps: another foreach (said
+    at the inner scope's head), a fan-out that stays in the scope, or a condition that reads
+    an artifact of the item (so each item decides)."""
+    if not step.scope:
+        return set()
+    used: set[str] = set()
+    if step.depth > 1 and step.scope[-1] == step.name:
+        used.add("nested_foreach")
+    if any(pipeline.step(ref.step).scope for ref in condition_artifacts(step.condition)):
+        used.add("switch_in_foreach")
+    elif step.kind == "flowspec" and len([p for p in step.after if pipeline.step(p).scope == step.scope]) > 1:
+        used.add("branch_in_foreach")  # a join of branches inside the scope
+    return used
 
 
 # --- quoting ------------------------------------------------------------------------------------

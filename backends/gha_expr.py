@@ -38,7 +38,7 @@ from stepc.ir import (
     Operand,
     Parameter,
     ParamRef,
-    artifact_refs,
+    condition_artifacts,
     fold,
     thaw,
 )
@@ -124,7 +124,7 @@ class _Bounds(ConditionGenerator):
         return None
 
     def compare_bound(self, cond: Compare, upper: bool) -> str | None:
-        if artifact_refs(cond):
+        if condition_artifacts(cond):
             return self._artifact_compare(cond, upper)
         left, right = self.operand(cond.left), self.operand(cond.right)
         if left is None or right is None:

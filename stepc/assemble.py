@@ -243,7 +243,27 @@ def _build(ctx: _Context, decl: PipelineDecl) -> Pipeline | None:
     )
 
 
+def _check_gather_depth(ctx: _Context, step: StepDecl, scope: tuple[str, ...], inp: Input, producer: Step) -> None:
+    """A list of a nested foreach's results exists per item of the foreach around it: only a
+    step inside that foreach (a chained map of it) can read it."""
+    if inp.mode != "gather" or producer.depth <= 1 or scope[: producer.depth - 1] == producer.scope[:-1]:
+        return
+    outer = producer.scope[-2]
+    anchor = next((i.anchor for i in step.inputs if i.value == inp.name), step.name.anchor)
+    ctx.error(
+        "S126",
+        f"input '{inp.name}' of step '{step.name.value}' comes from '{producer.name}', a foreach nested in the "
+        f"foreach of '{outer}': read it in a chained map of '{outer}' (foreach over one of its outputs), which "
+        "gets the list for its own item",
+        anchor,
+    )
+
+
 def _check_foreach(ctx: _Context, step: StepDecl, params: dict[str, Parameter]) -> None:
+    if step.nested is not None and (step.foreach is None or step.foreach.value not in {i.value for i in step.inputs}):
+        ctx.error(
+            "S126", "nested=True fans out inside a foreach: foreach must name an output of a foreach step", step.nested
+        )
     if step.foreach is None:
         return
     name = step.foreach.value
@@ -319,6 +339,25 @@ def _check_groups(ctx: _Context, order: list[StepDecl], edges: set[Edge]) -> Non
             )
 
 
+def _scope(
+    ctx: _Context, step: StepDecl, foreach: Foreach | None, producers: dict[str, StepDecl], built: dict[str, Step]
+) -> tuple[str, ...]:
+    """The foreach scopes a step runs in: a chained map (foreach over a foreach step's output)
+    in the scope of the map it follows, a ``nested=True`` foreach in a new scope inside it; any
+    other foreach opens a scope of its own."""
+    if foreach is None:
+        return ()
+    outer: tuple[str, ...] = ()
+    if foreach.source == "input":
+        outer = built[producers[foreach.name].name.value].scope
+    if step.nested is None:
+        return outer or (step.name.value,)
+    if not outer:
+        message = "nested=True fans out inside a foreach, but this foreach's list is not made in one"
+        ctx.error("S126", message, step.nested)
+    return (*outer, step.name.value)
+
+
 def _step(
     ctx: _Context,
     decl: PipelineDecl,
@@ -330,6 +369,7 @@ def _step(
     if step.foreach is not None:
         is_input = step.foreach.value in {i.value for i in step.inputs}
         foreach = Foreach("input" if is_input else "param", step.foreach.value)
+    scope = _scope(ctx, step, foreach, producers, built)
     inputs: list[Input] = []
     required_conditions: list[Condition | None] = [step.when.condition if step.when else None]
     for item in step.inputs:
@@ -337,12 +377,16 @@ def _step(
         mode: InputMode = "value"
         if foreach is not None and foreach.source == "input" and foreach.name == item.value:
             mode = "item"
+        elif producer.scope and producer.scope == scope:
+            mode = "item"  # inside one foreach everything is per item: the matching item
         elif producer.foreach is not None:
             mode = "gather"
         optional = item.value in step.optional_inputs
         inputs.append(Input(item.value, producer.name, mode, optional))
         if not optional:
             required_conditions.append(producer.condition)
+    for inp in inputs:
+        _check_gather_depth(ctx, step, scope, inp, built[inp.producer])
     return Step(
         name=step.name.value,
         function=step.function,
@@ -352,6 +396,7 @@ def _step(
         params=tuple(p.name for p in step.params),
         after=tuple(a.value for a in step.after),
         foreach=foreach,
+        scope=scope,
         when=step.when.condition if step.when else None,
         condition=conjoin(required_conditions),
         retry=step.retry or decl.retry or Retry(),

@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import Any, ClassVar, TypeVar
 from typing import Literal as TypingLiteral
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 JSONValue = Any  # None | bool | int | float | str | list | dict, after freezing: tuples for lists
 
@@ -109,9 +109,12 @@ def operands(cond: Condition | None) -> list[Operand]:
     )
 
 
-def artifact_refs(cond: Condition | None) -> list[ArtifactRef]:
-    """The upstream artifacts a condition reads, in order (conditions over parameters read none)."""
+def condition_artifacts(cond: Condition | None) -> list[ArtifactRef]:
+    """The upstream artifacts a condition reads, in order (a condition on parameters reads none)."""
     return [o for o in operands(cond) if isinstance(o, ArtifactRef)]
+
+
+artifact_refs = condition_artifacts  # the name the runtime and the backends know it by
 
 
 def condition_parameters(cond: Condition | None) -> set[str]:
@@ -320,7 +323,12 @@ class Input:
 
 @dataclass(frozen=True)
 class Foreach:
-    """The step runs once per item of an input artifact or of a list parameter."""
+    """The step runs once per item of an input artifact or of a list parameter.
+
+    Every step inside a foreach scope carries the ``Foreach`` of its innermost scope; the
+    scope's first step (its head, which names the scope) reads the list, the others run for
+    the same items (see :attr:`Step.scope`).
+    """
 
     source: TypingLiteral["input", "param"]
     name: str
@@ -336,6 +344,10 @@ class Step:
     params: tuple[str, ...] = ()  # names of the pipeline parameters the function takes
     after: tuple[str, ...] = ()
     foreach: Foreach | None = None
+    # The foreach scopes the step runs inside, outermost first, each named by its head: the
+    # first step of the scope, whose ``foreach`` reads the list. A step in n scopes runs once
+    # per index path of length n; a join closing a scope sits in the scopes around it.
+    scope: tuple[str, ...] = ()
     when: Condition | None = None  # the step's own condition
     condition: Condition | None = None  # effective: own AND those of required producers
     retry: Retry = field(default_factory=Retry)
@@ -355,6 +367,11 @@ class Step:
 
     def input(self, name: str) -> Input | None:
         return next((i for i in self.inputs if i.name == name), None)
+
+    @property
+    def depth(self) -> int:
+        """How many foreach scopes the step is inside (the length of its item paths)."""
+        return len(self.scope)
 
 
 @dataclass(frozen=True)

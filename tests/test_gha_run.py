@@ -339,9 +339,7 @@ def stored(pipeline: Any, store: Store, run_id: str) -> dict[str, tuple[str, dic
                 continue
             found[step.name] = ("succeeded", {m.name: store.read_artifact(m) for m in result.outputs})
             continue
-        results = []
-        while (result := store.read_result(run_id, step.name, len(results))) is not None:
-            results.append(result)
+        results = [r for r in store.committed(run_id, step.name) if r.item is not None]
         if not results and empty_fan_out(pipeline, step, store, run_id):
             found[step.name] = ("succeeded", {name: [] for name in step.outputs})
             continue

@@ -168,18 +168,7 @@ def check_fan_outs(graph: FlowGraph, order: list[str]) -> dict[str, tuple[Frame,
                 continue
             stack = next(iter(before))
         move = step.transition
-        if stack and stack[-1][1] == "foreach" and not step.is_join and move is not None and move.kind != "linear":
-            graph.error(
-                "S135",
-                f"stepc runs a chain of steps per foreach item: step '{name}' inside the foreach of "
-                f"'{stack[-1][0]}' cannot split or switch",
-                move.anchor,
-            )
-            ok = False
         if move is not None and move.kind in ("split", "foreach"):
-            if move.kind == "foreach" and any(kind == "foreach" for _, kind in stack):
-                graph.error("S135", "a foreach inside a foreach is not supported by stepc", move.anchor)
-                ok = False
             stack = stack + ((name, move.kind),)
         stacks[name] = stack
         if name == "end" and stack:
