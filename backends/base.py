@@ -21,7 +21,7 @@ import jinja2
 from stepc import __version__
 from stepc.config import Config
 from stepc.diagnostics import Diagnostic, Severity
-from stepc.ir import ArtifactRef, BoolOp, Compare, Condition, Not, Pipeline, Step, condition_artifacts
+from stepc.ir import Pipeline, Step, condition_artifacts
 
 # --- what a pipeline asks of a target ----------------------------------------------------------
 
@@ -52,17 +52,6 @@ SCOPE_FEATURES = frozenset({"nested_foreach", "switch_in_foreach"})
 ALL_FEATURES = frozenset(FEATURE_TEXT) - SCOPE_FEATURES
 
 
-def _mentions_artifact(cond: Condition | None) -> bool:
-    if cond is None:
-        return False
-    if isinstance(cond, Not):
-        return _mentions_artifact(cond.operand)
-    if isinstance(cond, BoolOp):
-        return any(_mentions_artifact(c) for c in cond.operands)
-    assert isinstance(cond, Compare)
-    return isinstance(cond.left, ArtifactRef) or isinstance(cond.right, ArtifactRef)
-
-
 def step_features(pipeline: Pipeline, step: Step) -> list[str]:
     """The features of :data:`FEATURE_TEXT` that ``step`` uses, in table order."""
     used: set[str] = set()
@@ -72,7 +61,7 @@ def step_features(pipeline: Pipeline, step: Step) -> list[str]:
             if item.mode == "item" and pipeline.step(item.producer).foreach is not None:
                 used.add("chained_map")
     if step.condition is not None:
-        used.add("artifact_condition" if _mentions_artifact(step.condition) else "condition")
+        used.add("artifact_condition" if condition_artifacts(step.condition) else "condition")
     if any(i.optional for i in step.inputs):
         used.add("merge")
     if step.retry.times:

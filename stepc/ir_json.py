@@ -5,6 +5,7 @@ paths) that reads back to equal dataclasses, and the JSON Schema that documents 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from stepc.ir import (
@@ -26,30 +27,39 @@ from stepc.ir import (
     Retry,
     Span,
     Step,
+    fold,
     freeze,
     thaw,
 )
 
 
-def _condition_to_json(cond: Condition | Operand | None) -> Any:
-    if cond is None:
-        return None
-    if isinstance(cond, ParamRef):
-        return {"kind": "param", "name": cond.name}
-    if isinstance(cond, ArtifactRef):
-        return {"kind": "artifact", "step": cond.step, "name": cond.name}
-    if isinstance(cond, Const):
-        return {"kind": "const", "value": thaw(cond.value)}
-    if isinstance(cond, Not):
-        return {"kind": "not", "operand": _condition_to_json(cond.operand)}
-    if isinstance(cond, BoolOp):
-        return {"kind": cond.op, "operands": [_condition_to_json(c) for c in cond.operands]}
+def _operand_to_json(operand: Operand) -> dict[str, Any]:
+    if isinstance(operand, ParamRef):
+        return {"kind": "param", "name": operand.name}
+    if isinstance(operand, ArtifactRef):
+        return {"kind": "artifact", "step": operand.step, "name": operand.name}
+    return {"kind": "const", "value": thaw(operand.value)}
+
+
+def _compare_to_json(cond: Compare) -> dict[str, Any]:
     return {
         "kind": "compare",
         "op": cond.op,
-        "left": _condition_to_json(cond.left),
-        "right": _condition_to_json(cond.right),
+        "left": _operand_to_json(cond.left),
+        "right": _operand_to_json(cond.right),
     }
+
+
+def _bool_op_to_json(cond: BoolOp, parts: Iterator[dict[str, Any]]) -> dict[str, Any]:
+    return {"kind": cond.op, "operands": list(parts)}
+
+
+def _not_to_json(cond: Not, inner: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "not", "operand": inner}
+
+
+def _condition_to_json(cond: Condition | None) -> dict[str, Any] | None:
+    return None if cond is None else fold(cond, _compare_to_json, _bool_op_to_json, _not_to_json)
 
 
 def _condition_from_json(data: Any) -> Any:

@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from stepc.ir import ArtifactRef, BoolOp, Compare, Condition, Input, Not, Pipeline, Step, evaluate
+from stepc.ir import Input, Pipeline, Step, evaluate
+from stepc.ir import artifact_refs as artifact_refs  # re-exported: the backends read it here
 from stepc.items import Item, item_text, sort_key
 from stepc.runtime.store import ArtifactMeta, Store, TaskResult
 
@@ -334,18 +335,6 @@ def make_task(
         splits=foreach_splits(pipeline, step, item, params, lookup) if flowspec else (),
         branches=step.after if flowspec else (),
     )
-
-
-def artifact_refs(cond: Condition | None) -> list[ArtifactRef]:
-    """The upstream artifacts a condition reads (conditions over parameters read none)."""
-    if cond is None:
-        return []
-    if isinstance(cond, Not):
-        return artifact_refs(cond.operand)
-    if isinstance(cond, BoolOp):
-        return [ref for c in cond.operands for ref in artifact_refs(c)]
-    assert isinstance(cond, Compare)
-    return [op for op in (cond.left, cond.right) if isinstance(op, ArtifactRef)]
 
 
 def condition_holds(
