@@ -1,0 +1,7 @@
+"""Caching."""
+from stepc import step
+
+
+@step(outputs=["x"], cache="code_hash")
+def load():
+    return 1

@@ -1,0 +1,7 @@
+"""Retries."""
+from stepc import step
+
+
+@step(outputs=["x"], retry=2)
+def flaky():
+    return 1
