@@ -1,4 +1,5 @@
 """An ordering edge without data (after=)."""
+
 from stepc import step
 
 

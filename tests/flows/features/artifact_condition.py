@@ -1,4 +1,5 @@
 """A condition on an upstream artifact: a switch on an attribute the step before sets."""
+
 from stepc import FlowSpec, step
 
 

@@ -1,4 +1,5 @@
 """Caching."""
+
 from stepc import step
 
 

@@ -1,4 +1,5 @@
 """A chained map: a foreach over the results of a foreach step."""
+
 from stepc import step
 
 

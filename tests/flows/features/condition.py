@@ -1,4 +1,5 @@
 """A `when` condition on a parameter."""
+
 from stepc import step
 
 

@@ -1,4 +1,5 @@
 """A foreach over an upstream list."""
+
 from stepc import step
 
 

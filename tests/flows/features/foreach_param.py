@@ -1,4 +1,5 @@
 """A foreach over a list parameter."""
+
 from stepc import step
 
 

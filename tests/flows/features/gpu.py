@@ -1,4 +1,5 @@
 """A GPU."""
+
 from stepc import step
 
 

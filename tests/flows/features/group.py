@@ -1,4 +1,5 @@
 """A step group: two steps run back to back as one task."""
+
 from stepc import step
 
 

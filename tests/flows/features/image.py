@@ -1,4 +1,5 @@
 """A step that runs in an image of its own."""
+
 from stepc import step
 
 

@@ -1,4 +1,5 @@
 """An optional input: the consumer takes None when the producer has not run."""
+
 from stepc import step
 
 

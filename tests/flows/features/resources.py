@@ -1,4 +1,5 @@
 """Resource requests (CPU and memory)."""
+
 from stepc import step
 
 

@@ -1,4 +1,5 @@
 """Retries."""
+
 from stepc import step
 
 

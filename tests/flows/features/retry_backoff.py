@@ -1,4 +1,5 @@
 """A backoff factor on the delay between retries."""
+
 from stepc import step
 
 

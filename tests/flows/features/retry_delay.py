@@ -1,4 +1,5 @@
 """A delay between retries."""
+
 from stepc import step
 
 

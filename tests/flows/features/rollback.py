@@ -1,4 +1,5 @@
 """A rollback function."""
+
 from stepc import step
 
 

@@ -1,4 +1,5 @@
 """A schedule."""
+
 from stepc import pipeline, step
 
 

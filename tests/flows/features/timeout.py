@@ -1,4 +1,5 @@
 """A timeout."""
+
 from stepc import step
 
 
