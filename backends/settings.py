@@ -138,8 +138,10 @@ def check_settings(config: Config, target: str, table: Mapping[str, Setting]) ->
 
     def at(key: str, message: str) -> Diagnostic:
         line = _key_line(lines, header, key) if key else 1
-        text = lines[line - 1] if 0 < line <= len(lines) else ""
-        return Diagnostic("T103", message, shown, line, 1, source_line=text.expandtabs(1))
+        text = (lines[line - 1] if 0 < line <= len(lines) else "").expandtabs(1)
+        col = text.find(key) + 1 if key and key in text else 1
+        end = col + len(key) if key and key in text else None
+        return Diagnostic("T103", message, shown, line, col, source_line=text, end_col=end)
 
     if not isinstance(raw, dict):
         return [at("", f"{header} is a table of settings, not {raw!r}")]
