@@ -195,7 +195,7 @@ class AirflowBackend(Backend):
     )
     # Resources, GPUs and images are whole with operator = "kubernetes" (see `partial`).
     PARTIAL: ClassVar[dict[str, str]] = {
-        "retry_backoff": "Airflow adds jitter: each wait lands between 1x and 2x delay * backoff ** (retry - 1)",
+        "retry_backoff": "Airflow adds jitter: each wait lands between 1x and 2x the one the backoff gives",
         "resources": (
             "a BashOperator reserves nothing on its worker: CPU cores become pool slots, memory and disk "
             'are not reserved (operator = "kubernetes" requests them)'

@@ -35,6 +35,18 @@ def partial_notes(backends: dict[str, type[Backend]]) -> list[str]:
     return lines
 
 
+def support_markdown(backends: dict[str, type[Backend]]) -> str:
+    """The same table for the README, with each partial note under it."""
+    from stepc.backends.base import FEATURE_TEXT
+
+    rows = ["| feature | " + " | ".join(backends) + " |", "|---" * (len(backends) + 1) + "|"]
+    for feature, text in FEATURE_TEXT.items():
+        rows.append(f"| {text} | " + " | ".join(b.support(feature) for b in backends.values()) + " |")
+    notes = [f"- {name}, {FEATURE_TEXT[f]}: {b.PARTIAL[f]}" for name, b in backends.items()
+             for f in FEATURE_TEXT if b.support(f) == "partial"]  # fmt: skip
+    return "\n".join(rows) + "\n\nPartial support, and what the engine does instead:\n\n" + "\n".join(notes) + "\n"
+
+
 @click.command()
 def targets() -> None:
     """List the compile targets (built-in and installed plugins) and, per feature, whether each
