@@ -268,11 +268,8 @@ class AirflowBackend(Backend):
             detail = "a scheduled DAG needs a default for every parameter"
             found.append(self.unsupported(pipeline, None, "schedule", detail))
         feeders = self.feeders(pipeline)
+        found.extend(self.group_timeout_warnings(pipeline))
         for unit in self.units(pipeline):
-            timeouts = [s.timeout for s in unit.steps]
-            if any(t is None for t in timeouts) and any(t is not None for t in timeouts):
-                detail = f"group '{unit.first.group}' runs as one task, whose timeout needs every step's"
-                found.append(self.partly_supported(pipeline, unit.first, "timeout", detail))
             sources = {s.foreach for s in unit.steps}
             if len(unit.steps) > 1 and None in sources and len(sources) > 1:
                 detail = f"group '{unit.first.group}' mixes foreach and plain steps in one task"
@@ -288,9 +285,6 @@ class AirflowBackend(Backend):
                 detail = f"the steps of group '{unit.first.group}' run in one pod, so they need one image"
                 found.append(self.unsupported(pipeline, unit.steps[1], "group", detail))
         return found
-
-    def partly_supported(self, pipeline: Pipeline, step: Step, feature: str, detail: str) -> Diagnostic:
-        return dataclasses.replace(self.unsupported(pipeline, step, feature, detail), severity="warning")
 
     # -- the file ------------------------------------------------------------------------------
 

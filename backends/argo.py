@@ -120,6 +120,7 @@ class ArgoBackend(Backend):
             if step.retry.times and not float(step.retry.backoff).is_integer():
                 detail = f"Argo's backoff factor is a whole number, not {step.retry.backoff}"
                 found.append(self.unsupported(pipeline, step, "retry_backoff", detail))
+        found.extend(self.group_timeout_warnings(pipeline))
         for unit in self.units(pipeline):
             images = {s.image for s in unit.steps}
             if len(images) > 1:

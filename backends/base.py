@@ -8,6 +8,7 @@ once (the shape of sqlglot's dialects).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -281,6 +282,25 @@ class Backend:
         what = f"step '{step.name}' uses" if step else f"pipeline '{pipeline.name}' has"
         message = f"{what} {FEATURE_TEXT.get(feature, feature)}, which the {self.NAME} target cannot express"
         return self.at_step(pipeline, step, message + (f": {detail}" if detail else ""))
+
+    def partly_supported(self, pipeline: Pipeline, step: Step, feature: str, detail: str) -> Diagnostic:
+        """A value hook's T101 warning: this use of a feature maps only in part."""
+        return dataclasses.replace(self.unsupported(pipeline, step, feature, detail), severity="warning")
+
+    def group_timeout_warnings(self, pipeline: Pipeline) -> list[Diagnostic]:
+        """For targets that run a group as one task: a group where only some steps have a
+        timeout gets none (the task's limit is the sum of its steps'), which is said here."""
+        groups: dict[str, list[Step]] = {}
+        for step in pipeline.steps:
+            if step.group:
+                groups.setdefault(step.group, []).append(step)
+        found = []
+        for name, steps in groups.items():
+            timeouts = [s.timeout for s in steps]
+            if None in timeouts and any(t is not None for t in timeouts):
+                detail = f"group '{name}' runs as one task, whose timeout needs every step's"
+                found.append(self.partly_supported(pipeline, steps[0], "timeout", detail))
+        return found
 
     def warning(self, pipeline: Pipeline, step: Step | None, message: str) -> Diagnostic:
         """A T101 warning: something the target maps only in part, said out loud, not dropped."""

@@ -188,6 +188,7 @@ class GitHubActionsBackend(Backend):
                     "[tool.stepc.gha] to take them as one JSON input",
                 )
             )
+        found.extend(self.group_timeout_warnings(pipeline))
         for unit in self.units(pipeline):
             loops = {loop_of(pipeline, s) for s in unit.steps}
             if len(loops) > 1:

@@ -144,6 +144,7 @@ class ValohaiBackend(Backend):
             if not _PASSABLE.match(param.name):
                 found.append(self.unsupported(pipeline, None, f"parameter {param.name!r}", "not a command-line name"))
         gpus_partial = "gpu" in self.partial()  # then the GPU warning has said it
+        found.extend(self.group_timeout_warnings(pipeline))
         for unit in self.units(pipeline):
             if not self._environment(unit.steps)[1] and not (gpus_partial and any(s.resources.gpu for s in unit.steps)):
                 message = (

@@ -201,3 +201,16 @@ def test_strict_makes_partial_support_an_error_and_writes_nothing(tmp_path: Path
     # a flow every target expresses in full passes --strict
     whole = stepc("compile", str(FEATURES_DIR / "after.py"), "--target", "all", "--strict", "-o", str(tmp_path / "w"))
     assert whole.returncode == 0 and "T101" not in whole.stderr, whole.stderr
+
+
+@pytest.mark.parametrize("target", BUILT_IN)
+def test_a_group_whose_steps_differ_in_timeouts_says_it_gets_none(target: str, tmp_path: Path) -> None:
+    flow = tmp_path / "flow.py"
+    source = (FEATURES_DIR / "group.py").read_text(encoding="utf-8")
+    flow.write_text(source.replace('group="ingest")\ndef fetch', 'group="ingest", timeout=60)\ndef fetch'))
+    pipeline, found = load(str(flow), None)
+    assert pipeline is not None and pipeline.steps[0].timeout == 60, found
+    files, found = load_target(target)(find_config(tmp_path)).compile(pipeline)
+    warnings = [d for d in found if d.code == "T101" and "group 'ingest' runs as one task" in d.message]
+    assert files and len(warnings) == 1 and warnings[0].severity == "warning"
+    assert "step 'fetch' uses a timeout" in warnings[0].message
