@@ -171,28 +171,11 @@ class AirflowBackend(Backend):
     NAME = "airflow"
     DESCRIPTION = "Airflow 3.x DAG files (BashOperator, or KubernetesPodOperator by config)"
     # Conditions on artifacts read the producer's control line (see the module docstring).
-    FEATURES: ClassVar[frozenset[str]] = frozenset(
-        {
-            "foreach",
-            "foreach_param",
-            "chained_map",
-            "condition",
-            "artifact_condition",
-            "merge",
-            "retry",
-            "retry_delay",
-            "retry_backoff",
-            "timeout",
-            "resources",
-            "gpu",
-            "image",
-            "rollback",
-            "group",
-            "cache",
-            "after",
-            "schedule",
-        }
-    )
+    FEATURES: ClassVar[frozenset[str]] = frozenset({
+        "foreach", "foreach_param", "chained_map", "condition", "artifact_condition", "merge",
+        "retry", "retry_delay", "retry_backoff", "timeout", "resources", "gpu", "image", "rollback",
+        "group", "cache", "after", "schedule",
+    })  # fmt: skip
     # Resources, GPUs and images are whole with operator = "kubernetes" (see `partial`).
     PARTIAL: ClassVar[dict[str, str]] = {
         "retry_backoff": "Airflow adds jitter: each wait lands between 1x and 2x the one the backoff gives",

@@ -72,28 +72,11 @@ class ArgoBackend(Backend):
     # A condition on an artifact reads the value the producer's exec wrote as an output
     # parameter (see `naming.value_names`); what `when` cannot say exactly, `stepc exec` decides.
     # A timeout is the pod's activeDeadlineSeconds: per attempt, since each retry is a new pod.
-    FEATURES: ClassVar[frozenset[str]] = frozenset(
-        {
-            "foreach",
-            "foreach_param",
-            "chained_map",
-            "condition",
-            "artifact_condition",
-            "merge",
-            "retry",
-            "retry_delay",
-            "retry_backoff",
-            "timeout",
-            "resources",
-            "gpu",
-            "image",
-            "rollback",
-            "group",
-            "cache",
-            "after",
-            "schedule",
-        }
-    )
+    FEATURES: ClassVar[frozenset[str]] = frozenset({
+        "foreach", "foreach_param", "chained_map", "condition", "artifact_condition", "merge",
+        "retry", "retry_delay", "retry_backoff", "timeout", "resources", "gpu", "image", "rollback",
+        "group", "cache", "after", "schedule",
+    })  # fmt: skip
     PARTIAL: ClassVar[dict[str, str]] = {"cache": CACHE_NOTE}
     SETTINGS: ClassVar[dict[str, Setting]] = {
         "kind": Setting(

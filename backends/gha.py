@@ -103,28 +103,11 @@ class GitHubActionsBackend(Backend):
     }
     # Every condition is decided inside `stepc exec`, which reads upstream artifacts itself;
     # `if:` only skips early.
-    FEATURES: ClassVar[frozenset[str]] = frozenset(
-        {
-            "foreach",
-            "foreach_param",
-            "chained_map",
-            "condition",
-            "artifact_condition",
-            "merge",
-            "retry",
-            "retry_delay",
-            "retry_backoff",
-            "timeout",
-            "resources",
-            "gpu",
-            "image",
-            "rollback",
-            "group",
-            "cache",
-            "after",
-            "schedule",
-        }
-    )
+    FEATURES: ClassVar[frozenset[str]] = frozenset({
+        "foreach", "foreach_param", "chained_map", "condition", "artifact_condition", "merge",
+        "retry", "retry_delay", "retry_backoff", "timeout", "resources", "gpu", "image", "rollback",
+        "group", "cache", "after", "schedule",
+    })  # fmt: skip
     # GPUs are whole once a runner with GPUs is configured, images with container = true.
     PARTIAL: ClassVar[dict[str, str]] = {
         "retry": (

@@ -146,12 +146,14 @@ def check_settings(config: Config, target: str, table: Mapping[str, Setting]) ->
     if not isinstance(raw, dict):
         return [at("", f"{header} is a table of settings, not {raw!r}")]
     found = []
-    valid = ", ".join(sorted(table))
+    valid = (
+        f"the {target} settings are: {', '.join(sorted(table))}" if table else f"the {target} target has no settings"
+    )
     for key in sorted(raw):
         setting = table.get(key)
         if setting is None:
             hint = did_you_mean(key, table)
-            found.append(at(key, f"unknown setting '{key}' in {header}{hint}; the {target} settings are: {valid}"))
+            found.append(at(key, f"unknown setting '{key}' in {header}{hint}; {valid}"))
         elif (problem := setting.problem(raw[key])) is not None:
             found.append(at(key, f"setting '{key}' in {header} is {problem}"))
     return found

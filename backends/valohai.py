@@ -68,28 +68,11 @@ class ValohaiBackend(Backend):
     NAME = "valohai"
     DESCRIPTION = "Valohai: valohai.yaml with a step per task and a pipeline (nodes, edges, task nodes)"
     # Every condition is decided inside `stepc exec`, which reads upstream artifacts itself.
-    FEATURES: ClassVar[frozenset[str]] = frozenset(
-        {
-            "foreach",
-            "foreach_param",
-            "chained_map",
-            "condition",
-            "artifact_condition",
-            "merge",
-            "retry",
-            "retry_delay",
-            "retry_backoff",
-            "timeout",
-            "resources",
-            "gpu",
-            "image",
-            "rollback",
-            "group",
-            "cache",
-            "after",
-            "schedule",
-        }
-    )
+    FEATURES: ClassVar[frozenset[str]] = frozenset({
+        "foreach", "foreach_param", "chained_map", "condition", "artifact_condition", "merge",
+        "retry", "retry_delay", "retry_backoff", "timeout", "resources", "gpu", "image", "rollback",
+        "group", "cache", "after", "schedule",
+    })  # fmt: skip
     # GPUs are whole once an environment with GPUs is configured (see `partial`).
     PARTIAL: ClassVar[dict[str, str]] = {
         "retry": (
