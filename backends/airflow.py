@@ -31,14 +31,8 @@ from typing import Any, ClassVar
 
 from stepc.diagnostics import Diagnostic
 from stepc.ir import (
-    ArtifactRef,
-    BoolOp,
-    Compare,
     Condition,
-    Const,
-    Not,
     Parameter,
-    ParamRef,
     Pipeline,
     Step,
     condition_text,
@@ -47,8 +41,9 @@ from stepc.ir import (
 from stepc.runtime.entry import condition_outputs
 from stepc.runtime.plan import artifact_refs
 
+from .airflow_expr import py_condition, when_code
 from .airflow_lint import lint_dag
-from .base import CACHE_NOTE, Backend, GeneratedFile, Quoted, file_stem, python_literal
+from .base import CACHE_NOTE, Backend, GeneratedFile, Quoted, file_stem
 from .kubernetes import KUBERNETES_SETTINGS, pod_resources
 from .naming import NameRule, assign_names
 from .settings import Setting
@@ -93,47 +88,6 @@ def code(text: str) -> Quoted:
     return Quoted(text)
 
 
-def py_condition(cond: Condition) -> Quoted:
-    """The condition as a Python expression over ``params``, built from the tree: every name and
-    literal goes through :func:`python_literal`, so no user text is ever code."""
-    if isinstance(cond, Not):
-        return code(f"not ({py_condition(cond.operand)})")
-    if isinstance(cond, BoolOp):
-        return code(f" {cond.op} ".join(f"({py_condition(c)})" for c in cond.operands))
-    assert isinstance(cond, Compare)
-    return code(f"{_py_operand(cond.left)} {cond.op} {_py_operand(cond.right)}")
-
-
-def _py_operand(operand: ParamRef | ArtifactRef | Const) -> str:
-    if isinstance(operand, ParamRef):
-        return f"params[{python_literal(operand.name)}]"
-    if isinstance(operand, Const):
-        return python_literal(thaw(operand.value))
-    # The value the producer's control line carried; see `when_code` for a missing one.
-    return f"values[({python_literal(operand.step)}, {python_literal(operand.name)})]"
-
-
-def when_code(cond: Condition, readable: set[tuple[str, str]]) -> Quoted | None:
-    """The short-circuit expression of a condition that reads upstream artifacts, or None when
-    no part of it can be decided before `stepc exec` runs.
-
-    Each conjunct that reads artifacts is wrapped in ``_maybe(lambda: ...)``, which holds when a
-    value is missing (not plain, or its producer did not run) or the comparison raises: there,
-    `stepc exec` decides. A conjunct reading an artifact outside ``readable`` (a foreach step's,
-    or one of a producer that does not run before this task) is dropped, so the result is never
-    stricter than the condition.
-    """
-    parts = cond.operands if isinstance(cond, BoolOp) and cond.op == "and" else (cond,)
-    kept: list[str] = []
-    for part in parts:
-        refs = {(r.step, r.name) for r in artifact_refs(part)}
-        if not refs:
-            kept.append(f"({py_condition(part)})")
-        elif refs <= readable:
-            kept.append(f"_maybe(lambda: {py_condition(part)})")
-    return code(" and ".join(kept)) if kept else None
-
-
 def tag_text(key: str, value: str) -> str:
     """``key:value`` (or the bare list tag), cut with a hash to Airflow's tag length."""
     text = f"{key}:{value}" if value else key
@@ -174,7 +128,7 @@ class AirflowBackend(Backend):
     FEATURES: ClassVar[frozenset[str]] = frozenset({
         "foreach", "foreach_param", "chained_map", "condition", "artifact_condition", "merge",
         "retry", "retry_delay", "retry_backoff", "timeout", "resources", "gpu", "image", "rollback",
-        "group", "cache", "after", "schedule",
+        "group", "cache", "after", "schedule", "branch_in_foreach",
     })  # fmt: skip
     # Resources, GPUs and images are whole with operator = "kubernetes" (see `partial`).
     PARTIAL: ClassVar[dict[str, str]] = {
