@@ -18,10 +18,11 @@ from stepc.runtime.plan import artifact_refs
 
 from .argo_expr import ValueRefs, artifact_when, string_literal, task_output, when_tag
 from .argo_lint import lint_documents
-from .base import ALL_FEATURES, Backend, GeneratedFile, file_stem
-from .kubernetes import pod_resources
+from .base import CACHE_NOTE, Backend, GeneratedFile, file_stem
+from .kubernetes import KUBERNETES_SETTINGS, pod_resources
 from .naming import NameRule, assign_names, value_names
 from .plan import Unit, ancestors, feeds, group_units, loop_of, unit_of, upstream_units
+from .settings import Setting
 
 DNS_LABEL = NameRule(63, re.compile(r"[^a-z0-9-]"))
 PARAM_NAME = NameRule(200, re.compile(r"[^A-Za-z0-9_-]"), lower=False, start=re.compile(r"[A-Za-z0-9]"))
@@ -70,7 +71,31 @@ class ArgoBackend(Backend):
     DESCRIPTION = "Argo Workflows (3.6+ and 4.x): Workflow, or WorkflowTemplate + CronWorkflow"
     # A condition on an artifact reads the value the producer's exec wrote as an output
     # parameter (see `naming.value_names`); what `when` cannot say exactly, `stepc exec` decides.
-    FEATURES: ClassVar[frozenset[str]] = ALL_FEATURES
+    # A timeout is the pod's activeDeadlineSeconds: per attempt, since each retry is a new pod.
+    FEATURES: ClassVar[frozenset[str]] = frozenset({
+        "foreach", "foreach_param", "chained_map", "condition", "artifact_condition", "merge",
+        "retry", "retry_delay", "retry_backoff", "timeout", "resources", "gpu", "image", "rollback",
+        "group", "cache", "after", "schedule", "branch_in_foreach",
+    })  # fmt: skip
+    PARTIAL: ClassVar[dict[str, str]] = {"cache": CACHE_NOTE}
+    SETTINGS: ClassVar[dict[str, Setting]] = {
+        "kind": Setting(
+            "string",
+            None,
+            "the document kind (`--argo-kind` overrides)",
+            choices=("workflow", "template", "cron"),
+            shown="`cron` with a schedule, else `workflow`",
+        ),
+        "namespace": Setting("string", None, "`metadata.namespace` of the documents"),
+        "service_account": Setting("string", None, "the service account the pods run as"),
+        "store": Setting("string", "s3://stepc/store", "the shared artifact store URL"),
+        "store_secret": Setting(
+            "string",
+            "stepc-store",
+            "a Kubernetes secret whose keys become the store credentials' environment variables; empty to omit",
+        ),
+        **KUBERNETES_SETTINGS,
+    }
 
     def check_capabilities(self, pipeline: Pipeline) -> list[Diagnostic]:
         found = super().check_capabilities(pipeline)
@@ -78,6 +103,7 @@ class ArgoBackend(Backend):
             if step.retry.times and not float(step.retry.backoff).is_integer():
                 detail = f"Argo's backoff factor is a whole number, not {step.retry.backoff}"
                 found.append(self.unsupported(pipeline, step, "retry_backoff", detail))
+        found.extend(self.group_timeout_warnings(pipeline))
         for unit in self.units(pipeline):
             images = {s.image for s in unit.steps}
             if len(images) > 1:
@@ -89,7 +115,7 @@ class ArgoBackend(Backend):
         return group_units(pipeline, DNS_LABEL, RESERVED_TEMPLATES)
 
     def documents(self, pipeline: Pipeline) -> Iterable[tuple[str, str]]:
-        kind = self.setting("kind", None) or ("cron" if pipeline.schedule else "workflow")
+        kind = self.setting("kind") or ("cron" if pipeline.schedule else "workflow")
         yield f"{file_stem(pipeline.name)}.argo.yaml", self.render("argo/workflow.yaml.j2", **self.view(pipeline, kind))
 
     def lint(self, pipeline: Pipeline, files: list[GeneratedFile]) -> list[Diagnostic]:
@@ -100,8 +126,8 @@ class ArgoBackend(Backend):
     def view(self, pipeline: Pipeline, kind: str) -> dict[str, Any]:
         units = self.units(pipeline)
         params = {p.name: p for p in pipeline.params}
-        store = str(self.setting("store", "s3://stepc/store"))
-        secret = self.setting("store_secret", "stepc-store") or None
+        store = str(self.setting("store"))
+        secret = self.setting("store_secret") or None
         limit = 52 if kind == "cron" else 63
         wf_name = assign_names([pipeline.name], NameRule(limit, DNS_LABEL.invalid))[pipeline.name]
         owner = unit_of(units)
@@ -141,8 +167,8 @@ class ArgoBackend(Backend):
             "kind": "Workflow" if kind == "workflow" else "WorkflowTemplate",
             "name": wf_name,
             "generate_name": f"{wf_name[:57]}-" if kind == "workflow" else None,
-            "namespace": self.setting("namespace", None),
-            "service_account": self.setting("service_account", None),
+            "namespace": self.setting("namespace"),
+            "service_account": self.setting("service_account"),
             "label": wf_name,
             "source": pipeline.source,
             "description": pipeline.description,
