@@ -11,11 +11,13 @@ generated at each size. Every measurement is a fresh process, so that its peak R
 * ``ir``: ``stepc.frontend.load`` (read, parse, check, assemble);
 * one row per target: the front end plus that backend's ``compile`` (generation and the
   target's lint), which is what ``stepc compile --target T`` does before writing;
-* ``all``: the command ``stepc compile FILE --target all -o DIR`` as a whole process (wall
-  time, imports included), the 60 s / 1.5 GB bar.
+* ``all``: the command ``stepc compile FILE --target all -o DIR`` as a whole process
+  (imports and writing included), the 60 s / 1.5 GB bar.
 
-Times of the in-process rows are measured inside the child around the work only (imports
-excluded). ``x parse`` is the row's time over the parse time; ``x2`` is the doubling ratio
+Times are CPU seconds (user + system; the machine is shared, and wall time under load measures
+the other processes): inside the child around the work only for the in-process rows (imports
+excluded), from the child's rusage for ``all`` (imports included); wall time is shown beside.
+``x parse`` is the row's time over the parse time; ``x2`` is the doubling ratio
 time(2N) / time(N), measured for each N given to ``--doubling`` (2N is generated and timed
 too). Times are the best of ``--repeat`` runs (the least disturbed), RSS the largest.
 
@@ -53,15 +55,15 @@ ALL_BYTES_BAR = 1.5 * 2**30
 # --- the measured child ------------------------------------------------------------------
 
 
-def work(kind: str, path: str) -> float:
-    """Run one measured piece of work in this process; its time in seconds."""
+def work(kind: str, path: str) -> tuple[float, float]:
+    """Run one measured piece of work in this process; its CPU and wall time in seconds."""
     if kind == "parse":
         import libcst
 
         text = Path(path).read_text(encoding="utf-8")
-        start = time.perf_counter()
+        start = time.process_time(), time.perf_counter()
         libcst.parse_module(text)
-        return time.perf_counter() - start
+        return time.process_time() - start[0], time.perf_counter() - start[1]
     from stepc.config import find_config
     from stepc.frontend import load
     from stepc.targets import load_target
@@ -69,7 +71,7 @@ def work(kind: str, path: str) -> float:
     backend = None
     if kind != "ir":
         backend = load_target(kind)(find_config(Path(path).parent))
-    start = time.perf_counter()
+    start = time.process_time(), time.perf_counter()
     pipeline, diagnostics = load(path)
     if pipeline is None:
         raise SystemExit("\n".join(d.render_text() for d in diagnostics))
@@ -78,7 +80,7 @@ def work(kind: str, path: str) -> float:
         errors = [p.render_text() for p in problems if p.severity == "error"]
         if errors:
             raise SystemExit("\n".join(errors))
-    return time.perf_counter() - start
+    return time.process_time() - start[0], time.perf_counter() - start[1]
 
 
 # --- the parent ----------------------------------------------------------------------------
@@ -86,12 +88,14 @@ def work(kind: str, path: str) -> float:
 
 @dataclass(frozen=True)
 class Run:
-    seconds: float
+    seconds: float  # CPU time (user + system): what the work costs, whatever else the machine runs
+    wall: float
     rss: int  # bytes
 
 
 def measure(command: list[str], env: dict[str, str], timed_inside: bool) -> Run:
-    """One fresh process; its own time (printed by the child) or wall time, and its peak RSS."""
+    """One fresh process: the work's times as the child measured them, or the whole process's
+    (CPU from its rusage, imports included), and its peak RSS."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         process = subprocess.Popen(command, stdout=out, stderr=err, env=env)
@@ -103,13 +107,16 @@ def measure(command: list[str], env: dict[str, str], timed_inside: bool) -> Run:
         stdout, stderr = out.read().decode(), err.read().decode()
     if process.returncode != 0 or "Traceback" in stderr:
         raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{stderr[-4000:]}")
-    seconds = float(stdout.split()[-1]) if timed_inside else wall
-    return Run(seconds, usage.ru_maxrss * 1024)  # Linux reports KiB
+    if timed_inside:
+        cpu, wall = (float(x) for x in stdout.split()[-2:])
+    else:
+        cpu = usage.ru_utime + usage.ru_stime
+    return Run(cpu, wall, usage.ru_maxrss * 1024)  # Linux reports KiB
 
 
 def best(repeat: int, command: list[str], env: dict[str, str], timed_inside: bool = True) -> Run:
     runs = [measure(command, env, timed_inside) for _ in range(repeat)]
-    return Run(min(r.seconds for r in runs), max(r.rss for r in runs))
+    return Run(min(r.seconds for r in runs), min(r.wall for r in runs), max(r.rss for r in runs))
 
 
 def stepc_command() -> list[str]:
@@ -140,7 +147,7 @@ def bench_shapes(args: argparse.Namespace, workdir: Path, env: dict[str, str]) -
     rows = ["parse", "ir", *args.targets, "all"]
     sizes = sorted(set(args.sizes) | {2 * n for n in args.doubling})
     missed: list[str] = []
-    print(f"{'shape':<12} {'steps':>6} {'row':<8} {'seconds':>9} {'MiB':>7} {'x parse':>8} {'x2':>6}  load")
+    print(f"{'shape':<12} {'steps':>6} {'row':<8} {'cpu s':>8} {'wall s':>8} {'MiB':>7} {'x parse':>8} {'x2':>6}  load")
     for shape in args.shapes:
         times: dict[tuple[int, str], float] = {}
         for steps in sizes:
@@ -159,7 +166,8 @@ def bench_shapes(args: argparse.Namespace, workdir: Path, env: dict[str, str]) -
                 half = times.get((steps // 2, row)) if steps // 2 in args.doubling else None
                 doubling = f"{run.seconds / half:6.2f}" if half else ""
                 print(
-                    f"{shape:<12} {steps:>6} {row:<8} {run.seconds:9.3f} {fmt_rss(run.rss)} {ratio:8.2f} {doubling:>6}"
+                    f"{shape:<12} {steps:>6} {row:<8} {run.seconds:8.3f} {run.wall:8.3f} {fmt_rss(run.rss)}"
+                    f" {ratio:8.2f} {doubling:>6}"
                     f"  {load_average()}",
                     flush=True,
                 )
@@ -186,7 +194,7 @@ def bench_startup(repeat: int, workdir: Path, env: dict[str, str]) -> list[str]:
     single = best(repeat, [*check, "check", str(one)], env, timed_inside=False)
     batch = best(repeat, [*check, "check", *files], env, timed_inside=False)
     print()
-    print(f"Processes (wall time), best of {repeat}; load {load_average()}")
+    print(f"Processes (CPU time), best of {repeat}; load {load_average()}")
     print(f"  python -c 'import libcst'      {floor.seconds * 1000:8.1f} ms")
     print(f"  stepc check one.py             {single.seconds * 1000:8.1f} ms   ({single.seconds / floor.seconds:.2f}x)")
     print(f"  stepc check 200 files          {batch.seconds * 1000:8.1f} ms")
@@ -209,7 +217,7 @@ def names(text: str) -> list[str]:
 def main() -> int:
     if len(sys.argv) == 4 and sys.argv[1] == "--child":
         gc.collect()
-        print(work(sys.argv[2], sys.argv[3]))
+        print(*work(sys.argv[2], sys.argv[3]))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=numbers, default=[100, 1000, 10000], help="steps per flow")
