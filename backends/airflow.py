@@ -338,12 +338,13 @@ class AirflowBackend(Backend):
             elif cond is not None:
                 expr = py_condition(cond)
             if cond is not None and expr is not None:
+                after = sorted({unit_of[st].key for st in producers}, key=position.__getitem__)
                 entry = conditions.setdefault(
                     (cond, expr),
                     {"var": code(f"when{len(conditions) + 1}"), "task_id": ids[f"when:{unit.key}"],
                      "expr": expr, "text": condition_text(cond), "targets": [],
                      "producers": dict(sorted(producers.items())),
-                     "after": [var[k] for k in sorted({unit_of[st].key for st in producers}, key=position.get)]},
+                     "after": [var[k] for k in after]},
                 )  # fmt: skip
                 entry["targets"].append(var[unit.key])
             tasks.append(self._task(pipeline, unit, ids, var, unit_of, base_env, feeders, reads))

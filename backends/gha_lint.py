@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from .cycles import find_cycle
+
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 JOB_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 MAX_INPUTS = 25
@@ -60,20 +62,6 @@ def lint_workflow(text: str) -> list[str]:
             script = step.get("run")
             if isinstance(script, str) and "${{" in script:
                 problems.append(f"job {job_id!r}: a run script contains an expression: {step.get('name')!r}")
-    if _has_cycle(edges):
+    if find_cycle(edges) is not None:
         problems.append("jobs form a cycle through `needs`")
     return problems
-
-
-def _has_cycle(edges: dict[str, list[str]]) -> bool:
-    state: dict[str, int] = {}
-
-    def visit(node: str) -> bool:
-        state[node] = 1
-        for nxt in edges.get(node, []):
-            if state.get(nxt) == 1 or (state.get(nxt) is None and nxt in edges and visit(nxt)):
-                return True
-        state[node] = 2
-        return False
-
-    return any(state.get(n) is None and visit(n) for n in sorted(edges))
