@@ -50,7 +50,7 @@ def test_argo_lint_reads_a_10000_task_chain_and_finds_its_cycle() -> None:
     assert lint_documents(yaml.safe_dump(document)) == []
     tasks[-1]["depends"] = names[0]
     problems = lint_documents(yaml.safe_dump(document))
-    assert len(problems) == 1 and problems[0].startswith(f"template 'main': tasks form a cycle: {names[0]} -> ")
+    assert len(problems) == 1 and problems[0].startswith(f"tasks form a cycle: {names[0]} -> ")
 
 
 def test_gha_lint_reads_a_10000_job_chain_and_finds_its_cycle() -> None:
@@ -80,4 +80,4 @@ def test_a_long_chain_with_conditions_compiles_to_every_target(tmp_path: Path) -
     result = stepc("compile", str(flow), "--target", "all", "-o", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
-    assert len(list((tmp_path / "out").rglob("*.*"))) == 4
+    assert len([p for p in (tmp_path / "out").rglob("*") if p.is_file()]) == 4
