@@ -26,6 +26,7 @@ import dataclasses
 import hashlib
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -38,7 +39,7 @@ from stepc.ir import (
     condition_text,
     thaw,
 )
-from stepc.runtime.entry import condition_outputs
+from stepc.runtime.entry import condition_reads
 from stepc.runtime.plan import artifact_refs
 
 from .airflow_expr import py_condition, when_code
@@ -46,6 +47,7 @@ from .airflow_lint import lint_dag
 from .base import CACHE_NOTE, Backend, GeneratedFile, Quoted, file_stem
 from .kubernetes import KUBERNETES_SETTINGS, pod_resources
 from .naming import NameRule, assign_names
+from .plan import reachable
 from .settings import Setting
 
 # Airflow's KEY_REGEX and its 250-character limit, for task ids and dag ids alike.
@@ -250,9 +252,10 @@ class AirflowBackend(Backend):
         """Unit key (and ``when:``/``items:`` helper keys) -> a unique Airflow task id."""
         wanted: dict[str, str] = {}
         plain = [u.key.split(":", 1)[1] for u in units]
+        uses = Counter(plain)
         for unit, name in zip(units, plain, strict=True):
             # A group and a step of the same name keep apart by their keys.
-            wanted[unit.key] = name if plain.count(name) == 1 else unit.key
+            wanted[unit.key] = name if uses[name] == 1 else unit.key
             # Helper tasks carry a NUL in their original so that no step name can equal it.
             wanted[f"when:{unit.key}"] = f"\0when_{name}"
             wanted[f"items:{unit.key}"] = f"\0items_{name}"
@@ -272,22 +275,26 @@ class AirflowBackend(Backend):
             "STEPC_PYTHON": str(self.setting("python")),
         }
         feeders = self.feeders(pipeline)
-        published = {(s.name, name) for s in pipeline.steps for name in condition_outputs(pipeline, s)}
+        reads = condition_reads(pipeline)
+        published = {(step, name) for step, names in reads.items() for name in names}
         conditions: dict[tuple[Condition, str], dict[str, Any]] = {}
-        before: dict[str, set[str]] = {}  # unit key -> every unit key upstream of it
+        position = {key: i for i, key in enumerate(var)}
+        direct: dict[str, list[str]] = {}  # unit key -> the unit keys right upstream of it
         tasks, edges = [], []
         for unit in units:
             upstream = sorted(
                 {unit_of[u].key for s in unit.steps for u in pipeline.upstream(s.name)} - {unit.key},
-                key=list(var).index,
+                key=position.__getitem__,
             )
-            before[unit.key] = set(upstream).union(*(before[u] for u in upstream))
+            direct[unit.key] = upstream
             edges += [(var[u], var[unit.key]) for u in upstream]
             cond = unit.condition
             expr: Quoted | None = None
             producers: dict[str, str] = {}
             if cond is not None and artifact_refs(cond):
-                readable = {(st, name) for st, name in published if unit_of[st].key in before[unit.key]}
+                # Only such a task asks for its ancestors: the whole table is quadratic in a chain.
+                before = reachable(direct, unit.key)
+                readable = {(st, name) for st, name in published if unit_of[st].key in before}
                 expr = when_code(cond, readable)
                 producers = {
                     r.step: ids[unit_of[r.step].key] for r in artifact_refs(cond) if (r.step, r.name) in readable
@@ -295,15 +302,16 @@ class AirflowBackend(Backend):
             elif cond is not None:
                 expr = py_condition(cond)
             if cond is not None and expr is not None:
+                after = sorted({unit_of[st].key for st in producers}, key=position.__getitem__)
                 entry = conditions.setdefault(
                     (cond, expr),
                     {"var": code(f"when{len(conditions) + 1}"), "task_id": ids[f"when:{unit.key}"],
                      "expr": expr, "text": condition_text(cond), "targets": [],
                      "producers": dict(sorted(producers.items())),
-                     "after": sorted({var[unit_of[st].key] for st in producers}, key=list(var.values()).index)},
+                     "after": [var[k] for k in after]},
                 )  # fmt: skip
                 entry["targets"].append(var[unit.key])
-            tasks.append(self._task(pipeline, unit, ids, var, unit_of, base_env, feeders, published))
+            tasks.append(self._task(pipeline, unit, ids, var, unit_of, base_env, feeders, reads))
         params = [self._param(p) for p in pipeline.params]
         tags = sorted({tag_text(k, v) for s in pipeline.steps for k, v in s.tags} | {"stepc"})
         steps_doc = "\n".join(f"- `{s.name}`" + (f": {s.description}" if s.description else "") for s in pipeline.steps)
@@ -360,7 +368,7 @@ class AirflowBackend(Backend):
         unit_of: dict[str, Unit],
         base_env: dict[str, str],
         feeders: set[str],
-        published: set[tuple[str, str]],
+        reads: dict[str, tuple[str, ...]],
     ) -> dict[str, Any]:
         steps = unit.steps
         env = dict(base_env)
@@ -374,7 +382,8 @@ class AirflowBackend(Backend):
         items = None
         if foreach is not None:
             words.append(' --item "$STEPC_ITEM"')
-            items = {"var": code(f"items{list(var).index(unit.key) + 1}"), "task_id": ids[f"items:{unit.key}"]}
+            number = var[unit.key].removeprefix("t")  # the task's number: its variable is t<number>
+            items = {"var": code(f"items{number}"), "task_id": ids[f"items:{unit.key}"]}
             items.update(self._items_source(pipeline, foreach, unit_of, var))
         retry = max((s.retry for s in steps), key=lambda r: r.times)
         timeouts = [s.timeout for s in steps]
@@ -390,7 +399,7 @@ class AirflowBackend(Backend):
             ),
             "command": self._command("".join(words)),
             # A pod pushes its control line only when asked: for fan-outs and condition values.
-            "xcom": any(s.name in feeders or any(st == s.name for st, _ in published) for s in steps),
+            "xcom": any(s.name in feeders or s.name in reads for s in steps),
             "env": env,
             "items": items,
             "retries": retry.times,

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from stepc.diagnostics import Diagnostic
 from stepc.ir import Condition, Parameter, Pipeline, Step, parameters_read, thaw
-from stepc.runtime.entry import VALUE_UNKNOWN, condition_outputs, value_dir
+from stepc.runtime.entry import VALUE_UNKNOWN, condition_reads, value_dir
 from stepc.runtime.plan import artifact_refs
 
 from .argo_expr import ValueRefs, artifact_when, string_literal, task_output, when_tag
@@ -21,7 +21,7 @@ from .argo_lint import lint_documents
 from .base import CACHE_NOTE, Backend, GeneratedFile, file_stem
 from .kubernetes import KUBERNETES_SETTINGS, pod_resources
 from .naming import NameRule, assign_names, value_names
-from .plan import Unit, ancestors, feeds, group_units, loop_of, unit_of, upstream_units
+from .plan import Unit, ancestry, feeds, group_units, loop_of, unit_of, upstream_units
 from .settings import Setting
 
 DNS_LABEL = NameRule(63, re.compile(r"[^a-z0-9-]"))
@@ -131,8 +131,9 @@ class ArgoBackend(Backend):
         limit = 52 if kind == "cron" else 63
         wf_name = assign_names([pipeline.name], NameRule(limit, DNS_LABEL.invalid))[pipeline.name]
         owner = unit_of(units)
-        before = ancestors(pipeline, units)
+        before = ancestry(pipeline, units)
         values = value_names(pipeline, PARAM_NAME)
+        reads = condition_reads(pipeline)  # once: per unit, it would walk every condition
         whens: dict[str, str | None] = {}
         tasks, containers = [], []
         for unit in units:
@@ -142,7 +143,7 @@ class ArgoBackend(Backend):
             condition = next(iter(conditions)) if len(conditions) == 1 else None
             when = None
             if condition is not None and artifact_refs(condition):
-                refs = self._value_refs(condition, owner, before[unit.name], whens, values)
+                refs = self._value_refs(condition, owner, before(unit.name), whens, values)
                 when = artifact_when(condition, params, refs)
             elif condition is not None:
                 when = when_tag(condition, params)
@@ -158,7 +159,7 @@ class ArgoBackend(Backend):
                     "sequence_count": loop[1] if loop and loop[0] == "sequence" else None,
                 }
             )
-            containers.append(self._container(pipeline, unit, store, secret, loop is not None, values))
+            containers.append(self._container(pipeline, unit, store, secret, loop is not None, values, reads))
         has_rollback = any(step.rollback for step in pipeline.steps)
         rollback_argv = ["python", "-m", "stepc", "exec", pipeline.source, "--rollback", "--pipeline", pipeline.name]
         rollback_argv += ["--run-id", RUN_ID, "--store", store]
@@ -192,7 +193,7 @@ class ArgoBackend(Backend):
     def _value_refs(
         condition: Condition,
         owner: dict[str, Unit],
-        before: list[str],
+        before: frozenset[str],
         whens: dict[str, str | None],
         values: dict[tuple[str, str], str],
     ) -> ValueRefs:
@@ -230,6 +231,7 @@ class ArgoBackend(Backend):
         secret: str | None,
         takes_item: bool,
         values: dict[tuple[str, str], str],
+        reads: dict[str, tuple[str, ...]],
     ) -> ContainerView:
         argv = self.exec_args(pipeline, list(unit.steps), store)
         argv += ["--run-id", RUN_ID]
@@ -240,7 +242,7 @@ class ArgoBackend(Backend):
         outputs = sorted({a for step in unit.steps for a in feeds(pipeline, step)})
         if outputs:
             argv += ["--foreach-out", FOREACH_DIR]
-        published = [(s, a) for s in unit.steps for a in condition_outputs(pipeline, s)]
+        published = [(s, a) for s in unit.steps for a in reads.get(s.name, ())]
         if published:
             argv += ["--values-out", VALUES_DIR]
         view = ContainerView(

@@ -9,9 +9,11 @@ once (the shape of sqlglot's dialects).
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -229,6 +231,24 @@ def _environment(
 # --- the backend --------------------------------------------------------------------------------
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while one pipeline compiles.
+
+    Rendering and the lint's reading of the generated text allocate millions of short-lived
+    objects, none in a reference cycle, and every burst triggers collections that walk all live
+    objects (the whole IR among them) again: for 10,000 steps that was two thirds of the lint.
+    The collector is back on (if it was on) as soon as the pipeline is compiled.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 @dataclass(frozen=True)
 class GeneratedFile:
     """One output file: ``path`` is relative to the output directory."""
@@ -283,17 +303,18 @@ class Backend:
 
     # The common walk: settings and capabilities first, then the documents, then the target's lint.
     def compile(self, pipeline: Pipeline) -> tuple[list[GeneratedFile], list[Diagnostic]]:
-        diagnostics = check_settings(self.config, self.NAME, self.SETTINGS)
-        if not is_error(diagnostics):
-            diagnostics.extend(self.check_capabilities(pipeline))
-        if is_error(diagnostics):
-            return [], diagnostics
-        try:
-            files = [GeneratedFile(path, self.header(pipeline) + body) for path, body in self.documents(pipeline)]
-        except TemplateBug as bug:
-            return [], [*diagnostics, self.template_error(pipeline, bug)]
-        diagnostics.extend(self.lint(pipeline, files))
-        return files, diagnostics
+        with collector_paused():
+            diagnostics = check_settings(self.config, self.NAME, self.SETTINGS)
+            if not is_error(diagnostics):
+                diagnostics.extend(self.check_capabilities(pipeline))
+            if is_error(diagnostics):
+                return [], diagnostics
+            try:
+                files = [GeneratedFile(path, self.header(pipeline) + body) for path, body in self.documents(pipeline)]
+            except TemplateBug as bug:
+                return [], [*diagnostics, self.template_error(pipeline, bug)]
+            diagnostics.extend(self.lint(pipeline, files))
+            return files, diagnostics
 
     def check_capabilities(self, pipeline: Pipeline) -> list[Diagnostic]:
         """T101 from the tables: an error at each step using a feature not in FEATURES, one

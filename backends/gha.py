@@ -44,7 +44,6 @@ from .gha_scripts import FEED_SCRIPT, PARAMS_SCRIPT, ROLLBACK_SCRIPT, RUN_SCRIPT
 from .naming import NameRule, assign_names, value_names
 from .plan import (
     Unit,
-    ancestors,
     choose_machine,
     feeds,
     group_units,
@@ -234,7 +233,8 @@ class GitHubActionsBackend(Backend):
     def view(self, pipeline: Pipeline) -> dict[str, Any]:
         units = self.units(pipeline)
         owner = unit_of(units)
-        before = ancestors(pipeline, units)
+        # Computed once: per job, it would walk every step's condition for every job.
+        value_keys = value_names(pipeline, JOB_ID)
         json_input = self.setting("params") == "json"
         inputs, spec = self._inputs(pipeline, json_input)
         loop_keys = self._loop_keys(pipeline)
@@ -243,11 +243,10 @@ class GitHubActionsBackend(Backend):
             "STEPC_PIPELINE": pipeline.name,
             "STEPC_STORE": STORE,
         }
-        jobs = [self._job(pipeline, unit, owner, before[unit.name], loop_keys, common) for unit in units]
-        # One download of everything uploaded so far: the ancestors are done, so their uploads
-        # are all there, and one step per ancestor would make a long chain's file quadratic.
-        for job in jobs:
-            job["downloads"] = [ALL_UPLOADS] if job["ancestors"] else []
+        published: dict[str, dict[tuple[str, str], str]] = {}  # step -> its value_keys entries
+        for pair, key in value_keys.items():
+            published.setdefault(pair[0], {})[pair] = key
+        jobs = [self._job(pipeline, unit, owner, published, loop_keys, common) for unit in units]
         has_rollback = any(step.rollback for step in pipeline.steps)
         if has_rollback:
             jobs.append(
@@ -347,7 +346,7 @@ class GitHubActionsBackend(Backend):
         pipeline: Pipeline,
         unit: Unit,
         owner: dict[str, Unit],
-        before: list[str],
+        value_keys: dict[str, dict[tuple[str, str], str]],
         loop_keys: dict[str, str],
         common: dict[str, str],
     ) -> dict[str, Any]:
@@ -355,13 +354,16 @@ class GitHubActionsBackend(Backend):
         guard = "!cancelled() && !failure()"
         params = {p.name: p for p in pipeline.params}
         conditions = {step.condition for step in unit.steps}
-        value_keys = value_names(pipeline, JOB_ID)
         needs = upstream_units(pipeline, unit, owner)
         # Values published by a job this one needs directly (GitHub's `needs` has no others).
+        heads = [owner[name] for step in unit.steps for name in pipeline.upstream(step.name)]
+        heads += [owner[loop.producer]] if loop is not None and loop.producer is not None else []
+        needed = {head.name: head for head in heads if head.name in needs}
         readable = {
-            (st, name): f"needs.{owner[st].name}.outputs.{key}"
-            for (st, name), key in value_keys.items()
-            if owner[st].name in needs
+            pair: f"needs.{head.name}.outputs.{key}"
+            for head in needed.values()
+            for step in head.steps
+            for pair, key in value_keys.get(step.name, {}).items()
         }
         # A group's job can be skipped only when every step in it would be.
         skip_if = [job_condition(c, params, readable) for c in conditions] if len(conditions) == 1 else [None]
@@ -382,7 +384,7 @@ class GitHubActionsBackend(Backend):
         runs: list[dict[str, Any]] = []
         for index, step in enumerate(unit.steps):
             mine = {key: name for (producer, name), key in outputs.items() if producer == step.name}
-            shown = {key: name for (producer, name), key in value_keys.items() if producer == step.name}
+            shown = {key: name for (_, name), key in value_keys.get(step.name, {}).items()}
             env = [("STEPC_STEP", step.name)]
             if step.retry.times:
                 env.append(("STEPC_RETRY", "1"))
@@ -392,7 +394,7 @@ class GitHubActionsBackend(Backend):
             runs.append(
                 {"id": f"run-{index + 1}", "name": f"Run {step.name}", "env": env, "feeds": mine, "script": script}
             )
-        published = {**outputs, **{k: v for k, v in value_keys.items() if owner[k[0]].name == unit.name}}
+        published = {**outputs, **{k: v for step in unit.steps for k, v in value_keys.get(step.name, {}).items()}}
         job_outputs = [
             (key, "${{ steps." + runs[[s.name for s in unit.steps].index(producer)]["id"] + ".outputs." + key + " }}")
             for (producer, _), key in sorted(published.items(), key=lambda kv: kv[1])
@@ -412,7 +414,9 @@ class GitHubActionsBackend(Backend):
             "id": unit.name,
             "name": " + ".join(s.name for s in unit.steps),
             "needs": [PARAMS_JOB, *needs],
-            "ancestors": before,
+            # One download of everything uploaded so far: the ancestors are done, so their uploads
+            # are all there, and one step per ancestor would make a long chain's file quadratic.
+            "downloads": [ALL_UPLOADS] if needs else [],
             "if": "${{ " + guard + " }}",
             "runs_on": runs_on,
             "container": unit.first.image if self.setting("container") else None,

@@ -9,6 +9,7 @@ also says which tasks are ancestors, and which machine holds a task.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -61,14 +62,16 @@ def loop_of(pipeline: Pipeline, step: Step) -> Loop | None:
     """The origin of a foreach step's items, following chained maps back to the first map."""
     if step.foreach is None:
         return None
-    if step.foreach.source == "param":
-        return Loop("param", step.foreach.name)
-    inp = step.input(step.foreach.name)
-    assert inp is not None, "the front end checks that foreach names an input"
-    producer = pipeline.step(inp.producer)
-    if producer.foreach is not None:
-        return loop_of(pipeline, producer)
-    return Loop("output", inp.name, producer.name)
+    while True:  # a loop, not recursion: a chain of maps may be thousands long
+        assert step.foreach is not None
+        if step.foreach.source == "param":
+            return Loop("param", step.foreach.name)
+        inp = step.input(step.foreach.name)
+        assert inp is not None, "the front end checks that foreach names an input"
+        producer = pipeline.step(inp.producer)
+        if producer.foreach is None:
+            return Loop("output", inp.name, producer.name)
+        step = producer
 
 
 def unit_of(units: list[Unit]) -> dict[str, Unit]:
@@ -86,22 +89,36 @@ def upstream_units(pipeline: Pipeline, unit: Unit, owner: dict[str, Unit]) -> li
     return sorted(names)
 
 
-def ancestors(pipeline: Pipeline, units: list[Unit]) -> dict[str, list[str]]:
-    """Unit name -> every unit before it (transitively), in the units' topological order.
+def reachable(edges: Mapping[str, Iterable[str]], start: str) -> set[str]:
+    """Every node reached from ``start`` (itself left out unless on a cycle), walked with a stack:
+    no recursion limit, each node and edge visited once."""
+    seen: set[str] = set()
+    stack = list(edges.get(start, ()))
+    while stack:
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            stack.extend(edges.get(node, ()))
+    return seen
 
-    A task may read more than its direct producers: a chained map counts its origin's items,
-    and a skipped producer is recognised by re-evaluating conditions upstream of it.
+
+def ancestry(pipeline: Pipeline, units: list[Unit]) -> Callable[[str], frozenset[str]]:
+    """Unit name -> every unit before it (transitively), worked out when first asked for a unit.
+
+    A task may read more than its direct producers: a condition on an upstream artifact reads a
+    value that an ancestor published. Only such tasks ask, so the table is never built whole:
+    for a long chain it is quadratic in size.
     """
     owner = unit_of(units)
-    order = [u.name for u in units]
-    before: dict[str, set[str]] = {}
-    for unit in units:  # topological: every upstream unit is already done
-        seen: set[str] = set()
-        for name in upstream_units(pipeline, unit, owner):
-            seen.add(name)
-            seen |= before[name]
-        before[unit.name] = seen
-    return {name: [n for n in order if n in before[name]] for name in order}
+    direct = {unit.name: upstream_units(pipeline, unit, owner) for unit in units}
+    known: dict[str, frozenset[str]] = {}
+
+    def before(name: str) -> frozenset[str]:
+        if name not in known:
+            known[name] = frozenset(reachable(direct, name))
+        return known[name]
+
+    return before
 
 
 def feeds(pipeline: Pipeline, step: Step) -> list[str]:

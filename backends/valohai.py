@@ -36,7 +36,6 @@ from .base import CACHE_NOTE, Backend, GeneratedFile, file_stem
 from .naming import NameRule, assign_names
 from .plan import (
     Unit,
-    ancestors,
     choose_machine,
     feeds,
     group_units,
@@ -179,7 +178,10 @@ class ValohaiBackend(Backend):
     def view(self, pipeline: Pipeline) -> dict[str, Any]:
         units = self.units(pipeline)
         owner = unit_of(units)
-        before = ancestors(pipeline, units)
+        by_name = {u.name: u for u in units}
+        position = {u.name: i for i, u in enumerate(units)}
+        # Whether a unit or one before it has a rollback: a failing node rolls back what ran.
+        rolls: dict[str, bool] = {}
         pnames = assign_names([p.name for p in pipeline.params], PARAM, frozenset({ITEM}))
         list_params = sorted(
             {loop.name for s in pipeline.steps if (loop := loop_of(pipeline, s)) and loop.kind == "param"}
@@ -196,10 +198,9 @@ class ValohaiBackend(Backend):
         for unit in units:
             loop = loop_of(pipeline, unit.first)
             direct = upstream_units(pipeline, unit, owner)
-            inputs = [u for u in units if u.name in direct]
-            ancestors_of = set(before[unit.name])  # a set: a long chain has many ancestors
-            earlier = [u for u in units if u.name in ancestors_of]
-            steps.append(self._step(pipeline, unit, params, inputs, earlier, feed_keys, loop is not None))
+            inputs = sorted((by_name[name] for name in direct), key=lambda u: position[u.name])
+            rolls[unit.name] = any(s.rollback for s in unit.steps) or any(rolls[name] for name in direct)
+            steps.append(self._step(pipeline, unit, params, inputs, rolls[unit.name], feed_keys, loop is not None))
             nodes.append({"name": unit.name, "type": "task" if loop else "execution", "step": unit.name})
             for name in direct:
                 edges.append([f"{name}.output.*", f"{unit.name}.input.stepc-{name}"])
@@ -272,13 +273,11 @@ class ValohaiBackend(Backend):
         unit: Unit,
         params: list[dict[str, Any]],
         input_units: list[Unit],
-        before_units: list[Unit],
+        rollbacks: bool,
         feed_keys: dict[tuple[str, str], str],
         takes_item: bool,
     ) -> dict[str, Any]:
         command = [*self._install(), f"python -m stepc.backends.valohai_io pull --store {STORE}"]
-        owner = {s.name for u in before_units for s in u.steps} | {s.name for s in unit.steps}
-        rollbacks = any(pipeline.step(name).rollback for name in owner)
         env: list[tuple[str, str]] = [("STEPC_FLOW", pipeline.source), ("STEPC_PIPELINE", pipeline.name)]
         for index, step in enumerate(unit.steps, start=1):
             env.append((f"STEPC_STEP_{index}", step.name))
