@@ -460,7 +460,7 @@ def test_dags_test_chained_maps_and_skips_match_stepc_run(runs: Runs) -> None:
     found = outputs(airflow_store)
     assert found == outputs(local_store)
     assert {k[:2] for k in found if k[0] == "double"} == {("double", (0,)), ("double", (1,))}
-    assert {k[:2] for k in found if k[0] == "by_region"} == {("by_region", i) for i in range(3)}
+    assert {k[:2] for k in found if k[0] == "by_region"} == {("by_region", (i,)) for i in range(3)}
     assert ("total", None, "total") in found and not any(k[0] == "report" for k in found)
     run_dir = next((airflow_store / "runs").iterdir())
     assert (run_dir / "notify" / "result.json").exists()
