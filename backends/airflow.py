@@ -51,6 +51,7 @@ from .airflow_lint import lint_dag
 from .base import ALL_FEATURES, Backend, GeneratedFile, Quoted, file_stem, python_literal
 from .kubernetes import pod_resources
 from .naming import NameRule, assign_names
+from .plan import fused_resources
 
 # Airflow's KEY_REGEX and its 250-character limit, for task ids and dag ids alike.
 TASK_ID = NameRule(
@@ -460,7 +461,7 @@ class AirflowBackend(Backend):
                 return {"pool": str(self.setting("gpu_pool", None)), "pool_slots": gpu, "image": None}
             slots = max(1, math.ceil(cpu)) if cpu is not None else None
             return {"pool": self.setting("pool", None), "pool_slots": slots, "image": None}
-        pod = pod_resources(unit.steps, self.setting)
+        pod = pod_resources(fused_resources(unit.steps), self.setting)
         return {
             "image": unit.first.image,
             "requests": pod.requests,

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar, cast
 
 import jinja2
 
@@ -21,6 +21,11 @@ from stepc import __version__
 from stepc.config import Config
 from stepc.diagnostics import Diagnostic, Severity
 from stepc.ir import ArtifactRef, BoolOp, Compare, Condition, Not, Pipeline, Step
+
+from .naming import NameRule
+from .plan import NameScheme, Plan, Unit, build_plan
+
+T = TypeVar("T")
 
 # --- what a pipeline asks of a target ----------------------------------------------------------
 
@@ -197,10 +202,14 @@ class Backend:
         "cache": "only `stepc run` reuses stored results; on this engine every run computes the step",
     }
     COMMENT: ClassVar[str] = "#"
+    # How the target names its tasks (see `plan.NameScheme`).
+    NAMES: ClassVar[NameScheme] = NameScheme(NameRule(63, re.compile(r"[^a-z0-9-]")))
 
     def __init__(self, config: Config, options: dict[str, Any] | None = None) -> None:
         self.config = config
         self.settings: dict[str, Any] = {**config.section(self.NAME), **(options or {})}
+        self._plans: dict[int, tuple[Pipeline, Plan]] = {}
+        self._tables: dict[tuple[int, str], tuple[Plan, Any]] = {}
 
     # The common walk: capabilities first, then the documents, then the target's own lint.
     def compile(self, pipeline: Pipeline) -> tuple[list[GeneratedFile], list[Diagnostic]]:
@@ -278,9 +287,46 @@ class Backend:
         """A ``[tool.stepc.<target>]`` setting (flags override), with its default."""
         return self.settings.get(key, default)
 
-    def exec_args(self, pipeline: Pipeline, steps: list[Step], store: str) -> list[str]:
-        """The argv of ``stepc exec`` for one task (several steps for a fused group)."""
-        argv = ["python", "-m", "stepc", "exec", pipeline.source]
-        for step in steps:
-            argv += ["--step", step.name]
-        return argv + ["--pipeline", pipeline.name, "--store", store]
+    # -- the plan and the walk over it ---------------------------------------------------------
+
+    def plan(self, pipeline: Pipeline) -> Plan:
+        """The pipeline's plan for this target, computed once (the checks and the documents
+        both read it)."""
+        cached = self._plans.get(id(pipeline))
+        if cached is None or cached[0] is not pipeline:
+            cached = (pipeline, build_plan(pipeline, self.NAMES))
+            self._plans[id(pipeline)] = cached
+        return cached[1]
+
+    def per_plan(self, plan: Plan, name: str, make: Callable[[Plan], T]) -> T:
+        """A table the target derives from the whole plan (names of published lists, say),
+        made once per plan however many hooks read it."""
+        cached = self._tables.get((id(plan), name))
+        if cached is None or cached[0] is not plan:
+            cached = (plan, make(plan))
+            self._tables[(id(plan), name)] = cached
+        return cast(T, cached[1])
+
+    def walk(self, plan: Plan) -> list[Any]:
+        """The common walk: one task view per unit, in plan order. ``task_view`` makes it from
+        the hooks' views; ``done`` holds the views of the units before it."""
+        done: dict[str, Any] = {}
+        for unit in plan.units:
+            done[unit.name] = self.task_view(plan, unit, done)
+        return list(done.values())
+
+    def task_view(self, plan: Plan, unit: Unit, done: dict[str, Any]) -> Any:
+        """The view of one task (a frozen dataclass its template renders)."""
+        raise NotImplementedError
+
+    def loop_view(self, plan: Plan, unit: Unit) -> Any:
+        """How the task fans out over its loops' items; None outside every loop."""
+        return None
+
+    def when_view(self, plan: Plan, unit: Unit, done: dict[str, Any]) -> Any:
+        """What the engine can test of the unit's condition before starting it; None: nothing."""
+        return None
+
+    def resources_view(self, plan: Plan, unit: Unit) -> Any:
+        """What the task asks of the machine that runs it."""
+        return None

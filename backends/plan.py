@@ -1,131 +1,211 @@
-"""The task plan the backends share: which steps run together (a group is one task), where a
-fan-out gets its list, which tasks come before which, and where a task's results sit in the
-store.
+"""The execution plan every backend walks, computed once per pipeline and target.
+
+Between the IR and a target's views sits one :class:`Plan`: which steps run together (a group's
+consecutive steps are one task), what each task is called on the target, which loops it sits
+in and where their items come from, which tasks come before it, the condition it can be
+skipped by, its fused retry, timeout and resources, and which values it publishes for the
+conditions downstream. Backends read units; none of them walks ``pipeline.steps`` again.
 
 The job-per-task targets (GitHub Actions, Valohai) run every task on a fresh machine whose
 store starts empty; what a task reads is copied in from its ancestors' uploads, so the plan
-also says which tasks are ancestors, and which machine holds a task.
+also says which tasks are ancestors, and :func:`choose_machine` which machine holds a task.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import quote
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Literal
 
-from stepc.ir import Pipeline, Step
+from stepc.ir import Condition, Parameter, Pipeline, Resources, Retry, Step
+from stepc.runtime.plan import artifact_refs
 from stepc.units import parse_bytes, parse_cpu
 
 from .naming import NameRule, assign_names
 
 
 @dataclass(frozen=True)
-class Unit:
-    """One job or node: one step, or the consecutive steps of a group."""
+class Loop:
+    """One fan-out level: where its items come from, a list parameter or an output of a plain
+    step. Its index space is that list's indices (the producer publishes them for an output).
 
-    name: str
+    A chained map runs over the same items as the map it follows, so its loop is that map's.
+    """
+
+    kind: Literal["param", "output"]
+    name: str  # the parameter or the artifact
+    producer: str | None = None  # the step that writes the artifact (kind "output")
+
+
+@dataclass(frozen=True)
+class NameScheme:
+    """How a target names its units: the rule and reserved names, the helper tasks each unit
+    may have (named together with the units, so that no helper takes a unit's name), and
+    whether a group and a step of the same name keep apart by their keys (``group:x`` and
+    ``step:x``, Airflow's task ids) rather than by sharing one name. ``values`` is the rule
+    for the names under which condition values are published (``value-...``), if any."""
+
+    rule: NameRule
+    reserved: frozenset[str] = frozenset()
+    helpers: tuple[str, ...] = ()
+    keyed: bool = False
+    values: NameRule | None = None
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One task on the target: one step, or the consecutive steps of a group fused into one."""
+
+    key: str  # "group:<name>" or "step:<name>": unique in the pipeline
+    name: str  # the target's name for the task
     steps: tuple[Step, ...]
+    # The fan-outs the task sits in, outermost first (a step is in at most one today); the
+    # task runs once per index path, one index per loop.
+    loops: tuple[Loop, ...] = ()
+    upstream: tuple[str, ...] = ()  # units of the data and ordering edges, in plan order
+    needs: tuple[str, ...] = ()  # upstream and the units that publish the loops' items, by name
+    ancestors: frozenset[str] = frozenset()  # every unit before this one, transitively
+    # The steps' shared effective condition; steps of a group that disagree leave it to
+    # `stepc exec`, which skips each step by its own.
+    condition: Condition | None = None
+    retry: Retry = field(default_factory=Retry)  # the most retries of its steps
+    timeout: int | None = None  # seconds of one attempt of every step; None if one has none
+    worst_seconds: float | None = None  # every step timing out on every attempt, with waits
+    resources: Resources = field(default_factory=Resources)  # the largest need of each kind
+    feeds: tuple[tuple[str, str], ...] = ()  # (step, output) whose item lists some fan-out reads
+    values: tuple[tuple[str, str], ...] = ()  # (step, output) some condition reads
+    helpers: tuple[tuple[str, str], ...] = ()  # helper kind -> its task name
 
     @property
     def first(self) -> Step:
         return self.steps[0]
 
+    @property
+    def label(self) -> str:
+        """The group's or the step's own name."""
+        return self.key.split(":", 1)[1]
+
+    @property
+    def loop(self) -> Loop | None:
+        """The innermost loop, or None outside every fan-out."""
+        return self.loops[-1] if self.loops else None
+
+    def helper(self, kind: str) -> str:
+        return dict(self.helpers)[kind]
+
 
 @dataclass(frozen=True)
-class Loop:
-    """Where a fan-out's items come from: a list parameter, or an output of a plain step.
+class Plan:
+    pipeline: Pipeline
+    units: tuple[Unit, ...]  # in topological order; a group stands where its first step stood
+    owner: dict[str, Unit]  # step name -> its unit
+    value_names: dict[tuple[str, str], str]  # (step, output) -> published name (with a values rule)
 
-    A chained map runs over the same items as the map it follows, so its loop is that map's.
-    """
+    def unit(self, name: str) -> Unit:
+        return self._by_name[name]
 
-    kind: str  # "param" or "output"
-    name: str  # the parameter or the artifact
-    producer: str | None = None  # the step that writes the artifact (kind "output")
+    @cached_property
+    def _by_name(self) -> dict[str, Unit]:
+        return {u.name: u for u in self.units}
 
+    @cached_property
+    def _places(self) -> dict[str, int]:
+        return {u.key: i for i, u in enumerate(self.units)}
 
-def group_units(pipeline: Pipeline, rule: NameRule, reserved: frozenset[str] = frozenset()) -> list[Unit]:
-    """Units in topological order; a group's unit stands where its first step stood."""
-    grouped: dict[str, list[Step]] = {}
-    order: list[str] = []
-    for step in pipeline.steps:
-        key = f"group:{step.group}" if step.group else f"step:{step.name}"
-        if key not in grouped:
-            grouped[key] = []
-            order.append(key)
-        grouped[key].append(step)
-    names = assign_names([k.split(":", 1)[1] for k in order], rule, reserved)
-    return [Unit(names[k.split(":", 1)[1]], tuple(grouped[k])) for k in order]
+    def index(self, unit: Unit) -> int:
+        """The unit's 0-based place in plan order."""
+        return self._places[unit.key]
+
+    @cached_property
+    def params(self) -> dict[str, Parameter]:
+        return {p.name: p for p in self.pipeline.params}
+
+    @property
+    def values(self) -> tuple[tuple[str, str], ...]:
+        """Every (step, output) some condition reads, in plan order."""
+        return tuple(pair for unit in self.units for pair in unit.values)
+
+    @property
+    def loops(self) -> tuple[Loop, ...]:
+        """Every distinct loop, in plan order of first use."""
+        return tuple(dict.fromkeys(loop for unit in self.units for loop in unit.loops))
 
 
 def loop_of(pipeline: Pipeline, step: Step) -> Loop | None:
     """The origin of a foreach step's items, following chained maps back to the first map."""
-    if step.foreach is None:
-        return None
-    if step.foreach.source == "param":
-        return Loop("param", step.foreach.name)
-    inp = step.input(step.foreach.name)
-    assert inp is not None, "the front end checks that foreach names an input"
-    producer = pipeline.step(inp.producer)
-    if producer.foreach is not None:
-        return loop_of(pipeline, producer)
-    return Loop("output", inp.name, producer.name)
+    while step.foreach is not None:
+        if step.foreach.source == "param":
+            return Loop("param", step.foreach.name)
+        inp = step.input(step.foreach.name)
+        assert inp is not None, "the front end checks that foreach names an input"
+        producer = pipeline.step(inp.producer)
+        if producer.foreach is None:
+            return Loop("output", inp.name, producer.name)
+        step = producer
+    return None
 
 
-def unit_of(units: list[Unit]) -> dict[str, Unit]:
-    """Step name -> its unit."""
-    return {step.name: unit for unit in units for step in unit.steps}
+def _keys(pipeline: Pipeline) -> dict[str, list[Step]]:
+    grouped: dict[str, list[Step]] = {}
+    for step in pipeline.steps:
+        grouped.setdefault(f"group:{step.group}" if step.group else f"step:{step.name}", []).append(step)
+    return grouped
 
 
-def upstream_units(pipeline: Pipeline, unit: Unit, owner: dict[str, Unit]) -> list[str]:
-    """Units that must finish before ``unit``: data and ordering edges, and the loop's origin."""
-    names = {owner[s].name for step in unit.steps for s in pipeline.upstream(step.name)}
-    loop = loop_of(pipeline, unit.first)
-    if loop is not None and loop.producer is not None:
-        names.add(owner[loop.producer].name)
-    names.discard(unit.name)
-    return sorted(names)
+def _names(keys: list[str], scheme: NameScheme) -> dict[str, str]:
+    """Unit key (and ``<helper>:<key>``) -> its name on the target."""
+    plain = [k.split(":", 1)[1] for k in keys]
+    count = Counter(plain)
+    wanted: dict[str, str] = {}
+    for key, name in zip(keys, plain, strict=True):
+        wanted[key] = key if scheme.keyed and count[name] > 1 else name
+        for kind in scheme.helpers:
+            # A NUL in the original: no step name holds one, so no step can take a helper's name.
+            wanted[f"{kind}:{key}"] = f"\0{kind}_{name}"
+    names = assign_names(list(wanted.values()), scheme.rule, scheme.reserved)
+    return {key: names[text] for key, text in wanted.items()}
 
 
-def ancestors(pipeline: Pipeline, units: list[Unit]) -> dict[str, list[str]]:
-    """Unit name -> every unit before it (transitively), in the units' topological order.
-
-    A task may read more than its direct producers: a chained map counts its origin's items,
-    and a skipped producer is recognised by re-evaluating conditions upstream of it.
-    """
-    owner = unit_of(units)
-    order = [u.name for u in units]
-    before: dict[str, set[str]] = {}
-    for unit in units:  # topological: every upstream unit is already done
-        seen: set[str] = set()
-        for name in upstream_units(pipeline, unit, owner):
-            seen.add(name)
-            seen |= before[name]
-        before[unit.name] = seen
-    return {name: [n for n in order if n in before[name]] for name in order}
+def _read_values(pipeline: Pipeline) -> dict[str, tuple[str, ...]]:
+    """Step -> its outputs that some condition reads, sorted (none for a foreach step: a
+    condition reads one value, and a foreach step has one per item). One pass over the
+    conditions, instead of one per producer."""
+    read: dict[str, set[str]] = {}
+    for step in pipeline.steps:
+        for ref in artifact_refs(step.condition):
+            read.setdefault(ref.step, set()).add(ref.name)
+    found: dict[str, tuple[str, ...]] = {}
+    for step in pipeline.steps:
+        names = read.get(step.name)
+        if names and step.foreach is None:
+            found[step.name] = tuple(sorted(names & set(step.outputs)))
+    return found
 
 
-def feeds(pipeline: Pipeline, step: Step) -> list[str]:
-    """Outputs of ``step`` that some foreach step fans out over (their item lists are published).
-
-    Only a direct consumer can fan out over an output: a chained map further down loops over
-    its origin's items, which that origin's own consumer already named.
-    """
-    if step.foreach is not None:
-        return []
-    names: set[str] = set()
-    for name in pipeline.downstream(step.name):
-        other = pipeline.step(name)
-        if other.foreach is not None and other.foreach.source == "input":
-            source = other.input(other.foreach.name)
-            if source is not None and source.producer == step.name:
-                names.add(source.name)
-    return sorted(names)
+def _fed(pipeline: Pipeline) -> dict[str, set[str]]:
+    """Plain step -> its outputs that a foreach step fans out over (their item lists are
+    published). Only a direct consumer can fan out over an output: a chained map further down
+    loops over its origin's items, which that origin's own consumer already named."""
+    fed: dict[str, set[str]] = {}
+    for step in pipeline.steps:
+        if step.foreach is not None and step.foreach.source == "input":
+            source = step.input(step.foreach.name)
+            if source is not None and pipeline.step(source.producer).foreach is None:
+                fed.setdefault(source.producer, set()).add(source.name)
+    return fed
 
 
-def store_segment(name: str) -> str:
-    """A step name as the store spells it in paths (see ``stepc.runtime.store``): percent-quoted,
-    so that it is one safe path segment and contains no glob character."""
-    return quote(name, safe="") if name not in (".", "..") else quote(name.replace(".", "%2E"))
+def fused_resources(steps: tuple[Step, ...]) -> Resources:
+    """What one task running ``steps`` needs: the largest need of each kind."""
+    res = [s.resources for s in steps]
+    return Resources(
+        cpu=max((r.cpu for r in res if r.cpu is not None), default=None),
+        memory=max((r.memory for r in res if r.memory is not None), default=None),
+        gpu=max((r.gpu for r in res), default=0),
+        gpu_type=next((r.gpu_type for r in res if r.gpu_type), None),
+        disk=max((r.disk for r in res if r.disk is not None), default=None),
+    )
 
 
 def retry_seconds(step: Step) -> float:
@@ -135,29 +215,117 @@ def retry_seconds(step: Step) -> float:
     return (step.timeout or 0) * attempts + waits
 
 
-def fits(steps: tuple[Step, ...], capacity: dict[str, Any]) -> bool:
-    """Whether a machine of this capacity holds the steps' resources; a capacity without a cpu
+def _fused_times(steps: tuple[Step, ...]) -> tuple[Retry, int | None, float | None]:
+    retry = max((s.retry for s in steps), key=lambda r: r.times)
+    if any(s.timeout is None for s in steps):
+        return retry, None, None
+    return retry, sum(s.timeout or 0 for s in steps), sum(retry_seconds(s) for s in steps)
+
+
+def _shared_condition(steps: tuple[Step, ...]) -> Condition | None:
+    conditions = {s.condition for s in steps}
+    return next(iter(conditions)) if len(conditions) == 1 else None
+
+
+def build_plan(pipeline: Pipeline, scheme: NameScheme) -> Plan:
+    """The plan of ``pipeline`` for a target naming its tasks by ``scheme``. Linear in the
+    pipeline's size, but for the ancestor sets (which a long chain makes quadratic)."""
+    grouped = _keys(pipeline)
+    keys = list(grouped)
+    names = _names(keys, scheme)
+    owner_key = {s.name: key for key, steps in grouped.items() for s in steps}
+    place = {key: i for i, key in enumerate(keys)}
+    read = _read_values(pipeline)
+    fed = _fed(pipeline)
+    units: list[Unit] = []
+    ancestors: dict[str, frozenset[str]] = {}
+    for key in keys:
+        steps = tuple(grouped[key])
+        name = names[key]
+        before = {owner_key[s] for step in steps for s in pipeline.upstream(step.name)} - {key}
+        loop = loop_of(pipeline, steps[0])
+        origin = {owner_key[loop.producer]} if loop is not None and loop.producer is not None else set()
+        needs = sorted({names[k] for k in (before | origin) - {key}})
+        seen: set[str] = set()
+        for other in before | origin:  # plan order is topological: those are done
+            seen.add(names[other])
+            seen |= ancestors[names[other]]
+        ancestors[name] = frozenset(seen)
+        retry, timeout, worst = _fused_times(steps)
+        units.append(
+            Unit(
+                key=key,
+                name=name,
+                steps=steps,
+                loops=(loop,) if loop is not None else (),
+                upstream=tuple(names[k] for k in sorted(before, key=place.__getitem__)),
+                needs=tuple(needs),
+                ancestors=ancestors[name],
+                condition=_shared_condition(steps),
+                retry=retry,
+                timeout=timeout,
+                worst_seconds=worst,
+                resources=fused_resources(steps),
+                feeds=tuple((s.name, a) for s in steps for a in sorted(fed.get(s.name, ()))),
+                values=tuple((s.name, v) for s in steps for v in read.get(s.name, ())),
+                helpers=tuple((kind, names[f"{kind}:{key}"]) for kind in scheme.helpers),
+            )
+        )
+    owner = {s.name: unit for unit in units for s in unit.steps}
+    pairs = [pair for unit in units for pair in unit.values]
+    value_names = name_values(pairs, scheme.values) if scheme.values is not None else {}
+    return Plan(pipeline, tuple(units), owner, value_names)
+
+
+def name_values(pairs: list[tuple[str, str]], rule: NameRule) -> dict[tuple[str, str], str]:
+    """(step, output) -> the engine-side name (``value-...``) publishing the value a downstream
+    condition reads, valid under ``rule`` and unique."""
+    texts = {pair: "\0".join(pair) for pair in pairs}  # NUL: no name holds one, so no clash
+    names = assign_names(list(texts.values()), rule)
+    return {pair: f"value-{names[text]}" for pair, text in texts.items()}
+
+
+# --- the older per-question helpers (check_capabilities reads these) ------------------------
+
+
+def group_units(pipeline: Pipeline, rule: NameRule, reserved: frozenset[str] = frozenset()) -> list[Unit]:
+    """Units in topological order; a group's unit stands where its first step stood."""
+    return list(build_plan(pipeline, NameScheme(rule, reserved)).units)
+
+
+def feeds(pipeline: Pipeline, step: Step) -> list[str]:
+    """Outputs of ``step`` that some foreach step fans out over (their item lists are published)."""
+    return sorted(_fed(pipeline).get(step.name, ())) if step.foreach is None else []
+
+
+def store_segment(name: str) -> str:
+    """A step name as the store spells it in paths (see ``stepc.runtime.store``): percent-quoted,
+    so that it is one safe path segment and contains no glob character."""
+    from urllib.parse import quote
+
+    return quote(name, safe="") if name not in (".", "..") else quote(name.replace(".", "%2E"))
+
+
+def fits(resources: Resources, capacity: dict[str, Any]) -> bool:
+    """Whether a machine of this capacity holds these resources; a capacity without a cpu
     or memory key puts no limit on it, one without gpu has none."""
-    for step in steps:
-        r = step.resources
-        if r.gpu > int(capacity.get("gpu", 0)):
-            return False
-        if "cpu" in capacity and (r.cpu or 0) > parse_cpu(capacity["cpu"]):
-            return False
-        if "memory" in capacity and (r.memory or 0) > parse_bytes(capacity["memory"]):
-            return False
-    return True
+    r = resources
+    if r.gpu > int(capacity.get("gpu", 0)):
+        return False
+    if "cpu" in capacity and (r.cpu or 0) > parse_cpu(capacity["cpu"]):
+        return False
+    return not ("memory" in capacity and (r.memory or 0) > parse_bytes(capacity["memory"]))
 
 
 def choose_machine(
-    steps: tuple[Step, ...], default_capacity: dict[str, Any], table: list[Any], key: str
+    resources: Resources, default_capacity: dict[str, Any], table: list[Any], key: str
 ) -> tuple[Any, bool]:
-    """The resource map: ``(None, True)`` when the default machine holds the steps, else the
-    ``key`` value of the first table entry that does (fewest GPUs first) and True, else
+    """The resource map: ``(None, True)`` when the default machine holds the resources, else
+    the ``key`` value of the first table entry that does (fewest GPUs first) and True, else
     ``(None, False)``: nothing configured holds them."""
-    if fits(steps, default_capacity):
+    if fits(resources, default_capacity):
         return None, True
-    fitting = [t for t in table if isinstance(t, dict) and key in t and fits(steps, t)]
+    fitting = [t for t in table if isinstance(t, dict) and key in t and fits(resources, t)]
     if not fitting:
         return None, False
     return min(fitting, key=lambda t: int(t.get("gpu", 0)))[key], True
