@@ -27,6 +27,7 @@ import hashlib
 import math
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from stepc.diagnostics import Diagnostic
@@ -44,14 +45,14 @@ from stepc.ir import (
     condition_text,
     thaw,
 )
-from stepc.runtime.entry import condition_outputs
 from stepc.runtime.plan import artifact_refs
 
 from .airflow_lint import lint_dag
 from .base import ALL_FEATURES, Backend, GeneratedFile, Quoted, file_stem, python_literal
+from .commands import ExecCall, shell_line
 from .kubernetes import pod_resources
 from .naming import NameRule, assign_names
-from .plan import fused_resources
+from .plan import NameScheme, Plan, Unit
 
 # Airflow's KEY_REGEX and its 250-character limit, for task ids and dag ids alike.
 TASK_ID = NameRule(
@@ -74,12 +75,16 @@ JSON_TYPES = {
 }
 TAG_MAX = 100  # Airflow refuses longer tags at import
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-# The shell text of every task: fixed words and environment references, nothing else.
-EXEC_HEAD = '"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW"'
-EXEC_TAIL = ' --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"'
-ROLLBACK = (
-    '"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --rollback --pipeline "$STEPC_PIPELINE"'
-    ' --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE"'
+# The shell text of every task: fixed words and environment references, nothing else, in
+# this order (see `commands.ExecCall`).
+EXEC_ORDER = ("rollback", "steps", "pipeline", "run_id", "store", "params", "item")
+EXEC_CALL = ExecCall(
+    '"$STEPC_PYTHON"',
+    '"$STEPC_FLOW"',
+    '"$STEPC_PIPELINE"',
+    run_id='"$STEPC_RUN_ID"',
+    store='"$STEPC_STORE"',
+    params='"$STEPC_PARAMS"',
 )
 # KubernetesPodOperator pushes XCom from this file, not from stdout.
 KPO_WRAP = (
@@ -149,22 +154,65 @@ def doc(*parts: str) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
-class Unit:
-    """What becomes one Airflow task: one step, or the steps of a group fused into one task."""
+class ItemsView:
+    """The ``@task`` that builds a mapped task's environments: from a list parameter, or from
+    the control line of the plain producer of the loop's list."""
 
-    key: str
-    steps: tuple[Step, ...]
+    var: Quoted
+    task_id: str
+    control: Quoted | None
+    output: str | None
+    param: str | None
 
-    @property
-    def first(self) -> Step:
-        return self.steps[0]
 
-    @property
-    def condition(self) -> Condition | None:
-        """The steps' shared effective condition; steps of a group that disagree are left to
-        `stepc exec`, which skips each by its own condition."""
-        conditions = {s.condition for s in self.steps}
-        return next(iter(conditions)) if len(conditions) == 1 else None
+@dataclasses.dataclass(frozen=True)
+class WhenView:
+    """What a short-circuit tests before a task: the expression, and the tasks whose control
+    lines carry the values it reads (step -> task id)."""
+
+    condition: Condition
+    expr: Quoted
+    producers: dict[str, str]
+
+
+@dataclasses.dataclass(frozen=True)
+class ShortCircuitView:
+    """One ``@task.short_circuit`` per distinct condition, before every task it guards."""
+
+    var: Quoted
+    task_id: str
+    expr: Quoted
+    text: str
+    targets: list[Quoted]
+    producers: dict[str, str]
+    after: list[Quoted]
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskView:
+    """One Airflow task: a unit's steps in one ``stepc exec``."""
+
+    var: Quoted
+    task_id: str
+    name: str
+    steps: list[str]
+    doc_md: str
+    command: str
+    xcom: bool  # a pod pushes its control line only when asked: for fan-outs and condition values
+    env: dict[str, str]
+    items: ItemsView | None
+    when: WhenView | None
+    upstream: list[Quoted]
+    retries: int
+    retry_delay: float
+    backoff: float | None
+    timeout: int | None
+    pool: str | None
+    pool_slots: int | None
+    image: str | None
+    requests: dict[str, str] = dataclasses.field(default_factory=dict)
+    limits: dict[str, str] = dataclasses.field(default_factory=dict)
+    node_selector: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 class AirflowBackend(Backend):
@@ -172,6 +220,9 @@ class AirflowBackend(Backend):
     DESCRIPTION = "Airflow 3.x DAG files (BashOperator, or KubernetesPodOperator by config)"
     # Conditions on artifacts read the producer's control line (see the module docstring).
     FEATURES: ClassVar[frozenset[str]] = ALL_FEATURES
+    # Helper tasks are named with the units, and a group and a step of one name keep apart by
+    # their keys, so that task ids stay what they were.
+    NAMES: ClassVar[NameScheme] = NameScheme(TASK_ID, RESERVED, helpers=("when", "items"), keyed=True)
 
     @property
     def kubernetes(self) -> bool:
@@ -264,10 +315,7 @@ class AirflowBackend(Backend):
 
     def units(self, pipeline: Pipeline) -> list[Unit]:
         """Tasks in topological order; a group's task stands where its first step stood."""
-        grouped: dict[str, list[Step]] = {}
-        for step in pipeline.steps:
-            grouped.setdefault(f"group:{step.group}" if step.group else f"step:{step.name}", []).append(step)
-        return [Unit(key, tuple(steps)) for key, steps in grouped.items()]
+        return list(self.plan(pipeline).units)
 
     @staticmethod
     def feeders(pipeline: Pipeline) -> set[str]:
@@ -283,67 +331,18 @@ class AirflowBackend(Backend):
         allowed = {"airflow", "kubernetes"} if self.kubernetes else {"airflow"}
         return [self.lint_error(pipeline, f.path, p) for f in files for p in lint_dag(f.content, allowed)]
 
-    def task_ids(self, pipeline: Pipeline, units: list[Unit]) -> dict[str, str]:
-        """Unit key (and ``when:``/``items:`` helper keys) -> a unique Airflow task id."""
-        wanted: dict[str, str] = {}
-        plain = [u.key.split(":", 1)[1] for u in units]
-        for unit, name in zip(units, plain, strict=True):
-            # A group and a step of the same name keep apart by their keys.
-            wanted[unit.key] = name if plain.count(name) == 1 else unit.key
-            # Helper tasks carry a NUL in their original so that no step name can equal it.
-            wanted[f"when:{unit.key}"] = f"\0when_{name}"
-            wanted[f"items:{unit.key}"] = f"\0items_{name}"
-        names = assign_names(list(wanted.values()), TASK_ID, RESERVED)
-        return {key: names[text] for key, text in wanted.items()}
+    @staticmethod
+    def _var(plan: Plan, unit: Unit) -> Quoted:
+        return code(f"t{plan.index(unit) + 1}")
 
     def view(self, pipeline: Pipeline) -> dict[str, Any]:
-        units = self.units(pipeline)
-        ids = self.task_ids(pipeline, units)
-        unit_of = {s.name: u for u in units for s in u.steps}
-        var = {u.key: code(f"t{i}") for i, u in enumerate(units, 1)}
-        # A pod needs a shared store (with credentials from a secret); a worker can use a path.
-        store = str(self.setting("store", "s3://stepc/store" if self.kubernetes else ".stepc"))
-        base_env = {
-            "STEPC_FLOW": pipeline.source,
-            "STEPC_PIPELINE": pipeline.name,
-            "STEPC_PYTHON": str(self.setting("python", "python")),
-        }
-        feeders = self.feeders(pipeline)
-        published = {(s.name, name) for s in pipeline.steps for name in condition_outputs(pipeline, s)}
-        conditions: dict[tuple[Condition, str], dict[str, Any]] = {}
-        before: dict[str, set[str]] = {}  # unit key -> every unit key upstream of it
-        tasks, edges = [], []
-        for unit in units:
-            upstream = sorted(
-                {unit_of[u].key for s in unit.steps for u in pipeline.upstream(s.name)} - {unit.key},
-                key=list(var).index,
-            )
-            before[unit.key] = set(upstream).union(*(before[u] for u in upstream))
-            edges += [(var[u], var[unit.key]) for u in upstream]
-            cond = unit.condition
-            expr: Quoted | None = None
-            producers: dict[str, str] = {}
-            if cond is not None and artifact_refs(cond):
-                readable = {(st, name) for st, name in published if unit_of[st].key in before[unit.key]}
-                expr = when_code(cond, readable)
-                producers = {
-                    r.step: ids[unit_of[r.step].key] for r in artifact_refs(cond) if (r.step, r.name) in readable
-                }
-            elif cond is not None:
-                expr = py_condition(cond)
-            if cond is not None and expr is not None:
-                entry = conditions.setdefault(
-                    (cond, expr),
-                    {"var": code(f"when{len(conditions) + 1}"), "task_id": ids[f"when:{unit.key}"],
-                     "expr": expr, "text": condition_text(cond), "targets": [],
-                     "producers": dict(sorted(producers.items())),
-                     "after": sorted({var[unit_of[st].key] for st in producers}, key=list(var.values()).index)},
-                )  # fmt: skip
-                entry["targets"].append(var[unit.key])
-            tasks.append(self._task(pipeline, unit, ids, var, unit_of, base_env, feeders, published))
+        plan = self.plan(pipeline)
+        tasks: list[TaskView] = self.walk(plan)
+        edges = [(up, t.var) for t in tasks for up in t.upstream]
         params = [self._param(p) for p in pipeline.params]
-        tags = sorted({tag_text(k, v) for s in pipeline.steps for k, v in s.tags} | {"stepc"})
-        steps_doc = "\n".join(f"- `{s.name}`" + (f": {s.description}" if s.description else "") for s in pipeline.steps)
+        tags = sorted({tag_text(k, v) for s in plan.steps for k, v in s.tags} | {"stepc"})
+        steps_doc = "\n".join(f"- `{s.name}`" + (f": {s.description}" if s.description else "") for s in plan.steps)
+        conditions = self._short_circuits(plan, tasks)
         return {
             "dag_id": assign_names([pipeline.name], TASK_ID)[pipeline.name],
             "description": pipeline.description.splitlines()[0] if pipeline.description else None,
@@ -355,21 +354,98 @@ class AirflowBackend(Backend):
             "kubernetes": self.kubernetes,
             "namespace": self.setting("namespace", None),
             "store_secret": self.setting("store_secret", "stepc-store") if self.kubernetes else None,
-            "store": store,
+            "store": self.store,
             "project_root": str(self.setting("project_root", ".")),
-            "base_env": base_env,
-            "conditions": list(conditions.values()),
+            "base_env": self._base_env(pipeline),
+            "conditions": conditions,
             "tasks": tasks,
-            "has_foreach": any(t["items"] for t in tasks),
-            "has_values": any(c["producers"] for c in conditions.values()),
-            "uses_timedelta": any(t["retries"] or t["timeout"] for t in tasks),
+            "has_foreach": any(t.items for t in tasks),
+            "has_values": any(c.producers for c in conditions),
+            "uses_timedelta": any(t.retries or t.timeout for t in tasks),
             "edges": edges,
             "rollback": (
-                {"image": pipeline.image, "command": self._command(ROLLBACK), "after": [var[u.key] for u in units]}
-                if any(s.rollback for s in pipeline.steps)
+                {
+                    "image": pipeline.image,
+                    "command": self._command(self._rollback_line()),
+                    "after": [t.var for t in tasks],
+                }
+                if plan.has_rollback
                 else None
             ),
         }
+
+    @property
+    def store(self) -> str:
+        # A pod needs a shared store (with credentials from a secret); a worker can use a path.
+        return str(self.setting("store", "s3://stepc/store" if self.kubernetes else ".stepc"))
+
+    def _base_env(self, pipeline: Pipeline) -> dict[str, str]:
+        return {
+            "STEPC_FLOW": pipeline.source,
+            "STEPC_PIPELINE": pipeline.name,
+            "STEPC_PYTHON": str(self.setting("python", "python")),
+        }
+
+    @staticmethod
+    def _short_circuits(plan: Plan, tasks: list[TaskView]) -> list[ShortCircuitView]:
+        """One short-circuit per distinct (condition, expression), guarding every task that
+        has it, after the tasks whose control lines it reads."""
+        groups: dict[tuple[Condition, str], tuple[TaskView, list[Quoted]]] = {}
+        for task in tasks:
+            if task.when is not None:
+                groups.setdefault((task.when.condition, task.when.expr), (task, []))[1].append(task.var)
+        views = []
+        for number, (first, targets) in enumerate(groups.values(), 1):
+            when = first.when
+            assert when is not None
+            unit = plan.unit(first.task_id)
+            after = sorted({plan.index(plan.owner[step]) for step in when.producers})
+            views.append(
+                ShortCircuitView(
+                    var=code(f"when{number}"),
+                    task_id=unit.helper("when"),
+                    expr=when.expr,
+                    text=condition_text(when.condition),
+                    targets=targets,
+                    producers=dict(sorted(when.producers.items())),
+                    after=[AirflowBackend._var(plan, plan.units[i]) for i in after],
+                )
+            )
+        return views
+
+    def when_view(self, plan: Plan, unit: Unit, done: dict[str, Any]) -> WhenView | None:
+        """The short-circuit's test of the unit's condition. A condition on artifacts reads
+        only values published by an ancestor (its control line is there when this task is
+        due); a part it cannot decide holds (see `when_code`)."""
+        cond = unit.condition
+        if cond is None:
+            return None
+        refs = artifact_refs(cond)
+        if not refs:
+            return WhenView(cond, py_condition(cond), {})
+        published = self.per_plan(plan, "published", lambda p: frozenset(p.values))
+        readable = {
+            (r.step, r.name)
+            for r in refs
+            if (r.step, r.name) in published and plan.owner[r.step].name in unit.ancestors
+        }
+        expr = when_code(cond, readable)
+        if expr is None:
+            return None
+        producers = {r.step: plan.owner[r.step].name for r in refs if (r.step, r.name) in readable}
+        return WhenView(cond, expr, producers)
+
+    def loop_view(self, plan: Plan, unit: Unit) -> ItemsView | None:
+        """Where a mapped task's item count comes from: a list parameter, or the control line
+        of the loop's plain producer (a chained map iterates its origin's items)."""
+        loop = unit.loop
+        if loop is None:
+            return None
+        var = code(f"items{plan.index(unit) + 1}")
+        if loop.kind == "param":
+            return ItemsView(var, unit.helper("items"), None, None, loop.name)
+        assert loop.producer is not None
+        return ItemsView(var, unit.helper("items"), self._var(plan, plan.owner[loop.producer]), loop.name, None)
 
     def _param(self, p: Parameter) -> dict[str, Any]:
         # A default of None is a value the parameter may keep: Airflow validates it at trigger time.
@@ -388,80 +464,57 @@ class AirflowBackend(Backend):
     def _command(self, text: str) -> str:
         return KPO_WRAP.format(command=text) if self.kubernetes else text
 
-    def _task(
-        self,
-        pipeline: Pipeline,
-        unit: Unit,
-        ids: dict[str, str],
-        var: dict[str, Quoted],
-        unit_of: dict[str, Unit],
-        base_env: dict[str, str],
-        feeders: set[str],
-        published: set[tuple[str, str]],
-    ) -> dict[str, Any]:
+    @staticmethod
+    def _rollback_line() -> str:
+        return shell_line(replace(EXEC_CALL, rollback=True, params=None).argv(EXEC_ORDER))
+
+    def task_view(self, plan: Plan, unit: Unit, done: dict[str, Any]) -> TaskView:
+        pipeline = plan.pipeline
         steps = unit.steps
-        env = dict(base_env)
-        words = [EXEC_HEAD]
+        env = self._base_env(pipeline)
         for i, step in enumerate(steps, 1):
             env[f"STEPC_STEP_{i}"] = step.name
-            words.append(f' --step "$STEPC_STEP_{i}"')
-        words.append(EXEC_TAIL)
         env.update({k: v for s in steps for k, v in s.env})
-        foreach = next((s for s in steps if s.foreach is not None), None)
-        items = None
-        if foreach is not None:
-            words.append(' --item "$STEPC_ITEM"')
-            items = {"var": code(f"items{list(var).index(unit.key) + 1}"), "task_id": ids[f"items:{unit.key}"]}
-            items.update(self._items_source(pipeline, foreach, unit_of, var))
-        retry = max((s.retry for s in steps), key=lambda r: r.times)
-        timeouts = [s.timeout for s in steps]
+        items = self.loop_view(plan, unit)
+        call = replace(
+            EXEC_CALL,
+            steps=tuple(f'"$STEPC_STEP_{i}"' for i in range(1, len(steps) + 1)),
+            item='"$STEPC_ITEM"' if items is not None else None,
+        )
+        valued = self.per_plan(plan, "valued", lambda p: {step for step, _ in p.values})
         tags = {tag_text(k, v) for s in steps for k, v in s.tags}
-        return {
-            "var": var[unit.key],
-            "task_id": ids[unit.key],
-            "name": unit.key.split(":", 1)[1],
-            "steps": [s.name for s in steps],
-            "doc_md": doc(
+        retry = unit.retry
+        return TaskView(
+            var=self._var(plan, unit),
+            task_id=unit.name,
+            name=unit.label,
+            steps=[s.name for s in steps],
+            doc_md=doc(
                 *(f"Step `{s.name}`" + (f": {s.description}" if s.description else ".") for s in steps),
                 "Tags: " + ", ".join(f"`{t}`" for t in sorted(tags)) if tags else "",
             ),
-            "command": self._command("".join(words)),
-            # A pod pushes its control line only when asked: for fan-outs and condition values.
-            "xcom": any(s.name in feeders or any(st == s.name for st, _ in published) for s in steps),
-            "env": env,
-            "items": items,
-            "retries": retry.times,
-            "retry_delay": float(retry.delay),
-            "backoff": float(retry.backoff) if retry.times and retry.backoff != 1 else None,
-            "timeout": sum(t for t in timeouts if t is not None) if all(t is not None for t in timeouts) else None,
-            **self._resources(unit),
-        }
+            command=self._command(shell_line(call.argv(EXEC_ORDER))),
+            xcom=any(s.name in plan.list_producers or s.name in valued for s in steps),
+            env=env,
+            items=items,
+            when=self.when_view(plan, unit, done),
+            upstream=[self._var(plan, plan.unit(name)) for name in unit.upstream],
+            retries=retry.times,
+            retry_delay=float(retry.delay),
+            backoff=float(retry.backoff) if retry.times and retry.backoff != 1 else None,
+            timeout=unit.timeout,
+            **self.resources_view(plan, unit),
+        )
 
-    def _items_source(
-        self, pipeline: Pipeline, step: Step, unit_of: dict[str, Unit], var: dict[str, Quoted]
-    ) -> dict[str, Any]:
-        """Where a foreach step's item count comes from: a list parameter, or the control line
-        of the (first non-foreach) producer: a chained map iterates its source's items."""
-        assert step.foreach is not None
-        while step.foreach is not None and step.foreach.source == "input":
-            producer = pipeline.step(step.input(step.foreach.name).producer)  # type: ignore[union-attr]
-            if producer.foreach is None:
-                return {"control": var[unit_of[producer.name].key], "output": step.foreach.name, "param": None}
-            step = producer
-        assert step.foreach is not None
-        return {"control": None, "output": None, "param": step.foreach.name}
-
-    def _resources(self, unit: Unit) -> dict[str, Any]:
-        res = [s.resources for s in unit.steps]
-        cpu = max((r.cpu for r in res if r.cpu is not None), default=None)
-        gpu = max(r.gpu for r in res)
+    def resources_view(self, plan: Plan, unit: Unit) -> dict[str, Any]:
+        r = unit.resources
         if not self.kubernetes:
             # Pools are how Airflow shares out a worker: one slot per core, or per GPU.
-            if gpu and self.setting("gpu_pool", None):
-                return {"pool": str(self.setting("gpu_pool", None)), "pool_slots": gpu, "image": None}
-            slots = max(1, math.ceil(cpu)) if cpu is not None else None
+            if r.gpu and self.setting("gpu_pool", None):
+                return {"pool": str(self.setting("gpu_pool", None)), "pool_slots": r.gpu, "image": None}
+            slots = max(1, math.ceil(r.cpu)) if r.cpu is not None else None
             return {"pool": self.setting("pool", None), "pool_slots": slots, "image": None}
-        pod = pod_resources(fused_resources(unit.steps), self.setting)
+        pod = pod_resources(r, self.setting)
         return {
             "image": unit.first.image,
             "requests": pod.requests,

@@ -137,7 +137,6 @@ class ArgoBackend(Backend):
         limit = 52 if kind == "cron" else 63
         wf_name = assign_names([pipeline.name], NameRule(limit, DNS_LABEL.invalid))[pipeline.name]
         tasks: list[TaskView] = self.walk(plan)
-        has_rollback = any(step.rollback for step in pipeline.steps)
         call = ExecCall("python", pipeline.source, pipeline.name, rollback=True, run_id=RUN_ID, store=self.store)
         rollback_argv = call.argv(ROLLBACK_ORDER)
         rollback = ContainerView(
@@ -152,7 +151,7 @@ class ArgoBackend(Backend):
             "label": wf_name,
             "source": pipeline.source,
             "description": pipeline.description,
-            "on_exit": "stepc-exit" if has_rollback else None,
+            "on_exit": "stepc-exit" if plan.has_rollback else None,
             "rollback": rollback,
             "parameters": [
                 {

@@ -1,9 +1,11 @@
-"""What every code generator shares: the walk over the IR, capability checks, quoting filters,
-the header, template rendering and the lint hook.
+"""What every code generator shares: the plan and the walk over it, capability checks, quoting
+filters, the header, template rendering and the lint hook.
 
-A target is a :class:`Backend` subclass that declares its capabilities (``FEATURES``), its
-name rules, its filters, and implements :meth:`Backend.documents`; everything else is here,
-once (the shape of sqlglot's dialects).
+A target is a :class:`Backend` subclass that declares its capabilities (``FEATURES``), how it
+names tasks (``NAMES``), its filters, and implements :meth:`Backend.documents` with the hooks
+:meth:`Backend.walk` calls per unit of the plan (``task_view``, ``loop_view``, ``when_view``,
+``resources_view``), each returning a frozen view its template renders; everything else is
+here, once (the shape of sqlglot's dialects).
 """
 
 from __future__ import annotations

@@ -219,7 +219,7 @@ class GitHubActionsBackend(Backend):
             "STEPC_STORE": STORE,
         }
         jobs: list[JobView] = self.walk(plan)
-        if any(step.rollback for step in pipeline.steps):
+        if plan.has_rollback:
             jobs.append(
                 JobView(
                     kind="rollback",

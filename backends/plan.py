@@ -121,15 +121,37 @@ class Plan:
     def params(self) -> dict[str, Parameter]:
         return {p.name: p for p in self.pipeline.params}
 
-    @property
+    @cached_property
     def values(self) -> tuple[tuple[str, str], ...]:
         """Every (step, output) some condition reads, in plan order."""
         return tuple(pair for unit in self.units for pair in unit.values)
 
-    @property
+    @cached_property
     def loops(self) -> tuple[Loop, ...]:
         """Every distinct loop, in plan order of first use."""
         return tuple(dict.fromkeys(loop for unit in self.units for loop in unit.loops))
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        """Every step in the IR's order (a group's steps need not be adjacent there): for
+        listings that name steps, not tasks."""
+        return self.pipeline.steps
+
+    @cached_property
+    def has_rollback(self) -> bool:
+        return any(s.rollback for s in self.pipeline.steps)
+
+    @cached_property
+    def list_producers(self) -> frozenset[str]:
+        """Steps whose output some foreach step iterates over directly (a chained map's
+        producer among them): their control lines carry the item counts."""
+        return frozenset(
+            i.producer
+            for s in self.pipeline.steps
+            if s.foreach is not None
+            for i in s.inputs
+            if i.name == s.foreach.name
+        )
 
 
 def loop_of(pipeline: Pipeline, step: Step) -> Loop | None:
@@ -285,17 +307,7 @@ def name_values(pairs: list[tuple[str, str]], rule: NameRule) -> dict[tuple[str,
     return {pair: f"value-{names[text]}" for pair, text in texts.items()}
 
 
-# --- the older per-question helpers (check_capabilities reads these) ------------------------
-
-
-def group_units(pipeline: Pipeline, rule: NameRule, reserved: frozenset[str] = frozenset()) -> list[Unit]:
-    """Units in topological order; a group's unit stands where its first step stood."""
-    return list(build_plan(pipeline, NameScheme(rule, reserved)).units)
-
-
-def feeds(pipeline: Pipeline, step: Step) -> list[str]:
-    """Outputs of ``step`` that some foreach step fans out over (their item lists are published)."""
-    return sorted(_fed(pipeline).get(step.name, ())) if step.foreach is None else []
+# --- what machines hold ----------------------------------------------------------------------
 
 
 def store_segment(name: str) -> str:
