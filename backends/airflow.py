@@ -427,7 +427,7 @@ class AirflowBackend(Backend):
         readable = {
             (r.step, r.name)
             for r in refs
-            if (r.step, r.name) in published and plan.owner[r.step].name in unit.ancestors
+            if (r.step, r.name) in published and plan.precedes(plan.owner[r.step].name, unit)
         }
         expr = when_code(cond, readable)
         if expr is None:

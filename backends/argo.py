@@ -194,7 +194,7 @@ class ArgoBackend(Backend):
         for ref in refs:
             key = (ref.step, ref.name)
             producer = plan.owner.get(ref.step)
-            if key not in plan.value_names or producer is None or producer.name not in unit.ancestors:
+            if key not in plan.value_names or producer is None or not plan.precedes(producer.name, unit):
                 continue
             if done[producer.name].when is None:
                 values[key] = task_output(producer.name, plan.value_names[key])

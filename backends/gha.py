@@ -355,7 +355,7 @@ class GitHubActionsBackend(Backend):
             # One download of everything uploaded so far: the ancestors are done, so their
             # uploads are all there, and one step per ancestor would make a long chain's file
             # quadratic.
-            downloads=[ALL_UPLOADS] if unit.ancestors else [],
+            downloads=[ALL_UPLOADS] if unit.needs else [],
             runs=runs,
             artifact=f"stepc.{unit.name}" + (f".{item}" if item else ""),
             paths="\n".join(paths),

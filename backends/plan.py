@@ -9,6 +9,8 @@ conditions downstream. Backends read units; none of them walks ``pipeline.steps`
 The job-per-task targets (GitHub Actions, Valohai) run every task on a fresh machine whose
 store starts empty; what a task reads is copied in from its ancestors' uploads, so the plan
 also says which tasks are ancestors, and :func:`choose_machine` which machine holds a task.
+Ancestry is answered by queries (:meth:`Plan.precedes`, :meth:`Plan.rollback_before`), not
+stored as a set per task: a long chain would make those sets quadratic in size.
 """
 
 from __future__ import annotations
@@ -65,7 +67,6 @@ class Unit:
     loops: tuple[Loop, ...] = ()
     upstream: tuple[str, ...] = ()  # units of the data and ordering edges, in plan order
     needs: tuple[str, ...] = ()  # upstream and the units that publish the loops' items, by name
-    ancestors: frozenset[str] = frozenset()  # every unit before this one, transitively
     # The steps' shared effective condition; steps of a group that disagree leave it to
     # `stepc exec`, which skips each step by its own.
     condition: Condition | None = None
@@ -130,6 +131,47 @@ class Plan:
     def loops(self) -> tuple[Loop, ...]:
         """Every distinct loop, in plan order of first use."""
         return tuple(dict.fromkeys(loop for unit in self.units for loop in unit.loops))
+
+    def ancestors(self, unit: Unit) -> frozenset[str]:
+        """Every unit before ``unit``, transitively (data, ordering and loop-origin edges)."""
+        seen: set[str] = set()
+        todo = list(unit.needs)
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen.add(name)
+                todo += self.unit(name).needs
+        return frozenset(seen)
+
+    def precedes(self, name: str, unit: Unit) -> bool:
+        """Whether the unit called ``name`` is an ancestor of ``unit``: a search back from
+        ``unit`` that stops at units earlier in plan order than ``name`` (they cannot lead to it)."""
+        if name not in self._by_name:
+            return False
+        floor = self.index(self.unit(name))
+        seen: set[str] = set()
+        todo = list(unit.needs)
+        while todo:
+            current = todo.pop()
+            if current == name:
+                return True
+            if current not in seen and self.index(self.unit(current)) > floor:
+                seen.add(current)
+                todo += self.unit(current).needs
+        return False
+
+    def rollback_before(self, unit: Unit) -> bool:
+        """Whether a step of an ancestor of ``unit`` has a rollback function."""
+        return self._rollback_before[unit.key]
+
+    @cached_property
+    def _rollback_before(self) -> dict[str, bool]:
+        found: dict[str, bool] = {}
+        for unit in self.units:  # plan order is topological: every needed unit is done
+            found[unit.key] = any(
+                found[self.unit(n).key] or any(s.rollback for s in self.unit(n).steps) for n in unit.needs
+            )
+        return found
 
     @property
     def steps(self) -> tuple[Step, ...]:
@@ -260,7 +302,6 @@ def build_plan(pipeline: Pipeline, scheme: NameScheme) -> Plan:
     read = _read_values(pipeline)
     fed = _fed(pipeline)
     units: list[Unit] = []
-    ancestors: dict[str, frozenset[str]] = {}
     for key in keys:
         steps = tuple(grouped[key])
         name = names[key]
@@ -268,11 +309,6 @@ def build_plan(pipeline: Pipeline, scheme: NameScheme) -> Plan:
         loop = loop_of(pipeline, steps[0])
         origin = {owner_key[loop.producer]} if loop is not None and loop.producer is not None else set()
         needs = sorted({names[k] for k in (before | origin) - {key}})
-        seen: set[str] = set()
-        for other in before | origin:  # plan order is topological: those are done
-            seen.add(names[other])
-            seen |= ancestors[names[other]]
-        ancestors[name] = frozenset(seen)
         retry, timeout, worst = _fused_times(steps)
         units.append(
             Unit(
@@ -282,7 +318,6 @@ def build_plan(pipeline: Pipeline, scheme: NameScheme) -> Plan:
                 loops=(loop,) if loop is not None else (),
                 upstream=tuple(names[k] for k in sorted(before, key=place.__getitem__)),
                 needs=tuple(needs),
-                ancestors=ancestors[name],
                 condition=_shared_condition(steps),
                 retry=retry,
                 timeout=timeout,

@@ -306,9 +306,7 @@ class ValohaiBackend(Backend):
         pipeline = plan.pipeline
         command = [*self._install(), f"python -m stepc.backends.valohai_io pull --store {STORE}"]
         # Whether a step here or before has a rollback: then a failure rolls back what succeeded.
-        rollbacks = any(s.rollback for s in unit.steps) or any(
-            s.rollback for name in unit.ancestors for s in plan.unit(name).steps
-        )
+        rollbacks = any(s.rollback for s in unit.steps) or plan.rollback_before(unit)
         env: list[tuple[str, str]] = [("STEPC_FLOW", pipeline.source), ("STEPC_PIPELINE", pipeline.name)]
         call = ExecCall("python", '"$STEPC_FLOW"', '"$STEPC_PIPELINE"', run_id=RUN_ID, store=STORE)
         rollback = shell_line(replace(call, rollback=True).argv(EXEC_ORDER))

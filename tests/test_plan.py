@@ -133,9 +133,13 @@ def test_ancestors_are_transitive_and_upstream_keeps_plan_order(plan: Plan) -> N
     report = plan.owner["report"]
     assert report.upstream == ("ingest", "double", "region")  # after= counts too
     assert report.needs == ("double", "ingest", "region")
-    assert report.ancestors == {"ingest", "split", "count", "double", "region"}
-    assert plan.owner["extract"].ancestors == frozenset()
-    assert plan.owner["region"].ancestors == frozenset()
+    assert plan.ancestors(report) == {"ingest", "split", "count", "double", "region"}
+    assert plan.ancestors(plan.owner["extract"]) == frozenset()
+    assert plan.ancestors(plan.owner["region"]) == frozenset()
+    assert plan.precedes("split", plan.owner["double"])  # through count, and as the loop's origin
+    assert not plan.precedes("region", plan.owner["double"])
+    assert not plan.precedes("double", plan.owner["split"])
+    assert not plan.precedes("report", report)
 
 
 def test_the_effective_condition_of_a_unit(plan: Plan) -> None:
