@@ -189,6 +189,19 @@ class ShortCircuitView:
 
 
 @dataclasses.dataclass(frozen=True)
+class ResourcesView:
+    """A worker's pool slots (one per core, or per GPU with ``gpu_pool``), or a pod's image,
+    requests, limits and node selector."""
+
+    pool: str | None
+    pool_slots: int | None = None
+    image: str | None = None
+    requests: dict[str, str] = dataclasses.field(default_factory=dict)
+    limits: dict[str, str] = dataclasses.field(default_factory=dict)
+    node_selector: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
 class TaskView:
     """One Airflow task: a unit's steps in one ``stepc exec``."""
 
@@ -207,12 +220,7 @@ class TaskView:
     retry_delay: float
     backoff: float | None
     timeout: int | None
-    pool: str | None
-    pool_slots: int | None
-    image: str | None
-    requests: dict[str, str] = dataclasses.field(default_factory=dict)
-    limits: dict[str, str] = dataclasses.field(default_factory=dict)
-    node_selector: dict[str, str] = dataclasses.field(default_factory=dict)
+    resources: ResourcesView
 
 
 class AirflowBackend(Backend):
@@ -503,23 +511,21 @@ class AirflowBackend(Backend):
             retry_delay=float(retry.delay),
             backoff=float(retry.backoff) if retry.times and retry.backoff != 1 else None,
             timeout=unit.timeout,
-            **self.resources_view(plan, unit),
+            resources=self.resources_view(plan, unit),
         )
 
-    def resources_view(self, plan: Plan, unit: Unit) -> dict[str, Any]:
+    def resources_view(self, plan: Plan, unit: Unit) -> ResourcesView:
         r = unit.resources
         if not self.kubernetes:
             # Pools are how Airflow shares out a worker: one slot per core, or per GPU.
             if r.gpu and self.setting("gpu_pool", None):
-                return {"pool": str(self.setting("gpu_pool", None)), "pool_slots": r.gpu, "image": None}
-            slots = max(1, math.ceil(r.cpu)) if r.cpu is not None else None
-            return {"pool": self.setting("pool", None), "pool_slots": slots, "image": None}
+                return ResourcesView(str(self.setting("gpu_pool", None)), r.gpu)
+            return ResourcesView(self.setting("pool", None), max(1, math.ceil(r.cpu)) if r.cpu is not None else None)
         pod = pod_resources(r, self.setting)
-        return {
-            "image": unit.first.image,
-            "requests": pod.requests,
-            "limits": pod.limits,
-            "node_selector": pod.node_selector,
-            "pool": self.setting("pool", None),
-            "pool_slots": None,
-        }
+        return ResourcesView(
+            self.setting("pool", None),
+            image=unit.first.image,
+            requests=pod.requests,
+            limits=pod.limits,
+            node_selector=pod.node_selector,
+        )
