@@ -98,6 +98,9 @@ class Unit:
 
 @dataclass(frozen=True)
 class Plan:
+    """A pipeline's units for one target, with the tables every view reads: which unit owns a
+    step, and the published names of the values conditions read."""
+
     pipeline: Pipeline
     units: tuple[Unit, ...]  # in topological order; a group stands where its first step stood
     owner: dict[str, Unit]  # step name -> its unit
