@@ -32,14 +32,8 @@ from typing import Any, ClassVar
 
 from stepc.diagnostics import Diagnostic
 from stepc.ir import (
-    ArtifactRef,
-    BoolOp,
-    Compare,
     Condition,
-    Const,
-    Not,
     Parameter,
-    ParamRef,
     Pipeline,
     Step,
     condition_text,
@@ -47,9 +41,10 @@ from stepc.ir import (
 )
 from stepc.runtime.plan import artifact_refs
 
+from .airflow_expr import py_condition, when_code
 from .airflow_lint import lint_dag
 from .airflow_views import ItemsView, ResourcesView, ShortCircuitView, TaskView, WhenView
-from .base import ALL_FEATURES, Backend, GeneratedFile, Quoted, file_stem, python_literal
+from .base import ALL_FEATURES, Backend, GeneratedFile, Quoted, file_stem
 from .commands import ExecCall, shell_line
 from .kubernetes import pod_resources
 from .naming import NameRule, assign_names
@@ -97,47 +92,6 @@ KPO_WRAP = (
 def code(text: str) -> Quoted:
     """Python code made here from fixed text and quoted literals (never raw user text)."""
     return Quoted(text)
-
-
-def py_condition(cond: Condition) -> Quoted:
-    """The condition as a Python expression over ``params``, built from the tree: every name and
-    literal goes through :func:`python_literal`, so no user text is ever code."""
-    if isinstance(cond, Not):
-        return code(f"not ({py_condition(cond.operand)})")
-    if isinstance(cond, BoolOp):
-        return code(f" {cond.op} ".join(f"({py_condition(c)})" for c in cond.operands))
-    assert isinstance(cond, Compare)
-    return code(f"{_py_operand(cond.left)} {cond.op} {_py_operand(cond.right)}")
-
-
-def _py_operand(operand: ParamRef | ArtifactRef | Const) -> str:
-    if isinstance(operand, ParamRef):
-        return f"params[{python_literal(operand.name)}]"
-    if isinstance(operand, Const):
-        return python_literal(thaw(operand.value))
-    # The value the producer's control line carried; see `when_code` for a missing one.
-    return f"values[({python_literal(operand.step)}, {python_literal(operand.name)})]"
-
-
-def when_code(cond: Condition, readable: set[tuple[str, str]]) -> Quoted | None:
-    """The short-circuit expression of a condition that reads upstream artifacts, or None when
-    no part of it can be decided before `stepc exec` runs.
-
-    Each conjunct that reads artifacts is wrapped in ``_maybe(lambda: ...)``, which holds when a
-    value is missing (not plain, or its producer did not run) or the comparison raises: there,
-    `stepc exec` decides. A conjunct reading an artifact outside ``readable`` (a foreach step's,
-    or one of a producer that does not run before this task) is dropped, so the result is never
-    stricter than the condition.
-    """
-    parts = cond.operands if isinstance(cond, BoolOp) and cond.op == "and" else (cond,)
-    kept: list[str] = []
-    for part in parts:
-        refs = {(r.step, r.name) for r in artifact_refs(part)}
-        if not refs:
-            kept.append(f"({py_condition(part)})")
-        elif refs <= readable:
-            kept.append(f"_maybe(lambda: {py_condition(part)})")
-    return code(" and ".join(kept)) if kept else None
 
 
 def tag_text(key: str, value: str) -> str:

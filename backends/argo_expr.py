@@ -14,12 +14,23 @@ condition but never stricter.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
-from stepc.ir import ArtifactRef, BoolOp, Compare, Condition, Const, Not, Operand, Parameter, ParamRef, thaw
+from stepc.ir import (
+    COMPARE_OPS,
+    ArtifactRef,
+    Compare,
+    Condition,
+    ConditionGenerator,
+    Const,
+    Parameter,
+    ParamRef,
+    condition_artifacts,
+    conjuncts,
+    thaw,
+)
 from stepc.runtime.entry import VALUE_UNKNOWN, plain_value, value_text
-
-_OPS = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "in": "in"}
 
 
 def _literal(value: Any) -> str:
@@ -54,26 +65,32 @@ def _parameter(param: Parameter) -> str:
     return ref
 
 
-def _operand(operand: Operand, params: dict[str, Parameter]) -> str:
-    if isinstance(operand, ParamRef):
-        return _parameter(params[operand.name])
-    if isinstance(operand, Const):
-        return _literal(thaw(operand.value))
-    raise ValueError("artifact conditions are not expressible on Argo")
+class _Expression(ConditionGenerator):
+    """expr-lang over the workflow's parameters; artifacts have no text here (see :class:`_Exact`)."""
+
+    OPERATORS: ClassVar[Mapping[str, str]] = {op: op for op in COMPARE_OPS if op != "not in"}
+    NEGATED: ClassVar[Mapping[str, str]] = {"not in": "in"}
+    BOOL_OPS: ClassVar[Mapping[str, str]] = {"and": " && ", "or": " || "}
+    NOT: ClassVar[str] = "!({})"
+
+    def __init__(self, params: dict[str, Parameter]) -> None:
+        self.params = params
+
+    def param(self, ref: ParamRef) -> str:
+        return _parameter(self.params[ref.name])
+
+    def artifact(self, ref: ArtifactRef) -> str | None:
+        raise ValueError("artifact conditions are not expressible on Argo")
+
+    def literal(self, value: Any) -> str:
+        return _literal(value)
 
 
 def expression(cond: Condition, params: dict[str, Parameter]) -> str:
     """The expr-lang text of ``cond``."""
-    if isinstance(cond, Not):
-        return f"!({expression(cond.operand, params)})"
-    if isinstance(cond, BoolOp):
-        joiner = " && " if cond.op == "and" else " || "
-        return joiner.join(f"({expression(c, params)})" for c in cond.operands)
-    assert isinstance(cond, Compare)
-    left, right = _operand(cond.left, params), _operand(cond.right, params)
-    if cond.op == "not in":
-        return f"!({left} in {right})"
-    return f"{left} {_OPS[cond.op]} {right}"
+    text = _Expression(params).generate(cond)
+    assert text is not None, "every operand but an artifact has a text"
+    return text
 
 
 def when_tag(cond: Condition, params: dict[str, Parameter]) -> str:
@@ -91,65 +108,45 @@ def task_output(task: str, parameter: str) -> str:
     return f"tasks[{string_literal(task)}].outputs.parameters[{string_literal(parameter)}]"
 
 
-def _has_artifact(cond: Condition) -> bool:
-    if isinstance(cond, Not):
-        return _has_artifact(cond.operand)
-    if isinstance(cond, BoolOp):
-        return any(_has_artifact(c) for c in cond.operands)
-    return isinstance(cond.left, ArtifactRef) or isinstance(cond.right, ArtifactRef)
-
-
-def _refs(cond: Condition) -> list[ArtifactRef]:
-    if isinstance(cond, Not):
-        return _refs(cond.operand)
-    if isinstance(cond, BoolOp):
-        return [r for c in cond.operands for r in _refs(c)]
-    return [o for o in (cond.left, cond.right) if isinstance(o, ArtifactRef)]
-
-
 def _value_literal(value: Any) -> str | None:
     """The string literal of a constant's value text, or None when it is not a plain value."""
     return string_literal(value_text(value)) if plain_value(value) else None
 
 
-def _exact(cond: Condition, params: dict[str, Parameter], refs: ValueRefs) -> str | None:
-    """An expression equal to ``cond`` whenever every value it reads is known, or None.
+class _Exact(_Expression):
+    """An expression equal to the condition whenever every value it reads is known, or None.
 
     Value texts are equal exactly when the values are (``value_text``), so ``==``, ``!=``, ``in``
     and ``not in`` over plain constants carry over; ordering, substrings and anything compared
     with a parameter are left to ``stepc exec``.
     """
-    if isinstance(cond, Not):
-        inner = _exact(cond.operand, params, refs)
-        return None if inner is None else f"!({inner})"
-    if isinstance(cond, BoolOp):
-        parts = [_exact(c, params, refs) for c in cond.operands]
-        if any(p is None for p in parts):
+
+    def __init__(self, params: dict[str, Parameter], refs: ValueRefs) -> None:
+        super().__init__(params)
+        self.refs = refs
+
+    def compare(self, cond: Compare) -> str | None:
+        if not condition_artifacts(cond):
+            return super().compare(cond)
+        left, right, op = cond.left, cond.right, cond.op
+        if op in ("==", "!=") and isinstance(right, ArtifactRef) and not isinstance(left, ArtifactRef):
+            left, right = right, left
+        if not isinstance(left, ArtifactRef) or (left.step, left.name) not in self.refs:
             return None
-        joiner = " && " if cond.op == "and" else " || "
-        return joiner.join(f"({p})" for p in parts)
-    assert isinstance(cond, Compare)
-    if not _has_artifact(cond):
-        return expression(cond, params)
-    left, right, op = cond.left, cond.right, cond.op
-    if op in ("==", "!=") and isinstance(right, ArtifactRef) and not isinstance(left, ArtifactRef):
-        left, right = right, left
-    if not isinstance(left, ArtifactRef) or (left.step, left.name) not in refs:
+        value = self.refs[(left.step, left.name)]
+        if op in ("==", "!="):
+            if isinstance(right, ArtifactRef):
+                other = self.refs.get((right.step, right.name))
+                return None if other is None else f"{value} {op} {other}"
+            literal = _value_literal(thaw(right.value)) if isinstance(right, Const) else None
+            return None if literal is None else f"{value} {op} {literal}"
+        if op in ("in", "not in") and isinstance(right, Const) and isinstance(right.value, tuple):
+            items = [_value_literal(thaw(v)) for v in right.value]
+            if any(i is None for i in items):
+                return None
+            test = f"{value} in [{', '.join(i for i in items if i is not None)}]"
+            return test if op == "in" else self.NOT.format(test)
         return None
-    value = refs[(left.step, left.name)]
-    if op in ("==", "!="):
-        if isinstance(right, ArtifactRef):
-            other = refs.get((right.step, right.name))
-            return None if other is None else f"{value} {op} {other}"
-        literal = _value_literal(thaw(right.value)) if isinstance(right, Const) else None
-        return None if literal is None else f"{value} {op} {literal}"
-    if op in ("in", "not in") and isinstance(right, Const) and isinstance(right.value, tuple):
-        items = [_value_literal(thaw(v)) for v in right.value]
-        if any(i is None for i in items):
-            return None
-        test = f"{value} in [{', '.join(i for i in items if i is not None)}]"
-        return test if op == "in" else f"!({test})"
-    return None
 
 
 def artifact_when(cond: Condition, params: dict[str, Parameter], refs: ValueRefs) -> str | None:
@@ -162,14 +159,15 @@ def artifact_when(cond: Condition, params: dict[str, Parameter], refs: ValueRefs
         {{=(tasks["route"].outputs.parameters["value-route-mode"] == "?"
             || tasks["route"].outputs.parameters["value-route-mode"] == "\"train\"")}}
     """
-    parts = cond.operands if isinstance(cond, BoolOp) and cond.op == "and" else (cond,)
+    exact = _Exact(params, refs)
     kept: list[str] = []
-    for part in parts:
-        text = _exact(part, params, refs)
+    for part in conjuncts(cond):
+        text = exact.generate(part)
         if text is None:
             continue
-        if _has_artifact(part):
-            unknown = sorted({f"{refs[(r.step, r.name)]} == {string_literal(VALUE_UNKNOWN)}" for r in _refs(part)})
+        read = condition_artifacts(part)
+        if read:
+            unknown = sorted({f"{refs[(r.step, r.name)]} == {string_literal(VALUE_UNKNOWN)}" for r in read})
             text = " || ".join([*unknown, f"({text})"])
         kept.append(text)
     if not kept:

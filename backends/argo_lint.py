@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from stepc import graphs
+
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DNS_1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS_1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -94,33 +96,7 @@ def _lint_template(template: dict[str, Any], template_names: set[str]) -> list[s
             if dependency not in task_names:
                 problems.append(f"task {label!r} depends on unknown task {dependency!r}")
         edges[label] = needed
-    cycle = _cycle(edges)
+    cycle = graphs.find_cycle({name: sorted(needed) for name, needed in edges.items()}, sorted(edges))
     if cycle:
         problems.append(f"tasks form a cycle: {' -> '.join(cycle)}")
     return problems
-
-
-def _cycle(edges: dict[str, set[str]]) -> list[str] | None:
-    state: dict[str, int] = {}
-    path: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        path.append(node)
-        for nxt in sorted(edges.get(node, ())):
-            if state.get(nxt) == 1:
-                return path[path.index(nxt) :] + [nxt]
-            if nxt in edges and state.get(nxt) is None:
-                found = visit(nxt)
-                if found:
-                    return found
-        path.pop()
-        state[node] = 2
-        return None
-
-    for start in sorted(edges):
-        if state.get(start) is None:
-            found = visit(start)
-            if found:
-                return found
-    return None

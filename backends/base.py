@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar, cast
 
 import jinja2
@@ -22,7 +23,7 @@ import jinja2
 from stepc import __version__
 from stepc.config import Config
 from stepc.diagnostics import Diagnostic, Severity
-from stepc.ir import ArtifactRef, BoolOp, Compare, Condition, Not, Pipeline, Step
+from stepc.ir import Pipeline, Step, condition_artifacts
 
 from .naming import NameRule
 from .plan import NameScheme, Plan, Unit, build_plan
@@ -48,21 +49,14 @@ FEATURE_TEXT: dict[str, str] = {
     "cache": "caching",
     "after": "ordering edges (after=)",
     "schedule": "a schedule",
+    "branch_in_foreach": "static branches and their join inside a foreach",
+    "nested_foreach": "a foreach inside a foreach",
+    "switch_in_foreach": "a switch or condition decided for each foreach item",
 }
 
-
-ALL_FEATURES = frozenset(FEATURE_TEXT)
-
-
-def _mentions_artifact(cond: Condition | None) -> bool:
-    if cond is None:
-        return False
-    if isinstance(cond, Not):
-        return _mentions_artifact(cond.operand)
-    if isinstance(cond, BoolOp):
-        return any(_mentions_artifact(c) for c in cond.operands)
-    assert isinstance(cond, Compare)
-    return isinstance(cond.left, ArtifactRef) or isinstance(cond.right, ArtifactRef)
+# What only the interpreter and `stepc exec` run so far: no engine maps these scopes yet.
+SCOPE_FEATURES = frozenset({"nested_foreach", "switch_in_foreach"})
+ALL_FEATURES = frozenset(FEATURE_TEXT) - SCOPE_FEATURES
 
 
 def step_features(pipeline: Pipeline, step: Step) -> list[str]:
@@ -74,7 +68,7 @@ def step_features(pipeline: Pipeline, step: Step) -> list[str]:
             if item.mode == "item" and pipeline.step(item.producer).foreach is not None:
                 used.add("chained_map")
     if step.condition is not None:
-        used.add("artifact_condition" if _mentions_artifact(step.condition) else "condition")
+        used.add("artifact_condition" if condition_artifacts(step.condition) else "condition")
     if any(i.optional for i in step.inputs):
         used.add("merge")
     if step.retry.times:
@@ -96,7 +90,24 @@ def step_features(pipeline: Pipeline, step: Step) -> list[str]:
         used.add("cache")
     if step.after:
         used.add("after")
+    used.update(scope_features(pipeline, step))
     return [f for f in FEATURE_TEXT if f in used]
+
+
+def scope_features(pipeline: Pipeline, step: Step) -> set[str]:
+    """What a step inside a foreach scope asks beyond a chain of steps: another foreach (said
+    at the inner scope's head), a fan-out that stays in the scope, or a condition that reads
+    an artifact of the item (so each item decides)."""
+    if not step.scope:
+        return set()
+    used: set[str] = set()
+    if step.depth > 1 and step.scope[-1] == step.name:
+        used.add("nested_foreach")
+    if any(pipeline.step(ref.step).scope for ref in condition_artifacts(step.condition)):
+        used.add("switch_in_foreach")
+    elif step.kind == "flowspec" and len([p for p in step.after if pipeline.step(p).scope == step.scope]) > 1:
+        used.add("branch_in_foreach")  # a join of branches inside the scope
+    return used
 
 
 # --- quoting ------------------------------------------------------------------------------------
@@ -160,10 +171,34 @@ BASE_FILTERS: dict[str, Callable[..., Quoted]] = {
 }
 
 
+# Where a target's templates load from: the name of an installed package (its templates ship
+# as package data, found wherever the package is installed, zipped or not) or a directory.
+TemplateSource = str | Path
+BUILTIN_TEMPLATES = "stepc.templates"
+
+
+class TemplateBug(Exception):
+    """A template failed to render: printed an unquoted value, read an undefined name, ..."""
+
+    def __init__(self, template: str, error: jinja2.TemplateError) -> None:
+        super().__init__(f"{template}: {error.message or type(error).__name__}")
+        self.template = template
+
+
+def _loader(source: TemplateSource) -> jinja2.BaseLoader:
+    if isinstance(source, Path):
+        return jinja2.FileSystemLoader(source)
+    return jinja2.PackageLoader(source, "")
+
+
 @cache
-def _environment(filters_key: tuple[tuple[str, Callable[..., Quoted]], ...]) -> jinja2.Environment:
+def _environment(
+    source: TemplateSource, filters_key: tuple[tuple[str, Callable[..., Quoted]], ...]
+) -> jinja2.Environment:
+    # One environment per template source and filter table: every one prints through the
+    # same finalize guard, so a plugin's templates cannot print unquoted text either.
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("stepc.templates", ""),
+        loader=_loader(source),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
@@ -204,6 +239,9 @@ class Backend:
         "cache": "only `stepc run` reuses stored results; on this engine every run computes the step",
     }
     COMMENT: ClassVar[str] = "#"
+    # The package (or directory) that :meth:`render` loads templates from. The built-in targets
+    # keep theirs in stepc.templates/<target>/; a plugin names its own package.
+    TEMPLATES: ClassVar[TemplateSource] = BUILTIN_TEMPLATES
     # How the target names its tasks (see `plan.NameScheme`).
     NAMES: ClassVar[NameScheme] = NameScheme(NameRule(63, re.compile(r"[^a-z0-9-]")))
 
@@ -218,7 +256,10 @@ class Backend:
         diagnostics = self.check_capabilities(pipeline)
         if any(d.severity == "error" for d in diagnostics):
             return [], diagnostics
-        files = [GeneratedFile(path, self.header(pipeline) + body) for path, body in self.documents(pipeline)]
+        try:
+            files = [GeneratedFile(path, self.header(pipeline) + body) for path, body in self.documents(pipeline)]
+        except TemplateBug as bug:
+            return [], [*diagnostics, self.template_error(pipeline, bug)]
         diagnostics.extend(self.lint(pipeline, files))
         return files, diagnostics
 
@@ -271,8 +312,13 @@ class Backend:
         )
 
     def render(self, template: str, **context: Any) -> str:
-        env = _environment(tuple(sorted(self.FILTERS.items())))
-        return env.get_template(template).render(**context)
+        """``template`` (a path inside :attr:`TEMPLATES`) rendered with the target's filters;
+        a template that fails raises :class:`TemplateBug`, reported by :meth:`compile`."""
+        env = _environment(self.TEMPLATES, tuple(sorted(self.FILTERS.items())))
+        try:
+            return env.get_template(template).render(**context)
+        except jinja2.TemplateError as exc:
+            raise TemplateBug(template, exc) from exc
 
     def documents(self, pipeline: Pipeline) -> Iterable[tuple[str, str]]:
         """(relative path, content without header) for each file of the pipeline."""
@@ -284,6 +330,10 @@ class Backend:
 
     def lint_error(self, pipeline: Pipeline, path: str, message: str) -> Diagnostic:
         return Diagnostic("T201", f"generated {path} fails the {self.NAME} lint: {message}", pipeline.source)
+
+    def template_error(self, pipeline: Pipeline, bug: TemplateBug) -> Diagnostic:
+        """A template that failed: a bug in the backend (built-in or plugin), said as a diagnostic."""
+        return Diagnostic("T201", f"{bug} (a bug in the {self.NAME} backend's templates)", pipeline.source)
 
     def setting(self, key: str, default: Any) -> Any:
         """A ``[tool.stepc.<target>]`` setting (flags override), with its default."""

@@ -24,14 +24,29 @@ Example, for ``route.mode == "train"``::
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
 
-from stepc.ir import ArtifactRef, BoolOp, Compare, Condition, Const, Not, Parameter, ParamRef, thaw
+from stepc.ir import (
+    ArtifactRef,
+    BoolOp,
+    Compare,
+    Condition,
+    ConditionGenerator,
+    Const,
+    Not,
+    Operand,
+    Parameter,
+    ParamRef,
+    condition_artifacts,
+    fold,
+    thaw,
+)
 from stepc.runtime.entry import VALUE_UNKNOWN, plain_value, value_text
 
 PARAMS = "fromJSON(needs.stepc-params.outputs.params)"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_EXACT_OPS = {"==", "!=", "<", "<=", ">", ">="}
+_EXACT_OPS = ("==", "!=", "<", "<=", ">", ">=")
 _NUMERIC = {"int", "float", "bool"}
 
 
@@ -51,95 +66,121 @@ def _literal(value: Any) -> str | None:
     return None
 
 
-def _operand(operand: Any, params: dict[str, Parameter]) -> tuple[str | None, str | None]:
-    """(expression, type) of a condition operand; (None, None) when it cannot be read here."""
-    if isinstance(operand, ParamRef):
-        if not _NAME.match(operand.name):
-            return None, None
-        return f"{PARAMS}.{operand.name}", params[operand.name].type
-    if isinstance(operand, Const):
-        value = thaw(operand.value)
-        kind = "bool" if isinstance(value, bool) else type(value).__name__
-        return _literal(value), {"NoneType": "none"}.get(kind, kind)
-    return None, None  # an upstream artifact: only known at run time
-
-
 # (step, artifact) -> the expression reading the producer job's output of the value text
 ValueRefs = dict[tuple[str, str], str]
 
 
-def _artifact_compare(cond: Compare, values: ValueRefs, upper: bool) -> str | None:
-    """A bound of a comparison between an upstream value and a constant (see the docstring)."""
-    left, right, op = cond.left, cond.right, cond.op
-    if op in ("==", "!=") and isinstance(right, ArtifactRef) and not isinstance(left, ArtifactRef):
-        left, right = right, left
-    if op in ("in", "not in") and isinstance(left, ArtifactRef) and isinstance(right, Const):
-        if not isinstance(right.value, tuple):
-            return None
-        alternatives = tuple(Compare("==", left, Const(v)) for v in right.value)
-        if not alternatives:
-            return None
-        either: Condition = BoolOp("or", alternatives) if len(alternatives) > 1 else alternatives[0]
-        return bound(either if op == "in" else Not(either), {}, upper, values)
-    if op not in ("==", "!=") or not isinstance(left, ArtifactRef) or not isinstance(right, Const):
-        return None
-    ref = values.get((left.step, left.name))
-    constant = thaw(right.value)
-    if ref is None or not plain_value(constant):
-        return None
-    literal = _literal(value_text(constant))
-    if literal is None:
-        return None
-    # Only a string's text has letters whose case matters: `==` there is a necessary condition
-    # for equal (and `!=` a sufficient one for different); for numbers and null both are exact.
-    text_case = isinstance(constant, str)
-    if text_case and upper != (op == "=="):
-        return None
-    unknown = f"{ref} == {_literal(VALUE_UNKNOWN)} || {ref} == ''"
-    known = f"{ref} != {_literal(VALUE_UNKNOWN)} && {ref} != ''"
-    test = f"{ref} {op} {literal}"
-    return f"({unknown} || {test})" if upper else f"({known} && {test})"
+Bounds = tuple[str | None, str | None]  # (implied by the condition, implying it); None: maybe
 
 
-def _compare(cond: Compare, params: dict[str, Parameter], upper: bool, values: ValueRefs | None = None) -> str | None:
-    if isinstance(cond.left, ArtifactRef) or isinstance(cond.right, ArtifactRef):
-        return _artifact_compare(cond, values or {}, upper)
-    left, ltype = _operand(cond.left, params)
-    right, rtype = _operand(cond.right, params)
-    if left is None or right is None:
+class _Bounds(ConditionGenerator):
+    """GitHub's spellings and the two bounds of each node: ``not`` swaps them, so both are
+    computed in the one walk."""
+
+    OPERATORS: ClassVar[Mapping[str, str]] = {op: op for op in _EXACT_OPS}
+    BOOL_OPS: ClassVar[Mapping[str, str]] = {"and": " && ", "or": " || "}
+    NOT: ClassVar[str] = "!({})"
+
+    def __init__(self, params: dict[str, Parameter], values: ValueRefs) -> None:
+        self.params = params
+        self.values = values
+
+    def param(self, ref: ParamRef) -> str | None:
+        return f"{PARAMS}.{ref.name}" if _NAME.match(ref.name) else None
+
+    def artifact(self, ref: ArtifactRef) -> str | None:
+        return None  # an upstream artifact: only known at run time
+
+    def literal(self, value: Any) -> str | None:
+        return _literal(value)
+
+    def bounds(self, cond: Condition) -> Bounds:
+        return fold(
+            cond,
+            lambda c: (self.compare_bound(c, True), self.compare_bound(c, False)),
+            self._bool_bounds,
+            lambda _, inner: (self._negated(inner[1]), self._negated(inner[0])),
+        )
+
+    def _negated(self, text: str | None) -> str | None:
+        return None if text is None else self.NOT.format(text)
+
+    def _bool_bounds(self, cond: BoolOp, parts: Iterator[Bounds]) -> Bounds:
+        uppers, lowers = zip(*parts, strict=True) if cond.operands else ((), ())
+        if cond.op == "or":
+            # An unknown alternative may be the true one (upper), or the only one (lower).
+            return self.bool_op(cond, iter(uppers)), self.bool_op(cond, iter(lowers))
+        known = [u for u in uppers if u is not None]
+        upper = self.BOOL_OPS["and"].join(f"({u})" for u in known) or None  # dropping a part only weakens
+        return upper, self.bool_op(cond, iter(lowers))
+
+    def _type(self, operand: Operand) -> str | None:
+        if isinstance(operand, ParamRef):
+            return self.params[operand.name].type
+        if isinstance(operand, Const):
+            value = thaw(operand.value)
+            kind = "bool" if isinstance(value, bool) else type(value).__name__
+            return {"NoneType": "none"}.get(kind, kind)
         return None
-    numeric = ltype in _NUMERIC and rtype in _NUMERIC
-    exact = cond.op in _EXACT_OPS and (numeric or (cond.op in ("==", "!=") and "none" in (ltype, rtype)))
-    if exact:
-        return f"{left} {cond.op} {right}"
-    # Strings compare ignoring case on GitHub: equal there is a necessary condition for equal
-    # in Python, and different there is a sufficient one for different.
-    if cond.op == "==" and ltype == rtype == "str":
-        return f"{left} == {right}" if upper else None
-    if cond.op == "!=" and ltype == rtype == "str":
-        return None if upper else f"{left} != {right}"
-    return None
+
+    def compare_bound(self, cond: Compare, upper: bool) -> str | None:
+        if condition_artifacts(cond):
+            return self._artifact_compare(cond, upper)
+        left, right = self.operand(cond.left), self.operand(cond.right)
+        if left is None or right is None:
+            return None
+        ltype, rtype = self._type(cond.left), self._type(cond.right)
+        numeric = ltype in _NUMERIC and rtype in _NUMERIC
+        exact = cond.op in _EXACT_OPS and (numeric or (cond.op in ("==", "!=") and "none" in (ltype, rtype)))
+        if exact:
+            return f"{left} {self.OPERATORS[cond.op]} {right}"
+        # Strings compare ignoring case on GitHub: equal there is a necessary condition for equal
+        # in Python, and different there is a sufficient one for different.
+        if cond.op == "==" and ltype == rtype == "str":
+            return f"{left} == {right}" if upper else None
+        if cond.op == "!=" and ltype == rtype == "str":
+            return None if upper else f"{left} != {right}"
+        return None
+
+    def _artifact_compare(self, cond: Compare, upper: bool) -> str | None:
+        """A bound of a comparison between an upstream value and a constant (see the docstring)."""
+        left, right, op = cond.left, cond.right, cond.op
+        if op in ("==", "!=") and isinstance(right, ArtifactRef) and not isinstance(left, ArtifactRef):
+            left, right = right, left
+        if op in ("in", "not in") and isinstance(left, ArtifactRef) and isinstance(right, Const):
+            if not isinstance(right.value, tuple):
+                return None
+            alternatives = tuple(Compare("==", left, Const(v)) for v in right.value)
+            if not alternatives:
+                return None
+            either: Condition = BoolOp("or", alternatives) if len(alternatives) > 1 else alternatives[0]
+            return bound(either if op == "in" else Not(either), {}, upper, self.values)
+        if op not in ("==", "!=") or not isinstance(left, ArtifactRef) or not isinstance(right, Const):
+            return None
+        ref = self.values.get((left.step, left.name))
+        constant = thaw(right.value)
+        if ref is None or not plain_value(constant):
+            return None
+        literal = _literal(value_text(constant))
+        if literal is None:
+            return None
+        # Only a string's text has letters whose case matters: `==` there is a necessary condition
+        # for equal (and `!=` a sufficient one for different); for numbers and null both are exact.
+        text_case = isinstance(constant, str)
+        if text_case and upper != (op == "=="):
+            return None
+        unknown = f"{ref} == {_literal(VALUE_UNKNOWN)} || {ref} == ''"
+        known = f"{ref} != {_literal(VALUE_UNKNOWN)} && {ref} != ''"
+        test = f"{ref} {op} {literal}"
+        return f"({unknown} || {test})" if upper else f"({known} && {test})"
 
 
 def bound(
     cond: Condition, params: dict[str, Parameter], upper: bool = True, values: ValueRefs | None = None
 ) -> str | None:
     """An expression implied by ``cond`` (``upper``) or implying it (not ``upper``); None: maybe."""
-    if isinstance(cond, Not):
-        inner = bound(cond.operand, params, not upper, values)
-        return None if inner is None else f"!({inner})"
-    if isinstance(cond, BoolOp):
-        parts = [bound(c, params, upper, values) for c in cond.operands]
-        if cond.op == "and":
-            known = [p for p in parts if p is not None]
-            if upper:
-                return " && ".join(f"({p})" for p in known) or None
-            return None if len(known) < len(parts) else " && ".join(f"({p})" for p in known)
-        if any(p is None for p in parts):
-            return None  # an unknown alternative may be the true one (upper), or the only one
-        return " || ".join(f"({p})" for p in parts if p is not None)
-    assert isinstance(cond, Compare)
-    return _compare(cond, params, upper, values)
+    implied, implying = _Bounds(params, values or {}).bounds(cond)
+    return implied if upper else implying
 
 
 def job_condition(cond: Condition | None, params: dict[str, Parameter], values: ValueRefs | None = None) -> str | None:

@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from stepc import graphs
+
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 JOB_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 MAX_INPUTS = 25
@@ -60,20 +62,7 @@ def lint_workflow(text: str) -> list[str]:
             script = step.get("run")
             if isinstance(script, str) and "${{" in script:
                 problems.append(f"job {job_id!r}: a run script contains an expression: {step.get('name')!r}")
-    if _has_cycle(edges):
-        problems.append("jobs form a cycle through `needs`")
+    cycle = graphs.find_cycle(edges, sorted(edges))
+    if cycle:
+        problems.append(f"jobs form a cycle through `needs`: {' -> '.join(cycle)}")
     return problems
-
-
-def _has_cycle(edges: dict[str, list[str]]) -> bool:
-    state: dict[str, int] = {}
-
-    def visit(node: str) -> bool:
-        state[node] = 1
-        for nxt in edges.get(node, []):
-            if state.get(nxt) == 1 or (state.get(nxt) is None and nxt in edges and visit(nxt)):
-                return True
-        state[node] = 2
-        return False
-
-    return any(state.get(n) is None and visit(n) for n in sorted(edges))

@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any, ClassVar
 
+from stepc import graphs
 from stepc.diagnostics import Diagnostic
 from stepc.ir import Pipeline, Step, thaw
 
@@ -93,17 +94,8 @@ class NodeView:
 def parallel_steps(pipeline: Pipeline, name: str) -> list[str]:
     """Steps neither before nor after ``name``: they can fail while it has succeeded."""
 
-    def reach(start: str, follow: Any) -> set[str]:
-        seen: set[str] = set()
-        todo = list(follow(start))
-        while todo:
-            current = todo.pop()
-            if current not in seen:
-                seen.add(current)
-                todo += follow(current)
-        return seen
-
-    related = reach(name, pipeline.upstream) | reach(name, pipeline.downstream) | {name}
+    after = {s.name: pipeline.downstream(s.name) for s in pipeline.steps}
+    related = graphs.reachable(after, [name]) | graphs.reachable(graphs.reverse(after), [name]) | {name}
     return [s.name for s in pipeline.steps if s.name not in related]
 
 

@@ -1,11 +1,14 @@
 """stepc's own check of a generated valohai.yaml (the tests also run valohai-yaml's lint): names
-without dots, unique steps and nodes, and edges and parameter targets that name real nodes."""
+without dots, unique steps and nodes, edges and parameter targets that name real nodes, and
+edges without a cycle."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import yaml
+
+from stepc import graphs
 
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -39,4 +42,12 @@ def lint_config(text: str) -> list[str]:
         for socket in sockets:
             if socket.split(".", 2)[0] not in nodes:
                 problems.append(f"{socket!r} names an unknown node")
+        after: dict[str, list[str]] = {name: [] for name in nodes}
+        for edge in pipeline.get("edges") or []:
+            ends = [str(socket).split(".", 1)[0] for socket in edge]
+            if len(ends) == 2:
+                after.setdefault(ends[0], []).append(ends[1])
+        cycle = graphs.find_cycle(after, nodes)
+        if cycle:
+            problems.append(f"nodes form a cycle through edges: {' -> '.join(cycle)}")
     return problems

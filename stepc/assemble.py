@@ -7,9 +7,9 @@ groups) live here once.
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass, field, replace
 
+from stepc import graphs
 from stepc.declarations import (
     ModuleDecl,
     Named,
@@ -243,7 +243,27 @@ def _build(ctx: _Context, decl: PipelineDecl) -> Pipeline | None:
     )
 
 
+def _check_gather_depth(ctx: _Context, step: StepDecl, scope: tuple[str, ...], inp: Input, producer: Step) -> None:
+    """A list of a nested foreach's results exists per item of the foreach around it: only a
+    step inside that foreach (a chained map of it) can read it."""
+    if inp.mode != "gather" or producer.depth <= 1 or scope[: producer.depth - 1] == producer.scope[:-1]:
+        return
+    outer = producer.scope[-2]
+    anchor = next((i.anchor for i in step.inputs if i.value == inp.name), step.name.anchor)
+    ctx.error(
+        "S126",
+        f"input '{inp.name}' of step '{step.name.value}' comes from '{producer.name}', a foreach nested in the "
+        f"foreach of '{outer}': read it in a chained map of '{outer}' (foreach over one of its outputs), which "
+        "gets the list for its own item",
+        anchor,
+    )
+
+
 def _check_foreach(ctx: _Context, step: StepDecl, params: dict[str, Parameter]) -> None:
+    if step.nested is not None and (step.foreach is None or step.foreach.value not in {i.value for i in step.inputs}):
+        ctx.error(
+            "S126", "nested=True fans out inside a foreach: foreach must name an output of a foreach step", step.nested
+        )
     if step.foreach is None:
         return
     name = step.foreach.value
@@ -264,44 +284,25 @@ def _check_foreach(ctx: _Context, step: StepDecl, params: dict[str, Parameter]) 
     )
 
 
-def _topological_order(ctx: _Context, steps: list[StepDecl], edges: set[Edge]) -> list[StepDecl] | None:
-    """Kahn's algorithm, ties broken by declaration order; a cycle is reported with its path."""
-    index = {s.name.value: i for i, s in enumerate(steps)}
-    incoming: dict[str, set[str]] = {s.name.value: set() for s in steps}
-    outgoing: dict[str, set[str]] = {s.name.value: set() for s in steps}
+def _successors(steps: list[StepDecl], edges: set[Edge]) -> dict[str, list[str]]:
+    """Step name -> the steps after it, sorted (``edges`` is a set: keep the walks deterministic)."""
+    successors: dict[str, set[str]] = {s.name.value: set() for s in steps}
     for edge in edges:
-        incoming[edge.target].add(edge.source)
-        outgoing[edge.source].add(edge.target)
-    ready = [index[n] for n, deps in incoming.items() if not deps]
-    heapq.heapify(ready)
-    remaining = {n: len(deps) for n, deps in incoming.items()}
-    order: list[StepDecl] = []
-    while ready:
-        step = steps[heapq.heappop(ready)]
-        order.append(step)
-        for target in outgoing[step.name.value]:
-            remaining[target] -= 1
-            if remaining[target] == 0:
-                heapq.heappush(ready, index[target])
-    if len(order) == len(steps):
-        return order
-    stuck = {n for n, count in remaining.items() if count > 0}
-    cycle = _find_cycle(stuck, incoming)
-    first = steps[index[cycle[0]]]
-    ctx.error("S107", f"cycle between steps: {' -> '.join(cycle + [cycle[0]])}", first.name.anchor)
+        successors[edge.source].add(edge.target)
+    return {name: sorted(targets) for name, targets in successors.items()}
+
+
+def _topological_order(ctx: _Context, steps: list[StepDecl], edges: set[Edge]) -> list[StepDecl] | None:
+    """Ties broken by declaration order; a cycle is reported with its path."""
+    by_name = {s.name.value: s for s in steps}
+    successors = _successors(steps, edges)
+    order = graphs.topological_order(successors, list(by_name))
+    if order is not None:
+        return [by_name[name] for name in order]
+    cycle = graphs.find_cycle(successors, sorted(by_name))
+    assert cycle is not None, "no topological order means a cycle"
+    ctx.error("S107", f"cycle between steps: {' -> '.join(cycle)}", by_name[cycle[0]].name.anchor)
     return None
-
-
-def _find_cycle(stuck: set[str], incoming: dict[str, set[str]]) -> list[str]:
-    node = min(stuck)
-    path: list[str] = []
-    while node not in path:
-        path.append(node)
-        node = min(d for d in incoming[node] if d in stuck)
-    cycle = path[path.index(node) :]
-    cycle.reverse()  # walked against the edges
-    start = cycle.index(min(cycle))
-    return cycle[start:] + cycle[:start]
 
 
 def _check_groups(ctx: _Context, order: list[StepDecl], edges: set[Edge]) -> None:
@@ -311,9 +312,8 @@ def _check_groups(ctx: _Context, order: list[StepDecl], edges: set[Edge]) -> Non
             groups.setdefault(step.group.value, []).append(step)
     if not groups:
         return
-    successors: dict[str, set[str]] = {}
-    for edge in edges:
-        successors.setdefault(edge.source, set()).add(edge.target)
+    successors = _successors(order, edges)
+    predecessors = graphs.reverse(successors)
     for name, members in groups.items():
         if len(members) < 2:
             continue
@@ -326,10 +326,11 @@ def _check_groups(ctx: _Context, order: list[StepDecl], edges: set[Edge]) -> Non
             )
             continue
         inside = {m.name.value for m in members}
-        between = _reachable(inside, successors) - inside
-        back = _reachable(between, successors) & inside
+        between = graphs.reachable(successors, inside) - inside
+        back = graphs.reachable(successors, between) & inside
         if back:
-            outside = sorted(between & _reachable_to(back, successors, between))[0]
+            leads_back = graphs.reachable(predecessors, back)
+            outside = sorted(between & leads_back)[0]
             step = next(m for m in members if m.name.value in back)
             ctx.error(
                 "S124",
@@ -338,21 +339,23 @@ def _check_groups(ctx: _Context, order: list[StepDecl], edges: set[Edge]) -> Non
             )
 
 
-def _reachable(starts: set[str], successors: dict[str, set[str]]) -> set[str]:
-    """Nodes reachable from ``starts`` along one or more edges."""
-    seen: set[str] = set()
-    frontier = [t for s in starts for t in successors.get(s, ())]
-    while frontier:
-        node = frontier.pop()
-        if node not in seen:
-            seen.add(node)
-            frontier.extend(successors.get(node, ()))
-    return seen
-
-
-def _reachable_to(targets: set[str], successors: dict[str, set[str]], among: set[str]) -> set[str]:
-    """Those of ``among`` from which some of ``targets`` can be reached."""
-    return {n for n in among if _reachable({n}, successors) & targets}
+def _scope(
+    ctx: _Context, step: StepDecl, foreach: Foreach | None, producers: dict[str, StepDecl], built: dict[str, Step]
+) -> tuple[str, ...]:
+    """The foreach scopes a step runs in: a chained map (foreach over a foreach step's output)
+    in the scope of the map it follows, a ``nested=True`` foreach in a new scope inside it; any
+    other foreach opens a scope of its own."""
+    if foreach is None:
+        return ()
+    outer: tuple[str, ...] = ()
+    if foreach.source == "input":
+        outer = built[producers[foreach.name].name.value].scope
+    if step.nested is None:
+        return outer or (step.name.value,)
+    if not outer:
+        message = "nested=True fans out inside a foreach, but this foreach's list is not made in one"
+        ctx.error("S126", message, step.nested)
+    return (*outer, step.name.value)
 
 
 def _step(
@@ -366,6 +369,7 @@ def _step(
     if step.foreach is not None:
         is_input = step.foreach.value in {i.value for i in step.inputs}
         foreach = Foreach("input" if is_input else "param", step.foreach.value)
+    scope = _scope(ctx, step, foreach, producers, built)
     inputs: list[Input] = []
     required_conditions: list[Condition | None] = [step.when.condition if step.when else None]
     for item in step.inputs:
@@ -373,12 +377,16 @@ def _step(
         mode: InputMode = "value"
         if foreach is not None and foreach.source == "input" and foreach.name == item.value:
             mode = "item"
+        elif producer.scope and producer.scope == scope:
+            mode = "item"  # inside one foreach everything is per item: the matching item
         elif producer.foreach is not None:
             mode = "gather"
         optional = item.value in step.optional_inputs
         inputs.append(Input(item.value, producer.name, mode, optional))
         if not optional:
             required_conditions.append(producer.condition)
+    for inp in inputs:
+        _check_gather_depth(ctx, step, scope, inp, built[inp.producer])
     return Step(
         name=step.name.value,
         function=step.function,
@@ -388,6 +396,7 @@ def _step(
         params=tuple(p.name for p in step.params),
         after=tuple(a.value for a in step.after),
         foreach=foreach,
+        scope=scope,
         when=step.when.condition if step.when else None,
         condition=conjoin(required_conditions),
         retry=step.retry or decl.retry or Retry(),

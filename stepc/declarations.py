@@ -61,6 +61,7 @@ class StepDecl:
     params: tuple[ParamDecl, ...] = ()
     after: tuple[Named, ...] = ()
     foreach: Named | None = None
+    nested: object | None = None  # where `nested=True` is written: the foreach opens a scope inside its producer's
     when: WhenDecl | None = None
     retry: Retry | None = None
     timeout: int | None = None

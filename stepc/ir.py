@@ -6,13 +6,14 @@ reads them as canonical JSON (``ir_schema.json`` documents the format).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import operator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 from typing import Literal as TypingLiteral
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 JSONValue = Any  # None | bool | int | float | str | list | dict, after freezing: tuples for lists
 
@@ -75,15 +76,64 @@ Condition = Compare | BoolOp | Not
 
 COMPARE_OPS = ("==", "!=", "<", "<=", ">", ">=", "in", "not in")
 
+T = TypeVar("T")
+
+
+def fold(
+    cond: Condition,
+    compare: Callable[[Compare], T],
+    bool_op: Callable[[BoolOp, Iterator[T]], T],
+    not_: Callable[[Not, T], T],
+) -> T:
+    """The one walk over a condition tree: each node's result from its children's.
+
+    ``bool_op`` gets its operands' results lazily, in order, so that it can stop early (as
+    Python's ``and`` / ``or`` do). Conditions are a few nodes deep, so recursion is fine here.
+    """
+    if isinstance(cond, Not):
+        return not_(cond, fold(cond.operand, compare, bool_op, not_))
+    if isinstance(cond, BoolOp):
+        return bool_op(cond, (fold(c, compare, bool_op, not_) for c in cond.operands))
+    return compare(cond)
+
+
+def operands(cond: Condition | None) -> list[Operand]:
+    """Every operand of every comparison in ``cond``, left to right."""
+    if cond is None:
+        return []
+    return fold(
+        cond,
+        lambda c: [c.left, c.right],
+        lambda _, parts: [o for part in parts for o in part],
+        lambda _, inner: inner,
+    )
+
+
+def condition_artifacts(cond: Condition | None) -> list[ArtifactRef]:
+    """The upstream artifacts a condition reads, in order (a condition on parameters reads none)."""
+    return [o for o in operands(cond) if isinstance(o, ArtifactRef)]
+
+
+artifact_refs = condition_artifacts  # the name the runtime and the backends know it by
+
+
+def condition_parameters(cond: Condition | None) -> set[str]:
+    """Names of the pipeline parameters a condition reads."""
+    return {o.name for o in operands(cond) if isinstance(o, ParamRef)}
+
+
+def conjuncts(cond: Condition | None) -> tuple[Condition, ...]:
+    """The parts a condition ANDs together (itself when it is no AND)."""
+    if cond is None:
+        return ()
+    return cond.operands if isinstance(cond, BoolOp) and cond.op == "and" else (cond,)
+
 
 def conjoin(conditions: list[Condition | None]) -> Condition | None:
     """AND the given conditions, flattening nested ANDs and dropping repeats, in order."""
     flat: list[Condition] = []
     for cond in conditions:
-        if cond is None:
-            continue
-        parts = cond.operands if isinstance(cond, BoolOp) and cond.op == "and" else (cond,)
-        for part in parts:
+        for part in conjuncts(cond):
             if part not in flat:
                 flat.append(part)
     if not flat:
@@ -93,13 +143,16 @@ def conjoin(conditions: list[Condition | None]) -> Condition | None:
     return BoolOp("and", tuple(flat))
 
 
-def _operand_value(operand: Operand, params: dict[str, Any], artifacts: dict[tuple[str, str], Any]) -> Any:
-    if isinstance(operand, ParamRef):
-        return params[operand.name]
-    if isinstance(operand, ArtifactRef):
-        return artifacts[(operand.step, operand.name)]
-    value = operand.value
-    return list(value) if isinstance(value, tuple) else value
+_COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "in": lambda left, right: left in right,
+    "not in": lambda left, right: left not in right,
+}
 
 
 def evaluate(
@@ -111,63 +164,92 @@ def evaluate(
     if cond is None:
         return True
     arts = artifacts or {}
-    if isinstance(cond, Not):
-        return not evaluate(cond.operand, params, arts)
-    if isinstance(cond, BoolOp):
-        results = (evaluate(c, params, arts) for c in cond.operands)
-        return all(results) if cond.op == "and" else any(results)
-    left = _operand_value(cond.left, params, arts)
-    right = _operand_value(cond.right, params, arts)
-    op = cond.op
-    if op == "==":
-        return bool(left == right)
-    if op == "!=":
-        return bool(left != right)
-    if op == "in":
-        return left in right
-    if op == "not in":
-        return left not in right
-    if op == "<":
-        return bool(left < right)
-    if op == "<=":
-        return bool(left <= right)
-    if op == ">":
-        return bool(left > right)
-    if op == ">=":
-        return bool(left >= right)
-    raise ValueError(f"unknown comparison {op!r}")
+
+    def value(operand: Operand) -> Any:
+        if isinstance(operand, ParamRef):
+            return params[operand.name]
+        if isinstance(operand, ArtifactRef):
+            return arts[(operand.step, operand.name)]
+        return list(operand.value) if isinstance(operand.value, tuple) else operand.value
+
+    def compare(c: Compare) -> bool:
+        left, right = value(c.left), value(c.right)
+        if c.op not in _COMPARISONS:
+            raise ValueError(f"unknown comparison {c.op!r}")
+        return bool(_COMPARISONS[c.op](left, right))
+
+    return fold(
+        cond,
+        compare,
+        lambda c, parts: all(parts) if c.op == "and" else any(parts),
+        lambda _, inner: not inner,
+    )
 
 
-def condition_parameters(cond: Condition | None) -> set[str]:
-    """Names of the pipeline parameters a condition reads."""
-    if cond is None:
-        return set()
-    if isinstance(cond, Not):
-        return condition_parameters(cond.operand)
-    if isinstance(cond, BoolOp):
-        return set().union(*(condition_parameters(c) for c in cond.operands))
-    return {o.name for o in (cond.left, cond.right) if isinstance(o, ParamRef)}
+class ConditionGenerator:
+    """Renders a condition as one target's expression text: the walk is :func:`fold`'s, a target
+    fills the tables and overrides the hooks. A hook returns None for what the target cannot
+    say; the base then says nothing for any condition containing it."""
+
+    OPERATORS: ClassVar[Mapping[str, str]] = {op: op for op in COMPARE_OPS}  # IR op -> spelling
+    NEGATED: ClassVar[Mapping[str, str]] = {}  # IR ops said as the NOT of another: "not in" -> "in"
+    BOOL_OPS: ClassVar[Mapping[str, str]] = {"and": " and ", "or": " or "}  # joiners
+    NOT: ClassVar[str] = "not ({})"
+
+    def generate(self, cond: Condition) -> str | None:
+        return fold(cond, self.compare, self.bool_op, self.not_)
+
+    def compare(self, cond: Compare) -> str | None:
+        left, right = self.operand(cond.left), self.operand(cond.right)
+        if left is None or right is None:
+            return None
+        if cond.op in self.NEGATED:
+            return self.NOT.format(f"{left} {self.OPERATORS[self.NEGATED[cond.op]]} {right}")
+        return f"{left} {self.OPERATORS[cond.op]} {right}"
+
+    def bool_op(self, cond: BoolOp, parts: Iterator[str | None]) -> str | None:
+        texts = [t for t in parts if t is not None]
+        if len(texts) < len(cond.operands):
+            return None
+        return self.BOOL_OPS[cond.op].join(self.group(c, t) for c, t in zip(cond.operands, texts, strict=True))
+
+    def group(self, operand: Condition, text: str) -> str:
+        """An operand of ``and`` / ``or`` as written inside it (parenthesised by default)."""
+        return f"({text})"
+
+    def not_(self, cond: Not, inner: str | None) -> str | None:
+        return None if inner is None else self.NOT.format(inner)
+
+    def operand(self, operand: Operand) -> str | None:
+        if isinstance(operand, ParamRef):
+            return self.param(operand)
+        if isinstance(operand, ArtifactRef):
+            return self.artifact(operand)
+        return self.literal(thaw(operand.value))
+
+    def param(self, ref: ParamRef) -> str | None:
+        return ref.name
+
+    def artifact(self, ref: ArtifactRef) -> str | None:
+        return f"{ref.step}.{ref.name}"
+
+    def literal(self, value: Any) -> str | None:
+        return repr(value)
+
+
+class _ConditionText(ConditionGenerator):
+    """Python syntax as the user wrote it: only a nested ``and`` / ``or`` is parenthesised."""
+
+    def group(self, operand: Condition, text: str) -> str:
+        return f"({text})" if isinstance(operand, BoolOp) else text
+
+
+_TEXT = _ConditionText()
 
 
 def condition_text(cond: Condition | None) -> str:
     """A readable rendering (Python syntax) for graphs and messages."""
-    if cond is None:
-        return ""
-    if isinstance(cond, Not):
-        return f"not ({condition_text(cond.operand)})"
-    if isinstance(cond, BoolOp):
-        return f" {cond.op} ".join(
-            f"({condition_text(c)})" if isinstance(c, BoolOp) else condition_text(c) for c in cond.operands
-        )
-    return f"{_operand_text(cond.left)} {cond.op} {_operand_text(cond.right)}"
-
-
-def _operand_text(operand: Operand) -> str:
-    if isinstance(operand, ParamRef):
-        return operand.name
-    if isinstance(operand, ArtifactRef):
-        return f"{operand.step}.{operand.name}"
-    return repr(thaw(operand.value))
+    return "" if cond is None else _TEXT.generate(cond) or ""
 
 
 # --- steps and pipelines ----------------------------------------------------------------------
@@ -241,7 +323,12 @@ class Input:
 
 @dataclass(frozen=True)
 class Foreach:
-    """The step runs once per item of an input artifact or of a list parameter."""
+    """The step runs once per item of an input artifact or of a list parameter.
+
+    Every step inside a foreach scope carries the ``Foreach`` of its innermost scope; the
+    scope's first step (its head, which names the scope) reads the list, the others run for
+    the same items (see :attr:`Step.scope`).
+    """
 
     source: TypingLiteral["input", "param"]
     name: str
@@ -257,6 +344,10 @@ class Step:
     params: tuple[str, ...] = ()  # names of the pipeline parameters the function takes
     after: tuple[str, ...] = ()
     foreach: Foreach | None = None
+    # The foreach scopes the step runs inside, outermost first, each named by its head: the
+    # first step of the scope, whose ``foreach`` reads the list. A step in n scopes runs once
+    # per index path of length n; a join closing a scope sits in the scopes around it.
+    scope: tuple[str, ...] = ()
     when: Condition | None = None  # the step's own condition
     condition: Condition | None = None  # effective: own AND those of required producers
     retry: Retry = field(default_factory=Retry)
@@ -276,6 +367,11 @@ class Step:
 
     def input(self, name: str) -> Input | None:
         return next((i for i in self.inputs if i.name == name), None)
+
+    @property
+    def depth(self) -> int:
+        """How many foreach scopes the step is inside (the length of its item paths)."""
+        return len(self.scope)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ paths) that reads back to equal dataclasses, and the JSON Schema that documents 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from stepc.ir import (
@@ -26,30 +27,39 @@ from stepc.ir import (
     Retry,
     Span,
     Step,
+    fold,
     freeze,
     thaw,
 )
 
 
-def _condition_to_json(cond: Condition | Operand | None) -> Any:
-    if cond is None:
-        return None
-    if isinstance(cond, ParamRef):
-        return {"kind": "param", "name": cond.name}
-    if isinstance(cond, ArtifactRef):
-        return {"kind": "artifact", "step": cond.step, "name": cond.name}
-    if isinstance(cond, Const):
-        return {"kind": "const", "value": thaw(cond.value)}
-    if isinstance(cond, Not):
-        return {"kind": "not", "operand": _condition_to_json(cond.operand)}
-    if isinstance(cond, BoolOp):
-        return {"kind": cond.op, "operands": [_condition_to_json(c) for c in cond.operands]}
+def _operand_to_json(operand: Operand) -> dict[str, Any]:
+    if isinstance(operand, ParamRef):
+        return {"kind": "param", "name": operand.name}
+    if isinstance(operand, ArtifactRef):
+        return {"kind": "artifact", "step": operand.step, "name": operand.name}
+    return {"kind": "const", "value": thaw(operand.value)}
+
+
+def _compare_to_json(cond: Compare) -> dict[str, Any]:
     return {
         "kind": "compare",
         "op": cond.op,
-        "left": _condition_to_json(cond.left),
-        "right": _condition_to_json(cond.right),
+        "left": _operand_to_json(cond.left),
+        "right": _operand_to_json(cond.right),
     }
+
+
+def _bool_op_to_json(cond: BoolOp, parts: Iterator[dict[str, Any]]) -> dict[str, Any]:
+    return {"kind": cond.op, "operands": list(parts)}
+
+
+def _not_to_json(cond: Not, inner: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "not", "operand": inner}
+
+
+def _condition_to_json(cond: Condition | None) -> dict[str, Any] | None:
+    return None if cond is None else fold(cond, _compare_to_json, _bool_op_to_json, _not_to_json)
 
 
 def _condition_from_json(data: Any) -> Any:
@@ -82,6 +92,7 @@ def _step_to_json(s: Step) -> dict[str, Any]:
         "params": list(s.params),
         "after": list(s.after),
         "foreach": None if s.foreach is None else {"source": s.foreach.source, "name": s.foreach.name},
+        "scope": list(s.scope),
         "when": _condition_to_json(s.when),
         "condition": _condition_to_json(s.condition),
         "retry": {"times": s.retry.times, "delay": s.retry.delay, "backoff": s.retry.backoff},
@@ -126,6 +137,7 @@ def _step_from_json(d: dict[str, Any]) -> Step:
         params=tuple(d["params"]),
         after=tuple(d["after"]),
         foreach=None if d["foreach"] is None else Foreach(d["foreach"]["source"], d["foreach"]["name"]),
+        scope=tuple(d["scope"]),
         when=_condition_from_json(d["when"]),
         condition=_condition_from_json(d["condition"]),
         retry=Retry(d["retry"]["times"], d["retry"]["delay"], d["retry"]["backoff"]),

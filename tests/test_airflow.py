@@ -356,6 +356,9 @@ SWITCH_CONF = {
     "switch-catch": {"choice": "train", "fail_fit": True},
 }
 
+# static branches and their join inside a foreach (a Metaflow oracle flow)
+FOREACH_SPLIT = "tests/flows/metaflow/foreach_split.py"
+
 # The golden class flows (a Metaflow file among them): split, join views, merge_artifacts,
 # foreach, a switch on a parameter and on a computed value, @catch: (DAG file, dag id, flow, conf)
 CLASS_FLOWS = {
@@ -386,6 +389,9 @@ def runs(airflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     for key, (dag_name, dag_id, flow_file, conf) in CLASS_FLOWS.items():
         started.airflow(key, (COMPILED / dag_name).read_text(), dag_id, conf)
         started.local(key, flow_file, conf)
+    split_dag = compile_airflow(FOREACH_SPLIT)
+    started.airflow("foreach-split", split_dag, "ForeachSplitFlow", {})
+    started.local("foreach-split", FOREACH_SPLIT, {})
     switch_dag = compile_airflow(SWITCH)
     for key, switch_conf in SWITCH_CONF.items():
         started.airflow(key, switch_dag, "Switch", switch_conf)
@@ -414,20 +420,22 @@ def runs(airflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     started.pool.shutdown(wait=True)
 
 
-def outputs(root: Path) -> dict[tuple[str, int | None, str], Any]:
+# (step, item path or None, output name) -> the artifact's value
+Found = dict[tuple[str, tuple[int, ...] | None, str], Any]
+
+
+def outputs(root: Path) -> Found:
     """Every artifact of the one run in a store, by (step, item, output name)."""
     store = Store(root)
     (run_dir,) = [p for p in (root / "runs").iterdir() if p.is_dir()]
     run_id = unquote(run_dir.name)
-    found: dict[tuple[str, int | None, str], Any] = {}
+    found: Found = {}
     for step_dir in sorted(p for p in run_dir.iterdir() if p.is_dir()):
         step = unquote(step_dir.name)
-        items = sorted(int(p.name) for p in (step_dir / "items").iterdir()) if (step_dir / "items").is_dir() else []
-        for item in [None, *items]:
-            result = store.read_result(run_id, step, item)
-            if result is not None and result.status == "succeeded":
+        for result in store.committed(run_id, step):
+            if result.status == "succeeded":
                 for meta in result.outputs:
-                    found[(step, item, meta.name)] = store.read_artifact(meta)
+                    found[(step, result.item, meta.name)] = store.read_artifact(meta)
     return found
 
 
@@ -443,7 +451,7 @@ def both(runs: Runs, key: str, ok: bool = True) -> tuple[Path, Path, str]:
 def test_dags_test_foreach_matches_stepc_run(runs: Runs) -> None:
     airflow_store, local_store, _ = both(runs, "iris")
     found = outputs(airflow_store)
-    assert {k for k in found if k[0] == "train"} == {("train", 0, "model"), ("train", 1, "model")}
+    assert {k for k in found if k[0] == "train"} == {("train", (0,), "model"), ("train", (1,), "model")}
     assert found == outputs(local_store)
 
 
@@ -451,7 +459,7 @@ def test_dags_test_chained_maps_and_skips_match_stepc_run(runs: Runs) -> None:
     airflow_store, local_store, _ = both(runs, "features")
     found = outputs(airflow_store)
     assert found == outputs(local_store)
-    assert {k[:2] for k in found if k[0] == "double"} == {("double", 0), ("double", 1)}
+    assert {k[:2] for k in found if k[0] == "double"} == {("double", (0,)), ("double", (1,))}
     assert {k[:2] for k in found if k[0] == "by_region"} == {("by_region", i) for i in range(3)}
     assert ("total", None, "total") in found and not any(k[0] == "report" for k in found)
     run_dir = next((airflow_store / "runs").iterdir())
@@ -462,7 +470,9 @@ def test_dags_test_chained_maps_and_skips_match_stepc_run(runs: Runs) -> None:
 def test_dags_test_branches_match_stepc_run(runs: Runs, mode: str) -> None:
     airflow_store, local_store, _ = both(runs, f"etl-{mode}")
 
-    def comparable(found: dict[tuple[str, int | None, str], Any]) -> dict[tuple[str, int | None, str], Any]:
+    def comparable(
+        found: Found,
+    ) -> Found:
         # publish writes a temporary file: compare what it holds, not where it is
         fixed = dict(found)
         path = fixed.pop(("publish", None, "published"))
@@ -483,7 +493,9 @@ def test_dags_test_switch_on_a_computed_value_matches_stepc_run(runs: Runs, key:
     (its `stepc exec` never runs), and end merges `result` from the branch that ran."""
     airflow_store, local_store, _ = both(runs, key)
 
-    def comparable(found: dict[tuple[str, int | None, str], Any]) -> dict[tuple[str, int | None, str], Any]:
+    def comparable(
+        found: Found,
+    ) -> Found:
         return {k: repr(v) if k[2] == "fit_error" else v for k, v in found.items()}  # exceptions: by text
 
     found = outputs(airflow_store)
@@ -507,14 +519,22 @@ def test_dags_test_of_the_golden_class_flows_matches_stepc_run(runs: Runs, key: 
     assert found == outputs(local_store)
     if key == "chain":  # two steps per item, each reading the matching item of the one before
         assert found[("end", None, "summary")]["totals"] == [107, 109, 111]
-        assert {k[1] for k in found if k[0] == "second"} == {0, 1, 2}
+        assert {k[1] for k in found if k[0] == "second"} == {(0,), (1,), (2,)}
     elif key == "sweep-report":
         assert ("describe", None, "result") in found and not any(k[0] == "fit" for k in found)
-        assert {k[1] for k in found if k[0] == "score"} == {0, 1, 2, 3}
+        assert {k[1] for k in found if k[0] == "score"} == {(0,), (1,), (2,), (3,)}
     else:
         summary = found[("end", None, "summary")]
         assert summary["destination"] == f"models/{found[('collect', None, 'best')]}"
         assert summary["families"] == ["linear", "tree"] and not any(k[0] == "report" for k in found)
+
+
+def test_dags_test_of_branches_inside_a_foreach_matches_stepc_run(runs: Runs) -> None:
+    airflow_store, local_store, _ = both(runs, "foreach-split")
+    found = outputs(airflow_store)
+    assert found == outputs(local_store)
+    assert {k[1] for k in found if k[0] == "meet"} == {(0,), (1,), (2,)}  # each item's branches met
+    assert found[("end", None, "summary")] == {"pairs": [(6, 1), (13, 1), (18, 1)], "bases": [3, 6, 8]}
 
 
 def test_dags_test_retry_and_rollback_match_stepc_run(runs: Runs) -> None:
@@ -538,7 +558,7 @@ def test_hostile_strings_run_in_airflow_as_in_stepc_run(runs: Runs) -> None:
     assert found == outputs(local_store)
     plain = sorted(tuple(v) for k, v in found.items() if k[0] != "each")
     assert plain == sorted((HOSTILE_CONF[f"p{i}"], HOSTILE[i]) for i in range(0, len(HOSTILE), 2))
-    assert [found[("each", i, "oe")] for i in range(len(HOSTILE))] == [[h, HOSTILE[7]] for h in HOSTILE]
+    assert [found[("each", (i,), "oe")] for i in range(len(HOSTILE))] == [[h, HOSTILE[7]] for h in HOSTILE]
     assert not Path("/tmp/stepc-pwned").exists()
 
 

@@ -338,21 +338,6 @@ CLASS_CASES = [
         ("foreach",),
     ),
     ClassCase(
-        "split-inside-foreach",
-        steps(
-            "@step\ndef start(self):\n    self.items = [1]\n    self.next(self.each, foreach='items')",
-            "@step\ndef each(self):\n    self.next(self.a, self.b)",
-            "@step\ndef a(self):\n    self.next(self.inner)",
-            "@step\ndef b(self):\n    self.next(self.inner)",
-            "@step\ndef inner(self, inputs):\n    self.next(self.join)",
-            "@step\ndef join(self, inputs):\n    self.next(self.end)",
-            END,
-        ),
-        "S135",
-        "self.next(self.a, self.b)",
-        ("a chain of steps per foreach item",),
-    ),
-    ClassCase(
         "reads-unset",
         steps(
             "@step\ndef start(self):\n    self.value = 1\n    self.next(self.end)",

@@ -424,6 +424,40 @@ CASES = [
         "S108", '"gird"', ("neither one of its inputs nor a list parameter", "did you mean 'grid'?"),
     ),
     Case(
+        "nested-foreach-without-an-outer-one",
+        flow("""
+            @step(outputs=["grid"])
+            def make():
+                return [1, 2]
+
+            @step(inputs=["grid"], foreach="grid", nested=True)
+            def train(grid):
+                return 1
+        """),
+        "S126", "True", ("nested=True fans out inside a foreach", "not made in one"),
+    ),
+    Case(
+        "nested-results-read-outside-their-foreach",
+        flow("""
+            @step(outputs=["groups"])
+            def make():
+                return [[1], [2, 3]]
+
+            @step(inputs=["groups"], outputs=["members"], foreach="groups")
+            def outer(groups):
+                return groups
+
+            @step(inputs=["members"], outputs=["value"], foreach="members", nested=True)
+            def inner(members):
+                return members
+
+            @step(inputs=["value"])
+            def total(value):
+                return 1
+        """),
+        "S126", '"value"])\n', ("a foreach nested in the foreach of 'outer'", "chained map of 'outer'"),
+    ),
+    Case(
         "foreach-over-a-non-list-parameter",
         flow("""
             @step(foreach="epochs")

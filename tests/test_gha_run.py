@@ -339,9 +339,7 @@ def stored(pipeline: Any, store: Store, run_id: str) -> dict[str, tuple[str, dic
                 continue
             found[step.name] = ("succeeded", {m.name: store.read_artifact(m) for m in result.outputs})
             continue
-        results = []
-        while (result := store.read_result(run_id, step.name, len(results))) is not None:
-            results.append(result)
+        results = [r for r in store.committed(run_id, step.name) if r.item is not None]
         if not results and empty_fan_out(pipeline, step, store, run_id):
             found[step.name] = ("succeeded", {name: [] for name in step.outputs})
             continue
@@ -481,3 +479,16 @@ def test_a_switch_on_a_computed_value_skips_the_branch_not_taken(tmp_path: Path,
     assert runner.results["route"]["outputs"]["value-route-mode"] == json.dumps(choice)
     result = None if fail_fit else (2.0 if choice == "train" else 3)
     assert found["end"][1]["summary"] == {"mode": choice, "result": result}
+
+
+def test_branches_inside_a_foreach_run_as_stepc_run_does(tmp_path: Path) -> None:
+    flow = "tests/flows/metaflow/foreach_split.py"
+    compiled = subprocess.run(
+        [sys.executable, "-m", "stepc", "compile", flow, "--target", "gha", "-o", "-"],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )  # fmt: skip
+    assert compiled.returncode == 0, compiled.stderr
+    runner, found = run_workflow("", flow, {}, tmp_path, text=compiled.stdout)
+    assert all(r["result"] != "failure" for r in runner.results.values()), runner.logs
+    assert comparable(found) == comparable(reference(REPO / flow, {}, tmp_path))
+    assert found["end"][1]["summary"] == {"pairs": [(6, 1), (13, 1), (18, 1)], "bases": [3, 6, 8]}

@@ -57,6 +57,7 @@ PIPELINE = Pipeline(
             ("score_value",),
             params=("alpha",),
             foreach=Foreach("input", "pairs"),
+            scope=("score",),
         ),
         _step(SWEEP, "gather", (Input("score_value", "score", "gather", views=("score",)),), ("total",)),
         _step(SWEEP, "end", (Input("total", "gather"),), ("result",)),
@@ -206,6 +207,7 @@ FANOUT = Pipeline(
             (Input("items", "start", "item"), Input("base", "start")),
             ("stack", "seen", "score"),
             foreach=Foreach("input", "items"),
+            scope=("work",),
         ),
         _step(
             FO,
@@ -213,6 +215,7 @@ FANOUT = Pipeline(
             (Input("score", "work", "item"), Input("seen", "work", "item")),
             ("again",),
             foreach=Foreach("input", "seen"),
+            scope=("work",),
         ),
         _step(
             FO,
@@ -363,6 +366,7 @@ METASWEEP = Pipeline(
             ("product", "where"),
             params=("factor",),
             foreach=Foreach("input", "items"),
+            scope=("work",),
         ),
         _step(
             MF,
@@ -447,7 +451,7 @@ EMPTY = Pipeline(
     module="classflow_features",
     steps=(
         _step(EM, "start", outputs=("items",)),
-        _step(EM, "work", (Input("items", "start", "item"),), foreach=Foreach("input", "items")),
+        _step(EM, "work", (Input("items", "start", "item"),), foreach=Foreach("input", "items"), scope=("work",)),
         _step(EM, "end", after=("work",)),
     ),
     edges=_edges("start>work", "work>end"),

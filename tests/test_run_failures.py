@@ -99,6 +99,6 @@ def test_a_foreach_item_is_retried_on_its_own(tmp_path: Path) -> None:
         for a in _attempts(tmp_path / "store", r.run_id)
         if a["step"] == "flaky_item"
     ]
-    assert rows == [(0, 1, "succeeded"), (1, 1, "failed"), (1, 2, "succeeded"), (2, 1, "succeeded")]
+    assert rows == [("0", 1, "succeeded"), ("1", 1, "failed"), ("1", 2, "succeeded"), ("2", 1, "succeeded")]
     log = (tmp_path / "store" / "runs" / r.run_id / "flaky_item" / "items" / "1" / "log.1.txt").read_text()
     assert "first try of item 1" in log

@@ -48,8 +48,8 @@ def test_attempts_record_lineage(default_run: stepc.interpreter.RunResult) -> No
     db.close()
     rid = default_run.run_id
     assert rows[("total", None)]["inputs"] == [f"{rid}/plus_one/{k}/plus" for k in range(4)]
-    assert rows[("plus_one", 2)]["inputs"] == [f"{rid}/square/2/squared"]
-    assert rows[("square", 1)]["outputs"] == [f"{rid}/square/1/squared"]
+    assert rows[("plus_one", "2")]["inputs"] == [f"{rid}/square/2/squared"]
+    assert rows[("square", "1")]["outputs"] == [f"{rid}/square/1/squared"]
     assert rows[("make", None)]["params"] == {"n": 4}
 
 

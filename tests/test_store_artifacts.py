@@ -35,12 +35,12 @@ def test_plain_data_is_json_everything_else_pickle(value: object, fmt: str) -> N
 
 def test_artifact_round_trip_and_lineage_id(tmp_path: Path) -> None:
     store = Store(tmp_path)
-    meta = store.write_artifact("r1", "train", 3, "model", {"w": (1.0, 2.0)})
+    meta = store.write_artifact("r1", "train", (3,), "model", {"w": (1.0, 2.0)})
     assert meta.id == "r1/train/3/model" and meta.fmt == "pickle"
     assert meta.path == "runs/r1/train/items/3/out.model.pkl"
     assert store.read_artifact(meta) == {"w": (1.0, 2.0)}
     assert meta.sha256 == serialize.digest((tmp_path / meta.path).read_bytes())
-    restored = store.restore("r2", "train", 3, meta)
+    restored = store.restore("r2", "train", (3,), meta)
     assert restored.origin == "r1/train/3/model" and store.read_artifact(restored) == {"w": (1.0, 2.0)}
 
 

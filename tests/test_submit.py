@@ -55,7 +55,7 @@ def params(values: dict[str, str]) -> list[str]:
     return [arg for name, value in values.items() for arg in ("-p", f"{name}={value}")]
 
 
-def outputs(root: Path, run_id: str | None = None) -> dict[tuple[str, int | None, str], Any]:
+def outputs(root: Path, run_id: str | None = None) -> dict[tuple[str, tuple[int, ...] | None, str], Any]:
     """Every committed artifact of one run in a store, by (step, item, output name)."""
     store = Store(root)
     if run_id is None:
@@ -63,16 +63,13 @@ def outputs(root: Path, run_id: str | None = None) -> dict[tuple[str, int | None
     else:
         run_dir = store.run_dir(run_id)
     run_id = run_id or unquote(run_dir.name)
-    found: dict[tuple[str, int | None, str], Any] = {}
+    found: dict[tuple[str, tuple[int, ...] | None, str], Any] = {}
     for step_dir in sorted(p for p in run_dir.iterdir() if p.is_dir()):
         step = unquote(step_dir.name)
-        items_dir = step_dir / "items"
-        items = sorted(int(p.name) for p in items_dir.iterdir()) if items_dir.is_dir() else []
-        for item in [None, *items]:
-            result = store.read_result(run_id, step, item)
-            if result is not None and result.status == "succeeded":
+        for result in store.committed(run_id, step):
+            if result.status == "succeeded":
                 for meta in result.outputs:
-                    found[(step, item, meta.name)] = store.read_artifact(meta)
+                    found[(step, result.item, meta.name)] = store.read_artifact(meta)
     return found
 
 
@@ -208,7 +205,7 @@ def test_foreach_flow_succeeds_with_the_artifacts_of_stepc_run(runs: Runs, proje
     local, local_store = runs["local:iris"]
     assert local.returncode == 0, local.stderr
     found = outputs(project.store, run_id_of(submitted))
-    assert {k for k in found if k[0] == "train"} == {("train", 0, "model"), ("train", 1, "model")}
+    assert {k for k in found if k[0] == "train"} == {("train", (0,), "model"), ("train", (1,), "model")}
     assert found == outputs(local_store)
 
 

@@ -192,3 +192,18 @@ def test_a_switch_on_a_computed_value_runs_as_stepc_run_does(tmp_path: Path, cho
     assert runner.executions[other] == 1 and found[other][0] == "skipped"  # exec decided
     result = None if fail_fit else (2.0 if choice == "train" else 3)
     assert found["end"][1]["summary"] == {"mode": choice, "result": result}
+
+
+def test_branches_inside_a_foreach_run_as_stepc_run_does(tmp_path: Path) -> None:
+    flow = REPO / "tests" / "flows" / "metaflow" / "foreach_split.py"
+    out = tmp_path / "compiled"
+    compiled = subprocess.run(
+        [sys.executable, "-m", "stepc", "compile", str(flow), "--target", "valohai", "-o", str(out)],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )  # fmt: skip
+    assert compiled.returncode == 0, compiled.stderr
+    (config,) = out.glob("*.valohai.yaml")
+    runner, found = run_pipeline(config, {"tests/flows/metaflow/foreach_split.py": flow}, {}, tmp_path / "run")
+    assert not runner.failed, runner.logs
+    assert comparable(found) == comparable(reference(flow, {}, tmp_path))
+    assert found["end"][1]["summary"] == {"pairs": [(6, 1), (13, 1), (18, 1)], "bases": [3, 6, 8]}

@@ -14,7 +14,25 @@ from typing import Any, NoReturn
 import click
 
 from stepc.diagnostics import Diagnostic, is_error, render
+from stepc.items import Item, ItemPath, item_text, parse_item
 from stepc.params import ParamError, resolve, split_assignments
+
+
+class ItemPathType(click.ParamType):  # type: ignore[type-arg]
+    """``--item 3`` or, inside nested foreach scopes, ``--item 1/0`` (outermost index first)."""
+
+    name = "ITEM"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> ItemPath:
+        if isinstance(value, tuple):
+            return value
+        try:
+            return parse_item(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+ITEM = ItemPathType()
 
 STORE_HELP = "store directory or file:// URL (default: .stepc/ in the project)"
 
@@ -135,18 +153,20 @@ def run(
 @click.option("--quiet", "-q", is_flag=True)
 def resume(run_id: str, workers: int | None, store: str | None, quiet: bool) -> None:
     """Continue a failed or killed run; what succeeded is not run again."""
-    from stepc.interpreter import LoadError
+    from stepc.interpreter import resumable
     from stepc.interpreter import resume as resume_run
 
     the_store, db = _open(store)
     row = _run_row(db, run_id)
     db.close()
     try:
-        result = resume_run(row["run_id"], store=str(the_store.root), workers=workers, quiet=quiet)
-    except LoadError as exc:
-        _print_diags(exc.diagnostics)
-        sys.exit(1)
-    except (LookupError, RuntimeError, ParamError) as exc:
+        target = resumable(row["run_id"], store=str(the_store.root))
+    except (LookupError, RuntimeError) as exc:
+        _fail(str(exc), 1)
+    ir = _load(target.flow, target.pipeline)  # the flow as it is now: a fix made since applies
+    try:
+        result = resume_run(ir, target, workers=workers, quiet=quiet)
+    except ParamError as exc:
         _fail(str(exc), 1)
     if not result.ok and quiet:
         click.echo(f"run {result.run_id} failed: {result.error}", err=True)
@@ -157,7 +177,7 @@ def resume(run_id: str, workers: int | None, store: str | None, quiet: bool) -> 
 @click.argument("flow", type=click.Path(dir_okay=False))
 @click.option("--step", "step_names", multiple=True, help="the step to run (repeat: a group, in order)")
 @click.option("--run-id", required=True, help="the run this attempt belongs to")
-@click.option("--item", type=click.IntRange(min=0), help="the foreach item to run")
+@click.option("--item", type=ITEM, help="the foreach item to run: K, or I/J/... inside nested foreach")
 @click.option("--store", help=STORE_HELP)
 @click.option("--params", "params_json", help="parameter values as a JSON object")
 @click.option("-p", "--param", "param_texts", multiple=True, metavar="NAME=VALUE", help="a parameter (after --params)")
@@ -175,7 +195,7 @@ def exec_step(
     flow: str,
     step_names: tuple[str, ...],
     run_id: str,
-    item: int | None,
+    item: Item,
     store: str | None,
     params_json: str | None,
     param_texts: tuple[str, ...],
@@ -330,17 +350,17 @@ def show(run_id: str, store: str | None, as_json: bool) -> None:
         )
     console.print(table)
     for rb in db.rollbacks(row["run_id"]):
-        where = rb["step"] if rb["item"] < 0 else f"{rb['step']}[{rb['item']}]"
+        where = rb["step"] if rb["item"] is None else f"{rb['step']}[{rb['item']}]"
         console.print(f"rollback {where}: {rb['status']}" + (f" ({rb['error']})" if rb["error"] else ""))
 
 
 @click.command()
 @click.argument("run_id", metavar="RUN")
 @click.argument("step")
-@click.option("--item", type=click.IntRange(min=0), help="the foreach item")
+@click.option("--item", type=ITEM, help="the foreach item: K, or I/J/... inside nested foreach")
 @click.option("--attempt", type=click.IntRange(min=1), help="attempt number (default: the last)")
 @click.option("--store", help=STORE_HELP)
-def logs(run_id: str, step: str, item: int | None, attempt: int | None, store: str | None) -> None:
+def logs(run_id: str, step: str, item: Item, attempt: int | None, store: str | None) -> None:
     """Print the captured log of a step attempt (stdout, stderr and any traceback)."""
     the_store, db = _open(store, need_db=False)
     row = _run_row(db, run_id, the_store)
@@ -373,7 +393,7 @@ def artifacts(run_id: str, step: str, store: str | None) -> None:
         table.add_column(column)
     for result in results:
         for meta in result.outputs:
-            item = "" if result.item is None else str(result.item)
+            item = item_text(result.item)
             table.add_row(item, meta.name, meta.fmt, str(meta.size), meta.sha256[:12], meta.id)
     _console().print(table)
 
@@ -390,10 +410,10 @@ def _results(the_store: Any, run_id: str, step: str) -> list[Any]:
 @click.argument("run_id", metavar="RUN")
 @click.argument("step")
 @click.argument("name")
-@click.option("--item", type=click.IntRange(min=0), help="the foreach item")
+@click.option("--item", type=ITEM, help="the foreach item: K, or I/J/... inside nested foreach")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="write the stored bytes to this file")
 @click.option("--store", help=STORE_HELP)
-def artifact(run_id: str, step: str, name: str, item: int | None, output: str | None, store: str | None) -> None:
+def artifact(run_id: str, step: str, name: str, item: Item, output: str | None, store: str | None) -> None:
     """Print one artifact (JSON as JSON, other values by repr), or save it with -o."""
     the_store, db = _open(store, need_db=False)
     row = _run_row(db, run_id, the_store)

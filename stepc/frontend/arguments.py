@@ -63,6 +63,12 @@ def read_str(value: Any, node: cst.CSTNode, what: str) -> str:
     return value
 
 
+def read_bool(value: Any, node: cst.CSTNode, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise ArgumentError(node, "S103", f"{what} must be True or False")
+    return value
+
+
 def read_str_list(value: Any, node: cst.CSTNode, what: str) -> list[tuple[str, cst.CSTNode]]:
     """A list of strings, each with its node; a single string is a common slip, so say so."""
     if isinstance(value, str):

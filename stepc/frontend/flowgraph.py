@@ -100,6 +100,9 @@ class _Wiring:
         self.after: dict[str, Reaching] = {}  # what self holds when each step ends
         self.refs: dict[str, ParamRef | ArtifactRef] = {}  # switch step -> what its condition reads
         self.rank = {name: i for i, name in enumerate(order)}
+        self.openers: dict[str, str] = {}  # scope head -> the step whose foreach opens the scope
+        self.scopes = {name: self._scope_of(name) for name in order}
+        self.lists: dict[str, Input] = {}  # scope head -> the item input of the list it splits
 
     def _arriving(self, name: str) -> Reaching:
         merged: dict[str, list[str]] = {}
@@ -118,14 +121,13 @@ class _Wiring:
                     "S137", f"'{written.value}' is a Parameter: parameters cannot be set in a step", written.anchor
                 )
         inputs: dict[tuple[str, str], Input] = {}
-        foreach: Foreach | None = None
         if decl.is_join:
             inputs = self._join_inputs(decl)
             arriving: Reaching = {}
             writes |= self._merged(decl, inputs.values())
         else:
             arriving = self._arriving(name) if name != "start" else {}
-            foreach = self._foreach_of(decl, arriving, inputs)
+        foreach = self._foreach_of(decl, arriving, inputs)
         self._check_foreach_api(decl)
         for attr in sorted(arriving) if decl.reads_any else decl.soft_reads:
             self._take(name, attr, arriving.get(attr, ()), inputs)
@@ -156,6 +158,7 @@ class _Wiring:
             # A join lists every branch, in order: a branch with no artifacts still has its view.
             after=tuple(p for p in self.graph.predecessors[name] if decl.is_join or p not in upstream),
             foreach=foreach,
+            scope=self.scopes[name],
             condition=self._condition(name),
             retry=decl.retry or Retry(),
             timeout=decl.timeout,
@@ -170,38 +173,57 @@ class _Wiring:
 
     def _take(self, name: str, attr: str, producers: Iterable[str], inputs: dict[tuple[str, str], Input]) -> None:
         """Inputs of ``attr`` from each step whose value may arrive (optional where it may not)."""
-        around = self._foreach_around(name)
+        scope = self.scopes[name]
         for producer in producers:
             optional = not implies(self.terms[name], self.terms[producer])
-            mode: InputMode = "item" if around and self._foreach_around(producer) == around else "value"
+            mode: InputMode = "item" if scope and self.scopes[producer] == scope else "value"
             inputs.setdefault((attr, producer), Input(attr, producer, mode, optional))
 
     def _foreach_of(
         self, decl: FlowStepDecl, arriving: Reaching, inputs: dict[tuple[str, str], Input]
     ) -> Foreach | None:
-        """For a step a foreach runs (the chain from the foreach to its join): its item."""
-        opener = self._foreach_around(decl.name.value)
-        move = self.graph.steps[opener].transition if opener else None
+        """For a step inside a foreach scope: the innermost scope's list, which every step of
+        the scope reads as an item input (its head from the list's producer, found here)."""
+        name = decl.name.value
+        scope = self.scopes[name]
+        if not scope:
+            return None
+        head = scope[-1]
+        move = self.graph.steps[self.openers[head]].transition
         if move is None or move.foreach is None:
             return None
         attr = move.foreach.value
-        producers = arriving.get(attr, ())
-        if len(producers) != 1:
-            if opener == self.graph.predecessors[decl.name.value][0]:  # report once, at the foreach
+        if name == head:
+            producers = arriving.get(attr, ())
+            if len(producers) != 1:  # reported once, at the foreach
                 problem = "no step before the foreach sets it" if not producers else "several steps may set it"
                 self.graph.error("S136", f"foreach over self.{attr}: {problem}", move.foreach.anchor)
-            return None
-        # Every step of the chain loops over the same list, so each reads the matching item of
-        # the one before (IR item inputs from a foreach producer).
-        inputs[(attr, producers[0])] = Input(attr, producers[0], "item")
+                return None
+            self.lists[head] = Input(attr, producers[0], "item")
+        source = self.lists.get(head)
+        if source is None:
+            return None  # reported at the head
+        key = (attr, source.producer)
+        # A join sees the list in every view, as each branch passed it on.
+        views = tuple(self.graph.predecessors[name]) if decl.is_join else ()
+        inputs[key] = Input(attr, source.producer, "item", False, inputs[key].views if key in inputs else views)
         return Foreach("input", attr)
 
-    def _foreach_around(self, name: str) -> str | None:
-        """The step whose foreach runs ``name`` once per item, if any (a join closes it)."""
-        stack = self.stacks[name]  # the fan-outs open after the step: a foreach step's own is on top
-        if not stack or stack[-1][1] != "foreach" or stack[-1][0] == name or self.graph.steps[name].is_join:
-            return None
-        return stack[-1][0]
+    def _scope_of(self, name: str) -> tuple[str, ...]:
+        """The foreach scopes around ``name``, outermost first, each named by its head (the
+        step the foreach goes to); a step's own fan-out is not around it."""
+        frames = self.stacks[name]
+        if frames and frames[-1][0] == name:
+            frames = frames[:-1]
+        heads = []
+        for opener, kind in frames:
+            if kind == "foreach":
+                move = self.graph.steps[opener].transition
+                assert move is not None and move.targets, "a foreach frame comes from a foreach transition"
+                head = move.targets[0].value
+                self.openers[head] = opener
+                heads.append(head)
+        return tuple(heads)
 
     def _join_inputs(self, decl: FlowStepDecl) -> dict[tuple[str, str], Input]:
         """Every artifact of every branch, each noting the branches (views) that carry it."""
@@ -214,9 +236,10 @@ class _Wiring:
                 for producer in producers:
                     views.setdefault((attr, producer), []).append(pred)
         inputs: dict[tuple[str, str], Input] = {}
+        scope = self.scopes[name]
         for (attr, producer), via in views.items():
-            gathered = kind == "foreach" and self._foreach_around(producer) == opener
-            mode: InputMode = "gather" if gathered else "value"
+            gathered = kind == "foreach" and len(self.scopes[producer]) > len(scope)
+            mode: InputMode = "gather" if gathered else "item" if scope and self.scopes[producer] == scope else "value"
             optional = not implies(self.terms[name], self.terms[producer])
             inputs[(attr, producer)] = Input(attr, producer, mode, optional, tuple(via))
         return inputs
@@ -235,7 +258,7 @@ class _Wiring:
 
     def _check_foreach_api(self, decl: FlowStepDecl) -> None:
         use = decl.foreach_api
-        if use is not None and use.value != "foreach_stack" and self._foreach_around(decl.name.value) is None:
+        if use is not None and use.value != "foreach_stack" and not self.scopes[decl.name.value]:
             message = f"self.{use.value} is only set in the steps a foreach runs for each item"
             self.graph.error("S134", message, use.anchor)
 

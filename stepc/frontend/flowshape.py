@@ -11,11 +11,11 @@ of (switch step, case) choices; alternatives that cover every case of a switch f
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from stepc import graphs
 from stepc.declarations import Named, Reporter
 from stepc.diagnostics import Diagnostic, did_you_mean
 from stepc.frontend.flowdecl import FlowDecl, FlowStepDecl
@@ -75,13 +75,7 @@ def link(graph: FlowGraph) -> bool:
                 graph.predecessors[target.value].append(step.name.value)
     if not ok or not _check_shapes(graph):
         return False
-    reached = {"start"}
-    frontier = ["start"]
-    while frontier:
-        for successor, _ in graph.successors[frontier.pop()]:
-            if successor not in reached:
-                reached.add(successor)
-                frontier.append(successor)
+    reached = {"start"} | graphs.reachable(next_steps(graph), ["start"])
     for step in graph.flow.steps:
         if step.name.value not in reached:
             graph.error(
@@ -122,26 +116,21 @@ def _is_switch(graph: FlowGraph, name: str) -> bool:
     return move is not None and move.kind == "switch"
 
 
+def next_steps(graph: FlowGraph) -> dict[str, list[str]]:
+    """Step -> the steps its ``self.next`` goes to (each once, switch cases merged)."""
+    return {name: list(dict.fromkeys(t for t, _ in targets)) for name, targets in graph.successors.items()}
+
+
 def order(graph: FlowGraph) -> list[str] | None:
-    """Topological order, ties broken by declaration order; a cycle is reported."""
-    index = {name: i for i, name in enumerate(graph.steps)}
-    names = list(graph.steps)
-    waiting = {name: len(graph.predecessors[name]) for name in names}
-    ready = [index[n] for n, count in waiting.items() if count == 0]
-    heapq.heapify(ready)
-    order: list[str] = []
-    while ready:
-        name = names[heapq.heappop(ready)]
-        order.append(name)
-        for target in dict.fromkeys(t for t, _ in graph.successors[name]):
-            waiting[target] -= 1
-            if waiting[target] == 0:
-                heapq.heappush(ready, index[target])
-    if len(order) == len(names):
-        return order
-    stuck = [n for n in names if n not in order]
-    path = " -> ".join(stuck + [stuck[0]])
-    graph.error("S107", f"self.next calls form a cycle through steps {path}", graph.steps[stuck[0]].name.anchor)
+    """Topological order, ties broken by declaration order; a cycle is reported with its path."""
+    successors = next_steps(graph)
+    found = graphs.topological_order(successors, list(graph.steps))
+    if found is not None:
+        return found
+    cycle = graphs.find_cycle(successors, list(graph.steps))
+    assert cycle is not None, "no topological order means a cycle"
+    path = " -> ".join(cycle)
+    graph.error("S107", f"self.next calls form a cycle through steps {path}", graph.steps[cycle[0]].name.anchor)
     return None
 
 
@@ -179,18 +168,7 @@ def check_fan_outs(graph: FlowGraph, order: list[str]) -> dict[str, tuple[Frame,
                 continue
             stack = next(iter(before))
         move = step.transition
-        if stack and stack[-1][1] == "foreach" and not step.is_join and move is not None and move.kind != "linear":
-            graph.error(
-                "S135",
-                f"stepc runs a chain of steps per foreach item: step '{name}' inside the foreach of "
-                f"'{stack[-1][0]}' cannot split or switch",
-                move.anchor,
-            )
-            ok = False
         if move is not None and move.kind in ("split", "foreach"):
-            if move.kind == "foreach" and any(kind == "foreach" for _, kind in stack):
-                graph.error("S135", "a foreach inside a foreach is not supported by stepc", move.anchor)
-                ok = False
             stack = stack + ((name, move.kind),)
         stacks[name] = stack
         if name == "end" and stack:

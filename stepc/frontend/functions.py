@@ -19,7 +19,7 @@ from stepc.frontend.source import SourceFile, SubAnchor
 from stepc.ir import Span
 
 STEP_ARGUMENTS = (
-    "name", "inputs", "outputs", "after", "foreach", "when", "retry", "timeout", "cache", "resources",
+    "name", "inputs", "outputs", "after", "foreach", "nested", "when", "retry", "timeout", "cache", "resources",
     "image", "env", "rollback", "group", "weight", "tags", "description",
 )  # fmt: skip
 PIPELINE_ARGUMENTS = (
@@ -168,6 +168,7 @@ class FunctionDialect:
                 self._error("S103", message, output.anchor)
         after = [Named(v, n) for v, n in self._read(values, "after", _str_list("after")) or []]
         foreach_value = self._read(values, "foreach", lambda v, n: args.read_str(v, n, "foreach"))
+        nested_value = self._read(values, "nested", lambda v, n: args.read_bool(v, n, "nested"))
         group_value = self._read(values, "group", lambda v, n: args.read_str(v, n, "group"))
         description = self._read(values, "description", lambda v, n: args.read_str(v, n, "description"))
         if description is None:
@@ -222,6 +223,7 @@ class FunctionDialect:
             params=tuple(params),
             after=tuple(after),
             foreach=Named(foreach_value, values["foreach"][1]) if foreach_value is not None else None,
+            nested=values["nested"][1] if nested_value else None,
             group=Named(group_value, values["group"][1]) if group_value is not None else None,
             code_hash=code_hash(twin),
             description=description,

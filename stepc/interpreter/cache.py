@@ -16,6 +16,7 @@ from typing import Any
 
 from stepc.interpreter.rundb import RunDB
 from stepc.ir import Step
+from stepc.items import item_to_json
 from stepc.runtime.plan import Task
 from stepc.runtime.store import Store, TaskResult
 
@@ -31,7 +32,7 @@ def cache_key(step: Step, task: Task, image: str | None = None) -> str | None:
         "step": step.name,
         "image": image or step.image,
         "params": task.params,
-        "item": task.item,
+        "item": item_to_json(task.item),
         "outputs": list(step.outputs),
     }
     if step.cache in ("code_hash", "all"):

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from stepc.ir import Pipeline, Step
+from stepc.items import Item
 from stepc.runtime.exec import call_rollback, captured, execute
 from stepc.runtime.plan import ResultLookup, Task, make_task
 from stepc.runtime.store import Store, TaskResult
@@ -41,9 +42,9 @@ def group_body(
     from the results in hand."""
 
     def body() -> int:
-        made: dict[tuple[str, int | None], TaskResult] = {}
+        made: dict[tuple[str, Item], TaskResult] = {}
 
-        def local(step: str, item: int | None) -> TaskResult | None:
+        def local(step: str, item: Item) -> TaskResult | None:
             return made.get((step, item)) or lookup(step, item)
 
         for index, step in enumerate(batch):

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from stepc.interpreter.result import RunResult, StepResult
 from stepc.ir import Pipeline
+from stepc.items import Item, item_text
 
 STYLES = {"succeeded": "green", "failed": "bold red", "skipped": "dim", "not_run": "dim", "cached": "cyan"}
 
@@ -50,10 +51,10 @@ class Reporter(Protocol):
 
     def run_started(self, run_id: str, pipeline: Pipeline) -> None: ...
     def step_started(self, step: str, items: int | None) -> None: ...
-    def task_done(self, step: str, item: int | None, status: str) -> None: ...
+    def task_done(self, step: str, item: Item, status: str) -> None: ...
     def step_done(self, result: StepResult) -> None: ...
-    def retrying(self, step: str, item: int | None, attempt: int, error: str, delay: float) -> None: ...
-    def rollback(self, step: str, item: int | None, status: str) -> None: ...
+    def retrying(self, step: str, item: Item, attempt: int, error: str, delay: float) -> None: ...
+    def rollback(self, step: str, item: Item, status: str) -> None: ...
     def refresh(self) -> None: ...
     def run_done(self, result: RunResult) -> None: ...
 
@@ -69,16 +70,16 @@ class QuietReporter:
     def step_started(self, step: str, items: int | None) -> None:
         pass
 
-    def task_done(self, step: str, item: int | None, status: str) -> None:
+    def task_done(self, step: str, item: Item, status: str) -> None:
         pass
 
     def step_done(self, result: StepResult) -> None:
         pass
 
-    def retrying(self, step: str, item: int | None, attempt: int, error: str, delay: float) -> None:
+    def retrying(self, step: str, item: Item, attempt: int, error: str, delay: float) -> None:
         pass
 
-    def rollback(self, step: str, item: int | None, status: str) -> None:
+    def rollback(self, step: str, item: Item, status: str) -> None:
         pass
 
     def refresh(self) -> None:
@@ -92,7 +93,7 @@ def _choices(result: StepResult) -> str:
     """What a class-dialect step decided at run time: the switch case taken, a caught exception."""
     notes = []
     for task in result.results:
-        where = "" if task.item is None else f"[{task.item}] "
+        where = "" if task.item is None else f"[{item_text(task.item)}] "
         if task.switch is not None and task.next:
             notes.append(f"{where}switch '{task.switch}' -> {', '.join(task.next)}")
         if task.caught is not None:
@@ -123,12 +124,12 @@ class PlainReporter(QuietReporter):
         error = f": {result.error}" if result.error else ""
         self._say(f"{result.name}: {result.status}{extra} in {fmt_duration(result.duration)}{error}{_choices(result)}")
 
-    def retrying(self, step: str, item: int | None, attempt: int, error: str, delay: float) -> None:
-        where = step if item is None else f"{step}[{item}]"
+    def retrying(self, step: str, item: Item, attempt: int, error: str, delay: float) -> None:
+        where = step if item is None else f"{step}[{item_text(item)}]"
         self._say(f"{where}: attempt {attempt} failed ({error}); retrying in {delay:g}s")
 
-    def rollback(self, step: str, item: int | None, status: str) -> None:
-        where = step if item is None else f"{step}[{item}]"
+    def rollback(self, step: str, item: Item, status: str) -> None:
+        where = step if item is None else f"{step}[{item_text(item)}]"
         self._say(f"{where}: rollback {status}")
 
     def run_done(self, result: RunResult) -> None:
@@ -170,7 +171,7 @@ class RichReporter(QuietReporter):
         if step not in self.rows:  # a group member handed back after a failure starts again
             self.rows[step] = self.progress.add_task(f"  {step}", total=items or 1)
 
-    def task_done(self, step: str, item: int | None, status: str) -> None:
+    def task_done(self, step: str, item: Item, status: str) -> None:
         if item is not None and step in self.rows:
             self.progress.advance(self.rows[step])
             self._advance(step, self.weights[step] / max(1, self.items.get(step) or 1))
@@ -191,12 +192,12 @@ class RichReporter(QuietReporter):
             self.console.print(f"  {result.name}: [{STYLES.get(mark, '')}]{mark}[/]{note}")
         self.refresh()
 
-    def retrying(self, step: str, item: int | None, attempt: int, error: str, delay: float) -> None:
-        where = step if item is None else f"{step}[{item}]"
+    def retrying(self, step: str, item: Item, attempt: int, error: str, delay: float) -> None:
+        where = step if item is None else f"{step}[{item_text(item)}]"
         self.console.print(f"  [yellow]{where}: attempt {attempt} failed ({error}); retrying in {delay:g}s[/]")
 
-    def rollback(self, step: str, item: int | None, status: str) -> None:
-        where = step if item is None else f"{step}[{item}]"
+    def rollback(self, step: str, item: Item, status: str) -> None:
+        where = step if item is None else f"{step}[{item_text(item)}]"
         self.console.print(f"  rollback {where}: [{STYLES.get(status, '')}]{status}[/]")
 
     def refresh(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from stepc.items import Item, sort_key
 from stepc.runtime.store import Store, TaskResult
 
 
@@ -35,7 +36,7 @@ class StepResult:
                 for meta in self.results[0].outputs:
                     self._loaded[meta.name] = store.read_artifact(meta)
             elif self.items is not None:
-                ordered = sorted(self.results, key=lambda r: r.item or 0)
+                ordered = sorted(self.results, key=lambda r: sort_key(r.item))
                 for name in self.output_names:
                     metas = [next((m for m in r.outputs if m.name == name), None) for r in ordered]
                     if any(meta is not None for meta in metas) or not ordered:
@@ -53,7 +54,7 @@ class RunResult:
     steps: dict[str, StepResult]
     store_root: str
     error: str | None = None
-    rollbacks: tuple[tuple[str, int | None, str], ...] = ()  # (step, item, status) in order run
+    rollbacks: tuple[tuple[str, Item, str], ...] = ()  # (step, item, status) in order run
 
     @property
     def ok(self) -> bool:

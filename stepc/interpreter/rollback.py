@@ -13,6 +13,7 @@ from stepc.interpreter.progress import Reporter
 from stepc.interpreter.rundb import RunDB
 from stepc.interpreter.workers import run_in_child
 from stepc.ir import Step
+from stepc.items import Item
 from stepc.runtime.store import Store, TaskResult
 
 
@@ -24,9 +25,9 @@ def run_rollbacks(
     flow_path: str,
     module: str,
     reporter: Reporter,
-) -> list[tuple[str, int | None, str]]:
+) -> list[tuple[str, Item, str]]:
     """Run each rollback in turn, best effort; returns (step, item, status) in the order run."""
-    outcome: list[tuple[str, int | None, str]] = []
+    outcome: list[tuple[str, Item, str]] = []
     for step, result in todo:
         assert step.rollback is not None
         log = store.task_dir(run_id, step.name, result.item) / "rollback.log"

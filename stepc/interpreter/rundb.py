@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from stepc.items import Item, item_from_json, item_text, sort_key
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, flow TEXT NOT NULL, status TEXT NOT NULL,
@@ -27,27 +29,27 @@ CREATE TABLE IF NOT EXISTS steps (
     items INTEGER, error TEXT, PRIMARY KEY (run_id, step)
 );
 CREATE TABLE IF NOT EXISTS attempts (
-    run_id TEXT NOT NULL, step TEXT NOT NULL, item INTEGER NOT NULL, attempt INTEGER NOT NULL,
+    run_id TEXT NOT NULL, step TEXT NOT NULL, item TEXT NOT NULL, attempt INTEGER NOT NULL,
     status TEXT NOT NULL, started REAL, ended REAL, duration REAL, exit_code INTEGER,
     cached INTEGER NOT NULL DEFAULT 0, cache_key TEXT, code_hash TEXT, params TEXT,
     inputs TEXT, outputs TEXT, error TEXT, log TEXT,
     PRIMARY KEY (run_id, step, item, attempt)
 );
 CREATE TABLE IF NOT EXISTS rollbacks (
-    run_id TEXT NOT NULL, step TEXT NOT NULL, item INTEGER NOT NULL, status TEXT NOT NULL,
+    run_id TEXT NOT NULL, step TEXT NOT NULL, item TEXT NOT NULL, status TEXT NOT NULL,
     started REAL, ended REAL, error TEXT, log TEXT
 );
 CREATE TABLE IF NOT EXISTS cache (
-    key TEXT PRIMARY KEY, run_id TEXT NOT NULL, step TEXT NOT NULL, item INTEGER NOT NULL,
+    key TEXT PRIMARY KEY, run_id TEXT NOT NULL, step TEXT NOT NULL, item TEXT NOT NULL,
     result TEXT NOT NULL, created REAL NOT NULL
 );
 """
 
-NO_ITEM = -1  # items are stored as -1 for "not a foreach item" so that keys stay unique
+NO_ITEM = ""  # "not a foreach item", so that keys stay unique (an item is stored as its path, 1/0)
 
 
-def _item(item: int | None) -> int:
-    return NO_ITEM if item is None else item
+def _item(item: Item) -> str:
+    return NO_ITEM if item is None else item_text(item)
 
 
 class RunDB:
@@ -108,7 +110,7 @@ class RunDB:
             (run_id, step, *fields.values()),
         )
 
-    def record_attempt(self, run_id: str, step: str, item: int | None, attempt: int, **fields: Any) -> None:
+    def record_attempt(self, run_id: str, step: str, item: Item, attempt: int, **fields: Any) -> None:
         names = list(fields)
         placeholders = ", ".join("?" for _ in names)
         updates = ", ".join(f"{n}=excluded.{n}" for n in names)
@@ -122,14 +124,14 @@ class RunDB:
         )
 
     def record_rollback(
-        self, run_id: str, step: str, item: int | None, status: str, started: float, error: str | None, log: str
+        self, run_id: str, step: str, item: Item, status: str, started: float, error: str | None, log: str
     ) -> None:
         self.conn.execute(
             "INSERT INTO rollbacks (run_id, step, item, status, started, ended, error, log) VALUES (?,?,?,?,?,?,?,?)",
             (run_id, step, _item(item), status, started, time.time(), error, log),
         )
 
-    def cache_put(self, key: str, run_id: str, step: str, item: int | None, result: dict[str, Any]) -> None:
+    def cache_put(self, key: str, run_id: str, step: str, item: Item, result: dict[str, Any]) -> None:
         self.conn.execute(
             "INSERT OR REPLACE INTO cache (key, run_id, step, item, result, created) VALUES (?,?,?,?,?,?)",
             (key, run_id, step, _item(item), json.dumps(result, sort_keys=True), time.time()),
@@ -168,9 +170,9 @@ class RunDB:
         if step is not None:
             query += " AND step=?"
             args += (step,)
-        rows = self.conn.execute(query + " ORDER BY step, item, attempt", args).fetchall()
+        rows = self.conn.execute(query, args).fetchall()
         out = []
-        for r in rows:
+        for r in sorted(rows, key=lambda r: (r["step"], sort_key(item_from_json(r["item"])), r["attempt"])):
             d = dict(r)
             d["item"] = None if d["item"] == NO_ITEM else d["item"]
             for key in ("params", "inputs", "outputs"):
@@ -180,7 +182,7 @@ class RunDB:
 
     def rollbacks(self, run_id: str) -> list[dict[str, Any]]:
         rows = self.conn.execute("SELECT * FROM rollbacks WHERE run_id=? ORDER BY started", (run_id,)).fetchall()
-        return [dict(r) for r in rows]
+        return [{**dict(r), "item": r["item"] or None} for r in rows]
 
 
 def runner_alive(row: dict[str, Any]) -> bool:

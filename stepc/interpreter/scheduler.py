@@ -29,8 +29,17 @@ from stepc.interpreter.rundb import RunDB
 from stepc.interpreter.state import StepState
 from stepc.interpreter.workers import Child, Pool
 from stepc.ir import Pipeline, Step
+from stepc.items import Item, item_text
 from stepc.runtime.exec import load_module
-from stepc.runtime.plan import MissingInput, Task, item_count, make_task, rollback_order, should_skip
+from stepc.runtime.plan import (
+    MissingInput,
+    Task,
+    item_paths,
+    make_task,
+    rollback_order,
+    should_skip,
+    skip_is_per_item,
+)
 from stepc.runtime.store import Store, TaskResult
 
 
@@ -39,7 +48,7 @@ class Launch:
     """What a child was started for: steps (several for a group) of one item."""
 
     steps: tuple[str, ...]
-    item: int | None
+    item: Item
     task: Task
     key: str | None
 
@@ -81,12 +90,12 @@ class Runner:
         self.resume = resume
         self.states = {s.name: StepState(s) for s in pipeline.steps}
         self.order = {s.name: i for i, s in enumerate(pipeline.steps)}
-        self.ready: deque[tuple[str, int | None]] = deque()
-        self.delayed: list[tuple[float, int, str, int | None]] = []
+        self.ready: deque[tuple[str, Item]] = deque()
+        self.delayed: list[tuple[float, int, str, Item]] = []
         self.pool = Pool()
         self.failing = False
         self.error: str | None = None
-        self.preloaded: dict[tuple[str, int | None], TaskResult] = {}
+        self.preloaded: dict[tuple[str, Item], TaskResult] = {}
         self._seq = 0
 
     # --- the loop ------------------------------------------------------------------------
@@ -159,11 +168,12 @@ class Runner:
 
     # --- deciding what runs --------------------------------------------------------------
 
-    def lookup(self, step: str, item: int | None) -> TaskResult | None:
+    def lookup(self, step: str, item: Item) -> TaskResult | None:
         state = self.states[step]
-        if state.status == "skipped":
-            return state.results.get(None)
-        return state.results.get(item)
+        result = state.results.get(item)
+        if result is None and state.status == "skipped":
+            return state.results.get(None)  # skipped as a whole: one result, at the step
+        return result
 
     def _activate(self, name: str) -> None:
         """Start a step whose upstream steps have all finished (or skip it)."""
@@ -176,16 +186,18 @@ class Runner:
         state.status = "active"
         state.started = time.time()
         try:
-            if should_skip(self.pipeline, step, self.params, self.store, self.lookup):
+            if should_skip(self.pipeline, step, None, self.params, self.store, self.lookup):
                 skipped = TaskResult("skipped", name, None, 0, state.started, state.started)
                 self.store.commit(self.run_id, skipped)
                 state.results[None] = skipped
                 self._step_done(state, "skipped")
                 return
-            items: list[int | None] = [None]
-            if step.foreach is not None:
-                state.count = item_count(self.pipeline, step, self.params, self.lookup)
-                items = list(range(state.count))
+            items: list[Item] = [None]
+            if step.scope:
+                items = item_paths(self.pipeline, step, self.params, self.lookup)
+                state.count = len(items)
+                if skip_is_per_item(self.pipeline, step):
+                    items = [item for item in items if not self._skip_item(state, item)]
         except (MissingInput, KeyError, TypeError, ValueError) as exc:
             state.error = f"cannot start: {exc}"
             self._step_done(state, "failed")
@@ -203,9 +215,19 @@ class Runner:
                 todo.append(item)
         state.remaining = len(todo)
         if not todo:
-            self._step_done(state, "succeeded")
+            every_item_skipped = bool(state.results) and all(r.status == "skipped" for r in state.results.values())
+            self._step_done(state, "skipped" if every_item_skipped else "succeeded")
             return
         self.ready.extend((name, item) for item in todo)
+
+    def _skip_item(self, state: StepState, item: Item) -> bool:
+        """Skip one task of a step inside a foreach whose items go different ways (a switch)."""
+        if not should_skip(self.pipeline, state.step, item, self.params, self.store, self.lookup):
+            return False
+        skipped = TaskResult("skipped", state.step.name, item, 0, time.time(), time.time())
+        self.store.commit(self.run_id, skipped)
+        state.results[item] = skipped
+        return True
 
     def _group_batch(self, first: Step) -> list[Step]:
         """``first`` and the consecutive steps of its group that can follow it in one process.
@@ -229,7 +251,7 @@ class Runner:
             names.add(step.name)
         return batch
 
-    def _start(self, name: str, item: int | None) -> None:
+    def _start(self, name: str, item: Item) -> None:
         state = self.states[name]
         step = state.step
         attempt = self._next_attempt(state, item)
@@ -268,7 +290,7 @@ class Runner:
         body = group_body(self.pipeline, batch, task, attempts, self.params, self.lookup, self.store, self.flow_path)
         self.pool.start(body, launch, None)  # each member's timeout is enforced in the child
 
-    def _next_attempt(self, state: StepState, item: int | None) -> int:
+    def _next_attempt(self, state: StepState, item: Item) -> int:
         last = state.attempts.get(item)
         if last is None and self.resume:
             last = max(self.store.attempt_numbers(self.run_id, state.step.name, item), default=0)
@@ -314,7 +336,7 @@ class Runner:
     def _failed(
         self,
         state: StepState,
-        item: int | None,
+        item: Item,
         attempt: int,
         code: int,
         result: TaskResult | None,
@@ -342,7 +364,7 @@ class Runner:
             heapq.heappush(self.delayed, (time.monotonic() + delay, self._seq, step.name, item))
             self.reporter.retrying(step.name, item, attempt, error, delay)
             return
-        where = step.name if item is None else f"{step.name}[{item}]"
+        where = step.name if item is None else f"{step.name}[{item_text(item)}]"
         state.error = error
         self.reporter.task_done(step.name, item, "failed")
         self._step_done(state, "failed")
@@ -423,7 +445,7 @@ class Runner:
                 state.ended = time.time() if state.started else None
                 self.db.set_step(self.run_id, state.step.name, status=state.status, error=state.error)
         status = "failed" if self.failing else "succeeded"
-        rollbacks: list[tuple[str, int | None, str]] = []
+        rollbacks: list[tuple[str, Item, str]] = []
         if self.failing and not interrupted:
             rollbacks = run_rollbacks(
                 rollback_order(self.pipeline, [r for st in self.states.values() for r in st.results.values()]),

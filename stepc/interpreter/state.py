@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from stepc.interpreter.result import StepResult
 from stepc.ir import Step
+from stepc.items import Item, sort_key
 from stepc.runtime.store import Store, TaskResult
 
 
@@ -15,10 +16,10 @@ class StepState:
 
     step: Step
     status: str = "pending"  # pending | active | succeeded | failed | skipped | not_run
-    count: int | None = None  # items of a foreach step
-    results: dict[int | None, TaskResult] = field(default_factory=dict)
-    attempts: dict[int | None, int] = field(default_factory=dict)  # last attempt number used
-    tries: dict[int | None, int] = field(default_factory=dict)  # attempts made by this runner
+    count: int | None = None  # tasks of a foreach step (every index path)
+    results: dict[Item, TaskResult] = field(default_factory=dict)
+    attempts: dict[Item, int] = field(default_factory=dict)  # last attempt number used
+    tries: dict[Item, int] = field(default_factory=dict)  # attempts made by this runner
     remaining: int = 0
     started: float | None = None
     ended: float | None = None
@@ -37,7 +38,7 @@ class StepState:
             attempts=max(self.attempts.values(), default=0),
             items=self.count,
             error=self.error,
-            results=tuple(sorted(results, key=lambda r: -1 if r.item is None else r.item)),
+            results=tuple(sorted(results, key=lambda r: sort_key(r.item))),
             output_names=self.step.outputs,
             store=store,
         )

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from stepc.ir import Pipeline, Step
+from stepc.items import Item, item_text, item_to_json
 from stepc.runtime.exec import call_rollback, captured, execute
 from stepc.runtime.plan import (
     MissingInput,
@@ -42,22 +43,29 @@ from stepc.runtime.plan import (
     make_task,
     rollback_order,
     should_skip,
+    skip_is_per_item,
 )
 from stepc.runtime.store import Store, TaskResult
 
 
 def store_lookup(pipeline: Pipeline, store: Store, run_id: str, params: Mapping[str, Any]) -> ResultLookup:
     """Results as a backend leaves them: files, with skips inferred from conditions."""
-    memo: dict[tuple[str, int | None], TaskResult | None] = {}
+    memo: dict[tuple[str, Item], TaskResult | None] = {}
 
-    def lookup(step: str, item: int | None) -> TaskResult | None:
+    def lookup(step: str, item: Item) -> TaskResult | None:
         key = (step, item)
         if key not in memo:
             result = store.read_result(run_id, step, item)
-            if result is None and item in (None, 0):
+            if result is None and item is not None:
+                whole = lookup(step, None)  # a step skipped as a whole has one result, at the step
+                result = whole if whole is not None and whole.status == "skipped" else None
+            if result is None:
+                ir_step = pipeline.step(step)
+                whole_step = item is None and bool(ir_step.scope)
                 try:
-                    holds = condition_holds(pipeline.step(step), params, store, lookup)
-                except KeyError:  # a parameter this step was not given: the condition is unknown
+                    holds = whole_step and skip_is_per_item(pipeline, ir_step)
+                    holds = holds or condition_holds(pipeline, ir_step, item, params, store, lookup)
+                except (KeyError, MissingInput):  # a parameter or a task this step was not given
                     holds = True
                 if not holds:
                     result = TaskResult("skipped", step, item, 0, 0.0, 0.0)
@@ -73,7 +81,7 @@ def control(result: TaskResult, run_id: str) -> dict[str, Any]:
         "status": result.status,
         "run_id": run_id,
         "step": result.step,
-        "item": result.item,
+        "item": item_to_json(result.item),
         "attempt": result.attempt,
         "outputs": {meta.name: meta.id for meta in result.outputs},
         "foreach": {name: {"count": n, "items": list(range(n))} for name, n in result.counts.items()},
@@ -94,7 +102,7 @@ def exec_task(
     run_id: str,
     store: Store,
     params: Mapping[str, Any],
-    item: int | None = None,
+    item: Item = None,
     attempt: int | None = None,
     retry: bool = False,
 ) -> tuple[dict[str, Any], int]:
@@ -105,21 +113,16 @@ def exec_task(
     lookup = store_lookup(pipeline, store, run_id, params)
     number = attempt or max(store.attempt_numbers(run_id, step.name, item), default=0) + 1
     try:
-        if should_skip(pipeline, step, params, store, lookup):
+        if should_skip(pipeline, step, item, params, store, lookup):
             now = time.time()
             skipped = TaskResult("skipped", step.name, item, number, now, now)
             store.commit(run_id, skipped)
             return control(skipped, run_id), 0
-        if step.foreach is not None:
-            if item is None:
-                raise MissingInput(f"step '{step.name}' is a foreach step: pass --item K")
-            count = item_count(pipeline, step, params, lookup)
-            if not 0 <= item < count:
-                raise MissingInput(f"item {item} is out of range: step '{step.name}' has {count} items")
+        check_item(pipeline, step, item, params, lookup)
         task = make_task(pipeline, step, item, number, run_id, params, lookup)
     except (MissingInput, KeyError) as exc:
         error = str(exc) if isinstance(exc, MissingInput) else f"parameter {exc} was not given"
-        return {"status": "error", "run_id": run_id, "step": step.name, "item": item, "error": error}, 2
+        return {"status": "error", "run_id": run_id, "step": step.name, "item": item_to_json(item), "error": error}, 2
     tries = 1 + (step.retry.times if retry else 0)
     for n in range(1, tries + 1):
         result = execute(task, store, flow_path, pipeline.module)
@@ -133,6 +136,26 @@ def exec_task(
         if values:
             message["values"] = {step.name: values}
     return message, 0 if result.status == "succeeded" else 1
+
+
+def check_item(pipeline: Pipeline, step: Step, item: Item, params: Mapping[str, Any], lookup: ResultLookup) -> None:
+    """An item path that names a task of ``step``: one index per scope, each in range."""
+    if item is None:
+        if step.scope:
+            levels = "K" if step.depth == 1 else "/".join(f"I{n}" for n in range(1, step.depth + 1))
+            raise MissingInput(f"step '{step.name}' is a foreach step: pass --item {levels}")
+        return
+    if not step.scope:
+        raise MissingInput(f"step '{step.name}' is not a foreach step: it takes no --item")
+    if len(item) != step.depth:
+        raise MissingInput(
+            f"step '{step.name}' runs inside {step.depth} foreach level(s): --item needs {step.depth} indices"
+        )
+    for level in range(step.depth):
+        count = item_count(pipeline, pipeline.step(step.scope[level]), params, lookup, item[:level] or None)
+        if not 0 <= item[level] < count:
+            where = f" (under {item_text(item[:level])})" if level else ""
+            raise MissingInput(f"item {item_text(item)} is out of range: step '{step.name}' has {count} items{where}")
 
 
 def write_foreach_out(directory: Path, pipeline: Pipeline, step: Step, message: dict[str, Any]) -> None:

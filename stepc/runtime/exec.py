@@ -23,6 +23,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from stepc.items import item_text
 from stepc.runtime import flowspec, metaflow_standin
 from stepc.runtime.plan import BoundInput, Task
 from stepc.runtime.store import ArtifactMeta, Store, TaskResult
@@ -192,7 +193,7 @@ def execute(
             os.environ.update(
                 STEPC_RUN_ID=task.run_id,
                 STEPC_STEP=task.step,
-                STEPC_ITEM="" if task.item is None else str(task.item),
+                STEPC_ITEM=item_text(task.item),
                 STEPC_ATTEMPT=str(task.attempt),
             )
             if task.kind == "flowspec":

@@ -39,9 +39,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from stepc import FlowSpec
 from stepc.runtime.joins import Artifact, Inputs, Loaded, join_inputs, load_bound
-from stepc.runtime.plan import Task
+from stepc.runtime.markers import FlowSpec
+from stepc.runtime.plan import Split, Task
 from stepc.runtime.store import Store
 
 # --- exceptions ---------------------------------------------------------------------------
@@ -111,7 +111,7 @@ class TaskState:
 
     step: str
     join: bool
-    split: tuple[int, int, Any] | None  # (index, count, item)
+    splits: tuple[tuple[int, int, Any], ...]  # (index, count, item) per foreach level, outermost first
     targets: tuple[str, ...] | None = None  # what self.next(...) named (the chosen case of a switch)
     switch: str | None = None
     foreach: str | None = None
@@ -119,14 +119,14 @@ class TaskState:
 
     @property
     def input(self) -> Any:
-        return None if self.split is None else self.split[2]
+        return self.splits[-1][2] if self.splits else None
 
     @property
     def index(self) -> int | None:
-        return None if self.split is None else self.split[0]
+        return self.splits[-1][0] if self.splits else None
 
     def foreach_stack(self) -> list[tuple[int, int, Any]]:
-        return [] if self.split is None else [self.split]
+        return list(self.splits)
 
     def next(self, flow: Any, steps: tuple[Any, ...], foreach: Any, condition: Any, kwargs: Mapping[str, Any]) -> None:
         where = f"step '{self.step}'"
@@ -284,11 +284,8 @@ def run_step(task: Task, cls: type, method_name: str, store: Store) -> Outcome:
     function = getattr(cls, method_name)
     join = len(inspect.signature(function).parameters) > 1  # def join(self, inputs)
     loaded = [load_bound(store, b) for b in task.inputs]
-    split = None
-    if task.split is not None:
-        whole = _split_list(task, loaded, store)
-        split = (task.split.index, task.split.count, whole[task.split.index])
-    state = TaskState(task.step, join, split)
+    splits = tuple((s.index, s.count, _split_list(task, s, loaded, store)[s.index]) for s in task.splits)
+    state = TaskState(task.step, join, splits)
     flow: Any = object.__new__(runtime_class(cls))
     object.__setattr__(flow, "_stepc_state", state)
     object.__setattr__(flow, "name", cls.__name__)  # Metaflow's self.name: the flow's name
@@ -333,16 +330,15 @@ def run_step(task: Task, cls: type, method_name: str, store: Store) -> Outcome:
     return Outcome(outputs, state.targets, state.switch)
 
 
-def _split_list(task: Task, loaded: list[Loaded], store: Store) -> Any:
-    """The list the task's foreach splits: a parameter, an input already loaded, or read here
-    (a step inside a foreach does not otherwise read the list it descends from)."""
-    assert task.split is not None
-    if task.split.artifact is None:
-        return task.params[task.split.name]
+def _split_list(task: Task, split: Split, loaded: list[Loaded], store: Store) -> Any:
+    """The list one foreach level splits: a parameter, an input already loaded, or read here
+    (a step inside a foreach does not otherwise read the lists it descends from)."""
+    if split.artifact is None:
+        return task.params[split.name]
     for bound, value in zip(task.inputs, loaded, strict=True):
-        if isinstance(value, Artifact) and bound.artifacts and bound.artifacts[0].id == task.split.artifact.id:
+        if isinstance(value, Artifact) and bound.artifacts and bound.artifacts[0].id == split.artifact.id:
             return value.value
-    return store.read_artifact(task.split.artifact)
+    return store.read_artifact(split.artifact)
 
 
 @contextmanager

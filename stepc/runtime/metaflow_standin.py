@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
-import stepc
+from stepc.runtime import markers
 
 PROVIDED = ("FlowSpec", "Parameter", "step", "retry", "timeout", "resources", "catch")
 
@@ -45,7 +45,7 @@ class _Unsupported:
 def _module() -> ModuleType:
     module = ModuleType("metaflow", "stepc's stand-in for Metaflow (not installed here)")
     for name in PROVIDED:
-        setattr(module, name, getattr(stepc, name))
+        setattr(module, name, getattr(markers, name))
     module.__dict__.update(
         JSONType=json.loads,  # Parameter(type=JSONType) parses JSON
         __getattr__=_Unsupported,  # PEP 562: any other name

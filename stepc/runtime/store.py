@@ -4,7 +4,8 @@ Layout under the root (``.stepc/`` in the project by default)::
 
     stepc.db                                  runs, steps, attempts, cache (runner only)
     runs/<run_id>/run.json                    what was run: flow, pipeline, parameters
-    runs/<run_id>/<step>/[items/<k>/]         one task: a step, or one item of a foreach step
+    runs/<run_id>/<step>/[items/<i>/[<j>/...]]  one task: a step, or one item of a foreach step
+                                              (an index per enclosing foreach, outermost first)
         out.<name>.json|.pkl                  the artifacts of the successful attempt
         result.json                           commit marker, written last (see TaskResult)
         log.<n>.txt                           everything attempt n printed, tracebacks too
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlparse
 
+from stepc.items import Item, item_from_json, item_text, item_to_json
 from stepc.runtime import serialize
 
 STORE_DIR = ".stepc"
@@ -38,7 +40,7 @@ class ArtifactMeta:
     """One stored artifact: where it is, how it is encoded, and its content hash."""
 
     name: str
-    id: str  # "<run>/<step>/<name>" or "<run>/<step>/<item>/<name>": stable lineage id
+    id: str  # "<run>/<step>/<name>" or "<run>/<step>/<i>[/<j>...]/<name>": stable lineage id
     path: str  # relative to the store root, POSIX separators
     fmt: str
     sha256: str
@@ -56,7 +58,7 @@ class TaskResult:
 
     status: str  # succeeded | failed | skipped
     step: str
-    item: int | None
+    item: Item
     attempt: int
     started: float
     ended: float
@@ -80,6 +82,7 @@ class TaskResult:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["outputs"] = [asdict(o) for o in self.outputs]
+        d["item"] = item_to_json(self.item)
         for name in ("next", "switch", "caught"):
             if d[name] is None:
                 del d[name]
@@ -89,6 +92,7 @@ class TaskResult:
     def from_dict(d: dict[str, Any]) -> TaskResult:
         d = dict(d)
         d["outputs"] = tuple(ArtifactMeta.from_dict(o) for o in d.get("outputs", ()))
+        d["item"] = item_from_json(d.get("item"))
         if d.get("next") is not None:
             d["next"] = tuple(d["next"])
         return TaskResult(**d)
@@ -206,28 +210,28 @@ class Store:
     def step_dir(self, run_id: str, step: str) -> Path:
         return self.run_dir(run_id) / _segment(step)
 
-    def task_dir(self, run_id: str, step: str, item: int | None) -> Path:
+    def task_dir(self, run_id: str, step: str, item: Item) -> Path:
         base = self.step_dir(run_id, step)
-        return base if item is None else base / "items" / str(item)
+        return base if item is None else base.joinpath("items", *(str(i) for i in item))
 
     def relative(self, path: Path) -> str:
         """A path inside the store as recorded in the database: relative, POSIX separators."""
         return path.relative_to(self.root).as_posix()
 
-    def log_path(self, run_id: str, step: str, item: int | None, attempt: int) -> Path:
+    def log_path(self, run_id: str, step: str, item: Item, attempt: int) -> Path:
         return self.task_dir(run_id, step, item) / f"log.{attempt}.txt"
 
-    def status_path(self, run_id: str, step: str, item: int | None, attempt: int) -> Path:
+    def status_path(self, run_id: str, step: str, item: Item, attempt: int) -> Path:
         return self.task_dir(run_id, step, item) / f"status.{attempt}.json"
 
-    def attempt_numbers(self, run_id: str, step: str, item: int | None) -> list[int]:
+    def attempt_numbers(self, run_id: str, step: str, item: Item) -> list[int]:
         """Attempt numbers with a log, in order (every attempt that started has one)."""
         names = self._listdir(self.task_dir(run_id, step, item))
         return sorted(int(n[4:-4]) for n in names if n.startswith("log.") and n.endswith(".txt") and n[4:-4].isdigit())
 
     # --- artifacts -----------------------------------------------------------------------
 
-    def write_artifact(self, run_id: str, step: str, item: int | None, name: str, value: Any) -> ArtifactMeta:
+    def write_artifact(self, run_id: str, step: str, item: Item, name: str, value: Any) -> ArtifactMeta:
         data, fmt = serialize.dumps(value)
         path = self.task_dir(run_id, step, item) / ("out." + _segment(name) + serialize.EXTENSIONS[fmt])
         atomic_write(path, data)
@@ -247,7 +251,7 @@ class Store:
     def read_artifact(self, meta: ArtifactMeta) -> Any:
         return serialize.loads(self.read_bytes(meta), meta.fmt)
 
-    def restore(self, run_id: str, step: str, item: int | None, source: ArtifactMeta) -> ArtifactMeta:
+    def restore(self, run_id: str, step: str, item: Item, source: ArtifactMeta) -> ArtifactMeta:
         """Put a copy of ``source`` (from another run) in this task's outputs: a hard link where
         the file system allows it, so a cache hit costs no copying."""
         target = self.task_dir(run_id, step, item) / Path(source.path).name
@@ -288,7 +292,7 @@ class Store:
         """Record how a failed attempt ended (a success is recorded by :meth:`commit`)."""
         self._write_json(self.status_path(run_id, result.step, result.item, result.attempt), result.to_dict())
 
-    def read_result(self, run_id: str, step: str, item: int | None, rolled_back: bool = False) -> TaskResult | None:
+    def read_result(self, run_id: str, step: str, item: Item, rolled_back: bool = False) -> TaskResult | None:
         """The committed result of a task (or, with ``rolled_back``, one a rollback undid)."""
         name = ROLLED_BACK if rolled_back else "result.json"
         try:
@@ -299,16 +303,31 @@ class Store:
     def committed(self, run_id: str, step: str, rolled_back: bool = False) -> list[TaskResult]:
         """Every committed result of a step: the step's own, or its items' in item order."""
         found = [self.read_result(run_id, step, None, rolled_back)]
-        numbers = sorted(int(n) for n in self._listdir(self.step_dir(run_id, step) / "items") if n.isdigit())
-        found += [self.read_result(run_id, step, k, rolled_back) for k in numbers]
+        found += [self.read_result(run_id, step, path, rolled_back) for path in self._item_paths(run_id, step)]
         return [r for r in found if r is not None]
 
-    def uncommit(self, run_id: str, step: str, item: int | None) -> None:
+    def _item_paths(self, run_id: str, step: str) -> list[tuple[int, ...]]:
+        """The index paths with a task directory, in item order: a directory holding task
+        files is a task, one holding only numbered directories a level of nesting."""
+        paths: list[tuple[int, ...]] = []
+        levels: list[tuple[int, ...]] = [()]
+        while levels:
+            prefix = levels.pop()
+            directory = self.step_dir(run_id, step).joinpath("items", *(str(i) for i in prefix))
+            names = self._listdir(directory)
+            numbers = sorted(int(n) for n in names if n.isdigit())
+            if prefix and (not numbers or any(not n.isdigit() for n in names)):
+                paths.append(prefix)
+                continue
+            levels.extend(prefix + (k,) for k in reversed(numbers))
+        return sorted(paths)
+
+    def uncommit(self, run_id: str, step: str, item: Item) -> None:
         """A rollback undid the task: it is no longer done, so a resumed run runs it again."""
         task = self.task_dir(run_id, step, item)
         self._move(task / "result.json", task / ROLLED_BACK)
 
-    def read_attempt(self, run_id: str, step: str, item: int | None, attempt: int) -> TaskResult | None:
+    def read_attempt(self, run_id: str, step: str, item: Item, attempt: int) -> TaskResult | None:
         """How attempt ``attempt`` ended, or None when it left no record (it was killed)."""
         result = self.read_result(run_id, step, item)
         if result is not None and result.attempt == attempt:
@@ -331,5 +350,5 @@ class Store:
             return None
 
 
-def artifact_id(run_id: str, step: str, item: int | None, name: str) -> str:
-    return f"{run_id}/{step}/{name}" if item is None else f"{run_id}/{step}/{item}/{name}"
+def artifact_id(run_id: str, step: str, item: Item, name: str) -> str:
+    return f"{run_id}/{step}/{name}" if item is None else f"{run_id}/{step}/{item_text(item)}/{name}"

@@ -1,0 +1,156 @@
+"""What a flow imports from stepc, as it runs: the step markers and the class-dialect base.
+
+At compile time stepc reads these statically and never imports the flow; at run time (``stepc
+exec``, ``stepc run``) they are light markers that leave the decorated function callable as it
+was written. The class dialect's run-time behaviour (``self.next``, ``self.merge_artifacts``,
+``self.input``, ...) comes from :mod:`stepc.runtime.flowspec`, which attaches its per-task state
+to the flow object. :mod:`stepc` re-exports everything here; the runtime imports it from here, so
+that an engine task needs nothing beyond the runtime.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
+
+__all__ = ["FlowSpec", "Parameter", "catch", "pipeline", "resources", "retry", "step", "timeout"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@overload
+def step(func: F) -> F: ...
+@overload
+def step(func: None = None, **options: Any) -> Callable[[F], F]: ...
+def step(func: F | None = None, **options: Any) -> F | Callable[[F], F]:
+    """Mark a function as a pipeline step (``@step`` or ``@step(outputs=[...], ...)``).
+
+    The options are read statically by the compiler; at run time they are only recorded on the
+    function as ``__stepc_step__``.
+    """
+
+    def mark(f: F) -> F:
+        f.__stepc_step__ = dict(options)  # type: ignore[attr-defined]
+        return f
+
+    return mark(func) if func is not None else mark
+
+
+def pipeline(name: str, steps: list[Callable[..., Any]] | None = None, **options: Any) -> dict[str, Any]:
+    """Declare a pipeline; read statically by the compiler, inert at run time."""
+    return {"name": name, "steps": list(steps or []), **options}
+
+
+# --- the class dialect (Metaflow style) -------------------------------------------------------
+
+
+def _settings_decorator(name: str) -> Callable[..., Any]:
+    """A step decorator whose settings the compiler reads statically: usable bare (``@retry``)
+    or with arguments (``@retry(times=2)``); it records them as ``__stepc_<name>__`` and returns
+    the function unchanged."""
+
+    def decorator(func: Any = None, **options: Any) -> Any:
+        def mark(f: F) -> F:
+            # A bound method or other object that refuses attributes is still returned as is.
+            with contextlib.suppress(AttributeError, TypeError):
+                setattr(f, f"__stepc_{name}__", dict(options))
+            return f
+
+        return mark(func) if func is not None else mark
+
+    decorator.__name__ = decorator.__qualname__ = name
+    return decorator
+
+
+retry = _settings_decorator("retry")
+retry.__doc__ = "``@retry(times=3, minutes_between_retries=2)``: re-run a failed step (read statically)."
+timeout = _settings_decorator("timeout")
+timeout.__doc__ = "``@timeout(seconds=, minutes=, hours=)``: a per-attempt time limit (read statically)."
+resources = _settings_decorator("resources")
+resources.__doc__ = "``@resources(cpu=, memory=MB, gpu=, disk=MB)``: what the step needs (read statically)."
+catch = _settings_decorator("catch")
+catch.__doc__ = (
+    "``@catch(var='error', print_exception=True)``: when the last attempt raises, the step still "
+    "succeeds and ``self.<var>`` holds the exception (read statically)."
+)
+
+
+class Parameter:
+    """A flow parameter declared as a class attribute (``alpha = Parameter("alpha", default=1)``).
+
+    Inert: the compiler reads it statically; at run time the value replaces it on the flow
+    object under the attribute's name.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        default: Any = None,
+        type: Any = None,  # noqa: A002 - Metaflow's spelling
+        help: str | None = None,  # noqa: A002 - Metaflow's spelling
+        required: bool = False,
+        **options: Any,
+    ) -> None:
+        self.name = name
+        self.default = default
+        self.type = type
+        self.help = help
+        self.required = required
+        self.options = options
+
+    def __repr__(self) -> str:
+        return f"Parameter({self.name!r}, default={self.default!r})"
+
+
+def _task_state(flow: Any, what: str) -> Any:
+    state = flow.__dict__.get("_stepc_state")
+    if state is None:
+        raise RuntimeError(f"{what} is available only while stepc runs a step (stepc run / stepc exec)")
+    return state
+
+
+class FlowSpec:
+    """Base class of a class-dialect flow: ``@step`` methods, ``self.next(...)`` transitions.
+
+    The runtime creates the object without calling ``__init__``, sets the step's parameters and
+    input artifacts as attributes, calls the step method and saves the public attributes the
+    step set. The methods below delegate to that per-task state.
+    """
+
+    def next(self, *steps: Any, foreach: str | None = None, condition: str | None = None, **kwargs: Any) -> None:
+        """Name the step(s) that follow: ``self.next(self.a)``, ``self.next(self.a, self.b)``,
+        ``self.next(self.a, foreach="items")`` or, a switch,
+        ``self.next({"x": self.a, "y": self.b}, condition="attr")``."""
+        _task_state(self, "self.next()").next(self, steps, foreach, condition, kwargs)
+
+    def merge_artifacts(self, inputs: Any, exclude: list[str] | None = None, include: list[str] | None = None) -> None:
+        """In a join: copy onto ``self`` the artifacts of ``inputs`` not already set in this step;
+        a name whose values differ between the inputs is an error unless excluded."""
+        _task_state(self, "self.merge_artifacts()").merge_artifacts(self, inputs, exclude, include)
+
+    def foreach_stack(self) -> list[tuple[int, int, Any]]:
+        """``[(index, number of items, item)]`` inside a foreach, ``[]`` outside."""
+        stack: list[tuple[int, int, Any]] = _task_state(self, "self.foreach_stack()").foreach_stack()
+        return stack
+
+    @property
+    def input(self) -> Any:
+        """This foreach task's item (``None`` outside a foreach)."""
+        return _task_state(self, "self.input").input
+
+    @property
+    def index(self) -> int | None:
+        """This foreach task's index (``None`` outside a foreach)."""
+        index: int | None = _task_state(self, "self.index").index
+        return index
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for a missing attribute: say so plainly (and never recurse into a base
+        # class's own lookup machinery, such as Metaflow's datastore).
+        raise AttributeError(f"Flow {type(self).__name__} has no attribute '{name}'")
+
+
+# Their public home is the stepc package: reprs, pickles and help() name them there.
+for _public in (FlowSpec, Parameter, step, pipeline, retry, timeout, resources, catch):
+    _public.__module__ = "stepc"
