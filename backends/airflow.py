@@ -22,7 +22,6 @@ to the step tasks.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import math
 import re
@@ -35,7 +34,6 @@ from stepc.ir import (
     Condition,
     Parameter,
     Pipeline,
-    Step,
     condition_text,
     thaw,
 )
@@ -44,11 +42,12 @@ from stepc.runtime.plan import artifact_refs
 from .airflow_expr import py_condition, when_code
 from .airflow_lint import lint_dag
 from .airflow_views import ItemsView, ResourcesView, ShortCircuitView, TaskView, WhenView
-from .base import ALL_FEATURES, Backend, GeneratedFile, Quoted, file_stem
+from .base import CACHE_NOTE, Backend, GeneratedFile, Quoted, file_stem
 from .commands import ExecCall, shell_line
-from .kubernetes import pod_resources
+from .kubernetes import KUBERNETES_SETTINGS, pod_resources
 from .naming import NameRule, assign_names
 from .plan import NameScheme, Plan, Unit
+from .settings import Setting
 
 # Airflow's KEY_REGEX and its 250-character limit, for task ids and dag ids alike.
 TASK_ID = NameRule(
@@ -112,23 +111,72 @@ class AirflowBackend(Backend):
     NAME = "airflow"
     DESCRIPTION = "Airflow 3.x DAG files (BashOperator, or KubernetesPodOperator by config)"
     # Conditions on artifacts read the producer's control line (see the module docstring).
-    FEATURES: ClassVar[frozenset[str]] = ALL_FEATURES
+    FEATURES: ClassVar[frozenset[str]] = frozenset({
+        "foreach", "foreach_param", "chained_map", "condition", "artifact_condition", "merge",
+        "retry", "retry_delay", "retry_backoff", "timeout", "resources", "gpu", "image", "rollback",
+        "group", "cache", "after", "schedule", "branch_in_foreach",
+    })  # fmt: skip
+    # Resources, GPUs and images are whole with operator = "kubernetes" (see `partial`).
+    PARTIAL: ClassVar[dict[str, str]] = {
+        "retry_backoff": "Airflow adds jitter: each wait lands between 1x and 2x the one the backoff gives",
+        "resources": (
+            "a BashOperator reserves nothing on its worker: CPU cores become pool slots, memory and disk "
+            'are not reserved (operator = "kubernetes" requests them)'
+        ),
+        "gpu": (
+            "a BashOperator cannot request a GPU: set [tool.stepc.airflow] gpu_pool to a pool with a slot "
+            'per GPU, or operator = "kubernetes"'
+        ),
+        "image": 'a BashOperator runs in the worker\'s environment (operator = "kubernetes" runs images)',
+        "cache": CACHE_NOTE,
+    }
+    SETTINGS: ClassVar[dict[str, Setting]] = {
+        "operator": Setting(
+            "string",
+            "bash",
+            "`BashOperator` on the workers, or `KubernetesPodOperator` with the step's image",
+            choices=("bash", "kubernetes"),
+        ),
+        "store": Setting(
+            "string",
+            None,
+            "the artifact store path or URL (`STEPC_STORE` overrides at run time)",
+            shown='`".stepc"`; `"s3://stepc/store"` for pods',
+        ),
+        "store_secret": Setting("string", "stepc-store", "pods only: the secret holding the store credentials"),
+        "project_root": Setting(
+            "string", ".", "where tasks find the flow file (`STEPC_PROJECT_ROOT` overrides at run time)"
+        ),
+        "python": Setting("string", "python", "the Python that runs `stepc exec` on a worker"),
+        "namespace": Setting("string", None, "pods only: the Kubernetes namespace"),
+        "pool": Setting("string", None, "the Airflow pool of every task"),
+        "gpu_pool": Setting("string", None, "Bash mode: the pool whose slots are GPUs, for GPU steps"),
+        "start_date": Setting("date", "2024-01-01", "the DAG's `start_date`"),
+        "max_map_length": Setting(
+            "integer", 1024, "the deployment's `[core] max_map_length` (the most items of a mapped task)"
+        ),
+        "url": Setting("string", None, "`stepc submit`: the Airflow API server", shown='`"http://127.0.0.1:8080"`'),
+        "dags_folder": Setting("string", None, "`stepc submit`: the dags folder the DAG file is written to"),
+        **KUBERNETES_SETTINGS,
+    }
     # Helper tasks are named with the units, and a group and a step of one name keep apart by
     # their keys, so that task ids stay what they were.
     NAMES: ClassVar[NameScheme] = NameScheme(TASK_ID, RESERVED, helpers=("when", "items"), keyed=True)
 
     @property
     def kubernetes(self) -> bool:
-        return bool(self.setting("operator", "bash") == "kubernetes")
+        return bool(self.setting("operator") == "kubernetes")
+
+    # -- what Airflow cannot say -------------------------------------------------------------
+
+    def partial(self) -> dict[str, str]:
+        lifted = {"resources", "gpu", "image"} if self.kubernetes else {"gpu"} if self.setting("gpu_pool") else set()
+        return {k: v for k, v in self.PARTIAL.items() if k not in lifted}
 
     # -- what Airflow cannot say -------------------------------------------------------------
 
     def check_capabilities(self, pipeline: Pipeline) -> list[Diagnostic]:
         found = super().check_capabilities(pipeline)
-        operator = self.setting("operator", "bash")
-        if operator not in ("bash", "kubernetes"):
-            detail = f'[tool.stepc.airflow] operator is "bash" or "kubernetes", not {operator!r}'
-            found.append(self.unsupported(pipeline, None, "an unknown operator", detail))
         for step in pipeline.steps:
             if step.retry.times and step.retry.backoff <= 0:
                 detail = f"Airflow's backoff multiplier must be positive, not {step.retry.backoff}"
@@ -137,27 +185,19 @@ class AirflowBackend(Backend):
                 if not ENV_NAME.match(name) or name.startswith("STEPC_"):
                     detail = f"{name!r} is not an environment name of its own (STEPC_* are stepc's)"
                     found.append(self.unsupported(pipeline, step, "an environment variable", detail))
-        if not self.kubernetes:
-            found.extend(self._bash_resource_warnings(pipeline))
-        limit = int(self.setting("max_map_length", 1024))  # Airflow's [core] max_map_length
+        limit = int(self.setting("max_map_length"))
         for step in pipeline.steps:
             if step.foreach is not None and step.foreach.source == "param":
                 default = pipeline.param(step.foreach.name).default
                 if isinstance(default, tuple | list) and len(default) > limit:
                     detail = f"{len(default)} items by default, more than [core] max_map_length = {limit}"
                     found.append(self.partly_supported(pipeline, step, "foreach_param", detail))
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(self.setting("start_date", "2024-01-01"))):
-            detail = "[tool.stepc.airflow] start_date is a date like 2024-01-01"
-            found.append(self.unsupported(pipeline, None, "schedule", detail))
         if pipeline.schedule and any(p.required for p in pipeline.params):
             detail = "a scheduled DAG needs a default for every parameter"
             found.append(self.unsupported(pipeline, None, "schedule", detail))
         feeders = self.feeders(pipeline)
+        found.extend(self.group_timeout_warnings(pipeline))
         for unit in self.units(pipeline):
-            timeouts = [s.timeout for s in unit.steps]
-            if any(t is None for t in timeouts) and any(t is not None for t in timeouts):
-                detail = f"group '{unit.first.group}' runs as one task, whose timeout needs every step's"
-                found.append(self.partly_supported(pipeline, unit.first, "timeout", detail))
             sources = {s.foreach for s in unit.steps}
             if len(unit.steps) > 1 and None in sources and len(sources) > 1:
                 detail = f"group '{unit.first.group}' mixes foreach and plain steps in one task"
@@ -172,36 +212,6 @@ class AirflowBackend(Backend):
             if self.kubernetes and len({s.image for s in unit.steps}) > 1:
                 detail = f"the steps of group '{unit.first.group}' run in one pod, so they need one image"
                 found.append(self.unsupported(pipeline, unit.steps[1], "group", detail))
-        return found
-
-    def partly_supported(self, pipeline: Pipeline, step: Step, feature: str, detail: str) -> Diagnostic:
-        return dataclasses.replace(self.unsupported(pipeline, step, feature, detail), severity="warning")
-
-    def _bash_resource_warnings(self, pipeline: Pipeline) -> list[Diagnostic]:
-        """A BashOperator runs on the worker as it is: CPU cores become pool slots and GPUs the
-        slots of ``gpu_pool`` when one is configured, but memory and disk cannot be reserved,
-        and saying nothing would be a silent drop. One warning per kind, at the first step."""
-        images = [s for s in pipeline.steps if s.image != pipeline.image]
-        memory = [s for s in pipeline.steps if s.resources.memory is not None or s.resources.disk is not None]
-        gpus = [s for s in pipeline.steps if s.resources.gpu] if not self.setting("gpu_pool", None) else []
-        found = []
-        for steps, feature, detail in (
-            (memory, "resources", 'a BashOperator cannot reserve memory or disk (operator = "kubernetes" can)'),
-            (
-                images,
-                "its own image",
-                'a BashOperator runs in the worker\'s environment (operator = "kubernetes" runs images)',
-            ),
-            (
-                gpus,
-                "gpu",
-                'set [tool.stepc.airflow] gpu_pool to a pool with a slot per GPU, or operator = "kubernetes"',
-            ),
-        ):
-            if steps:
-                others = len(steps) - 1
-                more = f" (and {others} more step{'s' if others > 1 else ''})" if others else ""
-                found.append(self.partly_supported(pipeline, steps[0], feature, detail + more))
         return found
 
     # -- the file ------------------------------------------------------------------------------
@@ -241,14 +251,14 @@ class AirflowBackend(Backend):
             "description": pipeline.description.splitlines()[0] if pipeline.description else None,
             "doc_md": doc(f"Pipeline `{pipeline.name}` from `{pipeline.source}`.", pipeline.description, steps_doc),
             "schedule": pipeline.schedule,
-            "start_date": [int(x) for x in str(self.setting("start_date", "2024-01-01")).split("-")],
+            "start_date": [int(x) for x in str(self.setting("start_date")).split("-")],
             "tags": tags,
             "params": params,
             "kubernetes": self.kubernetes,
-            "namespace": self.setting("namespace", None),
-            "store_secret": self.setting("store_secret", "stepc-store") if self.kubernetes else None,
+            "namespace": self.setting("namespace"),
+            "store_secret": self.setting("store_secret") if self.kubernetes else None,
             "store": self.store,
-            "project_root": str(self.setting("project_root", ".")),
+            "project_root": str(self.setting("project_root")),
             "base_env": self._base_env(pipeline),
             "conditions": conditions,
             "tasks": tasks,
@@ -270,13 +280,13 @@ class AirflowBackend(Backend):
     @property
     def store(self) -> str:
         # A pod needs a shared store (with credentials from a secret); a worker can use a path.
-        return str(self.setting("store", "s3://stepc/store" if self.kubernetes else ".stepc"))
+        return str(self.setting("store") or ("s3://stepc/store" if self.kubernetes else ".stepc"))
 
     def _base_env(self, pipeline: Pipeline) -> dict[str, str]:
         return {
             "STEPC_FLOW": pipeline.source,
             "STEPC_PIPELINE": pipeline.name,
-            "STEPC_PYTHON": str(self.setting("python", "python")),
+            "STEPC_PYTHON": str(self.setting("python")),
         }
 
     @staticmethod
@@ -403,12 +413,12 @@ class AirflowBackend(Backend):
         r = unit.resources
         if not self.kubernetes:
             # Pools are how Airflow shares out a worker: one slot per core, or per GPU.
-            if r.gpu and self.setting("gpu_pool", None):
-                return ResourcesView(str(self.setting("gpu_pool", None)), r.gpu)
-            return ResourcesView(self.setting("pool", None), max(1, math.ceil(r.cpu)) if r.cpu is not None else None)
+            if r.gpu and self.setting("gpu_pool"):
+                return ResourcesView(str(self.setting("gpu_pool")), r.gpu)
+            return ResourcesView(self.setting("pool"), max(1, math.ceil(r.cpu)) if r.cpu is not None else None)
         pod = pod_resources(r, self.setting)
         return ResourcesView(
-            self.setting("pool", None),
+            self.setting("pool"),
             image=unit.first.image,
             requests=pod.requests,
             limits=pod.limits,

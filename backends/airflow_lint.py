@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import re
 import sys
+from collections import Counter
 
 KEY = re.compile(r"[A-Za-z0-9_.-]{1,250}\Z")
 
@@ -43,7 +44,7 @@ def lint_dag(text: str, allowed: set[str]) -> list[str]:
             for const in ast.walk(node.value):
                 if isinstance(const, ast.Constant) and isinstance(const.value, str) and _templated(const.value):
                     problems.append(f"line {const.lineno}: a shell command holds a template expression")
-    duplicates = sorted({t for t in task_ids if task_ids.count(t) > 1})
+    duplicates = sorted(t for t, n in Counter(task_ids).items() if n > 1)
     if duplicates:
         problems.append(f"task ids are not unique: {duplicates}")
     return problems

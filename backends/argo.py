@@ -18,11 +18,12 @@ from stepc.runtime.plan import artifact_refs
 
 from .argo_expr import ValueRefs, artifact_when, string_literal, task_output, when_tag
 from .argo_lint import lint_documents
-from .base import ALL_FEATURES, Backend, GeneratedFile, file_stem
+from .base import CACHE_NOTE, Backend, GeneratedFile, file_stem
 from .commands import ExecCall
-from .kubernetes import PodResources, pod_resources
+from .kubernetes import KUBERNETES_SETTINGS, PodResources, pod_resources
 from .naming import NameRule, assign_names
 from .plan import NameScheme, Plan, Unit
+from .settings import Setting
 
 DNS_LABEL = NameRule(63, re.compile(r"[^a-z0-9-]"))
 PARAM_NAME = NameRule(200, re.compile(r"[^A-Za-z0-9_-]"), lower=False, start=re.compile(r"[A-Za-z0-9]"))
@@ -96,7 +97,30 @@ class ArgoBackend(Backend):
     DESCRIPTION = "Argo Workflows (3.6+ and 4.x): Workflow, or WorkflowTemplate + CronWorkflow"
     # A condition on an artifact reads the value the producer's exec wrote as an output
     # parameter (see `plan.Plan.value_names`); what `when` cannot say exactly, `stepc exec` decides.
-    FEATURES: ClassVar[frozenset[str]] = ALL_FEATURES
+    FEATURES: ClassVar[frozenset[str]] = frozenset({
+        "foreach", "foreach_param", "chained_map", "condition", "artifact_condition", "merge",
+        "retry", "retry_delay", "retry_backoff", "timeout", "resources", "gpu", "image", "rollback",
+        "group", "cache", "after", "schedule", "branch_in_foreach",
+    })  # fmt: skip
+    PARTIAL: ClassVar[dict[str, str]] = {"cache": CACHE_NOTE}
+    SETTINGS: ClassVar[dict[str, Setting]] = {
+        "kind": Setting(
+            "string",
+            None,
+            "the document kind (`--argo-kind` overrides)",
+            choices=("workflow", "template", "cron"),
+            shown="`cron` with a schedule, else `workflow`",
+        ),
+        "namespace": Setting("string", None, "`metadata.namespace` of the documents"),
+        "service_account": Setting("string", None, "the service account the pods run as"),
+        "store": Setting("string", "s3://stepc/store", "the shared artifact store URL"),
+        "store_secret": Setting(
+            "string",
+            "stepc-store",
+            "a Kubernetes secret whose keys become the store credentials' environment variables; empty to omit",
+        ),
+        **KUBERNETES_SETTINGS,
+    }
     NAMES: ClassVar[NameScheme] = NameScheme(DNS_LABEL, RESERVED_TEMPLATES, values=PARAM_NAME)
 
     def check_capabilities(self, pipeline: Pipeline) -> list[Diagnostic]:
@@ -105,6 +129,7 @@ class ArgoBackend(Backend):
             if step.retry.times and not float(step.retry.backoff).is_integer():
                 detail = f"Argo's backoff factor is a whole number, not {step.retry.backoff}"
                 found.append(self.unsupported(pipeline, step, "retry_backoff", detail))
+        found.extend(self.group_timeout_warnings(pipeline))
         for unit in self.units(pipeline):
             images = {s.image for s in unit.steps}
             if len(images) > 1:
@@ -116,7 +141,7 @@ class ArgoBackend(Backend):
         return list(self.plan(pipeline).units)
 
     def documents(self, pipeline: Pipeline) -> Iterable[tuple[str, str]]:
-        kind = self.setting("kind", None) or ("cron" if pipeline.schedule else "workflow")
+        kind = self.setting("kind") or ("cron" if pipeline.schedule else "workflow")
         yield f"{file_stem(pipeline.name)}.argo.yaml", self.render("argo/workflow.yaml.j2", **self.view(pipeline, kind))
 
     def lint(self, pipeline: Pipeline, files: list[GeneratedFile]) -> list[Diagnostic]:
@@ -126,11 +151,11 @@ class ArgoBackend(Backend):
 
     @property
     def store(self) -> str:
-        return str(self.setting("store", "s3://stepc/store"))
+        return str(self.setting("store"))
 
     @property
     def secret(self) -> str | None:
-        return self.setting("store_secret", "stepc-store") or None
+        return self.setting("store_secret") or None
 
     def view(self, pipeline: Pipeline, kind: str) -> dict[str, Any]:
         plan = self.plan(pipeline)
@@ -146,8 +171,8 @@ class ArgoBackend(Backend):
             "kind": "Workflow" if kind == "workflow" else "WorkflowTemplate",
             "name": wf_name,
             "generate_name": f"{wf_name[:57]}-" if kind == "workflow" else None,
-            "namespace": self.setting("namespace", None),
-            "service_account": self.setting("service_account", None),
+            "namespace": self.setting("namespace"),
+            "service_account": self.setting("service_account"),
             "label": wf_name,
             "source": pipeline.source,
             "description": pipeline.description,

@@ -58,8 +58,9 @@ def _lint_document(document: dict[str, Any], workflow_templates: set[str]) -> li
     for ref in (spec.get("entrypoint"), spec.get("onExit")):
         if ref is not None and ref not in names:
             problems.append(f"spec refers to template {ref!r}, which is not defined")
+    defined = set(names)
     for template in templates:
-        problems.extend(_lint_template(template, set(names)))
+        problems.extend(_lint_template(template, defined))
     return problems
 
 
@@ -76,7 +77,8 @@ def _lint_template(template: dict[str, Any], template_names: set[str]) -> list[s
                 problems.append(f"step {step.get('name')!r} refers to undefined template {step.get('template')!r}")
     tasks = template.get("dag", {}).get("tasks", [])
     task_names = [t.get("name", "") for t in tasks]
-    if len(set(task_names)) != len(task_names):
+    known = set(task_names)
+    if len(known) != len(task_names):
         problems.append(f"template {template.get('name')!r}: task names are not unique")
     edges: dict[str, set[str]] = {}
     for task in tasks:
@@ -93,7 +95,7 @@ def _lint_template(template: dict[str, Any], template_names: set[str]) -> list[s
         needed = set(task.get("dependencies", []))
         needed |= {m.split(".")[0] for m in _DEPENDS_NAME.findall(task.get("depends", "") or "")}
         for dependency in sorted(needed):
-            if dependency not in task_names:
+            if dependency not in known:
                 problems.append(f"task {label!r} depends on unknown task {dependency!r}")
         edges[label] = needed
     cycle = graphs.find_cycle({name: sorted(needed) for name, needed in edges.items()}, sorted(edges))

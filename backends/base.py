@@ -10,28 +10,36 @@ here, once (the shape of sqlglot's dialects).
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar, cast
+from typing import Any, ClassVar, Literal, TypeVar, cast
 
 import jinja2
 
 from stepc import __version__
 from stepc.config import Config
-from stepc.diagnostics import Diagnostic, Severity
+from stepc.diagnostics import Diagnostic, Severity, is_error
 from stepc.ir import Pipeline, Step, condition_artifacts
 
 from .naming import NameRule
 from .plan import NameScheme, Plan, Unit, build_plan
+from .settings import Setting, check_settings
 
 T = TypeVar("T")
 
 # --- what a pipeline asks of a target ----------------------------------------------------------
 
+# The one list of features. Adding one is a row here, a line in `step_features` (or, for the
+# pipeline as a whole, in `pipeline_features`), and an entry in each target's FEATURES (and
+# PARTIAL, when the target honours it only in part); tests/test_capabilities.py then wants a
+# flow tests/flows/features/<feature>.py that uses it.
 FEATURE_TEXT: dict[str, str] = {
     "foreach": "foreach over an upstream list",
     "foreach_param": "foreach over a list parameter",
@@ -40,10 +48,12 @@ FEATURE_TEXT: dict[str, str] = {
     "artifact_condition": "a condition on an upstream artifact",
     "merge": "an optional input (merge of branches)",
     "retry": "retries",
-    "retry_backoff": "retry delay or backoff",
+    "retry_delay": "a delay between retries",
+    "retry_backoff": "a retry backoff factor",
     "timeout": "a timeout",
     "resources": "resource requests",
     "gpu": "GPUs",
+    "image": "an image of its own",
     "rollback": "a rollback function",
     "group": "a step group",
     "cache": "caching",
@@ -57,6 +67,11 @@ FEATURE_TEXT: dict[str, str] = {
 # What only the interpreter and `stepc exec` run so far: no engine maps these scopes yet.
 SCOPE_FEATURES = frozenset({"nested_foreach", "switch_in_foreach"})
 ALL_FEATURES = frozenset(FEATURE_TEXT) - SCOPE_FEATURES
+
+Support = Literal["yes", "partial", "no"]
+
+# Every engine runs `stepc exec`, which has no cache of its own: the note of all four targets.
+CACHE_NOTE = "only `stepc run` reuses stored results; on this engine every run computes the step"
 
 
 def step_features(pipeline: Pipeline, step: Step) -> list[str]:
@@ -73,7 +88,9 @@ def step_features(pipeline: Pipeline, step: Step) -> list[str]:
         used.add("merge")
     if step.retry.times:
         used.add("retry")
-        if step.retry.delay or step.retry.backoff != 1:
+        if step.retry.delay:
+            used.add("retry_delay")
+        if step.retry.backoff != 1:
             used.add("retry_backoff")
     if step.timeout is not None:
         used.add("timeout")
@@ -82,6 +99,8 @@ def step_features(pipeline: Pipeline, step: Step) -> list[str]:
         used.add("resources")
     if r.gpu:
         used.add("gpu")
+    if step.image != pipeline.image:
+        used.add("image")
     if step.rollback:
         used.add("rollback")
     if step.group:
@@ -92,6 +111,11 @@ def step_features(pipeline: Pipeline, step: Step) -> list[str]:
         used.add("after")
     used.update(scope_features(pipeline, step))
     return [f for f in FEATURE_TEXT if f in used]
+
+
+def pipeline_features(pipeline: Pipeline) -> list[str]:
+    """The features of :data:`FEATURE_TEXT` that the pipeline itself (not a step) uses."""
+    return ["schedule"] if pipeline.schedule else []
 
 
 def scope_features(pipeline: Pipeline, step: Step) -> set[str]:
@@ -213,6 +237,24 @@ def _environment(
 # --- the backend --------------------------------------------------------------------------------
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while one pipeline compiles.
+
+    Rendering and the lint's reading of the generated text allocate millions of short-lived
+    objects, none in a reference cycle, and every burst triggers collections that walk all live
+    objects (the whole IR among them) again: for 10,000 steps that was two thirds of the lint.
+    The collector is back on (if it was on) as soon as the pipeline is compiled.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 @dataclass(frozen=True)
 class GeneratedFile:
     """One output file: ``path`` is relative to the output directory."""
@@ -228,16 +270,23 @@ def file_stem(name: str) -> str:
 
 
 class Backend:
-    """A code generator for one target. Subclasses set the class attributes and :meth:`documents`."""
+    """A code generator for one target. Subclasses set the class attributes and :meth:`documents`.
+
+    Capabilities are data: ``FEATURES`` lists the features of :data:`FEATURE_TEXT` the target
+    compiles, ``PARTIAL`` those of them it honours only in part (feature -> what the engine does
+    instead, the text of the T101 warning); a feature not in ``FEATURES`` is a T101 error at the
+    step. Both describe the target with its default settings, as ``stepc targets`` prints them;
+    :meth:`partial` may lift a feature that a project's settings make whole. Checks that depend
+    on a value (a list too long for the engine, say) are small hooks in ``check_capabilities``.
+    """
 
     NAME: ClassVar[str] = ""
     DESCRIPTION: ClassVar[str] = ""
     FEATURES: ClassVar[frozenset[str]] = frozenset()
+    PARTIAL: ClassVar[dict[str, str]] = {"cache": CACHE_NOTE}
+    # The `[tool.stepc.<target>]` keys: every read goes through `setting`, every key is checked.
+    SETTINGS: ClassVar[dict[str, Setting]] = {}
     FILTERS: ClassVar[dict[str, Callable[..., Quoted]]] = BASE_FILTERS
-    # Features the target accepts but honours only in part: feature -> what the user should know.
-    PARTIAL: ClassVar[dict[str, str]] = {
-        "cache": "only `stepc run` reuses stored results; on this engine every run computes the step",
-    }
     COMMENT: ClassVar[str] = "#"
     # The package (or directory) that :meth:`render` loads templates from. The built-in targets
     # keep theirs in stepc.templates/<target>/; a plugin names its own package.
@@ -251,33 +300,54 @@ class Backend:
         self._plans: dict[int, tuple[Pipeline, Plan]] = {}
         self._tables: dict[tuple[int, str], tuple[Plan, Any]] = {}
 
-    # The common walk: capabilities first, then the documents, then the target's own lint.
+    @classmethod
+    def support(cls, feature: str) -> Support:
+        """What the tables say of ``feature``: yes, partial (a T101 warning) or no (a T101 error)."""
+        if feature not in cls.FEATURES:
+            return "no"
+        return "partial" if feature in cls.PARTIAL else "yes"
+
+    def partial(self) -> dict[str, str]:
+        """The PARTIAL table in force with this project's settings."""
+        return self.PARTIAL
+
+    # The common walk: settings and capabilities first, then the documents, then the target's lint.
     def compile(self, pipeline: Pipeline) -> tuple[list[GeneratedFile], list[Diagnostic]]:
-        diagnostics = self.check_capabilities(pipeline)
-        if any(d.severity == "error" for d in diagnostics):
-            return [], diagnostics
-        try:
-            files = [GeneratedFile(path, self.header(pipeline) + body) for path, body in self.documents(pipeline)]
-        except TemplateBug as bug:
-            return [], [*diagnostics, self.template_error(pipeline, bug)]
-        diagnostics.extend(self.lint(pipeline, files))
-        return files, diagnostics
+        with collector_paused():
+            diagnostics = check_settings(self.config, self.NAME, self.SETTINGS)
+            if not is_error(diagnostics):
+                diagnostics.extend(self.check_capabilities(pipeline))
+            if is_error(diagnostics):
+                return [], diagnostics
+            try:
+                files = [GeneratedFile(path, self.header(pipeline) + body) for path, body in self.documents(pipeline)]
+            except TemplateBug as bug:
+                return [], [*diagnostics, self.template_error(pipeline, bug)]
+            diagnostics.extend(self.lint(pipeline, files))
+            return files, diagnostics
 
     def check_capabilities(self, pipeline: Pipeline) -> list[Diagnostic]:
+        """T101 from the tables: an error at each step using a feature not in FEATURES, one
+        warning per partial feature (at its first step); targets add their value checks."""
         found = []
-        partial: dict[str, list[Step]] = {}
+        partial = self.partial()
+        uses: dict[str, list[Step]] = {}
         for step in pipeline.steps:
             for feature in step_features(pipeline, step):
                 if feature not in self.FEATURES:
                     found.append(self.unsupported(pipeline, step, feature))
-                elif feature in self.PARTIAL:
-                    partial.setdefault(feature, []).append(step)
-        for feature, steps in partial.items():
+                elif feature in partial:
+                    uses.setdefault(feature, []).append(step)
+        for feature, steps in uses.items():
             others = f" (and {len(steps) - 1} more)" if len(steps) > 1 else ""
-            message = f"step '{steps[0].name}'{others} uses {FEATURE_TEXT[feature]}: {self.PARTIAL[feature]}"
+            message = f"step '{steps[0].name}'{others} uses {FEATURE_TEXT[feature]}: {partial[feature]} ({self.NAME})"
             found.append(self.warning(pipeline, steps[0], message))
-        if pipeline.schedule and "schedule" not in self.FEATURES:
-            found.append(self.unsupported(pipeline, None, "schedule"))
+        for feature in pipeline_features(pipeline):
+            if feature not in self.FEATURES:
+                found.append(self.unsupported(pipeline, None, feature))
+            elif feature in partial:
+                message = f"pipeline '{pipeline.name}' has {FEATURE_TEXT[feature]}: {partial[feature]} ({self.NAME})"
+                found.append(self.warning(pipeline, None, message))
         return found
 
     def unsupported(self, pipeline: Pipeline, step: Step | None, feature: str, detail: str = "") -> Diagnostic:
@@ -285,6 +355,25 @@ class Backend:
         what = f"step '{step.name}' uses" if step else f"pipeline '{pipeline.name}' has"
         message = f"{what} {FEATURE_TEXT.get(feature, feature)}, which the {self.NAME} target cannot express"
         return self.at_step(pipeline, step, message + (f": {detail}" if detail else ""))
+
+    def partly_supported(self, pipeline: Pipeline, step: Step, feature: str, detail: str) -> Diagnostic:
+        """A value hook's T101 warning: this use of a feature maps only in part."""
+        return dataclasses.replace(self.unsupported(pipeline, step, feature, detail), severity="warning")
+
+    def group_timeout_warnings(self, pipeline: Pipeline) -> list[Diagnostic]:
+        """For targets that run a group as one task: a group where only some steps have a
+        timeout gets none (the task's limit is the sum of its steps'), which is said here."""
+        groups: dict[str, list[Step]] = {}
+        for step in pipeline.steps:
+            if step.group:
+                groups.setdefault(step.group, []).append(step)
+        found = []
+        for name, steps in groups.items():
+            timeouts = [s.timeout for s in steps]
+            if None in timeouts and any(t is not None for t in timeouts):
+                detail = f"group '{name}' runs as one task, whose timeout needs every step's"
+                found.append(self.partly_supported(pipeline, steps[0], "timeout", detail))
+        return found
 
     def warning(self, pipeline: Pipeline, step: Step | None, message: str) -> Diagnostic:
         """A T101 warning: something the target maps only in part, said out loud, not dropped."""
@@ -335,9 +424,10 @@ class Backend:
         """A template that failed: a bug in the backend (built-in or plugin), said as a diagnostic."""
         return Diagnostic("T201", f"{bug} (a bug in the {self.NAME} backend's templates)", pipeline.source)
 
-    def setting(self, key: str, default: Any) -> Any:
-        """A ``[tool.stepc.<target>]`` setting (flags override), with its default."""
-        return self.settings.get(key, default)
+    def setting(self, key: str) -> Any:
+        """A ``[tool.stepc.<target>]`` setting (flags override), or its declared default."""
+        value = self.settings.get(key)
+        return self.SETTINGS[key].default if value is None else value
 
     # -- the plan and the walk over it ---------------------------------------------------------
 

@@ -38,13 +38,14 @@ from stepc.diagnostics import Diagnostic
 from stepc.ir import Pipeline, Step, thaw
 from stepc.runtime.plan import artifact_refs
 
-from .base import ALL_FEATURES, BASE_FILTERS, Backend, GeneratedFile, file_stem
+from .base import BASE_FILTERS, CACHE_NOTE, Backend, GeneratedFile, file_stem
 from .gha_expr import job_condition
 from .gha_lint import lint_workflow
 from .gha_quote import gh_json, gh_text, gh_value, yaml_block, yaml_key
 from .gha_scripts import FEED_SCRIPT, PARAMS_SCRIPT, ROLLBACK_SCRIPT, RUN_SCRIPT, VALUES_SCRIPT
 from .naming import NameRule, assign_names
 from .plan import NameScheme, Plan, Unit, choose_machine, loop_of, store_segment
+from .settings import Setting
 
 JOB_ID = NameRule(
     64,
@@ -133,14 +134,68 @@ class GitHubActionsBackend(Backend):
     }
     # Every condition is decided inside `stepc exec`, which reads upstream artifacts itself;
     # `if:` only skips early.
-    FEATURES: ClassVar[frozenset[str]] = ALL_FEATURES
+    FEATURES: ClassVar[frozenset[str]] = frozenset({
+        "foreach", "foreach_param", "chained_map", "condition", "artifact_condition", "merge",
+        "retry", "retry_delay", "retry_backoff", "timeout", "resources", "gpu", "image", "rollback",
+        "group", "cache", "after", "schedule", "branch_in_foreach",
+    })  # fmt: skip
+    # GPUs are whole once a runner with GPUs is configured, images with container = true.
+    PARTIAL: ClassVar[dict[str, str]] = {
+        "retry": (
+            "GitHub cannot retry a job, so `stepc exec --retry` retries in the same job: an attempt "
+            "that ends the process or the job (a crash, the timeout) is not retried"
+        ),
+        "timeout": (
+            "GitHub's timeout-minutes bounds the whole job (every attempt, the waits and setup_minutes, "
+            "in whole minutes), so one attempt is not stopped at its own timeout"
+        ),
+        "gpu": (
+            "hosted runners have no GPU: list a runner with GPUs in [tool.stepc.gha] runners "
+            "(until then the job runs on runs_on)"
+        ),
+        "image": "jobs run on the runner, not in the step's image: set container = true under [tool.stepc.gha]",
+        "cache": CACHE_NOTE,
+    }
+    SETTINGS: ClassVar[dict[str, Setting]] = {
+        "runs_on": Setting(
+            "strings", "ubuntu-latest", "the runner label(s) of every job a bigger runner does not take"
+        ),
+        "default_capacity": Setting(
+            "capacity", {"cpu": 4, "memory": "16Gi"}, "what the `runs_on` runner holds (no GPU unless `gpu` says)"
+        ),
+        "runners": Setting(
+            "machines",
+            [],
+            "`{runs_on, gpu, cpu, memory}` tables: the first that holds a bigger step runs it",
+            shown="`[]`",
+        ),
+        "container": Setting("boolean", False, "run each job in its step's image"),
+        "install": Setting("strings", "pip install .", "the command(s) that install the project in a job"),
+        "python": Setting("string", "3.12", "the Python version `actions/setup-python` installs"),
+        "params": Setting(
+            "string", "inputs", "one dispatch input per parameter, or one JSON input", choices=("inputs", "json")
+        ),
+        "setup_minutes": Setting("integer", 10, "minutes a job's timeout adds for checkout and install"),
+        "retention_days": Setting("integer", None, "how long the store artifacts are kept"),
+        "actions": Setting("table", {}, 'overrides of the pinned action versions (`checkout = "actions/checkout@v4"`)'),
+    }
     NAMES: ClassVar[NameScheme] = NameScheme(JOB_ID, RESERVED_JOBS, values=JOB_ID)
+
+    # -- checks -----------------------------------------------------------------------------
+
+    def partial(self) -> dict[str, str]:
+        lifted = set()
+        if any(isinstance(r, dict) and int(r.get("gpu", 0)) for r in self.setting("runners")):
+            lifted.add("gpu")
+        if self.setting("container"):
+            lifted.add("image")
+        return {k: v for k, v in self.PARTIAL.items() if k not in lifted}
 
     # -- checks -----------------------------------------------------------------------------
 
     def check_capabilities(self, pipeline: Pipeline) -> list[Diagnostic]:
         found = super().check_capabilities(pipeline)
-        if len(pipeline.params) > MAX_INPUTS and self.setting("params", "inputs") != "json":
+        if len(pipeline.params) > MAX_INPUTS and self.setting("params") != "json":
             found.append(
                 self.unsupported(
                     pipeline,
@@ -150,11 +205,13 @@ class GitHubActionsBackend(Backend):
                     "[tool.stepc.gha] to take them as one JSON input",
                 )
             )
+        found.extend(self.group_timeout_warnings(pipeline))
         for unit in self.units(pipeline):
             loops = {loop_of(pipeline, s) for s in unit.steps}
             if len(loops) > 1:
                 detail = f"the steps of group '{unit.first.group}' run in one job, so they need one foreach source"
                 found.append(self.unsupported(pipeline, unit.steps[1], "group", detail))
+        gpus_partial = "gpu" in self.partial()  # then the GPU warning has said it
         for step in pipeline.steps:
             loop = loop_of(pipeline, step)
             if loop is not None and loop.kind == "param" and step.foreach and step.foreach.name == loop.name:
@@ -162,7 +219,7 @@ class GitHubActionsBackend(Backend):
                 if isinstance(default, (list, tuple)) and len(default) > MAX_MATRIX:
                     detail = f"its {len(default)} items exceed GitHub's limit of {MAX_MATRIX} matrix jobs"
                     found.append(self.unsupported(pipeline, step, "foreach_param", detail))
-            if not self._runner(step)[1]:
+            if not self._runner(step)[1] and not (gpus_partial and step.resources.gpu):
                 message = (
                     f"step '{step.name}' needs more than {self._default_runs_on()!r} has (GPUs, CPU or memory), "
                     "and no entry of [tool.stepc.gha] runners holds it: it runs there anyway"
@@ -179,11 +236,11 @@ class GitHubActionsBackend(Backend):
     # -- settings ---------------------------------------------------------------------------
 
     def _install(self) -> list[str]:
-        value = self.setting("install", "pip install .")
+        value = self.setting("install")
         return [value] if isinstance(value, str) else [str(v) for v in value]
 
     def _default_runs_on(self) -> str | list[str]:
-        value = self.setting("runs_on", "ubuntu-latest")
+        value = self.setting("runs_on")
         return value if isinstance(value, str) else [str(v) for v in value]
 
     def _runner(self, step: Step) -> tuple[str | list[str], bool]:
@@ -193,8 +250,8 @@ class GitHubActionsBackend(Backend):
         ``default_capacity`` says otherwise) takes every step it can hold; a bigger step goes to
         the first of ``runners`` that holds it, preferring fewer GPUs.
         """
-        capacity = {"cpu": 4, "memory": "16Gi", **dict(self.setting("default_capacity", {}))}
-        labels, found = choose_machine(step.resources, capacity, list(self.setting("runners", [])), "runs_on")
+        capacity = {**self.SETTINGS["default_capacity"].default, **dict(self.setting("default_capacity"))}
+        labels, found = choose_machine(step.resources, capacity, list(self.setting("runners")), "runs_on")
         if labels is None:
             return self._default_runs_on(), found
         return (labels if isinstance(labels, str) else [str(v) for v in labels]), True
@@ -210,7 +267,7 @@ class GitHubActionsBackend(Backend):
 
     def view(self, pipeline: Pipeline) -> dict[str, Any]:
         plan = self.plan(pipeline)
-        json_input = self.setting("params", "inputs") == "json"
+        json_input = self.setting("params") == "json"
         inputs, spec = self._inputs(pipeline, json_input)
         loop_keys = self._loop_keys(plan)
         common = {
@@ -241,15 +298,15 @@ class GitHubActionsBackend(Backend):
             "param_outputs": [(key, name) for name, key in sorted(loop_keys.items())],
             "loops": {key: name for name, key in loop_keys.items()},
             "default_runs_on": self._default_runs_on(),
-            "python": str(self.setting("python", "3.12")),
+            "python": str(self.setting("python")),
             "install": self._install(),
-            "actions": {**ACTIONS, **dict(self.setting("actions", {}))},
+            "actions": {**ACTIONS, **dict(self.setting("actions"))},
             "store": STORE,
             "common_env": sorted(common.items()),
             "jobs": jobs,
             "params_script": PARAMS_SCRIPT,
             "rollback_script": ROLLBACK_SCRIPT,
-            "retention_days": self.setting("retention_days", None),
+            "retention_days": self.setting("retention_days"),
         }
 
     def _inputs(self, pipeline: Pipeline, json_input: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -339,7 +396,7 @@ class GitHubActionsBackend(Backend):
         paths = [f"{STORE}/runs/*/{store_segment(s.name)}" + (f"/items/{item}" if item else "") for s in unit.steps]
         timeout = None
         if unit.worst_seconds is not None:
-            timeout = math.ceil(unit.worst_seconds / 60) + int(self.setting("setup_minutes", 10))
+            timeout = math.ceil(unit.worst_seconds / 60) + int(self.setting("setup_minutes"))
         return JobView(
             kind="step",
             id=unit.name,
@@ -347,7 +404,7 @@ class GitHubActionsBackend(Backend):
             needs=[PARAMS_JOB, *unit.needs],
             guard="${{ " + guard + " }}",
             runs_on=self.resources_view(plan, unit),
-            container=unit.first.image if self.setting("container", False) else None,
+            container=unit.first.image if self.setting("container") else None,
             timeout=timeout,
             matrix=matrix,
             outputs=job_outputs,

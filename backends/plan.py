@@ -21,7 +21,7 @@ from functools import cached_property
 from typing import Any, Literal
 
 from stepc.ir import Condition, Parameter, Pipeline, Resources, Retry, Step
-from stepc.runtime.plan import artifact_refs
+from stepc.runtime.entry import condition_reads
 from stepc.units import parse_bytes, parse_cpu
 
 from .naming import NameRule, assign_names
@@ -234,22 +234,6 @@ def _names(keys: list[str], scheme: NameScheme) -> dict[str, str]:
     return {key: names[text] for key, text in wanted.items()}
 
 
-def _read_values(pipeline: Pipeline) -> dict[str, tuple[str, ...]]:
-    """Step -> its outputs that some condition reads, sorted (none for a foreach step: a
-    condition reads one value, and a foreach step has one per item). One pass over the
-    conditions, instead of one per producer."""
-    read: dict[str, set[str]] = {}
-    for step in pipeline.steps:
-        for ref in artifact_refs(step.condition):
-            read.setdefault(ref.step, set()).add(ref.name)
-    found: dict[str, tuple[str, ...]] = {}
-    for step in pipeline.steps:
-        names = read.get(step.name)
-        if names and step.foreach is None:
-            found[step.name] = tuple(sorted(names & set(step.outputs)))
-    return found
-
-
 def _fed(pipeline: Pipeline) -> dict[str, set[str]]:
     """Plain step -> its outputs that a foreach step fans out over (their item lists are
     published). Only a direct consumer can fan out over an output: a chained map further down
@@ -302,7 +286,7 @@ def build_plan(pipeline: Pipeline, scheme: NameScheme) -> Plan:
     names = _names(keys, scheme)
     owner_key = {s.name: key for key, steps in grouped.items() for s in steps}
     place = {key: i for i, key in enumerate(keys)}
-    read = _read_values(pipeline)
+    read = condition_reads(pipeline)  # one pass over the conditions, not one per producer
     fed = _fed(pipeline)
     units: list[Unit] = []
     for key in keys:

@@ -30,14 +30,14 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from stepc import graphs
 from stepc.diagnostics import Diagnostic
 from stepc.ir import Pipeline, Step, thaw
 
-from .base import ALL_FEATURES, Backend, GeneratedFile, file_stem
+from .base import CACHE_NOTE, Backend, GeneratedFile, file_stem
 from .commands import ExecCall, shell_line
 from .naming import NameRule, assign_names
 from .plan import NameScheme, Plan, Unit, choose_machine, fused_resources, loop_of
+from .settings import Setting
 from .valohai_io import RUN_ID, STORE
 
 # Node, step and parameter names: no dots (edges are `node.kind.key`), nothing a shell reads.
@@ -91,40 +91,73 @@ class NodeView:
     loop: NodeLoop | None
 
 
-def parallel_steps(pipeline: Pipeline, name: str) -> list[str]:
-    """Steps neither before nor after ``name``: they can fail while it has succeeded."""
-
-    after = {s.name: pipeline.downstream(s.name) for s in pipeline.steps}
-    related = graphs.reachable(after, [name]) | graphs.reachable(graphs.reverse(after), [name]) | {name}
-    return [s.name for s in pipeline.steps if s.name not in related]
-
-
 class ValohaiBackend(Backend):
     NAME = "valohai"
     DESCRIPTION = "Valohai: valohai.yaml with a step per task and a pipeline (nodes, edges, task nodes)"
     # Every condition is decided inside `stepc exec`, which reads upstream artifacts itself.
-    FEATURES: ClassVar[frozenset[str]] = ALL_FEATURES
+    FEATURES: ClassVar[frozenset[str]] = frozenset({
+        "foreach", "foreach_param", "chained_map", "condition", "artifact_condition", "merge",
+        "retry", "retry_delay", "retry_backoff", "timeout", "resources", "gpu", "image", "rollback",
+        "group", "cache", "after", "schedule", "branch_in_foreach",
+    })  # fmt: skip
+    # GPUs are whole once an environment with GPUs is configured (see `partial`).
+    PARTIAL: ClassVar[dict[str, str]] = {
+        "retry": (
+            "Valohai's on-error: retry has no count, so `stepc exec --retry` retries in the same execution: "
+            "an attempt that ends the process or the execution (a crash, the time limit) is not retried"
+        ),
+        "timeout": (
+            "Valohai's time-limit bounds the whole execution (every attempt, the waits and setup_minutes), "
+            "so one attempt is not stopped at its own timeout"
+        ),
+        "gpu": (
+            "the default environment has no GPU: list an environment with GPUs in [tool.stepc.valohai] "
+            "environments (until then the step runs in the default one)"
+        ),
+        "rollback": (
+            "Valohai has no failure hook, so a failing node rolls back the steps before it: a failure "
+            "on a parallel branch does not roll this step back"
+        ),
+        "schedule": "valohai.yaml cannot hold one: add a scheduled trigger in Valohai",
+        "cache": CACHE_NOTE,
+    }
+    SETTINGS: ClassVar[dict[str, Setting]] = {
+        "file": Setting(
+            "string",
+            None,
+            'the file name (`"valohai.yaml"` is the one Valohai reads)',
+            shown="`<pipeline>.valohai.yaml`",
+        ),
+        "environment": Setting(
+            "string", None, "the environment of every step a bigger one does not take", shown="the project's default"
+        ),
+        "default_capacity": Setting(
+            "capacity", {}, "what `environment` holds (no GPU unless `gpu` says)", shown="no limit, no GPU"
+        ),
+        "environments": Setting(
+            "machines",
+            [],
+            "`{environment, gpu, cpu, memory}` tables: the first that holds a bigger step runs it",
+            shown="`[]`",
+        ),
+        "install": Setting("strings", "pip install .", "the command(s) that install the project in an execution"),
+        "setup_minutes": Setting("integer", 10, "minutes a time limit adds for the image and install"),
+    }
     NAMES: ClassVar[NameScheme] = NameScheme(NODE)
+
+    def partial(self) -> dict[str, str]:
+        gpus = any(isinstance(e, dict) and int(e.get("gpu", 0)) for e in self.setting("environments"))
+        return {k: v for k, v in self.PARTIAL.items() if not (gpus and k == "gpu")}
 
     def check_capabilities(self, pipeline: Pipeline) -> list[Diagnostic]:
         found = super().check_capabilities(pipeline)
-        for step in pipeline.steps:
-            parallel = parallel_steps(pipeline, step.name) if step.rollback else []
-            if parallel:
-                message = (
-                    f"step '{step.name}' has a rollback function, which Valohai runs only when a step after it "
-                    f"fails: a failure of {', '.join(repr(p) for p in parallel)} (on a parallel branch) "
-                    "does not roll it back"
-                )
-                found.append(self.warning(pipeline, step, message))
-        if pipeline.schedule:
-            message = f"pipeline '{pipeline.name}' has a schedule, which valohai.yaml cannot hold"
-            found.append(self.warning(pipeline, None, message + ": add a scheduled trigger in Valohai"))
         for param in pipeline.params:
             if not _PASSABLE.match(param.name):
                 found.append(self.unsupported(pipeline, None, f"parameter {param.name!r}", "not a command-line name"))
+        gpus_partial = "gpu" in self.partial()  # then the GPU warning has said it
+        found.extend(self.group_timeout_warnings(pipeline))
         for unit in self.units(pipeline):
-            if not self._environment(unit.steps)[1]:
+            if not self._environment(unit.steps)[1] and not (gpus_partial and any(s.resources.gpu for s in unit.steps)):
                 message = (
                     f"step '{unit.first.name}' needs more than the default environment has (GPUs, CPU or memory), "
                     "and no entry of [tool.stepc.valohai] environments holds it: it runs in the default environment"
@@ -144,7 +177,7 @@ class ValohaiBackend(Backend):
         return list(self.plan(pipeline).units)
 
     def documents(self, pipeline: Pipeline) -> Iterable[tuple[str, str]]:
-        path = str(self.setting("file", f"{file_stem(pipeline.name)}.valohai.yaml"))
+        path = str(self.setting("file") or f"{file_stem(pipeline.name)}.valohai.yaml")
         yield path, self.render("valohai/valohai.yaml.j2", **self.view(pipeline))
 
     def lint(self, pipeline: Pipeline, files: list[GeneratedFile]) -> list[Diagnostic]:
@@ -155,16 +188,16 @@ class ValohaiBackend(Backend):
     # -- settings -----------------------------------------------------------------------------
 
     def _install(self) -> list[str]:
-        value = self.setting("install", "pip install .")
+        value = self.setting("install")
         return [value] if isinstance(value, str) else [str(v) for v in value]
 
     def _environment(self, steps: tuple[Step, ...]) -> tuple[str | None, bool]:
         """The environment from the resource map: ``environment`` (its capacity given by
         ``default_capacity``, no GPU) for what it holds, else the first of ``environments`` that
         holds the steps, fewest GPUs first; and whether anything configured holds them."""
-        default = self.setting("environment", None)
-        capacity = dict(self.setting("default_capacity", {}))
-        table = list(self.setting("environments", []))
+        default = self.setting("environment")
+        capacity = dict(self.setting("default_capacity"))
+        table = list(self.setting("environments"))
         chosen, found = choose_machine(fused_resources(steps), capacity, table, "environment")
         if chosen is None:
             return (str(default) if default else None), found
@@ -329,7 +362,7 @@ class ValohaiBackend(Backend):
         env += sorted({kv for s in unit.steps for kv in s.env})
         limit = None
         if unit.worst_seconds is not None:
-            limit = math.ceil(unit.worst_seconds) + 60 * int(self.setting("setup_minutes", 10))
+            limit = math.ceil(unit.worst_seconds) + 60 * int(self.setting("setup_minutes"))
         return StepView(
             name=unit.name,
             image=unit.first.image,

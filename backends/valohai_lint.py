@@ -23,24 +23,26 @@ def lint_config(text: str) -> list[str]:
         return ["a valohai.yaml is a list of steps and pipelines"]
     problems: list[str] = []
     steps = [i["step"]["name"] for i in items if isinstance(i, dict) and "step" in i]
-    if len(set(steps)) != len(steps):
+    known_steps = set(steps)
+    if len(known_steps) != len(steps):
         problems.append("step names are not unique")
     for item in items:
         pipeline = item.get("pipeline") if isinstance(item, dict) else None
         if not pipeline:
             continue
         nodes = [n["name"] for n in pipeline.get("nodes") or []]
-        if len(set(nodes)) != len(nodes):
+        known_nodes = set(nodes)
+        if len(known_nodes) != len(nodes):
             problems.append("node names are not unique")
         for node in pipeline.get("nodes") or []:
             if "." in node["name"]:
                 problems.append(f"node name {node['name']!r} contains a dot")
-            if node["step"] not in steps:
+            if node["step"] not in known_steps:
                 problems.append(f"node {node['name']!r} runs unknown step {node['step']!r}")
         sockets = [s for edge in pipeline.get("edges") or [] for s in edge]
         sockets += [t for p in pipeline.get("parameters") or [] for t in p.get("targets", [])]
         for socket in sockets:
-            if socket.split(".", 2)[0] not in nodes:
+            if socket.split(".", 2)[0] not in known_nodes:
                 problems.append(f"{socket!r} names an unknown node")
         after: dict[str, list[str]] = {name: [] for name in nodes}
         for edge in pipeline.get("edges") or []:

@@ -1,19 +1,31 @@
-"""How fast the front end is, next to the floor set by libcst itself.
+"""How fast stepc compiles, next to the floor set by ``libcst.parse_module`` of the same file.
 
-    python bench/compile.py [--repeat N]
+    python bench/compile.py [--sizes 100,1000,10000] [--shapes chain,...] [--targets argo,...]
+                            [--repeat N] [--doubling 1000] [--no-startup]
 
-Prints, in one run:
-  * for generated flows of 10, 100 and 1,000 steps: the bare ``libcst.parse_module`` time, the
-    time to build the IR in-process (``stepc.frontend.load``: read, parse, check, assemble) and
-    their ratio (bar: at most 3x for 1,000 steps);
-  * as processes: ``stepc check`` on a one-step file next to ``python -c "import libcst"``
-    (bar: at most 1.5x), and ``stepc check`` on 200 files in one process (bar: under 2 s);
-  * the 1,000-step flow compiled to every target: in-process time per target next to the IR
-    time, and ``stepc compile --target all`` as a process next to a process that only imports
-    libcst and parses the file (bar: at most 5x).
+Flow files of four shapes (``bench/flows.py``: chain, independent, conditions, scopes) are
+generated at each size. Every measurement is a fresh process, so that its peak RSS
+(``ru_maxrss`` of that one child, from ``os.wait4``) is its own:
 
-Times are the best of ``--repeat`` runs: the least disturbed measurement of the same work.
-Exit status 1 when a bar is missed, so that the script can gate a CI job if one wants it to.
+* ``parse``: the bare ``libcst.parse_module`` of the file (the floor);
+* ``ir``: ``stepc.frontend.load`` (read, parse, check, assemble);
+* one row per target: the front end plus that backend's ``compile`` (generation and the
+  target's lint), which is what ``stepc compile --target T`` does before writing;
+* ``all``: the command ``stepc compile FILE --target all -o DIR`` as a whole process
+  (imports and writing included), the 60 s / 1.5 GB bar.
+
+Times are CPU seconds (user + system; the machine is shared, and wall time under load measures
+the other processes): inside the child around the work only for the in-process rows (imports
+excluded), from the child's rusage for ``all`` (imports included); wall time is shown beside.
+``x parse`` is the row's time over the parse time; ``x2`` is the doubling ratio
+time(2N) / time(N), measured for each N given to ``--doubling`` (2N is generated and timed
+too). Times are the best of ``--repeat`` runs (the least disturbed), RSS the largest.
+
+Bars (issue 12): at 1,000 steps every target is at most 5x the parse for every shape; doubling
+costs at most 2.2x; 10,000 steps compile to all targets in under 60 s and 1.5 GB. Unless
+``--no-startup``, the older start-up bars are checked too: ``stepc check`` of one file at most
+1.5x ``python -c "import libcst"``, and 200 files checked in one process in under 2 s.
+Exit status 1 when a bar is missed.
 """
 
 from __future__ import annotations
@@ -26,58 +38,85 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from functools import partial
+from dataclasses import dataclass
 from pathlib import Path
 
-import libcst
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from stepc.frontend import load
+from flows import SHAPES, chain_source  # noqa: E402
 
-
-def flow_source(steps: int) -> str:
-    """A flow of ``steps`` steps in a chain with fan-in, parameters, foreach and conditions."""
-    lines = ['"""A generated flow for the benchmark."""', "from stepc import pipeline, step", "", "SEED = 7", ""]
-    for i in range(steps):
-        inputs = [f"out{i - 1}"] if i else []
-        if i >= 2 and i % 5 == 0:
-            inputs.append(f"out{i - 2}")
-        options = [f"outputs=['out{i}']", "retry=2", "timeout='5m'", "resources={'cpu': 1, 'memory': '1Gi'}"]
-        if inputs:
-            options.insert(0, f"inputs={inputs!r}")
-        if i % 10 == 3:
-            options.append("when=\"mode == 'full' and epochs > 1\"")
-        if i % 10 == 7 and inputs:
-            options.append(f"foreach={inputs[0]!r}")
-        signature = [*inputs, "seed: int = SEED", "mode: str = 'full'", "epochs: int = 3"]
-        lines += [
-            f"@step({', '.join(options)})",
-            f"def step_{i}({', '.join(signature)}):",
-            f'    """Step {i} of the benchmark."""',
-            "    values = [seed * j for j in range(epochs)]",
-            "    return {'mode': mode, 'values': values}",
-            "",
-        ]
-    lines.append(f"pipeline('bench-{steps}', steps=[{', '.join(f'step_{i}' for i in range(steps))}])")
-    return "\n".join(lines) + "\n"
+TARGETS = ("argo", "airflow", "gha", "valohai")
+TIME_BAR = 5.0
+DOUBLING_BAR = 2.2
+ALL_SECONDS_BAR = 60.0
+ALL_BYTES_BAR = 1.5 * 2**30
 
 
-def parse_without_collector(text: str) -> None:
-    gc.disable()
-    try:
+# --- the measured child ------------------------------------------------------------------
+
+
+def work(kind: str, path: str) -> tuple[float, float]:
+    """Run one measured piece of work in this process; its CPU and wall time in seconds."""
+    if kind == "parse":
+        import libcst
+
+        text = Path(path).read_text(encoding="utf-8")
+        start = time.process_time(), time.perf_counter()
         libcst.parse_module(text)
-    finally:
-        gc.enable()
+        return time.process_time() - start[0], time.perf_counter() - start[1]
+    from stepc.config import find_config
+    from stepc.frontend import load
+    from stepc.targets import load_target
+
+    backend = None
+    if kind != "ir":
+        backend = load_target(kind)(find_config(Path(path).parent))
+    start = time.process_time(), time.perf_counter()
+    pipeline, diagnostics = load(path)
+    if pipeline is None:
+        raise SystemExit("\n".join(d.render_text() for d in diagnostics))
+    if backend is not None:
+        _, problems = backend.compile(pipeline)
+        errors = [p.render_text() for p in problems if p.severity == "error"]
+        if errors:
+            raise SystemExit("\n".join(errors))
+    return time.process_time() - start[0], time.perf_counter() - start[1]
 
 
-def best_of(repeat: int, work: Callable[[], object]) -> float:
-    times = []
-    for _ in range(repeat):
-        gc.collect()  # each run starts from the same heap: no collection owed by the previous one
+# --- the parent ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float  # CPU time (user + system): what the work costs, whatever else the machine runs
+    wall: float
+    rss: int  # bytes
+
+
+def measure(command: list[str], env: dict[str, str], timed_inside: bool) -> Run:
+    """One fresh process: the work's times as the child measured them, or the whole process's
+    (CPU from its rusage, imports included), and its peak RSS."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        process = subprocess.Popen(command, stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    if process.returncode != 0 or "Traceback" in stderr:
+        raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{stderr[-4000:]}")
+    if timed_inside:
+        cpu, wall = (float(x) for x in stdout.split()[-2:])
+    else:
+        cpu = usage.ru_utime + usage.ru_stime
+    return Run(cpu, wall, usage.ru_maxrss * 1024)  # Linux reports KiB
+
+
+def best(repeat: int, command: list[str], env: dict[str, str], timed_inside: bool = True) -> Run:
+    runs = [measure(command, env, timed_inside) for _ in range(repeat)]
+    return Run(min(r.seconds for r in runs), min(r.wall for r in runs), max(r.rss for r in runs))
 
 
 def stepc_command() -> list[str]:
@@ -87,110 +126,121 @@ def stepc_command() -> list[str]:
 
 
 def process_env(workdir: Path) -> dict[str, str]:
-    """The environment of the measured processes: bytecode cached, as in any real install.
-
-    Under ``PYTHONDONTWRITEBYTECODE`` (set in some sandboxes and CI images) stepc's modules
-    would be compiled from source on every start while libcst's come precompiled from its
-    wheel, which measures the sandbox rather than stepc. A private cache directory keeps the
-    repository clean.
-    """
+    """Bytecode cached, as in any real install (some sandboxes set PYTHONDONTWRITEBYTECODE,
+    which would measure compiling stepc's own modules); a private cache keeps the repo clean."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
     return env
 
 
-def run(command: list[str], env: dict[str, str] | None = None) -> None:
-    result = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
-    if result.returncode not in (0, 1) or "Traceback" in result.stderr:
-        raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr}")
+def load_average() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def compile_targets(workdir: Path, repeat: int, env: dict[str, str]) -> list[str]:
-    """Code generation for every target of the 1,000-step flow; returns the bars missed."""
-    from stepc.config import find_config
-    from stepc.targets import available_targets, load_target
+def fmt_rss(rss: int) -> str:
+    return f"{rss / 2**20:7.0f}"
 
-    path = workdir / "flow_1000.py"
-    pipeline, _ = load(str(path))
-    assert pipeline is not None
-    config = find_config(workdir)
-    build = best_of(repeat, partial(load, str(path)))
+
+def bench_shapes(args: argparse.Namespace, workdir: Path, env: dict[str, str]) -> list[str]:
+    """The table of shapes x sizes x rows; returns the bars missed."""
+    me = [sys.executable, str(Path(__file__).resolve()), "--child"]
+    rows = ["parse", "ir", *args.targets, "all"]
+    sizes = sorted(set(args.sizes) | {2 * n for n in args.doubling})
+    missed: list[str] = []
+    print(f"{'shape':<12} {'steps':>6} {'row':<8} {'cpu s':>8} {'wall s':>8} {'MiB':>7} {'x parse':>8} {'x2':>6}  load")
+    for shape in args.shapes:
+        times: dict[tuple[int, str], float] = {}
+        for steps in sizes:
+            path = workdir / f"{shape}_{steps}.py"
+            path.write_text(SHAPES[shape](steps), encoding="utf-8")
+            for row in rows:
+                if row == "all":
+                    out = workdir / f"out_{shape}_{steps}"
+                    command = [*stepc_command(), "compile", str(path), "--target", "all", "-o", str(out)]
+                    run = best(args.repeat, command, env, timed_inside=False)
+                    shutil.rmtree(out, ignore_errors=True)
+                else:
+                    run = best(args.repeat, [*me, row, str(path)], env)
+                times[(steps, row)] = run.seconds
+                ratio = run.seconds / times[(steps, "parse")]
+                half = times.get((steps // 2, row)) if steps // 2 in args.doubling else None
+                doubling = f"{run.seconds / half:6.2f}" if half else ""
+                print(
+                    f"{shape:<12} {steps:>6} {row:<8} {run.seconds:8.3f} {run.wall:8.3f} {fmt_rss(run.rss)}"
+                    f" {ratio:8.2f} {doubling:>6}"
+                    f"  {load_average()}",
+                    flush=True,
+                )
+                if steps == 1000 and row in TARGETS and ratio > TIME_BAR:
+                    missed.append(f"{shape} {steps} {row}: {ratio:.2f}x the parse (bar {TIME_BAR}x)")
+                if half and run.seconds / half > DOUBLING_BAR and row != "all":
+                    missed.append(f"{shape} {steps // 2}->{steps} {row}: doubling {run.seconds / half:.2f}x")
+                if steps == 10000 and row == "all" and (run.seconds > ALL_SECONDS_BAR or run.rss > ALL_BYTES_BAR):
+                    missed.append(f"{shape} 10000 all: {run.seconds:.1f} s, {run.rss / 2**20:.0f} MiB")
+    return missed
+
+
+def bench_startup(repeat: int, workdir: Path, env: dict[str, str]) -> list[str]:
+    """The start-up bars: one small file, and many small files in one process."""
+    one = workdir / "one.py"
+    one.write_text(chain_source(1), encoding="utf-8")
+    many = workdir / "many"
+    many.mkdir()
+    for i in range(200):
+        (many / f"flow_{i:03}.py").write_text(chain_source(5), encoding="utf-8")
+    files = sorted(str(p) for p in many.glob("*.py"))
+    check = stepc_command()
+    floor = best(repeat, [sys.executable, "-c", "import libcst"], env, timed_inside=False)
+    single = best(repeat, [*check, "check", str(one)], env, timed_inside=False)
+    batch = best(repeat, [*check, "check", *files], env, timed_inside=False)
     print()
-    print("Code generation for the 1,000-step flow (in-process), best of", repeat)
-    print(f"  IR (stepc.frontend.load)       {build * 1000:8.1f} ms")
-    for name in available_targets():
-        backend = load_target(name)(config)
-        generate = best_of(repeat, partial(backend.compile, pipeline))
-        print(f"  {name:<30} {generate * 1000:8.1f} ms   (+{generate / build:.2f}x the IR)")
-    out = workdir / "out"
-    parse_only = [sys.executable, "-c", f"import libcst; libcst.parse_module(open({str(path)!r}).read())"]
-    compile_all = [*stepc_command(), "compile", str(path), "--target", "all", "-o", str(out)]
-    run(parse_only, env)
-    run(compile_all, env)
-    floor = best_of(repeat, lambda: run(parse_only, env))
-    whole = best_of(repeat, lambda: run(compile_all, env))
-    print(f"  process: import libcst + parse {floor * 1000:8.1f} ms")
-    print(f"  process: stepc compile --target all {whole * 1000:8.1f} ms   ({whole / floor:.2f}x)")
-    return [f"compile --target all is {whole / floor:.2f}x the libcst parse (bar: 5x)"] if whole / floor > 5 else []
+    print(f"Processes (CPU time), best of {repeat}; load {load_average()}")
+    print(f"  python -c 'import libcst'      {floor.seconds * 1000:8.1f} ms")
+    print(f"  stepc check one.py             {single.seconds * 1000:8.1f} ms   ({single.seconds / floor.seconds:.2f}x)")
+    print(f"  stepc check 200 files          {batch.seconds * 1000:8.1f} ms")
+    missed = []
+    if single.seconds / floor.seconds > 1.5:
+        missed.append(f"stepc check on one file is {single.seconds / floor.seconds:.2f}x the libcst import (bar 1.5x)")
+    if batch.seconds > 2:
+        missed.append(f"200 files took {batch.seconds:.2f} s (bar 2 s)")
+    return missed
+
+
+def numbers(text: str) -> list[int]:
+    return [int(n) for n in text.split(",") if n]
+
+
+def names(text: str) -> list[str]:
+    return [n for n in text.split(",") if n]
 
 
 def main() -> int:
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        gc.collect()
+        print(*work(sys.argv[2], sys.argv[3]))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5, help="runs per measurement (the best counts)")
-    repeat = parser.parse_args().repeat
+    parser.add_argument("--sizes", type=numbers, default=[100, 1000, 10000], help="steps per flow")
+    parser.add_argument("--shapes", type=names, default=list(SHAPES), help=",".join(SHAPES))
+    parser.add_argument("--targets", type=names, default=list(TARGETS), help=",".join(TARGETS))
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (the best time counts)")
+    parser.add_argument("--doubling", type=numbers, default=[1000], help="sizes N also measured at 2N")
+    parser.add_argument("--no-startup", action="store_true", help="skip the start-up bars")
+    args = parser.parse_args()
+    unknown = [s for s in args.shapes if s not in SHAPES] + [t for t in args.targets if t not in TARGETS]
+    if unknown:
+        parser.error(f"unknown shape or target: {', '.join(unknown)}")
     workdir = Path(tempfile.mkdtemp(prefix="stepc-bench-"))
-    missed: list[str] = []
+    env = process_env(workdir)
+    print(f"stepc compile benchmark: best of {args.repeat}, {os.cpu_count()} cores, load {load_average()}")
     try:
-        print("In-process: libcst parse vs IR (stepc.frontend.load), best of", repeat)
-        # The front end pauses the cycle collector while it reads; the last column is the bare
-        # parse under the same condition, so that the speed-up is not mistaken for free work.
-        print(f"{'steps':>6} {'lines':>7} {'parse ms':>10} {'IR ms':>10} {'ratio':>7} {'parse, gc paused':>17}")
-        for steps in (10, 100, 1000):
-            path = workdir / f"flow_{steps}.py"
-            text = flow_source(steps)
-            path.write_text(text, encoding="utf-8")
-            pipeline, diagnostics = load(str(path))
-            assert pipeline is not None and len(pipeline.steps) == steps, [d.render_text() for d in diagnostics]
-            parse = best_of(repeat, partial(libcst.parse_module, text))
-            build = best_of(repeat, partial(load, str(path)))
-            ratio = build / parse
-            quiet = best_of(repeat, partial(parse_without_collector, text))
-            print(
-                f"{steps:>6} {text.count(chr(10)):>7} {parse * 1000:>10.1f} {build * 1000:>10.1f} {ratio:>6.2f}x"
-                f" {quiet * 1000:>14.1f} ms"
-            )
-            if steps == 1000 and ratio > 3:
-                missed.append(f"IR of 1,000 steps is {ratio:.2f}x the bare parse (bar: 3x)")
-
-        one = workdir / "one.py"
-        one.write_text(flow_source(1), encoding="utf-8")
-        check = stepc_command()
-        env = process_env(workdir)
-        run([sys.executable, "-c", "import libcst"], env)  # warm the file-system and bytecode caches
-        run([*check, "check", str(one)], env)
-        floor = best_of(repeat, lambda: run([sys.executable, "-c", "import libcst"], env))
-        single = best_of(repeat, lambda: run([*check, "check", str(one)], env))
-        many_dir = workdir / "many"
-        many_dir.mkdir()
-        for i in range(200):
-            (many_dir / f"flow_{i:03}.py").write_text(flow_source(5), encoding="utf-8")
-        files = sorted(str(p) for p in many_dir.glob("*.py"))
-        run([*check, "check", *files], env)
-        many = best_of(repeat, lambda: run([*check, "check", *files], env))
-        print()
-        print("Processes (wall time), best of", repeat)
-        print(f"  python -c 'import libcst'      {floor * 1000:8.1f} ms")
-        print(f"  stepc check one.py             {single * 1000:8.1f} ms   ({single / floor:.2f}x the import)")
-        print(f"  stepc check 200 files          {many * 1000:8.1f} ms")
-        if single / floor > 1.5:
-            missed.append(f"stepc check on one file is {single / floor:.2f}x the libcst import (bar: 1.5x)")
-        if many > 2:
-            missed.append(f"200 files took {many:.2f} s (bar: 2 s)")
-        missed += compile_targets(workdir, repeat, env)
+        missed = bench_shapes(args, workdir, env)
+        if not args.no_startup:
+            missed += bench_startup(args.repeat, workdir, env)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print()
-    print("All bars met." if not missed else "Missed: " + "; ".join(missed))
+    print("All bars met." if not missed else "Missed:\n  " + "\n  ".join(missed))
     return 1 if missed else 0
 
 

@@ -17,6 +17,7 @@ class Config:
 
     root: Path | None
     settings: dict[str, Any] = field(default_factory=dict)
+    file: Path | None = None  # the stepc.toml or pyproject.toml read, for diagnostics about it
 
     @property
     def image(self) -> str:
@@ -53,6 +54,6 @@ def find_config(start: Path) -> Config:
                 except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
                     data = {}
                 if name == "stepc.toml":
-                    return Config(candidate, data)
-                return Config(candidate, data.get("tool", {}).get("stepc", {}))
+                    return Config(candidate, data, path)
+                return Config(candidate, data.get("tool", {}).get("stepc", {}), path)
     return Config(None, {})

@@ -128,7 +128,7 @@ def test_a_non_integer_backoff_is_a_diagnostic(tmp_path: Path) -> None:
     )
     result = stepc("compile", str(flow), "--target", "argo", "-o", str(tmp_path / "out"))
     assert result.returncode == 1
-    assert re.search(r"flow\.py:4:1: error\[T101\]: step 'a' uses retry delay or backoff", result.stderr)
+    assert re.search(r"flow\.py:4:1: error\[T101\]: step 'a' uses a retry backoff factor", result.stderr)
     assert "whole number" in result.stderr
     assert not (tmp_path / "out").exists()
 

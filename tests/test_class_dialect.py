@@ -338,6 +338,22 @@ CLASS_CASES = [
         ("foreach",),
     ),
     ClassCase(
+        "switch-on-an-attribute-of-several-steps",
+        steps(
+            "mode = Parameter('mode', default='a')",
+            "@step\ndef start(self):\n    self.next({'a': self.a, 'b': self.b}, condition='mode')",
+            "@step\ndef a(self):\n    self.kind = 'x'\n    self.next(self.pick)",
+            "@step\ndef b(self):\n    self.kind = 'y'\n    self.next(self.pick)",
+            "@step\ndef pick(self):\n    self.next({'x': self.c, 'y': self.d}, condition='kind')",
+            "@step\ndef c(self):\n    self.next(self.end)",
+            "@step\ndef d(self):\n    self.next(self.end)",
+            END,
+        ),
+        "S135",
+        "'kind'",
+        ("may come from several steps (a, b)", "set it in step 'pick' itself"),
+    ),
+    ClassCase(
         "reads-unset",
         steps(
             "@step\ndef start(self):\n    self.value = 1\n    self.next(self.end)",

@@ -209,7 +209,7 @@ def test_a_gpu_step_without_a_gpu_runner_is_a_warning() -> None:
     result = stepc("compile", "golden/features.py", "--target", "gha", "-o", "-")
     assert result.returncode == 0
     assert re.search(
-        r"features\.py:35:1: warning\[T101\]: step 'by_region' needs more than 'ubuntu-latest' has", result.stderr
+        r"features\.py:35:1: warning\[T101\]: step 'by_region' uses GPUs: hosted runners have no GPU", result.stderr
     )
 
 

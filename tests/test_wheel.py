@@ -100,7 +100,9 @@ from stepc.backends.base import Backend
 class TinyBackend(Backend):
     NAME = "tiny"
     DESCRIPTION = "a plain-text list of steps"
-    FEATURES = frozenset({"foreach", "retry", "retry_backoff", "timeout", "resources", "schedule", "cache", "group"})
+    FEATURES = frozenset(
+        {"foreach", "retry", "retry_delay", "retry_backoff", "timeout", "resources", "schedule", "cache", "group"}
+    )
     TEMPLATES = "tiny_backend"
 
     def documents(self, pipeline):
@@ -178,6 +180,13 @@ def test_a_third_party_backend_plugs_in_through_the_entry_point(venv_bin: Path, 
     listed = use("targets")
     assert listed.returncode == 0, listed.stderr
     assert "tiny" in listed.stdout and "a plain-text list of steps" in listed.stdout
+    # its capability column comes from its tables, as the built-ins' do (caching: the base's note)
+    header = next(line.split() for line in listed.stdout.splitlines() if line.startswith("feature "))
+    marks = {line.split("  ")[0]: line.split()[-len(header) + 1 :] for line in listed.stdout.splitlines()}
+    tiny = header.index("tiny") - 1
+    want = {"retries": "yes", "caching": "partial", "a `when` condition": "no"}
+    assert {text: marks[text][tiny] for text in want} == want
+    assert "  tiny: caching: only `stepc run` reuses stored results" in listed.stdout
     compiled = use("compile", "flow.py", "--target", "tiny", "-o", "out")
     assert compiled.returncode == 0, compiled.stderr
     text = (work / "out" / "iris-training.tiny.txt").read_text(encoding="utf-8")

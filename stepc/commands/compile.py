@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import sys
@@ -64,6 +65,13 @@ def _target_names(chosen: str | list[str] | None, installed: dict[str, str]) -> 
     return names
 
 
+def _strict(d: Diagnostic) -> Diagnostic:
+    """Under --strict, partial support (a T101 warning) is an error."""
+    if d.code != "T101" or d.severity != "warning":
+        return d
+    return dataclasses.replace(d, severity="error", message=f"{d.message} [--strict]")
+
+
 @click.command()
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
 @click.option(
@@ -73,6 +81,7 @@ def _target_names(chosen: str | list[str] | None, installed: dict[str, str]) -> 
 @click.option("--pipeline", "pipeline_name", help="which pipeline, when a file declares several")
 @click.option("--check", is_flag=True, help="write nothing; exit 1 with a diff when the files on disk differ")
 @click.option("--argo-kind", type=click.Choice(["workflow", "template", "cron"]), help="Argo document kind")
+@click.option("--strict", is_flag=True, help="partial support (T101 warnings) is an error: exit 1, write nothing")
 def compile(  # noqa: A001 - the command is called compile
     files: tuple[str, ...],
     target_name: str | None,
@@ -80,10 +89,12 @@ def compile(  # noqa: A001 - the command is called compile
     pipeline_name: str | None,
     check: bool,
     argo_kind: str | None,
+    strict: bool,
 ) -> None:
     """Compile FILES (default: [tool.stepc] flows) for one target or all. Files start with a
     header naming the source and the stepc version; they are checked by the target's lint
-    before anything is written, and nothing is written when there is an error."""
+    before anything is written, and nothing is written when there is an error (with --strict,
+    also when a target honours a feature only in part)."""
     from stepc.frontend import load
     from stepc.targets import available_targets, load_target
 
@@ -104,6 +115,10 @@ def compile(  # noqa: A001 - the command is called compile
             files_out, problems = backend.compile(pipeline)
             diagnostics.extend(relocate(problems, pipeline.source, flow))
             generated.extend(files_out)
+    # A settings problem is found once per flow compiled; say it once.
+    diagnostics = list(dict.fromkeys(diagnostics))
+    if strict:
+        diagnostics = [_strict(d) for d in diagnostics]
     if diagnostics:
         click.echo(render(diagnostics, "text"), nl=False, err=True)
     if is_error(diagnostics):

@@ -174,13 +174,26 @@ VALUE_UNKNOWN = "?"  # the value text of anything an engine cannot compare exact
 MAX_VALUE_TEXT = 1024  # engines keep these in small fields (job outputs, XCom, parameters)
 
 
+def condition_reads(pipeline: Pipeline) -> dict[str, tuple[str, ...]]:
+    """Step name -> its outputs that some step's condition reads, sorted, for every step that has
+    any (none for a foreach step: a condition reads one value, and a foreach step has one per
+    item). One pass over the pipeline: a backend computes it once, not once per step or job."""
+    read: dict[str, set[str]] = {}
+    for other in pipeline.steps:
+        for ref in artifact_refs(other.condition):
+            read.setdefault(ref.step, set()).add(ref.name)
+    found: dict[str, tuple[str, ...]] = {}
+    for step in pipeline.steps:
+        names = read.get(step.name, set()) & set(step.outputs)
+        if names and step.foreach is None:
+            found[step.name] = tuple(sorted(names))
+    return found
+
+
 def condition_outputs(pipeline: Pipeline, step: Step) -> tuple[str, ...]:
-    """Outputs of ``step`` that some step's condition reads, sorted (none for a foreach step:
-    a condition reads one value, and a foreach step has one per item)."""
-    if step.foreach is not None:
-        return ()
-    names = {ref.name for other in pipeline.steps for ref in artifact_refs(other.condition) if ref.step == step.name}
-    return tuple(sorted(names & set(step.outputs)))
+    """Outputs of ``step`` that some step's condition reads, sorted (see :func:`condition_reads`;
+    for one step, as `stepc exec` asks; over a whole pipeline, call that once instead)."""
+    return condition_reads(pipeline).get(step.name, ())
 
 
 def plain_value(value: Any) -> bool:

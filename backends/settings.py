@@ -1,0 +1,159 @@
+"""Typed per-target settings: each backend declares its ``[tool.stepc.<target>]`` keys in one
+table (:class:`Setting` rows: kind, default, one-line doc); reads take their defaults from it,
+and a key the table does not know, or a value of the wrong kind, is diagnostic T103 naming the
+key, the file and the line, never silently ignored.
+
+The README's per-target settings lists are rendered from these tables (``markdown_table``) and
+tests/test_readme.py keeps them equal, so documentation and code cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from stepc.config import Config
+from stepc.diagnostics import Diagnostic, did_you_mean
+
+# kind -> (what a user reads in a message, whether a TOML value is of that kind)
+KINDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "string": ("a string", lambda v: isinstance(v, str)),
+    "integer": ("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "boolean": ("true or false", lambda v: isinstance(v, bool)),
+    # TOML has dates of its own (start_date = 2024-01-01) besides the quoted form
+    "date": (
+        "a date like 2024-01-01",
+        lambda v: type(v) is datetime.date or (isinstance(v, str) and bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", v))),
+    ),
+    "strings": (
+        "a string or a list of strings",
+        lambda v: isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v)),
+    ),
+    "table": ("a table of strings", lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values())),
+    "capacity": (
+        "a table of cpu, memory and gpu",
+        lambda v: isinstance(v, dict) and set(v) <= {"cpu", "memory", "gpu"},
+    ),
+    "machines": ("a list of tables", lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v)),
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One ``[tool.stepc.<target>]`` key: its kind (a :data:`KINDS` key), its default (None:
+    unset, the backend decides, and ``shown`` says what), and what it does."""
+
+    kind: str
+    default: Any
+    doc: str
+    choices: tuple[str, ...] = ()
+    shown: str = ""  # the default as the README shows it, when it is not the value itself
+
+    def problem(self, value: Any) -> str | None:
+        """Why ``value`` is not a value of this setting, or None when it is."""
+        if self.choices:
+            if value in self.choices:
+                return None
+            return "one of " + ", ".join(f'"{c}"' for c in self.choices) + f", not {value!r}"
+        what, accepts = KINDS[self.kind]
+        return None if accepts(value) else f"{what}, not {value!r}"
+
+    def default_text(self) -> str:
+        if self.shown:
+            return self.shown
+        if self.default is None:
+            return "none"
+        if isinstance(self.default, bool):
+            return f"`{str(self.default).lower()}`"
+        if isinstance(self.default, dict):
+            inner = ", ".join(f"{k} = {v!r}".replace("'", '"') for k, v in self.default.items())
+            return f"`{{{inner}}}`"
+        if isinstance(self.default, str):
+            return f'`"{self.default}"`'
+        return f"`{self.default}`"
+
+
+def kind_text(setting: Setting) -> str:
+    if setting.choices:
+        return " or ".join(f'`"{c}"`' for c in setting.choices)
+    return KINDS[setting.kind][0]
+
+
+def markdown_table(settings: Mapping[str, Setting]) -> str:
+    """The README's table of a target's settings, keys sorted."""
+    rows = ["| key | value | default | what it does |", "|---|---|---|---|"]
+    for key in sorted(settings):
+        s = settings[key]
+        rows.append(f"| `{key}` | {kind_text(s)} | {s.default_text()} | {s.doc} |")
+    return "\n".join(rows) + "\n"
+
+
+# --- checking a project's settings ------------------------------------------------------------
+
+
+def _shown_path(path: Path) -> str:
+    """The config file as a user types it: relative to the working directory when under it."""
+    try:
+        return os.path.relpath(path) if path.resolve().is_relative_to(Path.cwd().resolve()) else str(path)
+    except (OSError, ValueError):
+        return str(path)
+
+
+def _key_line(lines: list[str], header: str, key: str) -> int:
+    """The 1-based line of ``key = ...`` under the table ``header`` (the header's line for a key
+    written some other way; 1 when the table is not written as a header at all)."""
+    start = None
+    for number, line in enumerate(lines, 1):
+        text = line.strip()
+        if start is None:
+            if re.fullmatch(re.escape(header) + r"\s*(#.*)?", text):
+                start = number
+            continue
+        if text.startswith("["):
+            break
+        if re.match(re.escape(key) + r"\s*=|\"" + re.escape(key) + r"\"\s*=", text):
+            return number
+    return start or 1
+
+
+def check_settings(config: Config, target: str, table: Mapping[str, Setting]) -> list[Diagnostic]:
+    """T103 for each key of the project's ``[tool.stepc.<target>]`` table that ``table`` does
+    not declare, or whose value is not of the declared kind; keys sorted."""
+    raw = config.settings.get(target)
+    if raw is None:
+        return []
+    path = config.file
+    in_pyproject = path is None or path.name == "pyproject.toml"
+    header = f"[tool.stepc.{target}]" if in_pyproject else f"[{target}]"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines() if path is not None else []
+    except (OSError, UnicodeDecodeError):
+        lines = []
+    shown = _shown_path(path) if path is not None else "pyproject.toml"
+
+    def at(key: str, message: str) -> Diagnostic:
+        line = _key_line(lines, header, key) if key else 1
+        text = (lines[line - 1] if 0 < line <= len(lines) else "").expandtabs(1)
+        col = text.find(key) + 1 if key and key in text else 1
+        end = col + len(key) if key and key in text else None
+        return Diagnostic("T103", message, shown, line, col, source_line=text, end_col=end)
+
+    if not isinstance(raw, dict):
+        return [at("", f"{header} is a table of settings, not {raw!r}")]
+    found = []
+    valid = (
+        f"the {target} settings are: {', '.join(sorted(table))}" if table else f"the {target} target has no settings"
+    )
+    for key in sorted(raw):
+        setting = table.get(key)
+        if setting is None:
+            hint = did_you_mean(key, table)
+            found.append(at(key, f"unknown setting '{key}' in {header}{hint}; {valid}"))
+        elif (problem := setting.problem(raw[key])) is not None:
+            found.append(at(key, f"setting '{key}' in {header} is {problem}"))
+    return found
