@@ -13,8 +13,8 @@
   taken reads the value from its input archive and records the skip.
 * Valohai has no failure hook, so a failing node rolls back itself: when ``stepc exec`` fails,
   the node runs ``stepc exec --rollback`` over its own store (the results of every step before
-  it) and then fails. A step with a rollback on a parallel branch of the failure is out of reach:
-  that is a warning. A schedule has no place in valohai.yaml: a warning too.
+  it) and then fails. A step with a rollback on a parallel branch of the failure is out of reach,
+  so rollback is partial support (a warning); so is a schedule, which valohai.yaml cannot hold.
 
 The file is ``<pipeline>.valohai.yaml`` so several flows can share an output folder; set
 ``file = "valohai.yaml"`` under ``[tool.stepc.valohai]`` for the name Valohai reads.
