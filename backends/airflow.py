@@ -22,12 +22,11 @@ to the step tasks.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import math
 import re
-from collections import Counter
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from stepc.diagnostics import Diagnostic
@@ -35,19 +34,19 @@ from stepc.ir import (
     Condition,
     Parameter,
     Pipeline,
-    Step,
     condition_text,
     thaw,
 )
-from stepc.runtime.entry import condition_reads
 from stepc.runtime.plan import artifact_refs
 
 from .airflow_expr import py_condition, when_code
 from .airflow_lint import lint_dag
+from .airflow_views import ItemsView, ResourcesView, ShortCircuitView, TaskView, WhenView
 from .base import CACHE_NOTE, Backend, GeneratedFile, Quoted, file_stem
+from .commands import ExecCall, shell_line
 from .kubernetes import KUBERNETES_SETTINGS, pod_resources
 from .naming import NameRule, assign_names
-from .plan import reachable
+from .plan import NameScheme, Plan, Unit
 from .settings import Setting
 
 # Airflow's KEY_REGEX and its 250-character limit, for task ids and dag ids alike.
@@ -71,12 +70,16 @@ JSON_TYPES = {
 }
 TAG_MAX = 100  # Airflow refuses longer tags at import
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-# The shell text of every task: fixed words and environment references, nothing else.
-EXEC_HEAD = '"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW"'
-EXEC_TAIL = ' --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"'
-ROLLBACK = (
-    '"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --rollback --pipeline "$STEPC_PIPELINE"'
-    ' --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE"'
+# The shell text of every task: fixed words and environment references, nothing else, in
+# this order (see `commands.ExecCall`).
+EXEC_ORDER = ("rollback", "steps", "pipeline", "run_id", "store", "params", "item")
+EXEC_CALL = ExecCall(
+    '"$STEPC_PYTHON"',
+    '"$STEPC_FLOW"',
+    '"$STEPC_PIPELINE"',
+    run_id='"$STEPC_RUN_ID"',
+    store='"$STEPC_STORE"',
+    params='"$STEPC_PARAMS"',
 )
 # KubernetesPodOperator pushes XCom from this file, not from stdout.
 KPO_WRAP = (
@@ -102,25 +105,6 @@ def doc(*parts: str) -> str:
     """Markdown for ``doc_md``; it ends with a newline so that Airflow never takes it for a
     ``.md`` file name to open."""
     return "\n\n".join(p for p in parts if p) + "\n"
-
-
-@dataclasses.dataclass(frozen=True)
-class Unit:
-    """What becomes one Airflow task: one step, or the steps of a group fused into one task."""
-
-    key: str
-    steps: tuple[Step, ...]
-
-    @property
-    def first(self) -> Step:
-        return self.steps[0]
-
-    @property
-    def condition(self) -> Condition | None:
-        """The steps' shared effective condition; steps of a group that disagree are left to
-        `stepc exec`, which skips each by its own condition."""
-        conditions = {s.condition for s in self.steps}
-        return next(iter(conditions)) if len(conditions) == 1 else None
 
 
 class AirflowBackend(Backend):
@@ -175,10 +159,15 @@ class AirflowBackend(Backend):
         "dags_folder": Setting("string", None, "`stepc submit`: the dags folder the DAG file is written to"),
         **KUBERNETES_SETTINGS,
     }
+    # Helper tasks are named with the units, and a group and a step of one name keep apart by
+    # their keys, so that task ids stay what they were.
+    NAMES: ClassVar[NameScheme] = NameScheme(TASK_ID, RESERVED, helpers=("when", "items"), keyed=True)
 
     @property
     def kubernetes(self) -> bool:
         return bool(self.setting("operator") == "kubernetes")
+
+    # -- what Airflow cannot say -------------------------------------------------------------
 
     def partial(self) -> dict[str, str]:
         lifted = {"resources", "gpu", "image"} if self.kubernetes else {"gpu"} if self.setting("gpu_pool") else set()
@@ -229,10 +218,7 @@ class AirflowBackend(Backend):
 
     def units(self, pipeline: Pipeline) -> list[Unit]:
         """Tasks in topological order; a group's task stands where its first step stood."""
-        grouped: dict[str, list[Step]] = {}
-        for step in pipeline.steps:
-            grouped.setdefault(f"group:{step.group}" if step.group else f"step:{step.name}", []).append(step)
-        return [Unit(key, tuple(steps)) for key, steps in grouped.items()]
+        return list(self.plan(pipeline).units)
 
     @staticmethod
     def feeders(pipeline: Pipeline) -> set[str]:
@@ -248,73 +234,18 @@ class AirflowBackend(Backend):
         allowed = {"airflow", "kubernetes"} if self.kubernetes else {"airflow"}
         return [self.lint_error(pipeline, f.path, p) for f in files for p in lint_dag(f.content, allowed)]
 
-    def task_ids(self, pipeline: Pipeline, units: list[Unit]) -> dict[str, str]:
-        """Unit key (and ``when:``/``items:`` helper keys) -> a unique Airflow task id."""
-        wanted: dict[str, str] = {}
-        plain = [u.key.split(":", 1)[1] for u in units]
-        uses = Counter(plain)
-        for unit, name in zip(units, plain, strict=True):
-            # A group and a step of the same name keep apart by their keys.
-            wanted[unit.key] = name if uses[name] == 1 else unit.key
-            # Helper tasks carry a NUL in their original so that no step name can equal it.
-            wanted[f"when:{unit.key}"] = f"\0when_{name}"
-            wanted[f"items:{unit.key}"] = f"\0items_{name}"
-        names = assign_names(list(wanted.values()), TASK_ID, RESERVED)
-        return {key: names[text] for key, text in wanted.items()}
+    @staticmethod
+    def _var(plan: Plan, unit: Unit) -> Quoted:
+        return code(f"t{plan.index(unit) + 1}")
 
     def view(self, pipeline: Pipeline) -> dict[str, Any]:
-        units = self.units(pipeline)
-        ids = self.task_ids(pipeline, units)
-        unit_of = {s.name: u for u in units for s in u.steps}
-        var = {u.key: code(f"t{i}") for i, u in enumerate(units, 1)}
-        # A pod needs a shared store (with credentials from a secret); a worker can use a path.
-        store = str(self.setting("store") or ("s3://stepc/store" if self.kubernetes else ".stepc"))
-        base_env = {
-            "STEPC_FLOW": pipeline.source,
-            "STEPC_PIPELINE": pipeline.name,
-            "STEPC_PYTHON": str(self.setting("python")),
-        }
-        feeders = self.feeders(pipeline)
-        reads = condition_reads(pipeline)
-        published = {(step, name) for step, names in reads.items() for name in names}
-        conditions: dict[tuple[Condition, str], dict[str, Any]] = {}
-        position = {key: i for i, key in enumerate(var)}
-        direct: dict[str, list[str]] = {}  # unit key -> the unit keys right upstream of it
-        tasks, edges = [], []
-        for unit in units:
-            upstream = sorted(
-                {unit_of[u].key for s in unit.steps for u in pipeline.upstream(s.name)} - {unit.key},
-                key=position.__getitem__,
-            )
-            direct[unit.key] = upstream
-            edges += [(var[u], var[unit.key]) for u in upstream]
-            cond = unit.condition
-            expr: Quoted | None = None
-            producers: dict[str, str] = {}
-            if cond is not None and artifact_refs(cond):
-                # Only such a task asks for its ancestors: the whole table is quadratic in a chain.
-                before = reachable(direct, unit.key)
-                readable = {(st, name) for st, name in published if unit_of[st].key in before}
-                expr = when_code(cond, readable)
-                producers = {
-                    r.step: ids[unit_of[r.step].key] for r in artifact_refs(cond) if (r.step, r.name) in readable
-                }
-            elif cond is not None:
-                expr = py_condition(cond)
-            if cond is not None and expr is not None:
-                after = sorted({unit_of[st].key for st in producers}, key=position.__getitem__)
-                entry = conditions.setdefault(
-                    (cond, expr),
-                    {"var": code(f"when{len(conditions) + 1}"), "task_id": ids[f"when:{unit.key}"],
-                     "expr": expr, "text": condition_text(cond), "targets": [],
-                     "producers": dict(sorted(producers.items())),
-                     "after": [var[k] for k in after]},
-                )  # fmt: skip
-                entry["targets"].append(var[unit.key])
-            tasks.append(self._task(pipeline, unit, ids, var, unit_of, base_env, feeders, reads))
+        plan = self.plan(pipeline)
+        tasks: list[TaskView] = self.walk(plan)
+        edges = [(up, t.var) for t in tasks for up in t.upstream]
         params = [self._param(p) for p in pipeline.params]
-        tags = sorted({tag_text(k, v) for s in pipeline.steps for k, v in s.tags} | {"stepc"})
-        steps_doc = "\n".join(f"- `{s.name}`" + (f": {s.description}" if s.description else "") for s in pipeline.steps)
+        tags = sorted({tag_text(k, v) for s in plan.steps for k, v in s.tags} | {"stepc"})
+        steps_doc = "\n".join(f"- `{s.name}`" + (f": {s.description}" if s.description else "") for s in plan.steps)
+        conditions = self._short_circuits(plan, tasks)
         return {
             "dag_id": assign_names([pipeline.name], TASK_ID)[pipeline.name],
             "description": pipeline.description.splitlines()[0] if pipeline.description else None,
@@ -326,21 +257,98 @@ class AirflowBackend(Backend):
             "kubernetes": self.kubernetes,
             "namespace": self.setting("namespace"),
             "store_secret": self.setting("store_secret") if self.kubernetes else None,
-            "store": store,
+            "store": self.store,
             "project_root": str(self.setting("project_root")),
-            "base_env": base_env,
-            "conditions": list(conditions.values()),
+            "base_env": self._base_env(pipeline),
+            "conditions": conditions,
             "tasks": tasks,
-            "has_foreach": any(t["items"] for t in tasks),
-            "has_values": any(c["producers"] for c in conditions.values()),
-            "uses_timedelta": any(t["retries"] or t["timeout"] for t in tasks),
+            "has_foreach": any(t.items for t in tasks),
+            "has_values": any(c.producers for c in conditions),
+            "uses_timedelta": any(t.retries or t.timeout for t in tasks),
             "edges": edges,
             "rollback": (
-                {"image": pipeline.image, "command": self._command(ROLLBACK), "after": [var[u.key] for u in units]}
-                if any(s.rollback for s in pipeline.steps)
+                {
+                    "image": pipeline.image,
+                    "command": self._command(self._rollback_line()),
+                    "after": [t.var for t in tasks],
+                }
+                if plan.has_rollback
                 else None
             ),
         }
+
+    @property
+    def store(self) -> str:
+        # A pod needs a shared store (with credentials from a secret); a worker can use a path.
+        return str(self.setting("store") or ("s3://stepc/store" if self.kubernetes else ".stepc"))
+
+    def _base_env(self, pipeline: Pipeline) -> dict[str, str]:
+        return {
+            "STEPC_FLOW": pipeline.source,
+            "STEPC_PIPELINE": pipeline.name,
+            "STEPC_PYTHON": str(self.setting("python")),
+        }
+
+    @staticmethod
+    def _short_circuits(plan: Plan, tasks: list[TaskView]) -> list[ShortCircuitView]:
+        """One short-circuit per distinct (condition, expression), guarding every task that
+        has it, after the tasks whose control lines it reads."""
+        groups: dict[tuple[Condition, str], tuple[TaskView, list[Quoted]]] = {}
+        for task in tasks:
+            if task.when is not None:
+                groups.setdefault((task.when.condition, task.when.expr), (task, []))[1].append(task.var)
+        views = []
+        for number, (first, targets) in enumerate(groups.values(), 1):
+            when = first.when
+            assert when is not None
+            unit = plan.unit(first.task_id)
+            after = sorted({plan.index(plan.owner[step]) for step in when.producers})
+            views.append(
+                ShortCircuitView(
+                    var=code(f"when{number}"),
+                    task_id=unit.helper("when"),
+                    expr=when.expr,
+                    text=condition_text(when.condition),
+                    targets=targets,
+                    producers=dict(sorted(when.producers.items())),
+                    after=[AirflowBackend._var(plan, plan.units[i]) for i in after],
+                )
+            )
+        return views
+
+    def when_view(self, plan: Plan, unit: Unit, done: dict[str, Any]) -> WhenView | None:
+        """The short-circuit's test of the unit's condition. A condition on artifacts reads
+        only values published by an ancestor (its control line is there when this task is
+        due); a part it cannot decide holds (see `when_code`)."""
+        cond = unit.condition
+        if cond is None:
+            return None
+        refs = artifact_refs(cond)
+        if not refs:
+            return WhenView(cond, py_condition(cond), {})
+        published = self.per_plan(plan, "published", lambda p: frozenset(p.values))
+        readable = {
+            (r.step, r.name)
+            for r in refs
+            if (r.step, r.name) in published and plan.precedes(plan.owner[r.step].name, unit)
+        }
+        expr = when_code(cond, readable)
+        if expr is None:
+            return None
+        producers = {r.step: plan.owner[r.step].name for r in refs if (r.step, r.name) in readable}
+        return WhenView(cond, expr, producers)
+
+    def loop_view(self, plan: Plan, unit: Unit) -> ItemsView | None:
+        """Where a mapped task's item count comes from: a list parameter, or the control line
+        of the loop's plain producer (a chained map iterates its origin's items)."""
+        loop = unit.loop
+        if loop is None:
+            return None
+        var = code(f"items{plan.index(unit) + 1}")
+        if loop.kind == "param":
+            return ItemsView(var, unit.helper("items"), None, None, loop.name)
+        assert loop.producer is not None
+        return ItemsView(var, unit.helper("items"), self._var(plan, plan.owner[loop.producer]), loop.name, None)
 
     def _param(self, p: Parameter) -> dict[str, Any]:
         # A default of None is a value the parameter may keep: Airflow validates it at trigger time.
@@ -359,86 +367,60 @@ class AirflowBackend(Backend):
     def _command(self, text: str) -> str:
         return KPO_WRAP.format(command=text) if self.kubernetes else text
 
-    def _task(
-        self,
-        pipeline: Pipeline,
-        unit: Unit,
-        ids: dict[str, str],
-        var: dict[str, Quoted],
-        unit_of: dict[str, Unit],
-        base_env: dict[str, str],
-        feeders: set[str],
-        reads: dict[str, tuple[str, ...]],
-    ) -> dict[str, Any]:
+    @staticmethod
+    def _rollback_line() -> str:
+        return shell_line(replace(EXEC_CALL, rollback=True, params=None).argv(EXEC_ORDER))
+
+    def task_view(self, plan: Plan, unit: Unit, done: dict[str, Any]) -> TaskView:
+        pipeline = plan.pipeline
         steps = unit.steps
-        env = dict(base_env)
-        words = [EXEC_HEAD]
+        env = self._base_env(pipeline)
         for i, step in enumerate(steps, 1):
             env[f"STEPC_STEP_{i}"] = step.name
-            words.append(f' --step "$STEPC_STEP_{i}"')
-        words.append(EXEC_TAIL)
         env.update({k: v for s in steps for k, v in s.env})
-        foreach = next((s for s in steps if s.foreach is not None), None)
-        items = None
-        if foreach is not None:
-            words.append(' --item "$STEPC_ITEM"')
-            number = var[unit.key].removeprefix("t")  # the task's number: its variable is t<number>
-            items = {"var": code(f"items{number}"), "task_id": ids[f"items:{unit.key}"]}
-            items.update(self._items_source(pipeline, foreach, unit_of, var))
-        retry = max((s.retry for s in steps), key=lambda r: r.times)
-        timeouts = [s.timeout for s in steps]
+        items = self.loop_view(plan, unit)
+        call = replace(
+            EXEC_CALL,
+            steps=tuple(f'"$STEPC_STEP_{i}"' for i in range(1, len(steps) + 1)),
+            item='"$STEPC_ITEM"' if items is not None else None,
+        )
+        valued = self.per_plan(plan, "valued", lambda p: {step for step, _ in p.values})
         tags = {tag_text(k, v) for s in steps for k, v in s.tags}
-        return {
-            "var": var[unit.key],
-            "task_id": ids[unit.key],
-            "name": unit.key.split(":", 1)[1],
-            "steps": [s.name for s in steps],
-            "doc_md": doc(
+        retry = unit.retry
+        return TaskView(
+            var=self._var(plan, unit),
+            task_id=unit.name,
+            name=unit.label,
+            steps=[s.name for s in steps],
+            doc_md=doc(
                 *(f"Step `{s.name}`" + (f": {s.description}" if s.description else ".") for s in steps),
                 "Tags: " + ", ".join(f"`{t}`" for t in sorted(tags)) if tags else "",
             ),
-            "command": self._command("".join(words)),
-            # A pod pushes its control line only when asked: for fan-outs and condition values.
-            "xcom": any(s.name in feeders or s.name in reads for s in steps),
-            "env": env,
-            "items": items,
-            "retries": retry.times,
-            "retry_delay": float(retry.delay),
-            "backoff": float(retry.backoff) if retry.times and retry.backoff != 1 else None,
-            "timeout": sum(t for t in timeouts if t is not None) if all(t is not None for t in timeouts) else None,
-            **self._resources(unit),
-        }
+            command=self._command(shell_line(call.argv(EXEC_ORDER))),
+            xcom=any(s.name in plan.list_producers or s.name in valued for s in steps),
+            env=env,
+            items=items,
+            when=self.when_view(plan, unit, done),
+            upstream=[self._var(plan, plan.unit(name)) for name in unit.upstream],
+            retries=retry.times,
+            retry_delay=float(retry.delay),
+            backoff=float(retry.backoff) if retry.times and retry.backoff != 1 else None,
+            timeout=unit.timeout,
+            resources=self.resources_view(plan, unit),
+        )
 
-    def _items_source(
-        self, pipeline: Pipeline, step: Step, unit_of: dict[str, Unit], var: dict[str, Quoted]
-    ) -> dict[str, Any]:
-        """Where a foreach step's item count comes from: a list parameter, or the control line
-        of the (first non-foreach) producer: a chained map iterates its source's items."""
-        assert step.foreach is not None
-        while step.foreach is not None and step.foreach.source == "input":
-            producer = pipeline.step(step.input(step.foreach.name).producer)  # type: ignore[union-attr]
-            if producer.foreach is None:
-                return {"control": var[unit_of[producer.name].key], "output": step.foreach.name, "param": None}
-            step = producer
-        assert step.foreach is not None
-        return {"control": None, "output": None, "param": step.foreach.name}
-
-    def _resources(self, unit: Unit) -> dict[str, Any]:
-        res = [s.resources for s in unit.steps]
-        cpu = max((r.cpu for r in res if r.cpu is not None), default=None)
-        gpu = max(r.gpu for r in res)
+    def resources_view(self, plan: Plan, unit: Unit) -> ResourcesView:
+        r = unit.resources
         if not self.kubernetes:
             # Pools are how Airflow shares out a worker: one slot per core, or per GPU.
-            if gpu and self.setting("gpu_pool"):
-                return {"pool": str(self.setting("gpu_pool")), "pool_slots": gpu, "image": None}
-            slots = max(1, math.ceil(cpu)) if cpu is not None else None
-            return {"pool": self.setting("pool"), "pool_slots": slots, "image": None}
-        pod = pod_resources(unit.steps, self.setting)
-        return {
-            "image": unit.first.image,
-            "requests": pod.requests,
-            "limits": pod.limits,
-            "node_selector": pod.node_selector,
-            "pool": self.setting("pool"),
-            "pool_slots": None,
-        }
+            if r.gpu and self.setting("gpu_pool"):
+                return ResourcesView(str(self.setting("gpu_pool")), r.gpu)
+            return ResourcesView(self.setting("pool"), max(1, math.ceil(r.cpu)) if r.cpu is not None else None)
+        pod = pod_resources(r, self.setting)
+        return ResourcesView(
+            self.setting("pool"),
+            image=unit.first.image,
+            requests=pod.requests,
+            limits=pod.limits,
+            node_selector=pod.node_selector,
+        )

@@ -12,16 +12,17 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from stepc.diagnostics import Diagnostic
-from stepc.ir import Condition, Parameter, Pipeline, Step, parameters_read, thaw
-from stepc.runtime.entry import VALUE_UNKNOWN, condition_reads, value_dir
+from stepc.ir import Parameter, Pipeline, parameters_read, thaw
+from stepc.runtime.entry import VALUE_UNKNOWN, value_dir
 from stepc.runtime.plan import artifact_refs
 
 from .argo_expr import ValueRefs, artifact_when, string_literal, task_output, when_tag
 from .argo_lint import lint_documents
 from .base import CACHE_NOTE, Backend, GeneratedFile, file_stem
-from .kubernetes import KUBERNETES_SETTINGS, pod_resources
-from .naming import NameRule, assign_names, value_names
-from .plan import Unit, ancestry, feeds, group_units, loop_of, unit_of, upstream_units
+from .commands import ExecCall
+from .kubernetes import KUBERNETES_SETTINGS, PodResources, pod_resources
+from .naming import NameRule, assign_names
+from .plan import NameScheme, Plan, Unit
 from .settings import Setting
 
 DNS_LABEL = NameRule(63, re.compile(r"[^a-z0-9-]"))
@@ -30,9 +31,12 @@ FOREACH_DIR = "/tmp/stepc/foreach"
 VALUES_DIR = "/tmp/stepc/values"
 RUN_ID = "{{workflow.name}}"  # unique per workflow run, and DNS-safe, so path-safe in the store
 RESERVED_TEMPLATES = frozenset({"main", "stepc-exit", "stepc-rollback"})
+# The order of `stepc exec`'s arguments in a container (see `commands.ExecCall`).
+EXEC_ORDER = ("steps", "pipeline", "store", "run_id", "assignments", "item", "foreach_out", "values_out")
+ROLLBACK_ORDER = ("rollback", "pipeline", "run_id", "store")
 
 
-@dataclass
+@dataclass(frozen=True)
 class RetryView:
     limit: int
     policy: str = "Always"
@@ -40,7 +44,7 @@ class RetryView:
     factor: int = 1
 
 
-@dataclass
+@dataclass(frozen=True)
 class ContainerView:
     name: str
     image: str
@@ -58,6 +62,28 @@ class ContainerView:
     annotations: list[tuple[str, str]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class LoopView:
+    """``withParam`` over a producer's published indices, or ``withSequence`` over a list
+    parameter's length."""
+
+    with_param: str | None = None
+    sequence_count: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """One DAG task and the container template it runs."""
+
+    name: str
+    template: str
+    depends: str | None
+    when: str | None
+    with_param: str | None
+    sequence_count: str | None
+    container: ContainerView
+
+
 def parameter_text(param: Parameter) -> str | None:
     """A parameter default as Argo's string value (JSON for lists, dicts and bools)."""
     if param.required:
@@ -70,8 +96,7 @@ class ArgoBackend(Backend):
     NAME = "argo"
     DESCRIPTION = "Argo Workflows (3.6+ and 4.x): Workflow, or WorkflowTemplate + CronWorkflow"
     # A condition on an artifact reads the value the producer's exec wrote as an output
-    # parameter (see `naming.value_names`); what `when` cannot say exactly, `stepc exec` decides.
-    # A timeout is the pod's activeDeadlineSeconds: per attempt, since each retry is a new pod.
+    # parameter (see `plan.Plan.value_names`); what `when` cannot say exactly, `stepc exec` decides.
     FEATURES: ClassVar[frozenset[str]] = frozenset({
         "foreach", "foreach_param", "chained_map", "condition", "artifact_condition", "merge",
         "retry", "retry_delay", "retry_backoff", "timeout", "resources", "gpu", "image", "rollback",
@@ -96,6 +121,7 @@ class ArgoBackend(Backend):
         ),
         **KUBERNETES_SETTINGS,
     }
+    NAMES: ClassVar[NameScheme] = NameScheme(DNS_LABEL, RESERVED_TEMPLATES, values=PARAM_NAME)
 
     def check_capabilities(self, pipeline: Pipeline) -> list[Diagnostic]:
         found = super().check_capabilities(pipeline)
@@ -112,7 +138,7 @@ class ArgoBackend(Backend):
         return found
 
     def units(self, pipeline: Pipeline) -> list[Unit]:
-        return group_units(pipeline, DNS_LABEL, RESERVED_TEMPLATES)
+        return list(self.plan(pipeline).units)
 
     def documents(self, pipeline: Pipeline) -> Iterable[tuple[str, str]]:
         kind = self.setting("kind") or ("cron" if pipeline.schedule else "workflow")
@@ -123,47 +149,24 @@ class ArgoBackend(Backend):
 
     # -- the view the template renders -------------------------------------------------------
 
+    @property
+    def store(self) -> str:
+        return str(self.setting("store"))
+
+    @property
+    def secret(self) -> str | None:
+        return self.setting("store_secret") or None
+
     def view(self, pipeline: Pipeline, kind: str) -> dict[str, Any]:
-        units = self.units(pipeline)
-        params = {p.name: p for p in pipeline.params}
-        store = str(self.setting("store"))
-        secret = self.setting("store_secret") or None
+        plan = self.plan(pipeline)
         limit = 52 if kind == "cron" else 63
         wf_name = assign_names([pipeline.name], NameRule(limit, DNS_LABEL.invalid))[pipeline.name]
-        owner = unit_of(units)
-        before = ancestry(pipeline, units)
-        values = value_names(pipeline, PARAM_NAME)
-        reads = condition_reads(pipeline)  # once: per unit, it would walk every condition
-        whens: dict[str, str | None] = {}
-        tasks, containers = [], []
-        for unit in units:
-            upstream = upstream_units(pipeline, unit, owner)
-            # A group whose steps differ in their conditions runs; `stepc exec` skips step by step.
-            conditions = {step.condition for step in unit.steps}
-            condition = next(iter(conditions)) if len(conditions) == 1 else None
-            when = None
-            if condition is not None and artifact_refs(condition):
-                refs = self._value_refs(condition, owner, before(unit.name), whens, values)
-                when = artifact_when(condition, params, refs)
-            elif condition is not None:
-                when = when_tag(condition, params)
-            whens[unit.name] = when
-            loop = self._loop(pipeline, unit, owner)
-            tasks.append(
-                {
-                    "name": unit.name,
-                    "template": unit.name,
-                    "depends": " && ".join(upstream) or None,
-                    "when": when,
-                    "with_param": loop[1] if loop and loop[0] == "param" else None,
-                    "sequence_count": loop[1] if loop and loop[0] == "sequence" else None,
-                }
-            )
-            containers.append(self._container(pipeline, unit, store, secret, loop is not None, values, reads))
-        has_rollback = any(step.rollback for step in pipeline.steps)
-        rollback_argv = ["python", "-m", "stepc", "exec", pipeline.source, "--rollback", "--pipeline", pipeline.name]
-        rollback_argv += ["--run-id", RUN_ID, "--store", store]
-        rollback = ContainerView("stepc-rollback", pipeline.image, rollback_argv[:1], rollback_argv[1:], secret=secret)
+        tasks: list[TaskView] = self.walk(plan)
+        call = ExecCall("python", pipeline.source, pipeline.name, rollback=True, run_id=RUN_ID, store=self.store)
+        rollback_argv = call.argv(ROLLBACK_ORDER)
+        rollback = ContainerView(
+            "stepc-rollback", pipeline.image, rollback_argv[:1], rollback_argv[1:], secret=self.secret
+        )
         return {
             "kind": "Workflow" if kind == "workflow" else "WorkflowTemplate",
             "name": wf_name,
@@ -173,7 +176,7 @@ class ArgoBackend(Backend):
             "label": wf_name,
             "source": pipeline.source,
             "description": pipeline.description,
-            "on_exit": "stepc-exit" if has_rollback else None,
+            "on_exit": "stepc-exit" if plan.has_rollback else None,
             "rollback": rollback,
             "parameters": [
                 {
@@ -185,87 +188,84 @@ class ArgoBackend(Backend):
                 for p in pipeline.params
             ],
             "tasks": tasks,
-            "containers": containers,
+            "containers": [t.container for t in tasks],
             "cron": {"name": wf_name, "schedule": pipeline.schedule} if kind == "cron" and pipeline.schedule else None,
         }
 
-    @staticmethod
-    def _value_refs(
-        condition: Condition,
-        owner: dict[str, Unit],
-        before: frozenset[str],
-        whens: dict[str, str | None],
-        values: dict[tuple[str, str], str],
-    ) -> ValueRefs:
-        """The values a task's ``when`` may read: published by an ancestor task that has no
-        ``when`` of its own, so that it surely ran and set its outputs (Argo versions differ
-        in what a skipped task's outputs resolve to); other values are left to `stepc exec`."""
-        refs: ValueRefs = {}
-        for ref in artifact_refs(condition):
-            key = (ref.step, ref.name)
-            producer = owner.get(ref.step)
-            if key not in values or producer is None or producer.name not in before:
-                continue
-            if whens.get(producer.name) is None:
-                refs[key] = task_output(producer.name, values[key])
-        return refs
+    def task_view(self, plan: Plan, unit: Unit, done: dict[str, Any]) -> TaskView:
+        loop = self.loop_view(plan, unit)
+        return TaskView(
+            name=unit.name,
+            template=unit.name,
+            depends=" && ".join(unit.needs) or None,
+            when=self.when_view(plan, unit, done),
+            with_param=loop.with_param if loop else None,
+            sequence_count=loop.sequence_count if loop else None,
+            container=self._container(plan, unit, loop is not None),
+        )
 
-    @staticmethod
-    def _loop(pipeline: Pipeline, unit: Unit, owner: dict[str, Unit]) -> tuple[str, str] | None:
-        """("param", withParam text) over a producer's published indices, or ("sequence",
-        withSequence count) over a list parameter; a chained map loops like its origin."""
-        loop = loop_of(pipeline, unit.first)
+    def when_view(self, plan: Plan, unit: Unit, done: dict[str, Any]) -> str | None:
+        """The task's ``when``. A condition on an artifact reads only values published by an
+        ancestor task that has no ``when`` of its own, so that it surely ran and set its
+        outputs (Argo versions differ in what a skipped task's outputs resolve to); other
+        values are left to `stepc exec`."""
+        condition = unit.condition
+        if condition is None:
+            return None
+        refs = artifact_refs(condition)
+        if not refs:
+            return when_tag(condition, plan.params)
+        values: ValueRefs = {}
+        for ref in refs:
+            key = (ref.step, ref.name)
+            producer = plan.owner.get(ref.step)
+            if key not in plan.value_names or producer is None or not plan.precedes(producer.name, unit):
+                continue
+            if done[producer.name].when is None:
+                values[key] = task_output(producer.name, plan.value_names[key])
+        return artifact_when(condition, plan.params, values)
+
+    def loop_view(self, plan: Plan, unit: Unit) -> LoopView | None:
+        """A producer's published indices, or a list parameter's length; a chained map loops
+        like its origin."""
+        loop = unit.loop
         if loop is None:
             return None
         if loop.kind == "param":
             ref = "workflow.parameters[" + string_literal(loop.name) + "]"
-            return ("sequence", "{{=len(jsonpath(" + ref + ", '$'))}}")
+            return LoopView(sequence_count="{{=len(jsonpath(" + ref + ", '$'))}}")
         assert loop.producer is not None
-        return ("param", "{{tasks." + owner[loop.producer].name + ".outputs.parameters.items-" + loop.name + "}}")
+        producer = plan.owner[loop.producer].name
+        return LoopView(with_param="{{tasks." + producer + ".outputs.parameters.items-" + loop.name + "}}")
 
-    def _container(
-        self,
-        pipeline: Pipeline,
-        unit: Unit,
-        store: str,
-        secret: str | None,
-        takes_item: bool,
-        values: dict[tuple[str, str], str],
-        reads: dict[str, tuple[str, ...]],
-    ) -> ContainerView:
-        argv = self.exec_args(pipeline, list(unit.steps), store)
-        argv += ["--run-id", RUN_ID]
-        for name in sorted(parameters_read(unit.steps)):
-            argv += ["-p", f"{name}={{{{workflow.parameters.{name}}}}}"]
-        if takes_item:
-            argv += ["--item", "{{inputs.parameters.item}}"]
-        outputs = sorted({a for step in unit.steps for a in feeds(pipeline, step)})
-        if outputs:
-            argv += ["--foreach-out", FOREACH_DIR]
-        published = [(s, a) for s in unit.steps for a in reads.get(s.name, ())]
-        if published:
-            argv += ["--values-out", VALUES_DIR]
-        view = ContainerView(
-            name=unit.name,
-            image=unit.first.image,
-            command=argv[:1],
-            args=argv[1:],
-            env=sorted({kv for step in unit.steps for kv in step.env}),
-            secret=secret,
-            takes_item=takes_item,
-            outputs=[(f"items-{a}", f"{FOREACH_DIR}/{a}.json", None) for a in outputs]
-            + [self._value_output(step, name, values) for step, name in published],
+    def resources_view(self, plan: Plan, unit: Unit) -> PodResources:
+        return pod_resources(unit.resources, self.setting)
+
+    def _container(self, plan: Plan, unit: Unit, takes_item: bool) -> ContainerView:
+        outputs = sorted({a for _, a in unit.feeds})
+        call = ExecCall(
+            "python",
+            plan.pipeline.source,
+            plan.pipeline.name,
+            steps=tuple(s.name for s in unit.steps),
+            store=self.store,
+            run_id=RUN_ID,
+            assignments=tuple(
+                f"{name}={{{{workflow.parameters.{name}}}}}" for name in sorted(parameters_read(unit.steps))
+            ),
+            item="{{inputs.parameters.item}}" if takes_item else None,
+            foreach_out=FOREACH_DIR if outputs else None,
+            values_out=VALUES_DIR if unit.values else None,
         )
-        self._resources(unit, view)
-        retry = max((s.retry for s in unit.steps), key=lambda r: r.times)
-        if retry.times:
-            view.retry = RetryView(retry.times)
-            if retry.delay or retry.backoff != 1:
-                view.retry.duration = f"{max(1, round(retry.delay))}s"
-                view.retry.factor = int(retry.backoff)
-        timeouts = [s.timeout for s in unit.steps]
-        if all(t is not None for t in timeouts):
-            view.deadline = sum(t for t in timeouts if t is not None)
+        argv = call.argv(EXEC_ORDER)
+        pod = self.resources_view(plan, unit)
+        retry = None
+        if unit.retry.times:
+            retry = RetryView(unit.retry.times)
+            if unit.retry.delay or unit.retry.backoff != 1:
+                retry = RetryView(
+                    unit.retry.times, duration=f"{max(1, round(unit.retry.delay))}s", factor=int(unit.retry.backoff)
+                )
         notes = {
             "stepc.dev/steps": ", ".join(s.name for s in unit.steps),
             "stepc.dev/description": " / ".join(s.description for s in unit.steps if s.description),
@@ -273,16 +273,26 @@ class ArgoBackend(Backend):
         tags = {k: v for s in unit.steps for k, v in s.tags}
         if tags:
             notes["stepc.dev/tags"] = json.dumps(tags, sort_keys=True, ensure_ascii=False)
-        view.annotations = sorted((k, v) for k, v in notes.items() if v)
-        return view
+        return ContainerView(
+            name=unit.name,
+            image=unit.first.image,
+            command=argv[:1],
+            args=argv[1:],
+            env=sorted({kv for step in unit.steps for kv in step.env}),
+            secret=self.secret,
+            takes_item=takes_item,
+            outputs=[(f"items-{a}", f"{FOREACH_DIR}/{a}.json", None) for a in outputs]
+            + [self._value_output(pair, plan.value_names) for pair in unit.values],
+            requests=sorted(pod.requests.items()),
+            limits=sorted(pod.limits.items()),
+            node_selector=sorted(pod.node_selector.items()),
+            retry=retry,
+            deadline=unit.timeout,
+            annotations=sorted((k, v) for k, v in notes.items() if v),
+        )
 
     @staticmethod
-    def _value_output(step: Step, name: str, values: dict[tuple[str, str], str]) -> tuple[str, str, str | None]:
+    def _value_output(pair: tuple[str, str], values: dict[tuple[str, str], str]) -> tuple[str, str, str | None]:
         # The default stands in when exec never wrote the file (a group stopped before it).
-        return (values[(step.name, name)], f"{VALUES_DIR}/{value_dir(step.name)}/{name}.txt", VALUE_UNKNOWN)
-
-    def _resources(self, unit: Unit, view: ContainerView) -> None:
-        pod = pod_resources(unit.steps, self.setting)
-        view.requests = sorted(pod.requests.items())
-        view.limits = sorted(pod.limits.items())
-        view.node_selector = sorted(pod.node_selector.items())
+        step, name = pair
+        return (values[pair], f"{VALUES_DIR}/{value_dir(step)}/{name}.txt", VALUE_UNKNOWN)

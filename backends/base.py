@@ -1,9 +1,11 @@
-"""What every code generator shares: the walk over the IR, capability checks, quoting filters,
-the header, template rendering and the lint hook.
+"""What every code generator shares: the plan and the walk over it, capability checks, quoting
+filters, the header, template rendering and the lint hook.
 
-A target is a :class:`Backend` subclass that declares its capabilities (``FEATURES``), its
-name rules, its filters, and implements :meth:`Backend.documents`; everything else is here,
-once (the shape of sqlglot's dialects).
+A target is a :class:`Backend` subclass that declares its capabilities (``FEATURES``), how it
+names tasks (``NAMES``), its filters, and implements :meth:`Backend.documents` with the hooks
+:meth:`Backend.walk` calls per unit of the plan (``task_view``, ``loop_view``, ``when_view``,
+``resources_view``), each returning a frozen view its template renders; everything else is
+here, once (the shape of sqlglot's dialects).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar, cast
 
 import jinja2
 
@@ -26,7 +28,11 @@ from stepc.config import Config
 from stepc.diagnostics import Diagnostic, Severity, is_error
 from stepc.ir import Pipeline, Step, condition_artifacts
 
+from .naming import NameRule
+from .plan import NameScheme, Plan, Unit, build_plan
 from .settings import Setting, check_settings
+
+T = TypeVar("T")
 
 # --- what a pipeline asks of a target ----------------------------------------------------------
 
@@ -285,10 +291,14 @@ class Backend:
     # The package (or directory) that :meth:`render` loads templates from. The built-in targets
     # keep theirs in stepc.templates/<target>/; a plugin names its own package.
     TEMPLATES: ClassVar[TemplateSource] = BUILTIN_TEMPLATES
+    # How the target names its tasks (see `plan.NameScheme`).
+    NAMES: ClassVar[NameScheme] = NameScheme(NameRule(63, re.compile(r"[^a-z0-9-]")))
 
     def __init__(self, config: Config, options: dict[str, Any] | None = None) -> None:
         self.config = config
         self.settings: dict[str, Any] = {**config.section(self.NAME), **(options or {})}
+        self._plans: dict[int, tuple[Pipeline, Plan]] = {}
+        self._tables: dict[tuple[int, str], tuple[Plan, Any]] = {}
 
     @classmethod
     def support(cls, feature: str) -> Support:
@@ -419,9 +429,46 @@ class Backend:
         value = self.settings.get(key)
         return self.SETTINGS[key].default if value is None else value
 
-    def exec_args(self, pipeline: Pipeline, steps: list[Step], store: str) -> list[str]:
-        """The argv of ``stepc exec`` for one task (several steps for a fused group)."""
-        argv = ["python", "-m", "stepc", "exec", pipeline.source]
-        for step in steps:
-            argv += ["--step", step.name]
-        return argv + ["--pipeline", pipeline.name, "--store", store]
+    # -- the plan and the walk over it ---------------------------------------------------------
+
+    def plan(self, pipeline: Pipeline) -> Plan:
+        """The pipeline's plan for this target, computed once (the checks and the documents
+        both read it)."""
+        cached = self._plans.get(id(pipeline))
+        if cached is None or cached[0] is not pipeline:
+            cached = (pipeline, build_plan(pipeline, self.NAMES))
+            self._plans[id(pipeline)] = cached
+        return cached[1]
+
+    def per_plan(self, plan: Plan, name: str, make: Callable[[Plan], T]) -> T:
+        """A table the target derives from the whole plan (names of published lists, say),
+        made once per plan however many hooks read it."""
+        cached = self._tables.get((id(plan), name))
+        if cached is None or cached[0] is not plan:
+            cached = (plan, make(plan))
+            self._tables[(id(plan), name)] = cached
+        return cast(T, cached[1])
+
+    def walk(self, plan: Plan) -> list[Any]:
+        """The common walk: one task view per unit, in plan order. ``task_view`` makes it from
+        the hooks' views; ``done`` holds the views of the units before it."""
+        done: dict[str, Any] = {}
+        for unit in plan.units:
+            done[unit.name] = self.task_view(plan, unit, done)
+        return list(done.values())
+
+    def task_view(self, plan: Plan, unit: Unit, done: dict[str, Any]) -> Any:
+        """The view of one task (a frozen dataclass its template renders)."""
+        raise NotImplementedError
+
+    def loop_view(self, plan: Plan, unit: Unit) -> Any:
+        """How the task fans out over its loops' items; None outside every loop."""
+        return None
+
+    def when_view(self, plan: Plan, unit: Unit, done: dict[str, Any]) -> Any:
+        """What the engine can test of the unit's condition before starting it; None: nothing."""
+        return None
+
+    def resources_view(self, plan: Plan, unit: Unit) -> Any:
+        """What the task asks of the machine that runs it."""
+        return None

@@ -31,28 +31,20 @@ import json
 import math
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from stepc.diagnostics import Diagnostic
 from stepc.ir import Pipeline, Step, thaw
+from stepc.runtime.plan import artifact_refs
 
 from .base import BASE_FILTERS, CACHE_NOTE, Backend, GeneratedFile, file_stem
 from .gha_expr import job_condition
 from .gha_lint import lint_workflow
 from .gha_quote import gh_json, gh_text, gh_value, yaml_block, yaml_key
 from .gha_scripts import FEED_SCRIPT, PARAMS_SCRIPT, ROLLBACK_SCRIPT, RUN_SCRIPT, VALUES_SCRIPT
-from .naming import NameRule, assign_names, value_names
-from .plan import (
-    Unit,
-    choose_machine,
-    feeds,
-    group_units,
-    loop_of,
-    retry_seconds,
-    store_segment,
-    unit_of,
-    upstream_units,
-)
+from .naming import NameRule, assign_names
+from .plan import NameScheme, Plan, Unit, choose_machine, loop_of, store_segment
 from .settings import Setting
 
 JOB_ID = NameRule(
@@ -87,6 +79,46 @@ CRON_MACROS = {
     "@hourly": "0 * * * *",
 }
 INPUT_TYPES = {"int": "number", "float": "number", "bool": "boolean"}
+
+
+@dataclass(frozen=True)
+class RunView:
+    """One step of a job: `stepc exec` for one IR step, then what it publishes."""
+
+    id: str
+    name: str
+    env: list[tuple[str, str]]
+    feeds: dict[str, str]  # job output key -> the artifact whose item indices it publishes
+    script: str
+
+
+@dataclass(frozen=True)
+class MatrixView:
+    """Where a fan-out job's matrix comes from: a job (``source``) and its output (``ref``)."""
+
+    source: str
+    ref: str
+
+
+@dataclass(frozen=True)
+class JobView:
+    """One job: a unit's (``kind`` "step") or the rollback job."""
+
+    kind: str
+    id: str
+    name: str
+    needs: list[str]
+    guard: str  # the job's `if:`
+    runs_on: str | list[str]
+    container: str | None = None
+    timeout: int | None = None
+    matrix: str | None = None
+    outputs: list[tuple[str, str]] = field(default_factory=list)
+    item: str | None = None
+    downloads: list[str] = field(default_factory=list)
+    runs: list[RunView] = field(default_factory=list)
+    artifact: str = ""
+    paths: str = ""
 
 
 class GitHubActionsBackend(Backend):
@@ -147,6 +179,9 @@ class GitHubActionsBackend(Backend):
         "retention_days": Setting("integer", None, "how long the store artifacts are kept"),
         "actions": Setting("table", {}, 'overrides of the pinned action versions (`checkout = "actions/checkout@v4"`)'),
     }
+    NAMES: ClassVar[NameScheme] = NameScheme(JOB_ID, RESERVED_JOBS, values=JOB_ID)
+
+    # -- checks -----------------------------------------------------------------------------
 
     def partial(self) -> dict[str, str]:
         lifted = set()
@@ -216,13 +251,13 @@ class GitHubActionsBackend(Backend):
         the first of ``runners`` that holds it, preferring fewer GPUs.
         """
         capacity = {**self.SETTINGS["default_capacity"].default, **dict(self.setting("default_capacity"))}
-        labels, found = choose_machine((step,), capacity, list(self.setting("runners")), "runs_on")
+        labels, found = choose_machine(step.resources, capacity, list(self.setting("runners")), "runs_on")
         if labels is None:
             return self._default_runs_on(), found
         return (labels if isinstance(labels, str) else [str(v) for v in labels]), True
 
     def units(self, pipeline: Pipeline) -> list[Unit]:
-        return group_units(pipeline, JOB_ID, RESERVED_JOBS)
+        return list(self.plan(pipeline).units)
 
     # -- the document -----------------------------------------------------------------------
 
@@ -231,39 +266,27 @@ class GitHubActionsBackend(Backend):
         yield path, self.render("gha/workflow.yml.j2", **self.view(pipeline))
 
     def view(self, pipeline: Pipeline) -> dict[str, Any]:
-        units = self.units(pipeline)
-        owner = unit_of(units)
-        # Computed once: per job, it would walk every step's condition for every job.
-        value_keys = value_names(pipeline, JOB_ID)
+        plan = self.plan(pipeline)
         json_input = self.setting("params") == "json"
         inputs, spec = self._inputs(pipeline, json_input)
-        loop_keys = self._loop_keys(pipeline)
+        loop_keys = self._loop_keys(plan)
         common = {
             "STEPC_FLOW": pipeline.source,
             "STEPC_PIPELINE": pipeline.name,
             "STEPC_STORE": STORE,
         }
-        published: dict[str, dict[tuple[str, str], str]] = {}  # step -> its value_keys entries
-        for pair, key in value_keys.items():
-            published.setdefault(pair[0], {})[pair] = key
-        jobs = [self._job(pipeline, unit, owner, published, loop_keys, common) for unit in units]
-        has_rollback = any(step.rollback for step in pipeline.steps)
-        if has_rollback:
+        jobs: list[JobView] = self.walk(plan)
+        if plan.has_rollback:
             jobs.append(
-                {
-                    "kind": "rollback",
-                    "id": ROLLBACK_JOB,
-                    "name": "rollback",
-                    "needs": [PARAMS_JOB, *[u.name for u in units]],
-                    "if": "${{ failure() }}",
-                    "runs_on": self._default_runs_on(),
-                    "container": None,
-                    "timeout": None,
-                    "matrix": None,
-                    "outputs": [],
-                    "item": None,
-                    "downloads": [ALL_UPLOADS],
-                }
+                JobView(
+                    kind="rollback",
+                    id=ROLLBACK_JOB,
+                    name="rollback",
+                    needs=[PARAMS_JOB, *[u.name for u in plan.units]],
+                    guard="${{ failure() }}",
+                    runs_on=self._default_runs_on(),
+                    downloads=[ALL_UPLOADS],
+                )
             )
         schedule = pipeline.schedule
         return {
@@ -335,102 +358,103 @@ class GitHubActionsBackend(Backend):
             spec_params.append(entry)
         return inputs, {"json_input": None, "params": spec_params}
 
-    def _loop_keys(self, pipeline: Pipeline) -> dict[str, str]:
+    def _loop_keys(self, plan: Plan) -> dict[str, str]:
         """List parameter -> the output of the parameters job holding its indices."""
-        names = sorted({loop.name for s in pipeline.steps if (loop := loop_of(pipeline, s)) and loop.kind == "param"})
+        names = sorted({loop.name for loop in plan.loops if loop.kind == "param"})
         keys = assign_names(names, JOB_ID)
         return {name: f"items-{keys[name]}" for name in names}
 
-    def _job(
-        self,
-        pipeline: Pipeline,
-        unit: Unit,
-        owner: dict[str, Unit],
-        value_keys: dict[str, dict[tuple[str, str], str]],
-        loop_keys: dict[str, str],
-        common: dict[str, str],
-    ) -> dict[str, Any]:
-        loop = loop_of(pipeline, unit.first)
+    def task_view(self, plan: Plan, unit: Unit, done: dict[str, Any]) -> JobView:
         guard = "!cancelled() && !failure()"
-        params = {p.name: p for p in pipeline.params}
-        conditions = {step.condition for step in unit.steps}
-        needs = upstream_units(pipeline, unit, owner)
-        # Values published by a job this one needs directly (GitHub's `needs` has no others).
-        heads = [owner[name] for step in unit.steps for name in pipeline.upstream(step.name)]
-        heads += [owner[loop.producer]] if loop is not None and loop.producer is not None else []
-        needed = {head.name: head for head in heads if head.name in needs}
-        readable = {
-            pair: f"needs.{head.name}.outputs.{key}"
-            for head in needed.values()
-            for step in head.steps
-            for pair, key in value_keys.get(step.name, {}).items()
-        }
-        # A group's job can be skipped only when every step in it would be.
-        skip_if = [job_condition(c, params, readable) for c in conditions] if len(conditions) == 1 else [None]
-        if skip_if[0] is not None:
-            guard += f" && {PARAMS_JOB_OK} && ({skip_if[0]})"
+        skip_if = self.when_view(plan, unit, done)
+        if skip_if is not None:
+            guard += f" && {PARAMS_JOB_OK} && ({skip_if})"
+        loop = self.loop_view(plan, unit)
         matrix = None
         if loop is not None:
-            if loop.kind == "param":
-                source, key = PARAMS_JOB, loop_keys[loop.name]
-            else:
-                assert loop.producer is not None
-                source = owner[loop.producer].name
-                key = self._output_keys(pipeline, owner[loop.producer])[(loop.producer, loop.name)]
-            ref = f"needs.{source}.outputs.{key}"
-            guard += f" && needs.{source}.result == 'success' && {ref} != '[]'"
-            matrix = "${{ fromJSON(" + ref + ") }}"
-        outputs = self._output_keys(pipeline, unit)
-        runs: list[dict[str, Any]] = []
+            guard += f" && needs.{loop.source}.result == 'success' && {loop.ref} != '[]'"
+            matrix = "${{ fromJSON(" + loop.ref + ") }}"
+        outputs = self._output_keys(unit)
+        runs: list[RunView] = []
         for index, step in enumerate(unit.steps):
             mine = {key: name for (producer, name), key in outputs.items() if producer == step.name}
-            shown = {key: name for (_, name), key in value_keys.get(step.name, {}).items()}
+            shown = {plan.value_names[(p, name)]: name for p, name in unit.values if p == step.name}
             env = [("STEPC_STEP", step.name)]
             if step.retry.times:
                 env.append(("STEPC_RETRY", "1"))
             if shown:
                 env.append(("STEPC_VALUE_OUTPUTS", json.dumps(shown, sort_keys=True)))
             script = RUN_SCRIPT + (FEED_SCRIPT if mine else "") + (VALUES_SCRIPT if shown else "")
-            runs.append(
-                {"id": f"run-{index + 1}", "name": f"Run {step.name}", "env": env, "feeds": mine, "script": script}
-            )
-        published = {**outputs, **{k: v for step in unit.steps for k, v in value_keys.get(step.name, {}).items()}}
+            runs.append(RunView(f"run-{index + 1}", f"Run {step.name}", env, mine, script))
+        published = {**outputs, **{pair: plan.value_names[pair] for pair in unit.values}}
+        place = {s.name: i for i, s in enumerate(unit.steps)}
         job_outputs = [
-            (key, "${{ steps." + runs[[s.name for s in unit.steps].index(producer)]["id"] + ".outputs." + key + " }}")
+            (key, "${{ steps." + runs[place[producer]].id + ".outputs." + key + " }}")
             for (producer, _), key in sorted(published.items(), key=lambda kv: kv[1])
         ]
         item = "${{ matrix.item }}" if matrix else None
         paths = [f"{STORE}/runs/*/{store_segment(s.name)}" + (f"/items/{item}" if item else "") for s in unit.steps]
-        seconds = [retry_seconds(s) if s.timeout is not None else None for s in unit.steps]
         timeout = None
-        if all(t is not None for t in seconds):
-            setup = int(self.setting("setup_minutes"))
-            timeout = math.ceil(sum(t for t in seconds if t is not None) / 60) + setup
+        if unit.worst_seconds is not None:
+            timeout = math.ceil(unit.worst_seconds / 60) + int(self.setting("setup_minutes"))
+        return JobView(
+            kind="step",
+            id=unit.name,
+            name=" + ".join(s.name for s in unit.steps),
+            needs=[PARAMS_JOB, *unit.needs],
+            guard="${{ " + guard + " }}",
+            runs_on=self.resources_view(plan, unit),
+            container=unit.first.image if self.setting("container") else None,
+            timeout=timeout,
+            matrix=matrix,
+            outputs=job_outputs,
+            item=item,
+            # One download of everything uploaded so far: the ancestors are done, so their
+            # uploads are all there, and one step per ancestor would make a long chain's file
+            # quadratic.
+            downloads=[ALL_UPLOADS] if unit.needs else [],
+            runs=runs,
+            artifact=f"stepc.{unit.name}" + (f".{item}" if item else ""),
+            paths="\n".join(paths),
+        )
+
+    def when_view(self, plan: Plan, unit: Unit, done: dict[str, Any]) -> str | None:
+        """The necessary condition for ``if:``, reading only values published by a job this one
+        needs directly (GitHub's `needs` has no others); a group's job can be skipped only when
+        every step in it would be."""
+        if unit.condition is None:
+            return None
+        needs = set(unit.needs)
+        readable = {}
+        for ref in artifact_refs(unit.condition):
+            key = (ref.step, ref.name)
+            if key in plan.value_names and plan.owner[ref.step].name in needs:
+                readable[key] = f"needs.{plan.owner[ref.step].name}.outputs.{plan.value_names[key]}"
+        return job_condition(unit.condition, plan.params, readable)
+
+    def loop_view(self, plan: Plan, unit: Unit) -> MatrixView | None:
+        """The job output holding the indices the matrix runs over: the parameters job's for a
+        list parameter, the producer job's for an output."""
+        loop = unit.loop
+        if loop is None:
+            return None
+        if loop.kind == "param":
+            source, key = PARAMS_JOB, self.per_plan(plan, "loop_keys", self._loop_keys)[loop.name]
+        else:
+            assert loop.producer is not None
+            producer = plan.owner[loop.producer]
+            source, key = producer.name, self._output_keys(producer)[(loop.producer, loop.name)]
+        return MatrixView(source, f"needs.{source}.outputs.{key}")
+
+    def resources_view(self, plan: Plan, unit: Unit) -> str | list[str]:
+        """The runner: the one a step needs beyond the default, else the default."""
         runs_on, _ = max(
             (self._runner(s) for s in unit.steps), key=lambda r: (r[0] != self._default_runs_on(), str(r[0]))
         )
-        return {
-            "kind": "step",
-            "id": unit.name,
-            "name": " + ".join(s.name for s in unit.steps),
-            "needs": [PARAMS_JOB, *needs],
-            # One download of everything uploaded so far: the ancestors are done, so their uploads
-            # are all there, and one step per ancestor would make a long chain's file quadratic.
-            "downloads": [ALL_UPLOADS] if needs else [],
-            "if": "${{ " + guard + " }}",
-            "runs_on": runs_on,
-            "container": unit.first.image if self.setting("container") else None,
-            "timeout": timeout,
-            "matrix": matrix,
-            "outputs": job_outputs,
-            "item": item,
-            "runs": runs,
-            "artifact": f"stepc.{unit.name}" + (f".{item}" if item else ""),
-            "paths": "\n".join(paths),
-        }
+        return runs_on
 
-    def _output_keys(self, pipeline: Pipeline, unit: Unit) -> dict[tuple[str, str], str]:
+    @staticmethod
+    def _output_keys(unit: Unit) -> dict[tuple[str, str], str]:
         """(step, artifact) -> the job output that publishes the artifact's item indices."""
-        pairs = [(s.name, a) for s in unit.steps for a in feeds(pipeline, s)]
-        keys = assign_names([f"{s}-{a}" for s, a in pairs], JOB_ID)
-        return {(s, a): f"items-{keys[f'{s}-{a}']}" for s, a in pairs}
+        keys = assign_names([f"{s}-{a}" for s, a in unit.feeds], JOB_ID)
+        return {(s, a): f"items-{keys[f'{s}-{a}']}" for s, a in unit.feeds}

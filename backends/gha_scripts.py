@@ -7,14 +7,37 @@ is GitHub's own advice against script injection.
 
 from __future__ import annotations
 
-# Runs one step: `stepc exec` prints the step's log on stderr and its JSON control line last.
-RUN_SCRIPT = """\
-args=(-m stepc exec "$STEPC_FLOW" --pipeline "$STEPC_PIPELINE" --step "$STEPC_STEP"
-      --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS")
-if [ -n "${STEPC_ITEM:-}" ]; then args+=(--item "$STEPC_ITEM"); fi
-if [ -n "${STEPC_RETRY:-}" ]; then args+=(--retry); fi
-python "${args[@]}" | tee "$RUNNER_TEMP/stepc-control.txt"
-"""
+from dataclasses import replace
+
+from .commands import ExecCall, shell_line
+
+# The order of `stepc exec`'s arguments in the scripts (see `commands.ExecCall`).
+EXEC_ORDER = ("pipeline", "rollback", "steps", "run_id", "store", "params", "item", "retry")
+# Every value of a call comes from the job's environment.
+_CALL = ExecCall(
+    "python",
+    '"$STEPC_FLOW"',
+    '"$STEPC_PIPELINE"',
+    steps=('"$STEPC_STEP"',),
+    run_id='"$STEPC_RUN_ID"',
+    store='"$STEPC_STORE"',
+    params='"$STEPC_PARAMS"',
+    item='"$STEPC_ITEM"',
+    retry=True,
+)
+_STEP = replace(_CALL, item=None, retry=False).argv(EXEC_ORDER)[1:]  # python runs the array
+_ROLLBACK_WORDS = replace(_CALL, steps=(), rollback=True, item=None, retry=False).argv(EXEC_ORDER)
+_CUT, _ROLLBACK_CUT = _STEP.index("--run-id"), _ROLLBACK_WORDS.index("--run-id")
+
+# Runs one step: `stepc exec` prints the step's log on stderr and its JSON control line last;
+# the item and the retry flag are there when the job's environment sets them.
+RUN_SCRIPT = (
+    f"args=({shell_line(_STEP[:_CUT])}\n"
+    f"      {shell_line(_STEP[_CUT:])})\n"
+    f'if [ -n "${{STEPC_ITEM:-}}" ]; then args+=({shell_line(_CALL.words("item"))}); fi\n'
+    f'if [ -n "${{STEPC_RETRY:-}}" ]; then args+=({shell_line(_CALL.words("retry"))}); fi\n'
+    'python "${args[@]}" | tee "$RUNNER_TEMP/stepc-control.txt"\n'
+)
 
 # Appended for a step that other steps fan out over: publishes the item indices of those
 # outputs as step outputs (`STEPC_FOREACH_OUTPUTS` maps output key -> artifact name).
@@ -92,7 +115,4 @@ with open(os.environ["GITHUB_OUTPUT"], "a", encoding="utf-8") as out:
 """
 
 # Runs the rollback functions of the steps that succeeded, newest first (see SPEC 2.6).
-ROLLBACK_SCRIPT = """\
-python -m stepc exec "$STEPC_FLOW" --pipeline "$STEPC_PIPELINE" --rollback \\
-  --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"
-"""
+ROLLBACK_SCRIPT = f"{shell_line(_ROLLBACK_WORDS[:_ROLLBACK_CUT])} \\\n  {shell_line(_ROLLBACK_WORDS[_ROLLBACK_CUT:])}\n"

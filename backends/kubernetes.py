@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from stepc.ir import Step
+from stepc.ir import Resources
 
 from .settings import Setting
 
@@ -37,15 +37,11 @@ class PodResources:
     node_selector: dict[str, str]
 
 
-def pod_resources(steps: tuple[Step, ...], setting: Callable[[str], Any]) -> PodResources:
-    """What one pod running ``steps`` (a group shares a pod) asks for: the largest need of each
-    kind; memory is also the limit (a pod over it is killed rather than starving its node), GPUs
-    are limits (Kubernetes takes extended resources there) with an optional node selector."""
-    res = [s.resources for s in steps]
-    cpu = max((r.cpu for r in res if r.cpu is not None), default=None)
-    memory = max((r.memory for r in res if r.memory is not None), default=None)
-    disk = max((r.disk for r in res if r.disk is not None), default=None)
-    gpu = max(r.gpu for r in res)
+def pod_resources(resources: Resources, setting: Callable[[str], Any]) -> PodResources:
+    """What one pod with these needs (a group's fused ones: it shares a pod) asks for; memory
+    is also the limit (a pod over it is killed rather than starving its node), GPUs are limits
+    (Kubernetes takes extended resources there) with an optional node selector."""
+    cpu, memory, disk, gpu = resources.cpu, resources.memory, resources.disk, resources.gpu
     requests: dict[str, str] = {}
     limits: dict[str, str] = {}
     selector: dict[str, str] = {}
@@ -58,7 +54,6 @@ def pod_resources(steps: tuple[Step, ...], setting: Callable[[str], Any]) -> Pod
     if gpu:
         limits[str(setting("gpu_resource"))] = str(gpu)
         selector = {str(k): str(v) for k, v in dict(setting("gpu_node_selector")).items()}
-        gpu_type = next((r.gpu_type for r in res if r.gpu_type), None)
-        if gpu_type:
-            selector[str(setting("gpu_type_label"))] = gpu_type
+        if resources.gpu_type:
+            selector[str(setting("gpu_type_label"))] = resources.gpu_type
     return PodResources(dict(sorted(requests.items())), dict(sorted(limits.items())), dict(sorted(selector.items())))

@@ -6,9 +6,6 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from stepc.ir import Pipeline
-from stepc.runtime.entry import condition_reads
-
 
 @dataclass(frozen=True)
 class NameRule:
@@ -78,12 +75,3 @@ def assign_names(names: list[str], rule: NameRule, reserved: frozenset[str] = fr
         taken.add(key(text))
         result[name] = text
     return result
-
-
-def value_names(pipeline: Pipeline, rule: NameRule) -> dict[tuple[str, str], str]:
-    """(step, output) -> the engine-side name (``value-...``) publishing the value a downstream
-    condition reads, valid under ``rule`` and unique."""
-    pairs = [(step, name) for step, names in condition_reads(pipeline).items() for name in names]
-    texts = {pair: "\0".join(pair) for pair in pairs}  # NUL: no name holds one, so no clash
-    names = assign_names(list(texts.values()), rule)
-    return {pair: f"value-{names[text]}" for pair, text in texts.items()}

@@ -1,69 +1,207 @@
-"""The task plan the backends share: which steps run together (a group is one task), where a
-fan-out gets its list, which tasks come before which, and where a task's results sit in the
-store.
+"""The execution plan every backend walks, computed once per pipeline and target.
+
+Between the IR and a target's views sits one :class:`Plan`: which steps run together (a group's
+consecutive steps are one task), what each task is called on the target, which loops it sits
+in and where their items come from, which tasks come before it, the condition it can be
+skipped by, its fused retry, timeout and resources, and which values it publishes for the
+conditions downstream. Backends read units; none of them walks ``pipeline.steps`` again.
 
 The job-per-task targets (GitHub Actions, Valohai) run every task on a fresh machine whose
 store starts empty; what a task reads is copied in from its ancestors' uploads, so the plan
-also says which tasks are ancestors, and which machine holds a task.
+also says which tasks are ancestors, and :func:`choose_machine` which machine holds a task.
+Ancestry is answered by queries (:meth:`Plan.precedes`, :meth:`Plan.rollback_before`), not
+stored as a set per task: a long chain would make those sets quadratic in size.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import quote
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Literal
 
-from stepc.ir import Pipeline, Step
+from stepc.ir import Condition, Parameter, Pipeline, Resources, Retry, Step
+from stepc.runtime.entry import condition_reads
 from stepc.units import parse_bytes, parse_cpu
 
 from .naming import NameRule, assign_names
 
 
 @dataclass(frozen=True)
-class Unit:
-    """One job or node: one step, or the consecutive steps of a group."""
+class Loop:
+    """One fan-out level: where its items come from, a list parameter or an output of a plain
+    step. Its index space is that list's indices (the producer publishes them for an output).
 
-    name: str
+    A chained map runs over the same items as the map it follows, so its loop is that map's.
+    """
+
+    kind: Literal["param", "output"]
+    name: str  # the parameter or the artifact
+    producer: str | None = None  # the step that writes the artifact (kind "output")
+
+
+@dataclass(frozen=True)
+class NameScheme:
+    """How a target names its units: the rule and reserved names, the helper tasks each unit
+    may have (named together with the units, so that no helper takes a unit's name), and
+    whether a group and a step of the same name keep apart by their keys (``group:x`` and
+    ``step:x``, Airflow's task ids) rather than by sharing one name. ``values`` is the rule
+    for the names under which condition values are published (``value-...``), if any."""
+
+    rule: NameRule
+    reserved: frozenset[str] = frozenset()
+    helpers: tuple[str, ...] = ()
+    keyed: bool = False
+    values: NameRule | None = None
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One task on the target: one step, or the consecutive steps of a group fused into one."""
+
+    key: str  # "group:<name>" or "step:<name>": unique in the pipeline
+    name: str  # the target's name for the task
     steps: tuple[Step, ...]
+    # The fan-outs the task sits in, outermost first (a step is in at most one today); the
+    # task runs once per index path, one index per loop.
+    loops: tuple[Loop, ...] = ()
+    upstream: tuple[str, ...] = ()  # units of the data and ordering edges, in plan order
+    needs: tuple[str, ...] = ()  # upstream and the units that publish the loops' items, by name
+    # The steps' shared effective condition; steps of a group that disagree leave it to
+    # `stepc exec`, which skips each step by its own.
+    condition: Condition | None = None
+    retry: Retry = field(default_factory=Retry)  # the most retries of its steps
+    timeout: int | None = None  # seconds of one attempt of every step; None if one has none
+    worst_seconds: float | None = None  # every step timing out on every attempt, with waits
+    resources: Resources = field(default_factory=Resources)  # the largest need of each kind
+    feeds: tuple[tuple[str, str], ...] = ()  # (step, output) whose item lists some fan-out reads
+    values: tuple[tuple[str, str], ...] = ()  # (step, output) some condition reads
+    helpers: tuple[tuple[str, str], ...] = ()  # helper kind -> its task name
 
     @property
     def first(self) -> Step:
         return self.steps[0]
 
+    @property
+    def label(self) -> str:
+        """The group's or the step's own name."""
+        return self.key.split(":", 1)[1]
+
+    @property
+    def loop(self) -> Loop | None:
+        """The innermost loop, or None outside every fan-out."""
+        return self.loops[-1] if self.loops else None
+
+    def helper(self, kind: str) -> str:
+        return dict(self.helpers)[kind]
+
 
 @dataclass(frozen=True)
-class Loop:
-    """Where a fan-out's items come from: a list parameter, or an output of a plain step.
+class Plan:
+    """A pipeline's units for one target, with the tables every view reads: which unit owns a
+    step, and the published names of the values conditions read."""
 
-    A chained map runs over the same items as the map it follows, so its loop is that map's.
-    """
+    pipeline: Pipeline
+    units: tuple[Unit, ...]  # in topological order; a group stands where its first step stood
+    owner: dict[str, Unit]  # step name -> its unit
+    value_names: dict[tuple[str, str], str]  # (step, output) -> published name (with a values rule)
 
-    kind: str  # "param" or "output"
-    name: str  # the parameter or the artifact
-    producer: str | None = None  # the step that writes the artifact (kind "output")
+    def unit(self, name: str) -> Unit:
+        return self._by_name[name]
 
+    @cached_property
+    def _by_name(self) -> dict[str, Unit]:
+        return {u.name: u for u in self.units}
 
-def group_units(pipeline: Pipeline, rule: NameRule, reserved: frozenset[str] = frozenset()) -> list[Unit]:
-    """Units in topological order; a group's unit stands where its first step stood."""
-    grouped: dict[str, list[Step]] = {}
-    order: list[str] = []
-    for step in pipeline.steps:
-        key = f"group:{step.group}" if step.group else f"step:{step.name}"
-        if key not in grouped:
-            grouped[key] = []
-            order.append(key)
-        grouped[key].append(step)
-    names = assign_names([k.split(":", 1)[1] for k in order], rule, reserved)
-    return [Unit(names[k.split(":", 1)[1]], tuple(grouped[k])) for k in order]
+    @cached_property
+    def _places(self) -> dict[str, int]:
+        return {u.key: i for i, u in enumerate(self.units)}
+
+    def index(self, unit: Unit) -> int:
+        """The unit's 0-based place in plan order."""
+        return self._places[unit.key]
+
+    @cached_property
+    def params(self) -> dict[str, Parameter]:
+        return {p.name: p for p in self.pipeline.params}
+
+    @cached_property
+    def values(self) -> tuple[tuple[str, str], ...]:
+        """Every (step, output) some condition reads, in plan order."""
+        return tuple(pair for unit in self.units for pair in unit.values)
+
+    @cached_property
+    def loops(self) -> tuple[Loop, ...]:
+        """Every distinct loop, in plan order of first use."""
+        return tuple(dict.fromkeys(loop for unit in self.units for loop in unit.loops))
+
+    def ancestors(self, unit: Unit) -> frozenset[str]:
+        """Every unit before ``unit``, transitively (data, ordering and loop-origin edges)."""
+        seen: set[str] = set()
+        todo = list(unit.needs)
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen.add(name)
+                todo += self.unit(name).needs
+        return frozenset(seen)
+
+    def precedes(self, name: str, unit: Unit) -> bool:
+        """Whether the unit called ``name`` is an ancestor of ``unit``: a search back from
+        ``unit`` that stops at units earlier in plan order than ``name`` (they cannot lead to it)."""
+        if name not in self._by_name:
+            return False
+        floor = self.index(self.unit(name))
+        seen: set[str] = set()
+        todo = list(unit.needs)
+        while todo:
+            current = todo.pop()
+            if current == name:
+                return True
+            if current not in seen and self.index(self.unit(current)) > floor:
+                seen.add(current)
+                todo += self.unit(current).needs
+        return False
+
+    def rollback_before(self, unit: Unit) -> bool:
+        """Whether a step of an ancestor of ``unit`` has a rollback function."""
+        return self._rollback_before[unit.key]
+
+    @cached_property
+    def _rollback_before(self) -> dict[str, bool]:
+        found: dict[str, bool] = {}
+        for unit in self.units:  # plan order is topological: every needed unit is done
+            found[unit.key] = any(
+                found[self.unit(n).key] or any(s.rollback for s in self.unit(n).steps) for n in unit.needs
+            )
+        return found
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        """Every step in the IR's order (a group's steps need not be adjacent there): for
+        listings that name steps, not tasks."""
+        return self.pipeline.steps
+
+    @cached_property
+    def has_rollback(self) -> bool:
+        return any(s.rollback for s in self.pipeline.steps)
+
+    @cached_property
+    def list_producers(self) -> frozenset[str]:
+        """Steps whose output some foreach step iterates over directly (a chained map's
+        producer among them): their control lines carry the item counts."""
+        return frozenset(
+            i.producer
+            for s in self.pipeline.steps
+            if s.foreach is not None
+            for i in s.inputs
+            if i.name == s.foreach.name
+        )
 
 
 def loop_of(pipeline: Pipeline, step: Step) -> Loop | None:
     """The origin of a foreach step's items, following chained maps back to the first map."""
-    if step.foreach is None:
-        return None
-    while True:  # a loop, not recursion: a chain of maps may be thousands long
-        assert step.foreach is not None
+    while step.foreach is not None:
         if step.foreach.source == "param":
             return Loop("param", step.foreach.name)
         inp = step.input(step.foreach.name)
@@ -72,77 +210,53 @@ def loop_of(pipeline: Pipeline, step: Step) -> Loop | None:
         if producer.foreach is None:
             return Loop("output", inp.name, producer.name)
         step = producer
+    return None
 
 
-def unit_of(units: list[Unit]) -> dict[str, Unit]:
-    """Step name -> its unit."""
-    return {step.name: unit for unit in units for step in unit.steps}
+def _keys(pipeline: Pipeline) -> dict[str, list[Step]]:
+    grouped: dict[str, list[Step]] = {}
+    for step in pipeline.steps:
+        grouped.setdefault(f"group:{step.group}" if step.group else f"step:{step.name}", []).append(step)
+    return grouped
 
 
-def upstream_units(pipeline: Pipeline, unit: Unit, owner: dict[str, Unit]) -> list[str]:
-    """Units that must finish before ``unit``: data and ordering edges, and the loop's origin."""
-    names = {owner[s].name for step in unit.steps for s in pipeline.upstream(step.name)}
-    loop = loop_of(pipeline, unit.first)
-    if loop is not None and loop.producer is not None:
-        names.add(owner[loop.producer].name)
-    names.discard(unit.name)
-    return sorted(names)
+def _names(keys: list[str], scheme: NameScheme) -> dict[str, str]:
+    """Unit key (and ``<helper>:<key>``) -> its name on the target."""
+    plain = [k.split(":", 1)[1] for k in keys]
+    count = Counter(plain)
+    wanted: dict[str, str] = {}
+    for key, name in zip(keys, plain, strict=True):
+        wanted[key] = key if scheme.keyed and count[name] > 1 else name
+        for kind in scheme.helpers:
+            # A NUL in the original: no step name holds one, so no step can take a helper's name.
+            wanted[f"{kind}:{key}"] = f"\0{kind}_{name}"
+    names = assign_names(list(wanted.values()), scheme.rule, scheme.reserved)
+    return {key: names[text] for key, text in wanted.items()}
 
 
-def reachable(edges: Mapping[str, Iterable[str]], start: str) -> set[str]:
-    """Every node reached from ``start`` (itself left out unless on a cycle), walked with a stack:
-    no recursion limit, each node and edge visited once."""
-    seen: set[str] = set()
-    stack = list(edges.get(start, ()))
-    while stack:
-        node = stack.pop()
-        if node not in seen:
-            seen.add(node)
-            stack.extend(edges.get(node, ()))
-    return seen
+def _fed(pipeline: Pipeline) -> dict[str, set[str]]:
+    """Plain step -> its outputs that a foreach step fans out over (their item lists are
+    published). Only a direct consumer can fan out over an output: a chained map further down
+    loops over its origin's items, which that origin's own consumer already named."""
+    fed: dict[str, set[str]] = {}
+    for step in pipeline.steps:
+        if step.foreach is not None and step.foreach.source == "input":
+            source = step.input(step.foreach.name)
+            if source is not None and pipeline.step(source.producer).foreach is None:
+                fed.setdefault(source.producer, set()).add(source.name)
+    return fed
 
 
-def ancestry(pipeline: Pipeline, units: list[Unit]) -> Callable[[str], frozenset[str]]:
-    """Unit name -> every unit before it (transitively), worked out when first asked for a unit.
-
-    A task may read more than its direct producers: a condition on an upstream artifact reads a
-    value that an ancestor published. Only such tasks ask, so the table is never built whole:
-    for a long chain it is quadratic in size.
-    """
-    owner = unit_of(units)
-    direct = {unit.name: upstream_units(pipeline, unit, owner) for unit in units}
-    known: dict[str, frozenset[str]] = {}
-
-    def before(name: str) -> frozenset[str]:
-        if name not in known:
-            known[name] = frozenset(reachable(direct, name))
-        return known[name]
-
-    return before
-
-
-def feeds(pipeline: Pipeline, step: Step) -> list[str]:
-    """Outputs of ``step`` that some foreach step fans out over (their item lists are published).
-
-    Only a direct consumer can fan out over an output: a chained map further down loops over
-    its origin's items, which that origin's own consumer already named.
-    """
-    if step.foreach is not None:
-        return []
-    names: set[str] = set()
-    for name in pipeline.downstream(step.name):
-        other = pipeline.step(name)
-        if other.foreach is not None and other.foreach.source == "input":
-            source = other.input(other.foreach.name)
-            if source is not None and source.producer == step.name:
-                names.add(source.name)
-    return sorted(names)
-
-
-def store_segment(name: str) -> str:
-    """A step name as the store spells it in paths (see ``stepc.runtime.store``): percent-quoted,
-    so that it is one safe path segment and contains no glob character."""
-    return quote(name, safe="") if name not in (".", "..") else quote(name.replace(".", "%2E"))
+def fused_resources(steps: tuple[Step, ...]) -> Resources:
+    """What one task running ``steps`` needs: the largest need of each kind."""
+    res = [s.resources for s in steps]
+    return Resources(
+        cpu=max((r.cpu for r in res if r.cpu is not None), default=None),
+        memory=max((r.memory for r in res if r.memory is not None), default=None),
+        gpu=max((r.gpu for r in res), default=0),
+        gpu_type=next((r.gpu_type for r in res if r.gpu_type), None),
+        disk=max((r.disk for r in res if r.disk is not None), default=None),
+    )
 
 
 def retry_seconds(step: Step) -> float:
@@ -152,29 +266,100 @@ def retry_seconds(step: Step) -> float:
     return (step.timeout or 0) * attempts + waits
 
 
-def fits(steps: tuple[Step, ...], capacity: dict[str, Any]) -> bool:
-    """Whether a machine of this capacity holds the steps' resources; a capacity without a cpu
+def _fused_times(steps: tuple[Step, ...]) -> tuple[Retry, int | None, float | None]:
+    retry = max((s.retry for s in steps), key=lambda r: r.times)
+    if any(s.timeout is None for s in steps):
+        return retry, None, None
+    return retry, sum(s.timeout or 0 for s in steps), sum(retry_seconds(s) for s in steps)
+
+
+def _shared_condition(steps: tuple[Step, ...]) -> Condition | None:
+    conditions = {s.condition for s in steps}
+    return next(iter(conditions)) if len(conditions) == 1 else None
+
+
+def build_plan(pipeline: Pipeline, scheme: NameScheme) -> Plan:
+    """The plan of ``pipeline`` for a target naming its tasks by ``scheme``. Linear in the
+    pipeline's size, but for the ancestor sets (which a long chain makes quadratic)."""
+    grouped = _keys(pipeline)
+    keys = list(grouped)
+    names = _names(keys, scheme)
+    owner_key = {s.name: key for key, steps in grouped.items() for s in steps}
+    place = {key: i for i, key in enumerate(keys)}
+    read = condition_reads(pipeline)  # one pass over the conditions, not one per producer
+    fed = _fed(pipeline)
+    units: list[Unit] = []
+    for key in keys:
+        steps = tuple(grouped[key])
+        name = names[key]
+        before = {owner_key[s] for step in steps for s in pipeline.upstream(step.name)} - {key}
+        loop = loop_of(pipeline, steps[0])
+        origin = {owner_key[loop.producer]} if loop is not None and loop.producer is not None else set()
+        needs = sorted({names[k] for k in (before | origin) - {key}})
+        retry, timeout, worst = _fused_times(steps)
+        units.append(
+            Unit(
+                key=key,
+                name=name,
+                steps=steps,
+                loops=(loop,) if loop is not None else (),
+                upstream=tuple(names[k] for k in sorted(before, key=place.__getitem__)),
+                needs=tuple(needs),
+                condition=_shared_condition(steps),
+                retry=retry,
+                timeout=timeout,
+                worst_seconds=worst,
+                resources=fused_resources(steps),
+                feeds=tuple((s.name, a) for s in steps for a in sorted(fed.get(s.name, ()))),
+                values=tuple((s.name, v) for s in steps for v in read.get(s.name, ())),
+                helpers=tuple((kind, names[f"{kind}:{key}"]) for kind in scheme.helpers),
+            )
+        )
+    owner = {s.name: unit for unit in units for s in unit.steps}
+    pairs = [pair for unit in units for pair in unit.values]
+    value_names = name_values(pairs, scheme.values) if scheme.values is not None else {}
+    return Plan(pipeline, tuple(units), owner, value_names)
+
+
+def name_values(pairs: list[tuple[str, str]], rule: NameRule) -> dict[tuple[str, str], str]:
+    """(step, output) -> the engine-side name (``value-...``) publishing the value a downstream
+    condition reads, valid under ``rule`` and unique."""
+    texts = {pair: "\0".join(pair) for pair in pairs}  # NUL: no name holds one, so no clash
+    names = assign_names(list(texts.values()), rule)
+    return {pair: f"value-{names[text]}" for pair, text in texts.items()}
+
+
+# --- what machines hold ----------------------------------------------------------------------
+
+
+def store_segment(name: str) -> str:
+    """A step name as the store spells it in paths (see ``stepc.runtime.store``): percent-quoted,
+    so that it is one safe path segment and contains no glob character."""
+    from urllib.parse import quote
+
+    return quote(name, safe="") if name not in (".", "..") else quote(name.replace(".", "%2E"))
+
+
+def fits(resources: Resources, capacity: dict[str, Any]) -> bool:
+    """Whether a machine of this capacity holds these resources; a capacity without a cpu
     or memory key puts no limit on it, one without gpu has none."""
-    for step in steps:
-        r = step.resources
-        if r.gpu > int(capacity.get("gpu", 0)):
-            return False
-        if "cpu" in capacity and (r.cpu or 0) > parse_cpu(capacity["cpu"]):
-            return False
-        if "memory" in capacity and (r.memory or 0) > parse_bytes(capacity["memory"]):
-            return False
-    return True
+    r = resources
+    if r.gpu > int(capacity.get("gpu", 0)):
+        return False
+    if "cpu" in capacity and (r.cpu or 0) > parse_cpu(capacity["cpu"]):
+        return False
+    return not ("memory" in capacity and (r.memory or 0) > parse_bytes(capacity["memory"]))
 
 
 def choose_machine(
-    steps: tuple[Step, ...], default_capacity: dict[str, Any], table: list[Any], key: str
+    resources: Resources, default_capacity: dict[str, Any], table: list[Any], key: str
 ) -> tuple[Any, bool]:
-    """The resource map: ``(None, True)`` when the default machine holds the steps, else the
-    ``key`` value of the first table entry that does (fewest GPUs first) and True, else
+    """The resource map: ``(None, True)`` when the default machine holds the resources, else
+    the ``key`` value of the first table entry that does (fewest GPUs first) and True, else
     ``(None, False)``: nothing configured holds them."""
-    if fits(steps, default_capacity):
+    if fits(resources, default_capacity):
         return None, True
-    fitting = [t for t in table if isinstance(t, dict) and key in t and fits(steps, t)]
+    fitting = [t for t in table if isinstance(t, dict) and key in t and fits(resources, t)]
     if not fitting:
         return None, False
     return min(fitting, key=lambda t: int(t.get("gpu", 0)))[key], True

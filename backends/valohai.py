@@ -27,23 +27,16 @@ import json
 import math
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from stepc.diagnostics import Diagnostic
 from stepc.ir import Pipeline, Step, thaw
 
 from .base import CACHE_NOTE, Backend, GeneratedFile, file_stem
+from .commands import ExecCall, shell_line
 from .naming import NameRule, assign_names
-from .plan import (
-    Unit,
-    choose_machine,
-    feeds,
-    group_units,
-    loop_of,
-    retry_seconds,
-    unit_of,
-    upstream_units,
-)
+from .plan import NameScheme, Plan, Unit, choose_machine, fused_resources, loop_of
 from .settings import Setting
 from .valohai_io import RUN_ID, STORE
 
@@ -53,6 +46,8 @@ PARAM = NameRule(64, re.compile(r"[^A-Za-z0-9_]"), replacement="_", lower=False,
 ITEM = "stepc_item"
 VALOHAI_TYPES = {"int": "integer", "float": "float", "bool": "flag"}
 _PASSABLE = re.compile(r"^[^\s{}=]+$")  # a name `-p NAME={v}` can carry literally
+# The order of `stepc exec`'s arguments in a command (see `commands.ExecCall`).
+EXEC_ORDER = ("pipeline", "rollback", "steps", "run_id", "store", "raw", "retry")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +56,39 @@ class ItemsNode:
 
     name: str
     param: str
+
+
+@dataclasses.dataclass(frozen=True)
+class StepView:
+    """One Valohai step (a unit's, or an items node's)."""
+
+    name: str
+    image: str
+    command: list[str]
+    parameters: list[dict[str, Any]]
+    inputs: list[str]
+    env: list[tuple[str, str]]
+    time_limit: int | None
+    environment: str | None
+    description: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeLoop:
+    """What feeds a task node's item parameter: a list parameter (through its items node) or a
+    producer's metadata edge source."""
+
+    param: str | None = None
+    source: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeView:
+    """A unit's step, the units its node takes inputs from (by name), and its loop."""
+
+    step: StepView
+    needs: tuple[str, ...]
+    loop: NodeLoop | None
 
 
 class ValohaiBackend(Backend):
@@ -115,6 +143,7 @@ class ValohaiBackend(Backend):
         "install": Setting("strings", "pip install .", "the command(s) that install the project in an execution"),
         "setup_minutes": Setting("integer", 10, "minutes a time limit adds for the image and install"),
     }
+    NAMES: ClassVar[NameScheme] = NameScheme(NODE)
 
     def partial(self) -> dict[str, str]:
         gpus = any(isinstance(e, dict) and int(e.get("gpu", 0)) for e in self.setting("environments"))
@@ -145,7 +174,7 @@ class ValohaiBackend(Backend):
         return found
 
     def units(self, pipeline: Pipeline) -> list[Unit]:
-        return group_units(pipeline, NODE)
+        return list(self.plan(pipeline).units)
 
     def documents(self, pipeline: Pipeline) -> Iterable[tuple[str, str]]:
         path = str(self.setting("file") or f"{file_stem(pipeline.name)}.valohai.yaml")
@@ -168,7 +197,8 @@ class ValohaiBackend(Backend):
         holds the steps, fewest GPUs first; and whether anything configured holds them."""
         default = self.setting("environment")
         capacity = dict(self.setting("default_capacity"))
-        chosen, found = choose_machine(steps, capacity, list(self.setting("environments")), "environment")
+        table = list(self.setting("environments"))
+        chosen, found = choose_machine(fused_resources(steps), capacity, table, "environment")
         if chosen is None:
             return (str(default) if default else None), found
         return str(chosen), True
@@ -176,41 +206,28 @@ class ValohaiBackend(Backend):
     # -- the view the template renders --------------------------------------------------------
 
     def view(self, pipeline: Pipeline) -> dict[str, Any]:
-        units = self.units(pipeline)
-        owner = unit_of(units)
-        by_name = {u.name: u for u in units}
-        position = {u.name: i for i, u in enumerate(units)}
-        # Whether a unit or one before it has a rollback: a failing node rolls back what ran.
-        rolls: dict[str, bool] = {}
-        pnames = assign_names([p.name for p in pipeline.params], PARAM, frozenset({ITEM}))
-        list_params = sorted(
-            {loop.name for s in pipeline.steps if (loop := loop_of(pipeline, s)) and loop.kind == "param"}
-        )
+        plan = self.plan(pipeline)
+        units = plan.units
+        pnames = self._param_names(plan)
+        list_params = sorted({loop.name for loop in plan.loops if loop.kind == "param"})
         taken = frozenset(u.name for u in units)
         item_names = assign_names([f"items-{p}" for p in list_params], NODE, taken)
         items_nodes = [ItemsNode(item_names[f"items-{p}"], p) for p in list_params]
-        feed_keys = self._feed_keys(pipeline, units)
-        params = [self._parameter(pipeline, p.name, pnames[p.name]) for p in pipeline.params]
-        steps, nodes, edges = [], [], []
+        steps: list[StepView] = []
+        nodes: list[dict[str, str]] = []
+        edges: list[list[str]] = []
         for node in items_nodes:
             steps.append(self._items_step(pipeline, node, pnames))
             nodes.append({"name": node.name, "type": "execution", "step": node.name})
-        for unit in units:
-            loop = loop_of(pipeline, unit.first)
-            direct = upstream_units(pipeline, unit, owner)
-            inputs = sorted((by_name[name] for name in direct), key=lambda u: position[u.name])
-            rolls[unit.name] = any(s.rollback for s in unit.steps) or any(rolls[name] for name in direct)
-            steps.append(self._step(pipeline, unit, params, inputs, rolls[unit.name], feed_keys, loop is not None))
-            nodes.append({"name": unit.name, "type": "task" if loop else "execution", "step": unit.name})
-            for name in direct:
-                edges.append([f"{name}.output.*", f"{unit.name}.input.stepc-{name}"])
-            if loop is not None and loop.kind == "param":
-                source = next(n.name for n in items_nodes if n.param == loop.name)
-                edges.append([f"{source}.metadata.stepc_items", f"{unit.name}.parameter.{ITEM}"])
-            elif loop is not None:
-                assert loop.producer is not None
-                key = feed_keys[(loop.producer, loop.name)]
-                edges.append([f"{owner[loop.producer].name}.metadata.{key}", f"{unit.name}.parameter.{ITEM}"])
+        for view in self.walk(plan):
+            steps.append(view.step)
+            nodes.append({"name": view.step.name, "type": "task" if view.loop else "execution", "step": view.step.name})
+            edges.extend([f"{name}.output.*", f"{view.step.name}.input.stepc-{name}"] for name in view.needs)
+            if view.loop is not None and view.loop.param is not None:
+                source = next(n.name for n in items_nodes if n.param == view.loop.param)
+                edges.append([f"{source}.metadata.stepc_items", f"{view.step.name}.parameter.{ITEM}"])
+            elif view.loop is not None:
+                edges.append([view.loop.source, f"{view.step.name}.parameter.{ITEM}"])
         targets: dict[str, list[str]] = {p.name: [] for p in pipeline.params}
         for unit in units:
             for p in pipeline.params:
@@ -225,6 +242,36 @@ class ValohaiBackend(Backend):
             "steps": steps,
             "pipeline": {"name": pipeline.name, "nodes": nodes, "edges": edges, "parameters": pipeline_params},
         }
+
+    @staticmethod
+    def _param_names(plan: Plan) -> dict[str, str]:
+        return assign_names([p.name for p in plan.pipeline.params], PARAM, frozenset({ITEM}))
+
+    def _step_parameters(self, plan: Plan) -> list[dict[str, Any]]:
+        pnames = self._param_names(plan)
+        return [self._parameter(plan.pipeline, p.name, pnames[p.name]) for p in plan.pipeline.params]
+
+    def task_view(self, plan: Plan, unit: Unit, done: dict[str, Any]) -> NodeView:
+        params = self.per_plan(plan, "parameters", self._step_parameters)
+        loop = self.loop_view(plan, unit)
+        inputs = sorted(unit.needs, key=lambda name: plan.index(plan.unit(name)))
+        step = self._step(plan, unit, params, inputs, self._feed_keys(plan), loop is not None)
+        return NodeView(step, unit.needs, loop)
+
+    def loop_view(self, plan: Plan, unit: Unit) -> NodeLoop | None:
+        """What feeds the task node's item parameter: a list parameter's items node, or the
+        producer's metadata."""
+        loop = unit.loop
+        if loop is None:
+            return None
+        if loop.kind == "param":
+            return NodeLoop(param=loop.name)
+        assert loop.producer is not None
+        key = self._feed_keys(plan)[(loop.producer, loop.name)]
+        return NodeLoop(source=f"{plan.owner[loop.producer].name}.metadata.{key}")
+
+    def resources_view(self, plan: Plan, unit: Unit) -> str | None:
+        return self._environment(unit.steps)[0]
 
     def _default_text(self, name: str, pipeline: Pipeline) -> Any:
         param = pipeline.param(name)
@@ -248,49 +295,52 @@ class ValohaiBackend(Backend):
             entry["default"] = self._default_text(name, pipeline)
         return entry
 
-    def _feed_keys(self, pipeline: Pipeline, units: list[Unit]) -> dict[tuple[str, str], str]:
-        pairs = [(s.name, a) for u in units for s in u.steps for a in feeds(pipeline, s)]
+    def _feed_keys(self, plan: Plan) -> dict[tuple[str, str], str]:
+        """(step, output) -> the metadata key its item indices are published under."""
+        return self.per_plan(plan, "feed_keys", self._name_feeds)
+
+    @staticmethod
+    def _name_feeds(plan: Plan) -> dict[tuple[str, str], str]:
+        pairs = [pair for unit in plan.units for pair in unit.feeds]
         keys = assign_names([f"{s}_{a}" for s, a in pairs], PARAM)
         return {(s, a): f"stepc_items_{keys[f'{s}_{a}']}" for s, a in pairs}
 
-    def _items_step(self, pipeline: Pipeline, node: ItemsNode, pnames: dict[str, str]) -> dict[str, Any]:
+    def _items_step(self, pipeline: Pipeline, node: ItemsNode, pnames: dict[str, str]) -> StepView:
         param = self._parameter(pipeline, node.param, pnames[node.param])
-        return {
-            "name": node.name,
-            "image": pipeline.image,
-            "command": [*self._install(), "python -m stepc.backends.valohai_io items --key stepc_items {parameters}"],
-            "parameters": [param],
-            "inputs": [],
-            "env": [],
-            "time_limit": None,
-            "environment": self._environment(())[0],
-            "description": f"indices of the list parameter {node.param}",
-        }
+        return StepView(
+            name=node.name,
+            image=pipeline.image,
+            command=[*self._install(), "python -m stepc.backends.valohai_io items --key stepc_items {parameters}"],
+            parameters=[param],
+            inputs=[],
+            env=[],
+            time_limit=None,
+            environment=self._environment(())[0],
+            description=f"indices of the list parameter {node.param}",
+        )
 
     def _step(
         self,
-        pipeline: Pipeline,
+        plan: Plan,
         unit: Unit,
         params: list[dict[str, Any]],
-        input_units: list[Unit],
-        rollbacks: bool,
+        inputs: list[str],
         feed_keys: dict[tuple[str, str], str],
         takes_item: bool,
-    ) -> dict[str, Any]:
+    ) -> StepView:
+        pipeline = plan.pipeline
         command = [*self._install(), f"python -m stepc.backends.valohai_io pull --store {STORE}"]
+        # Whether a step here or before has a rollback: then a failure rolls back what succeeded.
+        rollbacks = any(s.rollback for s in unit.steps) or plan.rollback_before(unit)
         env: list[tuple[str, str]] = [("STEPC_FLOW", pipeline.source), ("STEPC_PIPELINE", pipeline.name)]
+        call = ExecCall("python", '"$STEPC_FLOW"', '"$STEPC_PIPELINE"', run_id=RUN_ID, store=STORE)
+        rollback = shell_line(replace(call, rollback=True).argv(EXEC_ORDER))
         for index, step in enumerate(unit.steps, start=1):
             env.append((f"STEPC_STEP_{index}", step.name))
-            line = (
-                f'python -m stepc exec "$STEPC_FLOW" --pipeline "$STEPC_PIPELINE" --step "$STEPC_STEP_{index}"'
-                f" --run-id {RUN_ID} --store {STORE} {{parameters}}"
-            )
-            line += " --retry" if step.retry.times else ""
+            run = replace(call, steps=(f'"$STEPC_STEP_{index}"',), raw=("{parameters}",), retry=bool(step.retry.times))
+            line = shell_line(run.argv(EXEC_ORDER))
             if rollbacks:  # on failure: roll back what succeeded before, then fail
-                line += (
-                    ' || (python -m stepc exec "$STEPC_FLOW" --pipeline "$STEPC_PIPELINE" --rollback'
-                    f" --run-id {RUN_ID} --store {STORE}; exit 1)"
-                )
+                line += f" || ({rollback}; exit 1)"
             command.append(line)
         mine = {key: [s, a] for (s, a), key in feed_keys.items() if any(s == x.name for x in unit.steps)}
         if mine:
@@ -310,18 +360,17 @@ class ValohaiBackend(Backend):
                 }  # fmt: skip
             )
         env += sorted({kv for s in unit.steps for kv in s.env})
-        seconds = [retry_seconds(s) if s.timeout is not None else None for s in unit.steps]
         limit = None
-        if all(t is not None for t in seconds):
-            limit = math.ceil(sum(t for t in seconds if t is not None)) + 60 * int(self.setting("setup_minutes"))
-        return {
-            "name": unit.name,
-            "image": unit.first.image,
-            "command": command,
-            "parameters": step_params,
-            "inputs": [f"stepc-{u.name}" for u in input_units],
-            "env": env,
-            "time_limit": limit,
-            "environment": self._environment(unit.steps)[0],
-            "description": " / ".join(s.description for s in unit.steps if s.description) or None,
-        }
+        if unit.worst_seconds is not None:
+            limit = math.ceil(unit.worst_seconds) + 60 * int(self.setting("setup_minutes"))
+        return StepView(
+            name=unit.name,
+            image=unit.first.image,
+            command=command,
+            parameters=step_params,
+            inputs=[f"stepc-{name}" for name in inputs],
+            env=env,
+            time_limit=limit,
+            environment=self.resources_view(plan, unit),
+            description=" / ".join(s.description for s in unit.steps if s.description) or None,
+        )
