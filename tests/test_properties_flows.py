@@ -180,6 +180,8 @@ def assert_wiring_rules(pipeline: ir.Pipeline, step: ir.Step) -> None:
         producer = pipeline.step(item.producer)
         if step.foreach == ir.Foreach("input", item.name):
             assert item.mode == "item"
+        elif producer.scope and producer.scope == step.scope:
+            assert item.mode == "item"  # inside one foreach, an input from it is the matching item
         else:
             assert item.mode == ("gather" if producer.foreach is not None else "value")
         if not item.optional:
