@@ -114,7 +114,7 @@ class AirflowBackend(Backend):
     FEATURES: ClassVar[frozenset[str]] = frozenset({
         "foreach", "foreach_param", "chained_map", "condition", "artifact_condition", "merge",
         "retry", "retry_delay", "retry_backoff", "timeout", "resources", "gpu", "image", "rollback",
-        "group", "cache", "after", "schedule", "branch_in_foreach",
+        "group", "cache", "after", "schedule", "branch_in_foreach", "switch_in_foreach",
     })  # fmt: skip
     # Resources, GPUs and images are whole with operator = "kubernetes" (see `partial`).
     PARTIAL: ClassVar[dict[str, str]] = {

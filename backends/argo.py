@@ -100,7 +100,7 @@ class ArgoBackend(Backend):
     FEATURES: ClassVar[frozenset[str]] = frozenset({
         "foreach", "foreach_param", "chained_map", "condition", "artifact_condition", "merge",
         "retry", "retry_delay", "retry_backoff", "timeout", "resources", "gpu", "image", "rollback",
-        "group", "cache", "after", "schedule", "branch_in_foreach",
+        "group", "cache", "after", "schedule", "branch_in_foreach", "switch_in_foreach",
     })  # fmt: skip
     PARTIAL: ClassVar[dict[str, str]] = {"cache": CACHE_NOTE}
     SETTINGS: ClassVar[dict[str, Setting]] = {

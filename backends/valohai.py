@@ -98,7 +98,7 @@ class ValohaiBackend(Backend):
     FEATURES: ClassVar[frozenset[str]] = frozenset({
         "foreach", "foreach_param", "chained_map", "condition", "artifact_condition", "merge",
         "retry", "retry_delay", "retry_backoff", "timeout", "resources", "gpu", "image", "rollback",
-        "group", "cache", "after", "schedule", "branch_in_foreach",
+        "group", "cache", "after", "schedule", "branch_in_foreach", "switch_in_foreach",
     })  # fmt: skip
     # GPUs are whole once an environment with GPUs is configured (see `partial`).
     PARTIAL: ClassVar[dict[str, str]] = {

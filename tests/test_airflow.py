@@ -358,6 +358,8 @@ SWITCH_CONF = {
 
 # static branches and their join inside a foreach (a Metaflow oracle flow)
 FOREACH_SPLIT = "tests/flows/metaflow/foreach_split.py"
+# a switch inside a foreach: each item takes its own case
+FOREACH_SWITCH = "tests/flows/metaflow/foreach_switch.py"
 
 # The golden class flows (a Metaflow file among them): split, join views, merge_artifacts,
 # foreach, a switch on a parameter and on a computed value, @catch: (DAG file, dag id, flow, conf)
@@ -392,6 +394,8 @@ def runs(airflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     split_dag = compile_airflow(FOREACH_SPLIT)
     started.airflow("foreach-split", split_dag, "ForeachSplitFlow", {})
     started.local("foreach-split", FOREACH_SPLIT, {})
+    started.airflow("foreach-switch", compile_airflow(FOREACH_SWITCH), "ForeachSwitchFlow", {})
+    started.local("foreach-switch", FOREACH_SWITCH, {})
     switch_dag = compile_airflow(SWITCH)
     for key, switch_conf in SWITCH_CONF.items():
         started.airflow(key, switch_dag, "Switch", switch_conf)
@@ -535,6 +539,17 @@ def test_dags_test_of_branches_inside_a_foreach_matches_stepc_run(runs: Runs) ->
     assert found == outputs(local_store)
     assert {k[1] for k in found if k[0] == "meet"} == {(0,), (1,), (2,)}  # each item's branches met
     assert found[("end", None, "summary")] == {"pairs": [(6, 1), (13, 1), (18, 1)], "bases": [3, 6, 8]}
+
+
+def test_dags_test_of_a_switch_inside_a_foreach_matches_stepc_run(runs: Runs) -> None:
+    airflow_store, local_store, _ = both(runs, "foreach-switch")
+    found = outputs(airflow_store)
+    assert found == outputs(local_store)
+    # each item ran the case it chose and only that one
+    assert {k[1] for k in found if k[0] == "shrink"} == {(1,), (3,)}
+    assert {k[1] for k in found if k[0] == "grow"} == {(0,), (2,)}
+    rows = [(0, "small", 9), (1, "big", 4), (2, "small", 3), (3, "big", 5)]
+    assert [tuple(r) for r in found[("end", None, "summary")]["rows"]] == rows
 
 
 def test_dags_test_retry_and_rollback_match_stepc_run(runs: Runs) -> None:

@@ -57,7 +57,7 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
     "schedule": ("yes", "yes", "yes", "partial"),  # valohai.yaml holds none
     "branch_in_foreach": ("yes", "yes", "yes", "yes"),
     "nested_foreach": ("no", "no", "no", "no"),  # only `stepc run` and `stepc exec` so far
-    "switch_in_foreach": ("no", "no", "no", "no"),
+    "switch_in_foreach": ("yes", "yes", "yes", "yes"),
 }
 
 

@@ -492,3 +492,19 @@ def test_branches_inside_a_foreach_run_as_stepc_run_does(tmp_path: Path) -> None
     assert all(r["result"] != "failure" for r in runner.results.values()), runner.logs
     assert comparable(found) == comparable(reference(REPO / flow, {}, tmp_path))
     assert found["end"][1]["summary"] == {"pairs": [(6, 1), (13, 1), (18, 1)], "bases": [3, 6, 8]}
+
+
+def test_a_switch_inside_a_foreach_runs_as_stepc_run_does(tmp_path: Path) -> None:
+    # Each item takes its own case: the jobs carry no `if:` of their own, `stepc exec` skips
+    # the case an item did not take.
+    flow = "tests/flows/metaflow/foreach_switch.py"
+    compiled = subprocess.run(
+        [sys.executable, "-m", "stepc", "compile", flow, "--target", "gha", "-o", "-"],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )  # fmt: skip
+    assert compiled.returncode == 0, compiled.stderr
+    assert "T101" not in compiled.stderr
+    runner, found = run_workflow("", flow, {}, tmp_path, text=compiled.stdout)
+    assert all(r["result"] != "failure" for r in runner.results.values()), runner.logs
+    rows = [(0, "small", 9), (1, "big", 4), (2, "small", 3), (3, "big", 5)]
+    assert [tuple(r) for r in found["end"][1]["summary"]["rows"]] == rows

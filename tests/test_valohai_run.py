@@ -207,3 +207,19 @@ def test_branches_inside_a_foreach_run_as_stepc_run_does(tmp_path: Path) -> None
     assert not runner.failed, runner.logs
     assert comparable(found) == comparable(reference(flow, {}, tmp_path))
     assert found["end"][1]["summary"] == {"pairs": [(6, 1), (13, 1), (18, 1)], "bases": [3, 6, 8]}
+
+
+def test_a_switch_inside_a_foreach_runs_as_stepc_run_does(tmp_path: Path) -> None:
+    flow = REPO / "tests" / "flows" / "metaflow" / "foreach_switch.py"
+    out = tmp_path / "compiled"
+    compiled = subprocess.run(
+        [sys.executable, "-m", "stepc", "compile", str(flow), "--target", "valohai", "-o", str(out)],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )  # fmt: skip
+    assert compiled.returncode == 0, compiled.stderr
+    assert "T101" not in compiled.stderr
+    (config,) = out.glob("*.valohai.yaml")
+    runner, found = run_pipeline(config, {"tests/flows/metaflow/foreach_switch.py": flow}, {}, tmp_path / "run")
+    assert not runner.failed, runner.logs
+    rows = [(0, "small", 9), (1, "big", 4), (2, "small", 3), (3, "big", 5)]
+    assert [tuple(r) for r in found["end"][1]["summary"]["rows"]] == rows
