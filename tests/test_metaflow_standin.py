@@ -31,6 +31,12 @@ try:
     current.retry_count
 except AttributeError as exc:
     print(exc)
+# A name it lacks, used as something other than a decorator, says which name (no lambda).
+for use in (lambda: metaflow.S3(run=None)("bucket"), lambda: metaflow.Flow("x").latest_run):
+    try:
+        use()
+    except (AttributeError, TypeError) as exc:
+        print(exc)
 """
 
 
@@ -41,6 +47,8 @@ def test_the_stand_in_is_only_used_where_metaflow_is_missing() -> None:
     ran = subprocess.run([str(python), "-c", SCRIPT], capture_output=True, text=True, timeout=60)
     assert ran.returncode == 0, ran.stderr
     assert "metaflow.current.retry_count: Metaflow is not installed here" in ran.stdout
+    assert "metaflow.S3(...)(...): Metaflow is not installed here" in ran.stdout
+    assert "metaflow.Flow.latest_run: Metaflow is not installed here" in ran.stdout
 
 
 def test_a_metaflow_flow_runs_without_metaflow(tmp_path: Path) -> None:

@@ -463,3 +463,21 @@ def test_a_foreach_over_an_empty_list_fails_the_splitting_step(tmp_path: Path) -
     assert not r.ok
     assert r["start"].status == "failed" and r["work"].status == "not_run"
     assert "the foreach over self.items produced zero splits" in (r.error or "")
+
+
+def test_a_bare_retry_retries_at_once_as_metaflow_runs_locally(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "STEPC_TEST_MARKER": str(tmp_path / "marker")}
+    store = tmp_path / "store"
+    # A 2-minute wait (the engines' default for a bare @retry) would outlast the timeout.
+    done = subprocess.run(
+        [sys.executable, "-m", "stepc", "run", str(RUN / "bare_retry.py"), "--store", str(store)],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    (run_dir,) = (store / "runs").iterdir()
+    result = _result_json(store, run_dir.name, "start")
+    assert result["attempt"] == 2 and result["status"] == "succeeded"

@@ -359,7 +359,8 @@ class Runner:
         self._record(step, result, task, "timeout" if timed_out else "failed", None, error, code)
         tries = state.tries.get(item, 1)
         if tries <= step.retry.times and not self.failing:
-            delay = step.retry.wait_before(tries)
+            # Metaflow's local runtime retries a flow class's step at once; engines keep the wait.
+            delay = 0.0 if step.kind == "flowspec" else step.retry.wait_before(tries)
             self._seq += 1
             heapq.heappush(self.delayed, (time.monotonic() + delay, self._seq, step.name, item))
             self.reporter.retrying(step.name, item, attempt, error, delay)

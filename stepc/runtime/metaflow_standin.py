@@ -27,18 +27,27 @@ PROVIDED = ("FlowSpec", "Parameter", "step", "retry", "timeout", "resources", "c
 class _Unsupported:
     """A Metaflow name stepc does not provide: inert as a decorator, an error otherwise."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, called: bool = False) -> None:
         self._name = name
+        self._called = called  # already given its arguments: only a function may follow
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if len(args) == 1 and not kwargs and callable(args[0]):
             return args[0]  # @card
-        return lambda target: target  # @card(type="default")
+        if self._called:
+            raise TypeError(self._why(f"metaflow.{self._name}(...)(...)"))
+        return _Unsupported(self._name, called=True)  # @card(type="default"): the decorator
 
     def __getattr__(self, attribute: str) -> Any:
-        raise AttributeError(
-            f"metaflow.{self._name}.{attribute}: Metaflow is not installed here, and stepc runs the flow "
-            f"without it; install metaflow in the step's image to use metaflow.{self._name}"
+        raise AttributeError(self._why(f"metaflow.{self._name}.{attribute}"))
+
+    def __repr__(self) -> str:
+        return f"<metaflow.{self._name}: not provided by stepc's stand-in>"
+
+    def _why(self, what: str) -> str:
+        return (
+            f"{what}: Metaflow is not installed here, and stepc runs the flow without it; install "
+            f"metaflow in the step's image to use metaflow.{self._name}"
         )
 
 
