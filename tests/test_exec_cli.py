@@ -134,3 +134,14 @@ def test_exec_of_a_class_step_reports_where_the_flow_went(tmp_path: Path) -> Non
     assert message["switch"] == "report" and message["next"] == ["report"]
     skipped, code, _ = run_exec(tmp_path, flow, "--step", "publish", "--run-id", "r1")
     assert code == 0 and skipped["status"] == "skipped" and "next" not in skipped
+
+
+def test_exec_refuses_a_run_id_that_names_no_folder(tmp_path: Path) -> None:
+    for run_id, why in (("", "must not be empty"), ("..", "is not a run id"), ("a\nb", "is not a run id")):
+        _, code, err = run_exec(tmp_path, IRIS, "--step", "load", "--run-id", run_id)
+        assert code == 2 and why in err, (run_id, err)
+    _, code, err = run_exec(tmp_path, IRIS, "--step", "load", "--run-id", "r" * 201)
+    assert code == 2 and "at most 200 characters" in err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # nothing written
+    _, code, _ = run_exec(tmp_path, IRIS, "--step", "load", "--run-id", "r" * 200)
+    assert code == 0

@@ -34,6 +34,28 @@ class ItemPathType(click.ParamType):  # type: ignore[type-arg]
 
 ITEM = ItemPathType()
 
+MAX_RUN_ID = 200  # well under a file name's 255 bytes once percent-quoted in the store
+
+
+class RunIdType(click.ParamType):  # type: ignore[type-arg]
+    """A run id an engine passes (``{{workflow.name}}``, a GitHub run number, ...): one
+    non-empty line of printable text, so that it names one folder of the store."""
+
+    name = "RUN_ID"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value)
+        if not text.strip():
+            self.fail("a run id must not be empty", param, ctx)
+        if not text.isprintable() or text in (".", ".."):
+            self.fail(f"{text!r} is not a run id: use printable text other than '.' and '..'", param, ctx)
+        if len(text) > MAX_RUN_ID:
+            self.fail(f"a run id has at most {MAX_RUN_ID} characters, not {len(text)}", param, ctx)
+        return text
+
+
+RUN_ID = RunIdType()
+
 STORE_HELP = "store directory or file:// URL (default: .stepc/ in the project)"
 
 
@@ -176,7 +198,7 @@ def resume(run_id: str, workers: int | None, store: str | None, quiet: bool) -> 
 @click.command("exec")
 @click.argument("flow", type=click.Path(dir_okay=False))
 @click.option("--step", "step_names", multiple=True, help="the step to run (repeat: a group, in order)")
-@click.option("--run-id", required=True, help="the run this attempt belongs to")
+@click.option("--run-id", type=RUN_ID, required=True, help="the run this attempt belongs to")
 @click.option("--item", type=ITEM, help="the foreach item to run: K, or I/J/... inside nested foreach")
 @click.option("--store", help=STORE_HELP)
 @click.option("--params", "params_json", help="parameter values as a JSON object")
