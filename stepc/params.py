@@ -24,13 +24,16 @@ class ParamError(ValueError):
 
 
 def split_assignments(pairs: Iterable[str]) -> dict[str, str]:
-    """``["a=1", "b=x=y"]`` -> ``{"a": "1", "b": "x=y"}``; the last repeat of a name wins."""
+    """``["a=1", "b=x=y"]`` -> ``{"a": "1", "b": "x=y"}``. A name given twice is an error: which
+    value was meant cannot be told (a typo in a long command line, most often)."""
     out: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         name = name.strip()
         if not sep or not name:
             raise ParamError(f"bad parameter {pair!r}: expected name=value")
+        if name in out:
+            raise ParamError(f"parameter '{name}' is given twice (-p {name}={out[name]} and -p {pair})")
         out[name] = value
     return out
 

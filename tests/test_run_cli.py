@@ -29,6 +29,11 @@ def test_unknown_and_malformed_params(tmp_path: Path) -> None:
     r = stepc("run", str(ROOT / "golden" / "iris_training.py"), "--store", str(tmp_path), "-p", "epochs")
     assert r.returncode == 2 and "expected name=value" in r.stderr
     assert "Traceback" not in r.stderr
+    r = stepc(
+        "run", str(ROOT / "golden" / "iris_training.py"), "--store", str(tmp_path), "-p", "epochs=3", "-p", "epochs=4"
+    )
+    assert r.returncode == 2 and r.stderr == "error: parameter 'epochs' is given twice (-p epochs=3 and -p epochs=4)\n"
+    assert not (tmp_path / "runs").exists()
 
 
 def test_missing_required_param(tmp_path: Path) -> None:

@@ -75,6 +75,8 @@ def test_missing_required() -> None:
 
 
 def test_split_assignments() -> None:
-    assert split_assignments(["a=1", "b=x=y", "a=2"]) == {"a": "2", "b": "x=y"}
+    assert split_assignments(["a=1", "b=x=y"]) == {"a": "1", "b": "x=y"}
+    with pytest.raises(ParamError, match=r"parameter 'a' is given twice \(-p a=1 and -p a=2\)"):
+        split_assignments(["a=1", "b=x=y", "a=2"])
     with pytest.raises(ParamError, match="expected name=value"):
         split_assignments(["oops"])
