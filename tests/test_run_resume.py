@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 FLOW = str(Path(__file__).resolve().parent / "flows" / "run" / "slow_items.py")
 STEPC = [sys.executable, "-m", "stepc"]
 
@@ -132,7 +134,8 @@ def test_resume_after_a_fix_reruns_what_failed_or_was_rolled_back(tmp_path: Path
     assert again.returncode == 1 and "already succeeded" in again.stderr
 
 
-def test_sigterm_marks_the_run_failed(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_records_the_run_interrupted_and_resumable(tmp_path: Path, sig: int, code: int) -> None:
     store, journal = tmp_path / "store", tmp_path / "journal.txt"
     runner = subprocess.Popen(
         [*STEPC, "run", FLOW, "--store", str(store), "-q", "-p", f"journal={journal}", "-p", "pause=5"],
@@ -143,9 +146,13 @@ def test_sigterm_marks_the_run_failed(tmp_path: Path) -> None:
     deadline = time.monotonic() + 20
     while not (journal.exists() and journal.read_text().count("start ") >= 2) and time.monotonic() < deadline:
         time.sleep(0.02)
-    runner.terminate()
+    runner.send_signal(sig)
     _, err = runner.communicate(timeout=10)
-    assert runner.returncode == 1 and "interrupted" in err
+    assert runner.returncode == code and "interrupted" in err, err
     (run_id,) = os.listdir(store / "runs")
     show = subprocess.run([*STEPC, "show", run_id, "--store", str(store), "--json"], capture_output=True, text=True)
-    assert json.loads(show.stdout)["run"]["status"] == "failed"
+    assert json.loads(show.stdout)["run"]["status"] == "interrupted"
+    resumed = subprocess.run(
+        [*STEPC, "resume", run_id, "--store", str(store), "-q"], capture_output=True, text=True, timeout=60
+    )
+    assert resumed.returncode == 0, resumed.stderr

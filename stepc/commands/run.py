@@ -164,8 +164,8 @@ def run(
         _fail(str(exc), 2)
     result = run_pipeline(ir, flow, param_texts=texts, workers=workers, store=the_store, reporter=make_reporter(quiet))
     if not result.ok and quiet:
-        click.echo(f"run {result.run_id} failed: {result.error}", err=True)
-    sys.exit(0 if result.ok else 1)
+        click.echo(f"run {result.run_id} {result.status}: {result.error}", err=True)
+    sys.exit(result.exit_code)
 
 
 @click.command()
@@ -191,8 +191,8 @@ def resume(run_id: str, workers: int | None, store: str | None, quiet: bool) -> 
     except ParamError as exc:
         _fail(str(exc), 1)
     if not result.ok and quiet:
-        click.echo(f"run {result.run_id} failed: {result.error}", err=True)
-    sys.exit(0 if result.ok else 1)
+        click.echo(f"run {result.run_id} {result.status}: {result.error}", err=True)
+    sys.exit(result.exit_code)
 
 
 @click.command("exec")

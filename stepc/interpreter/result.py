@@ -46,7 +46,8 @@ class StepResult:
 
 @dataclass(frozen=True)
 class RunResult:
-    """A finished run: ``status`` is ``succeeded`` or ``failed``."""
+    """A finished run: ``status`` is ``succeeded``, ``failed``, or ``interrupted`` by the
+    ``signal`` (SIGINT or SIGTERM) that stopped it."""
 
     run_id: str
     pipeline: str
@@ -55,6 +56,12 @@ class RunResult:
     store_root: str
     error: str | None = None
     rollbacks: tuple[tuple[str, Item, str], ...] = ()  # (step, item, status) in order run
+    signal: int | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's convention: 0, 1 for a failure, 128 + the signal for an interrupted run."""
+        return 0 if self.ok else 128 + self.signal if self.signal else 1
 
     @property
     def ok(self) -> bool:

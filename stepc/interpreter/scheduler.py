@@ -53,8 +53,12 @@ class Launch:
     key: str | None
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be, so both stop a run the same way."""
+
+
 def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+    raise Terminated
 
 
 def _on_sigterm_interrupt() -> Any:
@@ -121,7 +125,7 @@ class Runner:
         with contextlib.suppress(BaseException):
             load_module(self.flow_path, self.pipeline.module, fresh=True)
         self.reporter.run_started(self.run_id, self.pipeline)
-        interrupted = False
+        interrupted: int | None = None  # the signal that stopped the run
         # Objects that exist now are never collected in the children: freezing them keeps a
         # child's garbage collector from touching (and so copying) the runner's whole heap.
         gc.collect()
@@ -131,8 +135,8 @@ class Runner:
             for step in self.pipeline.steps:
                 self._activate(step.name)
             self._loop()
-        except KeyboardInterrupt:
-            interrupted = True
+        except KeyboardInterrupt as stop:
+            interrupted = signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT
             self.failing = True
             self.error = self.error or "interrupted"
             self.pool.kill_all()
@@ -439,13 +443,14 @@ class Runner:
                 if result.status == "succeeded":
                     self.preloaded[(step.name, result.item)] = result
 
-    def _finish(self, interrupted: bool) -> RunResult:
+    def _finish(self, interrupted: int | None) -> RunResult:
         for state in self.states.values():
             if state.status in ("pending", "active"):
                 state.status = "failed" if state.error else "not_run"
                 state.ended = time.time() if state.started else None
                 self.db.set_step(self.run_id, state.step.name, status=state.status, error=state.error)
-        status = "failed" if self.failing else "succeeded"
+        # An interrupted run stays resumable and keeps what it did: no rollback.
+        status = "interrupted" if interrupted else "failed" if self.failing else "succeeded"
         rollbacks: list[tuple[str, Item, str]] = []
         if self.failing and not interrupted:
             rollbacks = run_rollbacks(
@@ -466,6 +471,7 @@ class Runner:
             store_root=str(self.store.root),
             error=self.error,
             rollbacks=tuple(rollbacks),
+            signal=interrupted,
         )
         self.reporter.run_done(result)
         return result
