@@ -329,10 +329,11 @@ class Runner:
 
 
 def stored(pipeline: Any, store: Store, run_id: str) -> dict[str, tuple[str, dict[str, Any]]]:
-    """Step -> (status, outputs) as the store has them; a foreach step's outputs are item lists."""
+    """Step -> (status, outputs) as the store has them; a foreach step's outputs are item lists
+    (of the items that ran: inside a foreach, an item may skip a case of a switch)."""
     found: dict[str, tuple[str, dict[str, Any]]] = {}
     for step in pipeline.steps:
-        if step.foreach is None:
+        if not step.scope:
             result = store.read_result(run_id, step.name, None)
             if result is None or result.status != "succeeded":
                 found[step.name] = (result.status if result else "not_run", {})
@@ -343,11 +344,12 @@ def stored(pipeline: Any, store: Store, run_id: str) -> dict[str, tuple[str, dic
         if not results and empty_fan_out(pipeline, step, store, run_id):
             found[step.name] = ("succeeded", {name: [] for name in step.outputs})
             continue
-        if not results or any(r.status != "succeeded" for r in results):
-            status = results[0].status if results else "not_run"
+        ran = [r for r in results if r.status == "succeeded"]
+        if not ran or any(r.status not in ("succeeded", "skipped") for r in results):
+            status = next((r.status for r in results if r.status != "succeeded"), "not_run")
             found[step.name] = (status, {})
             continue
-        outputs = {name: [store.read_artifact(r.output(name)) for r in results] for name in step.outputs}
+        outputs = {name: [store.read_artifact(r.output(name)) for r in ran] for name in step.outputs}
         found[step.name] = ("succeeded", outputs)
     return found
 
@@ -506,5 +508,7 @@ def test_a_switch_inside_a_foreach_runs_as_stepc_run_does(tmp_path: Path) -> Non
     assert "T101" not in compiled.stderr
     runner, found = run_workflow("", flow, {}, tmp_path, text=compiled.stdout)
     assert all(r["result"] != "failure" for r in runner.results.values()), runner.logs
+    assert comparable(found) == comparable(reference(REPO / flow, {}, tmp_path))
+    assert found["shrink"] == ("succeeded", {"result": [4, 5]})  # items 1 and 3 only
     rows = [(0, "small", 9), (1, "big", 4), (2, "small", 3), (3, "big", 5)]
     assert [tuple(r) for r in found["end"][1]["summary"]["rows"]] == rows

@@ -221,5 +221,7 @@ def test_a_switch_inside_a_foreach_runs_as_stepc_run_does(tmp_path: Path) -> Non
     (config,) = out.glob("*.valohai.yaml")
     runner, found = run_pipeline(config, {"tests/flows/metaflow/foreach_switch.py": flow}, {}, tmp_path / "run")
     assert not runner.failed, runner.logs
+    assert comparable(found) == comparable(reference(flow, {}, tmp_path))
+    assert found["shrink"] == ("succeeded", {"result": [4, 5]})  # items 1 and 3 only
     rows = [(0, "small", 9), (1, "big", 4), (2, "small", 3), (3, "big", 5)]
     assert [tuple(r) for r in found["end"][1]["summary"]["rows"]] == rows
