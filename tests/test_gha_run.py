@@ -483,32 +483,28 @@ def test_a_switch_on_a_computed_value_skips_the_branch_not_taken(tmp_path: Path,
     assert found["end"][1]["summary"] == {"mode": choice, "result": result}
 
 
-def test_branches_inside_a_foreach_run_as_stepc_run_does(tmp_path: Path) -> None:
-    flow = "tests/flows/metaflow/foreach_split.py"
+def run_like_stepc_run(flow: str, tmp_path: Path) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Compile ``flow`` with no T101, run the workflow, and check it leaves what `stepc run` leaves."""
     compiled = subprocess.run(
         [sys.executable, "-m", "stepc", "compile", flow, "--target", "gha", "-o", "-"],
         capture_output=True, text=True, cwd=REPO, timeout=120,
     )  # fmt: skip
-    assert compiled.returncode == 0, compiled.stderr
+    assert compiled.returncode == 0 and "T101" not in compiled.stderr, compiled.stderr
     runner, found = run_workflow("", flow, {}, tmp_path, text=compiled.stdout)
     assert all(r["result"] != "failure" for r in runner.results.values()), runner.logs
     assert comparable(found) == comparable(reference(REPO / flow, {}, tmp_path))
+    return found
+
+
+def test_branches_inside_a_foreach_run_as_stepc_run_does(tmp_path: Path) -> None:
+    found = run_like_stepc_run("tests/flows/metaflow/foreach_split.py", tmp_path)
     assert found["end"][1]["summary"] == {"pairs": [(6, 1), (13, 1), (18, 1)], "bases": [3, 6, 8]}
 
 
 def test_a_switch_inside_a_foreach_runs_as_stepc_run_does(tmp_path: Path) -> None:
     # Each item takes its own case: the jobs carry no `if:` of their own, `stepc exec` skips
     # the case an item did not take.
-    flow = "tests/flows/metaflow/foreach_switch.py"
-    compiled = subprocess.run(
-        [sys.executable, "-m", "stepc", "compile", flow, "--target", "gha", "-o", "-"],
-        capture_output=True, text=True, cwd=REPO, timeout=120,
-    )  # fmt: skip
-    assert compiled.returncode == 0, compiled.stderr
-    assert "T101" not in compiled.stderr
-    runner, found = run_workflow("", flow, {}, tmp_path, text=compiled.stdout)
-    assert all(r["result"] != "failure" for r in runner.results.values()), runner.logs
-    assert comparable(found) == comparable(reference(REPO / flow, {}, tmp_path))
+    found = run_like_stepc_run("tests/flows/metaflow/foreach_switch.py", tmp_path)
     assert found["shrink"] == ("succeeded", {"result": [4, 5]})  # items 1 and 3 only
     rows = [(0, "small", 9), (1, "big", 4), (2, "small", 3), (3, "big", 5)]
     assert [tuple(r) for r in found["end"][1]["summary"]["rows"]] == rows

@@ -194,34 +194,30 @@ def test_a_switch_on_a_computed_value_runs_as_stepc_run_does(tmp_path: Path, cho
     assert found["end"][1]["summary"] == {"mode": choice, "result": result}
 
 
-def test_branches_inside_a_foreach_run_as_stepc_run_does(tmp_path: Path) -> None:
-    flow = REPO / "tests" / "flows" / "metaflow" / "foreach_split.py"
+def run_like_stepc_run(name: str, tmp_path: Path) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Compile the oracle flow ``name`` with no T101, run the pipeline, and check it leaves what
+    `stepc run` leaves."""
+    flow = REPO / "tests" / "flows" / "metaflow" / name
     out = tmp_path / "compiled"
     compiled = subprocess.run(
         [sys.executable, "-m", "stepc", "compile", str(flow), "--target", "valohai", "-o", str(out)],
         capture_output=True, text=True, cwd=REPO, timeout=120,
     )  # fmt: skip
-    assert compiled.returncode == 0, compiled.stderr
+    assert compiled.returncode == 0 and "T101" not in compiled.stderr, compiled.stderr
     (config,) = out.glob("*.valohai.yaml")
-    runner, found = run_pipeline(config, {"tests/flows/metaflow/foreach_split.py": flow}, {}, tmp_path / "run")
+    runner, found = run_pipeline(config, {f"tests/flows/metaflow/{name}": flow}, {}, tmp_path / "run")
     assert not runner.failed, runner.logs
     assert comparable(found) == comparable(reference(flow, {}, tmp_path))
+    return found
+
+
+def test_branches_inside_a_foreach_run_as_stepc_run_does(tmp_path: Path) -> None:
+    found = run_like_stepc_run("foreach_split.py", tmp_path)
     assert found["end"][1]["summary"] == {"pairs": [(6, 1), (13, 1), (18, 1)], "bases": [3, 6, 8]}
 
 
 def test_a_switch_inside_a_foreach_runs_as_stepc_run_does(tmp_path: Path) -> None:
-    flow = REPO / "tests" / "flows" / "metaflow" / "foreach_switch.py"
-    out = tmp_path / "compiled"
-    compiled = subprocess.run(
-        [sys.executable, "-m", "stepc", "compile", str(flow), "--target", "valohai", "-o", str(out)],
-        capture_output=True, text=True, cwd=REPO, timeout=120,
-    )  # fmt: skip
-    assert compiled.returncode == 0, compiled.stderr
-    assert "T101" not in compiled.stderr
-    (config,) = out.glob("*.valohai.yaml")
-    runner, found = run_pipeline(config, {"tests/flows/metaflow/foreach_switch.py": flow}, {}, tmp_path / "run")
-    assert not runner.failed, runner.logs
-    assert comparable(found) == comparable(reference(flow, {}, tmp_path))
+    found = run_like_stepc_run("foreach_switch.py", tmp_path)
     assert found["shrink"] == ("succeeded", {"result": [4, 5]})  # items 1 and 3 only
     rows = [(0, "small", 9), (1, "big", 4), (2, "small", 3), (3, "big", 5)]
     assert [tuple(r) for r in found["end"][1]["summary"]["rows"]] == rows
