@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from stepc.diagnostics import Diagnostic
-from stepc.ir import Parameter, Pipeline, parameters_read, thaw
-from stepc.runtime.entry import VALUE_UNKNOWN, value_dir
-from stepc.runtime.plan import artifact_refs
+from stepc.ir import Parameter, Pipeline, Step, parameters_read, thaw
+from stepc.runtime.entry import PATHS_FILE, VALUE_UNKNOWN, value_dir
+from stepc.runtime.plan import artifact_refs, path_sources
 
 from .argo_expr import ValueRefs, artifact_when, string_literal, task_output, when_tag
 from .argo_lint import lint_documents
@@ -32,7 +32,7 @@ VALUES_DIR = "/tmp/stepc/values"
 RUN_ID = "{{workflow.name}}"  # unique per workflow run, and DNS-safe, so path-safe in the store
 RESERVED_TEMPLATES = frozenset({"main", "stepc-exit", "stepc-rollback"})
 # The order of `stepc exec`'s arguments in a container (see `commands.ExecCall`).
-EXEC_ORDER = ("steps", "pipeline", "store", "run_id", "assignments", "item", "foreach_out", "values_out")
+EXEC_ORDER = ("steps", "items_of", "pipeline", "store", "run_id", "assignments", "item", "foreach_out", "values_out")
 ROLLBACK_ORDER = ("rollback", "pipeline", "run_id", "store")
 
 
@@ -100,7 +100,7 @@ class ArgoBackend(Backend):
     FEATURES: ClassVar[frozenset[str]] = frozenset({
         "foreach", "foreach_param", "chained_map", "condition", "artifact_condition", "merge",
         "retry", "retry_delay", "retry_backoff", "timeout", "resources", "gpu", "image", "rollback",
-        "group", "cache", "after", "schedule", "branch_in_foreach", "switch_in_foreach",
+        "group", "cache", "after", "schedule", "branch_in_foreach", "switch_in_foreach", "nested_foreach",
     })  # fmt: skip
     PARTIAL: ClassVar[dict[str, str]] = {"cache": CACHE_NOTE}
     SETTINGS: ClassVar[dict[str, Setting]] = {
@@ -193,6 +193,9 @@ class ArgoBackend(Backend):
         }
 
     def task_view(self, plan: Plan, unit: Unit, done: dict[str, Any]) -> TaskView:
+        if unit.lists is not None:
+            depends = " && ".join(unit.needs) or None
+            return TaskView(unit.name, unit.name, depends, None, None, None, self._lister(plan, unit))
         loop = self.loop_view(plan, unit)
         return TaskView(
             name=unit.name,
@@ -234,12 +237,40 @@ class ArgoBackend(Backend):
         if loop.kind == "param":
             ref = "workflow.parameters[" + string_literal(loop.name) + "]"
             return LoopView(sequence_count="{{=len(jsonpath(" + ref + ", '$'))}}")
+        if loop.kind == "paths":
+            return LoopView(with_param="{{tasks." + plan.lister(loop).name + ".outputs.parameters.paths}}")
         assert loop.producer is not None
         producer = plan.owner[loop.producer].name
         return LoopView(with_param="{{tasks." + producer + ".outputs.parameters.items-" + loop.name + "}}")
 
     def resources_view(self, plan: Plan, unit: Unit) -> PodResources:
         return pod_resources(unit.resources, self.setting)
+
+    def _lister(self, plan: Plan, unit: Unit) -> ContainerView:
+        """The pod of a lister: the item paths of its nested scope, as the output ``paths``."""
+        head = unit.first
+        sources = [plan.pipeline.step(n) for n in head.scope] + path_sources(plan.pipeline, head)
+        call = ExecCall(
+            "python",
+            plan.pipeline.source,
+            plan.pipeline.name,
+            items_of=head.name,
+            store=self.store,
+            run_id=RUN_ID,
+            assignments=self._assignments(sources),
+            foreach_out=FOREACH_DIR,
+        )
+        argv = call.argv(EXEC_ORDER)
+        notes = [("stepc.dev/items-of", head.name)]
+        outputs: list[tuple[str, str, str | None]] = [("paths", f"{FOREACH_DIR}/{PATHS_FILE}", None)]
+        return ContainerView(
+            unit.name, head.image, argv[:1], argv[1:], secret=self.secret, outputs=outputs, annotations=notes
+        )
+
+    @staticmethod
+    def _assignments(steps: Iterable[Step]) -> tuple[str, ...]:
+        """``-p name={{workflow.parameters.name}}`` for each parameter the steps read."""
+        return tuple(f"{name}={{{{workflow.parameters.{name}}}}}" for name in sorted(parameters_read(steps)))
 
     def _container(self, plan: Plan, unit: Unit, takes_item: bool) -> ContainerView:
         outputs = sorted({a for _, a in unit.feeds})
@@ -250,9 +281,7 @@ class ArgoBackend(Backend):
             steps=tuple(s.name for s in unit.steps),
             store=self.store,
             run_id=RUN_ID,
-            assignments=tuple(
-                f"{name}={{{{workflow.parameters.{name}}}}}" for name in sorted(parameters_read(unit.steps))
-            ),
+            assignments=self._assignments(unit.steps),
             item="{{inputs.parameters.item}}" if takes_item else None,
             foreach_out=FOREACH_DIR if outputs else None,
             values_out=VALUES_DIR if unit.values else None,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 FLAGS: dict[str, str] = {
     "rollback": "--rollback",
     "steps": "--step",
+    "items_of": "--items-of",
     "pipeline": "--pipeline",
     "run_id": "--run-id",
     "store": "--store",
@@ -39,6 +40,7 @@ class ExecCall:
     pipeline: str
     steps: tuple[str, ...] = ()  # several for a fused group; none with ``rollback``
     rollback: bool = False
+    items_of: str | None = None  # a lister: the nested foreach whose item paths it publishes
     run_id: str | None = None
     store: str | None = None
     params: str | None = None  # ``--params JSON``

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from stepc.ir import Condition, Parameter, Pipeline, Resources, Retry, Step
 from stepc.runtime.entry import condition_reads
+from stepc.runtime.plan import path_sources
 from stepc.units import parse_bytes, parse_cpu
 
 from .naming import NameRule, assign_names
@@ -33,10 +34,13 @@ class Loop:
     step. Its index space is that list's indices (the producer publishes them for an output).
 
     A chained map runs over the same items as the map it follows, so its loop is that map's.
+    A nested scope (kind ``paths``) runs over index paths such as ``1/0``, which a lister task
+    (:attr:`Unit.lists`) reads from the store once every list of the scope's levels is made:
+    ``name`` is then the scope's head.
     """
 
-    kind: Literal["param", "output"]
-    name: str  # the parameter or the artifact
+    kind: Literal["param", "output", "paths"]
+    name: str  # the parameter, the artifact, or the nested scope's head
     producer: str | None = None  # the step that writes the artifact (kind "output")
 
 
@@ -59,11 +63,11 @@ class NameScheme:
 class Unit:
     """One task on the target: one step, or the consecutive steps of a group fused into one."""
 
-    key: str  # "group:<name>" or "step:<name>": unique in the pipeline
+    key: str  # "group:<name>", "step:<name>" or, for a lister, "items:<head>": unique in the pipeline
     name: str  # the target's name for the task
-    steps: tuple[Step, ...]
-    # The fan-outs the task sits in, outermost first (a step is in at most one today); the
-    # task runs once per index path, one index per loop.
+    steps: tuple[Step, ...]  # a lister's: the head of the scope it lists
+    # The fan-out the task sits in: it runs once per item (an index, or an index path in a
+    # nested scope).
     loops: tuple[Loop, ...] = ()
     upstream: tuple[str, ...] = ()  # units of the data and ordering edges, in plan order
     needs: tuple[str, ...] = ()  # upstream and the units that publish the loops' items, by name
@@ -77,6 +81,9 @@ class Unit:
     feeds: tuple[tuple[str, str], ...] = ()  # (step, output) whose item lists some fan-out reads
     values: tuple[tuple[str, str], ...] = ()  # (step, output) some condition reads
     helpers: tuple[tuple[str, str], ...] = ()  # helper kind -> its task name
+    # A lister runs `stepc exec --items-of <head>` and publishes the item paths of that nested
+    # scope: no user code, no condition, no retry.
+    lists: str | None = None
 
     @property
     def first(self) -> Step:
@@ -108,6 +115,14 @@ class Plan:
 
     def unit(self, name: str) -> Unit:
         return self._by_name[name]
+
+    def lister(self, loop: Loop) -> Unit:
+        """The task publishing the index paths of a ``paths`` loop."""
+        return self._listers[loop.name]
+
+    @cached_property
+    def _listers(self) -> dict[str, Unit]:
+        return {u.lists: u for u in self.units if u.lists is not None}
 
     @cached_property
     def _by_name(self) -> dict[str, Unit]:
@@ -172,7 +187,8 @@ class Plan:
         found: dict[str, bool] = {}
         for unit in self.units:  # plan order is topological: every needed unit is done
             found[unit.key] = any(
-                found[self.unit(n).key] or any(s.rollback for s in self.unit(n).steps) for n in unit.needs
+                found[self.unit(n).key] or (self.unit(n).lists is None and any(s.rollback for s in self.unit(n).steps))
+                for n in unit.needs
             )
         return found
 
@@ -200,7 +216,10 @@ class Plan:
 
 
 def loop_of(pipeline: Pipeline, step: Step) -> Loop | None:
-    """The origin of a foreach step's items, following chained maps back to the first map."""
+    """The origin of a foreach step's items, following chained maps back to the first map; a
+    step in a nested scope loops over that scope's index paths."""
+    if step.depth > 1:
+        return Loop("paths", step.scope[-1])
     while step.foreach is not None:
         if step.foreach.source == "param":
             return Loop("param", step.foreach.name)
@@ -226,6 +245,9 @@ def _names(keys: list[str], scheme: NameScheme) -> dict[str, str]:
     count = Counter(plain)
     wanted: dict[str, str] = {}
     for key, name in zip(keys, plain, strict=True):
+        if key.startswith("items:"):  # a lister: NUL keeps it apart from every step, as helpers
+            wanted[key] = f"\0items_{name}"
+            continue
         wanted[key] = key if scheme.keyed and count[name] > 1 else name
         for kind in scheme.helpers:
             # A NUL in the original: no step name holds one, so no step can take a helper's name.
@@ -278,13 +300,32 @@ def _shared_condition(steps: tuple[Step, ...]) -> Condition | None:
     return next(iter(conditions)) if len(conditions) == 1 else None
 
 
+def _with_listers(pipeline: Pipeline, grouped: dict[str, list[Step]]) -> dict[str, list[Step]]:
+    """The unit keys in plan order, each nested scope's lister (``items:<head>``, holding the
+    head) just before the unit of its head: after every producer of the scope's lists."""
+    keyed: dict[str, list[Step]] = {}
+    for key, steps in grouped.items():
+        head = steps[0]
+        if head.depth > 1 and head.scope[-1] == head.name:
+            keyed[f"items:{head.name}"] = [head]
+        keyed[key] = steps
+    return keyed
+
+
+def _lister_unit(
+    pipeline: Pipeline, key: str, name: str, head: Step, owner_key: dict[str, str], names: dict[str, str]
+) -> Unit:
+    sources = {owner_key[s.name] for s in path_sources(pipeline, head)}
+    return Unit(key=key, name=name, steps=(head,), needs=tuple(sorted(names[k] for k in sources)), lists=head.name)
+
+
 def build_plan(pipeline: Pipeline, scheme: NameScheme) -> Plan:
     """The plan of ``pipeline`` for a target naming its tasks by ``scheme``. Linear in the
     pipeline's size, but for the ancestor sets (which a long chain makes quadratic)."""
-    grouped = _keys(pipeline)
+    grouped = _with_listers(pipeline, _keys(pipeline))
     keys = list(grouped)
     names = _names(keys, scheme)
-    owner_key = {s.name: key for key, steps in grouped.items() for s in steps}
+    owner_key = {s.name: key for key, steps in grouped.items() if not key.startswith("items:") for s in steps}
     place = {key: i for i, key in enumerate(keys)}
     read = condition_reads(pipeline)  # one pass over the conditions, not one per producer
     fed = _fed(pipeline)
@@ -292,9 +333,14 @@ def build_plan(pipeline: Pipeline, scheme: NameScheme) -> Plan:
     for key in keys:
         steps = tuple(grouped[key])
         name = names[key]
+        if key.startswith("items:"):
+            units.append(_lister_unit(pipeline, key, name, steps[0], owner_key, names))
+            continue
         before = {owner_key[s] for step in steps for s in pipeline.upstream(step.name)} - {key}
         loop = loop_of(pipeline, steps[0])
         origin = {owner_key[loop.producer]} if loop is not None and loop.producer is not None else set()
+        if loop is not None and loop.kind == "paths":
+            origin = {f"items:{loop.name}"}
         needs = sorted({names[k] for k in (before | origin) - {key}})
         retry, timeout, worst = _fused_times(steps)
         units.append(
@@ -315,7 +361,7 @@ def build_plan(pipeline: Pipeline, scheme: NameScheme) -> Plan:
                 helpers=tuple((kind, names[f"{kind}:{key}"]) for kind in scheme.helpers),
             )
         )
-    owner = {s.name: unit for unit in units for s in unit.steps}
+    owner = {s.name: unit for unit in units if unit.lists is None for s in unit.steps}
     pairs = [pair for unit in units for pair in unit.values]
     value_names = name_values(pairs, scheme.values) if scheme.values is not None else {}
     return Plan(pipeline, tuple(units), owner, value_names)

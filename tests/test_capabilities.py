@@ -56,7 +56,7 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
     "after": ("yes", "yes", "yes", "yes"),
     "schedule": ("yes", "yes", "yes", "partial"),  # valohai.yaml holds none
     "branch_in_foreach": ("yes", "yes", "yes", "yes"),
-    "nested_foreach": ("no", "no", "no", "no"),  # only `stepc run` and `stepc exec` so far
+    "nested_foreach": ("yes", "no", "no", "no"),
     "switch_in_foreach": ("yes", "yes", "yes", "yes"),
 }
 
@@ -192,7 +192,6 @@ def test_stepc_targets_prints_the_tables() -> None:
         assert table[name] == {text: backend.support(f) for f, text in FEATURE_TEXT.items()}, name
         for feature, note in backend.PARTIAL.items():
             assert f"  {name}: {FEATURE_TEXT[feature]}: {note}\n" in result.stdout
-    assert set(table["argo"].values()) == {"yes", "partial", "no"}  # the scope features are "no" so far
 
 
 def test_strict_makes_partial_support_an_error_and_writes_nothing(tmp_path: Path) -> None:

@@ -213,6 +213,11 @@ def resume(run_id: str, workers: int | None, store: str | None, quiet: bool) -> 
     help="write <DIR>/<step>/<output>.txt: the values of outputs that downstream conditions read",
 )
 @click.option("--rollback", is_flag=True, help="run the rollbacks of the run's succeeded steps instead")
+@click.option(
+    "--items-of",
+    metavar="STEP",
+    help="print (and with --foreach-out write <DIR>/paths.json) the item paths of the foreach STEP opens instead",
+)
 def exec_step(
     flow: str,
     step_names: tuple[str, ...],
@@ -227,13 +232,15 @@ def exec_step(
     foreach_out: str | None,
     values_out: str | None,
     rollback: bool,
+    items_of: str | None,
 ) -> None:
     """Run one attempt of a step (the command every backend runs); prints a JSON control line.
 
     Several --step options run the steps of a group back to back in this one process, each
     with its own control line, stopping at the first that fails. Exit code: 0 success (or
     skipped), 1 the step failed, 2 it could not start. With --rollback: the rollbacks of the
-    run's succeeded tasks, newest first, and one control line listing them.
+    run's succeeded tasks, newest first, and one control line listing them. With --items-of: the
+    index paths of a nested foreach, read from its producers' results, for engines to fan out over.
     """
     ir, _ = _load_quiet(flow, pipeline)
     from stepc.ir import parameters_read
@@ -248,24 +255,38 @@ def exec_step(
         message, code = entry.exec_rollbacks(ir, flow, run_id, the_store)
         click.echo(json.dumps(message, sort_keys=True))
         sys.exit(code)
-    if not step_names:
-        _fail("give --step NAME (or --rollback)", 2)
+    if not step_names and not items_of:
+        _fail("give --step NAME (or --rollback, or --items-of STEP)", 2)
     known = [s.name for s in ir.steps]
-    for name in step_names:
+    for name in (*step_names, *([items_of] if items_of else [])):
         if name not in known:
             from stepc.diagnostics import did_you_mean
 
             _fail(f"no step '{name}' in pipeline '{ir.name}'{did_you_mean(name, known)}", 2)
     steps = [ir.step(name) for name in step_names]
+    if items_of:
+        steps = [ir.step(items_of)]
+        if step_names or not steps[0].scope or steps[0].scope[-1] != items_of:
+            _fail(f"--items-of names a step that opens a foreach (and no --step): '{items_of}' does not", 2)
     try:
         given = json.loads(params_json) if params_json else {}
         if not isinstance(given, dict):
             raise ParamError("--params must be a JSON object")
+        if items_of:  # the lists' parameters, and those of the producers' conditions
+            from stepc.runtime.plan import path_sources
+
+            steps = [*(ir.step(n) for n in steps[0].scope), *path_sources(ir, steps[0])]
         values = resolve(ir.params, given, split_assignments(param_texts), needed=parameters_read(steps))
     except json.JSONDecodeError as exc:
         _fail(f"--params is not valid JSON: {exc}", 2)
     except ParamError as exc:
         _fail(str(exc), 2)
+    if items_of:
+        message, code = entry.exec_paths(ir, items_of, run_id, the_store, values)
+        if foreach_out and code == 0:
+            entry.write_paths_out(Path(foreach_out), message)
+        click.echo(json.dumps(message, sort_keys=True))
+        sys.exit(code)
     code = 0
     fanouts: dict[str, Any] = {}
     shown: dict[str, Any] = {}

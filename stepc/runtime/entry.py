@@ -40,6 +40,7 @@ from stepc.runtime.plan import (
     condition_holds,
     foreach_outputs,
     item_count,
+    item_paths,
     make_task,
     rollback_order,
     should_skip,
@@ -166,6 +167,31 @@ def write_foreach_out(directory: Path, pipeline: Pipeline, step: Step, message: 
     for name in foreach_outputs(pipeline, step):
         items = counts.get(name, {}).get("items", [])
         (directory / f"{name}.json").write_text(json.dumps(items))
+
+
+def exec_paths(
+    pipeline: Pipeline, head: str, run_id: str, store: Store, params: Mapping[str, Any]
+) -> tuple[dict[str, Any], int]:
+    """``stepc exec --items-of HEAD``: the index paths (``1/0``) of every task of the nested
+    foreach ``head`` opens, read from its lists' producers in the store, for engines that fan a
+    task out over one flat list. Returns the control message and the exit code (2: a producer
+    has not run)."""
+    lookup = store_lookup(pipeline, store, run_id, params)
+    try:
+        paths = [item_text(p) for p in item_paths(pipeline, pipeline.step(head), params, lookup)]
+    except (MissingInput, KeyError) as exc:
+        error = str(exc) if isinstance(exc, MissingInput) else f"parameter {exc} was not given"
+        return {"status": "error", "run_id": run_id, "items_of": head, "error": error}, 2
+    return {"status": "succeeded", "run_id": run_id, "items_of": head, "paths": paths, "count": len(paths)}, 0
+
+
+PATHS_FILE = "paths.json"  # under --foreach-out, what `--items-of` writes
+
+
+def write_paths_out(directory: Path, message: dict[str, Any]) -> None:
+    """``<dir>/paths.json``: the item paths of an ``--items-of`` message, for ``valueFrom.path``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / PATHS_FILE).write_text(json.dumps(message["paths"]))
 
 
 # --- values that downstream conditions read -----------------------------------------------------

@@ -152,6 +152,18 @@ def item_paths(pipeline: Pipeline, step: Step, params: Mapping[str, Any], lookup
     return [None] if not step.scope else list(paths)
 
 
+def path_sources(pipeline: Pipeline, head: Step) -> list[Step]:
+    """The steps whose results decide the item paths of the scope ``head`` opens: the producer
+    of the list of each scope around and including it (a list parameter has none)."""
+    found: list[Step] = []
+    for name in head.scope:
+        level = pipeline.step(name)
+        inp = level.input(level.foreach.name) if level.foreach and level.foreach.source == "input" else None
+        if inp is not None:
+            found.append(pipeline.step(inp.producer))
+    return found
+
+
 def _list_skipped(pipeline: Pipeline, head: Step, parent: Item, lookup: ResultLookup) -> bool:
     if head.foreach is None or head.foreach.source != "input":
         return False
