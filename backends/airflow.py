@@ -72,7 +72,7 @@ TAG_MAX = 100  # Airflow refuses longer tags at import
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # The shell text of every task: fixed words and environment references, nothing else, in
 # this order (see `commands.ExecCall`).
-EXEC_ORDER = ("rollback", "steps", "pipeline", "run_id", "store", "params", "item")
+EXEC_ORDER = ("rollback", "steps", "items_of", "pipeline", "run_id", "store", "params", "item")
 EXEC_CALL = ExecCall(
     '"$STEPC_PYTHON"',
     '"$STEPC_FLOW"',
@@ -114,7 +114,7 @@ class AirflowBackend(Backend):
     FEATURES: ClassVar[frozenset[str]] = frozenset({
         "foreach", "foreach_param", "chained_map", "condition", "artifact_condition", "merge",
         "retry", "retry_delay", "retry_backoff", "timeout", "resources", "gpu", "image", "rollback",
-        "group", "cache", "after", "schedule", "branch_in_foreach", "switch_in_foreach",
+        "group", "cache", "after", "schedule", "branch_in_foreach", "switch_in_foreach", "nested_foreach",
     })  # fmt: skip
     # Resources, GPUs and images are whole with operator = "kubernetes" (see `partial`).
     PARTIAL: ClassVar[dict[str, str]] = {
@@ -347,6 +347,8 @@ class AirflowBackend(Backend):
         var = code(f"items{plan.index(unit) + 1}")
         if loop.kind == "param":
             return ItemsView(var, unit.helper("items"), None, None, loop.name)
+        if loop.kind == "paths":
+            return ItemsView(var, unit.helper("items"), self._var(plan, plan.lister(loop)), None, None)
         assert loop.producer is not None
         return ItemsView(var, unit.helper("items"), self._var(plan, plan.owner[loop.producer]), loop.name, None)
 
@@ -372,6 +374,8 @@ class AirflowBackend(Backend):
         return shell_line(replace(EXEC_CALL, rollback=True, params=None).argv(EXEC_ORDER))
 
     def task_view(self, plan: Plan, unit: Unit, done: dict[str, Any]) -> TaskView:
+        if unit.lists is not None:
+            return self._lister_view(plan, unit)
         pipeline = plan.pipeline
         steps = unit.steps
         env = self._base_env(pipeline)
@@ -406,6 +410,29 @@ class AirflowBackend(Backend):
             retry_delay=float(retry.delay),
             backoff=float(retry.backoff) if retry.times and retry.backoff != 1 else None,
             timeout=unit.timeout,
+            resources=self.resources_view(plan, unit),
+        )
+
+    def _lister_view(self, plan: Plan, unit: Unit) -> TaskView:
+        """The task listing a nested foreach's item paths on its control line (its XCom)."""
+        env = {**self._base_env(plan.pipeline), "STEPC_ITEMS_OF": unit.first.name}
+        call = replace(EXEC_CALL, items_of='"$STEPC_ITEMS_OF"')
+        return TaskView(
+            var=self._var(plan, unit),
+            task_id=unit.name,
+            name=f"items of {unit.label}",
+            steps=[],
+            doc_md=doc(f"The item paths of the nested foreach `{unit.label}`."),
+            command=self._command(shell_line(call.argv(EXEC_ORDER))),
+            xcom=True,
+            env=env,
+            items=None,
+            when=None,
+            upstream=[self._var(plan, plan.unit(name)) for name in unit.upstream],
+            retries=0,
+            retry_delay=0.0,
+            backoff=None,
+            timeout=None,
             resources=self.resources_view(plan, unit),
         )
 

@@ -246,7 +246,7 @@ def _names(keys: list[str], scheme: NameScheme) -> dict[str, str]:
     wanted: dict[str, str] = {}
     for key, name in zip(keys, plain, strict=True):
         if key.startswith("items:"):  # a lister: NUL keeps it apart from every step, as helpers
-            wanted[key] = f"\0items_{name}"
+            wanted[key] = f"\0paths_{name}"
             continue
         wanted[key] = key if scheme.keyed and count[name] > 1 else name
         for kind in scheme.helpers:
@@ -316,7 +316,8 @@ def _lister_unit(
     pipeline: Pipeline, key: str, name: str, head: Step, owner_key: dict[str, str], names: dict[str, str]
 ) -> Unit:
     sources = {owner_key[s.name] for s in path_sources(pipeline, head)}
-    return Unit(key=key, name=name, steps=(head,), needs=tuple(sorted(names[k] for k in sources)), lists=head.name)
+    upstream = tuple(names[k] for k in sorted(sources, key=list(names).index))
+    return Unit(key=key, name=name, steps=(head,), upstream=upstream, needs=tuple(sorted(upstream)), lists=head.name)
 
 
 def build_plan(pipeline: Pipeline, scheme: NameScheme) -> Plan:

@@ -99,8 +99,9 @@ def dagbag(python: Path, tmp_path: Path, *paths: Path) -> dict[str, Any]:
     return loaded
 
 
-def compile_airflow(flow: Path | str, cwd: Path | None = None) -> str:
-    result = stepc("compile", str(flow), "--target", "airflow", "-o", "-", cwd=cwd)
+def compile_airflow(flow: Path | str, cwd: Path | None = None, pipeline: str | None = None) -> str:
+    chosen = ("--pipeline", pipeline) if pipeline else ()
+    result = stepc("compile", str(flow), "--target", "airflow", "-o", "-", *chosen, cwd=cwd)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -324,11 +325,14 @@ class Runs:
         env = airflow_environ(home, STEPC_STORE=str(store), STEPC_PROJECT_ROOT=str(project))
         self.futures[f"airflow:{key}"] = self.pool.submit(self._run, argv, env, work, store)
 
-    def local(self, key: str, flow: str, params: dict[str, Any], project: Path = REPO) -> None:
+    def local(
+        self, key: str, flow: str, params: dict[str, Any], project: Path = REPO, pipeline: str | None = None
+    ) -> None:
         """Start `stepc run` of the same flow with the same parameters, into its own store."""
         store = self.root / key / "local-store"
         store.parent.mkdir(parents=True, exist_ok=True)
         argv = [sys.executable, "-m", "stepc", "run", flow, "-q", "--store", str(store)]
+        argv += ["--pipeline", pipeline] if pipeline else []
         for name, value in params.items():
             argv += ["-p", f"{name}={value if isinstance(value, str) else json.dumps(value)}"]
         self.futures[f"local:{key}"] = self.pool.submit(self._run, argv, dict(os.environ), project, store)
@@ -360,6 +364,15 @@ SWITCH_CONF = {
 FOREACH_SPLIT = "tests/flows/metaflow/foreach_split.py"
 # a switch inside a foreach: each item takes its own case
 FOREACH_SWITCH = "tests/flows/metaflow/foreach_switch.py"
+# nested scopes, each task fanned out over the index paths its lister publishes: (flow, dag
+# id, pipeline, conf); the function dialect's pipeline is the class flow's equivalent
+NESTED_FLOWS = {
+    "nested-foreach": ("tests/flows/metaflow/nested_foreach.py", "NestedForeachFlow", None, {"scale": 2}),
+    "foreach-branch-foreach": (
+        "tests/flows/metaflow/foreach_branch_foreach.py", "ForeachBranchForeachFlow", None, {}
+    ),
+    "nested-functions": ("tests/flows/scopes/functions.py", "nested", "nested", {"scale": 2}),
+}  # fmt: skip
 
 # The golden class flows (a Metaflow file among them): split, join views, merge_artifacts,
 # foreach, a switch on a parameter and on a computed value, @catch: (DAG file, dag id, flow, conf)
@@ -396,6 +409,9 @@ def runs(airflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     started.local("foreach-split", FOREACH_SPLIT, {})
     started.airflow("foreach-switch", compile_airflow(FOREACH_SWITCH), "ForeachSwitchFlow", {})
     started.local("foreach-switch", FOREACH_SWITCH, {})
+    for key, (flow_file, dag_id, pipeline, conf) in NESTED_FLOWS.items():
+        started.airflow(key, compile_airflow(flow_file, pipeline=pipeline), dag_id, conf)
+        started.local(key, flow_file, conf, pipeline=pipeline)
     switch_dag = compile_airflow(SWITCH)
     for key, switch_conf in SWITCH_CONF.items():
         started.airflow(key, switch_dag, "Switch", switch_conf)
@@ -550,6 +566,21 @@ def test_dags_test_of_a_switch_inside_a_foreach_matches_stepc_run(runs: Runs) ->
     assert {k[1] for k in found if k[0] == "grow"} == {(0,), (2,)}
     rows = [(0, "small", 9), (1, "big", 4), (2, "small", 3), (3, "big", 5)]
     assert [tuple(r) for r in found[("end", None, "summary")]["rows"]] == rows
+
+
+@pytest.mark.parametrize("key", sorted(NESTED_FLOWS))
+def test_dags_test_of_nested_foreach_matches_stepc_run(runs: Runs, key: str) -> None:
+    airflow_store, local_store, _ = both(runs, key)
+    found = outputs(airflow_store)
+    assert found == outputs(local_store)
+    inner = "letter" if key == "foreach-branch-foreach" else "inner"
+    paths = {k[1] for k in found if k[0] == inner}
+    expected = (
+        {(0, 0), (0, 1), (1, 0), (1, 1), (1, 2)}
+        if inner == "letter"
+        else {(0, 0), (0, 1), (1, 0), (2, 0), (2, 1), (2, 2)}
+    )
+    assert paths == expected  # one mapped task per index path, under items/<i>/<j>/
 
 
 def test_dags_test_retry_and_rollback_match_stepc_run(runs: Runs) -> None:
