@@ -39,25 +39,29 @@ def _control(output):
     return {}
 
 
-def _item_count(control, output, param, context):
-    """How many items a foreach has: the list parameter's length, or the count the producer's
-    control line gives for the output; Airflow refuses lists longer than max_map_length."""
+def _items(control, output, param, context):
+    """A foreach's items: the indices of the list parameter, or of the producer's output as its
+    control line counts them, or (nested foreach) the index paths its lister's line gives;
+    Airflow refuses lists longer than max_map_length."""
     if param is not None:
-        count = len(context["params"][param])
+        items = [str(k) for k in range(len(context["params"][param]))]
+    elif output is not None:
+        items = [str(k) for k in range(int(_control(control).get("foreach", {}).get(output, {}).get("count", 0)))]
     else:
-        count = int(_control(control).get("foreach", {}).get(output, {}).get("count", 0))
+        items = [str(path) for path in _control(control).get("paths", [])]
+        if not all(part.isdigit() for path in items for part in path.split("/")):
+            raise ValueError("the lister's item paths are not index paths such as 1/0: %r" % items)
     limit = conf.getint("core", "max_map_length")
-    if count > limit:
-        raise ValueError("foreach over %d items: more than [core] max_map_length = %d; raise it" % (count, limit))
-    return count
+    if len(items) > limit:
+        raise ValueError("foreach over %d items: more than [core] max_map_length = %d; raise it" % (len(items), limit))
+    return items
 
 
 def _item_envs(env, control=None, output=None, param=None, **context):
     """One environment per foreach item. Values from XCom reach a mapped task unrendered, so
     the run id and the parameters are filled in here rather than by a template."""
-    count = _item_count(control, output, param, context)
     common = dict(env, STEPC_RUN_ID=context["run_id"], STEPC_PARAMS=json.dumps(dict(context["params"])))
-    return [dict(common, STEPC_ITEM=str(k)) for k in range(count)]
+    return [dict(common, STEPC_ITEM=k) for k in _items(control, output, param, context)]
 
 
 def _run_failed(**context):
