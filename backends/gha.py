@@ -42,7 +42,7 @@ from .base import BASE_FILTERS, CACHE_NOTE, Backend, GeneratedFile, file_stem
 from .gha_expr import job_condition
 from .gha_lint import lint_workflow
 from .gha_quote import gh_json, gh_text, gh_value, yaml_block, yaml_key
-from .gha_scripts import FEED_SCRIPT, PARAMS_SCRIPT, ROLLBACK_SCRIPT, RUN_SCRIPT, VALUES_SCRIPT
+from .gha_scripts import FEED_SCRIPT, LISTER_SCRIPT, PARAMS_SCRIPT, ROLLBACK_SCRIPT, RUN_SCRIPT, VALUES_SCRIPT
 from .naming import NameRule, assign_names
 from .plan import NameScheme, Plan, Unit, choose_machine, loop_of, store_segment
 from .settings import Setting
@@ -94,10 +94,12 @@ class RunView:
 
 @dataclass(frozen=True)
 class MatrixView:
-    """Where a fan-out job's matrix comes from: a job (``source``) and its output (``ref``)."""
+    """Where a fan-out job's matrix comes from: a job (``source``) and its output (``ref``);
+    ``nested``: a lister's index paths, each entry ``{"path": "1/0", "key": "1-0"}``."""
 
     source: str
     ref: str
+    nested: bool = False
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,7 @@ class GitHubActionsBackend(Backend):
     FEATURES: ClassVar[frozenset[str]] = frozenset({
         "foreach", "foreach_param", "chained_map", "condition", "artifact_condition", "merge",
         "retry", "retry_delay", "retry_backoff", "timeout", "resources", "gpu", "image", "rollback",
-        "group", "cache", "after", "schedule", "branch_in_foreach", "switch_in_foreach",
+        "group", "cache", "after", "schedule", "branch_in_foreach", "switch_in_foreach", "nested_foreach",
     })  # fmt: skip
     # GPUs are whole once a runner with GPUs is configured, images with container = true.
     PARTIAL: ClassVar[dict[str, str]] = {
@@ -364,7 +366,25 @@ class GitHubActionsBackend(Backend):
         keys = assign_names(names, JOB_ID)
         return {name: f"items-{keys[name]}" for name in names}
 
+    def _lister_view(self, plan: Plan, unit: Unit) -> JobView:
+        """The job listing a nested foreach's index paths as the matrix of its tasks' jobs."""
+        run = RunView("paths", f"List the items of {unit.label}", [("STEPC_ITEMS_OF", unit.label)], {}, LISTER_SCRIPT)
+        return JobView(
+            kind="lister",
+            id=unit.name,
+            name=f"items of {unit.label}",
+            needs=[PARAMS_JOB, *unit.needs],
+            guard="${{ !cancelled() && !failure() }}",
+            runs_on=self._default_runs_on(),
+            container=unit.first.image if self.setting("container") else None,
+            outputs=[("paths", "${{ steps.paths.outputs.paths }}")],
+            downloads=[ALL_UPLOADS],
+            runs=[run],
+        )
+
     def task_view(self, plan: Plan, unit: Unit, done: dict[str, Any]) -> JobView:
+        if unit.lists is not None:
+            return self._lister_view(plan, unit)
         guard = "!cancelled() && !failure()"
         skip_if = self.when_view(plan, unit, done)
         if skip_if is not None:
@@ -392,7 +412,9 @@ class GitHubActionsBackend(Backend):
             (key, "${{ steps." + runs[place[producer]].id + ".outputs." + key + " }}")
             for (producer, _), key in sorted(published.items(), key=lambda kv: kv[1])
         ]
-        item = "${{ matrix.item }}" if matrix else None
+        nested = loop is not None and loop.nested
+        item = ("${{ matrix.item.path }}" if nested else "${{ matrix.item }}") if matrix else None
+        leg = "${{ matrix.item.key }}" if nested else item  # an artifact name holds no slash
         paths = [f"{STORE}/runs/*/{store_segment(s.name)}" + (f"/items/{item}" if item else "") for s in unit.steps]
         timeout = None
         if unit.worst_seconds is not None:
@@ -414,7 +436,7 @@ class GitHubActionsBackend(Backend):
             # quadratic.
             downloads=[ALL_UPLOADS] if unit.needs else [],
             runs=runs,
-            artifact=f"stepc.{unit.name}" + (f".{item}" if item else ""),
+            artifact=f"stepc.{unit.name}" + (f".{leg}" if leg else ""),
             paths="\n".join(paths),
         )
 
@@ -440,6 +462,9 @@ class GitHubActionsBackend(Backend):
             return None
         if loop.kind == "param":
             source, key = PARAMS_JOB, self.per_plan(plan, "loop_keys", self._loop_keys)[loop.name]
+        elif loop.kind == "paths":
+            source = plan.lister(loop).name
+            return MatrixView(source, f"needs.{source}.outputs.paths", nested=True)
         else:
             assert loop.producer is not None
             producer = plan.owner[loop.producer]

@@ -12,7 +12,7 @@ from dataclasses import replace
 from .commands import ExecCall, shell_line
 
 # The order of `stepc exec`'s arguments in the scripts (see `commands.ExecCall`).
-EXEC_ORDER = ("pipeline", "rollback", "steps", "run_id", "store", "params", "item", "retry")
+EXEC_ORDER = ("pipeline", "rollback", "steps", "items_of", "run_id", "store", "params", "item", "retry")
 # Every value of a call comes from the job's environment.
 _CALL = ExecCall(
     "python",
@@ -27,7 +27,9 @@ _CALL = ExecCall(
 )
 _STEP = replace(_CALL, item=None, retry=False).argv(EXEC_ORDER)[1:]  # python runs the array
 _ROLLBACK_WORDS = replace(_CALL, steps=(), rollback=True, item=None, retry=False).argv(EXEC_ORDER)
+_LISTER_WORDS = replace(_CALL, steps=(), items_of='"$STEPC_ITEMS_OF"', item=None, retry=False).argv(EXEC_ORDER)
 _CUT, _ROLLBACK_CUT = _STEP.index("--run-id"), _ROLLBACK_WORDS.index("--run-id")
+_LISTER_CUT = _LISTER_WORDS.index("--run-id")
 
 # Runs one step: `stepc exec` prints the step's log on stderr and its JSON control line last;
 # the item and the retry flag are there when the job's environment sets them.
@@ -116,3 +118,21 @@ with open(os.environ["GITHUB_OUTPUT"], "a", encoding="utf-8") as out:
 
 # Runs the rollback functions of the steps that succeeded, newest first (see SPEC 2.6).
 ROLLBACK_SCRIPT = f"{shell_line(_ROLLBACK_WORDS[:_ROLLBACK_CUT])} \\\n  {shell_line(_ROLLBACK_WORDS[_ROLLBACK_CUT:])}\n"
+
+# A lister job: the index paths of a nested foreach, published as the matrix of its tasks, each
+# entry the path (`--item`) and a key for artifact names, which cannot hold a slash.
+LISTER_SCRIPT = (
+    f"{shell_line(_LISTER_WORDS[:_LISTER_CUT])} \\\n  {shell_line(_LISTER_WORDS[_LISTER_CUT:])}"
+    ' | tee "$RUNNER_TEMP/stepc-control.txt"\n'
+    """\
+python - <<'EOF'
+import json, os
+with open(os.path.join(os.environ["RUNNER_TEMP"], "stepc-control.txt"), encoding="utf-8") as f:
+    paths = json.loads(f.read().splitlines()[-1])["paths"]
+if len(paths) > 256:
+    raise SystemExit(f"::error::{len(paths)} items: a GitHub Actions matrix runs at most 256 jobs")
+with open(os.environ["GITHUB_OUTPUT"], "a", encoding="utf-8") as out:
+    out.write("paths=" + json.dumps([{"path": p, "key": p.replace("/", "-")} for p in paths]) + "\\n")
+EOF
+"""
+)

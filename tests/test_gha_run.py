@@ -237,17 +237,19 @@ class Runner:
         outputs: dict[str, Any] = {}
         failed = False
         with ThreadPoolExecutor(len(legs)) as pool:
-            done = list(pool.map(lambda leg: self.run_leg(job_id, job, leg), legs))
+            done = list(pool.map(lambda n: self.run_leg(job_id, job, legs[n], n), range(len(legs))))
         for leg, (ok, steps) in zip(legs, done, strict=True):
             failed = failed or not ok
             ctx = {"matrix": leg, "steps": steps}
             outputs = {k: self.render(v, ctx) for k, v in (job.get("outputs") or {}).items()}
         return {"result": "failure" if failed else "success", "outputs": outputs}
 
-    def run_leg(self, job_id: str, job: dict[str, Any], leg: Any) -> tuple[bool, dict[str, dict[str, str]]]:
-        workspace = self.work / job_id / str(leg)
+    def run_leg(
+        self, job_id: str, job: dict[str, Any], leg: Any, number: int
+    ) -> tuple[bool, dict[str, dict[str, str]]]:
+        workspace = self.work / job_id / f"leg-{number}"  # a leg may be an object: name its runner by number
         shutil.copytree(self.checkout, workspace)
-        temp = workspace.parent / f"{leg}.temp"
+        temp = workspace.parent / f"leg-{number}.temp"
         temp.mkdir()
         ctx: dict[str, Any] = {"matrix": leg, "steps": {}}
         env = {k: str(self.render(v, ctx)) for k, v in (job.get("env") or {}).items()}
@@ -363,9 +365,11 @@ def empty_fan_out(pipeline: Any, step: Any, store: Store, run_id: str) -> bool:
     return result is not None and result.status == "succeeded" and result.counts.get(loop.name) == 0
 
 
-def reference(flow: Path, params: dict[str, Any], tmp: Path) -> dict[str, tuple[str, dict[str, Any]]]:
+def reference(
+    flow: Path, params: dict[str, Any], tmp: Path, pipeline: str | None = None
+) -> dict[str, tuple[str, dict[str, Any]]]:
     """What `stepc run` makes of the same flow and parameters."""
-    result = stepc.run(str(flow), params=params, store=tmp / "reference-store")
+    result = stepc.run(str(flow), params=params, store=tmp / "reference-store", pipeline=pipeline)
     assert result.ok, result.error
     out = {}
     for name, step in result.steps.items():
@@ -400,7 +404,7 @@ def comparable(found: dict[str, tuple[str, dict[str, Any]]]) -> dict[str, tuple[
 
 
 def run_workflow(
-    name: str, flow: str, inputs: dict[str, Any], tmp: Path, text: str | None = None
+    name: str, flow: str, inputs: dict[str, Any], tmp: Path, text: str | None = None, pipeline: str | None = None
 ) -> tuple[Runner, Any]:
     """Run a golden workflow (or ``text``, a workflow compiled from ``flow``) and read the store."""
     from stepc.frontend import load
@@ -411,8 +415,8 @@ def run_workflow(
     store_root = tmp / "final-store"
     for folder in runner.artifacts.values():
         shutil.copytree(folder, store_root / "runs", dirs_exist_ok=True)
-    pipeline, _ = load(str(REPO / flow))
-    return runner, stored(pipeline, Store(store_root), RUN_ID)
+    ir, _ = load(str(REPO / flow), pipeline)
+    return runner, stored(ir, Store(store_root), RUN_ID)
 
 
 CASES = [
@@ -483,16 +487,19 @@ def test_a_switch_on_a_computed_value_skips_the_branch_not_taken(tmp_path: Path,
     assert found["end"][1]["summary"] == {"mode": choice, "result": result}
 
 
-def run_like_stepc_run(flow: str, tmp_path: Path) -> dict[str, tuple[str, dict[str, Any]]]:
+def run_like_stepc_run(
+    flow: str, tmp_path: Path, pipeline: str | None = None, inputs: dict[str, Any] | None = None
+) -> dict[str, tuple[str, dict[str, Any]]]:
     """Compile ``flow`` with no T101, run the workflow, and check it leaves what `stepc run` leaves."""
+    chosen = ["--pipeline", pipeline] if pipeline else []
     compiled = subprocess.run(
-        [sys.executable, "-m", "stepc", "compile", flow, "--target", "gha", "-o", "-"],
+        [sys.executable, "-m", "stepc", "compile", flow, "--target", "gha", "-o", "-", *chosen],
         capture_output=True, text=True, cwd=REPO, timeout=120,
     )  # fmt: skip
     assert compiled.returncode == 0 and "T101" not in compiled.stderr, compiled.stderr
-    runner, found = run_workflow("", flow, {}, tmp_path, text=compiled.stdout)
+    runner, found = run_workflow("", flow, inputs or {}, tmp_path, text=compiled.stdout, pipeline=pipeline)
     assert all(r["result"] != "failure" for r in runner.results.values()), runner.logs
-    assert comparable(found) == comparable(reference(REPO / flow, {}, tmp_path))
+    assert comparable(found) == comparable(reference(REPO / flow, inputs or {}, tmp_path, pipeline))
     return found
 
 
@@ -508,3 +515,23 @@ def test_a_switch_inside_a_foreach_runs_as_stepc_run_does(tmp_path: Path) -> Non
     assert found["shrink"] == ("succeeded", {"result": [4, 5]})  # items 1 and 3 only
     rows = [(0, "small", 9), (1, "big", 4), (2, "small", 3), (3, "big", 5)]
     assert [tuple(r) for r in found["end"][1]["summary"]["rows"]] == rows
+
+
+# Nested foreach: a lister job publishes the index paths its tasks' matrices run over.
+NESTED_TABLE = [("g0", [20, 41]), ("g1", [60]), ("g2", [80, 101, 122])]  # scale 2
+
+
+def test_a_nested_foreach_runs_as_stepc_run_does(tmp_path: Path) -> None:
+    found = run_like_stepc_run("tests/flows/metaflow/nested_foreach.py", tmp_path, inputs={"scale": 2})
+    assert found["inner"][1]["value"] == [20, 41, 60, 80, 101, 122]  # one leg per index path, in order
+    assert [(label, values) for label, values in found["end"][1]["summary"]["table"]] == NESTED_TABLE
+
+
+def test_a_foreach_inside_a_branch_inside_a_foreach_runs_as_stepc_run_does(tmp_path: Path) -> None:
+    found = run_like_stepc_run("tests/flows/metaflow/foreach_branch_foreach.py", tmp_path)
+    assert len(found["letter"][1]["code"]) == 5  # "ab" and "cde": five legs of the inner matrix
+
+
+def test_the_function_dialects_nested_foreach_runs_as_stepc_run_does(tmp_path: Path) -> None:
+    found = run_like_stepc_run("tests/flows/scopes/functions.py", tmp_path, "nested", {"scale": 2})
+    assert [tuple(row) for row in found["nest_end"][1]["summary"]["table"]] == NESTED_TABLE
