@@ -64,10 +64,7 @@ FEATURE_TEXT: dict[str, str] = {
     "switch_in_foreach": "a switch or condition decided for each foreach item",
 }
 
-# What only the interpreter and `stepc exec` run so far: no engine maps nested scopes yet. (A
-# switch inside a foreach needs no engine support: `stepc exec` skips each item's other cases.)
-SCOPE_FEATURES = frozenset({"nested_foreach"})
-ALL_FEATURES = frozenset(FEATURE_TEXT) - SCOPE_FEATURES
+ALL_FEATURES = frozenset(FEATURE_TEXT)
 
 Support = Literal["yes", "partial", "no"]
 

@@ -47,7 +47,7 @@ ITEM = "stepc_item"
 VALOHAI_TYPES = {"int": "integer", "float": "float", "bool": "flag"}
 _PASSABLE = re.compile(r"^[^\s{}=]+$")  # a name `-p NAME={v}` can carry literally
 # The order of `stepc exec`'s arguments in a command (see `commands.ExecCall`).
-EXEC_ORDER = ("pipeline", "rollback", "steps", "run_id", "store", "raw", "retry")
+EXEC_ORDER = ("pipeline", "rollback", "steps", "items_of", "run_id", "store", "raw", "retry")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,10 +76,11 @@ class StepView:
 @dataclasses.dataclass(frozen=True)
 class NodeLoop:
     """What feeds a task node's item parameter: a list parameter (through its items node) or a
-    producer's metadata edge source."""
+    producer's metadata edge source (a lister's for a nested scope: index paths, not indices)."""
 
     param: str | None = None
     source: str | None = None
+    paths: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,7 +99,7 @@ class ValohaiBackend(Backend):
     FEATURES: ClassVar[frozenset[str]] = frozenset({
         "foreach", "foreach_param", "chained_map", "condition", "artifact_condition", "merge",
         "retry", "retry_delay", "retry_backoff", "timeout", "resources", "gpu", "image", "rollback",
-        "group", "cache", "after", "schedule", "branch_in_foreach", "switch_in_foreach",
+        "group", "cache", "after", "schedule", "branch_in_foreach", "switch_in_foreach", "nested_foreach",
     })  # fmt: skip
     # GPUs are whole once an environment with GPUs is configured (see `partial`).
     PARTIAL: ClassVar[dict[str, str]] = {
@@ -255,7 +256,9 @@ class ValohaiBackend(Backend):
         params = self.per_plan(plan, "parameters", self._step_parameters)
         loop = self.loop_view(plan, unit)
         inputs = sorted(unit.needs, key=lambda name: plan.index(plan.unit(name)))
-        step = self._step(plan, unit, params, inputs, self._feed_keys(plan), loop is not None)
+        if unit.lists is not None:
+            return NodeView(self._lister_step(plan, unit, params, inputs), unit.needs, None)
+        step = self._step(plan, unit, params, inputs, self._feed_keys(plan), loop)
         return NodeView(step, unit.needs, loop)
 
     def loop_view(self, plan: Plan, unit: Unit) -> NodeLoop | None:
@@ -266,6 +269,8 @@ class ValohaiBackend(Backend):
             return None
         if loop.kind == "param":
             return NodeLoop(param=loop.name)
+        if loop.kind == "paths":  # the lister's control line is metadata: its `paths`
+            return NodeLoop(source=f"{plan.lister(loop).name}.metadata.paths", paths=True)
         assert loop.producer is not None
         key = self._feed_keys(plan)[(loop.producer, loop.name)]
         return NodeLoop(source=f"{plan.owner[loop.producer].name}.metadata.{key}")
@@ -319,6 +324,31 @@ class ValohaiBackend(Backend):
             description=f"indices of the list parameter {node.param}",
         )
 
+    def _lister_step(self, plan: Plan, unit: Unit, params: list[dict[str, Any]], inputs: list[str]) -> StepView:
+        """A lister's execution: its control line, Valohai metadata, carries the index paths;
+        its archive passes on the store it pulled, as any node's does."""
+        pipeline = plan.pipeline
+        call = ExecCall(
+            "python", '"$STEPC_FLOW"', '"$STEPC_PIPELINE"', items_of='"$STEPC_ITEMS_OF"', run_id=RUN_ID, store=STORE,
+            raw=("{parameters}",),
+        )  # fmt: skip
+        return StepView(
+            name=unit.name,
+            image=unit.first.image,
+            command=[
+                *self._install(),
+                f"python -m stepc.backends.valohai_io pull --store {STORE}",
+                shell_line(call.argv(EXEC_ORDER)),
+                f"python -m stepc.backends.valohai_io push --store {STORE} --unit {unit.name}",
+            ],
+            parameters=list(params),
+            inputs=[f"stepc-{name}" for name in inputs],
+            env=[("STEPC_FLOW", pipeline.source), ("STEPC_PIPELINE", pipeline.name), ("STEPC_ITEMS_OF", unit.label)],
+            time_limit=None,
+            environment=self._environment(())[0],
+            description=f"the item paths of the nested foreach {unit.label}",
+        )
+
     def _step(
         self,
         plan: Plan,
@@ -326,7 +356,7 @@ class ValohaiBackend(Backend):
         params: list[dict[str, Any]],
         inputs: list[str],
         feed_keys: dict[tuple[str, str], str],
-        takes_item: bool,
+        loop: NodeLoop | None,
     ) -> StepView:
         pipeline = plan.pipeline
         command = [*self._install(), f"python -m stepc.backends.valohai_io pull --store {STORE}"]
@@ -346,9 +376,19 @@ class ValohaiBackend(Backend):
         if mine:
             env.append(("STEPC_FEEDS", json.dumps(mine, sort_keys=True)))
         push = f"python -m stepc.backends.valohai_io push --store {STORE} --unit {unit.name}"
-        command.append(push + (f" {{parameter:{ITEM}}}" if takes_item else ""))
+        command.append(push + (f" {{parameter:{ITEM}}}" if loop is not None else ""))
         step_params = list(params)
-        if takes_item:
+        if loop is not None and loop.paths:
+            step_params.append(
+                {
+                    "name": ITEM,
+                    "type": "string",
+                    "pass_as": "--item={v}",
+                    "default": "0/0",
+                    "description": "the index path of the nested foreach item (set by the pipeline)",
+                }  # fmt: skip
+            )
+        elif loop is not None:
             step_params.append(
                 {
                     "name": ITEM,

@@ -51,11 +51,12 @@ def pull(store: Path) -> None:
             safe_extract(tar, store)
 
 
-def push(store: Path, unit: str, item: int | None) -> None:
+def push(store: Path, unit: str, item: str | None) -> None:
     outputs = _dir("VH_OUTPUTS_DIR", "/valohai/outputs")
     outputs.mkdir(parents=True, exist_ok=True)
     the_store = Store(store)
-    name = f"stepc.{unit}.tar" if item is None else f"stepc.{unit}.{item}.tar"
+    # An index path (`1/0`) names one file: its slashes become dashes.
+    name = f"stepc.{unit}.tar" if item is None else f"stepc.{unit}.{item.replace('/', '-')}.tar"
     # The whole run as this execution sees it (what it pulled and what it wrote): a node then
     # needs only its direct upstream nodes' archives, so a long chain has linear edges.
     run = the_store.run_dir(RUN_ID)
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("action", choices=["pull", "push", "items"])
     parser.add_argument("--store", default=STORE)
     parser.add_argument("--unit", default="")
-    parser.add_argument("--item", type=int)
+    parser.add_argument("--item")
     parser.add_argument("--key", default="")
     parser.add_argument("-p", dest="params", action="append", default=[])
     args = parser.parse_args(argv)

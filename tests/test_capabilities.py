@@ -56,7 +56,7 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
     "after": ("yes", "yes", "yes", "yes"),
     "schedule": ("yes", "yes", "yes", "partial"),  # valohai.yaml holds none
     "branch_in_foreach": ("yes", "yes", "yes", "yes"),
-    "nested_foreach": ("yes", "yes", "yes", "no"),
+    "nested_foreach": ("yes", "yes", "yes", "yes"),  # a lister task publishes the index paths
     "switch_in_foreach": ("yes", "yes", "yes", "yes"),
 }
 

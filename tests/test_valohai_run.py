@@ -117,7 +117,9 @@ class Pipeline:
             self.outputs[name] += sorted(p for p in outputs.rglob("*") if p.is_file())
 
 
-def run_pipeline(path: Path, flow_files: dict[str, Path], values: dict[str, Any], tmp: Path) -> tuple[Pipeline, Any]:
+def run_pipeline(
+    path: Path, flow_files: dict[str, Path], values: dict[str, Any], tmp: Path, pipeline_name: str | None = None
+) -> tuple[Pipeline, Any]:
     from stepc.frontend import load
 
     runner = Pipeline(path.read_text(encoding="utf-8"), checkout(tmp, flow_files), tmp / "work", values)
@@ -129,7 +131,7 @@ def run_pipeline(path: Path, flow_files: dict[str, Path], values: dict[str, Any]
             with tarfile.open(file) as tar:
                 tar.extractall(store_root, filter="data")
     (flow,) = flow_files.values()
-    pipeline, _ = load(str(flow))
+    pipeline, _ = load(str(flow), pipeline_name)
     return runner, stored(pipeline, Store(store_root), RUN_ID)
 
 
@@ -194,20 +196,25 @@ def test_a_switch_on_a_computed_value_runs_as_stepc_run_does(tmp_path: Path, cho
     assert found["end"][1]["summary"] == {"mode": choice, "result": result}
 
 
-def run_like_stepc_run(name: str, tmp_path: Path) -> dict[str, tuple[str, dict[str, Any]]]:
-    """Compile the oracle flow ``name`` with no T101, run the pipeline, and check it leaves what
-    `stepc run` leaves."""
-    flow = REPO / "tests" / "flows" / "metaflow" / name
+def run_like_stepc_run(
+    name: str, tmp_path: Path, pipeline: str | None = None, values: dict[str, Any] | None = None
+) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Compile the flow ``name`` (under tests/flows/, default: an oracle flow) with no T101, run
+    the pipeline, and check it leaves what `stepc run` leaves."""
+    relative = name if "/" in name else f"metaflow/{name}"
+    flow = REPO / "tests" / "flows" / relative
     out = tmp_path / "compiled"
+    chosen = ["--pipeline", pipeline] if pipeline else []
     compiled = subprocess.run(
-        [sys.executable, "-m", "stepc", "compile", str(flow), "--target", "valohai", "-o", str(out)],
+        [sys.executable, "-m", "stepc", "compile", str(flow), "--target", "valohai", "-o", str(out), *chosen],
         capture_output=True, text=True, cwd=REPO, timeout=120,
     )  # fmt: skip
     assert compiled.returncode == 0 and "T101" not in compiled.stderr, compiled.stderr
     (config,) = out.glob("*.valohai.yaml")
-    runner, found = run_pipeline(config, {f"tests/flows/metaflow/{name}": flow}, {}, tmp_path / "run")
+    files = {f"tests/flows/{relative}": flow}
+    runner, found = run_pipeline(config, files, values or {}, tmp_path / "run", pipeline)
     assert not runner.failed, runner.logs
-    assert comparable(found) == comparable(reference(flow, {}, tmp_path))
+    assert comparable(found) == comparable(reference(flow, values or {}, tmp_path, pipeline))
     return found
 
 
@@ -221,3 +228,23 @@ def test_a_switch_inside_a_foreach_runs_as_stepc_run_does(tmp_path: Path) -> Non
     assert found["shrink"] == ("succeeded", {"result": [4, 5]})  # items 1 and 3 only
     rows = [(0, "small", 9), (1, "big", 4), (2, "small", 3), (3, "big", 5)]
     assert [tuple(r) for r in found["end"][1]["summary"]["rows"]] == rows
+
+
+# Nested foreach: a lister node's control line, as metadata, feeds the index paths to the task node.
+NESTED_TABLE = [("g0", [20, 41]), ("g1", [60]), ("g2", [80, 101, 122])]  # scale 2
+
+
+def test_a_nested_foreach_runs_as_stepc_run_does(tmp_path: Path) -> None:
+    found = run_like_stepc_run("nested_foreach.py", tmp_path, values={"scale": 2})
+    assert found["inner"][1]["value"] == [20, 41, 60, 80, 101, 122]  # one execution per index path
+    assert [(label, values) for label, values in found["end"][1]["summary"]["table"]] == NESTED_TABLE
+
+
+def test_a_foreach_inside_a_branch_inside_a_foreach_runs_as_stepc_run_does(tmp_path: Path) -> None:
+    found = run_like_stepc_run("foreach_branch_foreach.py", tmp_path)
+    assert len(found["letter"][1]["code"]) == 5
+
+
+def test_the_function_dialects_nested_foreach_runs_as_stepc_run_does(tmp_path: Path) -> None:
+    found = run_like_stepc_run("scopes/functions.py", tmp_path, "nested", {"scale": 2})
+    assert [tuple(row) for row in found["nest_end"][1]["summary"]["table"]] == NESTED_TABLE
