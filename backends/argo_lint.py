@@ -16,6 +16,7 @@ DNS_1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-
 RETRY_POLICIES = {"Always", "OnFailure", "OnError", "OnTransientError"}
 NAME_LIMITS = {"Workflow": 63, "WorkflowTemplate": 63, "CronWorkflow": 52}
 _DEPENDS_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*(?:\.[A-Za-z]+)?")
+_OUTPUT_REF = re.compile(r"tasks\.([A-Za-z0-9-]+)\.outputs\.parameters\.([A-Za-z0-9_-]+)")
 
 
 def lint_documents(text: str) -> list[str]:
@@ -59,8 +60,32 @@ def _lint_document(document: dict[str, Any], workflow_templates: set[str]) -> li
         if ref is not None and ref not in names:
             problems.append(f"spec refers to template {ref!r}, which is not defined")
     defined = set(names)
+    outputs = {
+        t.get("name"): {p.get("name") for p in (t.get("outputs") or {}).get("parameters", [])} for t in templates
+    }
     for template in templates:
         problems.extend(_lint_template(template, defined))
+        problems.extend(_lint_output_refs(template, outputs))
+    return problems
+
+
+def _lint_output_refs(template: dict[str, Any], outputs: dict[str, set[str]]) -> list[str]:
+    """A task reading ``tasks.X.outputs.parameters.Y`` (in ``when``, ``withParam`` or its
+    arguments) must depend on X directly, and X's template must declare the output Y: else
+    Argo fails the workflow at that task, not at submission."""
+    problems = []
+    tasks = template.get("dag", {}).get("tasks", [])
+    template_of = {t.get("name"): t.get("template") for t in tasks}
+    for task in tasks:
+        label = task.get("name")
+        needed = {m.split(".")[0] for m in _DEPENDS_NAME.findall(task.get("depends", "") or "")}
+        needed |= set(task.get("dependencies", []))
+        read = " ".join(str(task.get(k, "")) for k in ("when", "withParam")) + " " + str(task.get("arguments", ""))
+        for source, name in _OUTPUT_REF.findall(read):
+            if source not in needed:
+                problems.append(f"task {label!r} reads an output of {source!r} without depending on it")
+            elif name not in outputs.get(template_of.get(source), set()):
+                problems.append(f"task {label!r} reads output {name!r}, which task {source!r} does not declare")
     return problems
 
 

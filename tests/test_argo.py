@@ -234,3 +234,37 @@ def test_a_feature_honoured_in_part_is_a_warning_not_a_silent_drop() -> None:
     result = stepc("compile", "golden/etl_branches.py", "--target", "argo", "-o", "-")
     assert result.returncode == 0
     assert "golden/etl_branches.py:12:1: warning[T101]: step 'extract' uses caching: only `stepc run`" in result.stderr
+
+
+# Foreach scopes: branches, switches and nested foreach inside a fan-out, both dialects.
+SCOPE_FLOWS = [
+    ("tests/flows/metaflow/nested_foreach.py", None),
+    ("tests/flows/metaflow/foreach_branch_foreach.py", None),
+    ("tests/flows/metaflow/foreach_split.py", None),
+    ("tests/flows/metaflow/foreach_switch.py", None),
+    ("tests/flows/scopes/functions.py", "nested"),
+    ("tests/flows/scopes/functions.py", "split"),
+]
+
+
+@pytest.mark.parametrize(("flow", "pipeline"), SCOPE_FLOWS, ids=lambda v: str(v).rsplit("/", 1)[-1])
+def test_scopes_validate_against_strict_schemas_and_lint(flow: str, pipeline: str | None) -> None:
+    text = compile_argo(flow, *(("--pipeline", pipeline) if pipeline else ()))
+    for document in documents(text):
+        for version in VERSIONS:
+            assert validation_errors(document, version) == []
+    assert lint_documents(text) == []
+    tasks = {t["name"]: t for t in documents(text)[0]["spec"]["templates"][0]["dag"]["tasks"]}
+    inner = next((name for name in ("inner", "letter") if name in tasks), None)
+    if inner is not None:  # a nested scope: its tasks fan out over the paths its lister publishes
+        assert tasks[inner]["withParam"] == f"{{{{tasks.paths-{inner}.outputs.parameters.paths}}}}"
+        assert f"paths-{inner}" in tasks[inner]["depends"]
+
+
+def test_the_lint_catches_an_output_read_without_its_producer() -> None:
+    text = compile_argo("tests/flows/metaflow/nested_foreach.py")
+    broken = text.replace('depends: "outer && paths-inner"', 'depends: "outer"')
+    assert broken != text
+    assert any("without depending on it" in p for p in lint_documents(broken))
+    undeclared = text.replace("outputs.parameters.paths}}", "outputs.parameters.pathz}}")
+    assert any("does not declare" in p for p in lint_documents(undeclared))
