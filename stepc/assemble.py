@@ -379,6 +379,8 @@ def _step(
             mode = "item"
         elif producer.scope and producer.scope == scope:
             mode = "item"  # inside one foreach everything is per item: the matching item
+        elif producer.scope and scope[: len(producer.scope)] == producer.scope:
+            mode = "value"  # from a scope around this one: the enclosing item's task
         elif producer.foreach is not None:
             mode = "gather"
         optional = item.value in step.optional_inputs

@@ -535,3 +535,8 @@ def test_a_foreach_inside_a_branch_inside_a_foreach_runs_as_stepc_run_does(tmp_p
 def test_the_function_dialects_nested_foreach_runs_as_stepc_run_does(tmp_path: Path) -> None:
     found = run_like_stepc_run("tests/flows/scopes/functions.py", tmp_path, "nested", {"scale": 2})
     assert [tuple(row) for row in found["nest_end"][1]["summary"]["table"]] == NESTED_TABLE
+
+
+def test_the_function_dialects_foreach_inside_a_branch_inside_a_foreach_runs_as_stepc_run_does(tmp_path: Path) -> None:
+    found = run_like_stepc_run("tests/flows/scopes/functions.py", tmp_path, "branch_foreach")
+    assert [size for size, _ in found["bf_end"][1]["summary"]["entries"]] == [200, 301]

@@ -484,6 +484,7 @@ FUNCTION_EQUIVALENTS = [
     ("nested-foreach", "nested", {}, "nest_end"),
     ("nested-foreach-scale", "nested", {"scale": 3}, "nest_end"),
     ("foreach-split", "split", {}, "split_end"),
+    ("foreach-branch-foreach", "branch_foreach", {}, "bf_end"),
 ]
 
 

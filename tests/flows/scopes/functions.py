@@ -1,5 +1,5 @@
 """The function dialect's foreach scopes: the equivalents of the oracle flows
-nested_foreach.py and foreach_split.py (tests/flows/metaflow/), which must end with the same
+nested_foreach.py, foreach_split.py and foreach_branch_foreach.py (tests/flows/metaflow/), which must end with the same
 summary as Metaflow's runs of those. Functions have no ``self.index``, so the lists carry
 their positions."""
 
@@ -74,3 +74,47 @@ def split_end(pair, kept):
 
 
 pipeline("split", steps=[split_start, each, left, right, meet, split_end])
+
+# --- a foreach inside a branch inside a foreach (ForeachBranchForeachFlow) -------------------
+
+
+@step(outputs=["words"])
+def bf_start():
+    raw = ["ab", "cde"]
+    return [{"i": i, "n": len(raw), "w": w} for i, w in enumerate(raw)]
+
+
+@step(inputs=["words"], outputs=["letters", "at"], foreach="words")
+def word(words):
+    letters = list(words["w"])
+    return [{"j": j, "n": len(letters), "c": c} for j, c in enumerate(letters)], (words["i"], words["n"])
+
+
+# One branch of each word fans out again; `at` is the enclosing word's.
+@step(inputs=["letters", "at"], outputs=["code"], foreach="letters", nested=True)
+def letter(letters, at):
+    return letters["c"].upper(), [at, (letters["j"], letters["n"])]
+
+
+@step(inputs=["at", "code"], outputs=["codes"], foreach="at")
+def join_letters(at, code):
+    return code
+
+
+# The other branch of each word.
+@step(inputs=["letters", "at"], outputs=["size"], foreach="at")
+def measure(letters, at):
+    return len(letters) * 100 + at[0]
+
+
+@step(inputs=["size", "codes"], outputs=["entry"], foreach="size")
+def meet_word(size, codes):
+    return size, codes
+
+
+@step(inputs=["entry"], outputs=["summary"])
+def bf_end(entry):
+    return {"entries": entry}
+
+
+pipeline("branch_foreach", steps=[bf_start, word, letter, join_letters, measure, meet_word, bf_end])
