@@ -61,7 +61,7 @@ def _lint_document(document: dict[str, Any], workflow_templates: set[str]) -> li
             problems.append(f"spec refers to template {ref!r}, which is not defined")
     defined = set(names)
     outputs = {
-        t.get("name"): {p.get("name") for p in (t.get("outputs") or {}).get("parameters", [])} for t in templates
+        str(t.get("name")): {p.get("name") for p in (t.get("outputs") or {}).get("parameters", [])} for t in templates
     }
     for template in templates:
         problems.extend(_lint_template(template, defined))
@@ -75,7 +75,7 @@ def _lint_output_refs(template: dict[str, Any], outputs: dict[str, set[str]]) ->
     Argo fails the workflow at that task, not at submission."""
     problems = []
     tasks = template.get("dag", {}).get("tasks", [])
-    template_of = {t.get("name"): t.get("template") for t in tasks}
+    template_of: dict[str, str] = {str(t.get("name")): str(t.get("template")) for t in tasks}
     for task in tasks:
         label = task.get("name")
         needed = {m.split(".")[0] for m in _DEPENDS_NAME.findall(task.get("depends", "") or "")}
@@ -84,7 +84,7 @@ def _lint_output_refs(template: dict[str, Any], outputs: dict[str, set[str]]) ->
         for source, name in _OUTPUT_REF.findall(read):
             if source not in needed:
                 problems.append(f"task {label!r} reads an output of {source!r} without depending on it")
-            elif name not in outputs.get(template_of.get(source), set()):
+            elif name not in outputs.get(template_of.get(source, ""), set()):
                 problems.append(f"task {label!r} reads output {name!r}, which task {source!r} does not declare")
     return problems
 
