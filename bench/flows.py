@@ -72,37 +72,40 @@ def conditions_source(steps: int) -> str:
     return _module([f"s{i}" for i in range(steps)], body, f"conditions-{steps}")
 
 
-SCOPE_DEPTH = 8  # maps chained inside one fan-out scope
+SCOPE_DEPTH = 6  # maps chained inside the nested fan-out of each scope
 
 
 def scopes_source(steps: int, depth: int = SCOPE_DEPTH) -> str:
-    """Fan-out scopes one after the other: a step makes a list, ``depth`` chained maps run over
-    its items, a gather closes the scope and feeds the next scope's list.
-
-    This is the deepest nesting the function dialect reads today (a foreach holds a chain of
-    maps). When nested foreach scopes land, deepen it here: open a scope inside the maps.
-    """
-    per_scope = depth + 2
+    """Nested fan-out scopes one after the other: a step makes a list; a map over its items
+    makes a list per item; a nested foreach (``nested=True``) over those lists opens a scope
+    inside, holding ``depth`` chained maps; a chained map of the outer map closes the inner
+    scope (it gets each outer item's inner results), a gather closes the outer one and feeds
+    the next scope's list."""
+    per_scope = depth + 4
     body: list[str] = []
     names: list[str] = []
     previous: str | None = None
     for k in range(max(1, steps // per_scope)):
-        make = f"make{k}"
+        make, outer = f"make{k}", f"outer{k}"
         inputs = [previous] if previous else []
         options = ([f"inputs={inputs!r}"] if inputs else []) + [f"outputs=['items{k}']"]
         body += _step(make, options, [*inputs, "width: int = 3"], "list(range(width))")
-        names.append(make)
-        source = f"items{k}"
+        options = [f"inputs=['items{k}']", f"outputs=['lists{k}', 'tag{k}']", f"foreach='items{k}'"]
+        body += _step(outer, options, [f"items{k}"], f"[items{k}, items{k} + 1], items{k}")
+        names += [make, outer]
+        source = f"lists{k}"
         for d in range(depth):
-            mapped = f"map{k}_{d}"
-            output = f"m{k}_{d}"
+            mapped, output = f"map{k}_{d}", f"m{k}_{d}"
             options = [f"inputs=[{source!r}]", f"outputs=[{output!r}]", f"foreach={source!r}"]
+            options += ["nested=True"] if d == 0 else []
             body += _step(mapped, options, [source, "seed: int = 7"], f"{source} * seed")
             names.append(mapped)
             source = output
-        gather = f"gather{k}"
-        body += _step(gather, [f"inputs=[{source!r}]", f"outputs=['g{k}']"], [source], f"sum({source})")
-        names.append(gather)
+        close, gather = f"close{k}", f"gather{k}"
+        options = [f"inputs=['tag{k}', {source!r}]", f"outputs=['c{k}']", f"foreach='tag{k}'"]
+        body += _step(close, options, [f"tag{k}", source], f"tag{k} + sum({source})")
+        body += _step(gather, [f"inputs=['c{k}']", f"outputs=['g{k}']"], [f"c{k}"], f"sum(c{k})")
+        names += [close, gather]
         previous = f"g{k}"
     return _module(names, body, f"scopes-{steps}")
 
