@@ -13,11 +13,12 @@ from typing import Any, ClassVar
 
 from stepc.diagnostics import Diagnostic
 from stepc.ir import Parameter, Pipeline, Step, parameters_read, thaw
-from stepc.runtime.entry import PATHS_FILE, VALUE_UNKNOWN, value_dir
-from stepc.runtime.plan import artifact_refs, path_sources
+from stepc.runtime.entry import VALUE_UNKNOWN, value_dir
+from stepc.runtime.plan import artifact_refs
 
-from .argo_expr import ValueRefs, artifact_when, string_literal, task_output, when_tag
+from .argo_expr import ValueRefs, artifact_when, task_output, when_tag
 from .argo_lint import lint_documents
+from .argo_scopes import Frames
 from .base import CACHE_NOTE, Backend, GeneratedFile, file_stem
 from .commands import ExecCall
 from .kubernetes import KUBERNETES_SETTINGS, PodResources, pod_resources
@@ -63,25 +64,19 @@ class ContainerView:
 
 
 @dataclass(frozen=True)
-class LoopView:
-    """``withParam`` over a producer's published indices, or ``withSequence`` over a list
-    parameter's length."""
-
-    with_param: str | None = None
-    sequence_count: str | None = None
-
-
-@dataclass(frozen=True)
 class TaskView:
-    """One DAG task and the container template it runs."""
+    """One DAG task: a unit's, running its container template, or a call of a scope's DAG
+    template over the scope's items (``with_param`` or ``sequence_count``); ``item`` is the
+    argument it passes (see `argo_scopes`)."""
 
     name: str
     template: str
     depends: str | None
     when: str | None
-    with_param: str | None
-    sequence_count: str | None
-    container: ContainerView
+    container: ContainerView | None
+    with_param: str | None = None
+    sequence_count: str | None = None
+    item: str | None = None
 
 
 def parameter_text(param: Parameter) -> str | None:
@@ -130,6 +125,14 @@ class ArgoBackend(Backend):
                 detail = f"Argo's backoff factor is a whole number, not {step.retry.backoff}"
                 found.append(self.unsupported(pipeline, step, "retry_backoff", detail))
         found.extend(self.group_timeout_warnings(pipeline))
+        plan = self.plan(pipeline)
+        for frame, cycle in self._frames(plan).cycles():
+            unit = next(u for u in plan.units if u.name in cycle or u.first.scope == frame.path)
+            detail = (
+                f"a foreach runs as one DAG template per item, and its tasks would wait on each other: "
+                f"{' -> '.join(cycle)}"
+            )
+            found.append(self.unsupported(pipeline, unit.first, "foreach", detail))
         for unit in self.units(pipeline):
             images = {s.image for s in unit.steps}
             if len(images) > 1:
@@ -161,7 +164,8 @@ class ArgoBackend(Backend):
         plan = self.plan(pipeline)
         limit = 52 if kind == "cron" else 63
         wf_name = assign_names([pipeline.name], NameRule(limit, DNS_LABEL.invalid))[pipeline.name]
-        tasks: list[TaskView] = self.walk(plan)
+        views = {t.name: t for t in self.walk(plan) if t is not None}
+        dags = self._frames(plan).dags(views, TaskView("", "", None, None, None))
         call = ExecCall("python", pipeline.source, pipeline.name, rollback=True, run_id=RUN_ID, store=self.store)
         rollback_argv = call.argv(ROLLBACK_ORDER)
         rollback = ContainerView(
@@ -187,25 +191,18 @@ class ArgoBackend(Backend):
                 }
                 for p in pipeline.params
             ],
-            "tasks": tasks,
-            "containers": [t.container for t in tasks],
+            "dags": dags,
+            "containers": [t.container for t in views.values() if t.container is not None],
             "cron": {"name": wf_name, "schedule": pipeline.schedule} if kind == "cron" and pipeline.schedule else None,
         }
 
-    def task_view(self, plan: Plan, unit: Unit, done: dict[str, Any]) -> TaskView:
+    def task_view(self, plan: Plan, unit: Unit, done: dict[str, Any]) -> TaskView | None:
+        """The unit's task, its dependencies and item left to its frame; None for a lister
+        (a frame publishes its nested scopes' items itself)."""
         if unit.lists is not None:
-            depends = " && ".join(unit.needs) or None
-            return TaskView(unit.name, unit.name, depends, None, None, None, self._lister(plan, unit))
-        loop = self.loop_view(plan, unit)
-        return TaskView(
-            name=unit.name,
-            template=unit.name,
-            depends=" && ".join(unit.needs) or None,
-            when=self.when_view(plan, unit, done),
-            with_param=loop.with_param if loop else None,
-            sequence_count=loop.sequence_count if loop else None,
-            container=self._container(plan, unit, loop is not None),
-        )
+            return None
+        container = self._container(plan, unit, bool(unit.first.scope))
+        return TaskView(unit.name, unit.name, None, self.when_view(plan, unit, done), container)
 
     def when_view(self, plan: Plan, unit: Unit, done: dict[str, Any]) -> str | None:
         """The task's ``when``. A condition on an artifact reads only values published by an
@@ -224,48 +221,17 @@ class ArgoBackend(Backend):
             producer = plan.owner.get(ref.step)
             if key not in plan.value_names or producer is None or not plan.precedes(producer.name, unit):
                 continue
+            if self._frames(plan).member(producer.name, unit.first.scope) != producer.name:
+                continue  # a task of another frame: not visible here
             if done[producer.name].when is None:
                 values[key] = task_output(producer.name, plan.value_names[key])
         return artifact_when(condition, plan.params, values)
 
-    def loop_view(self, plan: Plan, unit: Unit) -> LoopView | None:
-        """A producer's published indices, or a list parameter's length; a chained map loops
-        like its origin."""
-        loop = unit.loop
-        if loop is None:
-            return None
-        if loop.kind == "param":
-            ref = "workflow.parameters[" + string_literal(loop.name) + "]"
-            return LoopView(sequence_count="{{=len(jsonpath(" + ref + ", '$'))}}")
-        if loop.kind == "paths":
-            return LoopView(with_param="{{tasks." + plan.lister(loop).name + ".outputs.parameters.paths}}")
-        assert loop.producer is not None
-        producer = plan.owner[loop.producer].name
-        return LoopView(with_param="{{tasks." + producer + ".outputs.parameters.items-" + loop.name + "}}")
-
     def resources_view(self, plan: Plan, unit: Unit) -> PodResources:
         return pod_resources(unit.resources, self.setting)
 
-    def _lister(self, plan: Plan, unit: Unit) -> ContainerView:
-        """The pod of a lister: the item paths of its nested scope, as the output ``paths``."""
-        head = unit.first
-        sources = [plan.pipeline.step(n) for n in head.scope] + path_sources(plan.pipeline, head)
-        call = ExecCall(
-            "python",
-            plan.pipeline.source,
-            plan.pipeline.name,
-            items_of=head.name,
-            store=self.store,
-            run_id=RUN_ID,
-            assignments=self._assignments(sources),
-            foreach_out=FOREACH_DIR,
-        )
-        argv = call.argv(EXEC_ORDER)
-        notes = [("stepc.dev/items-of", head.name)]
-        outputs: list[tuple[str, str, str | None]] = [("paths", f"{FOREACH_DIR}/{PATHS_FILE}", None)]
-        return ContainerView(
-            unit.name, head.image, argv[:1], argv[1:], secret=self.secret, outputs=outputs, annotations=notes
-        )
+    def _frames(self, plan: Plan) -> Frames:
+        return self.per_plan(plan, "frames", lambda p: Frames(p, DNS_LABEL, RESERVED_TEMPLATES))
 
     @staticmethod
     def _assignments(steps: Iterable[Step]) -> tuple[str, ...]:
@@ -273,7 +239,7 @@ class ArgoBackend(Backend):
         return tuple(f"{name}={{{{workflow.parameters.{name}}}}}" for name in sorted(parameters_read(steps)))
 
     def _container(self, plan: Plan, unit: Unit, takes_item: bool) -> ContainerView:
-        outputs = sorted({a for _, a in unit.feeds})
+        outputs = sorted({a for _, a in (*unit.feeds, *plan.nested_feeds(unit))})
         call = ExecCall(
             "python",
             plan.pipeline.source,

@@ -203,6 +203,38 @@ class Plan:
         return any(s.rollback for s in self.pipeline.steps)
 
     @cached_property
+    def scope_loops(self) -> dict[str, Loop]:
+        """Scope head -> where its items come from, as the scope around it sees them: for a
+        scope at the top, its loop (a list parameter, or a plain step's output); for a nested
+        one, the output of a step of the enclosing scope, made once per enclosing item."""
+        found: dict[str, Loop] = {}
+        for step in self.pipeline.steps:
+            if not step.scope or step.scope[-1] != step.name:
+                continue
+            if step.depth == 1:
+                loop = loop_of(self.pipeline, step)
+                assert loop is not None
+                found[step.name] = loop
+                continue
+            assert step.foreach is not None and step.foreach.source == "input"
+            inp = step.input(step.foreach.name)
+            assert inp is not None, "the front end checks that foreach names an input"
+            found[step.name] = Loop("output", inp.name, inp.producer)
+        return found
+
+    def nested_feeds(self, unit: Unit) -> tuple[tuple[str, str], ...]:
+        """(step, output) of the unit whose per-item lists a nested scope opens over."""
+        return self._nested_feeds.get(unit.key, ())
+
+    @cached_property
+    def _nested_feeds(self) -> dict[str, tuple[tuple[str, str], ...]]:
+        found: dict[str, set[tuple[str, str]]] = {}
+        for head, loop in self.scope_loops.items():
+            if self.pipeline.step(head).depth > 1 and loop.producer is not None:
+                found.setdefault(self.owner[loop.producer].key, set()).add((loop.producer, loop.name))
+        return {key: tuple(sorted(pairs)) for key, pairs in found.items()}
+
+    @cached_property
     def list_producers(self) -> frozenset[str]:
         """Steps whose output some foreach step iterates over directly (a chained map's
         producer among them): their control lines carry the item counts."""

@@ -80,14 +80,18 @@ def test_the_strict_schema_catches_typos_and_wrong_types() -> None:
 
 def test_mapping_of_features() -> None:
     (workflow,) = documents(compile_argo("golden/features.py"))
-    tasks = {t["name"]: t for t in workflow["spec"]["templates"][0]["dag"]["tasks"]}
     templates = {t["name"]: t for t in workflow["spec"]["templates"]}
-    # foreach over an upstream list: indices from the producer's output parameter
-    assert tasks["count"]["withParam"] == "{{tasks.plan-shards.outputs.parameters.items-shards}}"
+    tasks = {t["name"]: t for t in templates["main"]["dag"]["tasks"]}
+    # a foreach scope is a DAG template called over the indices of the producer's output parameter
+    assert tasks["scope-count"]["withParam"] == "{{tasks.plan-shards.outputs.parameters.items-shards}}"
+    assert tasks["scope-count"]["arguments"]["parameters"] == [{"name": "item", "value": "{{item}}"}]
     assert templates["plan-shards"]["outputs"]["parameters"][0]["valueFrom"]["path"].endswith("/shards.json")
-    # a chained map iterates the same indices; a list parameter gives a sequence
-    assert tasks["double"]["withParam"] == tasks["count"]["withParam"]
-    assert "withSequence" in tasks["by-region"]
+    # a chained map runs in the same scope, after its map for the same item; a list parameter
+    # gives a sequence
+    scoped = {t["name"]: t for t in templates["scope-count"]["dag"]["tasks"]}
+    assert scoped["double"]["depends"] == "count" and "withParam" not in scoped["double"]
+    assert scoped["double"]["arguments"]["parameters"][0]["value"] == "{{inputs.parameters.item}}"
+    assert "withSequence" in tasks["scope-by-region"]
     # retries, backoff, timeouts, resources, GPU and node selector
     count = templates["count"]
     assert count["retryStrategy"] == {
@@ -254,17 +258,21 @@ def test_scopes_validate_against_strict_schemas_and_lint(flow: str, pipeline: st
         for version in VERSIONS:
             assert validation_errors(document, version) == []
     assert lint_documents(text) == []
-    tasks = {t["name"]: t for t in documents(text)[0]["spec"]["templates"][0]["dag"]["tasks"]}
-    inner = next((name for name in ("inner", "letter") if name in tasks), None)
-    if inner is not None:  # a nested scope: its tasks fan out over the paths its lister publishes
-        assert tasks[inner]["withParam"] == f"{{{{tasks.paths-{inner}.outputs.parameters.paths}}}}"
-        assert f"paths-{inner}" in tasks[inner]["depends"]
+    templates = {t["name"]: t for t in documents(text)[0]["spec"]["templates"]}
+    inner = next((name for name in ("inner", "letter") if f"scope-{name}" in templates), None)
+    if inner is not None:  # a nested scope: a template called from its enclosing scope's, per item
+        calls = [
+            t for d in templates.values() for t in d.get("dag", {}).get("tasks", []) if t["name"] == f"scope-{inner}"
+        ]
+        (call,) = calls
+        assert call["arguments"]["parameters"][0]["value"] == "{{inputs.parameters.item}}/{{item}}"
+        assert call["withParam"].startswith("{{tasks.") and ".outputs.parameters.items-" in call["withParam"]
 
 
 def test_the_lint_catches_an_output_read_without_its_producer() -> None:
     text = compile_argo("tests/flows/metaflow/nested_foreach.py")
-    broken = text.replace('depends: "outer && paths-inner"', 'depends: "outer"')
+    broken = text.replace('depends: "outer"\n            withParam', "withParam")
     assert broken != text
     assert any("without depending on it" in p for p in lint_documents(broken))
-    undeclared = text.replace("outputs.parameters.paths}}", "outputs.parameters.pathz}}")
+    undeclared = text.replace("outputs.parameters.items-members}}", "outputs.parameters.items-memberz}}")
     assert any("does not declare" in p for p in lint_documents(undeclared))
