@@ -70,6 +70,7 @@ class Frames:
             path = self._path[unit.name]
             for depth in range(len(path) + 1):
                 member = self.member(unit.name, path[:depth])
+                assert member is not None, "a unit is inside every frame around it"
                 frame = self.frames[path[:depth]]
                 if member not in frame.needs:
                     frame.members.append(member)
