@@ -42,7 +42,7 @@ from stepc.runtime.plan import artifact_refs
 from .airflow_expr import py_condition, when_code
 from .airflow_lint import lint_dag
 from .airflow_views import ItemsView, ResourcesView, ShortCircuitView, TaskView, WhenView
-from .base import CACHE_NOTE, Backend, GeneratedFile, Quoted, file_stem
+from .base import ALL_FEATURES, CACHE_NOTE, Backend, GeneratedFile, Quoted, file_stem
 from .commands import ExecCall, shell_line
 from .kubernetes import KUBERNETES_SETTINGS, pod_resources
 from .naming import NameRule, assign_names
@@ -111,11 +111,7 @@ class AirflowBackend(Backend):
     NAME = "airflow"
     DESCRIPTION = "Airflow 3.x DAG files (BashOperator, or KubernetesPodOperator by config)"
     # Conditions on artifacts read the producer's control line (see the module docstring).
-    FEATURES: ClassVar[frozenset[str]] = frozenset({
-        "foreach", "foreach_param", "chained_map", "condition", "artifact_condition", "merge",
-        "retry", "retry_delay", "retry_backoff", "timeout", "resources", "gpu", "image", "rollback",
-        "group", "cache", "after", "schedule", "branch_in_foreach", "switch_in_foreach", "nested_foreach",
-    })  # fmt: skip
+    FEATURES: ClassVar[frozenset[str]] = ALL_FEATURES  # PARTIAL says what is honoured in part
     # Resources, GPUs and images are whole with operator = "kubernetes" (see `partial`).
     PARTIAL: ClassVar[dict[str, str]] = {
         "retry_backoff": "Airflow adds jitter: each wait lands between 1x and 2x the one the backoff gives",
@@ -195,7 +191,7 @@ class AirflowBackend(Backend):
         if pipeline.schedule and any(p.required for p in pipeline.params):
             detail = "a scheduled DAG needs a default for every parameter"
             found.append(self.unsupported(pipeline, None, "schedule", detail))
-        feeders = self.feeders(pipeline)
+        feeders = self.plan(pipeline).list_producers
         found.extend(self.group_timeout_warnings(pipeline))
         for unit in self.units(pipeline):
             sources = {s.foreach for s in unit.steps}
@@ -219,13 +215,6 @@ class AirflowBackend(Backend):
     def units(self, pipeline: Pipeline) -> list[Unit]:
         """Tasks in topological order; a group's task stands where its first step stood."""
         return list(self.plan(pipeline).units)
-
-    @staticmethod
-    def feeders(pipeline: Pipeline) -> set[str]:
-        """Steps whose output some foreach iterates over: their control line gives the count."""
-        return {
-            i.producer for s in pipeline.steps if s.foreach is not None for i in s.inputs if i.name == s.foreach.name
-        }
 
     def documents(self, pipeline: Pipeline) -> Iterable[tuple[str, str]]:
         yield f"{file_stem(pipeline.name)}_dag.py", self.render("airflow/dag.py.j2", **self.view(pipeline))

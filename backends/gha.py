@@ -38,7 +38,7 @@ from stepc.diagnostics import Diagnostic
 from stepc.ir import Pipeline, Step, thaw
 from stepc.runtime.plan import artifact_refs
 
-from .base import BASE_FILTERS, CACHE_NOTE, Backend, GeneratedFile, file_stem
+from .base import ALL_FEATURES, BASE_FILTERS, CACHE_NOTE, Backend, GeneratedFile, file_stem
 from .gha_expr import job_condition
 from .gha_lint import lint_workflow
 from .gha_quote import gh_json, gh_text, gh_value, yaml_block, yaml_key
@@ -136,11 +136,7 @@ class GitHubActionsBackend(Backend):
     }
     # Every condition is decided inside `stepc exec`, which reads upstream artifacts itself;
     # `if:` only skips early.
-    FEATURES: ClassVar[frozenset[str]] = frozenset({
-        "foreach", "foreach_param", "chained_map", "condition", "artifact_condition", "merge",
-        "retry", "retry_delay", "retry_backoff", "timeout", "resources", "gpu", "image", "rollback",
-        "group", "cache", "after", "schedule", "branch_in_foreach", "switch_in_foreach", "nested_foreach",
-    })  # fmt: skip
+    FEATURES: ClassVar[frozenset[str]] = ALL_FEATURES  # PARTIAL says what is honoured in part
     # GPUs are whole once a runner with GPUs is configured, images with container = true.
     PARTIAL: ClassVar[dict[str, str]] = {
         "retry": (
