@@ -417,7 +417,11 @@ def logs(run_id: str, step: str, item: Item, attempt: int | None, store: str | N
     path = the_store.log_path(row["run_id"], step, item, number)
     if not path.exists():
         _fail(f"no attempt {number} of step '{step}' (attempts: {', '.join(map(str, numbers))})", 1)
-    click.echo(path.read_text(encoding="utf-8", errors="replace"), nl=False)
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if not text:
+        where = f"step '{step}'" + (f" item {item_text(item)}" if item is not None else "")
+        click.echo(f"(attempt {number} of {where} printed nothing: its log {path} is empty)", err=True)
+    click.echo(text, nl=False)
 
 
 @click.command()

@@ -4,14 +4,14 @@ runner describes a child that ended without saying why."""
 from __future__ import annotations
 
 import signal
-import traceback
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from stepc.ir import Pipeline, Step
 from stepc.items import Item
-from stepc.runtime.exec import call_rollback, captured, execute
+from stepc.runtime.exec import call_rollback, captured, execute, user_traceback
 from stepc.runtime.plan import ResultLookup, Task, make_task
 from stepc.runtime.store import Store, TaskResult
 
@@ -72,8 +72,8 @@ def rollback_body(ref: str, result: TaskResult, store: Store, flow_path: str, mo
             try:
                 outputs = {meta.name: store.read_artifact(meta) for meta in result.outputs}
                 call_rollback(ref, flow_path, module, outputs)
-            except BaseException:
-                traceback.print_exc()
+            except BaseException as exc:
+                sys.stderr.write(user_traceback(exc))
                 return 1
         return 0
 

@@ -48,6 +48,7 @@ class Reporter(Protocol):
     """Receives the run's events; the progress display and the plain log implement it."""
 
     tick: float | None  # seconds between refreshes while waiting, None when not needed
+    streams: bool  # whether it shows what steps print (the runner then follows their logs)
 
     def run_started(self, run_id: str, pipeline: Pipeline) -> None: ...
     def step_started(self, step: str, items: int | None) -> None: ...
@@ -56,6 +57,8 @@ class Reporter(Protocol):
     def retrying(self, step: str, item: Item, attempt: int, error: str, delay: float) -> None: ...
     def rollback(self, step: str, item: Item, status: str) -> None: ...
     def refresh(self) -> None: ...
+    def output(self, text: str) -> None: ...
+    def task_failed(self, where: str, trace: str, hint: str) -> None: ...
     def run_done(self, result: RunResult) -> None: ...
 
 
@@ -63,6 +66,7 @@ class QuietReporter:
     """Says nothing; ``stepc run --quiet`` and the Python API by default."""
 
     tick: float | None = None
+    streams = False
 
     def run_started(self, run_id: str, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
@@ -85,6 +89,12 @@ class QuietReporter:
     def refresh(self) -> None:
         pass
 
+    def output(self, text: str) -> None:
+        """Lines a step printed, each already marked ``[step]`` or ``[step/item]``."""
+
+    def task_failed(self, where: str, trace: str, hint: str) -> None:
+        """A task failed for good: the user's traceback (its own frames) and where its log is."""
+
     def run_done(self, result: RunResult) -> None:
         pass
 
@@ -103,6 +113,9 @@ def _choices(result: StepResult) -> str:
 
 class PlainReporter(QuietReporter):
     """One line per event, for logs and pipes (stdout is not a terminal)."""
+
+    streams = True
+    tick: float | None = 0.1  # how often the runner reads the running steps' logs
 
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
@@ -132,15 +145,25 @@ class PlainReporter(QuietReporter):
         where = step if item is None else f"{step}[{item_text(item)}]"
         self._say(f"{where}: rollback {status}")
 
+    def output(self, text: str) -> None:
+        self.stream.write(text)
+        self.stream.flush()
+
+    def task_failed(self, where: str, trace: str, hint: str) -> None:
+        self.stream.write(f"{where} failed:\n{trace}{hint}\n")
+        self.stream.flush()
+
     def run_done(self, result: RunResult) -> None:
         self.console.print(summary_table(result, self.pipeline))
         self._say(f"run {result.run_id} {result.status}" + (f": {result.error}" if result.error else ""))
 
 
 class RichReporter(QuietReporter):
-    """A live display: the run's weighted bar plus one row per running step."""
+    """A live display: the run's weighted bar plus one row per running step; what steps print
+    scrolls above it."""
 
     tick: float | None = 0.1
+    streams = True
 
     def __init__(self, console: Console) -> None:
         self.console = console
@@ -199,6 +222,23 @@ class RichReporter(QuietReporter):
     def rollback(self, step: str, item: Item, status: str) -> None:
         where = step if item is None else f"{step}[{item_text(item)}]"
         self.console.print(f"  rollback {where}: [{STYLES.get(status, '')}]{status}[/]")
+
+    def output(self, text: str) -> None:
+        # Rendering every line through rich costs more than the step printing it: erase the live
+        # display, write the lines as they are, and draw the display again below them.
+        render = getattr(self.live, "_live_render", None)
+        if render is None or not hasattr(render, "_shape") or not self.live.is_started:
+            self.console.print(text, end="", markup=False, highlight=False, emoji=False, soft_wrap=True)
+            return
+        self.console.control(render.position_cursor())
+        self.console.file.write(text)
+        render._shape = None  # the display now starts below the lines: nothing to move up over
+        self.live.refresh()
+
+    def task_failed(self, where: str, trace: str, hint: str) -> None:
+        self.console.print(f"[bold red]{where} failed:[/]")
+        self.console.print(trace, end="", markup=False, highlight=False, emoji=False, soft_wrap=True)
+        self.console.print(hint, markup=False, highlight=False, style="dim")
 
     def refresh(self) -> None:
         now = time.monotonic()

@@ -9,11 +9,12 @@ one that fails or crashes does not stop the others. A task undone successfully i
 from __future__ import annotations
 
 from stepc.interpreter.child import describe_exit, last_line, rollback_body
+from stepc.interpreter.follow import LogFollower
 from stepc.interpreter.progress import Reporter
 from stepc.interpreter.rundb import RunDB
 from stepc.interpreter.workers import run_in_child
 from stepc.ir import Step
-from stepc.items import Item
+from stepc.items import Item, item_text
 from stepc.runtime.store import Store, TaskResult
 
 
@@ -40,6 +41,13 @@ def run_rollbacks(
         else:
             error = last_line(log) or describe_exit(code, False, None, None)
         db.record_rollback(run_id, step.name, result.item, status, started, error, store.relative(log))
+        if reporter.streams:  # what the rollback printed, as a step's output is shown
+            where = step.name if result.item is None else f"{step.name}/{item_text(result.item)}"
+            shown = LogFollower()
+            shown.follow(log, f"{where} rollback")
+            text = shown.close(log)
+            if text:
+                reporter.output(text)
         reporter.rollback(step.name, result.item, status)
         outcome.append((step.name, result.item, status))
     return outcome

@@ -22,6 +22,7 @@ from typing import Any
 
 from stepc.interpreter import cache
 from stepc.interpreter.child import describe_exit, group_body, task_body
+from stepc.interpreter.follow import LogFollower
 from stepc.interpreter.progress import Reporter
 from stepc.interpreter.result import RunResult
 from stepc.interpreter.rollback import run_rollbacks
@@ -30,7 +31,7 @@ from stepc.interpreter.state import StepState
 from stepc.interpreter.workers import Child, Pool
 from stepc.ir import Pipeline, Step
 from stepc.items import Item, item_text
-from stepc.runtime.exec import load_module
+from stepc.runtime.exec import last_traceback, load_module
 from stepc.runtime.plan import (
     MissingInput,
     Task,
@@ -97,6 +98,8 @@ class Runner:
         self.ready: deque[tuple[str, Item]] = deque()
         self.delayed: list[tuple[float, int, str, Item]] = []
         self.pool = Pool()
+        # What steps print is shown as it comes, when the reporter shows it at all.
+        self.follower = LogFollower() if reporter.streams else None
         self.failing = False
         self.error: str | None = None
         self.preloaded: dict[tuple[str, Item], TaskResult] = {}
@@ -168,6 +171,8 @@ class Runner:
                 timeout = due if timeout is None else min(timeout, due)
             for child, code in self.pool.wait(timeout):
                 self._collect(child, code)
+            if self.follower is not None:
+                self._show(self.follower.poll())
             self.reporter.refresh()
 
     # --- deciding what runs --------------------------------------------------------------
@@ -287,6 +292,11 @@ class Runner:
             self.db.set_step(self.run_id, member.name, status="running", started=member_state.started)
             self.reporter.step_started(member.name, None)
         launch = Launch(tuple(s.name for s in batch), item, task, key)
+        if self.follower is not None:
+            for member in batch:
+                number = self.states[member.name].attempts[item]
+                where = member.name if item is None else f"{member.name}/{item_text(item)}"
+                self.follower.follow(self.store.log_path(self.run_id, member.name, item, number), where)
         if len(batch) == 1:
             self.pool.start(task_body(task, self.store, self.flow_path, self.pipeline.module), launch, step.timeout)
             return
@@ -303,8 +313,16 @@ class Runner:
 
     # --- collecting results --------------------------------------------------------------
 
+    def _show(self, text: str) -> None:
+        if text:
+            self.reporter.output(text)
+
     def _collect(self, child: Child, code: int) -> None:
         launch: Launch = child.payload
+        if self.follower is not None:
+            for name in launch.steps:
+                path = self.store.log_path(self.run_id, name, launch.item, self.states[name].attempts[launch.item])
+                self._show(self.follower.close(path))
         for index, name in enumerate(launch.steps):
             state = self.states[name]
             attempt = state.attempts[launch.item]
@@ -371,9 +389,22 @@ class Runner:
             return
         where = step.name if item is None else f"{step.name}[{item_text(item)}]"
         state.error = error
+        self._explain(step, item, attempt, where)
         self.reporter.task_done(step.name, item, "failed")
         self._step_done(state, "failed")
         self._fail(f"step '{where}' failed: {error}")
+
+    def _explain(self, step: Step, item: Item, attempt: int, where: str) -> None:
+        """The user's traceback of a task that failed for good, and how to see its whole log."""
+        log = self.store.log_path(self.run_id, step.name, item, attempt)
+        try:
+            trace = last_traceback(log.read_text(encoding="utf-8", errors="replace"))
+        except FileNotFoundError:
+            trace = ""
+        hint = f"see the whole log: stepc logs {self.run_id} {step.name}" + (
+            f" --item {item_text(item)}" if item is not None else ""
+        )
+        self.reporter.task_failed(where, trace, hint)
 
     def _fail(self, error: str) -> None:
         if not self.failing:

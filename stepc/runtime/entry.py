@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,7 +33,7 @@ from typing import Any
 
 from stepc.ir import Pipeline, Step
 from stepc.items import Item, item_text, item_to_json
-from stepc.runtime.exec import call_rollback, captured, execute
+from stepc.runtime.exec import call_rollback, captured, execute, user_traceback
 from stepc.runtime.plan import (
     MissingInput,
     ResultLookup,
@@ -301,9 +302,7 @@ def exec_rollbacks(pipeline: Pipeline, flow_path: str, run_id: str, store: Store
                 outputs = {meta.name: store.read_artifact(meta) for meta in result.outputs}
                 call_rollback(step.rollback, flow_path, pipeline.module, outputs)
             except Exception as exc:  # best effort: report it and go on with the others
-                import traceback
-
-                traceback.print_exc()
+                sys.stderr.write(user_traceback(exc))
                 error = f"{type(exc).__name__}: {exc}"
         store.publish(log)
         if error is None:

@@ -83,6 +83,45 @@ def resolve(ref: str, module: ModuleType, flow_name: str) -> Any:
 
 # --- output capture -----------------------------------------------------------------------
 
+_STEPC_DIR = str(Path(__file__).resolve().parent.parent) + os.sep
+TRACEBACK_HEAD = "Traceback (most recent call last):"
+
+
+def _user_frames(error: traceback.TracebackException) -> None:
+    """Drop stepc's and the import machinery's frames from ``error`` and the errors it chains
+    to, unless no frame would be left (a bug in stepc is shown whole)."""
+    seen: set[int] = set()
+    todo: list[traceback.TracebackException | None] = [error]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        kept = [
+            f
+            for f in current.stack
+            if not f.filename.startswith(_STEPC_DIR) and not f.filename.startswith("<frozen importlib")
+        ]
+        if kept:
+            current.stack = traceback.StackSummary.from_list(kept)
+        todo += [current.__cause__, current.__context__]
+
+
+def user_traceback(exc: BaseException) -> str:
+    """The traceback of an error in user code, with the user's own frames only (file:line)."""
+    error = traceback.TracebackException.from_exception(exc)
+    _user_frames(error)
+    return "".join(error.format())
+
+
+def last_traceback(log: str) -> str:
+    """The last traceback a log holds (what a failed attempt printed), or empty."""
+    start = log.rfind(TRACEBACK_HEAD)
+    if start < 0:
+        return ""
+    end = log.find("\n[stepc] ", start)  # the runner's own note after a killed attempt
+    return log[start:] if end < 0 else log[start : end + 1]
+
 
 @contextmanager
 def captured(log_path: Path) -> Iterator[None]:
@@ -220,7 +259,7 @@ def execute(
             error = str(exc)
             print(f"stepc: step '{task.step}' failed: {error}", file=sys.stderr)
         except BaseException as exc:  # user code may raise anything, SystemExit included
-            traceback.print_exc()
+            sys.stderr.write(user_traceback(exc))
             error = "".join(traceback.format_exception_only(type(exc), exc)).strip().splitlines()[-1]
     store.publish(log_path)
     result = TaskResult(
