@@ -9,7 +9,7 @@ module imports nothing heavy: :func:`run` loads the front end and the interprete
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from stepc.runtime.markers import FlowSpec, Parameter, catch, pipeline, resources, retry, step, timeout
@@ -53,13 +53,16 @@ def run(
     pipeline: str | None = None,
     quiet: bool = True,
     param_texts: Mapping[str, str] | None = None,
+    no_cache: bool = False,
+    rerun: Iterable[str] = (),
 ) -> RunResult:
     """Run the flow file ``path`` locally and return its :class:`~stepc.interpreter.RunResult`.
 
     ``params`` are Python values by parameter name (checked against the declared types),
     ``workers`` the number of steps/items at once (default: the number of cores), ``store``
     a directory or ``file://`` URL (default ``.stepc/`` in the project), ``pipeline`` picks
-    one of several pipelines in the file, ``quiet=False`` shows progress on stdout.
+    one of several pipelines in the file, ``quiet=False`` shows progress on stdout;
+    ``no_cache`` reuses no stored result, ``rerun`` none of the named steps'.
     Raises :class:`LoadError` when the flow has errors and
     :class:`~stepc.params.ParamError` for bad values.
     """
@@ -71,5 +74,13 @@ def run(
     if ir is None:
         raise LoadError(diagnostics)
     return run_pipeline(
-        ir, path, params, param_texts=param_texts, workers=workers, store=store, reporter=make_reporter(quiet)
+        ir,
+        path,
+        params,
+        param_texts=param_texts,
+        workers=workers,
+        store=store,
+        reporter=make_reporter(quiet),
+        no_cache=no_cache,
+        rerun=rerun,
     )

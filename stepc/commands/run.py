@@ -145,9 +145,18 @@ def _when(ts: float | None) -> str:
 @click.option("--workers", "-j", type=click.IntRange(min=1), help="steps or items at once (default: cores)")
 @click.option("--pipeline", help="which pipeline of the file")
 @click.option("--store", help=STORE_HELP)
-@click.option("--quiet", "-q", is_flag=True, help="no progress display, no summary")
+@click.option("--quiet", "-q", is_flag=True, help="no progress display, no step output, no summary")
+@click.option("--no-cache", is_flag=True, help="reuse no stored result (what runs is still stored)")
+@click.option("--rerun", multiple=True, metavar="STEP", help="run STEP even if a stored result matches (repeat)")
 def run(
-    flow: str, params: tuple[str, ...], workers: int | None, pipeline: str | None, store: str | None, quiet: bool
+    flow: str,
+    params: tuple[str, ...],
+    workers: int | None,
+    pipeline: str | None,
+    store: str | None,
+    quiet: bool,
+    no_cache: bool,
+    rerun: tuple[str, ...],
 ) -> None:
     """Run FLOW locally: parallel, cached, with retries, timeouts and rollbacks."""
     try:
@@ -162,7 +171,22 @@ def run(
         the_store = open_store(store, flow)
     except (ParamError, ValueError) as exc:
         _fail(str(exc), 2)
-    result = run_pipeline(ir, flow, param_texts=texts, workers=workers, store=the_store, reporter=make_reporter(quiet))
+    known = [s.name for s in ir.steps]
+    for name in rerun:
+        if name not in known:
+            from stepc.diagnostics import did_you_mean
+
+            _fail(f"--rerun: no step '{name}' in pipeline '{ir.name}'{did_you_mean(name, known)}", 2)
+    result = run_pipeline(
+        ir,
+        flow,
+        param_texts=texts,
+        workers=workers,
+        store=the_store,
+        reporter=make_reporter(quiet),
+        no_cache=no_cache,
+        rerun=rerun,
+    )
     if not result.ok and quiet:
         click.echo(f"run {result.run_id} {result.status}: {result.error}", err=True)
     sys.exit(result.exit_code)

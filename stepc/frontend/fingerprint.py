@@ -33,6 +33,15 @@ def code_hash(node: FunctionNode) -> str:
     ).hexdigest()[:16]
 
 
+def node_hash(node: ast.AST) -> str:
+    """A 16-hex-digit digest of any node's normalised code (a helper's decorators included:
+    they change what it does)."""
+    fields = list(ast.iter_fields(node))
+    return hashlib.sha256(
+        "\x1f".join(_tokens(type(node).__name__, fields)).encode("utf-8", "surrogatepass")
+    ).hexdigest()[:16]
+
+
 def _tokens(head: str, fields: list[tuple[str, object]]) -> list[str]:
     """The tree as a flat token list, walked with an explicit stack: a function body may nest
     deeper than Python's recursion limit allows a recursive walk to follow."""

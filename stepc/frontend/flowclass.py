@@ -17,7 +17,8 @@ from stepc.declarations import Named, ParamDecl, conforms_param, normalise_value
 from stepc.diagnostics import Diagnostic, Severity, did_you_mean
 from stepc.frontend import arguments as args
 from stepc.frontend.arguments import ArgumentError
-from stepc.frontend.fingerprint import FunctionNode, code_hash
+from stepc.frontend.dependencies import DependencyHasher
+from stepc.frontend.fingerprint import FunctionNode
 from stepc.frontend.flowbody import MethodBody, last_statement_call, read_body
 from stepc.frontend.flowdecl import FlowDecl, FlowStepDecl, MergeDecl, Transition
 from stepc.frontend.flownext import read_next
@@ -44,6 +45,7 @@ class ClassDialect:
 
     def __init__(self, source: SourceFile, imports: ImportTable, rel_path: str, module_name: str) -> None:
         self.source = source
+        self.dependencies = DependencyHasher(source.tree, source.display_path)
         self.imports = imports
         self.constants = Constants(source.module)
         self.rel_path = rel_path
@@ -318,7 +320,7 @@ class ClassDialect:
             reads_any=reads_any,
             foreach_api=Named(first_use[0], first_use[1]) if first_use else None,
             catch=catch[0] if catch else None,
-            code_hash=code_hash(twin),
+            code_hash=self.dependencies.code_hash(twin),
             description=_first_line(method.get_docstring()),
             span=self._span(twin),
             retry=settings.retry,

@@ -11,7 +11,8 @@ from stepc.declarations import ModuleDecl, Named, ParamDecl, PipelineDecl, StepD
 from stepc.diagnostics import Diagnostic, did_you_mean
 from stepc.frontend import arguments as args
 from stepc.frontend.arguments import ArgumentError
-from stepc.frontend.fingerprint import FunctionNode, code_hash
+from stepc.frontend.dependencies import DependencyHasher
+from stepc.frontend.fingerprint import FunctionNode
 from stepc.frontend.imports import ImportTable
 from stepc.frontend.literals import Constants, NotStatic, literal_value
 from stepc.frontend.signature import SignatureError, function_params, pipeline_param
@@ -32,6 +33,7 @@ class FunctionDialect:
 
     def __init__(self, source: SourceFile, imports: ImportTable, rel_path: str, module_name: str) -> None:
         self.source = source
+        self.dependencies = DependencyHasher(source.tree, source.display_path)
         self.imports = imports
         self.constants = Constants(source.module)
         self.rel_path = rel_path
@@ -225,7 +227,7 @@ class FunctionDialect:
             foreach=Named(foreach_value, values["foreach"][1]) if foreach_value is not None else None,
             nested=values["nested"][1] if nested_value else None,
             group=Named(group_value, values["group"][1]) if group_value is not None else None,
-            code_hash=code_hash(twin),
+            code_hash=self.dependencies.code_hash(twin),
             description=description,
             span=self._span(twin),
             **settings,

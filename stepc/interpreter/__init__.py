@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stepc.interpreter.cache import CacheUse
 from stepc.interpreter.progress import PlainReporter, QuietReporter, Reporter, RichReporter
 from stepc.interpreter.result import RunResult, StepResult
 from stepc.interpreter.rundb import RunDB, runner_alive
@@ -49,9 +50,12 @@ def run_pipeline(
     store: str | os.PathLike[str] | Store | None = None,
     reporter: Reporter | None = None,
     run_id: str | None = None,
+    no_cache: bool = False,
+    rerun: Iterable[str] = (),
 ) -> RunResult:
     """Run an IR pipeline whose functions live in ``flow_path``. Parameter problems raise
-    :class:`ParamError` before anything runs."""
+    :class:`ParamError` before anything runs. ``no_cache`` reuses no stored result, ``rerun``
+    none of the steps it names (both still store what they compute)."""
     values = resolve(pipeline.params, params, param_texts)
     flow = str(Path(flow_path).resolve())
     the_store = store if isinstance(store, Store) else open_store(store, flow)
@@ -66,6 +70,7 @@ def run_pipeline(
             db,
             workers or os.cpu_count() or 1,
             reporter or QuietReporter(),
+            cache_use=CacheUse(not no_cache, frozenset(rerun)),
         )
         return runner.run()
     finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from stepc.interpreter.rundb import RunDB
@@ -20,7 +21,19 @@ from stepc.items import item_to_json
 from stepc.runtime.plan import Task
 from stepc.runtime.store import Store, TaskResult
 
-KEY_VERSION = 1
+KEY_VERSION = 2  # 2: code_hash covers what the step reads, transitively
+
+
+@dataclass(frozen=True)
+class CacheUse:
+    """Which stored results a run may reuse: none with ``--no-cache``, none of the steps named
+    by ``--rerun``. A run that computes a step still stores its result for the next one."""
+
+    enabled: bool = True
+    rerun: frozenset[str] = frozenset()
+
+    def allows(self, step: str) -> bool:
+        return self.enabled and step not in self.rerun
 
 
 def cache_key(step: Step, task: Task, image: str | None = None) -> str | None:

@@ -40,7 +40,13 @@ def summary_table(result: RunResult, pipeline: Pipeline) -> Table:
         r = result.steps[step.name]
         name = step.name if r.items is None else f"{step.name} [{r.items} items]"
         status = f"[{STYLES.get(r.status, '')}]{r.status}[/]"
-        table.add_row(name, status, str(r.attempts or "-"), fmt_duration(r.duration), "yes" if r.cached else "")
+        table.add_row(
+            name,
+            status,
+            "0" if r.cached else str(r.attempts or "-"),
+            fmt_duration(r.duration),
+            "yes" if r.cached else "",
+        )
     return table
 
 

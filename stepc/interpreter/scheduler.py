@@ -83,6 +83,7 @@ class Runner:
         workers: int,
         reporter: Reporter,
         resume: bool = False,
+        cache_use: cache.CacheUse = cache.CacheUse(),  # noqa: B008 - frozen, so one shared default is safe
     ) -> None:
         self.pipeline = pipeline
         self.flow_path = flow_path
@@ -93,6 +94,7 @@ class Runner:
         self.workers = max(1, workers)
         self.reporter = reporter
         self.resume = resume
+        self.cache_use = cache_use
         self.states = {s.name: StepState(s) for s in pipeline.steps}
         self.order = {s.name: i for i, s in enumerate(pipeline.steps)}
         self.ready: deque[tuple[str, Item]] = deque()
@@ -276,7 +278,7 @@ class Runner:
             self._fail(f"step '{name}' {state.error}")
             return
         key = cache.cache_key(step, task)
-        if key is not None:
+        if key is not None and self.cache_use.allows(step.name):
             hit = cache.restore(self.db, self.store, key, task)
             if hit is not None:
                 self._succeeded(state, hit, task, key)

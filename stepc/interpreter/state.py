@@ -30,12 +30,13 @@ class StepState:
         """The step as the run's result reports it."""
         results = tuple(r for r in self.results.values() if r.status != "skipped")
         duration = None if self.started is None or self.ended is None else self.ended - self.started
+        cached = bool(results) and not self.ran and all(r.cached for r in results)
         return StepResult(
             name=self.step.name,
             status=self.status,
             duration=duration,
-            cached=bool(results) and not self.ran and all(r.cached for r in results),
-            attempts=max(self.attempts.values(), default=0),
+            cached=cached,
+            attempts=0 if cached else max(self.attempts.values(), default=0),  # a cache hit runs nothing
             items=self.count,
             error=self.error,
             results=tuple(sorted(results, key=lambda r: sort_key(r.item))),

@@ -56,6 +56,8 @@ def load_module(flow_path: str | os.PathLike[str], module_name: str, fresh: bool
     folder = str(path.parent)
     if folder not in sys.path:
         sys.path.insert(0, folder)
+    if fresh:
+        forget_project_modules(path.parent)
     metaflow_standin.install()  # a Metaflow flow runs where only stepc is installed
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
@@ -69,6 +71,19 @@ def load_module(flow_path: str | os.PathLike[str], module_name: str, fresh: bool
         del sys.modules[name]
         raise
     return module
+
+
+def forget_project_modules(folder: Path) -> None:
+    """Drop the modules imported from the flow's folder (its helpers), so that a long-lived
+    process (a notebook calling ``stepc.run``) imports them again as they are now, as the code
+    hash that decided what to rerun saw them; stepc's own modules stay."""
+    root = str(folder.resolve()) + os.sep
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if isinstance(file, str):
+            where = os.path.realpath(file)
+            if where.startswith(root) and not where.startswith(_STEPC_DIR):
+                del sys.modules[name]
 
 
 def resolve(ref: str, module: ModuleType, flow_name: str) -> Any:
