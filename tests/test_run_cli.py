@@ -109,3 +109,24 @@ def test_two_runs_at_once_in_one_store(tmp_path: Path) -> None:
     assert sorted(totals) == [sum(k * k + 1 for k in range(3)), sum(k * k + 1 for k in range(5))]
     show = json.loads(stepc("show", runs[0].name, "--store", str(tmp_path), "--json").stdout)
     assert show["run"]["status"] == "succeeded" and len(show["steps"]) == 11
+
+
+def test_without_a_project_run_and_runs_from_one_directory_share_the_store(tmp_path: Path) -> None:
+    # no pyproject.toml anywhere above: the store is the current directory's, not the flow's
+    (tmp_path / "flows").mkdir()
+    flow = tmp_path / "flows" / "required.py"
+    flow.write_text((FLOWS / "required.py").read_text())
+    r = stepc("run", "flows/required.py", "-q", "-p", "name=z", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / ".stepc" / "stepc.db").is_file() and not (tmp_path / "flows" / ".stepc").exists()
+    listed = stepc("runs", cwd=tmp_path)
+    assert listed.returncode == 0 and listed.stdout.count("required") == 1
+    shown = stepc("show", "latest", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    # a command that finds nothing says where it looked
+    empty = tmp_path / "elsewhere"
+    empty.mkdir()
+    nothing = stepc("runs", cwd=empty)
+    assert nothing.returncode == 1 and str(empty / ".stepc") in nothing.stderr
+    missing = stepc("show", "no-such-run", cwd=tmp_path)
+    assert missing.returncode == 1 and str(tmp_path / ".stepc") in missing.stderr

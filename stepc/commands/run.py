@@ -99,7 +99,9 @@ def _open(store: str | None, need_db: bool = True) -> tuple[Any, Any]:
     return the_store, RunDB(the_store.db_path)
 
 
-def _run_row(db: Any, run_id: str, the_store: Any = None) -> dict[str, Any]:
+def _run_row(db: Any, run_id: str, the_store: Any = None, root: Path | None = None) -> dict[str, Any]:
+    """The run's database row (``last`` is the newest run); with ``the_store``, a run an engine
+    made (files, no row) too. ``root`` names the store in the error when there is none."""
     row = None
     if db is not None:
         if run_id in ("last", "latest"):
@@ -111,7 +113,9 @@ def _run_row(db: Any, run_id: str, the_store: Any = None) -> dict[str, Any]:
         # A run an engine made with `stepc exec`: only its files are in the store.
         row = {"run_id": run_id, "flow": str(Path.cwd() / "flow.py")}
     if row is None:
-        _fail(f"no run {run_id!r} (see `stepc runs`)", 1)
+        root = root or (the_store.root if the_store is not None else None)
+        where = f" in {root}" if root is not None else ""
+        _fail(f"no run {run_id!r}{where} (see `stepc runs`)", 1)
     result: dict[str, Any] = row
     return result
 
@@ -203,7 +207,7 @@ def resume(run_id: str, workers: int | None, store: str | None, quiet: bool) -> 
     from stepc.interpreter import resume as resume_run
 
     the_store, db = _open(store)
-    row = _run_row(db, run_id)
+    row = _run_row(db, run_id, root=the_store.root)
     db.close()
     try:
         target = resumable(row["run_id"], store=str(the_store.root))
@@ -386,8 +390,8 @@ def show(run_id: str, store: str | None, as_json: bool) -> None:
 
     from stepc.interpreter.progress import fmt_duration
 
-    _, db = _open(store)
-    row = _run_row(db, run_id)
+    shown, db = _open(store)
+    row = _run_row(db, run_id, root=shown.root)
     steps = db.steps(row["run_id"])
     if as_json:
         doc = {

@@ -106,12 +106,14 @@ def new_run_id() -> str:
 
 
 def default_root(flow_path: str | os.PathLike[str]) -> Path:
-    """``.stepc/`` beside the nearest ``pyproject.toml`` above the flow, else beside the flow."""
+    """``.stepc/`` beside the nearest ``pyproject.toml`` above the flow (the project's), else in
+    the current directory: where ``stepc runs``, ``show`` and ``logs`` started from the same
+    directory look (they ask with a flow path in the current directory)."""
     flow_dir = Path(flow_path).resolve().parent
     for directory in (flow_dir, *flow_dir.parents):
         if (directory / "pyproject.toml").is_file():
             return directory / STORE_DIR
-    return flow_dir / STORE_DIR
+    return Path.cwd().resolve() / STORE_DIR
 
 
 def root_from_url(url: str) -> Path:
