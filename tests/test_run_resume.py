@@ -156,3 +156,64 @@ def test_a_signal_records_the_run_interrupted_and_resumable(tmp_path: Path, sig:
         [*STEPC, "resume", run_id, "--store", str(store), "-q"], capture_output=True, text=True, timeout=60
     )
     assert resumed.returncode == 0, resumed.stderr
+
+
+FROM_FLOW = """
+from stepc import pipeline, step
+
+
+def _mark(journal, name):
+    with open(journal, "a") as f:
+        f.write(name + "\\n")
+
+
+@step(outputs=["raw"])
+def load(journal: str = ""):
+    _mark(journal, "load")
+    return 3
+
+
+@step(inputs=["raw"], outputs=["model"])
+def train(raw, journal: str = "", lr: float = 0.1):
+    _mark(journal, "train")
+    return raw * lr
+
+
+@step(inputs=["model"], outputs=["report"])
+def report(model, journal: str = ""):
+    _mark(journal, "report")
+    return f"model {model:.2f}"
+
+
+pipeline("three", steps=[load, train, report])
+"""
+
+
+def _stepc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*STEPC, *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+def test_resume_from_a_step_runs_it_and_everything_after_it_again(tmp_path: Path) -> None:
+    flow = tmp_path / "three.py"
+    flow.write_text(FROM_FLOW)
+    journal = tmp_path / "journal.txt"
+    store = str(tmp_path / "store")
+    ran = _stepc("run", str(flow), "-q", "--store", store, "-p", f"journal={journal}", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    (run_dir,) = (tmp_path / "store" / "runs").iterdir()
+    run_id = json.loads((run_dir / "run.json").read_text())["run_id"]
+    journal.write_text("")
+    # a succeeded run resumes from a step: that step and what follows run, the rest is kept
+    again = _stepc("resume", run_id, "--from", "train", "-q", "--store", store, "-p", "lr=0.5", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert journal.read_text().split() == ["train", "report"]
+    report = json.loads(_stepc("artifact", run_id, "report", "report", "--store", store, cwd=tmp_path).stdout)
+    assert report == "model 1.50"  # the new value of lr reached train
+    # a parameter a kept step reads cannot change: say which step and what to do
+    clash = _stepc("resume", run_id, "--from", "report", "-q", "--store", store, "-p", "lr=0.9", cwd=tmp_path)
+    assert clash.returncode == 2 and "read by step 'train'" in clash.stderr and "--from 'train'" in clash.stderr
+    unknown = _stepc("resume", run_id, "--from", "trian", "--store", store, cwd=tmp_path)
+    assert unknown.returncode == 2 and "did you mean 'train'" in unknown.stderr
+    # without --from, a succeeded run has nothing to resume
+    done = _stepc("resume", run_id, "--store", store, cwd=tmp_path)
+    assert done.returncode == 1 and "already succeeded" in done.stderr

@@ -201,23 +201,38 @@ def run(
 @click.option("--workers", "-j", type=click.IntRange(min=1), help="steps or items at once")
 @click.option("--store", help=STORE_HELP)
 @click.option("--quiet", "-q", is_flag=True)
-def resume(run_id: str, workers: int | None, store: str | None, quiet: bool) -> None:
-    """Continue a failed or killed run; what succeeded is not run again."""
+@click.option("--from", "from_step", metavar="STEP", help="run STEP and every step after it again")
+@click.option(
+    "-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="a new value (steps kept must not read it)"
+)
+def resume(
+    run_id: str, workers: int | None, store: str | None, quiet: bool, from_step: str | None, params: tuple[str, ...]
+) -> None:
+    """Continue a failed or killed run; what succeeded is not run again (but --from STEP on)."""
     from stepc.interpreter import resumable
     from stepc.interpreter import resume as resume_run
 
+    try:
+        texts = split_assignments(params)
+    except ParamError as exc:
+        _fail(str(exc), 2)
     the_store, db = _open(store)
     row = _run_row(db, run_id, root=the_store.root)
     db.close()
     try:
-        target = resumable(row["run_id"], store=str(the_store.root))
+        target = resumable(row["run_id"], store=str(the_store.root), again=from_step is not None)
     except (LookupError, RuntimeError) as exc:
         _fail(str(exc), 1)
     ir = _load(target.flow, target.pipeline)  # the flow as it is now: a fix made since applies
+    if from_step is not None and from_step not in [s.name for s in ir.steps]:
+        from stepc.diagnostics import did_you_mean
+
+        known = [s.name for s in ir.steps]
+        _fail(f"--from: no step '{from_step}' in pipeline '{ir.name}'{did_you_mean(from_step, known)}", 2)
     try:
-        result = resume_run(ir, target, workers=workers, quiet=quiet)
+        result = resume_run(ir, target, workers=workers, quiet=quiet, from_step=from_step, param_texts=texts)
     except ParamError as exc:
-        _fail(str(exc), 1)
+        _fail(str(exc), 2)
     if not result.ok and quiet:
         click.echo(f"run {result.run_id} {result.status}: {result.error}", err=True)
     sys.exit(result.exit_code)

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stepc import graphs
 from stepc.interpreter.cache import CacheUse
 from stepc.interpreter.progress import PlainReporter, QuietReporter, Reporter, RichReporter
 from stepc.interpreter.result import RunResult, StepResult
 from stepc.interpreter.rundb import RunDB, runner_alive
 from stepc.interpreter.scheduler import Runner
-from stepc.ir import Pipeline
+from stepc.ir import Pipeline, parameters_read
 from stepc.params import ParamError, resolve
 from stepc.runtime.store import Store, new_run_id, open_store
 
@@ -89,9 +90,10 @@ class Resumable:
     store: Store
 
 
-def resumable(run_id: str, store: str | os.PathLike[str] | None = None) -> Resumable:
-    """The run ``run_id`` of ``store``, checked to be resumable; the caller reads its flow
-    (``flow``, ``pipeline``) into the IR for :func:`resume`."""
+def resumable(run_id: str, store: str | os.PathLike[str] | None = None, again: bool = False) -> Resumable:
+    """The run ``run_id`` of ``store``, checked to be resumable (with ``again``, a run that
+    succeeded is too: some of it runs again); the caller reads its flow (``flow``,
+    ``pipeline``) into the IR for :func:`resume`."""
     the_store = open_store(store, Path.cwd() / "flow.py")
     db = RunDB(the_store.db_path)
     try:
@@ -102,9 +104,15 @@ def resumable(run_id: str, store: str | os.PathLike[str] | None = None) -> Resum
         raise LookupError(f"no run {run_id!r} in {the_store.root}")
     if runner_alive(row):
         raise RuntimeError(f"run {row['run_id']} is still running (pid {row['pid']})")
-    if row["status"] == "succeeded":
+    if row["status"] == "succeeded" and not again:
         raise RuntimeError(f"run {row['run_id']} already succeeded; nothing to resume")
     return Resumable(row["run_id"], row["flow"], row["pipeline"], json.loads(row["params"]), row["workers"], the_store)
+
+
+def rerun_from(ir: Pipeline, step: str) -> frozenset[str]:
+    """``step`` and every step after it: what ``stepc resume --from STEP`` runs again."""
+    downstream = {s.name: ir.downstream(s.name) for s in ir.steps}
+    return frozenset({step} | graphs.reachable(downstream, [step]))
 
 
 def resume(
@@ -114,11 +122,26 @@ def resume(
     workers: int | None = None,
     quiet: bool = True,
     reporter: Reporter | None = None,
+    from_step: str | None = None,
+    param_texts: Mapping[str, str] | None = None,
 ) -> RunResult:
     """Continue ``target`` in place with the IR of its flow as it is now: tasks that succeeded
-    are not run again."""
+    are not run again, except ``from_step`` and every step after it. ``param_texts`` change
+    parameters, only those no step kept from before reads (else :class:`ParamError`)."""
+    again = rerun_from(ir, from_step) if from_step else frozenset()
     declared = {p.name for p in ir.params}  # the flow may have changed since: keep what still applies
-    values = resolve(ir.params, {k: v for k, v in target.params.items() if k in declared})
+    kept = {k: v for k, v in target.params.items() if k in declared}
+    values = resolve(ir.params, kept, param_texts)
+    changed = set(param_texts or {})
+    if changed:
+        finished = {s for s in ir.steps if s.name not in again and target.store.committed(target.run_id, s.name)}
+        for step in finished:
+            clash = sorted(changed & parameters_read([step]))
+            if clash:
+                raise ParamError(
+                    f"parameter '{clash[0]}' is read by step '{step.name}', which finished and is kept: "
+                    f"resume --from '{step.name}' (or a step before it) to run it with the new value"
+                )
     db = RunDB(target.store.db_path)
     try:
         runner = Runner(
@@ -131,6 +154,8 @@ def resume(
             workers or target.workers or os.cpu_count() or 1,
             reporter or make_reporter(quiet),
             resume=True,
+            cache_use=CacheUse(rerun=again),
+            again=again,
         )
         return runner.run()
     finally:

@@ -84,6 +84,7 @@ class Runner:
         reporter: Reporter,
         resume: bool = False,
         cache_use: cache.CacheUse = cache.CacheUse(),  # noqa: B008 - frozen, so one shared default is safe
+        again: frozenset[str] = frozenset(),  # steps a resume runs again although they succeeded
     ) -> None:
         self.pipeline = pipeline
         self.flow_path = flow_path
@@ -95,6 +96,7 @@ class Runner:
         self.reporter = reporter
         self.resume = resume
         self.cache_use = cache_use
+        self.again = again
         self.states = {s.name: StepState(s) for s in pipeline.steps}
         self.order = {s.name: i for i, s in enumerate(pipeline.steps)}
         self.ready: deque[tuple[str, Item]] = deque()
@@ -472,6 +474,8 @@ class Runner:
     def _preload(self) -> None:
         """Results a previous runner of this run committed: those tasks do not run again."""
         for step in self.pipeline.steps:
+            if step.name in self.again:
+                continue
             for result in self.store.committed(self.run_id, step.name):
                 if result.status == "succeeded":
                     self.preloaded[(step.name, result.item)] = result
