@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from stepc.runtime.context import current
 from stepc.runtime.markers import FlowSpec, Parameter, catch, pipeline, resources, retry, step, timeout
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ __all__ = [
     "Parameter",
     "__version__",
     "catch",
+    "current",
     "pipeline",
     "resources",
     "retry",

@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "runs": "stepc.commands.run:runs",
     "show": "stepc.commands.run:show",
     "logs": "stepc.commands.run:logs",
+    "metrics": "stepc.commands.run:metrics",
     "artifacts": "stepc.commands.run:artifacts",
     "artifact": "stepc.commands.run:artifact",
 }

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import unquote
 
 import click
 
@@ -435,9 +436,59 @@ def show(run_id: str, store: str | None, as_json: bool) -> None:
             s["error"] or "",
         )
     console.print(table)
+    rows = _metric_rows(shown, row["run_id"], [s["step"] for s in steps])
+    if rows:
+        console.print(_metrics_table(rows))
     for rb in db.rollbacks(row["run_id"]):
         where = rb["step"] if rb["item"] is None else f"{rb['step']}[{rb['item']}]"
         console.print(f"rollback {where}: {rb['status']}" + (f" ({rb['error']})" if rb["error"] else ""))
+
+
+def _metric_rows(the_store: Any, run_id: str, steps: list[str]) -> list[tuple[str, str, str, str]]:
+    """(step, item, metric, value) for every metric the steps' tasks recorded with
+    ``current.metrics``, steps in the given order, items in item order."""
+    from stepc.runtime.context import read_task_json
+
+    rows = []
+    for step in steps:
+        for result in _results(the_store, run_id, step):
+            for name, value in sorted(read_task_json(the_store, run_id, step, result.item, "metrics.json").items()):
+                rows.append((step, item_text(result.item), name, json.dumps(value, sort_keys=True)))
+    return rows
+
+
+def _metrics_table(rows: list[tuple[str, str, str, str]]) -> Any:
+    from rich.table import Table
+
+    table = Table(title="metrics")
+    for column in ("step", "item", "metric", "value"):
+        table.add_column(column)
+    for values in rows:
+        table.add_row(*values)
+    return table
+
+
+@click.command()
+@click.argument("run_id", metavar="RUN")
+@click.option("--store", help=STORE_HELP)
+@click.option("--json", "as_json", is_flag=True, help="as JSON lines: step, item, metric, value")
+def metrics(run_id: str, store: str | None, as_json: bool) -> None:
+    """Print the metrics the steps of RUN recorded with `stepc.current.metrics`."""
+    the_store, db = _open(store, need_db=False)
+    row = _run_row(db, run_id, the_store)
+    run_dir = the_store.run_dir(row["run_id"])
+    steps = sorted(unquote(p.name) for p in run_dir.iterdir() if p.is_dir()) if run_dir.is_dir() else []
+    if db is not None:
+        order = [s["step"] for s in db.steps(row["run_id"])]
+        steps = [s for s in order if s in steps] + [s for s in steps if s not in order]
+    rows = _metric_rows(the_store, row["run_id"], steps)
+    if not rows:
+        _fail(f"no metrics in run {row['run_id']} (steps record them with stepc.current.metrics)", 1)
+    if as_json:
+        for step, item, name, value in rows:
+            click.echo(json.dumps({"step": step, "item": item or None, "metric": name, "value": json.loads(value)}))
+        return
+    _console().print(_metrics_table(rows))
 
 
 @click.command()

@@ -55,6 +55,7 @@ class Reporter(Protocol):
 
     tick: float | None  # seconds between refreshes while waiting, None when not needed
     streams: bool  # whether it shows what steps print (the runner then follows their logs)
+    shows_progress: bool  # whether it shows what steps say of their progress (`current.progress`)
 
     def run_started(self, run_id: str, pipeline: Pipeline) -> None: ...
     def step_started(self, step: str, items: int | None) -> None: ...
@@ -64,6 +65,7 @@ class Reporter(Protocol):
     def rollback(self, step: str, item: Item, status: str) -> None: ...
     def refresh(self) -> None: ...
     def output(self, text: str) -> None: ...
+    def task_progress(self, step: str, fraction: float) -> None: ...
     def task_failed(self, where: str, trace: str, hint: str) -> None: ...
     def run_done(self, result: RunResult) -> None: ...
 
@@ -73,6 +75,7 @@ class QuietReporter:
 
     tick: float | None = None
     streams = False
+    shows_progress = False
 
     def run_started(self, run_id: str, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
@@ -97,6 +100,9 @@ class QuietReporter:
 
     def output(self, text: str) -> None:
         """Lines a step printed, each already marked ``[step]`` or ``[step/item]``."""
+
+    def task_progress(self, step: str, fraction: float) -> None:
+        """How far a running step (not a foreach item) says it is, 0 to 1."""
 
     def task_failed(self, where: str, trace: str, hint: str) -> None:
         """A task failed for good: the user's traceback (its own frames) and where its log is."""
@@ -170,6 +176,7 @@ class RichReporter(QuietReporter):
 
     tick: float | None = 0.1
     streams = True
+    shows_progress = True
 
     def __init__(self, console: Console) -> None:
         self.console = console
@@ -204,6 +211,14 @@ class RichReporter(QuietReporter):
         if item is not None and step in self.rows:
             self.progress.advance(self.rows[step])
             self._advance(step, self.weights[step] / max(1, self.items.get(step) or 1))
+
+    def task_progress(self, step: str, fraction: float) -> None:
+        row = self.rows.get(step)
+        if row is not None and self.items.get(step) is None:
+            self.progress.update(row, completed=fraction)
+            gained = self.weights[step] * fraction - self.credited.get(step, 0.0)
+            if gained > 0:
+                self._advance(step, gained)
 
     def _advance(self, step: str, amount: float) -> None:
         amount = min(amount, self.weights[step] - self.credited.get(step, 0.0))

@@ -31,6 +31,7 @@ from stepc.interpreter.state import StepState
 from stepc.interpreter.workers import Child, Pool
 from stepc.ir import Pipeline, Step
 from stepc.items import Item, item_text
+from stepc.runtime.context import read_task_json
 from stepc.runtime.exec import last_traceback, load_module
 from stepc.runtime.plan import (
     MissingInput,
@@ -177,6 +178,8 @@ class Runner:
                 self._collect(child, code)
             if self.follower is not None:
                 self._show(self.follower.poll())
+            if self.reporter.shows_progress:
+                self._progress()
             self.reporter.refresh()
 
     # --- deciding what runs --------------------------------------------------------------
@@ -316,6 +319,16 @@ class Runner:
         return state.attempts[item]
 
     # --- collecting results --------------------------------------------------------------
+
+    def _progress(self) -> None:
+        """What the running single tasks said of their progress (``current.progress``)."""
+        for child in self.pool.children.values():
+            launch: Launch = child.payload
+            if launch.item is None:
+                for name in launch.steps:
+                    said = read_task_json(self.store, self.run_id, name, None, "progress.json")
+                    if said.get("total"):
+                        self.reporter.task_progress(name, min(1.0, max(0.0, said["done"] / said["total"])))
 
     def _show(self, text: str) -> None:
         if text:

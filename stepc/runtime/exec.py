@@ -25,6 +25,7 @@ from typing import Any
 
 from stepc.items import item_text
 from stepc.runtime import flowspec, metaflow_standin
+from stepc.runtime.context import current
 from stepc.runtime.plan import BoundInput, Task
 from stepc.runtime.store import ArtifactMeta, Store, TaskResult
 
@@ -250,11 +251,15 @@ def execute(
                 STEPC_ITEM=item_text(task.item),
                 STEPC_ATTEMPT=str(task.attempt),
             )
-            if task.kind == "flowspec":
-                outcome = flowspec.run_step(task, cls, method, store)
-                results = outcome.outputs
-            else:
-                results = split_outputs(function(**kwargs), task.outputs)
+            current._enter(task, store)
+            try:
+                if task.kind == "flowspec":
+                    outcome = flowspec.run_step(task, cls, method, store)
+                    results = outcome.outputs
+                else:
+                    results = split_outputs(function(**kwargs), task.outputs)
+            finally:
+                current._leave()
             for name in task.foreach_outputs:
                 if name not in results and task.kind == "flowspec":
                     continue  # not set this time; a foreach over it then has no length to go by
