@@ -16,6 +16,7 @@ from stepc.runtime.context import current
 from stepc.runtime.markers import FlowSpec, Parameter, catch, pipeline, resources, retry, step, timeout
 
 if TYPE_CHECKING:
+    from stepc.client import Run, runs
     from stepc.diagnostics import Diagnostic
     from stepc.interpreter import RunResult
 
@@ -24,6 +25,7 @@ __all__ = [
     "FlowSpec",
     "LoadError",
     "Parameter",
+    "Run",
     "__version__",
     "catch",
     "current",
@@ -31,9 +33,19 @@ __all__ = [
     "resources",
     "retry",
     "run",
+    "runs",
     "step",
     "timeout",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The client reads the run database: loaded when first named, not by every flow import.
+    if name in ("Run", "runs"):
+        from stepc import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'stepc' has no attribute {name!r}")
 
 
 class LoadError(Exception):
