@@ -56,6 +56,6 @@ def test_a_run_reads_back_its_status_params_artifacts_logs_and_metrics(tmp_path:
     with pytest.raises(KeyError, match="no output 'sum'"):
         run["total"].artifacts["sum"]
     with pytest.raises(LookupError, match="a foreach step"):
-        run["square"].task
+        _ = run["square"].task
     with pytest.raises(LookupError, match="no runs in"):
         stepc.Run(store=tmp_path / "empty")
