@@ -6,7 +6,9 @@ interpreter, the backends or rich.
 
 from __future__ import annotations
 
+import errno
 import importlib
+import sys
 from typing import Any
 
 import click
@@ -29,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "show": "stepc.commands.run:show",
     "logs": "stepc.commands.run:logs",
     "metrics": "stepc.commands.run:metrics",
+    "store": "stepc.commands.store:store",
     "artifacts": "stepc.commands.run:artifacts",
     "artifact": "stepc.commands.run:artifact",
 }
@@ -57,4 +60,30 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    return cli.main(args=argv, prog_name="stepc")
+    try:
+        return cli.main(args=argv, prog_name="stepc", standalone_mode=True)
+    except Exception as exc:
+        message = store_problem(exc)
+        if message is None:
+            raise
+        click.echo(f"error: {message}", err=True)
+        sys.exit(1)
+
+
+def store_problem(exc: BaseException) -> str | None:
+    """The one line for a broken store (a changed artifact, a corrupt or unwritable database,
+    a full disk) that reached the edge, or None for anything else (a bug: its traceback stays)."""
+    import sqlite3
+
+    from stepc.runtime.store import CorruptArtifact
+
+    if isinstance(exc, CorruptArtifact):
+        return str(exc)
+    if isinstance(exc, sqlite3.DatabaseError):
+        return (
+            f"the run database is unusable ({exc}): its index can be rebuilt from the files under runs/ "
+            "with `stepc store repair`"
+        )
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT):
+        return f"the store cannot be written: {exc.strerror} ({exc.filename or 'store'})"
+    return None

@@ -42,7 +42,7 @@ from stepc.runtime.plan import (
     should_skip,
     skip_is_per_item,
 )
-from stepc.runtime.store import Store, TaskResult
+from stepc.runtime.store import Store, TaskResult, warn
 
 
 @dataclass(frozen=True)
@@ -490,8 +490,15 @@ class Runner:
             if step.name in self.again:
                 continue
             for result in self.store.committed(self.run_id, step.name):
-                if result.status == "succeeded":
-                    self.preloaded[(step.name, result.item)] = result
+                if result.status != "succeeded":
+                    continue
+                changed = [m.name for m in result.outputs if not self.store.verify(m)]
+                if changed:  # never serve a changed artifact: make it again
+                    where = step.name if result.item is None else f"{step.name}[{item_text(result.item)}]"
+                    names = ", ".join(map(repr, changed))
+                    warn(f"{where}: output {names} changed after it was written: running the task again")
+                    continue
+                self.preloaded[(step.name, result.item)] = result
 
     def _finish(self, interrupted: int | None) -> RunResult:
         for state in self.states.values():

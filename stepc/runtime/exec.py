@@ -27,7 +27,7 @@ from stepc.items import item_text
 from stepc.runtime import flowspec, metaflow_standin
 from stepc.runtime.context import current
 from stepc.runtime.plan import BoundInput, Task
-from stepc.runtime.store import ArtifactMeta, Store, TaskResult
+from stepc.runtime.store import ArtifactMeta, CorruptArtifact, Store, TaskResult
 
 
 class StepError(Exception):
@@ -275,7 +275,7 @@ def execute(
                         continue  # a class-dialect step saves the attributes it did set
                     raise StepError(f"the step did not set output '{name}'")
                 outputs.append(store.write_artifact(task.run_id, task.step, task.item, name, results[name]))
-        except (StepError, flowspec.FlowError) as exc:  # the step broke its contract: no stepc internals to show
+        except (StepError, flowspec.FlowError, CorruptArtifact) as exc:  # no stepc internals to show
             error = str(exc)
             print(f"stepc: step '{task.step}' failed: {error}", file=sys.stderr)
         except BaseException as exc:  # user code may raise anything, SystemExit included

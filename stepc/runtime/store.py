@@ -35,6 +35,17 @@ DB_NAME = "stepc.db"
 ROLLED_BACK = "result.rolled-back.json"
 
 
+class CorruptArtifact(ValueError):
+    """A stored artifact whose bytes are not the ones recorded when it was written."""
+
+
+def warn(message: str) -> None:
+    """One line on stderr: the store had something wrong that stepc works around."""
+    import sys
+
+    print(f"stepc: warning: {message}", file=sys.stderr)
+
+
 @dataclass(frozen=True)
 class ArtifactMeta:
     """One stored artifact: where it is, how it is encoded, and its content hash."""
@@ -248,7 +259,23 @@ class Store:
         )
 
     def read_bytes(self, meta: ArtifactMeta) -> bytes:
-        return self._read(self.root / meta.path)
+        """The artifact's bytes, checked against the size and sha256 recorded when it was
+        written: a changed file is :class:`CorruptArtifact`, never served as a result."""
+        data = self._read(self.root / meta.path)
+        if len(data) != meta.size or serialize.digest(data) != meta.sha256:
+            raise CorruptArtifact(
+                f"output '{meta.name}' ({meta.id}) changed after it was written: its size or sha256 "
+                f"is not the recorded one ({meta.path})"
+            )
+        return data
+
+    def verify(self, meta: ArtifactMeta) -> bool:
+        """Whether the artifact is there and holds the bytes recorded for it."""
+        try:
+            self.read_bytes(meta)
+        except (FileNotFoundError, CorruptArtifact):
+            return False
+        return True
 
     def read_artifact(self, meta: ArtifactMeta) -> Any:
         return serialize.loads(self.read_bytes(meta), meta.fmt)
@@ -297,9 +324,13 @@ class Store:
     def read_result(self, run_id: str, step: str, item: Item, rolled_back: bool = False) -> TaskResult | None:
         """The committed result of a task (or, with ``rolled_back``, one a rollback undid)."""
         name = ROLLED_BACK if rolled_back else "result.json"
+        path = self.task_dir(run_id, step, item) / name
         try:
-            return TaskResult.from_dict(self._read_json(self.task_dir(run_id, step, item) / name))
+            return TaskResult.from_dict(self._read_json(path))
         except FileNotFoundError:
+            return None
+        except (ValueError, TypeError, KeyError, AttributeError):  # truncated, edited, not ours
+            warn(f"{path} is corrupt: the task counts as not done (a resume runs it again)")
             return None
 
     def committed(self, run_id: str, step: str, rolled_back: bool = False) -> list[TaskResult]:
