@@ -145,3 +145,41 @@ def test_exec_refuses_a_run_id_that_names_no_folder(tmp_path: Path) -> None:
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # nothing written
     _, code, _ = run_exec(tmp_path, IRIS, "--step", "load", "--run-id", "r" * 200)
     assert code == 0
+
+
+SLOW = """
+import time
+from stepc import step
+
+
+@step(outputs=["x"], timeout=1, retry=1)
+def slow(journal: str = ""):
+    try:
+        time.sleep(60)
+    finally:
+        with open(journal, "a") as f:
+            f.write("cleaned up\\n")
+    return 1
+"""
+
+
+def test_exec_stops_an_attempt_at_its_timeout_and_its_finally_runs(tmp_path: Path) -> None:
+    """Engines that run `stepc exec` without a limit of their own still get the step's: each
+    attempt (retries included) is stopped at the deadline, SIGTERM first, so cleanup runs."""
+    import time
+
+    flow = tmp_path / "slow.py"
+    flow.write_text(SLOW)
+    journal = tmp_path / "journal.txt"
+    started = time.monotonic()
+    control, code, _ = run_exec(
+        tmp_path / "store", str(flow), "--step", "slow", "--run-id", "t1", "--retry", "-p", f"journal={journal}"
+    )
+    elapsed = time.monotonic() - started
+    assert code == 1
+    assert control["status"] == "failed" and control["attempt"] == 2
+    assert control["error"] == "timed out after 1s (killed)"
+    assert journal.read_text().splitlines() == ["cleaned up", "cleaned up"]  # both attempts' finally ran
+    assert elapsed < 20  # two one-second attempts, not two sleeps of 60 s
+    status = json.loads((tmp_path / "store" / "runs" / "t1" / "slow" / "status.1.json").read_text())
+    assert status["status"] == "failed" and "timed out" in status["error"]

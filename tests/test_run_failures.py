@@ -102,3 +102,17 @@ def test_a_foreach_item_is_retried_on_its_own(tmp_path: Path) -> None:
     assert rows == [("0", 1, "succeeded"), ("1", 1, "failed"), ("1", 2, "succeeded"), ("2", 1, "succeeded")]
     log = (tmp_path / "store" / "runs" / r.run_id / "flaky_item" / "items" / "1" / "log.1.txt").read_text()
     assert "first try of item 1" in log
+
+
+def test_a_timed_out_step_gets_to_clean_up(tmp_path: Path) -> None:
+    """The deadline sends SIGTERM before SIGKILL: the step's finally blocks run, then it is gone."""
+    flow = tmp_path / "cleanup.py"
+    marker = tmp_path / "cleaned"
+    flow.write_text(
+        "import time\nfrom stepc import step\n\n\n"
+        "@step(outputs=['x'], timeout=1)\n"
+        f"def slow():\n    try:\n        time.sleep(60)\n    finally:\n        open({str(marker)!r}, 'w').close()\n"
+    )
+    r = stepc.run(str(flow), store=tmp_path / "store")
+    assert not r.ok and "timed out after 1s" in (r.error or "")
+    assert marker.exists()

@@ -80,20 +80,6 @@ def rollback_body(ref: str, result: TaskResult, store: Store, flow_path: str, mo
     return body
 
 
-def describe_exit(code: int, timed_out: bool, timeout: int | None, result: TaskResult | None) -> str:
-    """Why an attempt failed, in a few words."""
-    if timed_out:
-        return f"timed out after {timeout}s (killed)"
-    if result is not None and result.error:
-        return result.error
-    if code < 0:
-        try:
-            return f"killed by signal {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"the step process exited with code {code}"
-
-
 def last_line(path: Path) -> str | None:
     """The last non-empty line of a log (a traceback's last line names the error)."""
     try:

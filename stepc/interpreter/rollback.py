@@ -8,13 +8,13 @@ one that fails or crashes does not stop the others. A task undone successfully i
 
 from __future__ import annotations
 
-from stepc.interpreter.child import describe_exit, last_line, rollback_body
+from stepc.interpreter.child import last_line, rollback_body
 from stepc.interpreter.follow import LogFollower
 from stepc.interpreter.progress import Reporter
 from stepc.interpreter.rundb import RunDB
-from stepc.interpreter.workers import run_in_child
 from stepc.ir import Step
 from stepc.items import Item, item_text
+from stepc.runtime.processes import describe_exit, run_in_child
 from stepc.runtime.store import Store, TaskResult
 
 

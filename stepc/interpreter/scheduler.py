@@ -21,14 +21,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from stepc.interpreter import cache
-from stepc.interpreter.child import describe_exit, group_body, task_body
+from stepc.interpreter.child import group_body, task_body
 from stepc.interpreter.follow import LogFollower
 from stepc.interpreter.progress import Reporter
 from stepc.interpreter.result import RunResult
 from stepc.interpreter.rollback import run_rollbacks
 from stepc.interpreter.rundb import RunDB
 from stepc.interpreter.state import StepState
-from stepc.interpreter.workers import Child, Pool
 from stepc.ir import Pipeline, Step
 from stepc.items import Item, item_text
 from stepc.runtime.context import read_task_json
@@ -42,6 +41,7 @@ from stepc.runtime.plan import (
     should_skip,
     skip_is_per_item,
 )
+from stepc.runtime.processes import Child, Pool, describe_exit
 from stepc.runtime.store import Store, TaskResult, warn
 
 

@@ -37,6 +37,7 @@ from stepc.runtime.exec import call_rollback, captured, execute, user_traceback
 from stepc.runtime.plan import (
     MissingInput,
     ResultLookup,
+    Task,
     artifact_refs,
     condition_holds,
     foreach_outputs,
@@ -47,6 +48,7 @@ from stepc.runtime.plan import (
     should_skip,
     skip_is_per_item,
 )
+from stepc.runtime.processes import Pool, describe_exit
 from stepc.runtime.store import Store, TaskResult
 
 
@@ -127,7 +129,7 @@ def exec_task(
         return {"status": "error", "run_id": run_id, "step": step.name, "item": item_to_json(item), "error": error}, 2
     tries = 1 + (step.retry.times if retry else 0)
     for n in range(1, tries + 1):
-        result = execute(task, store, flow_path, pipeline.module)
+        result = attempt_within(task, store, flow_path, pipeline.module, step.timeout)
         if result.status == "succeeded" or n == tries:
             break
         time.sleep(step.retry.wait_before(n))
@@ -158,6 +160,33 @@ def check_item(pipeline: Pipeline, step: Step, item: Item, params: Mapping[str, 
         if not 0 <= item[level] < count:
             where = f" (under {item_text(item[:level])})" if level else ""
             raise MissingInput(f"item {item_text(item)} is out of range: step '{step.name}' has {count} items{where}")
+
+
+def attempt_within(task: Task, store: Store, flow_path: str, module: str, timeout: int | None) -> TaskResult:
+    """One attempt; with a timeout, in a child of its own process group that is stopped at
+    the deadline (SIGTERM, then SIGKILL), as ``stepc run`` stops one, so that engines running
+    ``stepc exec`` without a limit of their own (GitHub Actions, Valohai) still get it."""
+    if timeout is None:
+        return execute(task, store, flow_path, module)
+    pool = Pool()
+    child = pool.start(lambda: 0 if execute(task, store, flow_path, module).status == "succeeded" else 1, None, timeout)
+    done = pool.wait(None)
+    while not done:
+        done = pool.wait(None)
+    code = done[0][1]
+    result = store.read_attempt(task.run_id, task.step, task.item, task.attempt)
+    if result is not None and result.status == "succeeded" and not child.killed_for_timeout:
+        return result
+    error = describe_exit(code, child.killed_for_timeout, timeout, result)
+    log = store.log_path(task.run_id, task.step, task.item, task.attempt)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a", encoding="utf-8") as f:
+        f.write(f"\n[stepc] attempt {task.attempt} failed: {error}\n")
+    store.publish(log)
+    started = result.started if result is not None else time.time()
+    failed = TaskResult("failed", task.step, task.item, task.attempt, started, time.time(), error=error, exit_code=code)
+    store.write_status(task.run_id, failed)
+    return failed
 
 
 def write_foreach_out(directory: Path, pipeline: Pipeline, step: Step, message: dict[str, Any]) -> None:

@@ -1,10 +1,14 @@
-"""Child processes: fork from the warm runner, wait for any of them, kill on timeout.
+"""Child processes: fork from a warm parent, wait for any of them, stop them at their deadline.
 
-The runner has already imported stepc and the flow module, so a forked child starts running
-user code within a millisecond or two (a fresh interpreter would cost ~50-100 ms). Isolation is
-kept: each child is its own process group (a timeout kills the whole group, grandchildren
-included), dies with the runner (Linux ``PR_SET_PDEATHSIG``), and whatever it does, ``os._exit``
-and segfaults included, ends in an exit status the runner reads.
+``stepc run``'s runner and ``stepc exec`` alike run each attempt here. The parent has already
+imported stepc and the flow module, so a forked child starts running user code within a
+millisecond or two (a fresh interpreter would cost ~50-100 ms). Isolation is kept: each child
+is its own process group (a timeout stops the whole group, grandchildren included), dies with
+its parent (Linux ``PR_SET_PDEATHSIG``), and whatever it does, ``os._exit`` and segfaults
+included, ends in an exit status the parent reads.
+
+At its deadline a child's group gets SIGTERM, which the child turns into an exception so that
+the step's ``finally:`` blocks and context managers run; ``GRACE`` seconds later, SIGKILL.
 """
 
 from __future__ import annotations
@@ -20,7 +24,10 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from stepc.runtime.store import TaskResult
 
 _PR_SET_PDEATHSIG = 1
 _libc: Any = None
@@ -31,6 +38,16 @@ if sys.platform.startswith("linux"):
         _libc = None
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE: stepc itself failed inside the child
+GRACE = 5.0  # seconds between SIGTERM and SIGKILL of a child past its deadline
+
+
+class Stopped(BaseException):
+    """Raised in a child when its parent stops it (SIGTERM at a deadline): not an Exception, so
+    user code's ``except Exception`` does not swallow it, while its ``finally:`` blocks run."""
+
+
+def _stop(signum: int, frame: Any) -> None:
+    raise Stopped(f"stopped by signal {signal.Signals(signum).name} (its time limit)")
 
 
 @dataclass
@@ -43,6 +60,7 @@ class Child:
     deadline: float | None = None
     pidfd: int | None = None
     killed_for_timeout: bool = False
+    kill_at: float | None = None  # when the SIGKILL follows the deadline's SIGTERM
     wall_started: float = field(default_factory=time.time)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -55,8 +73,9 @@ def _in_child(body: Callable[[], int], parent: int) -> None:
             _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != parent:  # the runner died before prctl took effect
             os._exit(INTERNAL_ERROR)
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM, signal.SIGCHLD):
+        for sig in (signal.SIGINT, signal.SIGALRM, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, _stop)
         code = body()
     except BaseException:
         with contextlib.suppress(BaseException):
@@ -131,14 +150,22 @@ class Pool:
                 time.sleep(0.002 if wait_for is None else min(wait_for, 0.002))
 
     def _next_deadline(self) -> float | None:
-        deadlines = [c.deadline for c in self.children.values() if c.deadline is not None and not c.killed_for_timeout]
-        return min(deadlines) if deadlines else None
+        deadlines = [
+            c.kill_at if c.killed_for_timeout else c.deadline
+            for c in self.children.values()
+            if (c.kill_at if c.killed_for_timeout else c.deadline) is not None
+        ]
+        return min(d for d in deadlines if d is not None) if deadlines else None
 
     def _kill_overdue(self) -> None:
         now = time.monotonic()
         for child in self.children.values():
             if child.deadline is not None and not child.killed_for_timeout and now >= child.deadline:
                 child.killed_for_timeout = True
+                child.kill_at = now + GRACE
+                self.kill(child, signal.SIGTERM)
+            elif child.kill_at is not None and now >= child.kill_at:
+                child.kill_at = None
                 self.kill(child)
 
     def _reap(self) -> list[tuple[Child, int]]:
@@ -169,6 +196,20 @@ class Pool:
             self.kill(child)
         while self.children:
             self.wait(0.05)
+
+
+def describe_exit(code: int, timed_out: bool, timeout: int | None, result: TaskResult | None) -> str:
+    """Why an attempt failed, in a few words."""
+    if timed_out:
+        return f"timed out after {timeout}s (killed)"
+    if result is not None and result.error:
+        return result.error
+    if code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"the step process exited with code {code}"
 
 
 def run_in_child(body: Callable[[], int], timeout: float | None = None) -> int:
