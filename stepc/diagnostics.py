@@ -59,6 +59,10 @@ CODES: dict[str, str] = {
     "S135": "flow class construct stepc does not support (a switch condition that may come from several steps)",
     "S136": "a step reads an attribute that no step before it sets",
     "S137": "bad Parameter declaration (name differs from the attribute, or set in a step)",
+    "S138": (
+        "a step stepc would drop: a second step function of one name, `@step` on a plain class's method, "
+        "or `step(...)` applied to something other than a def"
+    ),
     "T101": "the target cannot express a feature the step uses (an error), or expresses it only in part (a warning)",
     "T103": "unknown `[tool.stepc.<target>]` setting, or a value of the wrong type",
     "T201": "generated output fails the target's own lint (a stepc bug: please report it)",

@@ -953,6 +953,37 @@ CASES = [
     ),
     # -- S002 syntax ------------------------------------------------------------------------------
     Case(
+        "a-second-step-function-of-one-name",
+        flow("""
+            @step(outputs=["a"])
+            def train():
+                return 1
+
+
+            @step(outputs=["b"])
+            def train():  # the second
+                return 2
+        """),
+        "S138", "train():  # the second", ("a second step function 'train'", "first (line 4)", "rename one"),
+    ),
+    Case(
+        "step-on-a-plain-class-method",
+        flow("""
+            class Helpers:
+                @step(outputs=["c"])
+                def method(self):
+                    return 3
+        """),
+        "S138", "method(self)", ("method 'method' of class 'Helpers', which is not a FlowSpec",),
+    ),
+    Case(
+        "step-applied-to-a-lambda",
+        flow("""
+            made = step(outputs=["d"])(lambda: 4)
+        """),
+        "S138", "lambda: 4", ("step(...) applied to an expression",),
+    ),
+    Case(
         "syntax-error",
         flow("""
             @step(outputs=["a"]

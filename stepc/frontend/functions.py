@@ -13,6 +13,7 @@ from stepc.frontend import arguments as args
 from stepc.frontend.arguments import ArgumentError
 from stepc.frontend.dependencies import DependencyHasher
 from stepc.frontend.fingerprint import FunctionNode
+from stepc.frontend.flowclass import flow_classes
 from stepc.frontend.imports import ImportTable
 from stepc.frontend.literals import Constants, NotStatic, literal_value
 from stepc.frontend.signature import SignatureError, function_params, pipeline_param
@@ -49,18 +50,34 @@ class FunctionDialect:
         pipelines: list[PipelineDecl] = []
         # The i-th function definition of the libcst tree is the i-th of the ast tree.
         ast_functions = iter([n for n in self.source.tree.body if isinstance(n, FunctionNode)])
+        first_line: dict[str, cst.FunctionDef] = {}
+        flow_classes_here = {c.name.value for c in flow_classes(self.source.module, self.imports)}
         for statement in self.source.module.body:
             if isinstance(statement, cst.FunctionDef):
                 twin = next(ast_functions)
                 decorator = self._step_decorator(statement)
                 if decorator is not None:
+                    name = statement.name.value
+                    if name in first_line:
+                        self._error(
+                            "S138",
+                            f"a second step function '{name}': Python keeps only the last one, so the "
+                            f"first (line {self._line(first_line[name])}) would be dropped; rename one",
+                            statement.name,
+                        )
+                        broken.add(name)
+                        continue
+                    first_line[name] = statement
                     step = self._read_step(statement, decorator, twin)
                     if step is None:
-                        broken.add(statement.name.value)
+                        broken.add(name)
                     else:
                         steps.append(step)
+            elif isinstance(statement, cst.ClassDef) and statement.name.value not in flow_classes_here:
+                self._methods_marked_as_steps(statement)
             elif isinstance(statement, cst.SimpleStatementLine):
                 for small in statement.body:
+                    self._step_applied_to_an_expression(small)
                     call = self._pipeline_call(small)
                     if call is not None:
                         declared = self._read_pipeline(call)
@@ -77,6 +94,39 @@ class FunctionDialect:
             description,
             broken_steps=frozenset(broken),
         )
+
+    def _line(self, node: cst.CSTNode) -> int:
+        return self.source.position(node)[0]
+
+    def _methods_marked_as_steps(self, cls: cst.ClassDef) -> None:
+        """``@step`` on a method of a class that is not a FlowSpec: no pipeline can hold it."""
+        for member in cls.body.body:
+            if isinstance(member, cst.FunctionDef) and self._step_decorator(member) is not None:
+                self._error(
+                    "S138",
+                    f"@step on method '{member.name.value}' of class '{cls.name.value}', which is not a FlowSpec: "
+                    "a function step is a module-level def (or derive the class from FlowSpec)",
+                    member.name,
+                )
+
+    def _step_applied_to_an_expression(self, small: cst.BaseSmallStatement) -> None:
+        """``step(...)(lambda ...)``, ``step(...)(partial(f))`` or ``step(lambda ...)``: nothing
+        stepc can read statically, so it would vanish from the pipeline without a word."""
+        value = small.value if isinstance(small, (cst.Expr, cst.Assign, cst.AnnAssign)) else None
+        if not isinstance(value, cst.Call) or not value.args:
+            return
+        target: cst.BaseExpression | None = None
+        if isinstance(value.func, cst.Call) and self.imports.refers_to(value.func.func, "step"):
+            target = value.args[0].value  # step(...)(target)
+        elif self.imports.refers_to(value.func, "step") and isinstance(value.args[0].value, (cst.Lambda, cst.Call)):
+            target = value.args[0].value  # step(lambda ...)
+        if target is not None:
+            self._error(
+                "S138",
+                "step(...) applied to an expression: a step is a def decorated with @step, which stepc reads "
+                "without running the module",
+                target,
+            )
 
     def _span(self, node: FunctionNode) -> Span:
         # The standard parser gives positions for free; libcst's metadata pass would cost
