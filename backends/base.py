@@ -11,11 +11,9 @@ here, once (the shape of sqlglot's dialects).
 from __future__ import annotations
 
 import dataclasses
-import gc
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -24,6 +22,7 @@ from typing import Any, ClassVar, Literal, TypeVar, cast
 import jinja2
 
 from stepc import __version__
+from stepc.collector import collector_paused
 from stepc.config import Config
 from stepc.diagnostics import Diagnostic, Severity, is_error
 from stepc.ir import Pipeline, Step, condition_artifacts
@@ -233,24 +232,6 @@ def _environment(
 
 
 # --- the backend --------------------------------------------------------------------------------
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause Python's cycle collector while one pipeline compiles.
-
-    Rendering and the lint's reading of the generated text allocate millions of short-lived
-    objects, none in a reference cycle, and every burst triggers collections that walk all live
-    objects (the whole IR among them) again: for 10,000 steps that was two thirds of the lint.
-    The collector is back on (if it was on) as soon as the pipeline is compiled.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from stepc.assemble import assemble
+from stepc.collector import collector_paused
 from stepc.config import find_config
 from stepc.diagnostics import Diagnostic, did_you_mean, is_error
 from stepc.frontend.flowclass import ClassDialect
@@ -34,7 +32,7 @@ def read_file(path: str, *, only_flows: bool = False) -> FileResult:
     a libcst parse (the pre-commit hook sees every Python file of a repository).
     """
     try:
-        with _collector_paused():
+        with collector_paused():
             return _read_file(path, only_flows)
     except RecursionError:  # code nested deeper than a tree walk can follow: a limit, not a bug
         message = "the module nests expressions too deeply for stepc to read; split the nesting up"
@@ -42,24 +40,6 @@ def read_file(path: str, *, only_flows: bool = False) -> FileResult:
     except Exception as exc:  # a bug of ours must still not show the user a traceback
         message = f"internal error while reading the file ({type(exc).__name__}: {exc}); please report it"
         return FileResult((), (Diagnostic("S004", message, path),))
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cycle collector while one file is read.
-
-    Parsing allocates hundreds of thousands of tree nodes, none of them in a reference cycle,
-    and each allocation burst triggers collections that walk every live node again: for a
-    1,000-step flow that is about a third of the reading time. The collector is switched back
-    on (if it was on) as soon as the file is read, so garbage is collected between files.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _read_file(path: str, only_flows: bool) -> FileResult:
