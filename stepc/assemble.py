@@ -409,6 +409,7 @@ def _step(
         image=step.image or decl.image or ctx.module.default_image,
         env=step.env,
         rollback=step.rollback,
+        catch="" if step.on_failure == "continue" else None,  # caught, stored nowhere
         group=step.group.value if step.group else None,
         weight=step.weight if step.weight is not None else 1.0,
         tags=step.tags,

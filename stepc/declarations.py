@@ -71,6 +71,7 @@ class StepDecl:
     image: str | None = None
     env: tuple[tuple[str, str], ...] = ()
     rollback: str | None = None
+    on_failure: str = "fail"  # "continue": after the last attempt the outputs are None and the run goes on
     group: Named | None = None
     weight: float | None = None
     tags: tuple[tuple[str, str], ...] = ()

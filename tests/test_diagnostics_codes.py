@@ -1022,6 +1022,7 @@ CASES += [
     form("env-not-a-dict", 'env=["A=1"]', "S103", '["A=1"]', "env must be a dict of strings"),
     form("env-value-not-a-string", 'env={"N": 1}', "S103", '"N": 1', "env must map strings to strings", 5),
     form("weight-not-a-number", 'weight="heavy"', "S103", '"heavy"', "weight must be a number"),
+    form("on-failure-unknown", 'on_failure="contineu"', "S103", '"contineu"', "did you mean 'continue'"),
     form("tags-not-strings", "tags=[1]", "S103", "1]", "tags must be a list of strings"),
     form("inputs-not-a-list", "inputs=3", "S103", "3", "inputs must be a list of strings"),
     form("starred-list-element", "outputs=[*NAMES]", "S102", "*NAMES", "starred elements"),

@@ -116,3 +116,49 @@ def test_a_timed_out_step_gets_to_clean_up(tmp_path: Path) -> None:
     r = stepc.run(str(flow), store=tmp_path / "store")
     assert not r.ok and "timed out after 1s" in (r.error or "")
     assert marker.exists()
+
+
+CONTINUE = """
+from stepc import pipeline, step
+
+
+@step(outputs=["a", "b"], on_failure="continue", retry=1)
+def flaky(journal: str = ""):
+    with open(journal, "a") as f:
+        f.write("try\\n")
+    raise ValueError("no data today")
+
+
+@step(inputs=["a"], outputs=["summary"])
+def report(a):
+    return {"a": a}
+
+
+pipeline("cont", steps=[flaky, report])
+"""
+
+
+def test_on_failure_continue_gives_none_outputs_after_the_last_attempt(tmp_path: Path) -> None:
+    flow = tmp_path / "cont.py"
+    flow.write_text(CONTINUE)
+    journal = tmp_path / "journal.txt"
+    r = stepc.run(str(flow), {"journal": str(journal)}, store=tmp_path / "store")
+    assert r.ok, r.error
+    assert journal.read_text().split() == ["try", "try"]  # the retry first, then it goes on
+    assert r["flaky"].outputs == {"a": None, "b": None}
+    assert r["report"].outputs["summary"] == {"a": None}
+    (task,) = r["flaky"].results
+    assert task.caught == "ValueError: no data today"  # the failure is recorded
+    # stepc exec (every engine) does the same on the last attempt
+    import json
+    import subprocess
+    import sys
+
+    store = str(tmp_path / "engine-store")
+    argv = [sys.executable, "-m", "stepc", "exec", str(flow), "--step", "flaky", "--run-id", "e1", "--store", store]
+    first = subprocess.run([*argv, "-p", f"journal={journal}"], capture_output=True, text=True, timeout=60)
+    assert first.returncode == 1  # attempt 1 of 2: an engine retries it
+    last = subprocess.run([*argv, "-p", f"journal={journal}"], capture_output=True, text=True, timeout=60)
+    assert last.returncode == 0, last.stderr
+    control = json.loads(last.stdout.strip().splitlines()[-1])
+    assert control["status"] == "succeeded" and control["attempt"] == 2 and control["caught"].startswith("ValueError")

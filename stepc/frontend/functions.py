@@ -22,7 +22,7 @@ from stepc.ir import Span
 
 STEP_ARGUMENTS = (
     "name", "inputs", "outputs", "after", "foreach", "nested", "when", "retry", "timeout", "cache", "resources",
-    "image", "env", "rollback", "group", "weight", "tags", "description",
+    "image", "env", "rollback", "group", "weight", "tags", "description", "on_failure",
 )  # fmt: skip
 PIPELINE_ARGUMENTS = (
     "name", "steps", "image", "schedule", "params", "retry", "timeout", "cache", "resources", "description",
@@ -237,6 +237,7 @@ class FunctionDialect:
             "rollback": self._read_rollback(values.get("rollback")),
             "weight": self._read(values, "weight", args.read_weight),
             "tags": self._read(values, "tags", args.read_tags) or (),
+            "on_failure": self._read(values, "on_failure", _read_on_failure) or "fail",
         }
 
         fparams, problems = function_params(func, self.constants)
@@ -377,3 +378,11 @@ def _params_dict(value: Any, node: cst.BaseExpression) -> dict[str, tuple[Any, o
     if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
         raise ArgumentError(node, "S103", "params must be a dict from parameter names to values")
     return {k: (v, args.entry_node(node, k, want_key=True)) for k, v in value.items()}
+
+
+def _read_on_failure(value: Any, node: cst.BaseExpression) -> str:
+    """``"fail"`` (the run fails) or ``"continue"`` (the step's outputs are None, the run goes on)."""
+    if value not in ("fail", "continue"):
+        hint = did_you_mean(value, ["fail", "continue"]) if isinstance(value, str) else ""
+        raise ArgumentError(node, "S103", f"on_failure must be 'fail' or 'continue', not {value!r}{hint}")
+    return str(value)

@@ -232,6 +232,7 @@ def execute(
     counts: dict[str, int] = {}
     error: str | None = None
     outcome: flowspec.Outcome | None = None
+    continued: str | None = None  # the error an on_failure="continue" step went on after
     with captured(log_path):
         try:
             module = load_module(flow_path, module_name)
@@ -281,6 +282,12 @@ def execute(
         except BaseException as exc:  # user code may raise anything, SystemExit included
             sys.stderr.write(user_traceback(exc))
             error = "".join(traceback.format_exception_only(type(exc), exc)).strip().splitlines()[-1]
+        if error is not None and task.kind == "function" and task.catch is not None and task.final:
+            # on_failure="continue": the failure is recorded, the outputs are None, the run goes on.
+            print(f"stepc: step '{task.step}' failed on its last attempt; on_failure='continue': its outputs are None")
+            outputs = [store.write_artifact(task.run_id, task.step, task.item, n, None) for n in task.outputs]
+            counts = {name: 0 for name in task.foreach_outputs}  # a fan-out over it has no items
+            continued, error = error, None
     store.publish(log_path)
     result = TaskResult(
         status="failed" if error else "succeeded",
@@ -295,7 +302,7 @@ def execute(
         exit_code=1 if error else 0,
         next=None if outcome is None or error else outcome.next,
         switch=None if outcome is None or error else outcome.switch,
-        caught=None if outcome is None or error else outcome.caught,
+        caught=continued if continued is not None else None if outcome is None or error else outcome.caught,
     )
     if error is None:
         store.commit(task.run_id, result)
