@@ -27,13 +27,13 @@ COMMANDS: dict[str, str] = {
     "run": "stepc.commands.run:run",
     "resume": "stepc.commands.run:resume",
     "exec": "stepc.commands.run:exec_step",
-    "runs": "stepc.commands.run:runs",
-    "show": "stepc.commands.run:show",
-    "logs": "stepc.commands.run:logs",
-    "metrics": "stepc.commands.run:metrics",
+    "runs": "stepc.commands.runs:runs",
+    "show": "stepc.commands.runs:show",
+    "logs": "stepc.commands.runs:logs",
+    "metrics": "stepc.commands.runs:metrics",
     "store": "stepc.commands.store:store",
-    "artifacts": "stepc.commands.run:artifacts",
-    "artifact": "stepc.commands.run:artifact",
+    "artifacts": "stepc.commands.runs:artifacts",
+    "artifact": "stepc.commands.runs:artifact",
 }
 
 

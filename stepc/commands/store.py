@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from stepc.commands.run import STORE_HELP, _fail
+from stepc.commands.common import STORE_HELP, fail
 
 
 @click.group()
@@ -24,9 +24,9 @@ def repair(location: str | None) -> None:
     try:
         the_store = open_store(location, Path.cwd() / "flow.py")
     except ValueError as exc:
-        _fail(str(exc), 2)
+        fail(str(exc), 2)
     if not (the_store.root / "runs").is_dir() and not the_store.db_path.exists():
-        _fail(f"no store at {the_store.root}", 1)
+        fail(f"no store at {the_store.root}", 1)
     done = rebuild(the_store)
     if done.moved_to:
         click.echo(f"moved the old database to {done.moved_to}")
