@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from stepc.diagnostics import Diagnostic, Severity
+from stepc.frontend.pieces import parse_module as parse_in_pieces
 
 if TYPE_CHECKING:
     from libcst.metadata import CodeRange
@@ -200,7 +201,7 @@ def read_source(path: str, *, require_flow_import: bool) -> ReadResult:
     except (ValueError, RecursionError, MemoryError) as exc:
         return ReadResult(None, (make_diagnostic(path, lines, "S002", f"syntax error: {exc}", 1, 1),))
     try:
-        module = cst.parse_module(text)
+        module = parse_in_pieces(text, tree)
     except cst.ParserSyntaxError as exc:
         message = str(exc.message).strip().splitlines()[0] if exc.message else "invalid syntax"
         return ReadResult(
