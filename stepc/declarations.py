@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from stepc.diagnostics import Diagnostic, Severity
-from stepc.ir import Condition, ParamType, Resources, Retry, Span, conforms
+from stepc.ir import Condition, IncludedFile, ParamType, Resources, Retry, Span, conforms
 
 
 class Reporter(Protocol):
@@ -38,6 +38,13 @@ class ParamDecl:
     anchor: object
     item_type: ParamType | None = None
     description: str = ""
+    attribute: str = ""  # class dialect: the attribute steps read it as (may differ from the name)
+    separator: str | None = None
+    file: IncludedFile | None = None
+
+    @property
+    def attr(self) -> str:
+        return self.attribute or self.name
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ CODES: dict[str, str] = {
     "S134": "foreach never joined, or `self.input`/`self.index` outside a foreach",
     "S135": "flow class construct stepc does not support (a switch condition that may come from several steps)",
     "S136": "a step reads an attribute that no step before it sets",
-    "S137": "bad Parameter declaration (name differs from the attribute, or set in a step)",
+    "S137": "bad Parameter declaration (not one plain attribute, a reserved name, or set in a step)",
     "S138": (
         "a step stepc would drop: a second step function of one name, `@step` on a plain class's method, "
         "or `step(...)` applied to something other than a def"
@@ -69,6 +69,7 @@ CODES: dict[str, str] = {
     "T202": "the engine could not import the deployed file (stepc submit)",
     "W201": "step is not part of any pipeline()",
     "W203": "decorator or argument stepc does not support: ignored",
+    "W204": "a field of `metaflow.current` that stepc does not provide (reading it fails at run time)",
 }
 
 

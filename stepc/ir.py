@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import Any, ClassVar, TypeVar
 from typing import Literal as TypingLiteral
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 JSONValue = Any  # None | bool | int | float | str | list | dict, after freezing: tuples for lists
 
@@ -267,6 +267,15 @@ class Span:
 
 
 @dataclass(frozen=True)
+class IncludedFile:
+    """A parameter that names a file (Metaflow's ``IncludeFile``): its value in the steps is the
+    file's content, text in ``encoding`` or bytes, read when the run (or engine task) starts."""
+
+    is_text: bool = True
+    encoding: str = "utf-8"
+
+
+@dataclass(frozen=True)
 class Parameter:
     name: str
     type: ParamType
@@ -274,6 +283,8 @@ class Parameter:
     required: bool = False
     item_type: ParamType | None = None  # for list[int] and the values of dict[str, int]
     description: str = ""
+    separator: str | None = None  # a list given as one text, split at this (Metaflow's separator=)
+    file: IncludedFile | None = None  # the value is a path; the steps get the file's content
 
 
 @dataclass(frozen=True)

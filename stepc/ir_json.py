@@ -17,6 +17,7 @@ from stepc.ir import (
     Const,
     Edge,
     Foreach,
+    IncludedFile,
     Input,
     Not,
     Operand,
@@ -174,6 +175,8 @@ def to_dict(p: Pipeline) -> dict[str, Any]:
                 "default": thaw(q.default),
                 "required": q.required,
                 "description": q.description,
+                "separator": q.separator,
+                "file": None if q.file is None else {"is_text": q.file.is_text, "encoding": q.file.encoding},
             }
             for q in p.params
         ],
@@ -198,7 +201,16 @@ def from_dict(d: dict[str, Any]) -> Pipeline:
         schedule=d["schedule"],
         image=d["image"],
         params=tuple(
-            Parameter(q["name"], q["type"], freeze(q["default"]), q["required"], q["item_type"], q["description"])
+            Parameter(
+                q["name"],
+                q["type"],
+                freeze(q["default"]),
+                q["required"],
+                q["item_type"],
+                q["description"],
+                q["separator"],
+                None if q["file"] is None else IncludedFile(q["file"]["is_text"], q["file"]["encoding"]),
+            )
             for q in d["params"]
         ),
         steps=tuple(_step_from_json(s) for s in d["steps"]),

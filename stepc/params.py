@@ -55,6 +55,8 @@ def parse_text(param: Parameter, text: str) -> Any:
         return check_value(param, value)
     if isinstance(value, list):
         return check_value(param, value)
+    if param.separator is not None:  # Metaflow's separator=: split exactly there
+        return text.split(param.separator) if text else []
     # Comma-separated lists are the friendly form on a command line: -p lrs=0.1,0.01
     parts = [p.strip() for p in text.split(",")] if text.strip() else []
     if param.item_type in ("int", "float", "bool"):
@@ -140,3 +142,29 @@ def resolve(
         else:
             values[name] = thaw(param.default)
     return values
+
+
+def read_included(params: Iterable[Parameter], values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with each file parameter's path (Metaflow's ``IncludeFile``) replaced by the
+    file's content: text in the parameter's encoding, or bytes. A relative path is taken from
+    the current directory, as Metaflow does; a file that cannot be read is a :class:`ParamError`."""
+    read = dict(values)
+    for param in params:
+        path = read.get(param.name)
+        if param.file is None or path is None:
+            continue
+        try:
+            with open(str(path), "rb") as f:
+                data = f.read()
+        except OSError as exc:
+            why = exc.strerror or exc
+            raise ParamError(f"parameter '{param.name}' names the file {path!r}, which cannot be read: {why}") from None
+        if not param.file.is_text:
+            read[param.name] = data
+            continue
+        try:
+            read[param.name] = data.decode(param.file.encoding)
+        except UnicodeDecodeError as exc:
+            why = f"not {param.file.encoding} text ({exc.reason} at byte {exc.start})"
+            raise ParamError(f"parameter '{param.name}': the file {path!r} is {why}") from None
+    return read

@@ -13,7 +13,7 @@ from stepc.diagnostics import Diagnostic
 from stepc.frontend import read_file
 from stepc.ir import ArtifactRef, BoolOp, Compare, Const, Input, ParamRef, Pipeline, Resources, Retry
 
-HEAD = "from metaflow import FlowSpec, Parameter, catch, card, kubernetes, resources, retry, step, timeout\n\n"
+HEAD = "from metaflow import FlowSpec, Parameter, catch, card, current, kubernetes, resources, retry, step, timeout\n\n"
 
 
 def flow(body: str) -> str:
@@ -241,7 +241,13 @@ START_END = ("@step\ndef start(self):\n    self.next(self.end)", "@step\ndef end
 END = "@step\ndef end(self):\n    pass"
 
 CLASS_CASES = [
-    ClassCase("no-end", steps("@step\ndef start(self):\n    pass"), "S130", "F(FlowSpec)", ("no 'end' step",)),
+    ClassCase(
+        "no-end",
+        steps("@step\ndef start(self):\n    self.next(self.a)", "@step\ndef a(self):\n    pass"),
+        "S130",
+        "F(FlowSpec)",
+        ("no 'end' step",),
+    ),
     ClassCase(
         "no-next",
         steps("@step\ndef start(self):\n    self.x = 1", END),
@@ -381,11 +387,19 @@ CLASS_CASES = [
         ("no step before it sets",),
     ),
     ClassCase(
+        "current-field",
+        steps("@step\ndef start(self):\n    print(current.bogus)\n    self.next(self.end)", END),
+        "W204",
+        "bogus",
+        ("metaflow.current.bogus is not provided",),
+        severity="warning",
+    ),
+    ClassCase(
         "parameter-name",
-        steps("alpha = Parameter('learning-rate', default=1)", *START_END),
+        steps("alpha = Parameter('', default=1)", *START_END),
         "S137",
-        "'learning-rate'",
-        ("same name",),
+        "''",
+        ("non-empty string",),
     ),
     ClassCase(
         "parameter-set",

@@ -49,12 +49,14 @@ class Case:
     marker: bool = False  # pass a fresh path as the 'marker' parameter (fail-once steps)
     inherited: tuple[str, ...] = field(default=())  # end artifacts set upstream, compared too
     fails_at: str | None = None  # the run must fail, at this step, under both engines
+    end_step: str = "end"  # the flow's last step (Metaflow 2.19's @step(end=True) names it)
 
     @property
     def path(self) -> Path:
         return FLOWS / self.file
 
 
+INCLUDED = str(FLOWS / "include_data.csv")
 BRANCH_ARTIFACTS = ("summary", "merged_seen", "presence", "dynamic")
 CASES: tuple[Case, ...] = (
     Case("branches", "branches.py", "BranchFlow", BRANCH_ARTIFACTS),
@@ -92,6 +94,18 @@ CASES: tuple[Case, ...] = (
         ("summary",),
         (("name_prefix", "x"), ("count", "3"), ("ratio", "1"), ("verbose", "true")),
     ),
+    # Parameters as real flows declare them, IncludeFile, metaflow.current, @step(start/end=True).
+    Case("parameters", "parameters.py", "ParametersFlow", ("summary",)),
+    Case(
+        "parameters-given",
+        "parameters.py",
+        "ParametersFlow",
+        ("summary",),
+        (("creature", "cat"), ("config", '{"depth": 3, "names": []}'), ("colors", "x,y,z"), ("run-mode", "slow")),
+    ),
+    Case("include-file", "include_file.py", "IncludeFileFlow", ("summary",), (("data", INCLUDED), ("raw", INCLUDED))),
+    Case("current", "current_fields.py", "CurrentFieldsFlow", ("summary",), marker=True),
+    Case("start-end", "start_end.py", "StartEndFlow", ("summary",), (("n", "4"),), end_step="finish"),
 )
 # A run that must fail: compared by where it fails, not by artifacts.
 FAILING: tuple[Case, ...] = (
@@ -166,7 +180,7 @@ import pickle, sys
 from metaflow import Run, namespace
 from metaflow.exception import MetaflowExceptionWrapper
 namespace(None)
-flow, run_id, out = sys.argv[1:4]
+flow, run_id, out, last = sys.argv[1:5]
 run = Run(flow + "/" + run_id)
 
 def plain(v):
@@ -179,7 +193,7 @@ def plain(v):
     return v
 
 steps = {s.id: s for s in run}
-end = {a.id: plain(a.data) for a in steps["end"].task.artifacts} if "end" in steps else None
+end = {a.id: plain(a.data) for a in steps[last].task.artifacts} if last in steps else None
 tasks = {name: sorted(t.current_attempt + 1 for t in s) for name, s in steps.items()}
 failed = sorted({name for name, s in steps.items() for t in s if not t.successful})
 with open(out, "wb") as f:
@@ -224,7 +238,7 @@ def run_metaflow(case: Case, root: Path) -> Outcome:
         return Outcome(proc.returncode or 1, log)
     out = root / "artifacts.pkl"
     read = subprocess.run(
-        [sys.executable, "-c", _READER, case.flow, run_id_file.read_text().strip(), str(out)],
+        [sys.executable, "-c", _READER, case.flow, run_id_file.read_text().strip(), str(out), case.end_step],
         cwd=root,
         env=env,
         capture_output=True,
@@ -275,7 +289,7 @@ def run_stepc(case: Case, root: Path) -> Outcome:
     # A pickled value may name a class of the flow's module; its folder makes it importable.
     if str(FLOWS) not in sys.path:
         sys.path.insert(0, str(FLOWS))
-    end_results = the_store.committed(run_id, "end")
+    end_results = the_store.committed(run_id, case.end_step)
     assert len(end_results) == 1, log
     end = {meta.name: normalise(the_store.read_artifact(meta)) for meta in end_results[0].outputs}
     inherited = _inherited(case, the_store, run_id)
@@ -319,7 +333,7 @@ def _inherited(case: Case, the_store: Any, run_id: str) -> dict[str, Any]:
     proc = stepc("ir", str(case.path))
     if proc.returncode != 0:  # reported by the inherited-artifacts test, not as a fixture crash
         return {}
-    end = next(s for s in json.loads(proc.stdout)["steps"] if s["name"] == "end")
+    end = next(s for s in json.loads(proc.stdout)["steps"] if s["name"] == case.end_step)
     found: dict[str, Any] = {}
     for bound in end["inputs"]:
         if bound["name"] in case.inherited and bound["mode"] == "value":

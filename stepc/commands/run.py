@@ -15,7 +15,7 @@ import click
 from stepc.commands.common import ITEM, RUN_ID, STORE_HELP, fail, load_flow, open_run_store, print_diags, run_row
 from stepc.diagnostics import Diagnostic, is_error
 from stepc.items import Item
-from stepc.params import ParamError, resolve, split_assignments
+from stepc.params import ParamError, read_included, resolve, split_assignments
 
 
 @click.command()
@@ -46,7 +46,7 @@ def run(
     from stepc.interpreter import make_reporter, open_store, run_pipeline
 
     try:
-        resolve(ir.params, None, texts)  # a bad value is a usage error before anything runs
+        read_included(ir.params, resolve(ir.params, None, texts))  # a bad value is a usage error before anything runs
         the_store = open_store(store, flow)
     except (ParamError, ValueError) as exc:
         fail(str(exc), 2)
@@ -195,6 +195,7 @@ def exec_step(
 
             steps = [*(ir.step(n) for n in steps[0].scope), *path_sources(ir, steps[0])]
         values = resolve(ir.params, given, split_assignments(param_texts), needed=parameters_read(steps))
+        values = read_included(ir.params, values)  # an engine task reads a file parameter itself
     except json.JSONDecodeError as exc:
         fail(f"--params is not valid JSON: {exc}", 2)
     except ParamError as exc:

@@ -13,7 +13,7 @@ from typing import Any
 
 import libcst as cst
 
-from stepc.declarations import Named, ParamDecl, conforms_param, normalise_value
+from stepc.declarations import Named, ParamDecl
 from stepc.diagnostics import Diagnostic, Severity, did_you_mean
 from stepc.frontend import arguments as args
 from stepc.frontend.arguments import ArgumentError
@@ -22,13 +22,12 @@ from stepc.frontend.fingerprint import FunctionNode
 from stepc.frontend.flowbody import MethodBody, last_statement_call, read_body
 from stepc.frontend.flowdecl import FlowDecl, FlowStepDecl, MergeDecl, Transition
 from stepc.frontend.flownext import read_next
+from stepc.frontend.flowparams import read_parameter
 from stepc.frontend.flowsettings import SCHEDULES, STEP_DECORATORS, StepSettings
 from stepc.frontend.imports import FLOW_LIBRARIES, ImportTable
 from stepc.frontend.literals import Constants, NotStatic, literal_value
 from stepc.frontend.source import SourceFile
-from stepc.ir import ParamType, Span, value_type
-
-_PARAM_TYPES: dict[str, ParamType] = {"int": "int", "float": "float", "str": "str", "bool": "bool", "JSONType": "dict"}
+from stepc.ir import Span
 
 
 def flow_classes(module: cst.Module, imports: ImportTable) -> list[cst.ClassDef]:
@@ -51,6 +50,7 @@ class ClassDialect:
         self.rel_path = rel_path
         self.module_name = module_name
         self.diagnostics: list[Diagnostic] = []
+        self.functions = {n.name for n in source.tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
 
     def read(self, default_image: str) -> list[FlowDecl]:
         ast_classes = {n.name: n for n in self.source.tree.body if isinstance(n, ast.ClassDef)}
@@ -63,7 +63,7 @@ class ClassDialect:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _error(self, code: str, message: str, anchor: object, severity: Severity = "error") -> None:
+    def report(self, code: str, message: str, anchor: object, severity: Severity = "error") -> None:
         self.diagnostics.append(self.source.diagnostic(code, message, anchor, severity))
 
     def _api(self, node: cst.BaseExpression) -> str | None:
@@ -74,7 +74,7 @@ class ClassDialect:
         library, _, name = qualified.partition(".")
         return name if library in FLOW_LIBRARIES and "." not in name else None
 
-    def _arguments(
+    def read_arguments(
         self,
         call: cst.Call,
         known: tuple[str, ...],
@@ -87,15 +87,15 @@ class ClassDialect:
         values: dict[str, tuple[Any, cst.CSTNode]] = {}
         for index, arg in enumerate(call.args):
             if arg.star:
-                self._error("S102", f"'{arg.star}' arguments of {what} cannot be read statically", arg)
+                self.report("S102", f"'{arg.star}' arguments of {what} cannot be read statically", arg)
                 continue
             if arg.keyword is None and (index >= len(positional) or any(a.keyword for a in call.args[:index])):
-                self._error("S101", f"{what} takes keyword arguments only here: name this argument", arg.value)
+                self.report("S101", f"{what} takes keyword arguments only here: name this argument", arg.value)
                 continue
             key = positional[index] if arg.keyword is None else arg.keyword.value
             if key not in known:
                 hint = did_you_mean(key, known)
-                self._error(
+                self.report(
                     "W203",
                     f"argument '{key}' of {what} is not supported by stepc: it is ignored{hint}",
                     arg.keyword or arg,
@@ -108,15 +108,19 @@ class ClassDialect:
             try:
                 values[key] = (literal_value(arg.value, self.constants), arg.value)
             except NotStatic as exc:
-                self._error("S102", f"{key}: {exc.message}", exc.node)
+                self.report("S102", f"{key}: {exc.message}", exc.node)
         return values
+
+    def is_function(self, node: cst.CSTNode) -> bool:
+        """Whether ``node`` names a function of this module (``default=compute`` in a Parameter)."""
+        return isinstance(node, cst.Name) and node.value in self.functions
 
     def _checked(self, reader: Callable[..., Any], *arguments: Any) -> Any:
         """``reader(*arguments)``, or None when it reports a problem (which is recorded)."""
         try:
             return reader(*arguments)
         except ArgumentError as exc:
-            self._error(exc.code, exc.message, exc.node)
+            self.report(exc.code, exc.message, exc.node)
             return None
 
     # -- the class -----------------------------------------------------------------------------
@@ -135,20 +139,21 @@ class ClassDialect:
                 if decorator is None:
                     helpers[statement.name.value] = statement
                 elif statement.name.value in seen_steps:
-                    self._error("S105", f"a step named '{statement.name.value}' is declared twice", statement.name)
+                    self.report("S105", f"a step named '{statement.name.value}' is declared twice", statement.name)
                 else:
                     seen_steps.add(statement.name.value)
                     methods.append((statement, decorator))
             else:
-                param = self._parameter(statement)
+                param = read_parameter(self, statement)
                 if param is not None:
                     params.append(param)
                 members.update(_assigned_names(statement))
-        param_names = {p.name for p in params}
-        members -= param_names
+        members -= {p.attr for p in params}
         steps = []
+        end = self._end_step(methods)
         for method, decorator in methods:
-            steps.append(self._read_step(cls, method, decorator, ast_methods[method.name.value], helpers, members))
+            method_twin = ast_methods[method.name.value]
+            steps.append(self._read_step(cls, method, decorator, method_twin, helpers, members, end))
         return FlowDecl(
             name=Named(cls.name.value, cls.name),
             path=self.rel_path,
@@ -172,83 +177,23 @@ class ClassDialect:
                 continue
             call = decorator.decorator if isinstance(decorator.decorator, cst.Call) else None
             if name != "schedule" or call is None:
-                self._error(
+                self.report(
                     "W203",
                     f"@{name} on a flow class is not supported by stepc: it is ignored",
                     decorator.decorator,
                     "warning",
                 )
                 continue
-            values = self._arguments(call, ("cron", "hourly", "daily", "weekly"), "@schedule")
+            values = self.read_arguments(call, ("cron", "hourly", "daily", "weekly"), "@schedule")
             chosen = [k for k, (v, _) in values.items() if v]
             if len(chosen) != 1:
-                self._error("S113", "@schedule needs exactly one of cron=, hourly=, daily=, weekly=", call)
+                self.report("S113", "@schedule needs exactly one of cron=, hourly=, daily=, weekly=", call)
                 continue
             value, node = values[chosen[0]]
             schedule = (
                 self._checked(args.read_schedule, value, node, "cron") if chosen[0] == "cron" else SCHEDULES[chosen[0]]
             )
         return schedule
-
-    def _parameter(self, small: cst.BaseSmallStatement) -> ParamDecl | None:
-        if not (isinstance(small, cst.Assign) and isinstance(small.value, cst.Call)):
-            return None
-        call = small.value
-        if not self.imports.refers_to(call.func, "Parameter"):
-            return None
-        target = small.targets[0].target
-        if len(small.targets) != 1 or not isinstance(target, cst.Name):
-            self._error(
-                "S137", "assign a Parameter to one plain class attribute, e.g. alpha = Parameter('alpha')", small
-            )
-            return None
-        attribute = target.value
-        known = ("name", "default", "type", "help", "required", "show_default")
-        name_node: cst.CSTNode = target
-        values = self._arguments(call, known, "Parameter()", positional=("name",), unread=("type",))
-        if "name" in values:
-            name_value, name_node = values["name"]
-            if name_value != attribute:
-                message = (
-                    f"Parameter name {name_value!r} differs from its attribute '{attribute}': stepc passes "
-                    "parameters by name, so give both the same name"
-                )
-                self._error("S137", message, _arg_node(call, 0))
-                return None
-        type_ = self._parameter_type(values, attribute)
-        if type_ is None:
-            return None
-        required = bool(values.get("required", (False, None))[0])
-        default = values["default"][0] if "default" in values else None
-        if default is not None and not conforms_param(default, type_, None):
-            article = "an" if type_[0] in "aeiou" else "a"
-            self._error(
-                "S122", f"default {default!r} of parameter '{attribute}' is not {article} {type_}", values["default"][1]
-            )
-            return None
-        help_text = values.get("help", ("", None))[0]
-        return ParamDecl(
-            name=attribute,
-            type=type_,
-            default=normalise_value(default, type_),
-            required=required,
-            anchor=name_node,
-            description=help_text if isinstance(help_text, str) else "",
-        )
-
-    def _parameter_type(self, values: dict[str, tuple[Any, cst.CSTNode]], attribute: str) -> ParamType | None:
-        if "type" in values:
-            node = values["type"][1]
-            written = node.value if isinstance(node, cst.Name) else None
-            if isinstance(node, cst.Attribute):
-                written = self.imports.qualify(node)
-            short = (written or "").rpartition(".")[2]
-            if short in _PARAM_TYPES:
-                return _PARAM_TYPES[short]
-            self._error("S121", f"type of parameter '{attribute}' must be int, float, str, bool or JSONType", node)
-            return None
-        default = values.get("default", (None, None))[0]
-        return value_type(default) if default is not None else "str"
 
     # -- a step --------------------------------------------------------------------------------
 
@@ -260,21 +205,18 @@ class ClassDialect:
         twin: FunctionNode,
         helpers: dict[str, cst.FunctionDef],
         members: set[str],
+        end: str,
     ) -> FlowStepDecl:
         name = method.name.value
-        if isinstance(decorator.decorator, cst.Call) and decorator.decorator.args:
-            self._error(
-                "W203",
-                "arguments of @step on a flow method are not supported by stepc: they are ignored",
-                decorator.decorator,
-                "warning",
-            )
+        marks: dict[str, tuple[Any, cst.CSTNode]] = {}
+        if isinstance(decorator.decorator, cst.Call):  # Metaflow 2.19: @step(start=True), @step(end=True)
+            marks = self.read_arguments(decorator.decorator, ("start", "end"), "@step")
         positional = [p for p in method.params.params]
         signature = method.params
         if isinstance(signature.star_arg, cst.Param) or signature.kwonly_params or signature.star_kwarg is not None:
-            self._error("S123", f"step {name}(self) or {name}(self, inputs) takes no other parameters", method.params)
+            self.report("S123", f"step {name}(self) or {name}(self, inputs) takes no other parameters", method.params)
         if len(positional) > 2 or not positional:
-            self._error("S133", f"step {name} must take (self) or, for a join, (self, inputs)", method.name)
+            self.report("S133", f"step {name} must take (self) or, for a join, (self, inputs)", method.name)
         is_join = len(positional) == 2
         body = read_body(method)
         reads: dict[str, object] = dict(body.reads)
@@ -289,7 +231,7 @@ class ClassDialect:
                 writes.setdefault(attr, node)
             soft_reads |= set(helper_body.soft_reads)
             reads_any = reads_any or helper_body.reads_any
-        transition = self._transition(method, body)
+        transition = self._transition(method, body, name == end)
         for used in (transition.foreach, transition.condition) if transition else ():
             if used is not None:  # self.next reads the attribute it fans out over or switches on
                 reads.setdefault(used.value, used.anchor)
@@ -299,7 +241,7 @@ class ClassDialect:
                     f"step '{name}' reads self.{private}, which it does not set: private attributes stay in the "
                     f"step that sets them, so make it public (self.{private.lstrip('_')}) to pass it on"
                 )
-                self._error("S136", message, where)
+                self.report("S136", message, where)
         reads = {k: v for k, v in reads.items() if k not in members and not k.startswith("_")}
         writes = {k: v for k, v in writes.items() if k not in members and not k.startswith("_")}
         settings = self._step_settings(method)
@@ -310,6 +252,8 @@ class ClassDialect:
         first_use = next(iter(foreach_uses.items()), None)
         return FlowStepDecl(
             name=Named(name, method.name),
+            is_start=marks.get("start", (False, None))[0] is True,
+            is_end=marks.get("end", (False, None))[0] is True,
             function=f"{self.module_name}:{cls.name.value}.{name}",
             is_join=is_join,
             transition=transition,
@@ -344,31 +288,42 @@ class ClassDialect:
                 continue
             target = decorator.decorator
             if api not in STEP_DECORATORS:
-                self._error("W203", f"@{api} is not supported by stepc: it is ignored", target, "warning")
+                self.report("W203", f"@{api} is not supported by stepc: it is ignored", target, "warning")
                 continue
             call = target if isinstance(target, cst.Call) else cst.Call(func=target)
             reported = len(self.diagnostics)
-            values = self._arguments(call, STEP_DECORATORS[api], f"@{api}")
+            values = self.read_arguments(call, STEP_DECORATORS[api], f"@{api}")
             if not any(d.severity == "error" for d in self.diagnostics[reported:]):  # else judging adds noise
                 self._checked(settings.apply, api, values, target)
         self._checked(settings.size, method.name)
         return settings
 
-    def _transition(self, method: cst.FunctionDef, body: MethodBody) -> Transition | None:
+    def _end_step(self, methods: list[tuple[cst.FunctionDef, cst.Decorator]]) -> str:
+        """The flow's last step, as Metaflow finds it (see ``FlowDecl.end``); several steps
+        marked ``@step(start=True)`` (or ``end=True``) are reported here."""
+        found = {}
+        for mark in ("start", "end"):
+            marked = [m for m, d in methods if _marked(d, mark)]
+            for extra in marked[1:]:
+                self.report("S130", f"several steps are marked @step({mark}=True): mark one", extra.name)
+            found[mark] = marked[0].name.value if marked else mark
+        return methods[0][0].name.value if len(methods) == 1 else found["end"]
+
+    def _transition(self, method: cst.FunctionDef, body: MethodBody, is_end: bool) -> Transition | None:
         name = method.name.value
         last = last_statement_call(method)
         calls = body.nexts
-        if name == "end":
+        if is_end:
             if calls:
-                self._error("S131", "the end step must not call self.next", calls[0])
+                self.report("S131", f"the end step ('{name}') must not call self.next", calls[0])
             return None
         if not calls:
-            self._error(
+            self.report(
                 "S131", f"step '{name}' never calls self.next(...): end it with where the flow goes next", method.name
             )
             return None
         if len(calls) > 1 or last is not calls[0]:
-            self._error(
+            self.report(
                 "S131",
                 f"step '{name}' must call self.next exactly once, as its last statement",
                 calls[-1] if len(calls) > 1 else calls[0],
@@ -377,7 +332,7 @@ class ClassDialect:
         return self._checked(read_next, calls[0], self.constants)  # type: ignore[no-any-return]
 
     def _merge(self, call: cst.Call) -> MergeDecl | None:
-        values = self._arguments(
+        values = self.read_arguments(
             call.with_changes(args=[a for a in call.args if a.keyword is not None]),
             ("include", "exclude"),
             "merge_artifacts()",
@@ -390,7 +345,7 @@ class ClassDialect:
                     return None
                 lists[key] = tuple(v for v, _ in items)
         if lists.get("include") and lists.get("exclude"):
-            self._error("S103", "merge_artifacts takes include= or exclude=, not both", call)
+            self.report("S103", "merge_artifacts takes include= or exclude=, not both", call)
             return None
         return MergeDecl(lists.get("include", ()), lists.get("exclude", ()), call)
 
@@ -427,6 +382,17 @@ def _called_helpers(body: MethodBody, helpers: dict[str, cst.FunctionDef]) -> li
         found[name] = helpers[name]
         pending.extend(n for n in read_body(helpers[name]).calls if n in helpers)
     return [found[n] for n in sorted(found)]
+
+
+def _marked(decorator: cst.Decorator, mark: str) -> bool:
+    """``@step(start=True)`` for ``mark="start"`` (a literal True only)."""
+    call = decorator.decorator
+    if not isinstance(call, cst.Call):
+        return False
+    return any(
+        a.keyword is not None and a.keyword.value == mark and isinstance(a.value, cst.Name) and a.value.value == "True"
+        for a in call.args
+    )
 
 
 def _arg_node(call: cst.Call, index: int) -> cst.CSTNode:

@@ -8,6 +8,7 @@ in the source, as in :mod:`stepc.declarations`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 from stepc.declarations import Named, ParamDecl
@@ -66,6 +67,8 @@ class FlowStepDecl:
     code_hash: str = ""
     description: str = ""
     span: Span | None = None
+    is_start: bool = False  # @step(start=True)
+    is_end: bool = False  # @step(end=True)
 
 
 @dataclass(frozen=True)
@@ -80,3 +83,20 @@ class FlowDecl:
     default_image: str
     description: str = ""
     schedule: str | None = None
+
+    @cached_property  # read once per step by the graph walks
+    def start(self) -> str:
+        """The step the flow begins with: the one marked ``@step(start=True)``, else ``start``
+        (the only step of a one-step flow), as Metaflow finds it."""
+        return self._endpoint("is_start", "start")
+
+    @cached_property
+    def end(self) -> str:
+        """The step the flow ends with: ``@step(end=True)``, else ``end`` (see :attr:`start`)."""
+        return self._endpoint("is_end", "end")
+
+    def _endpoint(self, mark: str, default: str) -> str:
+        if len(self.steps) == 1:
+            return self.steps[0].name.value
+        marked = [s.name.value for s in self.steps if getattr(s, mark)]
+        return marked[0] if len(marked) == 1 else default

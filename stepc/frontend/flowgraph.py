@@ -11,9 +11,8 @@ producer, so no value is copied from step to step at run time.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
-from stepc.declarations import Reporter
+from stepc.declarations import ParamDecl, Reporter
 from stepc.diagnostics import Diagnostic, did_you_mean
 from stepc.frontend import flowshape as shape
 from stepc.frontend.flowdecl import FlowDecl, FlowStepDecl
@@ -52,7 +51,7 @@ def build_pipeline(flow: FlowDecl, reporter: Reporter) -> tuple[Pipeline | None,
     terms = shape.conditions(graph, order)
     if stacks is None or terms is None:
         return None, graph.diagnostics
-    params = {p.name: p for p in flow.params}
+    params = {p.attr: p for p in flow.params}  # steps read a parameter by its attribute
     wiring = _Wiring(graph, stacks, terms, params, order)
     steps = [wiring.step(graph.steps[name]) for name in order]
     if graph.diagnostics:
@@ -68,7 +67,7 @@ def build_pipeline(flow: FlowDecl, reporter: Reporter) -> tuple[Pipeline | None,
             steps=tuple(steps),
             edges=tuple(sorted(edges, key=lambda e: (e.source, e.target, e.artifact or ""))),
             params=tuple(
-                Parameter(p.name, p.type, p.default, p.required, p.item_type, p.description)
+                Parameter(p.name, p.type, p.default, p.required, p.item_type, p.description, p.separator, p.file)
                 for p in sorted(flow.params, key=lambda p: p.name)
             ),
             description=flow.description,
@@ -90,7 +89,7 @@ class _Wiring:
         graph: FlowGraph,
         stacks: dict[str, tuple[Frame, ...]],
         terms: dict[str, Terms],
-        params: dict[str, Any],
+        params: dict[str, ParamDecl],
         order: list[str],
     ) -> None:
         self.graph = graph
@@ -126,7 +125,7 @@ class _Wiring:
             arriving: Reaching = {}
             writes |= self._merged(decl, inputs.values())
         else:
-            arriving = self._arriving(name) if name != "start" else {}
+            arriving = self._arriving(name) if name != self.graph.flow.start else {}
         foreach = self._foreach_of(decl, arriving, inputs)
         self._check_foreach_api(decl)
         for attr in sorted(arriving) if decl.reads_any else decl.soft_reads:
@@ -154,7 +153,7 @@ class _Wiring:
             kind="flowspec",
             inputs=tuple(inputs.values()),
             outputs=tuple(sorted(writes)),
-            params=tuple(sorted(self.params)),
+            params=tuple(sorted(p.name for p in self.params.values())),
             # A join lists every branch, in order: a branch with no artifacts still has its view.
             after=tuple(p for p in self.graph.predecessors[name] if decl.is_join or p not in upstream),
             foreach=foreach,
@@ -248,7 +247,8 @@ class _Wiring:
         available = {i.name for i in inputs}
         merged: set[str] = set()
         for merge in decl.merges:
-            for missing in sorted(set(merge.include) - available):
+            # Parameters reach every step in Metaflow: including one merges nothing, and is no error.
+            for missing in sorted(set(merge.include) - available - set(self.params)):
                 self.graph.error(
                     "S136", f"merge_artifacts include names '{missing}', which no branch sets", merge.anchor
                 )
@@ -271,7 +271,7 @@ class _Wiring:
         if len(producers) == 1:
             self.refs[decl.name.value] = ArtifactRef(producers[0], attr)
         elif not producers and attr in self.params:
-            self.refs[decl.name.value] = ParamRef(attr)
+            self.refs[decl.name.value] = ParamRef(self.params[attr].name)
         elif producers:  # none at all was reported as a read that nothing sets
             self.graph.error(
                 "S135",

@@ -48,9 +48,10 @@ class FlowGraph:
 def link(graph: FlowGraph) -> bool:
     """Successors and predecessors from the ``self.next`` calls; False when the graph is unusable."""
     ok = True
-    for required in ("start", "end"):
+    for mark, required in (("start", graph.flow.start), ("end", graph.flow.end)):
         if required not in graph.steps:
-            graph.error("S130", f"flow '{graph.flow.name.value}' has no '{required}' step", graph.flow.name.anchor)
+            message = f"flow '{graph.flow.name.value}' has no '{required}' step (or one marked @step({mark}=True))"
+            graph.error("S130", message, graph.flow.name.anchor)
             ok = False
     for step in graph.flow.steps:
         graph.successors[step.name.value] = []
@@ -58,7 +59,7 @@ def link(graph: FlowGraph) -> bool:
     for step in graph.flow.steps:
         move = step.transition
         if move is None:
-            ok = ok and (step.name.value == "end")
+            ok = ok and (step.name.value == graph.flow.end)
             continue
         choices: Iterable[tuple[Any, Named]] = move.cases or [(None, t) for t in move.targets]
         for key, target in choices:
@@ -75,7 +76,8 @@ def link(graph: FlowGraph) -> bool:
                 graph.predecessors[target.value].append(step.name.value)
     if not ok or not _check_shapes(graph):
         return False
-    reached = {"start"} | graphs.reachable(next_steps(graph), ["start"])
+    start = graph.flow.start
+    reached = {start} | graphs.reachable(next_steps(graph), [start])
     for step in graph.flow.steps:
         if step.name.value not in reached:
             graph.error(
@@ -94,10 +96,10 @@ def _check_shapes(graph: FlowGraph) -> bool:
         problem = None
         if name in RESERVED_NAMES:
             problem = ("S103", f"'{name}' is a reserved name on a flow (self.{name}): rename the step")
-        elif name == "start" and graph.predecessors[name]:
-            problem = ("S131", f"start is where the flow begins: step '{graph.predecessors[name][0]}' cannot go to it")
-        elif step.is_join and name == "end":
-            problem = ("S133", "end cannot be a join step: add a join step before it")
+        elif name == graph.flow.start and graph.predecessors[name]:
+            problem = ("S131", f"{name} is where the flow begins: step '{graph.predecessors[name][0]}' cannot go to it")
+        elif step.is_join and name == graph.flow.end:
+            problem = ("S133", f"{name} (the end step) cannot be a join step: add a join step before it")
         elif step.is_join and move is not None and move.kind != "linear":
             problem = ("S133", f"join step '{name}' cannot also fan out or switch: add a step after it that does")
         elif step.is_join and any(_is_switch(graph, p) for p in graph.predecessors[name]):
@@ -141,7 +143,7 @@ def check_fan_outs(graph: FlowGraph, order: list[str]) -> dict[str, tuple[Frame,
     for name in order:
         step = graph.steps[name]
         before = {stacks[p] for p in graph.predecessors[name]}
-        if name == "start":
+        if name == graph.flow.start:
             stack: tuple[Frame, ...] = ()
         elif step.is_join:
             stack = next(iter(before))
@@ -171,7 +173,7 @@ def check_fan_outs(graph: FlowGraph, order: list[str]) -> dict[str, tuple[Frame,
         if move is not None and move.kind in ("split", "foreach"):
             stack = stack + ((name, move.kind),)
         stacks[name] = stack
-        if name == "end" and stack:
+        if name == graph.flow.end and stack:
             opener, kind = stack[-1]
             what = "foreach" if kind == "foreach" else "split"
             opened = graph.steps[opener].transition
@@ -199,10 +201,10 @@ def conditions(graph: FlowGraph, order: list[str]) -> dict[str, Terms] | None:
         for s in graph.flow.steps
         if s.transition is not None and s.transition.kind == "switch"
     }
-    terms: dict[str, Terms] = {"start": frozenset({frozenset()})}
+    terms: dict[str, Terms] = {graph.flow.start: frozenset({frozenset()})}
     ok = True
     for name in order:
-        if name == "start":
+        if name == graph.flow.start:
             continue
         incoming: list[Terms] = []
         for pred in graph.predecessors[name]:

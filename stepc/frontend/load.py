@@ -9,6 +9,7 @@ from stepc.assemble import assemble
 from stepc.collector import collector_paused
 from stepc.config import find_config
 from stepc.diagnostics import Diagnostic, did_you_mean, is_error
+from stepc.frontend.currentuse import unknown_current_fields
 from stepc.frontend.flowclass import ClassDialect
 from stepc.frontend.flowdecl import FlowDecl
 from stepc.frontend.flowgraph import build_pipeline
@@ -55,7 +56,7 @@ def _read_file(path: str, only_flows: bool) -> FileResult:
         classes = ClassDialect(source, imports, rel_path, module_name)
         flows = classes.read(config.image)
         if flows:
-            return _class_result(flows, classes.diagnostics, source)
+            return _class_result(flows, [*classes.diagnostics, *unknown_current_fields(source, imports)], source)
     dialect = FunctionDialect(source, imports, rel_path, module_name)
     module = dialect.read(config.image)
     if not module.steps and not dialect.diagnostics:

@@ -96,6 +96,12 @@ class SourceFile:
         line, col, end_col = self.position(anchor)
         return make_diagnostic(self.display_path, self._lines, code, message, line, col, end_col, severity)
 
+    def diagnostic_at(
+        self, code: str, message: str, line: int, col: int, end_col: int | None, severity: Severity = "error"
+    ) -> Diagnostic:
+        """A diagnostic at a place known already (from the ``ast`` tree: no metadata pass)."""
+        return make_diagnostic(self.display_path, self._lines, code, message, line, col, end_col, severity)
+
 
 _SIMPLE_ESCAPES = set("\n\\'\"abfnrtv")
 

@@ -115,7 +115,8 @@ class RunDB:
         placeholders = ", ".join("?" for _ in names)
         updates = ", ".join(f"{n}=excluded.{n}" for n in names)
         values = [
-            json.dumps(v, sort_keys=True) if n in ("params", "inputs", "outputs") else v for n, v in fields.items()
+            json.dumps(v, sort_keys=True, default=_unrecorded) if n in ("params", "inputs", "outputs") else v
+            for n, v in fields.items()
         ]
         self.conn.execute(
             f"INSERT INTO attempts (run_id, step, item, attempt, {', '.join(names)})"
@@ -199,3 +200,10 @@ def runner_alive(row: dict[str, Any]) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _unrecorded(value: Any) -> str:
+    """What the index says of a value JSON cannot hold (the bytes of a binary IncludeFile)."""
+    if isinstance(value, bytes | bytearray):
+        return f"<{len(value)} bytes>"
+    raise TypeError(f"{type(value).__name__} is not JSON")

@@ -30,6 +30,7 @@ from stepc.interpreter.rundb import RunDB
 from stepc.interpreter.state import StepState
 from stepc.ir import Pipeline, Step
 from stepc.items import Item, item_text
+from stepc.params import read_included
 from stepc.runtime.context import read_task_json
 from stepc.runtime.exec import last_traceback, load_module
 from stepc.runtime.plan import (
@@ -90,7 +91,9 @@ class Runner:
         self.pipeline = pipeline
         self.flow_path = flow_path
         self.run_id = run_id
-        self.params = params
+        # The run records the paths of file parameters; its steps see the files' content.
+        self.recorded_params = params
+        self.params = read_included(pipeline.params, params)
         self.store = store
         self.db = db
         self.workers = max(1, workers)
@@ -117,14 +120,19 @@ class Runner:
             self.run_id,
             self.pipeline.name,
             self.flow_path,
-            self.params,
+            self.recorded_params,
             os.getpid(),
             socket.gethostname(),
             self.workers,
         )
         self.store.write_run(
             self.run_id,
-            {"flow": self.flow_path, "pipeline": self.pipeline.name, "params": self.params, "run_id": self.run_id},
+            {
+                "flow": self.flow_path,
+                "pipeline": self.pipeline.name,
+                "params": self.recorded_params,
+                "run_id": self.run_id,
+            },
         )
         if self.resume:
             self._preload()

@@ -39,6 +39,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from stepc.runtime import metaflow_current
 from stepc.runtime.joins import Artifact, Inputs, Loaded, join_inputs, load_bound
 from stepc.runtime.markers import FlowSpec
 from stepc.runtime.plan import Split, Task
@@ -116,6 +117,7 @@ class TaskState:
     switch: str | None = None
     foreach: str | None = None
     called: bool = field(default=False, repr=False)
+    is_end: bool = False
 
     @property
     def input(self) -> Any:
@@ -137,8 +139,8 @@ class TaskState:
         if self.called:
             raise InvalidNextException(f"{where} calls self.next() more than once; call it once, last")
         self.called = True
-        if self.step == "end":
-            raise InvalidNextException("step 'end' is the last step: it cannot call self.next()")
+        if self.is_end:
+            raise InvalidNextException(f"step '{self.step}' is the last step: it cannot call self.next()")
         if condition is not None:
             if len(steps) != 1 or not isinstance(steps[0], dict) or not steps[0]:
                 raise InvalidNextException(
@@ -272,7 +274,9 @@ def parameter_attributes(cls: type) -> dict[str, str]:
     names: dict[str, str] = {}
     for klass in reversed(cls.__mro__):
         for attr, value in vars(klass).items():
-            name = getattr(value, "name", None) if type(value).__name__ == "Parameter" else None
+            # stepc's or Metaflow's Parameter, or a subclass (IncludeFile)
+            declared = any(k.__name__ == "Parameter" for k in type(value).__mro__)
+            name = getattr(value, "name", None) if declared else None
             if isinstance(name, str):
                 names[name] = attr
     return names
@@ -280,12 +284,46 @@ def parameter_attributes(cls: type) -> dict[str, str]:
 
 def run_step(task: Task, cls: type, method_name: str, store: Store) -> Outcome:
     """Run ``cls.<method_name>`` as ``task``; an exception of the method propagates unless
-    ``@catch`` turns it into an outcome (last attempt only)."""
+    ``@catch`` turns it into an outcome (last attempt only). ``metaflow.current`` describes the
+    task meanwhile."""
+    metaflow_current.enter(task_identity(task, cls))
+    try:
+        return _run_method(task, cls, method_name, store)
+    finally:
+        metaflow_current.leave()
+
+
+def task_identity(task: Task, cls: type) -> metaflow_current.TaskIdentity:
+    """The task in Metaflow's terms (``current``): the flow is the class, a task of a foreach
+    is named by its item path."""
+    task_id = "-".join([task.step, *(str(i) for i in task.item or ())])
+    return metaflow_current.TaskIdentity(
+        flow_name=cls.__name__,
+        run_id=task.run_id,
+        step_name=task.step,
+        task_id=task_id,
+        retry_count=task.attempt - 1,
+        parameter_names=tuple(task.params),
+        username=metaflow_current.username(),
+    )
+
+
+def is_end_step(cls: type, method_name: str) -> bool:
+    """Whether the method is the flow's last step: marked ``@step(end=True)`` (by stepc's or
+    Metaflow's ``step``), or named ``end`` in a flow that marks none, or the only step."""
+    steps = [n for n in dir(cls) if callable(getattr(cls, n, None)) and hasattr(getattr(cls, n), "is_end_step")]
+    marked = [n for n in steps if getattr(cls, n).is_end_step]
+    if marked:
+        return method_name in marked
+    return method_name == "end" or steps == [method_name]
+
+
+def _run_method(task: Task, cls: type, method_name: str, store: Store) -> Outcome:
     function = getattr(cls, method_name)
     join = len(inspect.signature(function).parameters) > 1  # def join(self, inputs)
     loaded = [load_bound(store, b) for b in task.inputs]
     splits = tuple((s.index, s.count, _split_list(task, s, loaded, store)[s.index]) for s in task.splits)
-    state = TaskState(task.step, join, splits)
+    state = TaskState(task.step, join, splits, is_end=is_end_step(cls, method_name))
     flow: Any = object.__new__(runtime_class(cls))
     object.__setattr__(flow, "_stepc_state", state)
     object.__setattr__(flow, "name", cls.__name__)  # Metaflow's self.name: the flow's name
@@ -321,7 +359,7 @@ def run_step(task: Task, cls: type, method_name: str, store: Store) -> Outcome:
             outputs[task.catch] = ExceptionWrapper(exc)
         caught = "".join(traceback.format_exception_only(type(exc), exc)).strip().splitlines()[-1]
         return Outcome(outputs, caught=caught)
-    if state.targets is None and task.step != "end":
+    if state.targets is None and not state.is_end:
         raise FlowError(f"step '{task.step}' did not call self.next(...)")
     values = vars(flow)
     outputs = {name: values[name] for name in task.outputs if name in values}

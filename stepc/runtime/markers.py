@@ -11,10 +11,22 @@ that an engine task needs nothing beyond the runtime.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
-__all__ = ["FlowSpec", "Parameter", "catch", "pipeline", "resources", "retry", "step", "timeout"]
+__all__ = [
+    "FlowSpec",
+    "IncludeFile",
+    "JSONType",
+    "Parameter",
+    "catch",
+    "pipeline",
+    "resources",
+    "retry",
+    "step",
+    "timeout",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,6 +44,9 @@ def step(func: F | None = None, **options: Any) -> F | Callable[[F], F]:
 
     def mark(f: F) -> F:
         f.__stepc_step__ = dict(options)  # type: ignore[attr-defined]
+        # A flow's own first and last steps (@step(start=True), as Metaflow 2.19 spells them).
+        f.is_start_step = bool(options.get("start"))  # type: ignore[attr-defined]
+        f.is_end_step = bool(options.get("end"))  # type: ignore[attr-defined]
         return f
 
     return mark(func) if func is not None else mark
@@ -101,6 +116,30 @@ class Parameter:
 
     def __repr__(self) -> str:
         return f"Parameter({self.name!r}, default={self.default!r})"
+
+
+class IncludeFile(Parameter):
+    """A parameter naming a file (``data = IncludeFile("data", default="data.csv")``): the
+    steps see the file's content, read when the run starts (read statically, like Parameter)."""
+
+    def __init__(
+        self,
+        name: str,
+        default: Any = None,
+        is_text: bool = True,
+        encoding: str = "utf-8",
+        help: str | None = None,  # noqa: A002 - Metaflow's spelling
+        required: bool = False,
+        **options: Any,
+    ) -> None:
+        super().__init__(name, default, str, help, required, **options)
+        self.is_text = is_text
+        self.encoding = encoding
+
+
+def JSONType(text: str) -> Any:  # noqa: N802 - Metaflow's spelling
+    """``Parameter(type=JSONType)``: the value is JSON (the front end reads the type statically)."""
+    return json.loads(text)
 
 
 def _task_state(flow: Any, what: str) -> Any:

@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
-import json
 import sys
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
-from stepc.runtime import markers
+from stepc.runtime import markers, metaflow_current
 
-PROVIDED = ("FlowSpec", "Parameter", "step", "retry", "timeout", "resources", "catch")
+PROVIDED = ("FlowSpec", "Parameter", "IncludeFile", "JSONType", "step", "retry", "timeout", "resources", "catch")
 
 
 class _Unsupported:
@@ -56,7 +55,7 @@ def _module() -> ModuleType:
     for name in PROVIDED:
         setattr(module, name, getattr(markers, name))
     module.__dict__.update(
-        JSONType=json.loads,  # Parameter(type=JSONType) parses JSON
+        current=metaflow_current.current,
         __getattr__=_Unsupported,  # PEP 562: any other name
         __stepc_standin__=True,
     )
