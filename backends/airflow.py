@@ -235,8 +235,9 @@ class AirflowBackend(Backend):
         tags = sorted({tag_text(k, v) for s in plan.steps for k, v in s.tags} | {"stepc"})
         steps_doc = "\n".join(f"- `{s.name}`" + (f": {s.description}" if s.description else "") for s in plan.steps)
         conditions = self._short_circuits(plan, tasks)
+        deployed = self.deployment_name(pipeline)
         return {
-            "dag_id": assign_names([pipeline.name], TASK_ID)[pipeline.name],
+            "dag_id": assign_names([deployed], TASK_ID)[deployed],
             "description": pipeline.description.splitlines()[0] if pipeline.description else None,
             "doc_md": doc(f"Pipeline `{pipeline.name}` from `{pipeline.source}`.", pipeline.description, steps_doc),
             "schedule": pipeline.schedule,

@@ -159,7 +159,8 @@ class ArgoBackend(Backend):
     def view(self, pipeline: Pipeline, kind: str) -> dict[str, Any]:
         plan = self.plan(pipeline)
         limit = 52 if kind == "cron" else 63
-        wf_name = assign_names([pipeline.name], NameRule(limit, DNS_LABEL.invalid))[pipeline.name]
+        deployed = self.deployment_name(pipeline)
+        wf_name = assign_names([deployed], NameRule(limit, DNS_LABEL.invalid))[deployed]
         views = {t.name: t for t in self.walk(plan) if t is not None}
         dags = self._frames(plan).dags(views, TaskView("", "", None, None, None))
         call = ExecCall("python", pipeline.source, pipeline.name, rollback=True, run_id=RUN_ID, store=self.store)

@@ -23,7 +23,7 @@ import jinja2
 
 from stepc import __version__
 from stepc.collector import collector_paused
-from stepc.config import Config
+from stepc.config import Config, deployed_branch
 from stepc.diagnostics import Diagnostic, Severity, is_error
 from stepc.ir import Pipeline, Step, condition_artifacts
 
@@ -272,6 +272,13 @@ class Backend:
     TEMPLATES: ClassVar[TemplateSource] = BUILTIN_TEMPLATES
     # How the target names its tasks (see `plan.NameScheme`).
     NAMES: ClassVar[NameScheme] = NameScheme(NameRule(63, re.compile(r"[^a-z0-9-]")))
+
+    def deployment_name(self, pipeline: Pipeline) -> str:
+        """What the engine calls the pipeline: its name, or Metaflow's
+        ``<project>.<branch>.<name>`` for a ``@project`` flow."""
+        if pipeline.project is None:
+            return pipeline.name
+        return f"{pipeline.project}.{deployed_branch(self.config)}.{pipeline.name}"
 
     def __init__(self, config: Config, options: dict[str, Any] | None = None) -> None:
         self.config = config

@@ -288,7 +288,7 @@ class GitHubActionsBackend(Backend):
             )
         schedule = pipeline.schedule
         return {
-            "name": pipeline.name,
+            "name": self.deployment_name(pipeline),
             "description": pipeline.description,
             "schedule": CRON_MACROS.get(schedule.strip(), schedule) if schedule else None,
             "inputs": inputs,

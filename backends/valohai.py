@@ -237,7 +237,12 @@ class ValohaiBackend(Backend):
         ]
         return {
             "steps": steps,
-            "pipeline": {"name": pipeline.name, "nodes": nodes, "edges": edges, "parameters": pipeline_params},
+            "pipeline": {
+                "name": self.deployment_name(pipeline),
+                "nodes": nodes,
+                "edges": edges,
+                "parameters": pipeline_params,
+            },
         }
 
     @staticmethod

@@ -24,6 +24,13 @@ class Config:
         value = self.settings.get("image")
         return value if isinstance(value, str) and value else DEFAULT_IMAGE
 
+    @property
+    def branch(self) -> str | None:
+        """``[tool.stepc] branch``: the branch of a ``@project`` flow's deployments (see
+        :func:`deployed_branch`)."""
+        value = self.settings.get("branch")
+        return value if isinstance(value, str) and value else None
+
     def section(self, name: str) -> dict[str, Any]:
         value = self.settings.get(name, {})
         return value if isinstance(value, dict) else {}
@@ -37,6 +44,13 @@ class Config:
             except ValueError:
                 pass
         return resolved.name
+
+
+def deployed_branch(config: Config) -> str:
+    """The branch a ``@project`` flow is deployed on by the compiled files: Metaflow's
+    production branch ``prod`` (``prod.<branch>`` with ``[tool.stepc] branch``). Not Metaflow's
+    ``user.<name>`` default, so that the same file comes out on every machine."""
+    return f"prod.{config.branch}" if config.branch else "prod"
 
 
 def find_config(start: Path) -> Config:

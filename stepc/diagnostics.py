@@ -63,6 +63,7 @@ CODES: dict[str, str] = {
         "a step stepc would drop: a second step function of one name, `@step` on a plain class's method, "
         "or `step(...)` applied to something other than a def"
     ),
+    "S139": "bad @project: no name, or not lowercase letters, digits and underscores",
     "T101": "the target cannot express a feature the step uses (an error), or expresses it only in part (a warning)",
     "T103": "unknown `[tool.stepc.<target>]` setting, or a value of the wrong type",
     "T201": "generated output fails the target's own lint (a stepc bug: please report it)",

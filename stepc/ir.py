@@ -405,6 +405,7 @@ class Pipeline:
     description: str = ""
     schedule: str | None = None
     image: str = "python:3.12-slim"
+    project: str | None = None  # Metaflow's @project(name=): deployments are <project>.<branch>.<name>
     schema_version: int = SCHEMA_VERSION
 
     # Lookups by name are on every backend's and the scheduler's hot path: index once.

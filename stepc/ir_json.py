@@ -167,6 +167,7 @@ def to_dict(p: Pipeline) -> dict[str, Any]:
         "description": p.description,
         "schedule": p.schedule,
         "image": p.image,
+        "project": p.project,
         "params": [
             {
                 "name": q.name,
@@ -200,6 +201,7 @@ def from_dict(d: dict[str, Any]) -> Pipeline:
         description=d["description"],
         schedule=d["schedule"],
         image=d["image"],
+        project=d["project"],
         params=tuple(
             Parameter(
                 q["name"],

@@ -13,7 +13,10 @@ from stepc.diagnostics import Diagnostic
 from stepc.frontend import read_file
 from stepc.ir import ArtifactRef, BoolOp, Compare, Const, Input, ParamRef, Pipeline, Resources, Retry
 
-HEAD = "from metaflow import FlowSpec, Parameter, catch, card, current, kubernetes, resources, retry, step, timeout\n\n"
+HEAD = (
+    "from metaflow import FlowSpec, Parameter, catch, card, current, kubernetes, project, resources, retry, step, "
+    "timeout\n\n"
+)
 
 
 def flow(body: str) -> str:
@@ -385,6 +388,13 @@ CLASS_CASES = [
         "S136",
         "'mode'",
         ("no step before it sets",),
+    ),
+    ClassCase(
+        "project-name",
+        "@project(name='Fraud-Detection')\n" + steps(*START_END),
+        "S139",
+        "'Fraud-Detection'",
+        ("lowercase letters, digits and underscores",),
     ),
     ClassCase(
         "current-field",

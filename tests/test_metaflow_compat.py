@@ -5,6 +5,9 @@ their attribute, JSONType, separator=, IncludeFile, metaflow.current, @step(star
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -189,3 +192,58 @@ def test_stepc_exec_reads_the_file_itself_as_an_engine_task_does(tmp_path: Path)
     assert done.returncode == 0, done.stderr
     shown = stepc_cli("artifact", "r1", "start", "content", "--store", "s", cwd=tmp_path)
     assert json.loads(shown.stdout) == "on the engine\n"
+
+
+PROJECT_FLOW = """\
+from metaflow import FlowSpec, current, project, step
+
+
+@project(name="fraud")
+class ScoreFlow(FlowSpec):
+    @step
+    def start(self):
+        self.info = [current.project_name, current.branch_name, current.project_flow_name, current.is_production]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+
+def test_project_names_deployments_and_current_as_metaflow_does(tmp_path: Path) -> None:
+    (tmp_path / "flow.py").write_text(PROJECT_FLOW, encoding="utf-8")
+    env = {**os.environ, "USER": "ada", "USERNAME": "ada"}
+    env.pop("METAFLOW_USER", None)
+    env.pop("STEPC_BRANCH", None)
+    run = subprocess.run(
+        [sys.executable, "-m", "stepc", "run", "flow.py", "--store", "s", "-q"], cwd=tmp_path, env=env, text=True,
+        capture_output=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    shown = stepc_cli("artifact", "latest", "start", "info", "--store", "s", cwd=tmp_path)
+    # A local run is on Metaflow's default branch, user.<username>.
+    assert json.loads(shown.stdout) == ["fraud", "user.ada", "fraud.user.ada.ScoreFlow", False]
+    # An engine task (stepc exec) runs on the branch the compiled files deploy.
+    done = subprocess.run(
+        [sys.executable, "-m", "stepc", "exec", "flow.py", "--step", "start", "--run-id", "r1", "--store", "s"],
+        cwd=tmp_path, env=env, text=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    shown = stepc_cli("artifact", "r1", "start", "info", "--store", "s", cwd=tmp_path)
+    assert json.loads(shown.stdout) == ["fraud", "prod", "fraud.prod.ScoreFlow", True]
+    compiled = stepc_cli("compile", "flow.py", "--target", "all", "-o", "out", cwd=tmp_path)
+    assert compiled.returncode == 0, compiled.stderr
+    out = tmp_path / "out"
+    assert "dag_id='fraud.prod.ScoreFlow'" in (out / "ScoreFlow_dag.py").read_text(encoding="utf-8")
+    assert 'name: "fraud.prod.ScoreFlow"' in (out / ".github" / "workflows" / "ScoreFlow.yml").read_text(
+        encoding="utf-8"
+    )
+    assert 'name: "fraud.prod.ScoreFlow"' in (out / "ScoreFlow.valohai.yaml").read_text(encoding="utf-8")
+    assert 'generateName: "fraud-prod-scoreflow-"' in (out / "ScoreFlow.argo.yaml").read_text(encoding="utf-8")
+    # [tool.stepc] branch deploys on prod.<branch>.
+    (tmp_path / "stepc.toml").write_text('branch = "canary"\n', encoding="utf-8")
+    compiled = stepc_cli("compile", "flow.py", "--target", "airflow", "-o", "out2", cwd=tmp_path)
+    assert "dag_id='fraud.prod.canary.ScoreFlow'" in (tmp_path / "out2" / "ScoreFlow_dag.py").read_text(
+        encoding="utf-8"
+    )

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -161,9 +162,14 @@ def exec_step(
     index paths of a nested foreach, read from its producers' results, for engines to fan out over.
     """
     ir, _ = _load_quiet(flow, pipeline)
+    from stepc.config import deployed_branch, find_config
     from stepc.ir import parameters_read
     from stepc.runtime import entry
+    from stepc.runtime.metaflow_current import BRANCH_VARIABLE
     from stepc.runtime.store import open_store
+
+    if ir.project is not None:  # an engine task runs on the branch the compiled files deploy
+        os.environ.setdefault(BRANCH_VARIABLE, deployed_branch(find_config(Path(flow).parent)))
 
     try:
         the_store = open_store(store, flow, remote=True)

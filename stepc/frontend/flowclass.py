@@ -8,6 +8,7 @@ graph (``self.next``) and the artifacts are checked and wired by :mod:`stepc.fro
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -28,6 +29,8 @@ from stepc.frontend.imports import FLOW_LIBRARIES, ImportTable
 from stepc.frontend.literals import Constants, NotStatic, literal_value
 from stepc.frontend.source import SourceFile
 from stepc.ir import Span
+
+PROJECT_NAME = re.compile(r"[a-z0-9_]{1,128}")
 
 
 def flow_classes(module: cst.Module, imports: ImportTable) -> list[cst.ClassDef]:
@@ -154,6 +157,7 @@ class ClassDialect:
         for method, decorator in methods:
             method_twin = ast_methods[method.name.value]
             steps.append(self._read_step(cls, method, decorator, method_twin, helpers, members, end))
+        schedule, project = self._class_decorators(cls)
         return FlowDecl(
             name=Named(cls.name.value, cls.name),
             path=self.rel_path,
@@ -162,20 +166,25 @@ class ClassDialect:
             params=tuple(params),
             default_image=default_image,
             description=_first_line(cls.get_docstring()) or module_doc,
-            schedule=self._class_decorators(cls),
+            schedule=schedule,
+            project=project,
         )
 
     def _decorator_api(self, decorator: cst.Decorator) -> str | None:
         target = decorator.decorator
         return self._api(target.func if isinstance(target, cst.Call) else target)
 
-    def _class_decorators(self, cls: cst.ClassDef) -> str | None:
-        schedule = None
+    def _class_decorators(self, cls: cst.ClassDef) -> tuple[str | None, str | None]:
+        """The flow's schedule (``@schedule``) and project (``@project(name=)``)."""
+        schedule = project = None
         for decorator in cls.decorators:
             name = self._decorator_api(decorator)
             if name is None:
                 continue
             call = decorator.decorator if isinstance(decorator.decorator, cst.Call) else None
+            if name == "project" and call is not None:
+                project = self._project(call)
+                continue
             if name != "schedule" or call is None:
                 self.report(
                     "W203",
@@ -193,7 +202,20 @@ class ClassDialect:
             schedule = (
                 self._checked(args.read_schedule, value, node, "cron") if chosen[0] == "cron" else SCHEDULES[chosen[0]]
             )
-        return schedule
+        return schedule, project
+
+    def _project(self, call: cst.Call) -> str | None:
+        """``@project(name="fraud")``: lowercase letters, digits and underscores, as in Metaflow."""
+        values = self.read_arguments(call, ("name",), "@project", positional=("name",))
+        if "name" not in values:
+            self.report("S139", "@project needs a name: @project(name='some_name')", call)
+            return None
+        name, node = values["name"]
+        if not isinstance(name, str) or not PROJECT_NAME.fullmatch(name):
+            message = "the @project name is 1 to 128 lowercase letters, digits and underscores (as in Metaflow)"
+            self.report("S139", message, node)
+            return None
+        return name
 
     # -- a step --------------------------------------------------------------------------------
 

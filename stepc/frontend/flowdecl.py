@@ -83,6 +83,7 @@ class FlowDecl:
     default_image: str
     description: str = ""
     schedule: str | None = None
+    project: str | None = None
 
     @cached_property  # read once per step by the graph walks
     def start(self) -> str:

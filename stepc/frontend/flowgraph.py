@@ -73,6 +73,7 @@ def build_pipeline(flow: FlowDecl, reporter: Reporter) -> tuple[Pipeline | None,
             description=flow.description,
             schedule=flow.schedule,
             image=flow.default_image,
+            project=flow.project,
         ),
         graph.diagnostics,
     )

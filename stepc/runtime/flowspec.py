@@ -297,6 +297,7 @@ def task_identity(task: Task, cls: type) -> metaflow_current.TaskIdentity:
     """The task in Metaflow's terms (``current``): the flow is the class, a task of a foreach
     is named by its item path."""
     task_id = "-".join([task.step, *(str(i) for i in task.item or ())])
+    user = metaflow_current.username()
     return metaflow_current.TaskIdentity(
         flow_name=cls.__name__,
         run_id=task.run_id,
@@ -304,7 +305,9 @@ def task_identity(task: Task, cls: type) -> metaflow_current.TaskIdentity:
         task_id=task_id,
         retry_count=task.attempt - 1,
         parameter_names=tuple(task.params),
-        username=metaflow_current.username(),
+        username=user,
+        project_name=task.project,
+        branch_name=metaflow_current.branch(user) if task.project else None,
     )
 
 

@@ -67,6 +67,10 @@ class TaskIdentity:
             return None
         return f"{self.project_name}.{self.branch_name}.{self.flow_name}"
 
+    @property
+    def is_production(self) -> bool:
+        return self.branch_name is not None and (self.branch_name == "prod" or self.branch_name.startswith("prod."))
+
 
 def username() -> str | None:
     """The user as Metaflow finds one: ``METAFLOW_USER``, else ``SUDO_USER``, ``USERNAME``,
@@ -78,9 +82,13 @@ def username() -> str | None:
     return None
 
 
-def default_branch(user: str | None) -> str:
-    """Metaflow's branch of a ``@project`` flow run without ``--branch``: ``user.<username>``."""
-    return f"user.{user or 'unknown'}"
+BRANCH_VARIABLE = "STEPC_BRANCH"  # set by `stepc exec` (an engine task): the deployed branch
+
+
+def branch(user: str | None) -> str:
+    """The branch of a ``@project`` flow's task: the deployed one on an engine (``stepc exec``
+    sets it), else Metaflow's local default ``user.<username>``."""
+    return os.environ.get(BRANCH_VARIABLE) or f"user.{user or 'unknown'}"
 
 
 class CardCollector:
@@ -163,7 +171,7 @@ class Current:
 
     @property
     def is_production(self) -> bool:
-        return False
+        return self._task is not None and self._task.is_production
 
     @property
     def tempdir(self) -> str:
@@ -226,7 +234,7 @@ def enter(task: TaskIdentity) -> None:
         tags=[],
     )
     extra: dict[str, Any] = {"parameter_names": list(task.parameter_names), "card": current.card}
-    extra["is_production"] = False
+    extra["is_production"] = task.is_production
     if task.project_name is not None:
         extra.update(
             project_name=task.project_name,

@@ -77,6 +77,7 @@ class Task:
     final: bool = True  # the last attempt the retry policy allows (@catch acts only then)
     splits: tuple[Split, ...] = ()  # class dialect: the foreach levels this task is an item of, outermost first
     branches: tuple[str, ...] = ()  # class dialect: IR `after`; for a join, every branch in order (a view each)
+    project: str | None = None  # Metaflow's @project name (for metaflow.current)
 
 
 def at_depth(item: Item, depth: int) -> Item:
@@ -346,6 +347,7 @@ def make_task(
         final=attempt >= 1 + step.retry.times if final is None else final,
         splits=foreach_splits(pipeline, step, item, params, lookup) if flowspec else (),
         branches=step.after if flowspec else (),
+        project=pipeline.project,
     )
 
 
