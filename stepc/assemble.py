@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from stepc import graphs
+from stepc.condition_types import condition_type_problems
 from stepc.declarations import (
     ModuleDecl,
     Named,
@@ -212,7 +213,11 @@ def _build(ctx: _Context, decl: PipelineDecl) -> Pipeline | None:
             else:
                 edges.add(Edge(ref.value, step.name.value, None))
         _check_foreach(ctx, step, params)
+        _check_parameter_names(ctx, step, producers)
         if step.when is not None:
+            for name, message in condition_type_problems(step.when.condition, params):
+                use = next(u for u in step.when.names if u.value == name)
+                ctx.error("S143", message, use.anchor)
             for use in step.when.names:
                 if use.value not in params:
                     hint = did_you_mean(use.value, params)
@@ -257,6 +262,21 @@ def _check_gather_depth(ctx: _Context, step: StepDecl, scope: tuple[str, ...], i
         "gets the list for its own item",
         anchor,
     )
+
+
+def _check_parameter_names(ctx: _Context, step: StepDecl, producers: dict[str, StepDecl]) -> None:
+    """S140: a parameter named like another step's output is most often a forgotten ``inputs=``
+    (the run would then ask for ``-p name=...``, or use the parameter's default)."""
+    for param in step.params:
+        producer = producers.get(param.name)
+        if producer is None or producer is step:
+            continue
+        message = (
+            f"parameter '{param.name}' of step '{step.name.value}' has the name of an output of step "
+            f"'{producer.name.value}', which it does not read: add inputs=['{param.name}'] to read it, "
+            "or rename the parameter"
+        )
+        ctx.error("S140", message, param.anchor)
 
 
 def _check_foreach(ctx: _Context, step: StepDecl, params: dict[str, Parameter]) -> None:

@@ -64,6 +64,10 @@ CODES: dict[str, str] = {
         "or `step(...)` applied to something other than a def"
     ),
     "S139": "bad @project: no name, or not lowercase letters, digits and underscores",
+    "S140": "a step parameter has the name of an upstream output, and no inputs= reads it",
+    "S141": "a step's returns cannot give its outputs (no return value, or another number of values)",
+    "S142": "a rollback function cannot take the step's outputs as keyword arguments",
+    "S143": "a condition compares a parameter with a value of another type (or tests a non-bool parameter bare)",
     "T101": "the target cannot express a feature the step uses (an error), or expresses it only in part (a warning)",
     "T103": "unknown `[tool.stepc.<target>]` setting, or a value of the wrong type",
     "T201": "generated output fails the target's own lint (a stepc bug: please report it)",

@@ -57,6 +57,68 @@ def flow(body: str) -> str:
 
 
 CASES = [
+    # -- S140-S143: mistakes that would otherwise show only when the run gets there --------------
+    Case(
+        "parameter-named-like-an-output",
+        flow("""
+            @step(outputs=["data"])
+            def load():
+                return [1]
+
+            @step(outputs=["model"])
+            def train(data):
+                return len(data)
+        """),
+        "S140", "data):", ("add inputs=['data']",),
+    ),
+    Case(
+        "returns-another-number-of-values",
+        flow("""
+            @step(outputs=["a", "b"])
+            def load():
+                return 1, 2, 3
+        """),
+        "S141", "return 1, 2, 3", ("returns 3 values here, but declares 2 outputs",),
+    ),
+    Case(
+        "outputs-and-no-return",
+        flow("""
+            @step(outputs=["a"])
+            def load():
+                a = 1
+        """),
+        "S141", "load():", ("never returns a value",),
+    ),
+    Case(
+        "rollback-rejects-the-outputs",
+        flow("""
+            def undo(model):
+                pass
+
+            @step(outputs=["a"], rollback=undo)
+            def load():
+                return 1
+        """),
+        "S142", "undo)", ("takes no 'a'",),
+    ),
+    Case(
+        "condition-compares-types-that-never-match",
+        flow("""
+            @step(outputs=["a"], when="epochs > '3'")
+            def load(epochs: int = 3):
+                return 1
+        """),
+        "S143", "epochs >", ("an int parameter, with '3'",),
+    ),
+    Case(
+        "bare-condition-on-a-str-parameter",
+        flow("""
+            @step(outputs=["a"], when="flag")
+            def load(flag: str = "no"):
+                return 1
+        """),
+        "S143", "flag\"", ("a bare name in a condition tests a bool",),
+    ),
     # -- S101 unknown arguments -------------------------------------------------------------------
     Case(
         "unknown-step-argument",

@@ -112,6 +112,7 @@ def test_a_timed_out_step_gets_to_clean_up(tmp_path: Path) -> None:
         "import time\nfrom stepc import step\n\n\n"
         "@step(outputs=['x'], timeout=1)\n"
         f"def slow():\n    try:\n        time.sleep(60)\n    finally:\n        open({str(marker)!r}, 'w').close()\n"
+        "    return 1\n"
     )
     r = stepc.run(str(flow), store=tmp_path / "store")
     assert not r.ok and "timed out after 1s" in (r.error or "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ from stepc.frontend.fingerprint import FunctionNode
 from stepc.frontend.flowclass import flow_classes
 from stepc.frontend.imports import ImportTable
 from stepc.frontend.literals import Constants, NotStatic, literal_value
+from stepc.frontend.returns import return_problems, rollback_problems
 from stepc.frontend.signature import SignatureError, function_params, pipeline_param
 from stepc.frontend.source import SourceFile, SubAnchor
 from stepc.ir import Span
@@ -41,6 +43,7 @@ class FunctionDialect:
         self.module_name = module_name
         self.diagnostics: list[Diagnostic] = []
         self.functions = {s.name.value: s for s in source.module.body if isinstance(s, cst.FunctionDef)}
+        self.ast_functions = {n.name: n for n in source.tree.body if isinstance(n, FunctionNode)}
 
     # -- module walk ---------------------------------------------------------------------------
 
@@ -263,6 +266,7 @@ class FunctionDialect:
                 params.append(pipeline_param(fp))
             except SignatureError as exc:
                 self._error(exc.code, exc.message, exc.node)
+        self._check_returns(func, twin, name.value, [o.value for o in outputs], values.get("rollback"))
         # An input whose parameter defaults to None still runs when its producer is skipped.
         optional = frozenset(
             fp.name for fp in fparams if fp.name in input_names and fp.has_default and fp.default is None
@@ -283,6 +287,28 @@ class FunctionDialect:
             span=self._span(twin),
             **settings,
         )
+
+    def _check_returns(
+        self,
+        func: cst.FunctionDef,
+        twin: FunctionNode,
+        step: str,
+        outputs: list[str],
+        rollback: tuple[Any, cst.BaseExpression] | None,
+    ) -> None:
+        """S141/S142: returns that cannot give the outputs, a rollback that cannot take them."""
+        for problem in return_problems(twin, step, outputs):
+            if isinstance(problem.node, ast.Return):
+                line = problem.node.lineno
+                col = self.source.char_column(line, problem.node.col_offset)
+                where = (line, col, col + len("return"))
+                self.diagnostics.append(self.source.diagnostic_at(problem.code, problem.message, *where))
+            else:
+                self._error(problem.code, problem.message, func.name)
+        target = rollback[1] if rollback is not None else None
+        if isinstance(target, cst.Name) and target.value in self.ast_functions:
+            for message in rollback_problems(self.ast_functions[target.value], step, outputs):
+                self._error("S142", message, target)
 
     def _read_when(self, value: Any, node: cst.BaseExpression) -> WhenDecl:
         # Imported here: most flows have no condition, and `stepc check` starts on every commit.
