@@ -41,6 +41,7 @@ from stepc.runtime.plan import artifact_refs
 from .base import ALL_FEATURES, BASE_FILTERS, CACHE_NOTE, Backend, GeneratedFile, file_stem
 from .gha_expr import job_condition
 from .gha_lint import lint_workflow
+from .gha_pins import pinned, pins_problem
 from .gha_quote import gh_json, gh_text, gh_value, yaml_block, yaml_key
 from .gha_scripts import FEED_SCRIPT, LISTER_SCRIPT, PARAMS_SCRIPT, ROLLBACK_SCRIPT, RUN_SCRIPT, VALUES_SCRIPT
 from .naming import NameRule, assign_names
@@ -63,12 +64,6 @@ RESERVED_JOBS = frozenset({PARAMS_JOB, ROLLBACK_JOB})
 STORE = ".stepc-store"
 MAX_INPUTS = 25  # workflow_dispatch accepts at most 25 inputs
 MAX_MATRIX = 256  # a matrix makes at most 256 jobs per workflow run
-ACTIONS = {
-    "checkout": "actions/checkout@v7",
-    "setup-python": "actions/setup-python@v7",
-    "upload-artifact": "actions/upload-artifact@v7",
-    "download-artifact": "actions/download-artifact@v8",
-}
 CRON_MACROS = {
     "@yearly": "0 0 1 1 *",
     "@annually": "0 0 1 1 *",
@@ -175,7 +170,13 @@ class GitHubActionsBackend(Backend):
         ),
         "setup_minutes": Setting("integer", 10, "minutes a job's timeout adds for checkout and install"),
         "retention_days": Setting("integer", None, "how long the store artifacts are kept"),
-        "actions": Setting("table", {}, 'overrides of the pinned action versions (`checkout = "actions/checkout@v4"`)'),
+        "pins": Setting(
+            "table",
+            {},
+            '`"owner/repo" = "<commit SHA> # <version>"` rows overriding the actions\' pinned commits',
+            shown="stepc's pin table",
+            check=pins_problem,
+        ),
     }
     NAMES: ClassVar[NameScheme] = NameScheme(JOB_ID, RESERVED_JOBS, values=JOB_ID)
 
@@ -298,7 +299,7 @@ class GitHubActionsBackend(Backend):
             "default_runs_on": self._default_runs_on(),
             "python": str(self.setting("python")),
             "install": self._install(),
-            "actions": {**ACTIONS, **dict(self.setting("actions"))},
+            "actions": {repo.split("/")[1]: uses for repo, uses in pinned(dict(self.setting("pins"))).items()},
             "store": STORE,
             "common_env": sorted(common.items()),
             "jobs": jobs,

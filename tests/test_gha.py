@@ -4,6 +4,7 @@ the mapping of features, configuration, and hostile strings."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 from stepc.backends.gha_lint import lint_workflow, load_workflow
+from stepc.backends.gha_pins import PINS
 from stepc.backends.gha_scripts import FEED_SCRIPT, PARAMS_SCRIPT, ROLLBACK_SCRIPT, RUN_SCRIPT
 
 from tests.helpers import FLOWS, GOLDEN, stepc
@@ -30,8 +32,26 @@ def tool(name: str) -> str:
     return found
 
 
+def zizmor() -> str | None:
+    """The zizmor binary; missing is a failure under CI (it is in the dev extra), else None."""
+    found = shutil.which("zizmor", path=str(BIN)) or shutil.which("zizmor")
+    assert found or not os.environ.get("CI"), "zizmor is missing: pip install -e '.[dev]'"
+    return found
+
+
+def zizmor_findings(*paths: Path, persona: str = "regular") -> str:
+    """What `zizmor --offline` reports on the workflows at its default persona: empty when clean."""
+    found = zizmor()
+    if found is None:
+        return ""
+    argv = [found, "--offline", "--no-config", "--strict-collection", "--no-progress", "--persona", persona]
+    done = subprocess.run([*argv, "--format", "plain", *map(str, paths)], capture_output=True, text=True)
+    return "" if done.returncode == 0 else done.stdout + done.stderr
+
+
 def validate(*paths: Path) -> None:
-    """actionlint (with shellcheck when it is installed) and GitHub's workflow schema: no findings."""
+    """actionlint (with shellcheck when it is installed), GitHub's workflow schema and zizmor
+    (offline, its default persona): no findings."""
     lint = subprocess.run([tool("actionlint"), "-no-color", *map(str, paths)], capture_output=True, text=True)
     assert lint.returncode == 0 and lint.stdout == "", lint.stdout + lint.stderr
     schema = subprocess.run(
@@ -40,6 +60,8 @@ def validate(*paths: Path) -> None:
         text=True,
     )
     assert schema.returncode == 0, schema.stdout + schema.stderr
+    findings = zizmor_findings(*paths)
+    assert findings == "", findings
 
 
 def compile_gha(flow: Path | str, cwd: Path | None = None) -> tuple[str, str]:
@@ -118,14 +140,9 @@ def test_mapping_of_features() -> None:
     assert jobs["stepc-rollback"]["if"] == "${{ failure() }}"
     assert set(jobs["stepc-rollback"]["needs"]) == set(jobs) - {"stepc-rollback"}
     assert jobs["stepc-rollback"]["steps"][-1]["run"] == ROLLBACK_SCRIPT
-    # actions pinned to current majors
+    # actions pinned by commit (the version is a comment, which YAML drops)
     uses = {s["uses"] for job in jobs.values() for s in job["steps"] if "uses" in s}
-    assert uses == {
-        "actions/checkout@v7",
-        "actions/setup-python@v7",
-        "actions/upload-artifact@v7",
-        "actions/download-artifact@v8",
-    }
+    assert uses == {f"{repo}@{pin.sha}" for repo, pin in PINS.items()}
     iris = load_workflow((WORKFLOWS / "iris-training.yml").read_text(encoding="utf-8"))
     assert iris["on"]["schedule"] == [{"cron": "0 3 * * *"}]
 
@@ -342,3 +359,53 @@ def test_a_fan_out_over_more_than_256_items_is_a_diagnostic(tmp_path: Path) -> N
     )
     result = stepc("compile", "flow.py", "--target", "gha", "-o", "-", cwd=tmp_path)
     assert result.returncode == 1 and "its 300 items exceed GitHub's limit of 256 matrix jobs" in result.stderr
+
+
+USES = re.compile(r"^\s*(?:- )?uses: (?P<repo>[\w.-]+/[\w.-]+)@(?P<sha>\S+)(?: # (?P<version>\S+))?$", re.M)
+
+
+def test_every_action_is_pinned_by_commit_with_its_version_in_a_comment() -> None:
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        text = path.read_text(encoding="utf-8")
+        lines = [line for line in text.splitlines() if "uses:" in line]
+        found = [m.groupdict() for m in USES.finditer(text)]
+        assert len(found) == len(lines) > 0, path
+        for use in found:
+            pin = PINS[use["repo"]]
+            assert re.fullmatch(r"[0-9a-f]{40}", use["sha"]) and (use["sha"], use["version"]) == (pin.sha, pin.version)
+    assert all(re.fullmatch(r"v\d+\.\d+\.\d+", pin.version or "") for pin in PINS.values())
+
+
+def test_pins_can_be_overridden_and_a_bad_pin_is_a_diagnostic(tmp_path: Path) -> None:
+    shutil.copy2(GOLDEN / "iris_training.py", tmp_path / "iris_training.py")
+    other = "0123456789abcdef0123456789abcdef01234567"
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.stepc.gha.pins]\n"actions/checkout" = "{other} # v7.9.9"\n"actions/upload-artifact" = "{other}"\n',
+        encoding="utf-8",
+    )
+    text, _ = compile_gha("iris_training.py", cwd=tmp_path)
+    assert f"uses: actions/checkout@{other} # v7.9.9\n" in text
+    assert f"uses: actions/upload-artifact@{other}\n" in text  # no version given: no comment
+    setup = PINS["actions/setup-python"]
+    assert f"uses: actions/setup-python@{setup.sha} # {setup.version}\n" in text
+    path = tmp_path / "w.yml"
+    path.write_text(text, encoding="utf-8")
+    validate(path)
+    for table, message in [
+        ('"actions/checkout" = "v4"', "'actions/checkout' needs \"<40-hex commit SHA> # <version>\", not 'v4'"),
+        (f'"actions/checkout" = "{other} # v1\\n- run: x"', "40-hex commit SHA"),  # no line break gets in
+        (f'"actions/checkout" = "{other} # v1;$(x)"', "a version of letters, digits"),
+        (f'"actions/cache" = "{other}"', "'actions/cache' is not one"),
+        (f'"actions/checkout" = "{other.upper()}"', "40-hex commit SHA"),
+    ]:
+        (tmp_path / "pyproject.toml").write_text(f"[tool.stepc.gha.pins]\n{table}\n", encoding="utf-8")
+        result = stepc("compile", "iris_training.py", "--target", "gha", "-o", "-", cwd=tmp_path)
+        assert result.returncode == 1 and "error[T103]: setting 'pins' in [tool.stepc.gha] is" in result.stderr
+        assert message in result.stderr, result.stderr
+
+
+def test_zizmor_finds_nothing_in_the_golden_workflows() -> None:
+    if zizmor() is None:
+        pytest.skip("zizmor is not installed (pip install -e '.[dev]'); CI fails here instead")
+    paths = sorted(WORKFLOWS.glob("*.yml"))
+    assert zizmor_findings(*paths) == ""
