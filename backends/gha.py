@@ -168,6 +168,21 @@ class GitHubActionsBackend(Backend):
         "params": Setting(
             "string", "inputs", "one dispatch input per parameter, or one JSON input", choices=("inputs", "json")
         ),
+        "concurrency": Setting(
+            "string",
+            "${{ github.workflow }}-${{ github.ref }}",
+            "the workflow's concurrency group: one run at a time per group (empty: no group)",
+        ),
+        "cancel_in_progress": Setting(
+            "boolean", False, "a new run in the concurrency group cancels the running one (else it waits)"
+        ),
+        "pip_cache": Setting("boolean", True, "`cache: pip` on `actions/setup-python` in each job that installs"),
+        "cache_dependency_path": Setting(
+            "strings",
+            None,
+            "the files the pip cache is keyed on",
+            shown="setup-python's: `**/requirements.txt`, `**/pyproject.toml`",
+        ),
         "setup_minutes": Setting("integer", 10, "minutes a job's timeout adds for checkout and install"),
         "retention_days": Setting("integer", None, "how long the store artifacts are kept"),
         "pins": Setting(
@@ -238,6 +253,12 @@ class GitHubActionsBackend(Backend):
         value = self.setting("install")
         return [value] if isinstance(value, str) else [str(v) for v in value]
 
+    def _cache_paths(self) -> str | None:
+        value = self.setting("cache_dependency_path")
+        if value is None:
+            return None
+        return value if isinstance(value, str) else "\n".join(str(v) for v in value)
+
     def _default_runs_on(self) -> str | list[str]:
         value = self.setting("runs_on")
         return value if isinstance(value, str) else [str(v) for v in value]
@@ -298,6 +319,10 @@ class GitHubActionsBackend(Backend):
             "loops": {key: name for name, key in loop_keys.items()},
             "default_runs_on": self._default_runs_on(),
             "python": str(self.setting("python")),
+            "concurrency": str(self.setting("concurrency")),
+            "cancel_in_progress": bool(self.setting("cancel_in_progress")),
+            "pip_cache": bool(self.setting("pip_cache")),
+            "cache_paths": self._cache_paths(),
             "install": self._install(),
             "actions": {repo.split("/")[1]: uses for repo, uses in pinned(dict(self.setting("pins"))).items()},
             "store": STORE,

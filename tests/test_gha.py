@@ -404,8 +404,48 @@ def test_pins_can_be_overridden_and_a_bad_pin_is_a_diagnostic(tmp_path: Path) ->
         assert message in result.stderr, result.stderr
 
 
-def test_zizmor_finds_nothing_in_the_golden_workflows() -> None:
+@pytest.mark.parametrize("persona", ["regular", "pedantic", "auditor"])
+def test_zizmor_finds_nothing_in_the_golden_workflows(persona: str) -> None:
+    # The default persona is the contract (validate runs it on every workflow the tests
+    # compile); the golden files are clean for the stricter ones too.
     if zizmor() is None:
         pytest.skip("zizmor is not installed (pip install -e '.[dev]'); CI fails here instead")
     paths = sorted(WORKFLOWS.glob("*.yml"))
-    assert zizmor_findings(*paths) == ""
+    assert len(paths) == len(FLOWS)
+    assert zizmor_findings(*paths, persona=persona) == ""
+
+
+def test_one_run_per_ref_at_a_time_and_a_pip_cache(tmp_path: Path) -> None:
+    workflow = load_workflow((WORKFLOWS / "iris-training.yml").read_text(encoding="utf-8"))
+    assert workflow["concurrency"] == {"group": "${{ github.workflow }}-${{ github.ref }}", "cancel-in-progress": False}
+    for job_id, job in workflow["jobs"].items():
+        setup = [s for s in job["steps"] if s.get("uses", "").startswith("actions/setup-python@")]
+        # the parameters job checks nothing out, so it has no files to key a cache on
+        assert [s["with"].get("cache") for s in setup] == [None if job_id == "stepc-params" else "pip"], job_id
+    shutil.copy2(GOLDEN / "iris_training.py", tmp_path / "iris_training.py")
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.stepc.gha]\n"
+        'concurrency = "training-${{ inputs.epochs }}"\n'
+        "cancel_in_progress = true\n"
+        'cache_dependency_path = ["requirements/*.txt", "pyproject.toml"]\n',
+        encoding="utf-8",
+    )
+    text, _ = compile_gha("iris_training.py", cwd=tmp_path)
+    path = tmp_path / "w.yml"
+    path.write_text(text, encoding="utf-8")
+    validate(path)
+    workflow = load_workflow(text)
+    assert workflow["concurrency"] == {"group": "training-${{ inputs.epochs }}", "cancel-in-progress": True}
+    setup = next(s for s in workflow["jobs"]["train"]["steps"] if s.get("uses", "").startswith("actions/setup-python@"))
+    assert setup["with"] == {
+        "python-version": "3.12",
+        "cache": "pip",
+        "cache-dependency-path": "requirements/*.txt\npyproject.toml",
+    }
+    (tmp_path / "pyproject.toml").write_text('[tool.stepc.gha]\nconcurrency = ""\npip_cache = false\n')
+    text, _ = compile_gha("iris_training.py", cwd=tmp_path)
+    path.write_text(text, encoding="utf-8")
+    validate(path)
+    workflow = load_workflow(text)
+    assert "concurrency" not in workflow
+    assert "cache" not in text
