@@ -400,7 +400,7 @@ class GitHubActionsBackend(Backend):
             runs_on=self._default_runs_on(),
             container=unit.first.image if self.setting("container") else None,
             outputs=[("paths", "${{ steps.paths.outputs.paths }}")],
-            downloads=[ALL_UPLOADS],
+            downloads=self._ancestor_uploads(plan, unit),
             runs=[run],
         )
 
@@ -453,14 +453,24 @@ class GitHubActionsBackend(Backend):
             matrix=matrix,
             outputs=job_outputs,
             item=item,
-            # One download of everything uploaded so far: the ancestors are done, so their
-            # uploads are all there, and one step per ancestor would make a long chain's file
-            # quadratic.
-            downloads=[ALL_UPLOADS] if unit.needs else [],
+            downloads=self._ancestor_uploads(plan, unit),
             runs=runs,
             artifact=f"stepc.{unit.name}" + (f".{leg}" if leg else ""),
             paths="\n".join(paths),
         )
+
+    @staticmethod
+    def _ancestor_uploads(plan: Plan, unit: Unit) -> list[str]:
+        """The download pattern of a job: the uploads of its ancestors and of no other job (a
+        job running beside it may have uploaded too). An ancestor outside every fan-out
+        uploads ``stepc.<job>``, one inside uploads ``stepc.<job>.<item>`` per leg; listers
+        upload nothing. download-artifact matches with minimatch, which expands
+        ``{a,b.*}`` into alternatives (job ids hold no ``,``, ``.``, ``{`` or ``}``)."""
+        uploaders = [plan.unit(name) for name in plan.ancestors(unit)]
+        names = [u.name + (".*" if u.loops else "") for u in sorted(uploaders, key=plan.index) if u.lists is None]
+        if not names:
+            return []
+        return ["stepc." + (names[0] if len(names) == 1 else "{" + ",".join(names) + "}")]
 
     def when_view(self, plan: Plan, unit: Unit, done: dict[str, Any]) -> str | None:
         """The necessary condition for ``if:``, reading only values published by a job this one
