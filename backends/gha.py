@@ -5,9 +5,11 @@ How a run works:
 * a first job, ``stepc-params``, turns the dispatch inputs (or, on a schedule, nothing) into the
   resolved parameters as one JSON job output, and publishes the indices of every list
   parameter a step fans out over;
-* every other job checks out the repository, installs the project, downloads its ancestors'
-  store files (artifacts named ``stepc.<job>`` and ``stepc.<job>.<item>``) into its own store,
-  runs ``python -m stepc exec`` and uploads what that wrote;
+* every other job checks out the repository (keeping no credentials), installs the project
+  (with setup-python's pip cache), downloads its ancestors' store files and no others
+  (artifacts named ``stepc.<job>`` and ``stepc.<job>.<item>``, one minimatch pattern) into its
+  own store, runs ``python -m stepc exec`` and uploads what that wrote;
+* every action is pinned by commit (``gha_pins``); one run at a time per concurrency group;
 * a condition GitHub can say goes into the job's ``if:`` as a *necessary* condition (see
   ``gha_expr``: GitHub compares strings ignoring case, so it may let a job start that Python
   would skip, never the reverse); a condition on an upstream artifact reads the value text the
