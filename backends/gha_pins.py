@@ -31,7 +31,9 @@ class Pin:
         return Quoted(f"{repo}@{self.sha}" + (f" # {self.version}" if self.version else ""))
 
 
-# owner/repo -> the release in use (see the module docstring).
+# owner/repo -> the release in use (see the module docstring). Each commit is the one that
+# Dependabot's bump to that version names (its compare link ends at it), and that public
+# workflows pin with the same version comment.
 PINS: dict[str, Pin] = {
     "actions/checkout": Pin("3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"),
     "actions/setup-python": Pin("5fda3b95a4ea91299a34e894583c3862153e4b97", "v7.0.0"),
