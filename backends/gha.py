@@ -5,9 +5,11 @@ How a run works:
 * a first job, ``stepc-params``, turns the dispatch inputs (or, on a schedule, nothing) into the
   resolved parameters as one JSON job output, and publishes the indices of every list
   parameter a step fans out over;
-* every other job checks out the repository, installs the project, downloads its ancestors'
-  store files (artifacts named ``stepc.<job>`` and ``stepc.<job>.<item>``) into its own store,
-  runs ``python -m stepc exec`` and uploads what that wrote;
+* every other job checks out the repository (keeping no credentials), installs the project
+  (with setup-python's pip cache), downloads its ancestors' store files and no others
+  (artifacts named ``stepc.<job>`` and ``stepc.<job>.<item>``, one minimatch pattern) into its
+  own store, runs ``python -m stepc exec`` and uploads what that wrote;
+* every action is pinned by commit (``gha_pins``); one run at a time per concurrency group;
 * a condition GitHub can say goes into the job's ``if:`` as a *necessary* condition (see
   ``gha_expr``: GitHub compares strings ignoring case, so it may let a job start that Python
   would skip, never the reverse); a condition on an upstream artifact reads the value text the
@@ -41,6 +43,7 @@ from stepc.runtime.plan import artifact_refs
 from .base import ALL_FEATURES, BASE_FILTERS, CACHE_NOTE, Backend, GeneratedFile, file_stem
 from .gha_expr import job_condition
 from .gha_lint import lint_workflow
+from .gha_pins import pinned, pins_problem
 from .gha_quote import gh_json, gh_text, gh_value, yaml_block, yaml_key
 from .gha_scripts import FEED_SCRIPT, LISTER_SCRIPT, PARAMS_SCRIPT, ROLLBACK_SCRIPT, RUN_SCRIPT, VALUES_SCRIPT
 from .naming import NameRule, assign_names
@@ -63,12 +66,6 @@ RESERVED_JOBS = frozenset({PARAMS_JOB, ROLLBACK_JOB})
 STORE = ".stepc-store"
 MAX_INPUTS = 25  # workflow_dispatch accepts at most 25 inputs
 MAX_MATRIX = 256  # a matrix makes at most 256 jobs per workflow run
-ACTIONS = {
-    "checkout": "actions/checkout@v7",
-    "setup-python": "actions/setup-python@v7",
-    "upload-artifact": "actions/upload-artifact@v7",
-    "download-artifact": "actions/download-artifact@v8",
-}
 CRON_MACROS = {
     "@yearly": "0 0 1 1 *",
     "@annually": "0 0 1 1 *",
@@ -173,9 +170,30 @@ class GitHubActionsBackend(Backend):
         "params": Setting(
             "string", "inputs", "one dispatch input per parameter, or one JSON input", choices=("inputs", "json")
         ),
+        "concurrency": Setting(
+            "string",
+            "${{ github.workflow }}-${{ github.ref }}",
+            "the workflow's concurrency group: one run at a time per group (empty: no group)",
+        ),
+        "cancel_in_progress": Setting(
+            "boolean", False, "a new run in the concurrency group cancels the running one (else it waits)"
+        ),
+        "pip_cache": Setting("boolean", True, "`cache: pip` on `actions/setup-python` in each job that installs"),
+        "cache_dependency_path": Setting(
+            "strings",
+            None,
+            "the files the pip cache is keyed on",
+            shown="setup-python's: `**/requirements.txt`, `**/pyproject.toml`",
+        ),
         "setup_minutes": Setting("integer", 10, "minutes a job's timeout adds for checkout and install"),
         "retention_days": Setting("integer", None, "how long the store artifacts are kept"),
-        "actions": Setting("table", {}, 'overrides of the pinned action versions (`checkout = "actions/checkout@v4"`)'),
+        "pins": Setting(
+            "table",
+            {},
+            '`"owner/repo" = "<commit SHA> # <version>"` rows overriding the actions\' pinned commits',
+            shown="stepc's pin table",
+            check=pins_problem,
+        ),
     }
     NAMES: ClassVar[NameScheme] = NameScheme(JOB_ID, RESERVED_JOBS, values=JOB_ID)
 
@@ -237,6 +255,12 @@ class GitHubActionsBackend(Backend):
         value = self.setting("install")
         return [value] if isinstance(value, str) else [str(v) for v in value]
 
+    def _cache_paths(self) -> str | None:
+        value = self.setting("cache_dependency_path")
+        if value is None:
+            return None
+        return value if isinstance(value, str) else "\n".join(str(v) for v in value)
+
     def _default_runs_on(self) -> str | list[str]:
         value = self.setting("runs_on")
         return value if isinstance(value, str) else [str(v) for v in value]
@@ -297,8 +321,12 @@ class GitHubActionsBackend(Backend):
             "loops": {key: name for name, key in loop_keys.items()},
             "default_runs_on": self._default_runs_on(),
             "python": str(self.setting("python")),
+            "concurrency": str(self.setting("concurrency")),
+            "cancel_in_progress": bool(self.setting("cancel_in_progress")),
+            "pip_cache": bool(self.setting("pip_cache")),
+            "cache_paths": self._cache_paths(),
             "install": self._install(),
-            "actions": {**ACTIONS, **dict(self.setting("actions"))},
+            "actions": {repo.split("/")[1]: uses for repo, uses in pinned(dict(self.setting("pins"))).items()},
             "store": STORE,
             "common_env": sorted(common.items()),
             "jobs": jobs,
@@ -374,7 +402,7 @@ class GitHubActionsBackend(Backend):
             runs_on=self._default_runs_on(),
             container=unit.first.image if self.setting("container") else None,
             outputs=[("paths", "${{ steps.paths.outputs.paths }}")],
-            downloads=[ALL_UPLOADS],
+            downloads=self._ancestor_uploads(plan, unit),
             runs=[run],
         )
 
@@ -427,14 +455,24 @@ class GitHubActionsBackend(Backend):
             matrix=matrix,
             outputs=job_outputs,
             item=item,
-            # One download of everything uploaded so far: the ancestors are done, so their
-            # uploads are all there, and one step per ancestor would make a long chain's file
-            # quadratic.
-            downloads=[ALL_UPLOADS] if unit.needs else [],
+            downloads=self._ancestor_uploads(plan, unit),
             runs=runs,
             artifact=f"stepc.{unit.name}" + (f".{leg}" if leg else ""),
             paths="\n".join(paths),
         )
+
+    @staticmethod
+    def _ancestor_uploads(plan: Plan, unit: Unit) -> list[str]:
+        """The download pattern of a job: the uploads of its ancestors and of no other job (a
+        job running beside it may have uploaded too). An ancestor outside every fan-out
+        uploads ``stepc.<job>``, one inside uploads ``stepc.<job>.<item>`` per leg; listers
+        upload nothing. download-artifact matches with minimatch, which expands
+        ``{a,b.*}`` into alternatives (job ids hold no ``,``, ``.``, ``{`` or ``}``)."""
+        uploaders = [plan.unit(name) for name in plan.ancestors(unit)]
+        names = [u.name + (".*" if u.loops else "") for u in sorted(uploaders, key=plan.index) if u.lists is None]
+        if not names:
+            return []
+        return ["stepc." + (names[0] if len(names) == 1 else "{" + ",".join(names) + "}")]
 
     def when_view(self, plan: Plan, unit: Unit, done: dict[str, Any]) -> str | None:
         """The necessary condition for ``if:``, reading only values published by a job this one

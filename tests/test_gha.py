@@ -4,6 +4,7 @@ the mapping of features, configuration, and hostile strings."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 from stepc.backends.gha_lint import lint_workflow, load_workflow
+from stepc.backends.gha_pins import PINS
 from stepc.backends.gha_scripts import FEED_SCRIPT, PARAMS_SCRIPT, ROLLBACK_SCRIPT, RUN_SCRIPT
 
 from tests.helpers import FLOWS, GOLDEN, stepc
@@ -30,8 +32,26 @@ def tool(name: str) -> str:
     return found
 
 
+def zizmor() -> str | None:
+    """The zizmor binary; missing is a failure under CI (it is in the dev extra), else None."""
+    found = shutil.which("zizmor", path=str(BIN)) or shutil.which("zizmor")
+    assert found or not os.environ.get("CI"), "zizmor is missing: pip install -e '.[dev]'"
+    return found
+
+
+def zizmor_findings(*paths: Path, persona: str = "regular") -> str:
+    """What `zizmor --offline` reports on the workflows at its default persona: empty when clean."""
+    found = zizmor()
+    if found is None:
+        return ""
+    argv = [found, "--offline", "--no-config", "--strict-collection", "--no-progress", "--persona", persona]
+    done = subprocess.run([*argv, "--format", "plain", *map(str, paths)], capture_output=True, text=True)
+    return "" if done.returncode == 0 else done.stdout + done.stderr
+
+
 def validate(*paths: Path) -> None:
-    """actionlint (with shellcheck when it is installed) and GitHub's workflow schema: no findings."""
+    """actionlint (with shellcheck when it is installed), GitHub's workflow schema and zizmor
+    (offline, its default persona): no findings."""
     lint = subprocess.run([tool("actionlint"), "-no-color", *map(str, paths)], capture_output=True, text=True)
     assert lint.returncode == 0 and lint.stdout == "", lint.stdout + lint.stderr
     schema = subprocess.run(
@@ -40,6 +60,8 @@ def validate(*paths: Path) -> None:
         text=True,
     )
     assert schema.returncode == 0, schema.stdout + schema.stderr
+    findings = zizmor_findings(*paths)
+    assert findings == "", findings
 
 
 def compile_gha(flow: Path | str, cwd: Path | None = None) -> tuple[str, str]:
@@ -99,12 +121,12 @@ def test_mapping_of_features() -> None:
     assert count["timeout-minutes"] == 10 + 1 + 5 * 4  # 4 attempts of 5 min, waits 2+4+8 s, 10 min set-up
     run = next(s for s in count["steps"] if s.get("id") == "run-1")
     assert run["env"]["STEPC_RETRY"] == "1" and run["run"] == RUN_SCRIPT
-    # every leg uploads under its own name; a job downloads and merges everything uploaded before it
+    # every leg uploads under its own name; a job downloads and merges its ancestors' uploads only
     upload = count["steps"][-1]
     assert upload["with"]["name"] == "stepc.count.${{ matrix.item }}"
     assert upload["with"]["path"] == ".stepc-store/runs/*/count/items/${{ matrix.item }}"
     patterns = [s["with"]["pattern"] for s in jobs["total"]["steps"] if "download-artifact" in s.get("uses", "")]
-    assert patterns == ["stepc.*"]
+    assert patterns == ["stepc.{plan_shards,count.*,double.*}"]  # not by_region's, which runs beside it
     first = [s for s in jobs["plan_shards"]["steps"] if "download-artifact" in s.get("uses", "")]
     assert first == []  # nothing ran before it
     # merges and joins run after skipped jobs; a failure anywhere runs the rollback job
@@ -118,14 +140,9 @@ def test_mapping_of_features() -> None:
     assert jobs["stepc-rollback"]["if"] == "${{ failure() }}"
     assert set(jobs["stepc-rollback"]["needs"]) == set(jobs) - {"stepc-rollback"}
     assert jobs["stepc-rollback"]["steps"][-1]["run"] == ROLLBACK_SCRIPT
-    # actions pinned to current majors
+    # actions pinned by commit (the version is a comment, which YAML drops)
     uses = {s["uses"] for job in jobs.values() for s in job["steps"] if "uses" in s}
-    assert uses == {
-        "actions/checkout@v7",
-        "actions/setup-python@v7",
-        "actions/upload-artifact@v7",
-        "actions/download-artifact@v8",
-    }
+    assert uses == {f"{repo}@{pin.sha}" for repo, pin in PINS.items()}
     iris = load_workflow((WORKFLOWS / "iris-training.yml").read_text(encoding="utf-8"))
     assert iris["on"]["schedule"] == [{"cron": "0 3 * * *"}]
 
@@ -342,3 +359,115 @@ def test_a_fan_out_over_more_than_256_items_is_a_diagnostic(tmp_path: Path) -> N
     )
     result = stepc("compile", "flow.py", "--target", "gha", "-o", "-", cwd=tmp_path)
     assert result.returncode == 1 and "its 300 items exceed GitHub's limit of 256 matrix jobs" in result.stderr
+
+
+USES = re.compile(r"^\s*(?:- )?uses: (?P<repo>[\w.-]+/[\w.-]+)@(?P<sha>\S+)(?: # (?P<version>\S+))?$", re.M)
+
+
+def test_every_action_is_pinned_by_commit_with_its_version_in_a_comment() -> None:
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        text = path.read_text(encoding="utf-8")
+        lines = [line for line in text.splitlines() if "uses:" in line]
+        found = [m.groupdict() for m in USES.finditer(text)]
+        assert len(found) == len(lines) > 0, path
+        for use in found:
+            pin = PINS[use["repo"]]
+            assert re.fullmatch(r"[0-9a-f]{40}", use["sha"]) and (use["sha"], use["version"]) == (pin.sha, pin.version)
+    assert all(re.fullmatch(r"v\d+\.\d+\.\d+", pin.version or "") for pin in PINS.values())
+
+
+def test_pins_can_be_overridden_and_a_bad_pin_is_a_diagnostic(tmp_path: Path) -> None:
+    shutil.copy2(GOLDEN / "iris_training.py", tmp_path / "iris_training.py")
+    other = "0123456789abcdef0123456789abcdef01234567"
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.stepc.gha.pins]\n"actions/checkout" = "{other} # v7.9.9"\n"actions/upload-artifact" = "{other}"\n',
+        encoding="utf-8",
+    )
+    text, _ = compile_gha("iris_training.py", cwd=tmp_path)
+    assert f"uses: actions/checkout@{other} # v7.9.9\n" in text
+    assert f"uses: actions/upload-artifact@{other}\n" in text  # no version given: no comment
+    setup = PINS["actions/setup-python"]
+    assert f"uses: actions/setup-python@{setup.sha} # {setup.version}\n" in text
+    path = tmp_path / "w.yml"
+    path.write_text(text, encoding="utf-8")
+    validate(path)
+    for table, message in [
+        ('"actions/checkout" = "v4"', "'actions/checkout' needs \"<40-hex commit SHA> # <version>\", not 'v4'"),
+        (f'"actions/checkout" = "{other} # v1\\n- run: x"', "40-hex commit SHA"),  # no line break gets in
+        (f'"actions/checkout" = "{other} # v1;$(x)"', "a version of letters, digits"),
+        (f'"actions/cache" = "{other}"', "'actions/cache' is not one"),
+        (f'"actions/checkout" = "{other.upper()}"', "40-hex commit SHA"),
+    ]:
+        (tmp_path / "pyproject.toml").write_text(f"[tool.stepc.gha.pins]\n{table}\n", encoding="utf-8")
+        result = stepc("compile", "iris_training.py", "--target", "gha", "-o", "-", cwd=tmp_path)
+        assert result.returncode == 1 and "error[T103]: setting 'pins' in [tool.stepc.gha] is" in result.stderr
+        assert message in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("persona", ["regular", "pedantic", "auditor"])
+def test_zizmor_finds_nothing_in_the_golden_workflows(persona: str) -> None:
+    # The default persona is the contract (validate runs it on every workflow the tests
+    # compile); the golden files are clean for the stricter ones too.
+    if zizmor() is None:
+        pytest.skip("zizmor is not installed (pip install -e '.[dev]'); CI fails here instead")
+    paths = sorted(WORKFLOWS.glob("*.yml"))
+    assert len(paths) == len(FLOWS)
+    assert zizmor_findings(*paths, persona=persona) == ""
+
+
+def test_one_run_per_ref_at_a_time_and_a_pip_cache(tmp_path: Path) -> None:
+    workflow = load_workflow((WORKFLOWS / "iris-training.yml").read_text(encoding="utf-8"))
+    assert workflow["concurrency"] == {"group": "${{ github.workflow }}-${{ github.ref }}", "cancel-in-progress": False}
+    for job_id, job in workflow["jobs"].items():
+        setup = [s for s in job["steps"] if s.get("uses", "").startswith("actions/setup-python@")]
+        # the parameters job checks nothing out, so it has no files to key a cache on
+        assert [s["with"].get("cache") for s in setup] == [None if job_id == "stepc-params" else "pip"], job_id
+    shutil.copy2(GOLDEN / "iris_training.py", tmp_path / "iris_training.py")
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.stepc.gha]\n"
+        'concurrency = "training-${{ inputs.epochs }}"\n'
+        "cancel_in_progress = true\n"
+        'cache_dependency_path = ["requirements/*.txt", "pyproject.toml"]\n',
+        encoding="utf-8",
+    )
+    text, _ = compile_gha("iris_training.py", cwd=tmp_path)
+    path = tmp_path / "w.yml"
+    path.write_text(text, encoding="utf-8")
+    validate(path)
+    workflow = load_workflow(text)
+    assert workflow["concurrency"] == {"group": "training-${{ inputs.epochs }}", "cancel-in-progress": True}
+    setup = next(s for s in workflow["jobs"]["train"]["steps"] if s.get("uses", "").startswith("actions/setup-python@"))
+    assert setup["with"] == {
+        "python-version": "3.12",
+        "cache": "pip",
+        "cache-dependency-path": "requirements/*.txt\npyproject.toml",
+    }
+    (tmp_path / "pyproject.toml").write_text('[tool.stepc.gha]\nconcurrency = ""\npip_cache = false\n')
+    text, _ = compile_gha("iris_training.py", cwd=tmp_path)
+    path.write_text(text, encoding="utf-8")
+    validate(path)
+    workflow = load_workflow(text)
+    assert "concurrency" not in workflow
+    assert "cache" not in text
+
+
+def test_every_test_flow_compiles_to_a_workflow_without_findings(tmp_path: Path) -> None:
+    """Every pipeline of every flow under tests/flows that the target accepts: actionlint, the
+    schema and zizmor see nothing, in one run of each over all the files."""
+    from stepc.backends.gha import GitHubActionsBackend
+
+    from stepc.config import Config
+    from stepc.frontend.load import read_file
+
+    written = []
+    for flow in sorted((GOLDEN.parent / "tests" / "flows").rglob("*.py")):
+        for pipeline in read_file(str(flow.relative_to(GOLDEN.parent))).pipelines:
+            files, diagnostics = GitHubActionsBackend(Config(GOLDEN.parent, {})).compile(pipeline)
+            if any(d.severity == "error" for d in diagnostics):
+                continue  # a feature this target cannot express: a diagnostic, tested elsewhere
+            for file in files:
+                path = tmp_path / f"{len(written):03}.yml"
+                path.write_text(file.content, encoding="utf-8")
+                written.append(path)
+    assert len(written) >= 40
+    validate(*written)

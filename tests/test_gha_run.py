@@ -135,6 +135,32 @@ class Expression:
         return value
 
 
+def expand_braces(pattern: str) -> list[str]:
+    """minimatch's brace expansion (as bash's): ``a{b,c}d`` -> ``abd``, ``acd``; a brace pair
+    without a comma at its top level stays literal."""
+    depth, start = 0, 0
+    for i, c in enumerate(pattern):
+        if c == "{":
+            start = i if depth == 0 else start
+            depth += 1
+        elif c == "}" and depth:
+            depth -= 1
+            if depth:
+                continue
+            parts, level, begin = [], 0, start + 1
+            for j in range(start + 1, i):
+                level += {"{": 1, "}": -1}.get(pattern[j], 0)
+                if pattern[j] == "," and level == 0:
+                    parts.append(pattern[begin:j])
+                    begin = j + 1
+            parts.append(pattern[begin:i])
+            head, tail = pattern[:start], pattern[i + 1 :]
+            if len(parts) == 1:
+                return [pattern[: i + 1] + rest for rest in expand_braces(tail)]
+            return [found for part in parts for found in expand_braces(head + part + tail)]
+    return [pattern]
+
+
 def loose(value: Any) -> Any:
     return int(value) if isinstance(value, bool) else value
 
@@ -166,6 +192,8 @@ class Runner:
         self.logs: dict[str, str] = {}  # job id -> what its scripts printed
         self.lock = threading.Lock()
         self.artifacts: dict[str, Path] = {}
+        self.downloads: dict[str, set[str]] = {}  # job id -> the artifacts it downloaded
+        self.present: dict[str, set[str]] = {}  # job id -> the artifacts there when it downloaded
         self.retry = exec_supports("--retry")
 
     # -- expressions ------------------------------------------------------------------------
@@ -264,7 +292,7 @@ class Runner:
             if uses.startswith(("actions/checkout@", "actions/setup-python@")) or step.get("name") == "Install":
                 continue  # the checkout is a copy; the venv already has the project
             if uses.startswith("actions/download-artifact@"):
-                self.download(step["with"], workspace, ctx)
+                self.download(job_id, step["with"], workspace, ctx)
             elif uses.startswith("actions/upload-artifact@"):
                 self.upload(step["with"], workspace, ctx)
             else:
@@ -301,13 +329,21 @@ class Runner:
             ctx["steps"][step["id"]] = dict(pairs)
         return done.returncode == 0
 
-    def download(self, spec: dict[str, Any], workspace: Path, ctx: dict[str, Any]) -> None:
+    def download(self, job_id: str, spec: dict[str, Any], workspace: Path, ctx: dict[str, Any]) -> None:
+        """download-artifact with a `pattern`: the artifacts whose names minimatch matches
+        (braces expanded, then globs), merged into one folder. Only what the pattern names
+        arrives: a job gets no file it did not ask for."""
         assert spec.get("merge-multiple") is True
-        pattern = self.render(spec["pattern"], ctx)
+        patterns = expand_braces(self.render(spec["pattern"], ctx))
         target = workspace / self.render(spec["path"], ctx)
-        for name, folder in sorted(self.artifacts.items()):
-            if fnmatch.fnmatchcase(name, pattern):
+        with self.lock:
+            uploaded = sorted(self.artifacts.items())
+            self.present.setdefault(job_id, set()).update(self.artifacts)
+        for name, folder in uploaded:
+            if any(fnmatch.fnmatchcase(name, p) for p in patterns):
                 shutil.copytree(folder, target, dirs_exist_ok=True)
+                with self.lock:
+                    self.downloads.setdefault(job_id, set()).add(name)
 
     def upload(self, spec: dict[str, Any], workspace: Path, ctx: dict[str, Any]) -> None:
         name = self.render(spec["name"], ctx)
@@ -540,3 +576,27 @@ def test_the_function_dialects_nested_foreach_runs_as_stepc_run_does(tmp_path: P
 def test_the_function_dialects_foreach_inside_a_branch_inside_a_foreach_runs_as_stepc_run_does(tmp_path: Path) -> None:
     found = run_like_stepc_run("tests/flows/scopes/functions.py", tmp_path, "branch_foreach")
     assert [size for size, _ in found["bf_end"][1]["summary"]["entries"]] == [200, 301]
+
+
+@pytest.mark.parametrize(
+    ("name", "flow", "inputs"),
+    [("feature-tour.yml", "golden/features.py", {}), ("ModelSelectionFlow.yml", "golden/model_selection.py", {})],
+)
+def test_each_job_downloads_its_ancestors_results_and_nothing_else(
+    name: str, flow: str, inputs: dict[str, Any], tmp_path: Path
+) -> None:
+    """The runs above match `stepc run` with these downloads, so ancestors are enough; here,
+    each job got exactly what its ancestors uploaded, although other jobs had uploaded too."""
+    runner, _ = run_workflow(name, flow, inputs, tmp_path)
+    assert all(r["result"] != "failure" for r in runner.results.values()), runner.logs
+    left_out = set()
+    for job_id, present in runner.present.items():
+        ancestors = runner.closure(job_id)
+        mine = {a for a in present if a.split(".")[1] in ancestors}
+        expected = mine if job_id != "stepc-rollback" else present
+        assert runner.downloads.get(job_id, set()) == expected, job_id
+        left_out |= present - expected
+    assert left_out, "some job ran after a job it does not descend from: the filter left that one out"
+    for job_id, job in runner.jobs.items():  # a job with no ancestor but the parameters job downloads nothing
+        if set(job.get("needs", [])) <= {"stepc-params"}:
+            assert not any("download-artifact" in s.get("uses", "") for s in job["steps"]), job_id
