@@ -95,9 +95,9 @@ def test_mapping_of_features() -> None:
     # retries, backoff, timeouts, resources, GPU and node selector
     count = templates["count"]
     assert count["retryStrategy"] == {
-        "limit": "3", "retryPolicy": "Always", "backoff": {"duration": "2s", "factor": 2}
+        "limit": "3", "retryPolicy": "Always", "backoff": {"duration": "2s", "factor": "2"}
     }  # fmt: skip
-    assert count["activeDeadlineSeconds"] == 300
+    assert count["activeDeadlineSeconds"] == "300"
     assert count["container"]["resources"]["requests"] == {"cpu": "500m", "memory": "256Mi"}
     region = templates["by-region"]["container"]
     assert region["resources"]["limits"]["nvidia.com/gpu"] == "1"
