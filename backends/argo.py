@@ -61,6 +61,8 @@ class ContainerView:
     outputs: list[tuple[str, str, str | None]] = field(default_factory=list)  # name, path, default
     takes_item: bool = False
     annotations: list[tuple[str, str]] = field(default_factory=list)
+    working_dir: str | None = None
+    restricted: bool = False  # the container security context of `security_context`
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,55 @@ class ArgoBackend(Backend):
             "string",
             "stepc-store",
             "a Kubernetes secret whose keys become the store credentials' environment variables; empty to omit",
+        ),
+        "working_dir": Setting(
+            "string",
+            "/app",
+            "every container's working directory: where the image holds the project (the flow path "
+            "`stepc exec` gets is relative to it), as a Dockerfile's `WORKDIR /app` + `COPY . .` puts it",
+        ),
+        "security_context": Setting(
+            "boolean",
+            True,
+            "a restricted security context: pods run as `run_as_user` (runAsNonRoot, RuntimeDefault seccomp), "
+            "containers without privilege escalation or capabilities; false runs the image's own user",
+        ),
+        "run_as_user": Setting(
+            "integer",
+            1000,
+            "the user, group and fsGroup id of the pods under `security_context` (not 0: runAsNonRoot)",
+            minimum=1,
+        ),
+        "pod_gc": Setting(
+            "string",
+            "OnPodSuccess",
+            "when Argo deletes finished pods (`podGC.strategy`; failed pods stay for their logs); "
+            '`"none"` keeps every pod',
+            choices=("OnPodSuccess", "OnPodCompletion", "OnWorkflowSuccess", "OnWorkflowCompletion", "none"),
+        ),
+        "ttl_after_success": Setting(
+            "integer",
+            86400,
+            "seconds a succeeded workflow is kept before Argo deletes it (`ttlStrategy`); 0 keeps it",
+            minimum=0,
+        ),
+        "ttl_after_failure": Setting(
+            "integer",
+            604800,
+            "seconds a failed workflow is kept before Argo deletes it (`ttlStrategy`); 0 keeps it",
+            minimum=0,
+        ),
+        "timezone": Setting(
+            "string",
+            None,
+            "the IANA zone the CronWorkflow reads its schedule in",
+            shown='`[tool.stepc] timezone`, else `"UTC"`',
+        ),
+        "starting_deadline_seconds": Setting(
+            "integer",
+            300,
+            "how many seconds late a missed scheduled run may still start (`startingDeadlineSeconds`)",
+            minimum=0,
         ),
         **KUBERNETES_SETTINGS,
     }
@@ -165,7 +216,13 @@ class ArgoBackend(Backend):
         call = ExecCall("python", pipeline.source, pipeline.name, rollback=True, run_id=RUN_ID, store=self.store)
         rollback_argv = call.argv(ROLLBACK_ORDER)
         rollback = ContainerView(
-            "stepc-rollback", pipeline.image, rollback_argv[:1], rollback_argv[1:], secret=self.secret
+            "stepc-rollback",
+            pipeline.image,
+            rollback_argv[:1],
+            rollback_argv[1:],
+            secret=self.secret,
+            working_dir=self.working_dir,
+            restricted=self.restricted,
         )
         return {
             "kind": "Workflow" if kind == "workflow" else "WorkflowTemplate",
@@ -188,9 +245,41 @@ class ArgoBackend(Backend):
                 for p in pipeline.params
             ],
             "dags": dags,
+            "deadline": pipeline.timeout,
             "containers": [t.container for t in views.values() if t.container is not None],
-            "cron": {"name": wf_name, "schedule": pipeline.schedule} if kind == "cron" and pipeline.schedule else None,
+            "cron": self._cron(wf_name, pipeline) if kind == "cron" and pipeline.schedule else None,
+            "pod": self._pod_policies(),
         }
+
+    def _cron(self, name: str, pipeline: Pipeline) -> dict[str, Any]:
+        return {
+            "name": name,
+            "schedule": pipeline.schedule,
+            "timezone": self.setting("timezone") or self.config.timezone or "UTC",
+            "starting_deadline": self.setting("starting_deadline_seconds"),
+        }
+
+    def _pod_policies(self) -> dict[str, Any]:
+        """podGC, ttlStrategy and the pod security context of the whole workflow."""
+        gc = self.setting("pod_gc")
+        ttl = {
+            "secondsAfterSuccess": self.setting("ttl_after_success"),
+            "secondsAfterFailure": self.setting("ttl_after_failure"),
+        }
+        user = int(self.setting("run_as_user"))
+        return {
+            "gc": None if gc == "none" else gc,
+            "ttl": sorted((k, v) for k, v in ttl.items() if v),
+            "user": user if self.restricted else None,
+        }
+
+    @property
+    def working_dir(self) -> str:
+        return str(self.setting("working_dir"))
+
+    @property
+    def restricted(self) -> bool:
+        return bool(self.setting("security_context"))
 
     def task_view(self, plan: Plan, unit: Unit, done: dict[str, Any]) -> TaskView | None:
         """The unit's task, its dependencies and item left to its frame; None for a lister
@@ -280,6 +369,8 @@ class ArgoBackend(Backend):
             retry=retry,
             deadline=unit.timeout,
             annotations=sorted((k, v) for k, v in notes.items() if v),
+            working_dir=self.working_dir,
+            restricted=self.restricted,
         )
 
     @staticmethod

@@ -53,6 +53,7 @@ class Setting:
     doc: str
     choices: tuple[str, ...] = ()
     shown: str = ""  # the default as the README shows it, when it is not the value itself
+    minimum: int | None = None  # for an integer: the least value it takes
 
     def problem(self, value: Any) -> str | None:
         """Why ``value`` is not a value of this setting, or None when it is."""
@@ -61,7 +62,11 @@ class Setting:
                 return None
             return "one of " + ", ".join(f'"{c}"' for c in self.choices) + f", not {value!r}"
         what, accepts = KINDS[self.kind]
-        return None if accepts(value) else f"{what}, not {value!r}"
+        if not accepts(value):
+            return f"{what}, not {value!r}"
+        if self.minimum is not None and value < self.minimum:
+            return f"at least {self.minimum}, not {value!r}"
+        return None
 
     def default_text(self) -> str:
         if self.shown:

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from tests.argo_models import hera_errors, sdk_errors
+from tests.argo_schema import VERSIONS, validation_errors
 from tests.test_argo import COMPILED, SCOPE_FLOWS, compile_argo, documents
 
 GOLDEN_ARGO = sorted(COMPILED.glob("*.argo.yaml"))
@@ -22,6 +23,8 @@ def assert_models_load(text: str) -> list[dict[str, Any]]:
     for document in docs:
         assert sdk_errors(document) == [], document["kind"]
         assert hera_errors(document) == [], document["kind"]
+        for version in VERSIONS:  # and the schemas as Argo ships them (IntOrString string-only)
+            assert validation_errors(document, version, shipped=True) == [], (version, document["kind"])
     return docs
 
 
