@@ -6,6 +6,7 @@ Targets Argo 3.6+ and 4.x with one output (``schedules:`` list, ``depends``, exp
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -33,7 +34,11 @@ VALUES_DIR = "/tmp/stepc/values"
 RUN_ID = "{{workflow.name}}"  # unique per workflow run, and DNS-safe, so path-safe in the store
 RESERVED_TEMPLATES = frozenset({"main", "stepc-exit", "stepc-rollback"})
 # The order of `stepc exec`'s arguments in a container (see `commands.ExecCall`).
-EXEC_ORDER = ("steps", "items_of", "pipeline", "store", "run_id", "assignments", "item", "foreach_out", "values_out")
+EXEC_ORDER = (
+    "steps", "items_of", "pipeline", "store", "run_id", "assignments", "item", "retry", "foreach_out", "values_out"
+)  # fmt: skip
+# A pod that retries inside `stepc exec --retry` gets this on top of its attempts and waits.
+IN_POD_RETRY_SLACK = 60
 ROLLBACK_ORDER = ("rollback", "pipeline", "run_id", "store")
 
 
@@ -79,6 +84,12 @@ class TaskView:
     with_param: str | None = None
     sequence_count: str | None = None
     item: str | None = None
+
+
+def in_pod_retry(step: Step) -> bool:
+    """Whether the step's retries run inside `stepc exec --retry`: Argo's backoff factor is
+    an IntOrString that the controller reads as a whole number."""
+    return bool(step.retry.times) and not float(step.retry.backoff).is_integer()
 
 
 def parameter_text(param: Parameter) -> str | None:
@@ -168,9 +179,13 @@ class ArgoBackend(Backend):
     def check_capabilities(self, pipeline: Pipeline) -> list[Diagnostic]:
         found = super().check_capabilities(pipeline)
         for step in pipeline.steps:
-            if step.retry.times and not float(step.retry.backoff).is_integer():
-                detail = f"Argo's backoff factor is a whole number, not {step.retry.backoff}"
-                found.append(self.unsupported(pipeline, step, "retry_backoff", detail))
+            if in_pod_retry(step):
+                detail = (
+                    f"Argo's retryStrategy takes a whole backoff factor, not {step.retry.backoff}, so "
+                    "`stepc exec --retry` retries the step inside its pod: an attempt that ends the pod "
+                    "(a crash, eviction, the pod's deadline) is not retried"
+                )
+                found.append(self.partly_supported(pipeline, step, "retry_backoff", detail))
         found.extend(self.group_timeout_warnings(pipeline))
         plan = self.plan(pipeline)
         for frame, cycle in self._frames(plan).cycles():
@@ -325,6 +340,7 @@ class ArgoBackend(Backend):
 
     def _container(self, plan: Plan, unit: Unit, takes_item: bool) -> ContainerView:
         outputs = sorted({a for _, a in (*unit.feeds, *plan.nested_feeds(unit))})
+        in_pod = any(in_pod_retry(s) for s in unit.steps)
         call = ExecCall(
             "python",
             plan.pipeline.source,
@@ -336,11 +352,16 @@ class ArgoBackend(Backend):
             item="{{inputs.parameters.item}}" if takes_item else None,
             foreach_out=FOREACH_DIR if outputs else None,
             values_out=VALUES_DIR if unit.values else None,
+            retry=in_pod,
         )
         argv = call.argv(EXEC_ORDER)
         pod = self.resources_view(plan, unit)
         retry = None
-        if unit.retry.times:
+        deadline = unit.timeout
+        if in_pod:  # the pod's deadline covers every attempt and wait (each attempt stops at its own)
+            worst = unit.worst_seconds
+            deadline = None if worst is None else math.ceil(worst) + IN_POD_RETRY_SLACK
+        elif unit.retry.times:
             retry = RetryView(unit.retry.times)
             if unit.retry.delay or unit.retry.backoff != 1:
                 retry = RetryView(
@@ -367,7 +388,7 @@ class ArgoBackend(Backend):
             limits=sorted(pod.limits.items()),
             node_selector=sorted(pod.node_selector.items()),
             retry=retry,
-            deadline=unit.timeout,
+            deadline=deadline,
             annotations=sorted((k, v) for k, v in notes.items() if v),
             working_dir=self.working_dir,
             restricted=self.restricted,

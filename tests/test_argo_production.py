@@ -6,6 +6,11 @@ the argo-workflows SDK and Hera."""
 from __future__ import annotations
 
 import json
+import math
+import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -160,3 +165,64 @@ def test_the_pipeline_timeout_is_in_the_ir_only_when_set(tmp_path: Path) -> None
     assert from_dict(ir).timeout == 90
     plain = stepc("ir", "golden/etl_branches.py")
     assert '\n  "timeout"' not in plain.stdout
+
+
+FLAKY = """import os
+from stepc import pipeline, step
+
+
+@step(outputs=["n"], retry={"times": 2, "delay": 0.2, "backoff": 1.5}, timeout=20)
+def flaky():
+    attempt = int(os.environ["STEPC_ATTEMPT"])
+    if attempt < 3:
+        raise RuntimeError(f"attempt {attempt} fails")
+    return attempt
+
+
+@step(inputs=["n"], retry={"times": 1, "delay": 2, "backoff": 2})
+def after(n):
+    print("got", n)
+
+
+pipeline("flaky", steps=[flaky, after])
+"""
+
+
+def test_a_fractional_backoff_retries_inside_stepc_exec(tmp_path: Path) -> None:
+    (tmp_path / "flow.py").write_text(FLAKY, encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\n', encoding="utf-8")
+    result = stepc("compile", "flow.py", "--target", "argo", "-o", "-", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert re.search(
+        r"flow\.py:6:1: warning\[T101\]: step 'flaky' uses a retry backoff factor, .*not 1\.5, so "
+        r"`stepc exec --retry` retries the step inside its pod",
+        result.stderr,
+    )
+    (workflow,) = checked(result.stdout)
+    templates = {t["name"]: t for t in workflow["spec"]["templates"]}
+    flaky, after = templates["flaky"], templates["after"]
+    assert "retryStrategy" not in flaky and flaky["container"]["args"][-1] == "--retry"
+    # every attempt's timeout and the waits (0.2 s, then 0.3 s), and a minute to start
+    assert flaky["activeDeadlineSeconds"] == str(math.ceil(3 * 20 + 0.2 + 0.3) + 60)
+    # a whole factor stays Argo's own
+    assert after["retryStrategy"]["backoff"] == {"duration": "2s", "factor": "2"}
+    assert "--retry" not in after["container"]["args"]
+    # what the pod runs, run here as the engine would (its placeholders filled in): the
+    # retries happen inside this one call
+    words = [w.replace("{{workflow.name}}", "run-1") for w in flaky["container"]["args"]]
+    store = (tmp_path / "store").as_uri()
+    words[words.index("--store") + 1] = store
+    started = time.monotonic()
+    run = subprocess.run([sys.executable, *words], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    control = json.loads(run.stdout.strip().splitlines()[-1])
+    assert control["status"] == "succeeded" and control["attempt"] == 3
+    assert "attempt 1 failed" in run.stderr and "attempt 2 failed" in run.stderr
+    assert time.monotonic() - started >= 0.5  # it waited between the attempts
+
+
+def test_with_strict_the_fractional_backoff_warning_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "flow.py").write_text(FLAKY, encoding="utf-8")
+    result = stepc("compile", "flow.py", "--target", "argo", "-o", "out", "--strict", cwd=tmp_path)
+    assert result.returncode == 1 and "retry backoff factor" in result.stderr
+    assert not (tmp_path / "out").exists()
