@@ -20,6 +20,7 @@ from stepc.runtime.plan import artifact_refs
 from .argo_expr import ValueRefs, artifact_when, task_output, when_tag
 from .argo_lint import lint_documents
 from .argo_scopes import Frames
+from .argo_text import LBRACE_ENV, json_text, kube_text, needs_lbrace, shown_text
 from .base import ALL_FEATURES, CACHE_NOTE, Backend, GeneratedFile, file_stem
 from .commands import ExecCall
 from .kubernetes import KUBERNETES_SETTINGS, PodResources, pod_resources
@@ -31,6 +32,9 @@ DNS_LABEL = NameRule(63, re.compile(r"[^a-z0-9-]"))
 PARAM_NAME = NameRule(200, re.compile(r"[^A-Za-z0-9_-]"), lower=False, start=re.compile(r"[A-Za-z0-9]"))
 FOREACH_DIR = "/tmp/stepc/foreach"
 VALUES_DIR = "/tmp/stepc/values"
+# The characters of an image reference (registry[:port]/repository[:tag][@digest]): no
+# whitespace, brace or `$`, so no template tag either.
+IMAGE_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@+-]*")
 RUN_ID = "{{workflow.name}}"  # unique per workflow run, and DNS-safe, so path-safe in the store
 RESERVED_TEMPLATES = frozenset({"main", "stepc-exit", "stepc-rollback"})
 # The order of `stepc exec`'s arguments in a container (see `commands.ExecCall`).
@@ -93,11 +97,24 @@ def in_pod_retry(step: Step) -> bool:
 
 
 def parameter_text(param: Parameter) -> str | None:
-    """A parameter default as Argo's string value (JSON for lists, dicts and bools)."""
+    """A parameter default as Argo's string value (JSON for lists, dicts and bools), escaped
+    as it reaches `stepc exec`'s arguments (see `argo_text.kube_text`)."""
     if param.required:
         return None
     value = thaw(param.default)
-    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return kube_text(value if isinstance(value, str) else json.dumps(value, sort_keys=True))
+
+
+def container_env(
+    pairs: Iterable[tuple[str, str]], argv: list[str], params: Iterable[str | None]
+) -> list[tuple[str, str]]:
+    """The env of a container: the user's values escaped, after the one variable that spells
+    a brace (`argo_text.LBRACE_ENV`) when its args, env or the defaults of the parameters it
+    reads use it (Kubernetes expands a variable only after those declared before it)."""
+    env = [(k, kube_text(v)) for k, v in pairs]
+    if needs_lbrace([*argv, *(v for _, v in env), *(p for p in params if p is not None)]):
+        env.insert(0, (LBRACE_ENV, "{"))
+    return env
 
 
 class ArgoBackend(Backend):
@@ -187,6 +204,10 @@ class ArgoBackend(Backend):
                 )
                 found.append(self.partly_supported(pipeline, step, "retry_backoff", detail))
         found.extend(self.group_timeout_warnings(pipeline))
+        for step in pipeline.steps:
+            if not IMAGE_REFERENCE.fullmatch(step.image):
+                detail = f"{step.image!r} is not a container image reference (Argo would read braces as a template tag)"
+                found.append(self.unsupported(pipeline, step, "image", detail))
         plan = self.plan(pipeline)
         for frame, cycle in self._frames(plan).cycles():
             unit = next(u for u in plan.units if u.name in cycle or u.first.scope == frame.path)
@@ -228,13 +249,21 @@ class ArgoBackend(Backend):
         wf_name = assign_names([pipeline.name], NameRule(limit, DNS_LABEL.invalid))[pipeline.name]
         views = {t.name: t for t in self.walk(plan) if t is not None}
         dags = self._frames(plan).dags(views, TaskView("", "", None, None, None))
-        call = ExecCall("python", pipeline.source, pipeline.name, rollback=True, run_id=RUN_ID, store=self.store)
+        call = ExecCall(
+            "python",
+            kube_text(pipeline.source),
+            kube_text(pipeline.name),
+            rollback=True,
+            run_id=RUN_ID,
+            store=kube_text(self.store),
+        )
         rollback_argv = call.argv(ROLLBACK_ORDER)
         rollback = ContainerView(
             "stepc-rollback",
             pipeline.image,
             rollback_argv[:1],
             rollback_argv[1:],
+            env=container_env((), rollback_argv, ()),
             secret=self.secret,
             working_dir=self.working_dir,
             restricted=self.restricted,
@@ -246,8 +275,8 @@ class ArgoBackend(Backend):
             "namespace": self.setting("namespace"),
             "service_account": self.setting("service_account"),
             "label": wf_name,
-            "source": pipeline.source,
-            "description": pipeline.description,
+            "source": shown_text(pipeline.source),
+            "description": shown_text(pipeline.description),
             "on_exit": "stepc-exit" if plan.has_rollback else None,
             "rollback": rollback,
             "parameters": [
@@ -255,7 +284,7 @@ class ArgoBackend(Backend):
                     "name": p.name,
                     "value": parameter_text(p),
                     "enum": ["true", "false"] if p.type == "bool" else None,
-                    "description": p.description or f"{p.type} parameter",
+                    "description": shown_text(p.description or f"{p.type} parameter"),
                 }
                 for p in pipeline.params
             ],
@@ -343,10 +372,10 @@ class ArgoBackend(Backend):
         in_pod = any(in_pod_retry(s) for s in unit.steps)
         call = ExecCall(
             "python",
-            plan.pipeline.source,
-            plan.pipeline.name,
-            steps=tuple(s.name for s in unit.steps),
-            store=self.store,
+            kube_text(plan.pipeline.source),
+            kube_text(plan.pipeline.name),
+            steps=tuple(kube_text(s.name) for s in unit.steps),
+            store=kube_text(self.store),
             run_id=RUN_ID,
             assignments=self._assignments(unit.steps),
             item="{{inputs.parameters.item}}" if takes_item else None,
@@ -368,18 +397,22 @@ class ArgoBackend(Backend):
                     unit.retry.times, duration=f"{max(1, round(unit.retry.delay))}s", factor=int(unit.retry.backoff)
                 )
         notes = {
-            "stepc.dev/steps": ", ".join(s.name for s in unit.steps),
-            "stepc.dev/description": " / ".join(s.description for s in unit.steps if s.description),
+            "stepc.dev/steps": shown_text(", ".join(s.name for s in unit.steps)),
+            "stepc.dev/description": shown_text(" / ".join(s.description for s in unit.steps if s.description)),
         }
         tags = {k: v for s in unit.steps for k, v in s.tags}
         if tags:
-            notes["stepc.dev/tags"] = json.dumps(tags, sort_keys=True, ensure_ascii=False)
+            notes["stepc.dev/tags"] = json_text(tags)
         return ContainerView(
             name=unit.name,
             image=unit.first.image,
             command=argv[:1],
             args=argv[1:],
-            env=sorted({kv for step in unit.steps for kv in step.env}),
+            env=container_env(
+                sorted({kv for step in unit.steps for kv in step.env}),
+                argv,
+                [parameter_text(plan.params[name]) for name in sorted(parameters_read(unit.steps))],
+            ),
             secret=self.secret,
             takes_item=takes_item,
             outputs=[(f"items-{a}", f"{FOREACH_DIR}/{a}.json", None) for a in outputs]

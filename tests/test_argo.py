@@ -10,6 +10,7 @@ import pytest
 import yaml
 from stepc.backends.argo_lint import lint_documents
 
+from tests.argo_engine import container_env, kube_expand
 from tests.argo_schema import VERSIONS, validation_errors
 from tests.helpers import FLOWS, GOLDEN, stepc
 
@@ -163,7 +164,9 @@ def test_hostile_strings_cannot_break_or_inject(tmp_path: Path) -> None:
         assert validation_errors(workflow, version) == []
     assert lint_documents(text) == []
     params = {p["name"]: p["value"] for p in workflow["spec"]["arguments"]["parameters"]}
-    assert [params[f"p{i}"] for i in range(len(HOSTILE))] == HOSTILE  # every value survives intact
+    # every value survives intact, once Kubernetes expanded `$(STEPC_LBRACE)` and `$$`
+    lbrace = {"STEPC_LBRACE": "{"}
+    assert [kube_expand(params[f"p{i}"], lbrace) for i in range(len(HOSTILE))] == HOSTILE
     templates = workflow["spec"]["templates"][1:]
     names = [t["name"] for t in templates]
     assert len(set(names)) == len(names) and all(len(n) <= 63 for n in names)
@@ -174,8 +177,8 @@ def test_hostile_strings_cannot_break_or_inject(tmp_path: Path) -> None:
         for arg in container["args"]:
             # values reach `stepc exec` only as Argo parameter references, one argv entry each
             assert not any(h in arg for h in HOSTILE[2:]) or arg.startswith("golden")
-        envs = {e["name"]: e["value"] for e in container.get("env", [])}
-        assert set(envs.values()) <= set(HOSTILE)
+        envs = container_env(container)
+        assert {v for k, v in envs.items() if k != "STEPC_LBRACE"} <= set(HOSTILE)
     whens = [t["when"] for t in workflow["spec"]["templates"][0]["dag"]["tasks"]]
     for when in whens:
         assert when.startswith("{{=") and when.endswith("}}") and when.count("}}") == 1
