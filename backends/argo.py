@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import math
 import re
+import zoneinfo
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Any, ClassVar
 
 from stepc.diagnostics import Diagnostic
@@ -26,7 +28,7 @@ from .commands import ExecCall
 from .kubernetes import KUBERNETES_SETTINGS, PodResources, pod_resources
 from .naming import NameRule, assign_names
 from .plan import NameScheme, Plan, Unit
-from .settings import Setting
+from .settings import Setting, key_line, shown_path
 
 DNS_LABEL = NameRule(63, re.compile(r"[^a-z0-9-]"))
 PARAM_NAME = NameRule(200, re.compile(r"[^A-Za-z0-9_-]"), lower=False, start=re.compile(r"[A-Za-z0-9]"))
@@ -90,6 +92,26 @@ class TaskView:
     item: str | None = None
 
 
+def _no_tag(value: Any) -> str | None:
+    """A setting's rule: no ``{{`` in a value Argo reads (it would be a template tag)."""
+    texts = [*value.keys(), *value.values()] if isinstance(value, dict) else [value]
+    return "a text without `{{` (Argo would read it as a template tag)" if any("{{" in str(t) for t in texts) else None
+
+
+@cache
+def _zones() -> frozenset[str]:
+    try:
+        return frozenset(zoneinfo.available_timezones())
+    except (OSError, ValueError):  # no time zone database here: take the name as written
+        return frozenset()
+
+
+def _zone(value: Any) -> str | None:
+    """A setting's rule: an IANA time zone name (when this machine has the database to tell)."""
+    zones = _zones()
+    return 'an IANA time zone such as "UTC" or "Europe/Helsinki"' if zones and value not in zones else None
+
+
 def in_pod_retry(step: Step) -> bool:
     """Whether the step's retries run inside `stepc exec --retry`: Argo's backoff factor is
     an IntOrString that the controller reads as a whole number."""
@@ -132,19 +154,21 @@ class ArgoBackend(Backend):
             choices=("workflow", "template", "cron"),
             shown="`cron` with a schedule, else `workflow`",
         ),
-        "namespace": Setting("string", None, "`metadata.namespace` of the documents"),
-        "service_account": Setting("string", None, "the service account the pods run as"),
+        "namespace": Setting("string", None, "`metadata.namespace` of the documents", check=_no_tag),
+        "service_account": Setting("string", None, "the service account the pods run as", check=_no_tag),
         "store": Setting("string", "s3://stepc/store", "the shared artifact store URL"),
         "store_secret": Setting(
             "string",
             "stepc-store",
             "a Kubernetes secret whose keys become the store credentials' environment variables; empty to omit",
+            check=_no_tag,
         ),
         "working_dir": Setting(
             "string",
             "/app",
             "every container's working directory: where the image holds the project (the flow path "
             "`stepc exec` gets is relative to it), as a Dockerfile's `WORKDIR /app` + `COPY . .` puts it",
+            check=_no_tag,
         ),
         "security_context": Setting(
             "boolean",
@@ -182,6 +206,7 @@ class ArgoBackend(Backend):
             None,
             "the IANA zone the CronWorkflow reads its schedule in",
             shown='`[tool.stepc] timezone`, else `"UTC"`',
+            check=_zone,
         ),
         "starting_deadline_seconds": Setting(
             "integer",
@@ -189,12 +214,13 @@ class ArgoBackend(Backend):
             "how many seconds late a missed scheduled run may still start (`startingDeadlineSeconds`)",
             minimum=0,
         ),
-        **KUBERNETES_SETTINGS,
+        **{key: replace(s, check=_no_tag) for key, s in KUBERNETES_SETTINGS.items()},
     }
     NAMES: ClassVar[NameScheme] = NameScheme(DNS_LABEL, RESERVED_TEMPLATES, values=PARAM_NAME)
 
     def check_capabilities(self, pipeline: Pipeline) -> list[Diagnostic]:
         found = super().check_capabilities(pipeline)
+        found.extend(self._project_timezone())
         for step in pipeline.steps:
             if in_pod_retry(step):
                 detail = (
@@ -222,6 +248,28 @@ class ArgoBackend(Backend):
                 detail = f"the steps of group '{unit.first.group}' run in one pod, so they need one image"
                 found.append(self.unsupported(pipeline, unit.steps[1], "group", detail))
         return found
+
+    def _project_timezone(self) -> list[Diagnostic]:
+        """T103 for a ``[tool.stepc] timezone`` that is no time zone (this target reads it)."""
+        raw = self.config.settings.get("timezone")
+        wanted = "a string" if not isinstance(raw, str) else _zone(raw)
+        if raw is None or wanted is None:
+            return []
+        path = self.config.file
+        in_pyproject = path is None or path.name == "pyproject.toml"
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines() if path is not None else []
+        except (OSError, UnicodeDecodeError):
+            lines = []
+        if in_pyproject:
+            line = key_line(lines, "[tool.stepc]", "timezone")
+        else:  # stepc.toml: the top-level keys come before the first table
+            top = [n for n, text in enumerate(lines, 1) if text.strip().startswith("timezone")]
+            line = top[0] if top else 1
+        text = lines[line - 1] if 0 < line <= len(lines) else ""
+        message = f"setting 'timezone' in {'[tool.stepc]' if in_pyproject else 'stepc.toml'} is {wanted}, not {raw!r}"
+        shown = shown_path(path) if path is not None else "pyproject.toml"
+        return [Diagnostic("T103", message, shown, line, 1, source_line=text)]
 
     def units(self, pipeline: Pipeline) -> list[Unit]:
         return list(self.plan(pipeline).units)

@@ -54,6 +54,8 @@ class Setting:
     choices: tuple[str, ...] = ()
     shown: str = ""  # the default as the README shows it, when it is not the value itself
     minimum: int | None = None  # for an integer: the least value it takes
+    # A target's own rule on a value of the right kind: what it must be, or None when it is.
+    check: Callable[[Any], str | None] | None = None
 
     def problem(self, value: Any) -> str | None:
         """Why ``value`` is not a value of this setting, or None when it is."""
@@ -66,7 +68,8 @@ class Setting:
             return f"{what}, not {value!r}"
         if self.minimum is not None and value < self.minimum:
             return f"at least {self.minimum}, not {value!r}"
-        return None
+        wanted = self.check(value) if self.check is not None else None
+        return None if wanted is None else f"{wanted}, not {value!r}"
 
     def default_text(self) -> str:
         if self.shown:
@@ -124,6 +127,11 @@ def _key_line(lines: list[str], header: str, key: str) -> int:
         if re.match(re.escape(key) + r"\s*=|\"" + re.escape(key) + r"\"\s*=", text):
             return number
     return start or 1
+
+
+# What other checks of a config file (a target's, of a top-level key it reads) use too.
+key_line = _key_line
+shown_path = _shown_path
 
 
 def check_settings(config: Config, target: str, table: Mapping[str, Setting]) -> list[Diagnostic]:

@@ -137,6 +137,10 @@ def test_the_argo_timezone_wins_over_the_project_one(tmp_path: Path) -> None:
         ("timezone = 9", "setting 'timezone' in [tool.stepc.argo] is a string, not 9"),
         ("workdir = '/app'", "unknown setting 'workdir' in [tool.stepc.argo]"),
         ("starting_deadline_seconds = '5m'", "setting 'starting_deadline_seconds' in [tool.stepc.argo] is a whole"),
+        ("timezone = 'Mars/Olympus'", "setting 'timezone' in [tool.stepc.argo] is an IANA time zone such as"),
+        ("working_dir = '/w/{{workflow.name}}'", "setting 'working_dir' in [tool.stepc.argo] is a text without `{{`"),
+        ("gpu_node_selector = {pool = '{{x}}'}", "setting 'gpu_node_selector' in [tool.stepc.argo] is a text without"),
+        ("namespace = '{{workflow.namespace}}'", "setting 'namespace' in [tool.stepc.argo] is a text without `{{`"),
     ],
 )
 def test_a_mistyped_setting_is_t103(tmp_path: Path, line: str, message: str) -> None:
@@ -226,3 +230,27 @@ def test_with_strict_the_fractional_backoff_warning_is_an_error(tmp_path: Path) 
     result = stepc("compile", "flow.py", "--target", "argo", "-o", "out", "--strict", cwd=tmp_path)
     assert result.returncode == 1 and "retry backoff factor" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "wanted"),
+    [("'Nowhere/City'", "an IANA time zone such as"), ("3", "a string, not 3")],
+)
+def test_a_project_timezone_that_is_no_zone_is_t103(tmp_path: Path, value: str, wanted: str) -> None:
+    root = project(tmp_path, f"\n[tool.stepc]\nimage = 'python:3.12'\ntimezone = {value}\n")
+    result = stepc("compile", "flow.py", "--target", "argo", "-o", "out", cwd=root)
+    assert result.returncode == 1
+    assert f"pyproject.toml:6:1: error[T103]: setting 'timezone' in [tool.stepc] is {wanted}" in result.stderr
+    assert not (root / "out").exists()
+
+
+def test_a_stepc_toml_timezone(tmp_path: Path) -> None:
+    (tmp_path / "flow.py").write_text(FLOW.replace("{extra}", ""), encoding="utf-8")
+    (tmp_path / "stepc.toml").write_text("timezone = 'America/New_York'\n\n[argo]\npod_gc = 'OnPodCompletion'\n")
+    template, cron = checked(compile_argo("flow.py", cwd=tmp_path))
+    assert cron["spec"]["timezone"] == "America/New_York"
+    assert template["spec"]["podGC"] == {"strategy": "OnPodCompletion"}
+    (tmp_path / "stepc.toml").write_text("# zone\ntimezone = 'Atlantis'\n")
+    result = stepc("compile", "flow.py", "--target", "argo", "-o", "-", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "stepc.toml:2:1: error[T103]: setting 'timezone' in stepc.toml is an IANA time zone" in result.stderr
