@@ -230,10 +230,13 @@ class ArgoBackend(Backend):
                 )
                 found.append(self.partly_supported(pipeline, step, "retry_backoff", detail))
         found.extend(self.group_timeout_warnings(pipeline))
-        for step in pipeline.steps:
-            if not IMAGE_REFERENCE.fullmatch(step.image):
-                detail = f"{step.image!r} is not a container image reference (Argo would read braces as a template tag)"
-                found.append(self.unsupported(pipeline, step, "image", detail))
+        pods: list[tuple[Step | None, str]] = [(s, s.image) for s in pipeline.steps]
+        if any(s.rollback for s in pipeline.steps):
+            pods.append((None, pipeline.image))  # the rollback's pod runs the pipeline's image
+        for at, image in pods:
+            if not IMAGE_REFERENCE.fullmatch(image):
+                detail = f"{image!r} is not a container image reference (Argo would read braces as a template tag)"
+                found.append(self.unsupported(pipeline, at, "image", detail))
         plan = self.plan(pipeline)
         for frame, cycle in self._frames(plan).cycles():
             unit = next(u for u in plan.units if u.name in cycle or u.first.scope == frame.path)

@@ -247,3 +247,16 @@ def test_class_dialect_help_and_docstring(tmp_path: Path, text: str) -> None:
     (param,) = workflow["spec"]["arguments"]["parameters"]
     assert kube_expand(param["value"], {"STEPC_LBRACE": "{"}) == text
     assert "{{" not in param["description"] and "%7B" in param["description"]
+
+
+def test_the_rollbacks_image_is_checked_too(tmp_path: Path) -> None:
+    (tmp_path / "flow.py").write_text(
+        "from stepc import pipeline, step\n\n\ndef undo(**outputs):\n    pass\n\n\n"
+        "@step(image='python:3.12', rollback='undo')\ndef a():\n    pass\n\n\n"
+        "pipeline('p', steps=[a], image='python:{{workflow.name}}')\n",
+        encoding="utf-8",
+    )
+    result = stepc("compile", "flow.py", "--target", "argo", "-o", "out", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "flow.py:1:1: error[T101]: pipeline 'p' has an image of its own" in result.stderr
+    assert "'python:{{workflow.name}}' is not a container image reference" in result.stderr
