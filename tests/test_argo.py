@@ -265,3 +265,12 @@ def test_the_lint_catches_an_output_read_without_its_producer() -> None:
     assert any("without depending on it" in p for p in lint_documents(broken))
     undeclared = text.replace("outputs.parameters.items-members}}", "outputs.parameters.items-memberz}}")
     assert any("does not declare" in p for p in lint_documents(undeclared))
+
+
+def test_the_lint_catches_a_template_tag_left_open() -> None:
+    text = (COMPILED / "etl-branches.argo.yaml").read_text(encoding="utf-8")
+    assert lint_documents(text) == []
+    broken = text.replace('"{{workflow.name}}"', '"{{workflow.name"', 1)
+    assert any("template tag not closed" in p for p in lint_documents(broken))
+    nested = text.replace('"{{workflow.name}}"', '"{{work{{flow.name}}"', 1)
+    assert any("template tag not closed" in p for p in lint_documents(nested))
