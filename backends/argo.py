@@ -6,9 +6,12 @@ Targets Argo 3.6+ and 4.x with one output (``schedules:`` list, ``depends``, exp
 from __future__ import annotations
 
 import json
+import math
 import re
+import zoneinfo
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Any, ClassVar
 
 from stepc.diagnostics import Diagnostic
@@ -19,21 +22,29 @@ from stepc.runtime.plan import artifact_refs
 from .argo_expr import ValueRefs, artifact_when, task_output, when_tag
 from .argo_lint import lint_documents
 from .argo_scopes import Frames
+from .argo_text import LBRACE_ENV, json_text, kube_text, needs_lbrace, shown_text
 from .base import ALL_FEATURES, CACHE_NOTE, Backend, GeneratedFile, file_stem
 from .commands import ExecCall
 from .kubernetes import KUBERNETES_SETTINGS, PodResources, pod_resources
 from .naming import NameRule, assign_names
 from .plan import NameScheme, Plan, Unit
-from .settings import Setting
+from .settings import Setting, key_line, shown_path
 
 DNS_LABEL = NameRule(63, re.compile(r"[^a-z0-9-]"))
 PARAM_NAME = NameRule(200, re.compile(r"[^A-Za-z0-9_-]"), lower=False, start=re.compile(r"[A-Za-z0-9]"))
 FOREACH_DIR = "/tmp/stepc/foreach"
 VALUES_DIR = "/tmp/stepc/values"
+# The characters of an image reference (registry[:port]/repository[:tag][@digest]): no
+# whitespace, brace or `$`, so no template tag either.
+IMAGE_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@+-]*")
 RUN_ID = "{{workflow.name}}"  # unique per workflow run, and DNS-safe, so path-safe in the store
 RESERVED_TEMPLATES = frozenset({"main", "stepc-exit", "stepc-rollback"})
 # The order of `stepc exec`'s arguments in a container (see `commands.ExecCall`).
-EXEC_ORDER = ("steps", "items_of", "pipeline", "store", "run_id", "assignments", "item", "foreach_out", "values_out")
+EXEC_ORDER = (
+    "steps", "items_of", "pipeline", "store", "run_id", "assignments", "item", "retry", "foreach_out", "values_out"
+)  # fmt: skip
+# A pod that retries inside `stepc exec --retry` gets this on top of its attempts and waits.
+IN_POD_RETRY_SLACK = 60
 ROLLBACK_ORDER = ("rollback", "pipeline", "run_id", "store")
 
 
@@ -61,6 +72,8 @@ class ContainerView:
     outputs: list[tuple[str, str, str | None]] = field(default_factory=list)  # name, path, default
     takes_item: bool = False
     annotations: list[tuple[str, str]] = field(default_factory=list)
+    working_dir: str | None = None
+    restricted: bool = False  # the container security context of `security_context`
 
 
 @dataclass(frozen=True)
@@ -79,12 +92,55 @@ class TaskView:
     item: str | None = None
 
 
+def _no_tag(value: Any) -> str | None:
+    """A setting's rule: no ``{{`` in a value Argo reads (it would be a template tag)."""
+    texts = [*value.keys(), *value.values()] if isinstance(value, dict) else [value]
+    if not any("{{" in str(t) for t in texts):
+        return None
+    return f"a text without `{{{{` (Argo would read it as a template tag), not {value!r}"
+
+
+@cache
+def _zones() -> frozenset[str]:
+    try:
+        return frozenset(zoneinfo.available_timezones())
+    except (OSError, ValueError):  # no time zone database here: take the name as written
+        return frozenset()
+
+
+def _zone(value: Any) -> str | None:
+    """A setting's rule: an IANA time zone name (when this machine has the database to tell)."""
+    zones = _zones()
+    if not zones or value in zones:
+        return None
+    return f'an IANA time zone such as "UTC" or "Europe/Helsinki", not {value!r}'
+
+
+def in_pod_retry(step: Step) -> bool:
+    """Whether the step's retries run inside `stepc exec --retry`: Argo's backoff factor is
+    an IntOrString that the controller reads as a whole number."""
+    return bool(step.retry.times) and not float(step.retry.backoff).is_integer()
+
+
 def parameter_text(param: Parameter) -> str | None:
-    """A parameter default as Argo's string value (JSON for lists, dicts and bools)."""
+    """A parameter default as Argo's string value (JSON for lists, dicts and bools), escaped
+    as it reaches `stepc exec`'s arguments (see `argo_text.kube_text`)."""
     if param.required:
         return None
     value = thaw(param.default)
-    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return kube_text(value if isinstance(value, str) else json.dumps(value, sort_keys=True))
+
+
+def container_env(
+    pairs: Iterable[tuple[str, str]], argv: list[str], params: Iterable[str | None]
+) -> list[tuple[str, str]]:
+    """The env of a container: the user's values escaped, after the one variable that spells
+    a brace (`argo_text.LBRACE_ENV`) when its args, env or the defaults of the parameters it
+    reads use it (Kubernetes expands a variable only after those declared before it)."""
+    env = [(k, kube_text(v)) for k, v in pairs]
+    if needs_lbrace([*argv, *(v for _, v in env), *(p for p in params if p is not None)]):
+        env.insert(0, (LBRACE_ENV, "{"))
+    return env
 
 
 class ArgoBackend(Backend):
@@ -102,25 +158,89 @@ class ArgoBackend(Backend):
             choices=("workflow", "template", "cron"),
             shown="`cron` with a schedule, else `workflow`",
         ),
-        "namespace": Setting("string", None, "`metadata.namespace` of the documents"),
-        "service_account": Setting("string", None, "the service account the pods run as"),
+        "namespace": Setting("string", None, "`metadata.namespace` of the documents", check=_no_tag),
+        "service_account": Setting("string", None, "the service account the pods run as", check=_no_tag),
         "store": Setting("string", "s3://stepc/store", "the shared artifact store URL"),
         "store_secret": Setting(
             "string",
             "stepc-store",
             "a Kubernetes secret whose keys become the store credentials' environment variables; empty to omit",
+            check=_no_tag,
         ),
-        **KUBERNETES_SETTINGS,
+        "working_dir": Setting(
+            "string",
+            "/app",
+            "every container's working directory: where the image holds the project (the flow path "
+            "`stepc exec` gets is relative to it), as a Dockerfile's `WORKDIR /app` + `COPY . .` puts it",
+            check=_no_tag,
+        ),
+        "security_context": Setting(
+            "boolean",
+            True,
+            "a restricted security context: pods run as `run_as_user` (runAsNonRoot, RuntimeDefault seccomp), "
+            "containers without privilege escalation or capabilities; false runs the image's own user",
+        ),
+        "run_as_user": Setting(
+            "integer",
+            1000,
+            "the user, group and fsGroup id of the pods under `security_context` (not 0: runAsNonRoot)",
+            minimum=1,
+        ),
+        "pod_gc": Setting(
+            "string",
+            "OnPodSuccess",
+            "when Argo deletes finished pods (`podGC.strategy`; failed pods stay for their logs); "
+            '`"none"` keeps every pod',
+            choices=("OnPodSuccess", "OnPodCompletion", "OnWorkflowSuccess", "OnWorkflowCompletion", "none"),
+        ),
+        "ttl_after_success": Setting(
+            "integer",
+            86400,
+            "seconds a succeeded workflow is kept before Argo deletes it (`ttlStrategy`); 0 keeps it",
+            minimum=0,
+        ),
+        "ttl_after_failure": Setting(
+            "integer",
+            604800,
+            "seconds a failed workflow is kept before Argo deletes it (`ttlStrategy`); 0 keeps it",
+            minimum=0,
+        ),
+        "timezone": Setting(
+            "string",
+            None,
+            "the IANA zone the CronWorkflow reads its schedule in",
+            shown='`[tool.stepc] timezone`, else `"UTC"`',
+            check=_zone,
+        ),
+        "starting_deadline_seconds": Setting(
+            "integer",
+            300,
+            "how many seconds late a missed scheduled run may still start (`startingDeadlineSeconds`)",
+            minimum=0,
+        ),
+        **{key: replace(s, check=_no_tag) for key, s in KUBERNETES_SETTINGS.items()},
     }
     NAMES: ClassVar[NameScheme] = NameScheme(DNS_LABEL, RESERVED_TEMPLATES, values=PARAM_NAME)
 
     def check_capabilities(self, pipeline: Pipeline) -> list[Diagnostic]:
         found = super().check_capabilities(pipeline)
+        found.extend(self._project_timezone())
         for step in pipeline.steps:
-            if step.retry.times and not float(step.retry.backoff).is_integer():
-                detail = f"Argo's backoff factor is a whole number, not {step.retry.backoff}"
-                found.append(self.unsupported(pipeline, step, "retry_backoff", detail))
+            if in_pod_retry(step):
+                detail = (
+                    f"Argo's retryStrategy takes a whole backoff factor, not {step.retry.backoff}, so "
+                    "`stepc exec --retry` retries the step inside its pod: an attempt that ends the pod "
+                    "(a crash, eviction, the pod's deadline) is not retried"
+                )
+                found.append(self.partly_supported(pipeline, step, "retry_backoff", detail))
         found.extend(self.group_timeout_warnings(pipeline))
+        pods: list[tuple[Step | None, str]] = [(s, s.image) for s in pipeline.steps]
+        if any(s.rollback for s in pipeline.steps):
+            pods.append((None, pipeline.image))  # the rollback's pod runs the pipeline's image
+        for at, image in pods:
+            if not IMAGE_REFERENCE.fullmatch(image):
+                detail = f"{image!r} is not a container image reference (Argo would read braces as a template tag)"
+                found.append(self.unsupported(pipeline, at, "image", detail))
         plan = self.plan(pipeline)
         for frame, cycle in self._frames(plan).cycles():
             unit = next(u for u in plan.units if u.name in cycle or u.first.scope == frame.path)
@@ -135,6 +255,28 @@ class ArgoBackend(Backend):
                 detail = f"the steps of group '{unit.first.group}' run in one pod, so they need one image"
                 found.append(self.unsupported(pipeline, unit.steps[1], "group", detail))
         return found
+
+    def _project_timezone(self) -> list[Diagnostic]:
+        """T103 for a ``[tool.stepc] timezone`` that is no time zone (this target reads it)."""
+        raw = self.config.settings.get("timezone")
+        wanted = f"a string, not {raw!r}" if not isinstance(raw, str) else _zone(raw)
+        if raw is None or wanted is None:
+            return []
+        path = self.config.file
+        in_pyproject = path is None or path.name == "pyproject.toml"
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines() if path is not None else []
+        except (OSError, UnicodeDecodeError):
+            lines = []
+        if in_pyproject:
+            line = key_line(lines, "[tool.stepc]", "timezone")
+        else:  # stepc.toml: the top-level keys come before the first table
+            top = [n for n, text in enumerate(lines, 1) if text.strip().startswith("timezone")]
+            line = top[0] if top else 1
+        text = lines[line - 1] if 0 < line <= len(lines) else ""
+        message = f"setting 'timezone' in {'[tool.stepc]' if in_pyproject else 'stepc.toml'} is {wanted}"
+        shown = shown_path(path) if path is not None else "pyproject.toml"
+        return [Diagnostic("T103", message, shown, line, 1, source_line=text)]
 
     def units(self, pipeline: Pipeline) -> list[Unit]:
         return list(self.plan(pipeline).units)
@@ -163,10 +305,24 @@ class ArgoBackend(Backend):
         wf_name = assign_names([deployed], NameRule(limit, DNS_LABEL.invalid))[deployed]
         views = {t.name: t for t in self.walk(plan) if t is not None}
         dags = self._frames(plan).dags(views, TaskView("", "", None, None, None))
-        call = ExecCall("python", pipeline.source, pipeline.name, rollback=True, run_id=RUN_ID, store=self.store)
+        call = ExecCall(
+            "python",
+            kube_text(pipeline.source),
+            kube_text(pipeline.name),
+            rollback=True,
+            run_id=RUN_ID,
+            store=kube_text(self.store),
+        )
         rollback_argv = call.argv(ROLLBACK_ORDER)
         rollback = ContainerView(
-            "stepc-rollback", pipeline.image, rollback_argv[:1], rollback_argv[1:], secret=self.secret
+            "stepc-rollback",
+            pipeline.image,
+            rollback_argv[:1],
+            rollback_argv[1:],
+            env=container_env((), rollback_argv, ()),
+            secret=self.secret,
+            working_dir=self.working_dir,
+            restricted=self.restricted,
         )
         return {
             "kind": "Workflow" if kind == "workflow" else "WorkflowTemplate",
@@ -175,8 +331,8 @@ class ArgoBackend(Backend):
             "namespace": self.setting("namespace"),
             "service_account": self.setting("service_account"),
             "label": wf_name,
-            "source": pipeline.source,
-            "description": pipeline.description,
+            "source": shown_text(pipeline.source),
+            "description": shown_text(pipeline.description),
             "on_exit": "stepc-exit" if plan.has_rollback else None,
             "rollback": rollback,
             "parameters": [
@@ -184,14 +340,46 @@ class ArgoBackend(Backend):
                     "name": p.name,
                     "value": parameter_text(p),
                     "enum": ["true", "false"] if p.type == "bool" else None,
-                    "description": p.description or f"{p.type} parameter",
+                    "description": shown_text(p.description or f"{p.type} parameter"),
                 }
                 for p in pipeline.params
             ],
             "dags": dags,
+            "deadline": pipeline.timeout,
             "containers": [t.container for t in views.values() if t.container is not None],
-            "cron": {"name": wf_name, "schedule": pipeline.schedule} if kind == "cron" and pipeline.schedule else None,
+            "cron": self._cron(wf_name, pipeline) if kind == "cron" and pipeline.schedule else None,
+            "pod": self._pod_policies(),
         }
+
+    def _cron(self, name: str, pipeline: Pipeline) -> dict[str, Any]:
+        return {
+            "name": name,
+            "schedule": pipeline.schedule,
+            "timezone": self.setting("timezone") or self.config.timezone or "UTC",
+            "starting_deadline": self.setting("starting_deadline_seconds"),
+        }
+
+    def _pod_policies(self) -> dict[str, Any]:
+        """podGC, ttlStrategy and the pod security context of the whole workflow."""
+        gc = self.setting("pod_gc")
+        ttl = {
+            "secondsAfterSuccess": self.setting("ttl_after_success"),
+            "secondsAfterFailure": self.setting("ttl_after_failure"),
+        }
+        user = int(self.setting("run_as_user"))
+        return {
+            "gc": None if gc == "none" else gc,
+            "ttl": sorted((k, v) for k, v in ttl.items() if v),
+            "user": user if self.restricted else None,
+        }
+
+    @property
+    def working_dir(self) -> str:
+        return str(self.setting("working_dir"))
+
+    @property
+    def restricted(self) -> bool:
+        return bool(self.setting("security_context"))
 
     def task_view(self, plan: Plan, unit: Unit, done: dict[str, Any]) -> TaskView | None:
         """The unit's task, its dependencies and item left to its frame; None for a lister
@@ -237,40 +425,50 @@ class ArgoBackend(Backend):
 
     def _container(self, plan: Plan, unit: Unit, takes_item: bool) -> ContainerView:
         outputs = sorted({a for _, a in (*unit.feeds, *plan.nested_feeds(unit))})
+        in_pod = any(in_pod_retry(s) for s in unit.steps)
         call = ExecCall(
             "python",
-            plan.pipeline.source,
-            plan.pipeline.name,
-            steps=tuple(s.name for s in unit.steps),
-            store=self.store,
+            kube_text(plan.pipeline.source),
+            kube_text(plan.pipeline.name),
+            steps=tuple(kube_text(s.name) for s in unit.steps),
+            store=kube_text(self.store),
             run_id=RUN_ID,
             assignments=self._assignments(unit.steps),
             item="{{inputs.parameters.item}}" if takes_item else None,
             foreach_out=FOREACH_DIR if outputs else None,
             values_out=VALUES_DIR if unit.values else None,
+            retry=in_pod,
         )
         argv = call.argv(EXEC_ORDER)
         pod = self.resources_view(plan, unit)
         retry = None
-        if unit.retry.times:
+        deadline = unit.timeout
+        if in_pod:  # the pod's deadline covers every attempt and wait (each attempt stops at its own)
+            worst = unit.worst_seconds
+            deadline = None if worst is None else math.ceil(worst) + IN_POD_RETRY_SLACK
+        elif unit.retry.times:
             retry = RetryView(unit.retry.times)
             if unit.retry.delay or unit.retry.backoff != 1:
                 retry = RetryView(
                     unit.retry.times, duration=f"{max(1, round(unit.retry.delay))}s", factor=int(unit.retry.backoff)
                 )
         notes = {
-            "stepc.dev/steps": ", ".join(s.name for s in unit.steps),
-            "stepc.dev/description": " / ".join(s.description for s in unit.steps if s.description),
+            "stepc.dev/steps": shown_text(", ".join(s.name for s in unit.steps)),
+            "stepc.dev/description": shown_text(" / ".join(s.description for s in unit.steps if s.description)),
         }
         tags = {k: v for s in unit.steps for k, v in s.tags}
         if tags:
-            notes["stepc.dev/tags"] = json.dumps(tags, sort_keys=True, ensure_ascii=False)
+            notes["stepc.dev/tags"] = json_text(tags)
         return ContainerView(
             name=unit.name,
             image=unit.first.image,
             command=argv[:1],
             args=argv[1:],
-            env=sorted({kv for step in unit.steps for kv in step.env}),
+            env=container_env(
+                sorted({kv for step in unit.steps for kv in step.env}),
+                argv,
+                [parameter_text(plan.params[name]) for name in sorted(parameters_read(unit.steps))],
+            ),
             secret=self.secret,
             takes_item=takes_item,
             outputs=[(f"items-{a}", f"{FOREACH_DIR}/{a}.json", None) for a in outputs]
@@ -279,8 +477,10 @@ class ArgoBackend(Backend):
             limits=sorted(pod.limits.items()),
             node_selector=sorted(pod.node_selector.items()),
             retry=retry,
-            deadline=unit.timeout,
+            deadline=deadline,
             annotations=sorted((k, v) for k, v in notes.items() if v),
+            working_dir=self.working_dir,
+            restricted=self.restricted,
         )
 
     @staticmethod

@@ -32,6 +32,8 @@ from stepc.ir import (
 )
 from stepc.runtime.entry import VALUE_UNKNOWN, plain_value, value_text
 
+from .argo_text import kube_text
+
 
 def _literal(value: Any) -> str:
     if value is None:
@@ -45,6 +47,16 @@ def _literal(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{_literal(str(k))}: {_literal(v)}" for k, v in value.items()) + "}"
     return string_literal(str(value))
+
+
+def _as_parameter_text(value: Any) -> Any:
+    if isinstance(value, str):
+        return kube_text(value)
+    if isinstance(value, list):
+        return [_as_parameter_text(v) for v in value]
+    if isinstance(value, dict):
+        return {kube_text(str(k)): _as_parameter_text(v) for k, v in value.items()}
+    return value
 
 
 def string_literal(text: str) -> str:
@@ -83,7 +95,9 @@ class _Expression(ConditionGenerator):
         raise ValueError("artifact conditions are not expressible on Argo")
 
     def literal(self, value: Any) -> str:
-        return _literal(value)
+        # Compared with a parameter, which holds its value as `stepc exec`'s arguments need
+        # it (`argo_text.kube_text`): the literal is escaped the same way, so they still agree.
+        return _literal(_as_parameter_text(value))
 
 
 def expression(cond: Condition, params: dict[str, Parameter]) -> str:

@@ -29,6 +29,34 @@ def lint_documents(text: str) -> list[str]:
     templates_defined = {d["metadata"].get("name") for d in documents if d.get("kind") == "WorkflowTemplate"}
     for document in documents:
         problems.extend(_lint_document(document, templates_defined))
+        problems.extend(_lint_tags(document))
+    return problems
+
+
+def _strings(node: Any) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [s for k, v in node.items() for s in (*_strings(k), *_strings(v))]
+    if isinstance(node, list):
+        return [s for v in node for s in _strings(v)]
+    return []
+
+
+def _lint_tags(document: dict[str, Any]) -> list[str]:
+    """Every template tag opens and closes in one string, with no ``{{`` inside: Argo reads from
+    a ``{{`` to the next ``}}`` over the template's JSON text, so an unclosed one would reach
+    into the strings after it (or make Argo refuse the template)."""
+    problems = []
+    for text in _strings(document):
+        start = text.find("{{")
+        while start != -1:
+            end = text.find("}}", start + 2)
+            inner = text.find("{{", start + 2)
+            if end == -1 or (inner != -1 and inner < end):
+                problems.append(f"template tag not closed in its string: {text[start : start + 60]!r}")
+                break
+            start = text.find("{{", end + 2)
     return problems
 
 

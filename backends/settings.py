@@ -53,7 +53,9 @@ class Setting:
     doc: str
     choices: tuple[str, ...] = ()
     shown: str = ""  # the default as the README shows it, when it is not the value itself
-    check: Callable[[Any], str | None] | None = None  # a further check of a value of the kind
+    minimum: int | None = None  # for an integer: the least value it takes
+    # A target's own rule on a value of the right kind: what is wrong with it, or None.
+    check: Callable[[Any], str | None] | None = None
 
     def problem(self, value: Any) -> str | None:
         """Why ``value`` is not a value of this setting, or None when it is."""
@@ -64,6 +66,8 @@ class Setting:
         what, accepts = KINDS[self.kind]
         if not accepts(value):
             return f"{what}, not {value!r}"
+        if self.minimum is not None and value < self.minimum:
+            return f"at least {self.minimum}, not {value!r}"
         return self.check(value) if self.check is not None else None
 
     def default_text(self) -> str:
@@ -122,6 +126,11 @@ def _key_line(lines: list[str], header: str, key: str) -> int:
         if re.match(re.escape(key) + r"\s*=|\"" + re.escape(key) + r"\"\s*=", text):
             return number
     return start or 1
+
+
+# What other checks of a config file (a target's, of a top-level key it reads) use too.
+key_line = _key_line
+shown_path = _shown_path
 
 
 def check_settings(config: Config, target: str, table: Mapping[str, Setting]) -> list[Diagnostic]:

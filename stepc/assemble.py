@@ -245,6 +245,7 @@ def _build(ctx: _Context, decl: PipelineDecl) -> Pipeline | None:
         description=decl.description or ctx.module.description,
         schedule=decl.schedule,
         image=decl.image or ctx.module.default_image,
+        timeout=decl.timeout,
     )
 
 

@@ -31,6 +31,12 @@ class Config:
         value = self.settings.get("branch")
         return value if isinstance(value, str) and value else None
 
+    @property
+    def timezone(self) -> str | None:
+        """``[tool.stepc] timezone``: the zone schedules are read in (engines default to UTC)."""
+        value = self.settings.get("timezone")
+        return value if isinstance(value, str) and value else None
+
     def section(self, name: str) -> dict[str, Any]:
         value = self.settings.get(name, {})
         return value if isinstance(value, dict) else {}

@@ -406,6 +406,9 @@ class Pipeline:
     schedule: str | None = None
     image: str = "python:3.12-slim"
     project: str | None = None  # Metaflow's @project(name=): deployments are <project>.<branch>.<name>
+    # ``pipeline(timeout=...)``: besides each step's default per attempt, the bound of a whole
+    # run where the engine has one (Argo's ``spec.activeDeadlineSeconds``); None: unbounded.
+    timeout: int | None = None
     schema_version: int = SCHEMA_VERSION
 
     # Lookups by name are on every backend's and the scheduler's hot path: index once.

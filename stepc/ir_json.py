@@ -183,6 +183,8 @@ def to_dict(p: Pipeline) -> dict[str, Any]:
         ],
         "steps": [_step_to_json(s) for s in p.steps],
         "edges": [{"source": e.source, "target": e.target, "artifact": e.artifact} for e in p.edges],
+        # Only when set: the IR of a pipeline without one is unchanged.
+        **({"timeout": p.timeout} if p.timeout is not None else {}),
     }
 
 
@@ -217,6 +219,7 @@ def from_dict(d: dict[str, Any]) -> Pipeline:
         ),
         steps=tuple(_step_from_json(s) for s in d["steps"]),
         edges=tuple(Edge(e["source"], e["target"], e["artifact"]) for e in d["edges"]),
+        timeout=d.get("timeout"),
     )
 
 

@@ -20,9 +20,14 @@ ROOTS = {
 
 
 @cache
+def _shipped(version: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((shared_dir("argo") / version).read_text(encoding="utf-8"))
+    return loaded
+
+
+@cache
 def _strict(version: str) -> dict[str, Any]:
-    schema = json.loads((shared_dir("argo") / version).read_text(encoding="utf-8"))
-    schema = copy.deepcopy(schema)
+    schema = copy.deepcopy(_shipped(version))
     for definition in schema["definitions"].values():
         if definition.get("type") == "object" and "properties" in definition:
             definition.setdefault("additionalProperties", False)
@@ -30,9 +35,10 @@ def _strict(version: str) -> dict[str, Any]:
     return schema
 
 
-def validation_errors(document: dict[str, Any], version: str) -> list[str]:
-    """Every schema violation of ``document`` under the strict ``version`` schema."""
-    schema = _strict(version)
+def validation_errors(document: dict[str, Any], version: str, *, shipped: bool = False) -> list[str]:
+    """Every schema violation of ``document`` under the strict ``version`` schema (or the
+    schema as shipped: IntOrString typed string-only, objects open)."""
+    schema = _shipped(version) if shipped else _strict(version)
     root = {"$ref": f"#/definitions/{ROOTS[document['kind']]}", "definitions": schema["definitions"]}
     validator = jsonschema.Draft202012Validator(root)
     return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(document)]
