@@ -1,0 +1,539 @@
+"""Real public Metaflow flows (tests/flows/metaflow/corpus/sources.toml) under Metaflow and stepc.
+
+Each case runs one flow, verbatim as its authors wrote it, with Metaflow itself (the oracle's
+set-up: local datastore and metadata in a temp dir, a throwaway HOME, no network) and with
+``stepc run``, and compares:
+
+* the outcome: both succeed, or both fail at the same step (``fails_at`` in the manifest);
+* the steps that ran, the tasks of each (foreach items) and the attempts each task took;
+* every artifact the end step can see: Metaflow's end task holds all of them (its own and those
+  propagated to it). stepc's end stores only what it sets, so an artifact end did not set is
+  looked up where Metaflow would have propagated it from: walking back from end through the
+  steps that ran, stopping at a join (a join propagates nothing it does not set or merge).
+  Parameters (and IncludeFile/Config) are left out: stepc records them as run inputs, not as
+  step outputs; the flows that use one copy it into an artifact or print it;
+* the printed lines of each step as a multiset of (step, line): Metaflow's task logs (stdout and
+  stderr of every attempt, from its datastore), stepc's live ``[step]`` / ``[step/item]`` lines.
+  Engine chatter is dropped on both sides: tracebacks (they name engine frames), Metaflow's
+  ``<flow X step y> failed:``, ``Task failed.``, ``[KILLED BY ORCHESTRATOR]`` and
+  ``@catch caught ...`` reports, stepc's ``stepc: ...`` notes.
+
+``stepc check`` must also accept every flow. A case stepc gets wrong is marked below with
+xfail(strict=True, reason=<the precise cause>), never skipped: fixing the cause turns it into a
+failure and the mark must go.
+
+Runs use PYTHONHASHSEED=0 so that a flow iterating a set of strings (tutorial 02) is
+deterministic under both engines.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import inspect
+import os
+import pickle
+import re
+import subprocess
+import sys
+import tomllib
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import stepc
+from tests.test_metaflow_oracle import RUN_TIMEOUT, _failed_steps, _tasks, metaflow_env
+
+try:
+    import metaflow
+except ImportError:  # pragma: no cover - the dev extra installs it
+    if os.environ.get("CI"):
+        raise  # CI must have the oracle: a collection error, not a skip
+    pytest.skip("Metaflow is not installed (pip install -e '.[dev]')", allow_module_level=True)
+
+CORPUS = Path(__file__).resolve().parent / "flows" / "metaflow" / "corpus"
+MANIFEST = CORPUS / "sources.toml"
+PARALLEL = 4
+pytestmark = pytest.mark.xdist_group("metaflow_corpus")
+
+# Cases stepc gets wrong: case id -> the cause, as precisely as known. Each is an xfail(strict=True).
+XFAIL: dict[str, str] = {
+    "tutorial-02-statistics": (
+        "IncludeFile: self.movie_data is the IncludeFile object, not the file's text: start fails "
+        "with AttributeError: 'IncludeFile' object has no attribute 'splitlines' (stepc check says "
+        "nothing)"
+    ),
+    "dsbook-csv-file": (
+        "IncludeFile: not a pipeline parameter under stepc: `-p csv=...` is refused with 'error: "
+        "unknown parameter 'csv'; the pipeline's parameters: delimiter' (stepc check says nothing)"
+    ),
+    "mfux-custom-branch-flow": (
+        "@step(start=True)/@step(end=True) not read: S130 flow 'CustomBranchFlow' has no 'start' "
+        "step, S130 no 'end' step, S131 step 'done' never calls self.next(...)"
+    ),
+    "mfux-hello-custom-steps": (
+        "@step(start=True)/@step(end=True) not read: S130 flow 'HelloCustomStepsFlow' has no 'start' "
+        "step, S130 no 'end' step, S131 step 'finish' never calls self.next(...)"
+    ),
+    "mfux-single-step-flow": (
+        "@step(start=True)/@step(end=True) not read: S130 flow 'SingleStepFlow' has no 'start' step, "
+        "S130 no 'end' step, S131 step 'only' never calls self.next(...)"
+    ),
+    "mfux-hello-from-deployment": (
+        "JSONType string default: S122 default '{\"layers\": [64, 32]}' of parameter 'config_json' is "
+        "not a dict (Metaflow parses it as JSON)"
+    ),
+    "dsbook-json-parameter": (
+        "JSONType string default: S122 default '{\"some\": \"default\"}' of parameter 'mapping' is not a "
+        "dict (Metaflow parses it as JSON)"
+    ),
+    "dsbook-json-parameter-given": (
+        "JSONType string default: S122 default '{\"some\": \"default\"}' of parameter 'mapping' is not a "
+        "dict (Metaflow parses it as JSON); the flow is refused even with --mapping given"
+    ),
+    "dsbook-parameters": "S137 Parameter name 'creature' differs from its attribute 'animal'",
+    "mfux-retry-flow": (
+        "metaflow.current: current.retry_count is None under stepc run, so `current.retry_count < 1` "
+        "raises TypeError ('<' not supported between instances of 'NoneType' and 'int') on every "
+        "attempt: flaky fails 3 attempts (Metaflow: 2, the second succeeds)"
+    ),
+    "mfux-retry-foreach-flow": (
+        "metaflow.current: current.retry_count is None under stepc run, so `current.retry_count < 1` "
+        "raises TypeError ('<' not supported between instances of 'NoneType' and 'int') on every "
+        "attempt: both process items fail 2 attempts (Metaflow: the second succeeds)"
+    ),
+    "mfux-helloproject": (
+        "metaflow.current: current.branch_name is missing under stepc run (@project is ignored, "
+        "W203): end fails with AttributeError: 'Current' object has no attribute 'branch_name'"
+    ),
+    "mfux-config-simple": (
+        "Config/config_expr: S102 vars: a call cannot be read statically "
+        '(config_expr("str(cfg.some.value)") in @environment(vars=...))'
+    ),
+    "mfux-hello-from-deployment-with-config": (
+        "Config: self.simple_config.batch_size is stored as Metaflow's unevaluated DelayEvaluator "
+        "(unpickling it recurses: RecursionError) instead of 32; stepc check says nothing"
+    ),
+    "flyte-branch-flow": (
+        "a static join's `inputs` order: stepc gives the self.next order (branch_a, branch_b); "
+        "Metaflow 2.19 gives the order of set(in_funcs) (runtime.py, _queue_task_join), i.e. "
+        "string-hash order: (branch_b, branch_a) under PYTHONHASHSEED=0. Metaflow does not specify "
+        "the order"
+    ),
+}
+# Files `stepc check` rejects: file -> the diagnostic.
+CHECK_XFAIL: dict[str, str] = {
+    "mfux_custom_branch_flow.py": XFAIL["mfux-custom-branch-flow"],
+    "mfux_hello_custom_steps.py": XFAIL["mfux-hello-custom-steps"],
+    "mfux_single_step_flow.py": XFAIL["mfux-single-step-flow"],
+    "mfux_hello_from_deployment.py": XFAIL["mfux-hello-from-deployment"],
+    "dsbook_json_parameter.py": XFAIL["dsbook-json-parameter"],
+    "dsbook_parameters.py": XFAIL["dsbook-parameters"],
+    "mfux_config_simple.py": XFAIL["mfux-config-simple"],
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    file: str
+    repo: str
+    path_in_repo: str
+    sha256: str
+    params: tuple[tuple[str, str], ...] = ()
+    fails_at: str | None = None
+    commit: str | None = None
+
+    @property
+    def path(self) -> Path:
+        if self.repo == "pypi:metaflow":  # shipped in the metaflow wheel: nothing copied here
+            return Path(metaflow.__file__).resolve().parent.parent / self.file
+        return CORPUS / self.file
+
+    def cli_params(self) -> list[tuple[str, str]]:
+        return [(k, v.replace("{corpus}", str(CORPUS))) for k, v in self.params]
+
+
+def load_manifest() -> list[Case]:
+    data = tomllib.loads(MANIFEST.read_text())
+    return [
+        Case(
+            f["id"],
+            f["file"],
+            f["repo"],
+            f["path"],
+            f["sha256"],
+            tuple((k, str(v)) for k, v in f.get("params", {}).items()),
+            f.get("fails_at"),
+            f.get("commit"),
+        )
+        for f in data["flow"]
+    ]
+
+
+CASES = load_manifest()
+FILES = sorted({c.file for c in CASES})
+
+
+@dataclass
+class Outcome:
+    returncode: int
+    log: str
+    end: dict[str, Any] | None = None  # the artifacts the end step sees, canonical
+    tasks: dict[str, list[int]] | None = None
+    failed: list[str] = field(default_factory=list)
+    lines: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+
+# --- canonical values: both engines' artifacts compare, whatever their types -----------------
+
+
+def canon(value: Any) -> Any:
+    """Plain data with every scalar tagged by its type; exceptions (Metaflow's wrapper, stepc's
+    wrapper or a bare exception) as (class name, message); arrays as (dtype, list); any other
+    object as its class name (a fitted model compares by what it is, not by identity)."""
+    if isinstance(value, BaseException) and hasattr(value, "type") and hasattr(value, "exception"):
+        return ("<exception>", str(value.type).rsplit(".", 1)[-1], str(value.exception))
+    if isinstance(value, BaseException):
+        return ("<exception>", type(value).__qualname__, str(value))
+    if value is None or type(value) in (bool, int, float, str, bytes, complex):
+        return (type(value).__name__, value)
+    if type(value) is dict:
+        return ("dict", sorted((repr(k), canon(v)) for k, v in value.items()))
+    if type(value) in (list, tuple):
+        return (type(value).__name__, [canon(v) for v in value])
+    if type(value) in (set, frozenset):
+        return (type(value).__name__, sorted((canon(v) for v in value), key=repr))
+    if hasattr(value, "tolist") and hasattr(value, "dtype"):  # numpy arrays and scalars
+        return ("<array>", str(value.dtype), canon(value.tolist()))
+    return ("<object>", type(value).__module__ + "." + type(value).__qualname__)
+
+
+# --- printed lines --------------------------------------------------------------------------
+
+_MFLOG = re.compile(r"^\[MFLOG\|[^\]]*\]")
+_STEPC_LINE = re.compile(r"^\[([^\]/\s]+)(?:/[0-9/]+)?\] ?(.*)$")
+# Metaflow's own lines in a task's log: a failed attempt, a task killed when another failed.
+_MF_CHATTER = ("Task failed.", "[KILLED BY ORCHESTRATOR]")
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(: .*)?$")
+
+
+def user_lines(lines: list[str]) -> list[str]:
+    """The lines a step printed, without tracebacks and engine reports (see the module doc)."""
+    kept: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i].rstrip()
+        if line.startswith(">"):  # Metaflow's @catch report quotes the traceback with '>  '
+            i += 1
+            continue
+        if line.startswith("<flow ") and line.endswith(" failed:"):  # Metaflow's failure report
+            i += 1
+            while i < len(lines) and lines[i].startswith((" ", "\t")):
+                i += 1
+            continue
+        if line == "Traceback (most recent call last):":
+            i += 1
+            while i < len(lines) and (lines[i].startswith((" ", "\t")) or not lines[i].strip()):
+                i += 1
+            if i < len(lines) and _EXCEPTION_LINE.match(lines[i].rstrip()):
+                i += 1  # the exception line closing the traceback
+            continue
+        if line.startswith(("@catch caught an exception from ", "stepc: ")) or line in _MF_CHATTER:
+            i += 1
+            continue
+        if line.strip():
+            kept.append(line)
+        i += 1
+    return kept
+
+
+def metaflow_lines(datastore: Path, flow: str, run_id: str) -> Counter[tuple[str, str]]:
+    found: Counter[tuple[str, str]] = Counter()
+    run_dir = datastore / ".metaflow" / flow / run_id
+    for log in sorted(run_dir.glob("*/*/*.runtime_std*.log")):
+        step = log.parent.parent.name
+        raw = [_MFLOG.sub("", line) for line in log.read_text(errors="replace").splitlines()]
+        found.update((step, line) for line in user_lines(raw))
+    return found
+
+
+def stepc_lines(stdout: str) -> Counter[tuple[str, str]]:
+    """stepc's live output, grouped by task so a traceback is cut out of one task's lines."""
+    by_task: dict[str, list[str]] = {}
+    for line in stdout.splitlines():
+        m = _STEPC_LINE.match(line)
+        if m:
+            by_task.setdefault(line[: line.index("]")], []).append(m.group(2))
+    found: Counter[tuple[str, str]] = Counter()
+    for task, lines in by_task.items():
+        step = task[1:].split("/")[0]
+        found.update((step, line) for line in user_lines(lines))
+    return found
+
+
+# --- what a flow file declares ------------------------------------------------------------
+
+
+def flow_facts(path: Path) -> tuple[str, set[str], set[str], dict[str, set[str]]]:
+    """What the flow's source says, read with ast as Metaflow's graph parser reads it: (the
+    FlowSpec subclass, its parameter-like attributes, its join steps, each step's successors)."""
+    tree = ast.parse(path.read_text())
+    classes = [
+        n
+        for n in tree.body
+        if isinstance(n, ast.ClassDef) and any(ast.unparse(b).endswith("FlowSpec") for b in n.bases)
+    ]
+    assert classes, f"no FlowSpec subclass in {path}"
+    cls = classes[-1]
+    params, joins, successors = set(), set(), {}
+    for node in cls.body:
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Call)
+            and ast.unparse(node.value.func).split(".")[-1] in ("Parameter", "IncludeFile", "Config")
+        ):
+            params.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        if isinstance(node, ast.FunctionDef) and any("step" in ast.unparse(d) for d in node.decorator_list):
+            if len(node.args.args) >= 2:
+                joins.add(node.name)
+            successors[node.name] = {
+                target.attr
+                for call in ast.walk(node)
+                if isinstance(call, ast.Call) and ast.unparse(call.func) == "self.next"
+                for arg in call.args
+                for target in ast.walk(arg)
+                if isinstance(target, ast.Attribute) and ast.unparse(target.value) == "self"
+            }
+    return cls.name, params, joins, successors
+
+
+# --- Metaflow -------------------------------------------------------------------------------
+
+_READER = (
+    "from __future__ import annotations\n"
+    + inspect.getsource(canon)
+    + """
+import pickle, sys
+from metaflow import Run, namespace
+namespace(None)
+flow, run_id, out = sys.argv[1:4]
+run = Run(flow + "/" + run_id)
+steps = {s.id: s for s in run}
+try:
+    end_task = run.end_task
+except Exception:
+    end_task = None
+end = None
+if end_task is not None and run.successful:
+    end = {a.id: canon(a.data) for a in end_task.artifacts if not a.id.startswith("_") and a.id != "name"}
+tasks = {name: sorted(t.current_attempt + 1 for t in s) for name, s in steps.items()}
+failed = sorted({name for name, s in steps.items() for t in s if not t.successful})
+with open(out, "wb") as f:
+    pickle.dump({"successful": run.successful, "end": end, "tasks": tasks, "failed": failed}, f)
+"""
+)
+
+
+def run_metaflow(case: Case, root: Path) -> Outcome:
+    root.mkdir(parents=True)
+    env = {**metaflow_env(root), "PYTHONHASHSEED": "0"}
+    flow, params, _, _ = flow_facts(case.path)
+    run_id_file = root / "run-id"
+    cmd = [sys.executable, str(case.path), "--no-pylint", "--quiet", "--datastore=local", "--metadata=local", "run"]
+    cmd += ["--run-id-file", str(run_id_file), "--max-workers", "4"]
+    for name, value in case.cli_params():
+        cmd += [f"--{name}", value]
+    proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    log = f"$ {' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}"
+    if not run_id_file.exists():
+        return Outcome(proc.returncode or 1, log)
+    run_id = run_id_file.read_text().strip()
+    out = root / "artifacts.pkl"
+    read = subprocess.run(
+        [sys.executable, "-c", _READER, flow, run_id, str(out)],
+        cwd=case.path.parent,  # a pickled value may name a class of the flow's module
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
+    if read.returncode != 0:
+        return Outcome(read.returncode, f"{log}\nreading the run failed:\n{read.stderr}")
+    with open(out, "rb") as f:
+        data = pickle.load(f)
+    lines = metaflow_lines(root / "datastore", flow, run_id)
+    ok = proc.returncode == 0 and data["successful"]
+    end = {k: v for k, v in data["end"].items() if k not in params} if ok and data["end"] is not None else None
+    return Outcome(0 if ok else proc.returncode or 1, log, end, data["tasks"], data["failed"], lines)
+
+
+# --- stepc ----------------------------------------------------------------------------------
+
+
+def run_stepc(case: Case, root: Path) -> Outcome:
+    from stepc.runtime.store import Store
+
+    root.mkdir(parents=True)
+    store = root / "store"
+    args = ["run", str(case.path), "--store", str(store)]
+    for name, value in case.cli_params():
+        args += ["-p", f"{name}={value}"]
+    # The environment Metaflow's run has (throwaway HOME, user name): a flow asking who runs it
+    # (get_namespace()) gets the same answer.
+    env = {**metaflow_env(root), "PYTHONHASHSEED": "0", "COLUMNS": "200"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "stepc", *args], cwd=root, capture_output=True, text=True, timeout=RUN_TIMEOUT, env=env
+    )
+    log = f"$ stepc {' '.join(args)}\n{proc.stdout}\n{proc.stderr}"
+    lines = stepc_lines(proc.stdout)
+    runs = sorted(p.name for p in (store / "runs").iterdir() if p.is_dir()) if (store / "runs").is_dir() else []
+    if not runs:
+        return Outcome(proc.returncode or 1, log, lines=lines)
+    assert len(runs) == 1, f"one run expected in a fresh store, found {runs}"
+    run_id = runs[0]
+    the_store = Store(store)
+    tasks = _tasks(the_store, run_id)
+    if proc.returncode != 0:
+        return Outcome(proc.returncode, log, tasks=tasks, failed=_failed_steps(the_store, run_id), lines=lines)
+    if str(case.path.parent) not in sys.path:
+        sys.path.insert(0, str(case.path.parent))
+    end = _visible_at_end(the_store, run_id, *flow_facts(case.path)[1:])
+    return Outcome(0, log, end, tasks, lines=lines)
+
+
+def _visible_at_end(
+    the_store: Any, run_id: str, params: set[str], joins: set[str], successors: dict[str, set[str]]
+) -> dict[str, Any]:
+    """Every artifact Metaflow's end task would hold, from stepc's store (see the module doc):
+    the first value found walking back from end through the steps that ran, up to a join."""
+    (end,) = [name for name, after in successors.items() if not after]
+    seen: dict[str, Any] = {}
+    cur: str | None = end
+    while cur is not None:
+        results = [r for r in the_store.committed(run_id, cur) if r.status != "skipped"]
+        if len(results) != 1:
+            break
+        for meta in results[0].outputs:
+            if meta.name not in seen and meta.name not in params:
+                try:
+                    seen[meta.name] = canon(the_store.read_artifact(meta))
+                except Exception as exc:  # stored, but not loadable: a mismatch, not a crash
+                    seen[meta.name] = ("<unreadable>", f"{type(exc).__name__}: {exc}")
+        if cur in joins:
+            break
+        ran = [p for p, after in successors.items() if cur in after and _ran(the_store, run_id, p)]
+        cur = ran[0] if len(ran) == 1 else None
+    return seen
+
+
+def _ran(the_store: Any, run_id: str, step: str) -> bool:
+    return any(r.status != "skipped" for r in the_store.committed(run_id, step))
+
+
+# --- fixtures -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def corpus_results(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Outcome]:
+    base = tmp_path_factory.mktemp("corpus")
+    present = [c for c in CASES if c.path.is_file()]
+    engines = {"metaflow": run_metaflow, "stepc": run_stepc}
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        futures = {
+            (engine, c.id): pool.submit(runner, c, base / engine / c.id)
+            for engine, runner in engines.items()
+            for c in present
+        }
+        return {key: f.result() for key, f in futures.items()}
+
+
+@pytest.fixture(scope="session")
+def corpus_checks() -> dict[str, Outcome]:
+    """`stepc check` of every flow file, in parallel (apart from the runs: `-k check` is quick)."""
+    one_per_file = {c.file: c for c in CASES if c.path.is_file()}
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        futures = {file: pool.submit(_check, c) for file, c in one_per_file.items()}
+        return {file: f.result() for file, f in futures.items()}
+
+
+def _check(case: Case) -> Outcome:
+    r = stepc("check", str(case.path))
+    return Outcome(r.returncode, r.stdout + r.stderr)
+
+
+def _params(selected: list[Case], xfail: dict[str, str], key: Any) -> list[Any]:
+    return [
+        pytest.param(
+            c,
+            id=c.id,
+            marks=[pytest.mark.xfail(strict=True, reason=xfail[key(c)])] if key(c) in xfail else [],
+        )
+        for c in selected
+    ]
+
+
+def _require(case: Case) -> None:
+    # A missing copy (third-party code is not committed) is counted by test_corpus_files_are_present.
+    if not case.path.is_file():
+        pytest.skip(f"{case.path} is not in this checkout (see SOURCES.md)")
+
+
+# --- tests ----------------------------------------------------------------------------------
+
+
+def test_manifest_is_consistent() -> None:
+    ids = [c.id for c in CASES]
+    assert len(ids) == len(set(ids)), "duplicate case ids"
+    assert set(XFAIL) <= set(ids) and set(CHECK_XFAIL) <= set(FILES)
+    for case in CASES:
+        if case.path.is_file() and case.repo != "pypi:metaflow":  # a wheel's copy may be newer
+            assert hashlib.sha256(case.path.read_bytes()).hexdigest() == case.sha256, f"{case.file} was edited"
+
+
+def test_corpus_files_are_present() -> None:
+    """The flow copies are third-party code, kept out of git (SOURCES.md says why and where each
+    comes from, sources.toml pins each by commit and sha256); the tutorials come with Metaflow
+    itself and run everywhere, CI included. Where the copies are absent their cases skip."""
+    missing = sorted({c.file for c in CASES if not c.path.is_file()})
+    present = [c for c in CASES if c.path.is_file()]
+    tutorials = [c for c in CASES if c.repo == "pypi:metaflow"]
+    assert tutorials and all(c.path.is_file() for c in tutorials), "the tutorials come from the installed metaflow"
+    if missing:
+        pytest.skip(f"{len(missing)} third-party corpus flows are not in this checkout ({len(present)} are)")
+
+
+@pytest.mark.parametrize("case", _params(CASES, XFAIL, lambda c: c.id))
+def test_corpus_flow_matches_metaflow(case: Case, corpus_results: dict[tuple[str, str], Outcome]) -> None:
+    _require(case)
+    mf, sc = corpus_results["metaflow", case.id], corpus_results["stepc", case.id]
+    if case.fails_at is None:
+        assert mf.returncode == 0 and mf.end is not None, f"the Metaflow run failed:\n{mf.log}"
+        assert sc.returncode == 0 and sc.end is not None, f"the stepc run failed:\n{sc.log}"
+    else:
+        assert mf.returncode != 0 and mf.failed == [case.fails_at], f"Metaflow did not fail as expected:\n{mf.log}"
+        assert sc.returncode != 0, f"stepc ran a flow Metaflow fails at {case.fails_at!r}:\n{sc.log}"
+        assert sc.failed == mf.failed, sc.log
+    assert sc.tasks == mf.tasks, "steps, tasks or attempts differ"
+    if case.fails_at is None:
+        assert sc.end == mf.end, "the artifacts end sees differ"
+    only_mf, only_sc = mf.lines - sc.lines, sc.lines - mf.lines
+    assert not only_mf and not only_sc, f"printed lines differ: Metaflow only {only_mf}, stepc only {only_sc}"
+
+
+@pytest.mark.parametrize(
+    "file",
+    [
+        pytest.param(f, marks=[pytest.mark.xfail(strict=True, reason=CHECK_XFAIL[f])] if f in CHECK_XFAIL else [])
+        for f in FILES
+    ],
+)
+def test_stepc_check_accepts_corpus_flow(file: str, corpus_checks: dict[str, Outcome]) -> None:
+    _require(next(c for c in CASES if c.file == file))
+    r = corpus_checks[file]
+    assert r.returncode == 0, r.log
+    assert "W202" not in r.log, r.log  # W202: the flow class was passed over, not read
