@@ -27,6 +27,11 @@ def _compare_problems(compare: Compare, params: Mapping[str, Parameter]) -> list
         if not (isinstance(ref, ParamRef) and isinstance(const, Const) and ref.name in params):
             continue
         kind = params[ref.name].type
+        if compare.op in ("in", "not in") and ref is compare.right:
+            # `'a' in names`: the parameter is the container; a list, dict or str can hold anything
+            if kind in ("list", "dict", "str"):
+                continue
+            return [(ref.name, f"'{ref.name}' is {_a(kind)} parameter: `in` needs a list, a dict or a str")]
         if compare.op in ("in", "not in") and ref is compare.left:
             values = list(const.value) if isinstance(const.value, tuple | list) else [const.value]
         else:
