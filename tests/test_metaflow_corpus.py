@@ -63,52 +63,8 @@ pytestmark = pytest.mark.xdist_group("metaflow_corpus")
 # Cases stepc gets wrong: case id -> the cause, as precisely as known. Each is an xfail(strict=True).
 XFAIL: dict[str, str] = {
     "tutorial-02-statistics": (
-        "IncludeFile: self.movie_data is the IncludeFile object, not the file's text: start fails "
-        "with AttributeError: 'IncludeFile' object has no attribute 'splitlines' (stepc check says "
-        "nothing)"
-    ),
-    "dsbook-csv-file": (
-        "IncludeFile: not a pipeline parameter under stepc: `-p csv=...` is refused with 'error: "
-        "unknown parameter 'csv'; the pipeline's parameters: delimiter' (stepc check says nothing)"
-    ),
-    "mfux-custom-branch-flow": (
-        "@step(start=True)/@step(end=True) not read: S130 flow 'CustomBranchFlow' has no 'start' "
-        "step, S130 no 'end' step, S131 step 'done' never calls self.next(...)"
-    ),
-    "mfux-hello-custom-steps": (
-        "@step(start=True)/@step(end=True) not read: S130 flow 'HelloCustomStepsFlow' has no 'start' "
-        "step, S130 no 'end' step, S131 step 'finish' never calls self.next(...)"
-    ),
-    "mfux-single-step-flow": (
-        "@step(start=True)/@step(end=True) not read: S130 flow 'SingleStepFlow' has no 'start' step, "
-        "S130 no 'end' step, S131 step 'only' never calls self.next(...)"
-    ),
-    "mfux-hello-from-deployment": (
-        "JSONType string default: S122 default '{\"layers\": [64, 32]}' of parameter 'config_json' is "
-        "not a dict (Metaflow parses it as JSON)"
-    ),
-    "dsbook-json-parameter": (
-        "JSONType string default: S122 default '{\"some\": \"default\"}' of parameter 'mapping' is not a "
-        "dict (Metaflow parses it as JSON)"
-    ),
-    "dsbook-json-parameter-given": (
-        "JSONType string default: S122 default '{\"some\": \"default\"}' of parameter 'mapping' is not a "
-        "dict (Metaflow parses it as JSON); the flow is refused even with --mapping given"
-    ),
-    "dsbook-parameters": "S137 Parameter name 'creature' differs from its attribute 'animal'",
-    "mfux-retry-flow": (
-        "metaflow.current: current.retry_count is None under stepc run, so `current.retry_count < 1` "
-        "raises TypeError ('<' not supported between instances of 'NoneType' and 'int') on every "
-        "attempt: flaky fails 3 attempts (Metaflow: 2, the second succeeds)"
-    ),
-    "mfux-retry-foreach-flow": (
-        "metaflow.current: current.retry_count is None under stepc run, so `current.retry_count < 1` "
-        "raises TypeError ('<' not supported between instances of 'NoneType' and 'int') on every "
-        "attempt: both process items fail 2 attempts (Metaflow: the second succeeds)"
-    ),
-    "mfux-helloproject": (
-        "metaflow.current: current.branch_name is missing under stepc run (@project is ignored, "
-        "W203): end fails with AttributeError: 'Current' object has no attribute 'branch_name'"
+        "IncludeFile with a computed default: default=script_path('movies.csv') (a call of the "
+        "flow's own helper) is S102, a call cannot be read statically"
     ),
     "mfux-config-simple": (
         "Config/config_expr: S102 vars: a call cannot be read statically "
@@ -127,12 +83,7 @@ XFAIL: dict[str, str] = {
 }
 # Files `stepc check` rejects: file -> the diagnostic.
 CHECK_XFAIL: dict[str, str] = {
-    "mfux_custom_branch_flow.py": XFAIL["mfux-custom-branch-flow"],
-    "mfux_hello_custom_steps.py": XFAIL["mfux-hello-custom-steps"],
-    "mfux_single_step_flow.py": XFAIL["mfux-single-step-flow"],
-    "mfux_hello_from_deployment.py": XFAIL["mfux-hello-from-deployment"],
-    "dsbook_json_parameter.py": XFAIL["dsbook-json-parameter"],
-    "dsbook_parameters.py": XFAIL["dsbook-parameters"],
+    "metaflow/tutorials/02-statistics/stats.py": XFAIL["tutorial-02-statistics"],
     "mfux_config_simple.py": XFAIL["mfux-config-simple"],
 }
 
