@@ -35,6 +35,7 @@ def each(xs, lr: float = 0.5):
 @step(outputs=["bad"])
 def bad():
     current.metrics({"model": object()})
+    return 0
 
 
 pipeline("ctx", steps=[make, each])
