@@ -42,7 +42,7 @@ from stepc.runtime.plan import artifact_refs
 from .airflow_expr import py_condition, when_code
 from .airflow_lint import lint_dag
 from .airflow_views import ItemsView, ResourcesView, ShortCircuitView, TaskView, WhenView
-from .base import ALL_FEATURES, CACHE_NOTE, Backend, GeneratedFile, Quoted, file_stem
+from .base import ACYCLIC_FEATURES, CACHE_NOTE, Backend, GeneratedFile, Quoted, file_stem
 from .commands import ExecCall, shell_line
 from .kubernetes import KUBERNETES_SETTINGS, pod_resources
 from .naming import NameRule, assign_names
@@ -111,7 +111,7 @@ class AirflowBackend(Backend):
     NAME = "airflow"
     DESCRIPTION = "Airflow 3.x DAG files (BashOperator, or KubernetesPodOperator by config)"
     # Conditions on artifacts read the producer's control line (see the module docstring).
-    FEATURES: ClassVar[frozenset[str]] = ALL_FEATURES  # PARTIAL says what is honoured in part
+    FEATURES: ClassVar[frozenset[str]] = ACYCLIC_FEATURES  # PARTIAL says what is honoured in part
     # Resources, GPUs and images are whole with operator = "kubernetes" (see `partial`).
     PARTIAL: ClassVar[dict[str, str]] = {
         "retry_backoff": "Airflow adds jitter: each wait lands between 1x and 2x the one the backoff gives",

@@ -23,7 +23,7 @@ from .argo_expr import ValueRefs, artifact_when, task_output, when_tag
 from .argo_lint import lint_documents
 from .argo_scopes import Frames
 from .argo_text import LBRACE_ENV, json_text, kube_text, needs_lbrace, shown_text
-from .base import ALL_FEATURES, CACHE_NOTE, Backend, GeneratedFile, file_stem
+from .base import ACYCLIC_FEATURES, CACHE_NOTE, Backend, GeneratedFile, file_stem
 from .commands import ExecCall
 from .kubernetes import KUBERNETES_SETTINGS, PodResources, pod_resources
 from .naming import NameRule, assign_names
@@ -148,7 +148,7 @@ class ArgoBackend(Backend):
     DESCRIPTION = "Argo Workflows (3.6+ and 4.x): Workflow, or WorkflowTemplate + CronWorkflow"
     # A condition on an artifact reads the value the producer's exec wrote as an output
     # parameter (see `plan.Plan.value_names`); what `when` cannot say exactly, `stepc exec` decides.
-    FEATURES: ClassVar[frozenset[str]] = ALL_FEATURES  # PARTIAL says what is honoured in part
+    FEATURES: ClassVar[frozenset[str]] = ACYCLIC_FEATURES  # PARTIAL says what is honoured in part
     PARTIAL: ClassVar[dict[str, str]] = {"cache": CACHE_NOTE}
     SETTINGS: ClassVar[dict[str, Setting]] = {
         "kind": Setting(

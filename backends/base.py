@@ -61,9 +61,17 @@ FEATURE_TEXT: dict[str, str] = {
     "branch_in_foreach": "static branches and their join inside a foreach",
     "nested_foreach": "a foreach inside a foreach",
     "switch_in_foreach": "a switch or condition decided for each foreach item",
+    "recursive_switch": "a switch case going back to its own step (a loop of passes)",
 }
 
 ALL_FEATURES = frozenset(FEATURE_TEXT)
+# What an engine whose tasks form a graph without cycles cannot run: every built-in target so far.
+ACYCLIC_FEATURES = ALL_FEATURES - {"recursive_switch"}
+# Why a target lacks a feature, where the feature's text does not say it.
+MISSING_REASON: dict[str, str] = {
+    "recursive_switch": "its tasks form a graph without cycles, so no task can run again after itself "
+    "(`stepc run` and `stepc exec --iteration N` run the passes)",
+}
 
 Support = Literal["yes", "partial", "no"]
 
@@ -106,6 +114,8 @@ def step_features(pipeline: Pipeline, step: Step) -> list[str]:
         used.add("cache")
     if step.after:
         used.add("after")
+    if step.repeat is not None:
+        used.add("recursive_switch")
     used.update(scope_features(pipeline, step))
     return [f for f in FEATURE_TEXT if f in used]
 
@@ -340,6 +350,7 @@ class Backend:
         """The error for a feature this target cannot express, at the step's definition."""
         what = f"step '{step.name}' uses" if step else f"pipeline '{pipeline.name}' has"
         message = f"{what} {FEATURE_TEXT.get(feature, feature)}, which the {self.NAME} target cannot express"
+        detail = detail or MISSING_REASON.get(feature, "")
         return self.at_step(pipeline, step, message + (f": {detail}" if detail else ""))
 
     def partly_supported(self, pipeline: Pipeline, step: Step, feature: str, detail: str) -> Diagnostic:

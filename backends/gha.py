@@ -40,7 +40,7 @@ from stepc.diagnostics import Diagnostic
 from stepc.ir import Pipeline, Step, thaw
 from stepc.runtime.plan import artifact_refs
 
-from .base import ALL_FEATURES, BASE_FILTERS, CACHE_NOTE, Backend, GeneratedFile, file_stem
+from .base import ACYCLIC_FEATURES, BASE_FILTERS, CACHE_NOTE, Backend, GeneratedFile, file_stem
 from .gha_expr import job_condition
 from .gha_lint import lint_workflow
 from .gha_pins import pinned, pins_problem
@@ -133,7 +133,7 @@ class GitHubActionsBackend(Backend):
     }
     # Every condition is decided inside `stepc exec`, which reads upstream artifacts itself;
     # `if:` only skips early.
-    FEATURES: ClassVar[frozenset[str]] = ALL_FEATURES  # PARTIAL says what is honoured in part
+    FEATURES: ClassVar[frozenset[str]] = ACYCLIC_FEATURES  # PARTIAL says what is honoured in part
     # GPUs are whole once a runner with GPUs is configured, images with container = true.
     PARTIAL: ClassVar[dict[str, str]] = {
         "retry": (

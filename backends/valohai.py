@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 from stepc.diagnostics import Diagnostic
 from stepc.ir import Pipeline, Step, thaw
 
-from .base import ALL_FEATURES, CACHE_NOTE, Backend, GeneratedFile, file_stem
+from .base import ACYCLIC_FEATURES, CACHE_NOTE, Backend, GeneratedFile, file_stem
 from .commands import ExecCall, shell_line
 from .naming import NameRule, assign_names
 from .plan import NameScheme, Plan, Unit, choose_machine, fused_resources, loop_of
@@ -96,7 +96,7 @@ class ValohaiBackend(Backend):
     NAME = "valohai"
     DESCRIPTION = "Valohai: valohai.yaml with a step per task and a pipeline (nodes, edges, task nodes)"
     # Every condition is decided inside `stepc exec`, which reads upstream artifacts itself.
-    FEATURES: ClassVar[frozenset[str]] = ALL_FEATURES  # PARTIAL says what is honoured in part
+    FEATURES: ClassVar[frozenset[str]] = ACYCLIC_FEATURES  # PARTIAL says what is honoured in part
     # GPUs are whole once an environment with GPUs is configured (see `partial`).
     PARTIAL: ClassVar[dict[str, str]] = {
         "retry": (

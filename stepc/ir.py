@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import Any, ClassVar, TypeVar
 from typing import Literal as TypingLiteral
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 JSONValue = Any  # None | bool | int | float | str | list | dict, after freezing: tuples for lists
 
@@ -361,6 +361,9 @@ class Step:
     scope: tuple[str, ...] = ()
     when: Condition | None = None  # the step's own condition
     condition: Condition | None = None  # effective: own AND those of required producers
+    # A recursive switch (class dialect): while this holds on the outputs of a pass, the step
+    # runs again, its next pass seeing what the last one set; its successors see the last pass.
+    repeat: Condition | None = None
     retry: Retry = field(default_factory=Retry)
     timeout: int | None = None  # seconds per attempt
     cache: CachePolicy = "none"

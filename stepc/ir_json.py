@@ -96,6 +96,8 @@ def _step_to_json(s: Step) -> dict[str, Any]:
         "scope": list(s.scope),
         "when": _condition_to_json(s.when),
         "condition": _condition_to_json(s.condition),
+        # Only when set: the IR of a step that does not loop is unchanged.
+        **({"repeat": _condition_to_json(s.repeat)} if s.repeat is not None else {}),
         "retry": {"times": s.retry.times, "delay": s.retry.delay, "backoff": s.retry.backoff},
         "timeout": s.timeout,
         "cache": s.cache,
@@ -141,6 +143,7 @@ def _step_from_json(d: dict[str, Any]) -> Step:
         scope=tuple(d["scope"]),
         when=_condition_from_json(d["when"]),
         condition=_condition_from_json(d["condition"]),
+        repeat=_condition_from_json(d.get("repeat")),
         retry=Retry(d["retry"]["times"], d["retry"]["delay"], d["retry"]["backoff"]),
         timeout=d["timeout"],
         cache=d["cache"],

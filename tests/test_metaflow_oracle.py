@@ -106,6 +106,9 @@ CASES: tuple[Case, ...] = (
     Case("include-file", "include_file.py", "IncludeFileFlow", ("summary",), (("data", INCLUDED), ("raw", INCLUDED))),
     Case("current", "current_fields.py", "CurrentFieldsFlow", ("summary",), marker=True),
     Case("start-end", "start_end.py", "StartEndFlow", ("summary",), (("n", "4"),), end_step="finish"),
+    # A recursive switch: three passes of one step, each a task reading the last one's attributes.
+    Case("recursive-switch", "recursive_switch.py", "RecursiveSwitchFlow", ("summary",), inherited=("count", "case")),
+    Case("recursive-switch-once", "recursive_switch.py", "RecursiveSwitchFlow", ("summary",), (("limit", "1"),)),
 )
 # A run that must fail: compared by where it fails, not by artifacts.
 FAILING: tuple[Case, ...] = (
@@ -301,14 +304,14 @@ def _tasks(the_store: Any, run_id: str) -> dict[str, list[int]]:
     tasks that started: every attempt leaves a log, a skipped step none."""
     tasks: dict[str, list[int]] = {}
     for step_dir in sorted(p for p in the_store.run_dir(run_id).iterdir() if p.is_dir()):
-        step = step_dir.name
+        folder = step_dir.name
         # One task directory per index path: items/<i>/ in a foreach, items/<i>/<j>/ nested.
         paths = (p.relative_to(step_dir / "items").parts for p in (step_dir / "items").rglob("*") if p.is_dir())
         items = [None, *(tuple(int(i) for i in parts) for parts in paths)]
-        counts = [len(the_store.attempt_numbers(run_id, step, item)) for item in items]
-        if any(counts):
-            tasks[step] = sorted(n for n in counts if n)
-    return tasks
+        counts = [len(the_store.attempt_numbers(run_id, folder, item)) for item in items]
+        if any(counts):  # a recursive switch's pass n > 0 is a task of the step in <step>.<n>/
+            tasks.setdefault(folder.split(".")[0], []).extend(n for n in counts if n)
+    return {step: sorted(counts) for step, counts in tasks.items()}
 
 
 def _failed_steps(the_store: Any, run_id: str) -> list[str]:

@@ -125,6 +125,12 @@ def resume(
 @click.option("--pipeline", help="which pipeline of the file")
 @click.option("--attempt", type=click.IntRange(min=1), help="attempt number (default: the next one)")
 @click.option("--retry", is_flag=True, help="retry a failed attempt as the step's retry policy says")
+@click.option(
+    "--iteration",
+    type=click.IntRange(min=0),
+    default=0,
+    help="a recursive switch's pass (0: the first): pass N reads what pass N-1 set",
+)
 @click.option("--foreach-out", type=click.Path(file_okay=False), help="write <DIR>/<output>.json item lists")
 @click.option(
     "--values-out",
@@ -148,6 +154,7 @@ def exec_step(
     pipeline: str | None,
     attempt: int | None,
     retry: bool,
+    iteration: int,
     foreach_out: str | None,
     values_out: str | None,
     rollback: bool,
@@ -166,6 +173,7 @@ def exec_step(
     from stepc.ir import parameters_read
     from stepc.runtime import entry
     from stepc.runtime.metaflow_current import BRANCH_VARIABLE
+    from stepc.runtime.plan import pass_location
     from stepc.runtime.store import open_store
 
     if ir.project is not None:  # an engine task runs on the branch the compiled files deploy
@@ -215,12 +223,15 @@ def exec_step(
     code = 0
     fanouts: dict[str, Any] = {}
     shown: dict[str, Any] = {}
+    if iteration and (len(steps) != 1 or steps[0].repeat is None):
+        fail("--iteration is for one step whose switch goes back to itself (a recursive switch)", 2)
     for step in steps:
-        before = max(the_store.attempt_numbers(run_id, step.name, item), default=0)
-        message, code = entry.exec_task(ir, flow, step.name, run_id, the_store, values, item, attempt, retry)
-        for number in the_store.attempt_numbers(run_id, step.name, item):
+        location = pass_location(step.name, iteration)
+        before = max(the_store.attempt_numbers(run_id, location, item), default=0)
+        message, code = entry.exec_task(ir, flow, step.name, run_id, the_store, values, item, attempt, retry, iteration)
+        for number in the_store.attempt_numbers(run_id, location, item):
             if number > before:  # echo the user's output for the engine's own log viewer
-                text = the_store.log_path(run_id, step.name, item, number).read_text(encoding="utf-8", errors="replace")
+                text = the_store.log_path(run_id, location, item, number).read_text(encoding="utf-8", errors="replace")
                 # Engines that merge stderr into stdout must still find the control line alone.
                 sys.stderr.write(text if not text or text.endswith("\n") else text + "\n")
                 sys.stderr.flush()

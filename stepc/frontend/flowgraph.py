@@ -160,6 +160,7 @@ class _Wiring:
             foreach=foreach,
             scope=self.scopes[name],
             condition=self._condition(name),
+            repeat=self._repeat(name),
             retry=decl.retry or Retry(),
             timeout=decl.timeout,
             code_hash=decl.code_hash,
@@ -280,6 +281,16 @@ class _Wiring:
                 f"step '{decl.name.value}' itself",
                 move.condition.anchor,
             )
+
+    def _repeat(self, name: str) -> Condition | None:
+        """A recursive switch's condition to run the step again: its condition is a case that
+        goes back to it."""
+        keys = self.graph.repeats.get(name)
+        ref = self.refs.get(name)
+        if not keys or ref is None:
+            return None  # no recursion, or reported at the switch
+        cases = [Compare("==", ref, Const(key)) for key in keys]
+        return cases[0] if len(cases) == 1 else BoolOp("or", tuple(cases))
 
     def _condition(self, name: str) -> Condition | None:
         def inorder(term: frozenset[Choice]) -> list[Choice]:  # the earlier switch first

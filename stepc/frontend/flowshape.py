@@ -37,6 +37,9 @@ class FlowGraph:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     successors: dict[str, list[tuple[str, Choice | None]]] = field(default_factory=dict)
     predecessors: dict[str, list[str]] = field(default_factory=dict)
+    # A recursive switch: step -> the cases that go back to the step itself (a new pass of it,
+    # not an edge of the graph, so the graph stays acyclic).
+    repeats: dict[str, list[Any]] = field(default_factory=dict)
 
     def error(self, code: str, message: str, anchor: object) -> None:
         self.diagnostics.append(self.reporter.diagnostic(code, message, anchor))
@@ -69,6 +72,9 @@ def link(graph: FlowGraph) -> bool:
                     "S131", f"self.next goes to '{target.value}', which is not a @step method{hint}", target.anchor
                 )
                 ok = False
+                continue
+            if move.kind == "switch" and target.value == step.name.value:
+                graph.repeats.setdefault(target.value, []).append(key)
                 continue
             choice = (step.name.value, key) if move.kind == "switch" else None
             graph.successors[step.name.value].append((target.value, choice))
@@ -104,6 +110,8 @@ def _check_shapes(graph: FlowGraph) -> bool:
             problem = ("S133", f"join step '{name}' cannot also fan out or switch: add a step after it that does")
         elif step.is_join and any(_is_switch(graph, p) for p in graph.predecessors[name]):
             problem = ("S133", f"a switch cannot go straight to join step '{name}': add a step on that branch")
+        elif name in graph.repeats and not graph.successors[name]:
+            problem = ("S107", f"every case of the switch in step '{name}' goes back to '{name}': it never ends")
         elif move is not None and move.kind == "foreach" and graph.steps[move.targets[0].value].is_join:
             graph.error("S134", "a foreach needs a step between it and its join, to run for each item", move.anchor)
             ok = False
@@ -132,7 +140,10 @@ def order(graph: FlowGraph) -> list[str] | None:
     cycle = graphs.find_cycle(successors, list(graph.steps))
     assert cycle is not None, "no topological order means a cycle"
     path = " -> ".join(cycle)
-    graph.error("S107", f"self.next calls form a cycle through steps {path}", graph.steps[cycle[0]].name.anchor)
+    message = f"self.next calls form a cycle through steps {path}"
+    if any(_is_switch(graph, name) for name in cycle):
+        message += " (a switch case may go back only to its own step, as Metaflow allows)"
+    graph.error("S107", message, graph.steps[cycle[0]].name.anchor)
     return None
 
 

@@ -37,7 +37,9 @@ from stepc.runtime.plan import (
     MissingInput,
     Task,
     item_paths,
+    loops_again,
     make_task,
+    pass_location,
     rollback_order,
     should_skip,
     skip_is_per_item,
@@ -283,8 +285,12 @@ class Runner:
         # The retry budget counts this runner's tries (a resumed run numbers attempts on), so
         # whether this is the last try (when @catch acts) comes from the tries too.
         final = state.tries[item] > step.retry.times
+        iteration = state.passes.get(item, 0)
+        previous = state.results.get(item) if iteration else None
         try:
-            task = make_task(self.pipeline, step, item, attempt, self.run_id, self.params, self.lookup, final)
+            task = make_task(
+                self.pipeline, step, item, attempt, self.run_id, self.params, self.lookup, final, previous, iteration
+            )
         except (MissingInput, KeyError) as exc:
             state.error = f"cannot start: {exc}"
             self._step_done(state, "failed")
@@ -311,13 +317,19 @@ class Runner:
             for member in batch:
                 number = self.states[member.name].attempts[item]
                 where = member.name if item is None else f"{member.name}/{item_text(item)}"
-                self.follower.follow(self.store.log_path(self.run_id, member.name, item, number), where)
+                self.follower.follow(
+                    self.store.log_path(self.run_id, self._location(member.name, item), item, number), where
+                )
         if len(batch) == 1:
             self.pool.start(task_body(task, self.store, self.flow_path, self.pipeline.module), launch, step.timeout)
             return
         attempts = {member.name: self.states[member.name].attempts[None] for member in batch}
         body = group_body(self.pipeline, batch, task, attempts, self.params, self.lookup, self.store, self.flow_path)
         self.pool.start(body, launch, None)  # each member's timeout is enforced in the child
+
+    def _location(self, name: str, item: Item) -> str:
+        """The store folder of the step's current task for ``item`` (a recursive switch's pass)."""
+        return pass_location(name, self.states[name].passes.get(item, 0))
 
     def _next_attempt(self, state: StepState, item: Item) -> int:
         last = state.attempts.get(item)
@@ -346,12 +358,13 @@ class Runner:
         launch: Launch = child.payload
         if self.follower is not None:
             for name in launch.steps:
-                path = self.store.log_path(self.run_id, name, launch.item, self.states[name].attempts[launch.item])
+                attempt = self.states[name].attempts[launch.item]
+                path = self.store.log_path(self.run_id, self._location(name, launch.item), launch.item, attempt)
                 self._show(self.follower.close(path))
         for index, name in enumerate(launch.steps):
             state = self.states[name]
             attempt = state.attempts[launch.item]
-            result = self.store.read_attempt(self.run_id, name, launch.item, attempt)
+            result = self.store.read_attempt(self.run_id, self._location(name, launch.item), launch.item, attempt)
             if result is not None and result.status == "succeeded":
                 task = launch.task
                 if index:
@@ -375,6 +388,11 @@ class Runner:
         self._record(state.step, result, task, "succeeded", key)
         if key is not None and not result.cached:
             cache.remember(self.db, key, self.run_id, result)
+        if loops_again(state.step, result):  # a recursive switch: its next pass, from this one
+            state.passes[item] = state.passes.get(item, 0) + 1
+            state.tries[item] = 0
+            self.ready.append((state.step.name, item))
+            return
         self.reporter.task_done(state.step.name, item, "cached" if result.cached else "succeeded")
         state.remaining -= 1
         if state.remaining == 0:
@@ -396,12 +414,13 @@ class Runner:
         if result is None or timed_out:
             # The child could not say how it ended: say it in its log and status, for `stepc logs`.
             now = time.time()
-            log = self.store.log_path(self.run_id, step.name, item, attempt)
+            log = self.store.log_path(self.run_id, self._location(step.name, item), item, attempt)
             log.parent.mkdir(parents=True, exist_ok=True)
             with open(log, "a", encoding="utf-8") as f:
                 f.write(f"\n[stepc] attempt {attempt} failed: {error}\n")
             started = result.started if result is not None else started
-            result = TaskResult("failed", step.name, item, attempt, started, now, error=error, exit_code=code)
+            location = self._location(step.name, item)
+            result = TaskResult("failed", location, item, attempt, started, now, error=error, exit_code=code)
             self.store.write_status(self.run_id, result)
         self._record(step, result, task, "timeout" if timed_out else "failed", None, error, code)
         tries = state.tries.get(item, 1)
@@ -421,7 +440,7 @@ class Runner:
 
     def _explain(self, step: Step, item: Item, attempt: int, where: str) -> None:
         """The user's traceback of a task that failed for good, and how to see its whole log."""
-        log = self.store.log_path(self.run_id, step.name, item, attempt)
+        log = self.store.log_path(self.run_id, self._location(step.name, item), item, attempt)
         try:
             trace = last_traceback(log.read_text(encoding="utf-8", errors="replace"))
         except FileNotFoundError:
@@ -487,7 +506,7 @@ class Runner:
             inputs=None if task is None else [m.id for b in task.inputs for m in b.artifacts],
             outputs=[m.id for m in result.outputs],
             error=error,
-            log=self.store.relative(self.store.log_path(self.run_id, step.name, result.item, result.attempt)),
+            log=self.store.relative(self.store.log_path(self.run_id, result.step, result.item, result.attempt)),
         )
 
     # --- resume, the end, rollbacks ------------------------------------------------------
@@ -498,8 +517,8 @@ class Runner:
             if step.name in self.again:
                 continue
             for result in self.store.committed(self.run_id, step.name):
-                if result.status != "succeeded":
-                    continue
+                if result.status != "succeeded" or loops_again(step, result):
+                    continue  # a recursive switch stopped mid-loop runs again from its first pass
                 changed = [m.name for m in result.outputs if not self.store.verify(m)]
                 if changed:  # never serve a changed artifact: make it again
                     where = step.name if result.item is None else f"{step.name}[{item_text(result.item)}]"

@@ -19,7 +19,8 @@ class StepState:
     count: int | None = None  # tasks of a foreach step (every index path)
     results: dict[Item, TaskResult] = field(default_factory=dict)
     attempts: dict[Item, int] = field(default_factory=dict)  # last attempt number used
-    tries: dict[Item, int] = field(default_factory=dict)  # attempts made by this runner
+    tries: dict[Item, int] = field(default_factory=dict)  # attempts made by this runner (this pass)
+    passes: dict[Item, int] = field(default_factory=dict)  # a recursive switch's current pass
     remaining: int = 0
     started: float | None = None
     ended: float | None = None

@@ -43,7 +43,9 @@ from stepc.runtime.plan import (
     foreach_outputs,
     item_count,
     item_paths,
+    loops_again,
     make_task,
+    pass_location,
     rollback_order,
     should_skip,
     skip_is_per_item,
@@ -109,21 +111,32 @@ def exec_task(
     item: Item = None,
     attempt: int | None = None,
     retry: bool = False,
+    iteration: int = 0,
 ) -> tuple[dict[str, Any], int]:
     """Run one attempt as ``stepc exec`` does (with ``retry``, as many as the step's retry policy
     allows, waiting between them); returns the control message and the exit code (0 succeeded
-    or skipped, 1 the step failed, 2 it could not start)."""
+    or skipped, 1 the step failed, 2 it could not start). ``iteration``: the pass of a recursive
+    switch, which reads the pass before it; attempts are numbered on across passes, as in
+    ``stepc run``."""
     step = pipeline.step(step_name)
     lookup = store_lookup(pipeline, store, run_id, params)
-    number = attempt or max(store.attempt_numbers(run_id, step.name, item), default=0) + 1
+    numbers = (store.attempt_numbers(run_id, pass_location(step.name, k), item) for k in range(iteration + 1))
+    number = attempt or max((n for found in numbers for n in found), default=0) + 1
+    previous = None
     try:
-        if should_skip(pipeline, step, item, params, store, lookup):
+        if iteration:
+            previous = store.read_result(run_id, pass_location(step.name, iteration - 1), item)
+            if previous is None or not loops_again(step, previous):
+                raise MissingInput(
+                    f"pass {iteration} of step '{step.name}': pass {iteration - 1} did not choose to loop"
+                )
+        elif should_skip(pipeline, step, item, params, store, lookup):
             now = time.time()
             skipped = TaskResult("skipped", step.name, item, number, now, now)
             store.commit(run_id, skipped)
             return control(skipped, run_id), 0
         check_item(pipeline, step, item, params, lookup)
-        task = make_task(pipeline, step, item, number, run_id, params, lookup)
+        task = make_task(pipeline, step, item, number, run_id, params, lookup, None, previous, iteration)
     except (MissingInput, KeyError) as exc:
         error = str(exc) if isinstance(exc, MissingInput) else f"parameter {exc} was not given"
         return {"status": "error", "run_id": run_id, "step": step.name, "item": item_to_json(item), "error": error}, 2
@@ -133,7 +146,7 @@ def exec_task(
         if result.status == "succeeded" or n == tries:
             break
         time.sleep(step.retry.wait_before(n))
-        task = make_task(pipeline, step, item, task.attempt + 1, run_id, params, lookup)
+        task = make_task(pipeline, step, item, task.attempt + 1, run_id, params, lookup, None, previous, iteration)
     message = control(result, run_id)
     if result.status == "succeeded":
         values = condition_values(pipeline, step, store, result)

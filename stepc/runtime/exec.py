@@ -19,6 +19,7 @@ import time
 import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -227,7 +228,7 @@ def execute(
     result says ``failed``.
     """
     started = time.time()
-    log_path = store.log_path(task.run_id, task.step, task.item, task.attempt)
+    log_path = store.log_path(task.run_id, task.location, task.item, task.attempt)
     outputs: list[ArtifactMeta] = []
     counts: dict[str, int] = {}
     error: str | None = None
@@ -275,7 +276,7 @@ def execute(
                     if task.kind == "flowspec":
                         continue  # a class-dialect step saves the attributes it did set
                     raise StepError(f"the step did not set output '{name}'")
-                outputs.append(store.write_artifact(task.run_id, task.step, task.item, name, results[name]))
+                outputs.append(store.write_artifact(task.run_id, task.location, task.item, name, results[name]))
         except (StepError, flowspec.FlowError, CorruptArtifact) as exc:  # no stepc internals to show
             error = str(exc)
             print(f"stepc: step '{task.step}' failed: {error}", file=sys.stderr)
@@ -285,13 +286,13 @@ def execute(
         if error is not None and task.kind == "function" and task.catch is not None and task.final:
             # on_failure="continue": the failure is recorded, the outputs are None, the run goes on.
             print(f"stepc: step '{task.step}' failed on its last attempt; on_failure='continue': its outputs are None")
-            outputs = [store.write_artifact(task.run_id, task.step, task.item, n, None) for n in task.outputs]
+            outputs = [store.write_artifact(task.run_id, task.location, task.item, n, None) for n in task.outputs]
             counts = {name: 0 for name in task.foreach_outputs}  # a fan-out over it has no items
             continued, error = error, None
     store.publish(log_path)
     result = TaskResult(
         status="failed" if error else "succeeded",
-        step=task.step,
+        step=task.location,
         item=task.item,
         attempt=task.attempt,
         started=started,
@@ -306,6 +307,9 @@ def execute(
     )
     if error is None:
         store.commit(task.run_id, result)
+        if task.iteration and task.step not in (result.next or ()):
+            # The last pass of a recursive switch: the step's own result is this one.
+            store.commit(task.run_id, replace(result, step=task.step))
     else:
         store.write_status(task.run_id, result)
     return result

@@ -296,7 +296,7 @@ def run_step(task: Task, cls: type, method_name: str, store: Store) -> Outcome:
 def task_identity(task: Task, cls: type) -> metaflow_current.TaskIdentity:
     """The task in Metaflow's terms (``current``): the flow is the class, a task of a foreach
     is named by its item path."""
-    task_id = "-".join([task.step, *(str(i) for i in task.item or ())])
+    task_id = "-".join([task.location, *(str(i) for i in task.item or ())])
     user = metaflow_current.username()
     return metaflow_current.TaskIdentity(
         flow_name=cls.__name__,

@@ -78,6 +78,24 @@ class Task:
     splits: tuple[Split, ...] = ()  # class dialect: the foreach levels this task is an item of, outermost first
     branches: tuple[str, ...] = ()  # class dialect: IR `after`; for a join, every branch in order (a view each)
     project: str | None = None  # Metaflow's @project name (for metaflow.current)
+    iteration: int = 0  # a recursive switch's pass (0: the first), stored at `location`
+
+    @property
+    def location(self) -> str:
+        """Where the task's files go in the store (see :func:`pass_location`)."""
+        return pass_location(self.step, self.iteration)
+
+
+def pass_location(step: str, iteration: int) -> str:
+    """The store folder of pass ``iteration`` of a recursive switch's step: the step's own for
+    the first, ``<step>.<n>`` after it (no class-dialect step name holds a dot). The step's own
+    ``result.json`` ends up holding the last pass, which its successors read."""
+    return step if iteration == 0 else f"{step}.{iteration}"
+
+
+def loops_again(step: Step, result: TaskResult) -> bool:
+    """Whether a pass of a recursive switch chose the case that runs the step again."""
+    return step.repeat is not None and result.status == "succeeded" and step.name in (result.next or ())
 
 
 def at_depth(item: Item, depth: int) -> Item:
@@ -319,12 +337,16 @@ def make_task(
     params: Mapping[str, Any],
     lookup: ResultLookup,
     final: bool | None = None,
+    previous: TaskResult | None = None,
+    iteration: int = 0,
 ) -> Task:
     """Everything needed to run ``step`` (task ``item``), attempt number ``attempt``.
 
     ``final`` says whether no retry follows this attempt; by default that is read from the
     attempt number (``1 + retry.times`` attempts in all), which a caller counting its own tries
-    (a resumed run numbers attempts on from the earlier runner's) can override.
+    (a resumed run numbers attempts on from the earlier runner's) can override. ``previous``:
+    for pass ``iteration`` > 0 of a recursive switch, the pass before it, whose outputs stand
+    in for the inputs of the same names.
     """
     flowspec = step.kind == "flowspec"
     outputs = step.outputs
@@ -338,7 +360,7 @@ def make_task(
         function=step.function,
         kind=step.kind,
         params=step_params(step, params, item),
-        inputs=bind_inputs(pipeline, step, item, params, lookup),
+        inputs=_after_pass(bind_inputs(pipeline, step, item, params, lookup), previous),
         outputs=outputs,
         foreach_outputs=foreach_outputs(pipeline, step),
         env=step.env,
@@ -348,7 +370,18 @@ def make_task(
         splits=foreach_splits(pipeline, step, item, params, lookup) if flowspec else (),
         branches=step.after if flowspec else (),
         project=pipeline.project,
+        iteration=iteration,
     )
+
+
+def _after_pass(bound: tuple[BoundInput, ...], previous: TaskResult | None) -> tuple[BoundInput, ...]:
+    """A recursive switch's next pass sees what its last pass set (as Metaflow, whose next task's
+    parent is the last one): those outputs replace the inputs of the same names."""
+    if previous is None:
+        return bound
+    mine = {meta.name: BoundInput(meta.name, "value", (meta,), producer=previous.step) for meta in previous.outputs}
+    kept = tuple(b for b in bound if b.name not in mine)
+    return kept + tuple(mine.values())
 
 
 def condition_holds(
