@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import stepc
 from stepc.interpreter.rundb import RunDB
@@ -29,3 +33,27 @@ def test_no_rollback_when_the_run_succeeds(tmp_path: Path) -> None:
     r = stepc.run(FLOW, {"journal": str(journal), "fail": False}, store=tmp_path / "store")
     assert r.ok and r.rollbacks == ()
     assert journal.read_text().split() == ["a", "b", "c"]
+
+
+DATA_FLOW = Path(__file__).resolve().parent / "flows" / "run" / "rollback_data.py"
+
+
+def test_a_rollback_gets_what_its_step_kept_with_current_rollback_data(tmp_path: Path, monkeypatch: Any) -> None:
+    journal = tmp_path / "journal.txt"
+    monkeypatch.setenv("JOURNAL", str(journal))  # the children inherit it
+    r = stepc.run(str(DATA_FLOW), {"journal": str(journal)}, store=tmp_path / "store")
+    assert r.status == "failed" and "boom fails" in (r.error or "")
+    # Newest first; a step that kept nothing gives its rollback None.
+    assert journal.read_text().splitlines() == ["undo plain data=None", "undo bucket id=42"]
+
+
+def test_stepc_exec_rollback_passes_the_rollback_data_too(tmp_path: Path) -> None:
+    journal = tmp_path / "journal.txt"
+    env = {**os.environ, "JOURNAL": str(journal)}
+    base = [sys.executable, "-m", "stepc", "exec", str(DATA_FLOW), "--run-id", "r1", "--store", str(tmp_path / "s")]
+    for name in ("create", "plain"):
+        step = subprocess.run([*base, "--step", name, "-p", f"journal={journal}"], env=env, capture_output=True)
+        assert step.returncode == 0, step.stderr
+    undo = subprocess.run([*base, "--rollback"], env=env, capture_output=True, text=True)
+    assert undo.returncode == 0, undo.stderr
+    assert journal.read_text().splitlines() == ["undo plain data=None", "undo bucket id=42"]

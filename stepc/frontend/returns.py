@@ -94,7 +94,8 @@ def rollback_problems(rollback: FunctionNode, step: str, outputs: list[str]) -> 
     positional = [*args.posonlyargs, *args.args]
     required = [a.arg for a in positional[: len(positional) - len(args.defaults)]]
     required += [a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is None]
-    missing = [name for name in required if name not in outputs]
+    # `rollback_data` is given what the step kept with current.rollback_data (None if nothing).
+    missing = [name for name in required if name not in outputs and name != "rollback_data"]
     if missing:
         problems.append(
             f"rollback {rollback.name}() of step '{step}' requires '{missing[0]}', which is not an output of the "

@@ -11,6 +11,7 @@ from typing import Any
 
 from stepc.ir import Pipeline, Step
 from stepc.items import Item
+from stepc.runtime.context import read_rollback_data
 from stepc.runtime.exec import call_rollback, captured, execute, user_traceback
 from stepc.runtime.plan import ResultLookup, Task, make_task
 from stepc.runtime.store import Store, TaskResult
@@ -64,14 +65,18 @@ def group_body(
     return body
 
 
-def rollback_body(ref: str, result: TaskResult, store: Store, flow_path: str, module: str, log: Path) -> Body:
-    """Call a rollback with the task's outputs as keyword arguments, logging to ``log``."""
+def rollback_body(
+    ref: str, run_id: str, result: TaskResult, store: Store, flow_path: str, module: str, log: Path
+) -> Body:
+    """Call a rollback with the task's outputs (and its rollback data) as keyword arguments,
+    logging to ``log``."""
 
     def body() -> int:
         with captured(log):
             try:
                 outputs = {meta.name: store.read_artifact(meta) for meta in result.outputs}
-                call_rollback(ref, flow_path, module, outputs)
+                data = read_rollback_data(store, run_id, result.step, result.item)
+                call_rollback(ref, flow_path, module, outputs, data)
             except BaseException as exc:
                 sys.stderr.write(user_traceback(exc))
                 return 1

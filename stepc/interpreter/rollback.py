@@ -33,7 +33,7 @@ def run_rollbacks(
         assert step.rollback is not None
         log = store.task_dir(run_id, step.name, result.item) / "rollback.log"
         started = db.now()
-        code = run_in_child(rollback_body(step.rollback, result, store, flow_path, module, log), step.timeout)
+        code = run_in_child(rollback_body(step.rollback, run_id, result, store, flow_path, module, log), step.timeout)
         status = "succeeded" if code == 0 else "failed"
         error = None
         if code == 0:

@@ -9,9 +9,13 @@ exec`` on every engine:
   moves the step's bar by it (weighted by the step's ``weight``);
 * ``current.metrics({"loss": 0.1})``: merged into ``metrics.json``; ``stepc show`` and
   ``stepc metrics RUN`` list them per step and item;
-* ``current.log("epoch", {"n": 3})``: one JSON line in ``events.jsonl``.
+* ``current.log("epoch", {"n": 3})``: one JSON line in ``events.jsonl``;
+* ``current.rollback_data(value)``: ``rollback-data.json`` (or ``.pkl``), what the step's
+  rollback needs to undo it (an id it created, a path): the rollback gets it as the keyword
+  argument ``rollback_data`` when it takes one (None when the step saved nothing).
 
-Reports must be JSON values; anything else is a TypeError at the call, in the step's traceback.
+Reports must be JSON values; anything else is a TypeError at the call, in the step's traceback
+(rollback data may be anything an artifact may be).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ if TYPE_CHECKING:
     from stepc.runtime.plan import Task
     from stepc.runtime.store import Store
 
+ROLLBACK_DATA = "rollback-data"  # the file stem of what a step keeps for its rollback
 PROGRESS_EVERY = 0.2  # seconds between progress writes: a tight loop must not write a file each time
 
 
@@ -110,9 +115,21 @@ class Current:
             f.write(line + "\n")
         running.store.publish(path)
 
+    def rollback_data(self, value: Any) -> None:
+        """Keep ``value`` for this task's rollback (the last call wins)."""
+        from stepc.runtime import serialize
+        from stepc.runtime.store import atomic_write
+
+        data, fmt = serialize.dumps(value)
+        for other in serialize.EXTENSIONS.values():  # one file, in the format of the last value
+            self._path(ROLLBACK_DATA + other).unlink(missing_ok=True)
+        path = self._path(ROLLBACK_DATA + serialize.EXTENSIONS[fmt])
+        atomic_write(path, data)
+        self._now.store.publish(path)
+
     def _path(self, name: str) -> Any:
         running = self._now
-        return running.store.task_dir(running.task.run_id, running.task.step, running.task.item) / name
+        return running.store.task_dir(running.task.run_id, running.task.location, running.task.item) / name
 
     def _write(self, name: str, data: Any) -> None:
         from stepc.runtime.store import write_json
@@ -139,6 +156,19 @@ def _read(path: Any) -> dict[str, Any]:
     except (FileNotFoundError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def read_rollback_data(store: Store, run_id: str, step: str, item: Any) -> Any:
+    """What the task saved with ``current.rollback_data`` (None when it saved nothing)."""
+    from stepc.runtime import serialize
+
+    for fmt, extension in serialize.EXTENSIONS.items():
+        try:
+            data = store._read(store.task_dir(run_id, step, item) / (ROLLBACK_DATA + extension))
+        except FileNotFoundError:
+            continue
+        return serialize.loads(data, fmt)
+    return None
 
 
 def read_task_json(store: Store, run_id: str, step: str, item: Any, name: str) -> dict[str, Any]:

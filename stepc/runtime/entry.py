@@ -33,6 +33,7 @@ from typing import Any
 
 from stepc.ir import Pipeline, Step
 from stepc.items import Item, item_text, item_to_json
+from stepc.runtime.context import read_rollback_data
 from stepc.runtime.exec import call_rollback, captured, execute, user_traceback
 from stepc.runtime.plan import (
     MissingInput,
@@ -342,7 +343,8 @@ def exec_rollbacks(pipeline: Pipeline, flow_path: str, run_id: str, store: Store
         with captured(log):
             try:
                 outputs = {meta.name: store.read_artifact(meta) for meta in result.outputs}
-                call_rollback(step.rollback, flow_path, pipeline.module, outputs)
+                data = read_rollback_data(store, run_id, result.step, result.item)
+                call_rollback(step.rollback, flow_path, pipeline.module, outputs, data)
             except Exception as exc:  # best effort: report it and go on with the others
                 sys.stderr.write(user_traceback(exc))
                 error = f"{type(exc).__name__}: {exc}"

@@ -315,7 +315,21 @@ def execute(
     return result
 
 
-def call_rollback(ref: str, flow_path: str | os.PathLike[str], module_name: str, outputs: Mapping[str, Any]) -> None:
-    """Call a rollback function with the step's outputs as keyword arguments."""
+def call_rollback(
+    ref: str, flow_path: str | os.PathLike[str], module_name: str, outputs: Mapping[str, Any], data: Any = None
+) -> None:
+    """Call a rollback function with the step's outputs as keyword arguments, and what the step
+    kept with ``current.rollback_data`` as ``rollback_data`` when it takes that (an output of
+    that name comes first)."""
+    import inspect
+
     module = load_module(flow_path, module_name)
-    resolve(ref, module, module_name)(**outputs)
+    function = resolve(ref, module, module_name)
+    kwargs = dict(outputs)
+    try:
+        takes = "rollback_data" in inspect.signature(function).parameters
+    except (TypeError, ValueError):  # no signature to read (a builtin): outputs only
+        takes = False
+    if takes:
+        kwargs.setdefault("rollback_data", data)
+    function(**kwargs)
