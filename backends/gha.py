@@ -379,7 +379,9 @@ class GitHubActionsBackend(Backend):
             entry: dict[str, Any] = {"name": p.name, "input": ids[p.name], "type": p.type, "required": p.required}
             if not p.required:
                 entry["default"] = default
-            if hidden:
+            # A dispatch form cannot leave a field unset, only empty: for a parameter whose
+            # default is None, empty is that None (an explicit "" needs the JSON input).
+            if hidden or (not p.required and default is None):
                 entry["empty_is_default"] = True
             spec_params.append(entry)
         return inputs, {"json_input": None, "params": spec_params}

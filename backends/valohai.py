@@ -299,6 +299,8 @@ class ValohaiBackend(Backend):
             entry["optional"] = False
         else:
             entry["default"] = self._default_text(name, pipeline)
+            if param.default is None:  # no value given: Valohai leaves `-p` out, and the default holds
+                entry["optional"] = True
         return entry
 
     def _feed_keys(self, plan: Plan) -> dict[tuple[str, str], str]:
