@@ -15,7 +15,7 @@ import pytest
 
 from tests.helpers import stepc
 
-FLOW = '''from stepc import pipeline, step
+FLOW = """from stepc import pipeline, step
 
 
 @step(outputs=["x"])
@@ -24,7 +24,7 @@ def one():
 
 
 pipeline({name!r}, steps=[one])
-'''
+"""
 
 
 def flow(tmp_path: Path, file: str, name: str) -> Path:

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from stepc.runtime.store import Store
-from tests.argo_engine import container_args, container_env
+from tests.argo_engine import container_args
 from tests.helpers import REPO, stepc
 from tests.test_gha_run import run_workflow
 from tests.test_valohai_run import run_pipeline
@@ -36,21 +36,19 @@ def seen(store: Path, run_id: str) -> str:
     return value
 
 
-def run_exec(args: list[str], tmp_path: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})}
-    )
+def run_exec(args: list[str]) -> None:
+    """Run ``python ARGS`` (a `stepc exec` command line) from the repository; it must succeed."""
+    done = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
-    return done
 
 
 def test_exec_reads_null_as_none_only_where_none_is_the_default(tmp_path: Path) -> None:
     base = ["-m", "stepc", "exec", FLOW, "--step", "probe", "--run-id", "r1", "--store", str(tmp_path / "s")]
-    run_exec([*base, "-p", "max_depth=null", "-p", "label=null", "-p", "depths=null"], tmp_path)
+    run_exec([*base, "-p", "max_depth=null", "-p", "label=null", "-p", "depths=null"])
     assert seen(tmp_path / "s", "r1") == NONE_SEEN
     # --params JSON still tells the text "null" from no value
     base[base.index("r1")] = "r2"
-    run_exec([*base, "--params", '{"label": "null"}', "-p", "max_depth=0"], tmp_path)
+    run_exec([*base, "--params", '{"label": "null"}', "-p", "max_depth=0"])
     assert seen(tmp_path / "s", "r2") == repr((0, "null", None))
 
 
@@ -60,7 +58,8 @@ def test_null_is_still_refused_where_none_is_no_value(tmp_path: Path) -> None:
         "from stepc import step\n\n\n@step(outputs=['o'])\ndef probe(depth: int = 4):\n    return depth\n",
         encoding="utf-8",
     )
-    done = stepc("exec", str(flow), "--step", "probe", "--run-id", "r", "--store", str(tmp_path / "s"), "-p", "depth=null")
+    store = str(tmp_path / "s")
+    done = stepc("exec", str(flow), "--step", "probe", "--run-id", "r", "--store", store, "-p", "depth=null")
     assert done.returncode == 2 and "expects an int, got 'null'" in done.stderr, done.stderr
 
 
@@ -86,7 +85,7 @@ def argo_args(substitutions: dict[str, str]) -> list[str]:
 def test_argo_pod_command(given: dict[str, str], expected: str, tmp_path: Path) -> None:
     args = argo_args(given)
     args[args.index("--store") + 1] = str(tmp_path / "s")
-    run_exec(args, tmp_path)
+    run_exec(args)
     assert seen(tmp_path / "s", "run-1") == expected
 
 

@@ -90,7 +90,9 @@ def _collisions(owned: list[tuple[GeneratedFile, Pipeline, str]]) -> list[Diagno
         other, other_pipeline, other_flow = first[key]
         if other_pipeline.name == pipeline.name and Path(other_flow).resolve() == Path(flow).resolve():
             continue
-        same = other.path if other.path == item.path else f"{other.path} and {item.path} (one file where case is ignored)"
+        same = other.path
+        if other.path != item.path:
+            same = f"{other.path} and {item.path} (one file where case is ignored)"
         message = (
             f"pipelines '{other_pipeline.name}' ({other_flow}) and '{pipeline.name}' ({flow}) would both "
             f"write {same}; rename one of them"
