@@ -14,17 +14,18 @@ from typing import Any
 
 import jinja2
 import pytest
-import yaml
+from stepc.backends.argo_lint import lint_documents
 
 from stepc.runtime.store import Store
 from tests.argo_engine import container_args
 from tests.helpers import REPO, stepc
+from tests.test_argo_production import checked
 from tests.test_gha_run import run_workflow
 from tests.test_valohai_run import run_pipeline
 
 FLOW = "tests/flows/run/optional_params.py"
-NONE_SEEN = repr((None, None, None))
-GIVEN_SEEN = repr((3, "deep", [1, 2]))
+NONE_SEEN = repr((None, None, None, None))
+GIVEN_SEEN = repr((3, "deep", [1, 2], False))
 
 
 def seen(store: Path, run_id: str) -> str:
@@ -44,12 +45,12 @@ def run_exec(args: list[str]) -> None:
 
 def test_exec_reads_null_as_none_only_where_none_is_the_default(tmp_path: Path) -> None:
     base = ["-m", "stepc", "exec", FLOW, "--step", "probe", "--run-id", "r1", "--store", str(tmp_path / "s")]
-    run_exec([*base, "-p", "max_depth=null", "-p", "label=null", "-p", "depths=null"])
+    run_exec([*base, "-p", "max_depth=null", "-p", "label=null", "-p", "depths=null", "-p", "flag=null"])
     assert seen(tmp_path / "s", "r1") == NONE_SEEN
     # --params JSON still tells the text "null" from no value
     base[base.index("r1")] = "r2"
     run_exec([*base, "--params", '{"label": "null"}', "-p", "max_depth=0"])
-    assert seen(tmp_path / "s", "r2") == repr((0, "null", None))
+    assert seen(tmp_path / "s", "r2") == repr((0, "null", None, None))
 
 
 def test_null_is_still_refused_where_none_is_no_value(tmp_path: Path) -> None:
@@ -68,7 +69,7 @@ def argo_args(substitutions: dict[str, str]) -> list[str]:
     defaults from the document, over them ``substitutions``) and Kubernetes expanded it."""
     compiled = stepc("compile", FLOW, "--target", "argo", "-o", "-")
     assert compiled.returncode == 0, compiled.stderr
-    (workflow,) = [d for d in yaml.safe_load_all(compiled.stdout) if d and d.get("kind") == "Workflow"]
+    (workflow,) = checked(compiled.stdout)  # a bool's enum holds its default, `null`
     spec = workflow["spec"]
     values = {p["name"]: p.get("value") for p in spec["arguments"]["parameters"]}
     values.update(substitutions)
@@ -79,7 +80,7 @@ def argo_args(substitutions: dict[str, str]) -> list[str]:
 
 @pytest.mark.parametrize(
     ("given", "expected"),
-    [({}, NONE_SEEN), ({"max_depth": "3", "label": "deep", "depths": "[1, 2]"}, GIVEN_SEEN)],
+    [({}, NONE_SEEN), ({"max_depth": "3", "label": "deep", "depths": "[1, 2]", "flag": "false"}, GIVEN_SEEN)],
     ids=["defaults", "given"],
 )
 def test_argo_pod_command(given: dict[str, str], expected: str, tmp_path: Path) -> None:
@@ -93,8 +94,8 @@ def test_argo_pod_command(given: dict[str, str], expected: str, tmp_path: Path) 
     ("inputs", "expected"),
     [
         ({}, NONE_SEEN),  # a scheduled run: no inputs at all
-        ({"max_depth": "", "label": "", "depths": ""}, NONE_SEEN),  # a dispatch with the fields empty
-        ({"max_depth": 3, "label": "deep", "depths": "[1, 2]"}, GIVEN_SEEN),
+        ({"max_depth": "", "label": "", "depths": "", "flag": ""}, NONE_SEEN),  # a dispatch with the fields empty
+        ({"max_depth": 3, "label": "deep", "depths": "[1, 2]", "flag": "false"}, GIVEN_SEEN),
     ],
     ids=["schedule", "empty", "given"],
 )
@@ -126,7 +127,7 @@ def airflow_task(text: str) -> tuple[str, dict[str, str]]:
 
 @pytest.mark.parametrize(
     ("params", "expected"),
-    [({}, NONE_SEEN), ({"max_depth": 3, "label": "deep", "depths": [1, 2]}, GIVEN_SEEN)],
+    [({}, NONE_SEEN), ({"max_depth": 3, "label": "deep", "depths": [1, 2], "flag": False}, GIVEN_SEEN)],
     ids=["defaults", "given"],
 )
 def test_airflow_task_command(params: dict[str, Any], expected: str, tmp_path: Path) -> None:
@@ -134,7 +135,7 @@ def test_airflow_task_command(params: dict[str, Any], expected: str, tmp_path: P
     assert compiled.returncode == 0, compiled.stderr
     command, env = airflow_task(compiled.stdout)
     # Airflow's trigger form sends every DAG param, its default where the user left it
-    dag_params = {"max_depth": None, "label": None, "depths": None, **params}
+    dag_params = {"max_depth": None, "label": None, "depths": None, "flag": None, **params}
     templates = jinja2.Environment()
     rendered = {k: templates.from_string(v).render(run_id="run-1", params=dag_params) for k, v in env.items()}
     rendered.update(STEPC_STORE=str(tmp_path / "s"), STEPC_PYTHON=sys.executable)
@@ -147,7 +148,7 @@ def test_airflow_task_command(params: dict[str, Any], expected: str, tmp_path: P
 
 @pytest.mark.parametrize(
     ("values", "expected"),
-    [({}, NONE_SEEN), ({"max_depth": 3, "label": "deep", "depths": "[1, 2]"}, GIVEN_SEEN)],
+    [({}, NONE_SEEN), ({"max_depth": 3, "label": "deep", "depths": "[1, 2]", "flag": "false"}, GIVEN_SEEN)],
     ids=["defaults", "given"],
 )
 def test_valohai_node(values: dict[str, Any], expected: str, tmp_path: Path) -> None:
@@ -159,3 +160,13 @@ def test_valohai_node(values: dict[str, Any], expected: str, tmp_path: Path) -> 
     runner, found = run_pipeline(config, {FLOW: REPO / FLOW}, values, tmp_path / "run")
     assert not runner.failed, runner.logs
     assert found["probe"] == ("succeeded", {"seen": expected})
+
+
+def test_the_argo_lint_refuses_a_value_outside_the_enum() -> None:
+    text = (
+        "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {name: w}\n"
+        "spec:\n  entrypoint: main\n  templates: [{name: main, container: {image: x}}]\n"
+        "  arguments: {parameters: [{name: flag, value: 'null', enum: ['true', 'false']}]}\n"
+    )
+    assert lint_documents(text) == ["parameter 'flag': value 'null' is not one of its enum"]
+    assert lint_documents(text.replace("'false']", "'false', 'null']")) == []

@@ -5,8 +5,13 @@ from stepc import pipeline, step
 
 
 @step(outputs=["seen"])
-def probe(max_depth: int | None = None, label: str | None = None, depths: list[int] | None = None):
-    return repr((max_depth, label, depths))
+def probe(
+    max_depth: int | None = None,
+    label: str | None = None,
+    depths: list[int] | None = None,
+    flag: bool | None = None,
+):
+    return repr((max_depth, label, depths, flag))
 
 
 pipeline("optional-params", steps=[probe])
