@@ -53,6 +53,15 @@ def test_exec_reads_null_as_none_only_where_none_is_the_default(tmp_path: Path) 
     assert seen(tmp_path / "s", "r2") == repr((0, "null", None, None))
 
 
+@pytest.mark.parametrize(("texts", "expected"), [((), NONE_SEEN), (("max_depth=null", "flag=null"), NONE_SEEN)])
+def test_stepc_run_agrees(texts: tuple[str, ...], expected: str, tmp_path: Path) -> None:
+    store = tmp_path / "s"
+    done = stepc("run", FLOW, "-q", "--store", str(store), *(w for t in texts for w in ("-p", t)))
+    assert done.returncode == 0, done.stdout + done.stderr
+    (run_id,) = os.listdir(store / "runs")
+    assert seen(store, run_id) == expected
+
+
 def test_null_is_still_refused_where_none_is_no_value(tmp_path: Path) -> None:
     flow = tmp_path / "flow.py"
     flow.write_text(
