@@ -4,7 +4,6 @@ file are T104 and nothing is written; the files get the mode the umask gives."""
 from __future__ import annotations
 
 import os
-import re
 import stat
 import subprocess
 import sys
@@ -43,11 +42,27 @@ def test_pipelines_writing_one_file_are_an_error(tmp_path: Path, first: str, sec
     assert "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if "error[T104]" in line]
     assert len(lines) == 4, result.stderr  # one per target's file
-    for line in lines:
-        assert re.match(r"two\.py:1:1: error\[T104\]: ", line), line
+    at = FLOW.splitlines().index("pipeline({name!r}, steps=[one])") + 1
+    for line in lines:  # at the second pipeline's name
+        assert line.startswith(f"two.py:{at}:{len('pipeline(') + 1}: error[T104]: "), line
         assert f"'{first}' (one.py)" in line and f"'{second}' (two.py)" in line, line
     assert any(f"{clash}.argo.yaml" in line for line in lines), lines
     assert not out.exists()  # nothing half-written: not even the files that do not collide
+
+
+def test_implicit_pipelines_of_two_modules_of_one_name_collide(tmp_path: Path) -> None:
+    """Without a pipeline() call the pipeline is named after the module: there is no call to
+    point at, so the diagnostic is at the second file's start."""
+    (tmp_path / "sub").mkdir()
+    for path in (tmp_path / "train.py", tmp_path / "sub" / "train.py"):
+        path.write_text("from stepc import step\n\n\n@step\ndef one():\n    return 1\n", encoding="utf-8")
+    result = stepc("compile", "train.py", "sub/train.py", "--target", "gha", "-o", "out", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith(
+        "sub/train.py:1:1: error[T104]: pipelines 'train' (train.py) and 'train' (sub/train.py) would both write "
+        ".github/workflows/train.yml"
+    ), result.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_collision_is_found_by_check_too(tmp_path: Path) -> None:

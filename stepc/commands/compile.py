@@ -80,6 +80,8 @@ def _collisions(owned: list[tuple[GeneratedFile, Pipeline, str]]) -> list[Diagno
     """T104 for each output file two pipelines would both write: names that differ only in
     characters a file name cannot hold (``a/b`` and ``a_b``), or only in case (one file on
     macOS and Windows). The same pipeline of the same file named twice writes it once."""
+    from stepc.frontend.load import pipeline_diagnostic
+
     first: dict[str, tuple[GeneratedFile, Pipeline, str]] = {}
     found = []
     for item, pipeline, flow in owned:
@@ -97,7 +99,7 @@ def _collisions(owned: list[tuple[GeneratedFile, Pipeline, str]]) -> list[Diagno
             f"pipelines '{other_pipeline.name}' ({other_flow}) and '{pipeline.name}' ({flow}) would both "
             f"write {same}; rename one of them"
         )
-        found.append(Diagnostic("T104", message, flow))
+        found.append(pipeline_diagnostic(flow, pipeline.name, "T104", message))
     return found
 
 
