@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from stepc.diagnostics import Diagnostic
 from stepc.ir import Parameter, Pipeline, Step, parameters_read, thaw
+from stepc.params import NULL_TEXT, nullable
 from stepc.runtime.entry import VALUE_UNKNOWN, value_dir
 from stepc.runtime.plan import artifact_refs
 
@@ -339,7 +340,10 @@ class ArgoBackend(Backend):
                 {
                     "name": p.name,
                     "value": parameter_text(p),
-                    "enum": ["true", "false"] if p.type == "bool" else None,
+                    # Argo refuses a value outside the enum, the default's `null` included.
+                    "enum": (["true", "false", NULL_TEXT] if nullable(p) else ["true", "false"])
+                    if p.type == "bool"
+                    else None,
                     "description": shown_text(p.description or f"{p.type} parameter"),
                 }
                 for p in pipeline.params

@@ -87,6 +87,10 @@ def _lint_document(document: dict[str, Any], workflow_templates: set[str]) -> li
     for ref in (spec.get("entrypoint"), spec.get("onExit")):
         if ref is not None and ref not in names:
             problems.append(f"spec refers to template {ref!r}, which is not defined")
+    for param in spec.get("arguments", {}).get("parameters", []):
+        # Argo refuses a workflow whose parameter value is outside the parameter's enum.
+        if "enum" in param and "value" in param and param["value"] not in param["enum"]:
+            problems.append(f"parameter {param.get('name')!r}: value {param['value']!r} is not one of its enum")
     defined = set(names)
     outputs = {
         str(t.get("name")): {p.get("name") for p in (t.get("outputs") or {}).get("parameters", [])} for t in templates

@@ -38,6 +38,7 @@ from typing import Any, ClassVar
 
 from stepc.diagnostics import Diagnostic
 from stepc.ir import Pipeline, Step, thaw
+from stepc.params import nullable
 from stepc.runtime.plan import artifact_refs
 
 from .base import ACYCLIC_FEATURES, BASE_FILTERS, CACHE_NOTE, Backend, GeneratedFile, file_stem
@@ -371,7 +372,9 @@ class GitHubActionsBackend(Backend):
                 {
                     "id": ids[p.name],
                     "description": label + (" (empty: the flow's default)" if hidden else ""),
-                    "type": INPUT_TYPES.get(p.type, "string"),
+                    # A boolean input is a checkbox, never unset: a bool that may stay None
+                    # is text (true, false, or empty).
+                    "type": "string" if p.type == "bool" and nullable(p) else INPUT_TYPES.get(p.type, "string"),
                     "required": p.required,
                     "default": None if hidden else shown,
                 }
@@ -379,7 +382,9 @@ class GitHubActionsBackend(Backend):
             entry: dict[str, Any] = {"name": p.name, "input": ids[p.name], "type": p.type, "required": p.required}
             if not p.required:
                 entry["default"] = default
-            if hidden:
+            # A dispatch form cannot leave a field unset, only empty: for a parameter whose
+            # default is None, empty is that None (an explicit "" needs the JSON input).
+            if hidden or nullable(p):
                 entry["empty_is_default"] = True
             spec_params.append(entry)
         return inputs, {"json_input": None, "params": spec_params}

@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 
 from stepc.diagnostics import Diagnostic
 from stepc.ir import Pipeline, Step, thaw
+from stepc.params import nullable
 
 from .base import ACYCLIC_FEATURES, CACHE_NOTE, Backend, GeneratedFile, file_stem
 from .commands import ExecCall, shell_line
@@ -288,7 +289,8 @@ class ValohaiBackend(Backend):
 
     def _parameter(self, pipeline: Pipeline, name: str, vh_name: str) -> dict[str, Any]:
         param = pipeline.param(name)
-        kind = VALOHAI_TYPES.get(param.type, "string")
+        # A flag is a checkbox, never unset: a bool that may stay None is the text true/false.
+        kind = "string" if nullable(param) else VALOHAI_TYPES.get(param.type, "string")
         entry: dict[str, Any] = {"name": vh_name, "type": kind, "description": param.description or None}
         if kind == "flag":
             entry["pass_true_as"] = f"-p {name}=true"
@@ -299,6 +301,8 @@ class ValohaiBackend(Backend):
             entry["optional"] = False
         else:
             entry["default"] = self._default_text(name, pipeline)
+            if nullable(param):  # no value given: Valohai leaves `-p` out, and the default holds
+                entry["optional"] = True
         return entry
 
     def _feed_keys(self, plan: Plan) -> dict[tuple[str, str], str]:

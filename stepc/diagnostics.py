@@ -70,6 +70,7 @@ CODES: dict[str, str] = {
     "S143": "a condition compares a parameter with a value of another type (or tests a non-bool parameter bare)",
     "T101": "the target cannot express a feature the step uses (an error), or expresses it only in part (a warning)",
     "T103": "unknown `[tool.stepc.<target>]` setting, or a value of the wrong type",
+    "T104": "two pipelines would write the same output file (names alike once made file names, or but for case)",
     "T201": "generated output fails the target's own lint (a stepc bug: please report it)",
     "T202": "the engine could not import the deployed file (stepc submit)",
     "W201": "step is not part of any pipeline()",

@@ -17,6 +17,10 @@ from stepc.ir import Parameter, ParamType, thaw
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 _NOT_JSON = object()
+# The command-line text of "no value": engines keep every parameter as text and hand back a
+# default of None as JSON's `null` (Argo, Valohai). Only a parameter whose default is None
+# reads it so; `--params '{"name": "null"}'` still gives such a str parameter the text "null".
+NULL_TEXT = "null"
 
 
 class ParamError(ValueError):
@@ -41,6 +45,8 @@ def split_assignments(pairs: Iterable[str]) -> dict[str, str]:
 def parse_text(param: Parameter, text: str) -> Any:
     """Turn the command-line text of one parameter into a value of its declared type."""
     kind = param.type
+    if text == NULL_TEXT and nullable(param):
+        return None
     if kind == "str":
         return text
     if kind in ("int", "float", "bool"):
@@ -62,6 +68,11 @@ def parse_text(param: Parameter, text: str) -> Any:
     if param.item_type in ("int", "float", "bool"):
         return [_parse_scalar(param.name, param.item_type, p) for p in parts]
     return parts
+
+
+def nullable(param: Parameter) -> bool:
+    """Whether None is a value of ``param``: its default is None."""
+    return not param.required and param.default is None
 
 
 def _parse_scalar(name: str, kind: ParamType, text: str) -> Any:
@@ -97,7 +108,7 @@ def _matches(kind: ParamType, value: Any) -> bool:
 def check_value(param: Parameter, value: Any) -> Any:
     """Check a Python/JSON value against the parameter's type; ints widen to float. None is a
     value of a parameter whose default is None (engines send every parameter back)."""
-    if value is None and not param.required and param.default is None:
+    if value is None and nullable(param):
         return None
     if not _matches(param.type, value):
         raise ParamError(f"parameter '{param.name}' expects {param.type}, got {type(value).__name__} {value!r}")

@@ -17,12 +17,23 @@ from stepc.diagnostics import Diagnostic, is_error, relocate, render
 
 if TYPE_CHECKING:
     from stepc.backends.base import GeneratedFile
+    from stepc.ir import Pipeline
 
 
-def _write_atomically(path: Path, content: str) -> None:
+def _file_mode() -> int:
+    """The mode a plain ``open(path, "w")`` would give a new file: 0666 less the umask, which
+    can only be read by setting it (this runs in the CLI's one thread)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _write_atomically(path: Path, content: str, mode: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp makes the file 0600 for its own sake; the generated file is the user's.
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(content)
         os.replace(tmp, path)
@@ -65,6 +76,33 @@ def _target_names(chosen: str | list[str] | None, installed: dict[str, str]) -> 
     return names
 
 
+def _collisions(owned: list[tuple[GeneratedFile, Pipeline, str]]) -> list[Diagnostic]:
+    """T104 for each output file two pipelines would both write: names that differ only in
+    characters a file name cannot hold (``a/b`` and ``a_b``), or only in case (one file on
+    macOS and Windows). The same pipeline of the same file named twice writes it once."""
+    from stepc.frontend.load import pipeline_diagnostic
+
+    first: dict[str, tuple[GeneratedFile, Pipeline, str]] = {}
+    found = []
+    for item, pipeline, flow in owned:
+        key = item.path.casefold()
+        if key not in first:
+            first[key] = (item, pipeline, flow)
+            continue
+        other, other_pipeline, other_flow = first[key]
+        if other_pipeline.name == pipeline.name and Path(other_flow).resolve() == Path(flow).resolve():
+            continue
+        same = other.path
+        if other.path != item.path:
+            same = f"{other.path} and {item.path} (one file where case is ignored)"
+        message = (
+            f"pipelines '{other_pipeline.name}' ({other_flow}) and '{pipeline.name}' ({flow}) would both "
+            f"write {same}; rename one of them"
+        )
+        found.append(pipeline_diagnostic(flow, pipeline.name, "T104", message))
+    return found
+
+
 def _strict(d: Diagnostic) -> Diagnostic:
     """Under --strict, partial support (a T101 warning) is an error."""
     if d.code != "T101" or d.severity != "warning":
@@ -104,7 +142,7 @@ def compile(  # noqa: A001 - the command is called compile
     names = _target_names(target_name or settings.get("targets") or settings.get("target"), available_targets())
     options: dict[str, dict[str, Any]] = {"argo": {"kind": argo_kind} if argo_kind else {}}
     diagnostics: list[Diagnostic] = []
-    generated: list[GeneratedFile] = []
+    owned: list[tuple[GeneratedFile, Pipeline, str]] = []
     for flow in flows:
         pipeline, found = load(flow, pipeline_name)
         diagnostics.extend(found)
@@ -114,9 +152,11 @@ def compile(  # noqa: A001 - the command is called compile
             backend = load_target(name)(config, options.get(name))
             files_out, problems = backend.compile(pipeline)
             diagnostics.extend(relocate(problems, pipeline.source, flow))
-            generated.extend(files_out)
+            owned.extend((item, pipeline, flow) for item in files_out)
     # A settings problem is found once per flow compiled; say it once.
-    diagnostics = list(dict.fromkeys(diagnostics))
+    diagnostics = [*dict.fromkeys(diagnostics), *_collisions(owned)]
+    # Past the T104 check a path seen again is the same pipeline, named twice: write it once.
+    generated = list({item.path.casefold(): item for item, _, _ in reversed(owned)}.values())[::-1]
     if strict:
         diagnostics = [_strict(d) for d in diagnostics]
     if diagnostics:
@@ -138,6 +178,7 @@ def compile(  # noqa: A001 - the command is called compile
             click.echo("".join(diffs), nl=False)
             click.echo("stale generated files: run `stepc compile` without --check to refresh them", err=True)
         sys.exit(1 if diffs else 0)
+    mode = _file_mode()
     for item in generated:
-        _write_atomically(out_dir / item.path, item.content)
+        _write_atomically(out_dir / item.path, item.content, mode)
         click.echo(f"wrote {out_dir / item.path}", err=True)

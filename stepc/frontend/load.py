@@ -106,3 +106,25 @@ def load(path: str, pipeline: str | None = None) -> tuple[Pipeline | None, list[
     message = f"no pipeline named '{pipeline}' in {path}{hint}; it declares: {', '.join(names)}"
     diagnostics.append(Diagnostic("S119", message, path))
     return None, diagnostics
+
+
+def pipeline_diagnostic(path: str, name: str, code: str, message: str) -> Diagnostic:
+    """A diagnostic at the declaration of pipeline ``name`` of ``path`` (its ``pipeline(...)``
+    name or its flow class), for a problem found after the IR, which keeps no place of its own;
+    at the file's start for a module's implicit pipeline."""
+    with collector_paused():
+        read = read_source(path, require_flow_import=False)
+        if read.source is None:
+            return Diagnostic(code, message, path)
+        source = read.source
+        imports = read_imports(source.module)
+        config = find_config(Path(path).parent)
+        rel_path, module_name = config.relative(Path(path)), Path(path).stem
+        names = [flow.name for flow in ClassDialect(source, imports, rel_path, module_name).read(config.image)]
+        if not names:
+            module = FunctionDialect(source, imports, rel_path, module_name).read(config.image)
+            names = [decl.name for decl in module.pipelines]
+    for named in names:
+        if named.value == name and named.anchor is not None:
+            return source.diagnostic(code, message, named.anchor)
+    return Diagnostic(code, message, path)
