@@ -20,11 +20,11 @@ from stepc.params import NULL_TEXT, nullable
 from stepc.runtime.entry import VALUE_UNKNOWN, value_dir
 from stepc.runtime.plan import artifact_refs
 
-from .argo_expr import ValueRefs, artifact_when, task_output, when_tag
+from .argo_expr import ValueRefs, artifact_when, exact_when, task_output, when_tag
 from .argo_lint import lint_documents
-from .argo_scopes import Frames
+from .argo_scopes import DagView, Frames
 from .argo_text import LBRACE_ENV, json_text, kube_text, needs_lbrace, shown_text
-from .base import ACYCLIC_FEATURES, CACHE_NOTE, Backend, GeneratedFile, file_stem
+from .base import ALL_FEATURES, CACHE_NOTE, Backend, GeneratedFile, file_stem
 from .commands import ExecCall
 from .kubernetes import KUBERNETES_SETTINGS, PodResources, pod_resources
 from .naming import NameRule, assign_names
@@ -42,8 +42,12 @@ RUN_ID = "{{workflow.name}}"  # unique per workflow run, and DNS-safe, so path-s
 RESERVED_TEMPLATES = frozenset({"main", "stepc-exit", "stepc-rollback"})
 # The order of `stepc exec`'s arguments in a container (see `commands.ExecCall`).
 EXEC_ORDER = (
-    "steps", "items_of", "pipeline", "store", "run_id", "assignments", "item", "retry", "foreach_out", "values_out"
+    "steps", "items_of", "pipeline", "store", "run_id", "assignments", "item", "iteration", "retry", "foreach_out",
+    "values_out",
 )  # fmt: skip
+ITERATION = "{{inputs.parameters.iteration}}"
+NEXT_ITERATION = "{{=asInt(inputs.parameters.iteration) + 1}}"
+PASS_TASK = "pass"  # the task running one pass inside a recursive switch's DAG template
 # A pod that retries inside `stepc exec --retry` gets this on top of its attempts and waits.
 IN_POD_RETRY_SLACK = 60
 ROLLBACK_ORDER = ("rollback", "pipeline", "run_id", "store")
@@ -72,6 +76,7 @@ class ContainerView:
     deadline: int | None = None
     outputs: list[tuple[str, str, str | None]] = field(default_factory=list)  # name, path, default
     takes_item: bool = False
+    takes_iteration: bool = False  # a recursive switch's step: `--iteration` of the pass
     annotations: list[tuple[str, str]] = field(default_factory=list)
     working_dir: str | None = None
     restricted: bool = False  # the container security context of `security_context`
@@ -91,6 +96,7 @@ class TaskView:
     with_param: str | None = None
     sequence_count: str | None = None
     item: str | None = None
+    iteration: str | None = None
 
 
 def _no_tag(value: Any) -> str | None:
@@ -149,7 +155,8 @@ class ArgoBackend(Backend):
     DESCRIPTION = "Argo Workflows (3.6+ and 4.x): Workflow, or WorkflowTemplate + CronWorkflow"
     # A condition on an artifact reads the value the producer's exec wrote as an output
     # parameter (see `plan.Plan.value_names`); what `when` cannot say exactly, `stepc exec` decides.
-    FEATURES: ClassVar[frozenset[str]] = ACYCLIC_FEATURES  # PARTIAL says what is honoured in part
+    # A recursive switch is a DAG template that calls itself for the next pass (see `passes_dag`).
+    FEATURES: ClassVar[frozenset[str]] = ALL_FEATURES  # PARTIAL says what is honoured in part
     PARTIAL: ClassVar[dict[str, str]] = {"cache": CACHE_NOTE}
     SETTINGS: ClassVar[dict[str, Setting]] = {
         "kind": Setting(
@@ -234,6 +241,15 @@ class ArgoBackend(Backend):
                     "(a crash, eviction, the pod's deadline) is not retried"
                 )
                 found.append(self.partly_supported(pipeline, step, "retry_backoff", detail))
+        for step in pipeline.steps:
+            if step.repeat is None:
+                continue
+            if step.scope:
+                detail = "a foreach item's chain is one DAG template, which cannot also call itself for the next pass"
+                found.append(self.unsupported(pipeline, step, "recursive_switch", detail))
+            elif self._repeat_when(self.plan(pipeline), step) is None:
+                detail = "its cases cannot be compared exactly in Argo's `when` (plain str, int, bool or None keys can)"
+                found.append(self.unsupported(pipeline, step, "recursive_switch", detail))
         found.extend(self.group_timeout_warnings(pipeline))
         pods: list[tuple[Step | None, str]] = [(s, s.image) for s in pipeline.steps]
         if any(s.rollback for s in pipeline.steps):
@@ -306,6 +322,7 @@ class ArgoBackend(Backend):
         wf_name = assign_names([deployed], NameRule(limit, DNS_LABEL.invalid))[deployed]
         views = {t.name: t for t in self.walk(plan) if t is not None}
         dags = self._frames(plan).dags(views, TaskView("", "", None, None, None))
+        dags += [self._passes_dag(plan, unit) for unit in plan.units if unit.first.repeat is not None]
         call = ExecCall(
             "python",
             kube_text(pipeline.source),
@@ -391,7 +408,35 @@ class ArgoBackend(Backend):
         if unit.lists is not None:
             return None
         container = self._container(plan, unit, bool(unit.first.scope))
+        if unit.first.repeat is not None:  # the first pass of the DAG template running the passes
+            passes = self._passes_name(plan, unit)
+            return TaskView(unit.name, passes, None, self.when_view(plan, unit, done), container, iteration="0")
         return TaskView(unit.name, unit.name, None, self.when_view(plan, unit, done), container)
+
+    def _passes_name(self, plan: Plan, unit: Unit) -> str:
+        """The name of the DAG template running a recursive switch's passes: apart from every
+        unit's template and the reserved ones."""
+        taken = frozenset(u.name for u in plan.units) | RESERVED_TEMPLATES
+        wanted = "\0passes_" + unit.name
+        return assign_names([wanted], DNS_LABEL, taken)[wanted]
+
+    def _repeat_when(self, plan: Plan, step: Step) -> str | None:
+        """The next pass's ``when``: the values the pass just published, compared exactly."""
+        assert step.repeat is not None
+        values = {
+            (ref.step, ref.name): task_output(PASS_TASK, plan.value_names[(ref.step, ref.name)])
+            for ref in artifact_refs(step.repeat)
+            if (ref.step, ref.name) in plan.value_names
+        }
+        return exact_when(step.repeat, plan.params, values)
+
+    def _passes_dag(self, plan: Plan, unit: Unit) -> DagView:
+        """A recursive switch: pass N runs the step's container; while the case it chose goes
+        back, the template calls itself for pass N+1. The calling task ends with the last pass."""
+        name = self._passes_name(plan, unit)
+        run = TaskView(PASS_TASK, unit.name, None, None, None, iteration=ITERATION)
+        again = TaskView("next", name, PASS_TASK, self._repeat_when(plan, unit.first), None, iteration=NEXT_ITERATION)
+        return DagView(name, False, [run, again], takes_iteration=True)
 
     def when_view(self, plan: Plan, unit: Unit, done: dict[str, Any]) -> str | None:
         """The task's ``when``. A condition on an artifact reads only values published by an
@@ -410,6 +455,8 @@ class ArgoBackend(Backend):
             producer = plan.owner.get(ref.step)
             if key not in plan.value_names or producer is None or not plan.precedes(producer.name, unit):
                 continue
+            if producer.first.repeat is not None:
+                continue  # its task calls the passes, and has no outputs of its own: left to exec
             if self._frames(plan).member(producer.name, unit.first.scope) != producer.name:
                 continue  # a task of another frame: not visible here
             if done[producer.name].when is None:
@@ -439,6 +486,7 @@ class ArgoBackend(Backend):
             run_id=RUN_ID,
             assignments=self._assignments(unit.steps),
             item="{{inputs.parameters.item}}" if takes_item else None,
+            iteration=ITERATION if unit.first.repeat is not None else None,
             foreach_out=FOREACH_DIR if outputs else None,
             values_out=VALUES_DIR if unit.values else None,
             retry=in_pod,
@@ -475,6 +523,7 @@ class ArgoBackend(Backend):
             ),
             secret=self.secret,
             takes_item=takes_item,
+            takes_iteration=unit.first.repeat is not None,
             outputs=[(f"items-{a}", f"{FOREACH_DIR}/{a}.json", None) for a in outputs]
             + [self._value_output(pair, plan.value_names) for pair in unit.values],
             requests=sorted(pod.requests.items()),

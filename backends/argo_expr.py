@@ -163,6 +163,14 @@ class _Exact(_Expression):
         return None
 
 
+def exact_when(cond: Condition, params: dict[str, Parameter], refs: ValueRefs) -> str | None:
+    """The ``when`` tag that holds exactly when ``cond`` does (an unknown value never holds),
+    or None when it cannot be said exactly: for a recursive switch, where running a pass too
+    many is as wrong as one too few."""
+    text = _Exact(params, refs).generate(cond)
+    return None if text is None else "{{=" + text + "}}"
+
+
 def artifact_when(cond: Condition, params: dict[str, Parameter], refs: ValueRefs) -> str | None:
     """The ``when`` tag of a condition that reads upstream artifacts, or None for none at all.
 

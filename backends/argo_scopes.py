@@ -45,6 +45,7 @@ class DagView:
     name: str
     takes_item: bool
     tasks: list[TaskView]
+    takes_iteration: bool = False  # a recursive switch's passes: pass N, then N+1 while it loops
 
 
 def _path(unit: Unit) -> Path:

@@ -65,12 +65,12 @@ FEATURE_TEXT: dict[str, str] = {
 }
 
 ALL_FEATURES = frozenset(FEATURE_TEXT)
-# What an engine whose tasks form a graph without cycles cannot run: every built-in target so far.
+# What an engine whose tasks form a graph without cycles cannot run (Argo's templates can recurse).
 ACYCLIC_FEATURES = ALL_FEATURES - {"recursive_switch"}
 # Why a target lacks a feature, where the feature's text does not say it.
 MISSING_REASON: dict[str, str] = {
     "recursive_switch": "its tasks form a graph without cycles, so no task can run again after itself "
-    "(`stepc run` and `stepc exec --iteration N` run the passes)",
+    "(`stepc run`, `stepc exec --iteration N` and the argo target run the passes)",
 }
 
 Support = Literal["yes", "partial", "no"]

@@ -24,6 +24,7 @@ FLAGS: dict[str, str] = {
     "assignments": "-p",
     "raw": "",
     "item": "--item",
+    "iteration": "--iteration",
     "retry": "--retry",
     "foreach_out": "--foreach-out",
     "values_out": "--values-out",
@@ -47,6 +48,7 @@ class ExecCall:
     assignments: tuple[str, ...] = ()  # ``-p name=value``, each ``name=value``
     raw: tuple[str, ...] = ()  # words the engine expands into arguments itself (Valohai's ``{parameters}``)
     item: str | None = None  # the item of a fan-out
+    iteration: str | None = None  # the pass of a recursive switch
     retry: bool = False  # ``--retry``: run the step's retry policy inside this one call
     foreach_out: str | None = None  # where to write the item lists a fan-out reads
     values_out: str | None = None  # where to write the values a condition reads

@@ -5,11 +5,19 @@ through other steps stays S107 and names its real cycle; engines refuse it with 
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
+from typing import Any
+
+import yaml
+from stepc.backends.argo_lint import lint_documents
 
 from stepc.frontend import load
+from tests.argo_schema import VERSIONS, validation_errors
 from tests.helpers import REPO, stepc
 
 FLOW = REPO / "tests" / "flows" / "metaflow" / "recursive_switch.py"
@@ -159,3 +167,67 @@ def test_a_run_that_fails_mid_loop_resumes_from_the_first_pass(tmp_path: Path) -
     resumed = stepc("resume", "latest", "--quiet", "--store", store, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert _artifact(tmp_path, "latest", "end", "summary") == EXPECTED
+
+
+def _argo_document() -> dict[str, Any]:
+    r = stepc("compile", str(FLOW), "--target", "argo", "-o", "-", cwd=REPO)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert lint_documents(r.stdout) == []
+    (document,) = [d for d in yaml.safe_load_all(r.stdout) if d is not None]
+    for version in VERSIONS:
+        assert validation_errors(document, version) == []
+    return document
+
+
+def test_argo_runs_the_passes_through_a_dag_template_that_calls_itself(tmp_path: Path) -> None:
+    """The workflow walked as Argo walks it: the main DAG's `loop` task calls `passes-loop` with
+    iteration 0; that template runs the pod of one pass, then, when the value the pass published
+    says so, calls itself with iteration + 1. Each pod runs its own command line here."""
+    document = _argo_document()
+    templates = {t["name"]: t for t in document["spec"]["templates"]}
+    store, values = tmp_path / ".stepc", tmp_path / "values"
+    passes: list[str] = []
+
+    def run_container(template: dict[str, Any], inputs: dict[str, str]) -> dict[str, str]:
+        args = []
+        for word in template["container"]["args"]:
+            word = word.replace("{{workflow.name}}", "wf-1").replace("{{workflow.parameters.limit}}", "3")
+            for name, value in inputs.items():
+                word = word.replace("{{inputs.parameters." + name + "}}", value)
+            args.append(word.replace("s3://stepc/store", str(store)).replace("/tmp/stepc/values", str(values)))
+        assert "{{" not in " ".join(args), args
+        r = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        passes.append(f"{template['name']}:{inputs.get('iteration', '')}")
+        outputs = {}
+        for out in template.get("outputs", {}).get("parameters", []):
+            path = Path(str(out["valueFrom"]["path"]).replace("/tmp/stepc/values", str(values)))
+            outputs[out["name"]] = path.read_text() if path.exists() else out["valueFrom"]["default"]
+        return outputs
+
+    def holds(when: str, outputs: dict[str, dict[str, str]]) -> bool:
+        # The one form exact_when writes for a case: tasks["T"].outputs.parameters["P"] == "<text>"
+        match = re.fullmatch(r'\{\{=tasks\["(\w+)"\]\.outputs\.parameters\["([\w-]+)"\] == (".*")\}\}', when)
+        assert match is not None, when
+        return outputs[match[1]][match[2]] == json.loads(match[3])
+
+    def run_dag(name: str, inputs: dict[str, str]) -> None:
+        outputs: dict[str, dict[str, str]] = {}
+        for task in templates[name]["dag"]["tasks"]:  # listed in an order their depends allow
+            args = {p["name"]: str(p["value"]) for p in task.get("arguments", {}).get("parameters", [])}
+            args = {
+                k: v.replace("{{inputs.parameters.iteration}}", inputs.get("iteration", "")) for k, v in args.items()
+            }
+            if args.get("iteration", "").startswith("{{=asInt("):
+                args["iteration"] = str(int(inputs["iteration"]) + 1)
+            if "when" in task and not holds(task["when"], outputs):
+                continue
+            template = templates[task["template"]]
+            if "dag" in template:
+                run_dag(task["template"], args)
+            else:
+                outputs[task["name"]] = run_container(template, args)
+
+    run_dag(document["spec"]["entrypoint"], {})
+    assert passes == ["start:", "loop:0", "loop:1", "loop:2", "after:", "end:"]
+    assert _artifact(tmp_path, "wf-1", "end", "summary") == EXPECTED

@@ -250,8 +250,9 @@ def condition_reads(pipeline: Pipeline) -> dict[str, tuple[str, ...]]:
     item). One pass over the pipeline: a backend computes it once, not once per step or job."""
     read: dict[str, set[str]] = {}
     for other in pipeline.steps:
-        for ref in artifact_refs(other.condition):
-            read.setdefault(ref.step, set()).add(ref.name)
+        for condition in (other.condition, other.repeat):  # a recursive switch's engine loops on it
+            for ref in artifact_refs(condition):
+                read.setdefault(ref.step, set()).add(ref.name)
     found: dict[str, tuple[str, ...]] = {}
     for step in pipeline.steps:
         names = read.get(step.name, set()) & set(step.outputs)
