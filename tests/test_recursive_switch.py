@@ -17,6 +17,7 @@ import yaml
 from stepc.backends.argo_lint import lint_documents
 
 from stepc.frontend import load
+from tests.argo_models import hera_errors, sdk_errors
 from tests.argo_schema import VERSIONS, validation_errors
 from tests.helpers import REPO, stepc
 
@@ -176,6 +177,7 @@ def _argo_document() -> dict[str, Any]:
     (document,) = [d for d in yaml.safe_load_all(r.stdout) if d is not None]
     for version in VERSIONS:
         assert validation_errors(document, version) == []
+    assert sdk_errors(document) == [] and hera_errors(document) == []
     return document
 
 
