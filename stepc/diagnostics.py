@@ -17,7 +17,7 @@ Severity = Literal["error", "warning"]
 
 # The stable code table. The README's table is generated from it (tests keep them in sync).
 CODES: dict[str, str] = {
-    "S001": "the file cannot be read (missing, a directory, or not UTF-8 text)",
+    "S001": "the file cannot be read (missing, not a regular file, over 10 MiB, or not text in its PEP 263 encoding)",
     "S002": "syntax error in the module",
     "S003": "no steps found in a file that imports stepc",
     "S004": "internal error in stepc (please report it)",

@@ -12,12 +12,12 @@ import ast
 import re
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import libcst as cst
 
 from stepc.diagnostics import Diagnostic, Severity
+from stepc.frontend.filebytes import Unreadable, decode_module, read_module_bytes
 from stepc.frontend.pieces import parse_module as parse_in_pieces
 
 if TYPE_CHECKING:
@@ -175,20 +175,12 @@ class ReadResult:
 
 def read_source(path: str, *, require_flow_import: bool) -> ReadResult:
     """Read and parse ``path``; every failure is a diagnostic, never an exception."""
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        return _fail(path, "S001", "no such file")
-    except IsADirectoryError:
-        return _fail(path, "S001", "is a directory, not a flow file")
-    except OSError as exc:
-        return _fail(path, "S001", f"cannot be read: {exc.strerror or exc}")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        col = len(data[data.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode(errors="replace")) + 1
-        return _fail(path, "S001", f"is not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8", line, col)
+    data = read_module_bytes(path)
+    if isinstance(data, Unreadable):
+        return _fail(path, "S001", data.message, data.line, data.col)
+    text = decode_module(data)
+    if isinstance(text, Unreadable):
+        return _fail(path, "S001", text.message, text.line, text.col)
     if require_flow_import and not imports_flow_library(text):
         return ReadResult(None, (), passed_over=True)
     lines = source_lines(text)
