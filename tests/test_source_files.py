@@ -177,3 +177,72 @@ def test_a_file_at_the_size_cap_is_read(tmp_path: Path) -> None:
     assert path.stat().st_size == MAX_SOURCE_BYTES
     result = read_file(str(path))
     assert result.diagnostics == () and len(result.pipelines) == 1
+
+
+# -- identifiers as Python reads them (NFKC, PEP 3131) ---------------------------------------------
+
+NFKC_FUNCTIONS = """\
+from stepc import pipeline, step
+
+
+@step(outputs=["file"])
+def ℌ():
+    return 3
+
+
+@step(inputs=["file"], after=["H"])
+def 𝐛(ﬁle):
+    print("got", file * 2)
+
+
+pipeline("p", steps=[ℌ, b])
+"""
+
+NFKC_CLASS = """\
+from metaflow import FlowSpec, step
+
+
+class F(FlowSpec):
+    @step
+    def start(self):
+        self.ﬁle = 3
+        self.next(self.ℌ)
+
+    @step
+    def ℌ(self):
+        print("got", self.file * 2)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    F()
+"""
+
+
+@pytest.mark.parametrize("source", [NFKC_FUNCTIONS, NFKC_CLASS], ids=["functions", "class"])
+def test_names_python_normalises_are_one_name(tmp_path: Path, source: str) -> None:
+    (tmp_path / "flow.py").write_text(source, encoding="utf-8")
+    result = read_file(str(tmp_path / "flow.py"))
+    assert result.diagnostics == ()
+    (built,) = result.pipelines
+    assert "H" in [s.name for s in built.steps] and "ℌ" not in [s.name for s in built.steps]
+    ran = cli("run", "flow.py", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "got 6" in ran.stdout + ran.stderr
+
+
+def test_a_place_after_a_normalised_name_is_where_it_was_written(tmp_path: Path) -> None:
+    path = tmp_path / "flow.py"
+    path.write_text(
+        "from stepc import pipeline, step\n@step\ndef ℌ():\n    return 1\npipeline('p', steps=[H, ℌ, 𝐱])\n",
+        encoding="utf-8",
+    )
+    twice, unknown = sorted(read_file(str(path)).diagnostics, key=lambda d: d.col)
+    assert (twice.code, twice.line, twice.col, twice.end_col) == ("S117", 5, 25, 26)
+    assert twice.message == "step 'H' is listed twice"
+    assert (unknown.code, unknown.line, unknown.col, unknown.end_col) == ("S117", 5, 28, 29)
+    assert "'x'" in unknown.message
