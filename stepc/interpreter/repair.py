@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 from stepc.interpreter.rundb import RunDB
-from stepc.runtime.store import Store, TaskResult
+from stepc.runtime.store import Store, TaskResult, is_cut
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,9 @@ def _index_run(db: RunDB, store: Store, run_id: str, info: dict[str, Any]) -> in
     started: list[float] = []
     count = 0
     for step_dir in sorted(p for p in store.run_dir(run_id).iterdir() if p.is_dir()):
-        step = unquote(step_dir.name)
+        step = _step_name(step_dir) if is_cut(step_dir.name) else unquote(step_dir.name)
+        if step is None:
+            continue
         results: list[TaskResult] = store.committed(run_id, step)
         if not results:
             continue
@@ -106,3 +109,15 @@ def _index_run(db: RunDB, store: Store, run_id: str, info: dict[str, Any]) -> in
         (min(started, default=time.time()), json.dumps(params, sort_keys=True), run_id),
     )
     return count
+
+
+def _step_name(step_dir: Path) -> str | None:
+    """The name of the step of a folder whose name was cut short, from a result it holds."""
+    for path in sorted(step_dir.rglob("result*.json")):
+        try:
+            name = json.loads(path.read_bytes()).get("step")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(name, str):
+            return name
+    return None
