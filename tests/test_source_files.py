@@ -95,6 +95,7 @@ def test_an_unknown_coding_is_an_error_at_its_line(tmp_path: Path) -> None:
     result = cli("check", "flow.py", cwd=tmp_path)
     assert result.returncode == 1
     assert "flow.py:2:15: error[S001]" in result.stderr and "Traceback" not in result.stderr
+    assert "2 | # -*- coding: bogus -*-\n" in result.stderr  # the line, and a caret under the name
 
 
 @pytest.mark.parametrize(

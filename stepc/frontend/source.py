@@ -213,7 +213,9 @@ def read_source(path: str, *, require_flow_import: bool) -> ReadResult:
         return _fail(path, "S001", data.message, data.line, data.col)
     text = decode_module(data)
     if isinstance(text, Unreadable):
-        return _fail(path, "S001", text.message, text.line, text.col)
+        # The line shown is for people: undecodable bytes show as U+FFFD.
+        shown = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8", errors="replace")
+        return _fail(path, "S001", text.message, text.line, text.col, source_lines(shown))
     if require_flow_import and not imports_flow_library(text):
         return ReadResult(None, (), passed_over=True)
     lines = source_lines(text)
@@ -244,5 +246,9 @@ def read_source(path: str, *, require_flow_import: bool) -> ReadResult:
     return ReadResult(SourceFile(path, text, module, tree))
 
 
-def _fail(path: str, code: str, message: str, line: int = 1, col: int = 1) -> ReadResult:
-    return ReadResult(None, (Diagnostic(code, f"{path} {message}", path, line, col),))
+def _fail(
+    path: str, code: str, message: str, line: int = 1, col: int = 1, lines: list[str] | None = None
+) -> ReadResult:
+    if lines is None:
+        return ReadResult(None, (Diagnostic(code, f"{path} {message}", path, line, col),))
+    return ReadResult(None, (make_diagnostic(path, lines, code, f"{path} {message}", line, col),))
