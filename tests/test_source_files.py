@@ -247,3 +247,42 @@ def test_a_place_after_a_normalised_name_is_where_it_was_written(tmp_path: Path)
     assert twice.message == "step 'H' is listed twice"
     assert (unknown.code, unknown.line, unknown.col, unknown.end_col) == ("S117", 5, 28, 29)
     assert "'x'" in unknown.message
+
+
+# -- modules the front end follows (for code hashes) -----------------------------------------------
+
+FOLLOWING_FLOW = """\
+from stepc import pipeline, step
+from helpers import scaled
+
+
+@step(cache="code_hash")
+def a():
+    return scaled(2)
+
+
+pipeline("p", steps=[a])
+"""
+
+
+def code_hash(flow: Path) -> str:
+    result = read_file(str(flow))
+    assert result.diagnostics == ()
+    return result.pipelines[0].steps[0].code_hash
+
+
+def test_a_helper_module_in_its_declared_coding_is_followed(tmp_path: Path) -> None:
+    flow = tmp_path / "flow.py"
+    flow.write_text(FOLLOWING_FLOW, encoding="utf-8")
+    helper = tmp_path / "helpers.py"
+    helper.write_bytes(b"# coding: latin-1\nSUFFIX = '\xe9'\n\ndef scaled(x):\n    return x * 2\n")
+    before = code_hash(flow)
+    helper.write_bytes(b"# coding: latin-1\nSUFFIX = '\xe9'\n\ndef scaled(x):\n    return x * 3\n")
+    assert code_hash(flow) != before  # read: an undecodable helper would count as absent both times
+
+
+def test_a_helper_that_is_a_fifo_is_not_read(tmp_path: Path) -> None:
+    (tmp_path / "flow.py").write_text(FOLLOWING_FLOW, encoding="utf-8")
+    os.mkfifo(tmp_path / "helpers.py")
+    result = cli("check", "flow.py", cwd=tmp_path)  # a read would block until the timeout
+    assert result.returncode == 0, result.stderr
