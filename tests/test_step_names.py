@@ -146,3 +146,14 @@ def test_long_names_compile_for_airflow(long_flow: Path, airflow_python: Path) -
     assert loaded[str(path)]["errors"] == {}
     (dag,) = loaded[str(path)]["dags"].values()
     assert len(dag["tasks"]) >= 3
+
+
+def test_a_run_id_too_long_for_a_folder_once_quoted_still_runs(tmp_path: Path) -> None:
+    (tmp_path / "flow.py").write_text(flow_text("first"), encoding="utf-8")
+    run = "é" * 150  # 150 characters, 900 once percent-quoted
+    for step in ("first", "again"):
+        done = stepc("exec", "flow.py", "--step", step, "--run-id", run, cwd=tmp_path)
+        assert done.returncode == 0, done.stdout + done.stderr
+    store = Store(tmp_path / ".stepc")
+    assert len(store.run_dir(run).name) <= SEGMENT_BYTES and store.run_dir(run).is_dir()
+    assert stepc("artifact", run, "again", "xs", cwd=tmp_path).stdout.split() == ["[", "1,", "2,", "3", "]"]

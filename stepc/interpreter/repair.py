@@ -47,7 +47,7 @@ def repair(store: Store) -> Repaired:
     try:
         runs_dir = store.root / "runs"
         for run_dir in sorted(runs_dir.iterdir()) if runs_dir.is_dir() else []:
-            info = store.read_run(unquote(run_dir.name))
+            info = _read(run_dir / "run.json") if is_cut(run_dir.name) else store.read_run(unquote(run_dir.name))
             if not isinstance(info, dict) or "run_id" not in info:
                 continue
             run_id = str(info["run_id"])
@@ -114,10 +114,15 @@ def _index_run(db: RunDB, store: Store, run_id: str, info: dict[str, Any]) -> in
 def _step_name(step_dir: Path) -> str | None:
     """The name of the step of a folder whose name was cut short, from a result it holds."""
     for path in sorted(step_dir.rglob("result*.json")):
-        try:
-            name = json.loads(path.read_bytes()).get("step")
-        except (OSError, ValueError, AttributeError):
-            continue
-        if isinstance(name, str):
-            return name
+        result = _read(path)
+        if isinstance(result, dict) and isinstance(result.get("step"), str):
+            return str(result["step"])
     return None
+
+
+def _read(path: Path) -> Any:
+    """The JSON of a file, None when it cannot be read (a folder whose name was cut)."""
+    try:
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
