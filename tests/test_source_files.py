@@ -168,7 +168,10 @@ def test_a_file_over_the_size_cap_is_refused(tmp_path: Path) -> None:
         f.truncate(MAX_SOURCE_BYTES + 1)
     result = cli("check", "big.py", cwd=tmp_path)
     assert result.returncode == 1
-    assert "big.py:1:1: error[S001]: big.py is 10.0 MiB; stepc reads flow files of at most 10 MiB" in result.stderr
+    assert (
+        "big.py:1:1: error[S001]: big.py is 10,485,761 bytes, over the 10 MiB (10,485,760 bytes) stepc reads"
+        in result.stderr
+    )
 
 
 def test_a_file_at_the_size_cap_is_read(tmp_path: Path) -> None:

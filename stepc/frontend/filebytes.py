@@ -52,7 +52,7 @@ def _not_regular(mode: int) -> str | None:
 
 def _too_large(size: int) -> str:
     limit = MAX_SOURCE_BYTES // (1024 * 1024)
-    return f"is {size / (1024 * 1024):.1f} MiB; stepc reads flow files of at most {limit} MiB"
+    return f"is {size:,} bytes, over the {limit} MiB ({MAX_SOURCE_BYTES:,} bytes) stepc reads of a flow file"
 
 
 def read_module_bytes(path: str | os.PathLike[str]) -> bytes | Unreadable:
