@@ -414,7 +414,7 @@ def name_values(pairs: list[tuple[str, str]], rule: NameRule) -> dict[tuple[str,
 def store_segment(name: str) -> str:
     """A step name as the store spells it in paths (see ``stepc.runtime.store``): percent-quoted,
     so that it is one safe path segment and contains no glob character."""
-    from stepc.runtime.store import step_segment
+    from stepc.runtime.layout import step_segment
 
     return step_segment(name)
 

@@ -12,7 +12,8 @@ import yaml
 from stepc.backends.airflow_lint import lint_dag
 from stepc.backends.argo_lint import lint_documents
 
-from stepc.runtime.store import SEGMENT_BYTES, Store
+from stepc.runtime.layout import SEGMENT_BYTES
+from stepc.runtime.store import Store
 from tests.argo_schema import VERSIONS, validation_errors
 from tests.helpers import stepc
 from tests.test_airflow import airflow_python, dagbag  # noqa: F401 (a fixture)

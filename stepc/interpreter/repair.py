@@ -18,7 +18,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from stepc.interpreter.rundb import RunDB
-from stepc.runtime.store import Store, TaskResult, is_cut
+from stepc.runtime.layout import is_cut
+from stepc.runtime.store import Store, TaskResult
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ Layout under the root (``.stepc/`` in the project by default)::
     runs/<run_id>/run.json                    what was run: flow, pipeline, parameters
     runs/<run_id>/<step>/[items/<i>/[<j>/...]]  one task: a step, or one item of a foreach step
                                               (an index per enclosing foreach, outermost first);
-                                              <step> is percent-quoted, see step_segment
+                                              <step> is percent-quoted, see stepc.runtime.layout
         out.<name>.json|.pkl                  the artifacts of the successful attempt
         result.json                           commit marker, written last (see TaskResult)
         log.<n>.txt                           everything attempt n printed, tracebacks too
@@ -19,7 +19,6 @@ process alone (see :mod:`stepc.interpreter.rundb`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import secrets
@@ -27,10 +26,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlparse
+from urllib.parse import unquote, urlparse
 
 from stepc.items import Item, item_from_json, item_text, item_to_json
 from stepc.runtime import serialize
+from stepc.runtime.layout import RUN_RECORD, step_segment
+from stepc.runtime.layout import segment as _segment
 
 STORE_DIR = ".stepc"
 DB_NAME = "stepc.db"
@@ -152,46 +153,6 @@ def open_store(store: str | os.PathLike[str] | None, near: str | os.PathLike[str
         return Store(root_from_url(url))
     except ValueError:
         raise ValueError(f"store {url!r}: the local interpreter keeps its runs in a local directory") from None
-
-
-# The store's own files in a run's folder, beside the step folders.
-RUN_FILES = frozenset({"run.json"})
-
-
-# A file name may have 255 bytes (NAME_MAX); this leaves room for ``out.``, an extension and
-# what a temporary name adds.
-SEGMENT_BYTES = 200
-
-
-def _fit(segment: str, name: str) -> str:
-    """``segment`` cut to :data:`SEGMENT_BYTES` when longer, ending with a hash of ``name``."""
-    if len(segment) <= SEGMENT_BYTES:  # quoted, so ASCII: characters are bytes
-        return segment
-    head = segment[: SEGMENT_BYTES - 17]
-    escape = head.rfind("%", len(head) - 2)
-    head = head[:escape] if escape != -1 else head  # never end inside a %XX escape
-    # '+' is quoted in every other segment, so a cut one never equals a whole one.
-    return f"{head}+{hashlib.sha256(name.encode('utf-8')).hexdigest()[:16]}"
-
-
-def _segment(name: str) -> str:
-    # Step and artifact names become path segments: keep them readable but never let one
-    # escape its directory or collide with our own file names.
-    quoted = quote(name, safe="") if name not in (".", "..") else quote(name.replace(".", "%2E"))
-    return _fit(quoted, name)
-
-
-def step_segment(name: str) -> str:
-    """A step's folder name in its run's folder: percent-quoted, and with its dots quoted too
-    when it is spelt like a file of the store's own (a step may be named ``run.json``), so no
-    step name can take the place of one; a name too long for a file name is cut and hashed
-    (see :func:`is_cut`). Otherwise ``unquote`` gives the name back."""
-    return quote(name, safe="").replace(".", "%2E") if name in RUN_FILES else _segment(name)
-
-
-def is_cut(segment: str) -> bool:
-    """Whether a folder name is a long step name cut short (``unquote`` cannot give the name)."""
-    return "+" in segment
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -409,11 +370,11 @@ class Store:
     # --- runs ----------------------------------------------------------------------------
 
     def write_run(self, run_id: str, info: dict[str, Any]) -> None:
-        self._write_json(self.run_dir(run_id) / "run.json", info)
+        self._write_json(self.run_dir(run_id) / RUN_RECORD, info)
 
     def read_run(self, run_id: str) -> dict[str, Any] | None:
         try:
-            data: dict[str, Any] = self._read_json(self.run_dir(run_id) / "run.json")
+            data: dict[str, Any] = self._read_json(self.run_dir(run_id) / RUN_RECORD)
             return data
         except FileNotFoundError:
             return None
