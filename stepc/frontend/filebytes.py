@@ -84,8 +84,8 @@ def read_module_bytes(path: str | os.PathLike[str]) -> bytes | Unreadable:
         return Unreadable(f"cannot be read: {exc.strerror or exc}")
     finally:
         os.close(fd)
-    if len(data) > MAX_SOURCE_BYTES:  # it grew since the stat
-        return Unreadable(_too_large(len(data)))
+    if len(data) > MAX_SOURCE_BYTES:  # it grew since the stat; what was read is no size
+        return Unreadable(f"grew while being read, past the {MAX_SOURCE_BYTES // (1024 * 1024)} MiB stepc reads")
     return data
 
 
