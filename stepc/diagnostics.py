@@ -10,7 +10,6 @@ import difflib
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 from typing import Literal
 
 Severity = Literal["error", "warning"]
@@ -127,9 +126,13 @@ def render(diags: list[Diagnostic], fmt: Literal["text", "json", "github"]) -> s
 
 def relocate(diagnostics: list[Diagnostic], source: str, path: str) -> list[Diagnostic]:
     """Backends point at the IR's project-relative file: show the user's ``path`` and the line."""
+    import tokenize
+
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
+        # The front end read the file already (a regular one); its coding line still counts here.
+        with tokenize.open(path) as handle:
+            lines = handle.read().splitlines()
+    except (OSError, SyntaxError, UnicodeDecodeError):
         lines = []
     moved = []
     for d in diagnostics:

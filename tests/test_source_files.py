@@ -289,3 +289,14 @@ def test_a_helper_that_is_a_fifo_is_not_read(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "helpers.py")
     result = cli("check", "flow.py", cwd=tmp_path)  # a read would block until the timeout
     assert result.returncode == 0, result.stderr
+
+
+def test_a_target_diagnostic_of_a_latin1_flow_shows_its_line(tmp_path: Path) -> None:
+    (tmp_path / "flow.py").write_bytes(
+        b"# coding: latin-1\nfrom stepc import pipeline, step\n\n"
+        b"@step(resources={'gpu': 1})\ndef a():  # caf\xe9\n    return 1\n\npipeline('p', steps=[a])\n"
+    )
+    result = cli("compile", "flow.py", "--target", "gha", "-o", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "warning[T101]" in result.stderr
+    assert "5 | def a():  # café\n" in result.stderr, result.stderr
