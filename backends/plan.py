@@ -414,9 +414,9 @@ def name_values(pairs: list[tuple[str, str]], rule: NameRule) -> dict[tuple[str,
 def store_segment(name: str) -> str:
     """A step name as the store spells it in paths (see ``stepc.runtime.store``): percent-quoted,
     so that it is one safe path segment and contains no glob character."""
-    from urllib.parse import quote
+    from stepc.runtime.layout import step_segment
 
-    return quote(name, safe="") if name not in (".", "..") else quote(name.replace(".", "%2E"))
+    return step_segment(name)
 
 
 def fits(resources: Resources, capacity: dict[str, Any]) -> bool:

@@ -42,7 +42,10 @@ from .settings import Setting
 from .valohai_io import RUN_ID, STORE
 
 # Node, step and parameter names: no dots (edges are `node.kind.key`), nothing a shell reads.
-NODE = NameRule(64, re.compile(r"[^A-Za-z0-9_-]"), lower=False, start=re.compile(r"[A-Za-z]"))
+# A node's outputs reach the next as its input `stepc-<node>`, and Valohai's input names hold
+# at most 64 characters (see valohai_lint.NAME_LIMIT): so nodes get 64 - len("stepc-").
+INPUT_PREFIX = "stepc-"
+NODE = NameRule(64 - len(INPUT_PREFIX), re.compile(r"[^A-Za-z0-9_-]"), lower=False, start=re.compile(r"[A-Za-z]"))
 PARAM = NameRule(64, re.compile(r"[^A-Za-z0-9_]"), replacement="_", lower=False, start=re.compile(r"[A-Za-z_]"))
 ITEM = "stepc_item"
 VALOHAI_TYPES = {"int": "integer", "float": "float", "bool": "flag"}
@@ -220,7 +223,7 @@ class ValohaiBackend(Backend):
         for view in self.walk(plan):
             steps.append(view.step)
             nodes.append({"name": view.step.name, "type": "task" if view.loop else "execution", "step": view.step.name})
-            edges.extend([f"{name}.output.*", f"{view.step.name}.input.stepc-{name}"] for name in view.needs)
+            edges.extend([f"{name}.output.*", f"{view.step.name}.input.{INPUT_PREFIX}{name}"] for name in view.needs)
             if view.loop is not None and view.loop.param is not None:
                 source = next(n.name for n in items_nodes if n.param == view.loop.param)
                 edges.append([f"{source}.metadata.stepc_items", f"{view.step.name}.parameter.{ITEM}"])
@@ -347,7 +350,7 @@ class ValohaiBackend(Backend):
                 f"python -m stepc.backends.valohai_io push --store {STORE} --unit {unit.name}",
             ],
             parameters=list(params),
-            inputs=[f"stepc-{name}" for name in inputs],
+            inputs=[f"{INPUT_PREFIX}{name}" for name in inputs],
             env=[("STEPC_FLOW", pipeline.source), ("STEPC_PIPELINE", pipeline.name), ("STEPC_ITEMS_OF", unit.label)],
             time_limit=None,
             environment=self._environment(())[0],
@@ -413,7 +416,7 @@ class ValohaiBackend(Backend):
             image=unit.first.image,
             command=command,
             parameters=step_params,
-            inputs=[f"stepc-{name}" for name in inputs],
+            inputs=[f"{INPUT_PREFIX}{name}" for name in inputs],
             env=env,
             time_limit=limit,
             environment=self.resources_view(plan, unit),

@@ -1,6 +1,6 @@
 """stepc's own check of a generated valohai.yaml (the tests also run valohai-yaml's lint): names
-without dots, unique steps and nodes, edges and parameter targets that name real nodes, and
-edges without a cycle."""
+without dots and within Valohai's lengths, unique steps and nodes, edges and parameter targets
+that name real nodes, and edges without a cycle."""
 
 from __future__ import annotations
 
@@ -11,6 +11,19 @@ import yaml
 from stepc import graphs
 
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+# valohai-yaml's schema (0.61): an input's name and an upload store hold at most 64 characters.
+NAME_LIMIT = 64
+
+
+def _too_long(step: dict[str, Any]) -> list[str]:
+    names = [("input", i.get("name")) for i in step.get("inputs") or [] if isinstance(i, dict)]
+    names.append(("upload-store", step.get("upload-store")))
+    return [
+        f"step {step.get('name')!r}: {kind} name {name!r} is longer than Valohai's {NAME_LIMIT} characters"
+        for kind, name in names
+        if isinstance(name, str) and len(name) > NAME_LIMIT
+    ]
 
 
 def lint_config(text: str) -> list[str]:
@@ -26,6 +39,9 @@ def lint_config(text: str) -> list[str]:
     known_steps = set(steps)
     if len(known_steps) != len(steps):
         problems.append("step names are not unique")
+    for item in items:
+        if isinstance(item, dict) and isinstance(item.get("step"), dict):
+            problems.extend(_too_long(item["step"]))
     for item in items:
         pipeline = item.get("pipeline") if isinstance(item, dict) else None
         if not pipeline:

@@ -10,14 +10,13 @@ import difflib
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 from typing import Literal
 
 Severity = Literal["error", "warning"]
 
 # The stable code table. The README's table is generated from it (tests keep them in sync).
 CODES: dict[str, str] = {
-    "S001": "the file cannot be read (missing, a directory, or not UTF-8 text)",
+    "S001": "the file cannot be read (missing, not a regular file, over 10 MiB, or not text in its PEP 263 encoding)",
     "S002": "syntax error in the module",
     "S003": "no steps found in a file that imports stepc",
     "S004": "internal error in stepc (please report it)",
@@ -128,9 +127,13 @@ def render(diags: list[Diagnostic], fmt: Literal["text", "json", "github"]) -> s
 
 def relocate(diagnostics: list[Diagnostic], source: str, path: str) -> list[Diagnostic]:
     """Backends point at the IR's project-relative file: show the user's ``path`` and the line."""
+    import tokenize
+
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
+        # The front end read the file already (a regular one); its coding line still counts here.
+        with tokenize.open(path) as handle:
+            lines = handle.read().splitlines()
+    except (OSError, SyntaxError, UnicodeDecodeError):
         lines = []
     moved = []
     for d in diagnostics:

@@ -17,9 +17,6 @@ from stepc.ir import Resources, Retry
 from stepc.units import UnitError, parse_bytes, parse_cpu, parse_duration
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# Step and output names become file names in the store (percent-quoted, so a non-ASCII byte
-# takes three characters): 80 bytes keeps every segment well under the common 255 limit.
-NAME_BYTES = 80
 STEP_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 CACHE_POLICIES: dict[Any, str] = {
     "code_hash": "code_hash",

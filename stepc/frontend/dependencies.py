@@ -18,6 +18,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .filebytes import Unreadable, decode_module, read_module_bytes
 from .fingerprint import code_hash, node_hash
 
 Definition = ast.stmt
@@ -171,8 +172,12 @@ class DependencyHasher:
 
 
 def _read_module(path: Path) -> ModuleIndex | None:
+    data = read_module_bytes(path)
+    text = decode_module(data) if isinstance(data, bytes) else data
+    if isinstance(text, Unreadable):
+        return None  # its name reads as the environment's; importing it will say why
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8-sig"), filename=str(path))
-    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        tree = ast.parse(text, filename=str(path))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None  # unreadable: its name reads as the environment's; importing it will say why
     return ModuleIndex.of(tree, path)

@@ -207,20 +207,18 @@ class FunctionDialect:
         name_value = self._read(values, "name", lambda v, n: args.read_str(v, n, "name"))
         if name_value is not None and not args.STEP_NAME.match(name_value):
             message = f"step name {name_value!r} may hold letters, digits, '_', '-' and '.' only"
+            if not name_value:
+                message = "a step name cannot be empty: leave name= out to use the function's name"
+            elif not args.STEP_NAME.match(name_value[0]):
+                message = f"step name {name_value!r} must start with a letter, a digit or '_'"
             self._error("S103", message, values["name"][1])
             name_value = None
         name = Named(name_value, values["name"][1]) if name_value else Named(fn_name, func.name)
-        if len(name.value.encode("utf-8")) > args.NAME_BYTES:
-            message = f"step name is too long: at most {args.NAME_BYTES} characters (it names files and engine tasks)"
-            self._error("S103", message, name.anchor)
         inputs = [Named(v, n) for v, n in self._read(values, "inputs", _str_list("inputs")) or []]
         outputs = [Named(v, n) for v, n in self._read(values, "outputs", _str_list("outputs")) or []]
         for output in outputs:
             if not args.IDENTIFIER.match(output.value):
                 self._error("S103", f"output name {output.value!r} must be a Python identifier", output.anchor)
-            elif len(output.value.encode("utf-8")) > args.NAME_BYTES:
-                message = f"output name is too long: at most {args.NAME_BYTES} characters (it names a file)"
-                self._error("S103", message, output.anchor)
         after = [Named(v, n) for v, n in self._read(values, "after", _str_list("after")) or []]
         foreach_value = self._read(values, "foreach", lambda v, n: args.read_str(v, n, "foreach"))
         nested_value = self._read(values, "nested", lambda v, n: args.read_bool(v, n, "nested"))

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import ast
 import re
+import unicodedata
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import libcst as cst
 
 from stepc.diagnostics import Diagnostic, Severity
+from stepc.frontend.filebytes import Unreadable, decode_module, read_module_bytes
 from stepc.frontend.pieces import parse_module as parse_in_pieces
 
 if TYPE_CHECKING:
@@ -56,7 +57,10 @@ class SourceFile:
     def __init__(self, display_path: str, text: str, module: cst.Module, tree: ast.Module) -> None:
         self.display_path = display_path
         self.text = text
-        self.module = module
+        # Positions are resolved on the tree as written; ``module`` is the one with identifiers
+        # as Python reads them (NFKC), whose nodes ``_written`` maps back where they differ.
+        self._layout = module
+        self.module, self._written = normalise_identifiers(module, text)
         self.tree = tree
         self._lines = source_lines(text)
         self._positions: dict[cst.CSTNode, CodeRange] | None = None
@@ -74,10 +78,10 @@ class SourceFile:
         if self._positions is None:
             from libcst.metadata import MetadataWrapper, PositionProvider  # only when a diagnostic needs it
 
-            wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
+            wrapper = MetadataWrapper(self._layout, unsafe_skip_copy=True)
             self._positions = dict(wrapper.resolve(PositionProvider))
         if isinstance(anchor, SubAnchor):
-            rng = self._positions.get(anchor.node)
+            rng = self._positions.get(self._written.get(anchor.node, anchor.node))
             if rng is None:
                 return (1, 1, None)
             columns = literal_columns(anchor.node) if rng.start.line == rng.end.line else None
@@ -86,7 +90,7 @@ class SourceFile:
             first = rng.start.column + 1 + columns[anchor.offset]
             last = rng.start.column + 1 + columns[min(len(columns) - 1, anchor.offset + max(1, anchor.length))]
             return (rng.start.line, first, max(last, first + 1))
-        rng = self._positions.get(anchor) if isinstance(anchor, cst.CSTNode) else None
+        rng = self._positions.get(self._written.get(anchor, anchor)) if isinstance(anchor, cst.CSTNode) else None
         if rng is None:
             return (1, 1, None)
         end = rng.end.column + 1 if rng.end.line == rng.start.line else None
@@ -101,6 +105,35 @@ class SourceFile:
     ) -> Diagnostic:
         """A diagnostic at a place known already (from the ``ast`` tree: no metadata pass)."""
         return make_diagnostic(self.display_path, self._lines, code, message, line, col, end_col, severity)
+
+
+class _Normaliser(cst.CSTTransformer):
+    """Rewrites every identifier to its NFKC form and remembers each rebuilt node's original."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: dict[cst.CSTNode, cst.CSTNode] = {}
+
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> cst.CSTNode:  # type: ignore[override]
+        if isinstance(updated_node, cst.Name):
+            value = unicodedata.normalize("NFKC", updated_node.value)
+            if value != updated_node.value:
+                updated_node = updated_node.with_changes(value=value)
+        if updated_node is not original_node:
+            self.written[updated_node] = original_node
+        return updated_node
+
+
+def normalise_identifiers(module: cst.Module, text: str) -> tuple[cst.Module, dict[cst.CSTNode, cst.CSTNode]]:
+    """``module`` with its names as Python reads them: PEP 3131 makes ``ℌ`` and ``H`` one name
+    (the ``ast`` tree has them so already), and a step, a method or an attribute must be found
+    under either spelling. Most files are NFKC already and are returned as they are."""
+    if unicodedata.is_normalized("NFKC", text):
+        return module, {}
+    normaliser = _Normaliser()
+    normalised = module.visit(normaliser)
+    assert isinstance(normalised, cst.Module)
+    return normalised, normaliser.written
 
 
 _SIMPLE_ESCAPES = set("\n\\'\"abfnrtv")
@@ -175,20 +208,14 @@ class ReadResult:
 
 def read_source(path: str, *, require_flow_import: bool) -> ReadResult:
     """Read and parse ``path``; every failure is a diagnostic, never an exception."""
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        return _fail(path, "S001", "no such file")
-    except IsADirectoryError:
-        return _fail(path, "S001", "is a directory, not a flow file")
-    except OSError as exc:
-        return _fail(path, "S001", f"cannot be read: {exc.strerror or exc}")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        col = len(data[data.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode(errors="replace")) + 1
-        return _fail(path, "S001", f"is not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8", line, col)
+    data = read_module_bytes(path)
+    if isinstance(data, Unreadable):
+        return _fail(path, "S001", data.message, data.line, data.col)
+    text = decode_module(data)
+    if isinstance(text, Unreadable):
+        # The line shown is for people: undecodable bytes show as U+FFFD.
+        shown = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8", errors="replace")
+        return _fail(path, "S001", text.message, text.line, text.col, source_lines(shown))
     if require_flow_import and not imports_flow_library(text):
         return ReadResult(None, (), passed_over=True)
     lines = source_lines(text)
@@ -219,5 +246,9 @@ def read_source(path: str, *, require_flow_import: bool) -> ReadResult:
     return ReadResult(SourceFile(path, text, module, tree))
 
 
-def _fail(path: str, code: str, message: str, line: int = 1, col: int = 1) -> ReadResult:
-    return ReadResult(None, (Diagnostic(code, f"{path} {message}", path, line, col),))
+def _fail(
+    path: str, code: str, message: str, line: int = 1, col: int = 1, lines: list[str] | None = None
+) -> ReadResult:
+    if lines is None:
+        return ReadResult(None, (Diagnostic(code, f"{path} {message}", path, line, col),))
+    return ReadResult(None, (make_diagnostic(path, lines, code, f"{path} {message}", line, col),))

@@ -13,10 +13,12 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 from stepc.interpreter.rundb import RunDB
+from stepc.runtime.layout import is_cut
 from stepc.runtime.store import Store, TaskResult
 
 
@@ -46,7 +48,7 @@ def repair(store: Store) -> Repaired:
     try:
         runs_dir = store.root / "runs"
         for run_dir in sorted(runs_dir.iterdir()) if runs_dir.is_dir() else []:
-            info = store.read_run(unquote(run_dir.name))
+            info = _read(run_dir / "run.json") if is_cut(run_dir.name) else store.read_run(unquote(run_dir.name))
             if not isinstance(info, dict) or "run_id" not in info:
                 continue
             run_id = str(info["run_id"])
@@ -64,7 +66,9 @@ def _index_run(db: RunDB, store: Store, run_id: str, info: dict[str, Any]) -> in
     started: list[float] = []
     count = 0
     for step_dir in sorted(p for p in store.run_dir(run_id).iterdir() if p.is_dir()):
-        step = unquote(step_dir.name)
+        step = _step_name(step_dir) if is_cut(step_dir.name) else unquote(step_dir.name)
+        if step is None:
+            continue
         results: list[TaskResult] = store.committed(run_id, step)
         if not results:
             continue
@@ -106,3 +110,20 @@ def _index_run(db: RunDB, store: Store, run_id: str, info: dict[str, Any]) -> in
         (min(started, default=time.time()), json.dumps(params, sort_keys=True), run_id),
     )
     return count
+
+
+def _step_name(step_dir: Path) -> str | None:
+    """The name of the step of a folder whose name was cut short, from a result it holds."""
+    for path in sorted(step_dir.rglob("result*.json")):
+        result = _read(path)
+        if isinstance(result, dict) and isinstance(result.get("step"), str):
+            return str(result["step"])
+    return None
+
+
+def _read(path: Path) -> Any:
+    """The JSON of a file, None when it cannot be read (a folder whose name was cut)."""
+    try:
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None

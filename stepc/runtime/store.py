@@ -5,7 +5,8 @@ Layout under the root (``.stepc/`` in the project by default)::
     stepc.db                                  runs, steps, attempts, cache (runner only)
     runs/<run_id>/run.json                    what was run: flow, pipeline, parameters
     runs/<run_id>/<step>/[items/<i>/[<j>/...]]  one task: a step, or one item of a foreach step
-                                              (an index per enclosing foreach, outermost first)
+                                              (an index per enclosing foreach, outermost first);
+                                              <step> is percent-quoted, see stepc.runtime.layout
         out.<name>.json|.pkl                  the artifacts of the successful attempt
         result.json                           commit marker, written last (see TaskResult)
         log.<n>.txt                           everything attempt n printed, tracebacks too
@@ -25,10 +26,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlparse
+from urllib.parse import unquote, urlparse
 
 from stepc.items import Item, item_from_json, item_text, item_to_json
 from stepc.runtime import serialize
+from stepc.runtime.layout import RUN_RECORD, step_segment
+from stepc.runtime.layout import segment as _segment
 
 STORE_DIR = ".stepc"
 DB_NAME = "stepc.db"
@@ -152,12 +155,6 @@ def open_store(store: str | os.PathLike[str] | None, near: str | os.PathLike[str
         raise ValueError(f"store {url!r}: the local interpreter keeps its runs in a local directory") from None
 
 
-def _segment(name: str) -> str:
-    # Step and artifact names become path segments: keep them readable but never let one
-    # escape its directory or collide with our own file names.
-    return quote(name, safe="") if name not in (".", "..") else quote(name.replace(".", "%2E"))
-
-
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` under a temporary name beside ``path`` and rename it into place."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -221,7 +218,7 @@ class Store:
         return self.root / "runs" / _segment(run_id)
 
     def step_dir(self, run_id: str, step: str) -> Path:
-        return self.run_dir(run_id) / _segment(step)
+        return self.run_dir(run_id) / step_segment(step)
 
     def task_dir(self, run_id: str, step: str, item: Item) -> Path:
         base = self.step_dir(run_id, step)
@@ -373,11 +370,11 @@ class Store:
     # --- runs ----------------------------------------------------------------------------
 
     def write_run(self, run_id: str, info: dict[str, Any]) -> None:
-        self._write_json(self.run_dir(run_id) / "run.json", info)
+        self._write_json(self.run_dir(run_id) / RUN_RECORD, info)
 
     def read_run(self, run_id: str) -> dict[str, Any] | None:
         try:
-            data: dict[str, Any] = self._read_json(self.run_dir(run_id) / "run.json")
+            data: dict[str, Any] = self._read_json(self.run_dir(run_id) / RUN_RECORD)
             return data
         except FileNotFoundError:
             return None
