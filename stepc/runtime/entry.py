@@ -121,8 +121,14 @@ def exec_task(
     ``stepc run``."""
     step = pipeline.step(step_name)
     lookup = store_lookup(pipeline, store, run_id, params)
-    numbers = (store.attempt_numbers(run_id, pass_location(step.name, k), item) for k in range(iteration + 1))
+    numbers = [store.attempt_numbers(run_id, pass_location(step.name, k), item) for k in range(iteration + 1)]
     number = attempt or max((n for found in numbers for n in found), default=0) + 1
+    # The retry budget (whether @catch acts) counts this pass's attempts only.
+    before = max((n for found in numbers[:-1] for n in found), default=0)
+
+    def final(n: int) -> bool:
+        return n - before >= 1 + step.retry.times
+
     previous = None
     try:
         if iteration:
@@ -137,7 +143,7 @@ def exec_task(
             store.commit(run_id, skipped)
             return control(skipped, run_id), 0
         check_item(pipeline, step, item, params, lookup)
-        task = make_task(pipeline, step, item, number, run_id, params, lookup, None, previous, iteration)
+        task = make_task(pipeline, step, item, number, run_id, params, lookup, final(number), previous, iteration)
     except (MissingInput, KeyError) as exc:
         error = str(exc) if isinstance(exc, MissingInput) else f"parameter {exc} was not given"
         return {"status": "error", "run_id": run_id, "step": step.name, "item": item_to_json(item), "error": error}, 2
@@ -147,7 +153,10 @@ def exec_task(
         if result.status == "succeeded" or n == tries:
             break
         time.sleep(step.retry.wait_before(n))
-        task = make_task(pipeline, step, item, task.attempt + 1, run_id, params, lookup, None, previous, iteration)
+        next_attempt = task.attempt + 1
+        task = make_task(
+            pipeline, step, item, next_attempt, run_id, params, lookup, final(next_attempt), previous, iteration
+        )
     message = control(result, run_id)
     if result.status == "succeeded":
         values = condition_values(pipeline, step, store, result)
