@@ -6,7 +6,7 @@ How a run works:
   resolved parameters as one JSON job output, and publishes the indices of every list
   parameter a step fans out over;
 * every other job checks out the repository (keeping no credentials), installs the project
-  (with setup-python's pip cache), downloads its ancestors' store files and no others
+  (with setup-python's pip cache), downloads the store files of the ancestors it reads and no others
   (artifacts named ``stepc.<job>`` and ``stepc.<job>.<item>``, one minimatch pattern) into its
   own store, runs ``python -m stepc exec`` and uploads what that wrote;
 * every action is pinned by commit (``gha_pins``); one run at a time per concurrency group;
@@ -468,13 +468,14 @@ class GitHubActionsBackend(Backend):
 
     @staticmethod
     def _ancestor_uploads(plan: Plan, unit: Unit) -> list[str]:
-        """The download pattern of a job: the uploads of its ancestors and of no other job (a
-        job running beside it may have uploaded too). An ancestor outside every fan-out
-        uploads ``stepc.<job>``, one inside uploads ``stepc.<job>.<item>`` per leg; listers
-        upload nothing. download-artifact matches with minimatch, which expands
-        ``{a,b.*}`` into alternatives (job ids hold no ``,``, ``.``, ``{`` or ``}``)."""
-        uploaders = [plan.unit(name) for name in plan.ancestors(unit)]
-        names = [u.name + (".*" if u.loops else "") for u in sorted(uploaders, key=plan.index) if u.lists is None]
+        """The download pattern of a job: the uploads of the ancestors whose results its steps
+        read (:meth:`Plan.reads`) and of no other job (a job running beside it may have
+        uploaded too). An ancestor outside every fan-out uploads ``stepc.<job>``, one inside
+        uploads ``stepc.<job>.<item>`` per leg; listers upload nothing. download-artifact
+        matches with minimatch, which expands ``{a,b.*}`` into alternatives (job ids hold no
+        ``,``, ``.``, ``{`` or ``}``)."""
+        uploaders = [plan.unit(name) for name in plan.reads(unit)]
+        names = [u.name + (".*" if u.loops else "") for u in uploaders if u.lists is None]
         if not names:
             return []
         return ["stepc." + (names[0] if len(names) == 1 else "{" + ",".join(names) + "}")]

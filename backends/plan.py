@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from stepc.ir import Condition, Parameter, Pipeline, Resources, Retry, Step
 from stepc.runtime.entry import condition_reads
-from stepc.runtime.plan import path_sources
+from stepc.runtime.plan import artifact_refs, path_sources
 from stepc.units import parse_bytes, parse_cpu
 
 from .naming import NameRule, assign_names
@@ -160,6 +160,35 @@ class Plan:
                 seen.add(name)
                 todo += self.unit(name).needs
         return frozenset(seen)
+
+    def reads(self, unit: Unit) -> tuple[str, ...]:
+        """The units whose results the unit's `stepc exec` reads, in plan order: its steps'
+        inputs' producers, the steps their (effective) conditions read, and the producers of
+        the lists of every foreach scope around them. A subset of its ancestors that grows with
+        what the steps read, not with the length of the graph: on a job-per-task target the
+        downloads of a chain stay linear in all."""
+        return self._reads[unit.key]
+
+    @cached_property
+    def _reads(self) -> dict[str, tuple[str, ...]]:
+        found: dict[str, tuple[str, ...]] = {}
+        for unit in self.units:
+            steps: set[str] = set()
+            if unit.lists is not None:  # a lister reads the lists of its scope's levels only
+                steps.update(s.name for s in path_sources(self.pipeline, unit.first))
+            for step in () if unit.lists is not None else unit.steps:
+                producers = [self.pipeline.step(i.producer) for i in step.inputs]
+                producers += [self.pipeline.step(ref.step) for ref in artifact_refs(step.condition)]
+                # The item counts of a scope come from its lists' producers: around the step
+                # itself, and around a producer whose items it gathers.
+                for scoped in (step, *producers):
+                    if scoped.scope:
+                        head = self.pipeline.step(scoped.scope[-1])
+                        steps.update(s.name for s in path_sources(self.pipeline, head))
+                steps.update(s.name for s in producers)
+            names = {self.owner[s].name for s in steps if s in self.owner} - {unit.name}
+            found[unit.key] = tuple(sorted(names, key=lambda n: self.index(self.unit(n))))
+        return found
 
     def precedes(self, name: str, unit: Unit) -> bool:
         """Whether the unit called ``name`` is an ancestor of ``unit``: a search back from

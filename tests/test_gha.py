@@ -121,12 +121,15 @@ def test_mapping_of_features() -> None:
     assert count["timeout-minutes"] == 10 + 1 + 5 * 4  # 4 attempts of 5 min, waits 2+4+8 s, 10 min set-up
     run = next(s for s in count["steps"] if s.get("id") == "run-1")
     assert run["env"]["STEPC_RETRY"] == "1" and run["run"] == RUN_SCRIPT
-    # every leg uploads under its own name; a job downloads and merges its ancestors' uploads only
+    # every leg uploads under its own name; a job downloads and merges the uploads of the
+    # ancestors it reads only
     upload = count["steps"][-1]
     assert upload["with"]["name"] == "stepc.count.${{ matrix.item }}"
     assert upload["with"]["path"] == ".stepc-store/runs/*/count/items/${{ matrix.item }}"
     patterns = [s["with"]["pattern"] for s in jobs["total"]["steps"] if "download-artifact" in s.get("uses", "")]
-    assert patterns == ["stepc.{plan_shards,count.*,double.*}"]  # not by_region's, which runs beside it
+    # the items it gathers and the list their count comes from; not count's (an ancestor it does
+    # not read), nor by_region's, which runs beside it
+    assert patterns == ["stepc.{plan_shards,double.*}"]
     first = [s for s in jobs["plan_shards"]["steps"] if "download-artifact" in s.get("uses", "")]
     assert first == []  # nothing ran before it
     # merges and joins run after skipped jobs; a failure anywhere runs the rollback job

@@ -582,20 +582,23 @@ def test_the_function_dialects_foreach_inside_a_branch_inside_a_foreach_runs_as_
     ("name", "flow", "inputs"),
     [("feature-tour.yml", "golden/features.py", {}), ("ModelSelectionFlow.yml", "golden/model_selection.py", {})],
 )
-def test_each_job_downloads_its_ancestors_results_and_nothing_else(
+def test_each_job_downloads_only_ancestors_results_that_it_reads(
     name: str, flow: str, inputs: dict[str, Any], tmp_path: Path
 ) -> None:
-    """The runs above match `stepc run` with these downloads, so ancestors are enough; here,
-    each job got exactly what its ancestors uploaded, although other jobs had uploaded too."""
+    """The runs above match `stepc run` with these downloads, so what each job reads is enough;
+    here, no job got an upload of a job it does not descend from, although such jobs had
+    uploaded too, and the rollback job got everything."""
     runner, _ = run_workflow(name, flow, inputs, tmp_path)
     assert all(r["result"] != "failure" for r in runner.results.values()), runner.logs
     left_out = set()
     for job_id, present in runner.present.items():
         ancestors = runner.closure(job_id)
-        mine = {a for a in present if a.split(".")[1] in ancestors}
-        expected = mine if job_id != "stepc-rollback" else present
-        assert runner.downloads.get(job_id, set()) == expected, job_id
-        left_out |= present - expected
+        got = runner.downloads.get(job_id, set())
+        if job_id == "stepc-rollback":
+            assert got == present
+            continue
+        assert got <= {a for a in present if a.split(".")[1] in ancestors}, job_id
+        left_out |= present - got
     assert left_out, "some job ran after a job it does not descend from: the filter left that one out"
     for job_id, job in runner.jobs.items():  # a job with no ancestor but the parameters job downloads nothing
         if set(job.get("needs", [])) <= {"stepc-params"}:
