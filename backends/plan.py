@@ -8,7 +8,8 @@ conditions downstream. Backends read units; none of them walks ``pipeline.steps`
 
 The job-per-task targets (GitHub Actions, Valohai) run every task on a fresh machine whose
 store starts empty; what a task reads is copied in from its ancestors' uploads, so the plan
-also says which tasks are ancestors, and :func:`choose_machine` which machine holds a task.
+also says which ancestors' results a task reads (:meth:`Plan.reads`), and
+:func:`choose_machine` which machine holds a task.
 Ancestry is answered by queries (:meth:`Plan.precedes`, :meth:`Plan.rollback_before`), not
 stored as a set per task: a long chain would make those sets quadratic in size.
 """
@@ -149,17 +150,6 @@ class Plan:
     def loops(self) -> tuple[Loop, ...]:
         """Every distinct loop, in plan order of first use."""
         return tuple(dict.fromkeys(loop for unit in self.units for loop in unit.loops))
-
-    def ancestors(self, unit: Unit) -> frozenset[str]:
-        """Every unit before ``unit``, transitively (data, ordering and loop-origin edges)."""
-        seen: set[str] = set()
-        todo = list(unit.needs)
-        while todo:
-            name = todo.pop()
-            if name not in seen:
-                seen.add(name)
-                todo += self.unit(name).needs
-        return frozenset(seen)
 
     def reads(self, unit: Unit) -> tuple[str, ...]:
         """The units whose results the unit's `stepc exec` reads, in plan order: its steps'

@@ -129,13 +129,16 @@ def test_a_chained_map_loops_over_its_origin_and_needs_the_origin(plan: Plan) ->
     assert plan.loops == (origin, Loop("param", "regions"))
 
 
-def test_ancestors_are_transitive_and_upstream_keeps_plan_order(plan: Plan) -> None:
+def test_reads_are_the_results_exec_reads_and_upstream_keeps_plan_order(plan: Plan) -> None:
     report = plan.owner["report"]
     assert report.upstream == ("ingest", "double", "region")  # after= counts too
     assert report.needs == ("double", "ingest", "region")
-    assert plan.ancestors(report) == {"ingest", "split", "count", "double", "region"}
-    assert plan.ancestors(plan.owner["extract"]) == frozenset()
-    assert plan.ancestors(plan.owner["region"]) == frozenset()
+    # The items it gathers and the list their count comes from; not ingest (after= passes no
+    # data) nor count (an ancestor whose results it does not read).
+    assert plan.reads(report) == ("split", "double", "region")
+    assert plan.reads(plan.owner["double"]) == ("split", "count")
+    assert plan.reads(plan.owner["extract"]) == ()
+    assert plan.reads(plan.owner["region"]) == ()
     assert plan.precedes("split", plan.owner["double"])  # through count, and as the loop's origin
     assert not plan.precedes("region", plan.owner["double"])
     assert not plan.precedes("double", plan.owner["split"])
