@@ -10,7 +10,7 @@ import math
 import re
 import zoneinfo
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from functools import cache
 from typing import Any, ClassVar
 
@@ -20,10 +20,12 @@ from stepc.params import NULL_TEXT, nullable
 from stepc.runtime.entry import VALUE_UNKNOWN, value_dir
 from stepc.runtime.plan import artifact_refs
 
-from .argo_expr import ValueRefs, artifact_when, exact_when, task_output, when_tag
+from .argo_expr import ValueRefs, artifact_when, task_output, when_tag
 from .argo_lint import lint_documents
-from .argo_scopes import DagView, Frames
+from .argo_passes import ITERATION, passes_dag, passes_name, repeat_when
+from .argo_scopes import Frames
 from .argo_text import LBRACE_ENV, json_text, kube_text, needs_lbrace, shown_text
+from .argo_views import DNS_LABEL, RESERVED_TEMPLATES, ContainerView, RetryView, TaskView
 from .base import ALL_FEATURES, CACHE_NOTE, Backend, GeneratedFile, file_stem
 from .commands import ExecCall
 from .kubernetes import KUBERNETES_SETTINGS, PodResources, pod_resources
@@ -31,7 +33,6 @@ from .naming import NameRule, assign_names
 from .plan import NameScheme, Plan, Unit
 from .settings import Setting, key_line, shown_path
 
-DNS_LABEL = NameRule(63, re.compile(r"[^a-z0-9-]"))
 PARAM_NAME = NameRule(200, re.compile(r"[^A-Za-z0-9_-]"), lower=False, start=re.compile(r"[A-Za-z0-9]"))
 FOREACH_DIR = "/tmp/stepc/foreach"
 VALUES_DIR = "/tmp/stepc/values"
@@ -39,64 +40,14 @@ VALUES_DIR = "/tmp/stepc/values"
 # whitespace, brace or `$`, so no template tag either.
 IMAGE_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@+-]*")
 RUN_ID = "{{workflow.name}}"  # unique per workflow run, and DNS-safe, so path-safe in the store
-RESERVED_TEMPLATES = frozenset({"main", "stepc-exit", "stepc-rollback"})
 # The order of `stepc exec`'s arguments in a container (see `commands.ExecCall`).
 EXEC_ORDER = (
     "steps", "items_of", "pipeline", "store", "run_id", "assignments", "item", "iteration", "retry", "foreach_out",
     "values_out",
 )  # fmt: skip
-ITERATION = "{{inputs.parameters.iteration}}"
-NEXT_ITERATION = "{{=asInt(inputs.parameters.iteration) + 1}}"
-PASS_TASK = "pass"  # the task running one pass inside a recursive switch's DAG template
 # A pod that retries inside `stepc exec --retry` gets this on top of its attempts and waits.
 IN_POD_RETRY_SLACK = 60
 ROLLBACK_ORDER = ("rollback", "pipeline", "run_id", "store")
-
-
-@dataclass(frozen=True)
-class RetryView:
-    limit: int
-    policy: str = "Always"
-    duration: str | None = None
-    factor: int = 1
-
-
-@dataclass(frozen=True)
-class ContainerView:
-    name: str
-    image: str
-    command: list[str]
-    args: list[str]
-    env: list[tuple[str, str]] = field(default_factory=list)
-    secret: str | None = None
-    requests: list[tuple[str, str]] = field(default_factory=list)
-    limits: list[tuple[str, str]] = field(default_factory=list)
-    node_selector: list[tuple[str, str]] = field(default_factory=list)
-    retry: RetryView | None = None
-    deadline: int | None = None
-    outputs: list[tuple[str, str, str | None]] = field(default_factory=list)  # name, path, default
-    takes_item: bool = False
-    takes_iteration: bool = False  # a recursive switch's step: `--iteration` of the pass
-    annotations: list[tuple[str, str]] = field(default_factory=list)
-    working_dir: str | None = None
-    restricted: bool = False  # the container security context of `security_context`
-
-
-@dataclass(frozen=True)
-class TaskView:
-    """One DAG task: a unit's, running its container template, or a call of a scope's DAG
-    template over the scope's items (``with_param`` or ``sequence_count``); ``item`` is the
-    argument it passes (see `argo_scopes`)."""
-
-    name: str
-    template: str
-    depends: str | None
-    when: str | None
-    container: ContainerView | None
-    with_param: str | None = None
-    sequence_count: str | None = None
-    item: str | None = None
-    iteration: str | None = None
 
 
 def _no_tag(value: Any) -> str | None:
@@ -247,7 +198,7 @@ class ArgoBackend(Backend):
             if step.scope:
                 detail = "a foreach item's chain is one DAG template, which cannot also call itself for the next pass"
                 found.append(self.unsupported(pipeline, step, "recursive_switch", detail))
-            elif self._repeat_when(self.plan(pipeline), step) is None:
+            elif repeat_when(self.plan(pipeline), step) is None:
                 detail = "its cases cannot be compared exactly in Argo's `when` (plain str, int, bool or None keys can)"
                 found.append(self.unsupported(pipeline, step, "recursive_switch", detail))
         found.extend(self.group_timeout_warnings(pipeline))
@@ -322,7 +273,7 @@ class ArgoBackend(Backend):
         wf_name = assign_names([deployed], NameRule(limit, DNS_LABEL.invalid))[deployed]
         views = {t.name: t for t in self.walk(plan) if t is not None}
         dags = self._frames(plan).dags(views, TaskView("", "", None, None, None))
-        dags += [self._passes_dag(plan, unit) for unit in plan.units if unit.first.repeat is not None]
+        dags += [passes_dag(plan, unit) for unit in plan.units if unit.first.repeat is not None]
         call = ExecCall(
             "python",
             kube_text(pipeline.source),
@@ -409,34 +360,9 @@ class ArgoBackend(Backend):
             return None
         container = self._container(plan, unit, bool(unit.first.scope))
         if unit.first.repeat is not None:  # the first pass of the DAG template running the passes
-            passes = self._passes_name(plan, unit)
+            passes = passes_name(plan, unit)
             return TaskView(unit.name, passes, None, self.when_view(plan, unit, done), container, iteration="0")
         return TaskView(unit.name, unit.name, None, self.when_view(plan, unit, done), container)
-
-    def _passes_name(self, plan: Plan, unit: Unit) -> str:
-        """The name of the DAG template running a recursive switch's passes: apart from every
-        unit's template and the reserved ones."""
-        taken = frozenset(u.name for u in plan.units) | RESERVED_TEMPLATES
-        wanted = "\0passes_" + unit.name
-        return assign_names([wanted], DNS_LABEL, taken)[wanted]
-
-    def _repeat_when(self, plan: Plan, step: Step) -> str | None:
-        """The next pass's ``when``: the values the pass just published, compared exactly."""
-        assert step.repeat is not None
-        values = {
-            (ref.step, ref.name): task_output(PASS_TASK, plan.value_names[(ref.step, ref.name)])
-            for ref in artifact_refs(step.repeat)
-            if (ref.step, ref.name) in plan.value_names
-        }
-        return exact_when(step.repeat, plan.params, values)
-
-    def _passes_dag(self, plan: Plan, unit: Unit) -> DagView:
-        """A recursive switch: pass N runs the step's container; while the case it chose goes
-        back, the template calls itself for pass N+1. The calling task ends with the last pass."""
-        name = self._passes_name(plan, unit)
-        run = TaskView(PASS_TASK, unit.name, None, None, None, iteration=ITERATION)
-        again = TaskView("next", name, PASS_TASK, self._repeat_when(plan, unit.first), None, iteration=NEXT_ITERATION)
-        return DagView(name, False, [run, again], takes_iteration=True)
 
     def when_view(self, plan: Plan, unit: Unit, done: dict[str, Any]) -> str | None:
         """The task's ``when``. A condition on an artifact reads only values published by an

@@ -23,7 +23,7 @@ from .naming import NameRule, assign_names
 from .plan import Loop, Plan, Unit
 
 if TYPE_CHECKING:
-    from .argo import TaskView
+    from .argo_views import TaskView
 
 Path = tuple[str, ...]  # a scope path, outermost head first; () is main
 
