@@ -22,7 +22,8 @@ time(2N) / time(N), measured for each N given to ``--doubling`` (2N is generated
 too). Times are the best of ``--repeat`` runs (the least disturbed), RSS the largest.
 
 Bars (issue 12): at 1,000 steps every target is at most 5x the parse for every shape; doubling
-costs at most 2.2x; 10,000 steps compile to all targets in under 60 s and 1.5 GB. Unless
+costs at most 2.2x (stepc's rows: the bare parse's own ratio is shown, not barred); 10,000
+steps compile to all targets in under 60 s and 1.5 GB. Unless
 ``--no-startup``, the older start-up bars are checked too: ``stepc check`` of one file at most
 1.5x ``python -c "import libcst"``, and 200 files checked in one process in under 2 s.
 Exit status 1 when a bar is missed.
@@ -173,7 +174,9 @@ def bench_shapes(args: argparse.Namespace, workdir: Path, env: dict[str, str]) -
                 )
                 if steps == 1000 and row in TARGETS and ratio > TIME_BAR:
                     missed.append(f"{shape} {steps} {row}: {ratio:.2f}x the parse (bar {TIME_BAR}x)")
-                if half and run.seconds / half > DOUBLING_BAR and row != "all":
+                # The bar is stepc's: the bare parse is the peer (libcst's own growth, shown beside),
+                # and `all` is a whole process whose imports halve its ratio.
+                if half and run.seconds / half > DOUBLING_BAR and row not in ("all", "parse"):
                     missed.append(f"{shape} {steps // 2}->{steps} {row}: doubling {run.seconds / half:.2f}x")
                 if steps == 10000 and row == "all" and (run.seconds > ALL_SECONDS_BAR or run.rss > ALL_BYTES_BAR):
                     missed.append(f"{shape} 10000 all: {run.seconds:.1f} s, {run.rss / 2**20:.0f} MiB")
