@@ -233,3 +233,12 @@ def test_argo_runs_the_passes_through_a_dag_template_that_calls_itself(tmp_path:
     run_dag(document["spec"]["entrypoint"], {})
     assert passes == ["start:", "loop:0", "loop:1", "loop:2", "after:", "end:"]
     assert _artifact(tmp_path, "wf-1", "end", "summary") == EXPECTED
+
+
+def test_a_failure_after_the_loop_fails_the_run_cleanly(tmp_path: Path) -> None:
+    flow = tmp_path / "recursive_switch.py"
+    flow.write_text(FLOW.read_text().replace("self.total = sum(self.history)", "self.total = sum(self.history) / 0"))
+    r = stepc("run", str(flow), "--quiet", "--store", str(tmp_path / ".stepc"), cwd=tmp_path)
+    assert r.returncode == 1, r.stdout + r.stderr
+    said = r.stdout + r.stderr
+    assert "step 'after' failed: ZeroDivisionError" in said and "KeyError" not in said, said

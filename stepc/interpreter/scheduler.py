@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from stepc.interpreter import cache
@@ -383,7 +383,8 @@ class Runner:
 
     def _succeeded(self, state: StepState, result: TaskResult, task: Task, key: str | None) -> None:
         item = result.item
-        state.results[item] = result
+        # A recursive switch's pass is stored under its own folder; the run knows it as the step.
+        state.results[item] = replace(result, step=state.step.name) if result.step != state.step.name else result
         state.ran = state.ran or not result.cached
         self._record(state.step, result, task, "succeeded", key)
         if key is not None and not result.cached:
