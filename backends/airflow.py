@@ -34,6 +34,7 @@ from stepc.ir import (
     Condition,
     Parameter,
     Pipeline,
+    Step,
     condition_text,
     thaw,
 )
@@ -169,25 +170,26 @@ class AirflowBackend(Backend):
         lifted = {"resources", "gpu", "image"} if self.kubernetes else {"gpu"} if self.setting("gpu_pool") else set()
         return {k: v for k, v in self.PARTIAL.items() if k not in lifted}
 
-    # -- what Airflow cannot say -------------------------------------------------------------
+    def check_step(self, plan: Plan, step: Step) -> list[Diagnostic]:
+        pipeline = plan.pipeline
+        found = []
+        if step.retry.times and step.retry.backoff <= 0:
+            detail = f"Airflow's backoff multiplier must be positive, not {step.retry.backoff}"
+            found.append(self.unsupported(pipeline, step, "retry_backoff", detail))
+        for name, _ in step.env:
+            if not ENV_NAME.match(name) or name.startswith("STEPC_"):
+                detail = f"{name!r} is not an environment name of its own (STEPC_* are stepc's)"
+                found.append(self.unsupported(pipeline, step, "an environment variable", detail))
+        if step.foreach is not None and step.foreach.source == "param":
+            limit = int(self.setting("max_map_length"))
+            default = pipeline.param(step.foreach.name).default
+            if isinstance(default, tuple | list) and len(default) > limit:
+                detail = f"{len(default)} items by default, more than [core] max_map_length = {limit}"
+                found.append(self.partly_supported(pipeline, step, "foreach_param", detail))
+        return found
 
     def check_capabilities(self, pipeline: Pipeline) -> list[Diagnostic]:
         found = super().check_capabilities(pipeline)
-        for step in pipeline.steps:
-            if step.retry.times and step.retry.backoff <= 0:
-                detail = f"Airflow's backoff multiplier must be positive, not {step.retry.backoff}"
-                found.append(self.unsupported(pipeline, step, "retry_backoff", detail))
-            for name, _ in step.env:
-                if not ENV_NAME.match(name) or name.startswith("STEPC_"):
-                    detail = f"{name!r} is not an environment name of its own (STEPC_* are stepc's)"
-                    found.append(self.unsupported(pipeline, step, "an environment variable", detail))
-        limit = int(self.setting("max_map_length"))
-        for step in pipeline.steps:
-            if step.foreach is not None and step.foreach.source == "param":
-                default = pipeline.param(step.foreach.name).default
-                if isinstance(default, tuple | list) and len(default) > limit:
-                    detail = f"{len(default)} items by default, more than [core] max_map_length = {limit}"
-                    found.append(self.partly_supported(pipeline, step, "foreach_param", detail))
         if pipeline.schedule and any(p.required for p in pipeline.params):
             detail = "a scheduled DAG needs a default for every parameter"
             found.append(self.unsupported(pipeline, None, "schedule", detail))

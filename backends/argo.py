@@ -184,32 +184,10 @@ class ArgoBackend(Backend):
     def check_capabilities(self, pipeline: Pipeline) -> list[Diagnostic]:
         found = super().check_capabilities(pipeline)
         found.extend(self._project_timezone())
-        for step in pipeline.steps:
-            if in_pod_retry(step):
-                detail = (
-                    f"Argo's retryStrategy takes a whole backoff factor, not {step.retry.backoff}, so "
-                    "`stepc exec --retry` retries the step inside its pod: an attempt that ends the pod "
-                    "(a crash, eviction, the pod's deadline) is not retried"
-                )
-                found.append(self.partly_supported(pipeline, step, "retry_backoff", detail))
-        for step in pipeline.steps:
-            if step.repeat is None:
-                continue
-            if step.scope:
-                detail = "a foreach item's chain is one DAG template, which cannot also call itself for the next pass"
-                found.append(self.unsupported(pipeline, step, "recursive_switch", detail))
-            elif repeat_when(self.plan(pipeline), step) is None:
-                detail = "its cases cannot be compared exactly in Argo's `when` (plain str, int, bool or None keys can)"
-                found.append(self.unsupported(pipeline, step, "recursive_switch", detail))
         found.extend(self.group_timeout_warnings(pipeline))
-        pods: list[tuple[Step | None, str]] = [(s, s.image) for s in pipeline.steps]
-        if any(s.rollback for s in pipeline.steps):
-            pods.append((None, pipeline.image))  # the rollback's pod runs the pipeline's image
-        for at, image in pods:
-            if not IMAGE_REFERENCE.fullmatch(image):
-                detail = f"{image!r} is not a container image reference (Argo would read braces as a template tag)"
-                found.append(self.unsupported(pipeline, at, "image", detail))
         plan = self.plan(pipeline)
+        if plan.has_rollback:  # the rollback's pod runs the pipeline's image
+            found.extend(self._image_problems(pipeline, None, pipeline.image))
         for frame, cycle in self._frames(plan).cycles():
             unit = next(u for u in plan.units if u.name in cycle or u.first.scope == frame.path)
             detail = (
@@ -223,6 +201,30 @@ class ArgoBackend(Backend):
                 detail = f"the steps of group '{unit.first.group}' run in one pod, so they need one image"
                 found.append(self.unsupported(pipeline, unit.steps[1], "group", detail))
         return found
+
+    def check_step(self, plan: Plan, step: Step) -> list[Diagnostic]:
+        pipeline = plan.pipeline
+        found = self._image_problems(pipeline, step, step.image)
+        if in_pod_retry(step):
+            detail = (
+                f"Argo's retryStrategy takes a whole backoff factor, not {step.retry.backoff}, so "
+                "`stepc exec --retry` retries the step inside its pod: an attempt that ends the pod "
+                "(a crash, eviction, the pod's deadline) is not retried"
+            )
+            found.append(self.partly_supported(pipeline, step, "retry_backoff", detail))
+        if step.repeat is not None and step.scope:
+            detail = "a foreach item's chain is one DAG template, which cannot also call itself for the next pass"
+            found.append(self.unsupported(pipeline, step, "recursive_switch", detail))
+        elif step.repeat is not None and repeat_when(plan, step) is None:
+            detail = "its cases cannot be compared exactly in Argo's `when` (plain str, int, bool or None keys can)"
+            found.append(self.unsupported(pipeline, step, "recursive_switch", detail))
+        return found
+
+    def _image_problems(self, pipeline: Pipeline, at: Step | None, image: str) -> list[Diagnostic]:
+        if IMAGE_REFERENCE.fullmatch(image):
+            return []
+        detail = f"{image!r} is not a container image reference (Argo would read braces as a template tag)"
+        return [self.unsupported(pipeline, at, "image", detail)]
 
     def _project_timezone(self) -> list[Diagnostic]:
         """T103 for a ``[tool.stepc] timezone`` that is no time zone (this target reads it)."""

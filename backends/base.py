@@ -324,11 +324,14 @@ class Backend:
 
     def check_capabilities(self, pipeline: Pipeline) -> list[Diagnostic]:
         """T101 from the tables: an error at each step using a feature not in FEATURES, one
-        warning per partial feature (at its first step); targets add their value checks."""
+        warning per partial feature (at its first step), and each step's value checks
+        (:meth:`check_step`); targets add their pipeline-wide checks."""
         found = []
         partial = self.partial()
         uses: dict[str, list[Step]] = {}
-        for step in pipeline.steps:
+        plan = self.plan(pipeline)
+        for step in plan.steps:
+            found.extend(self.check_step(plan, step))
             for feature in step_features(pipeline, step):
                 if feature not in self.FEATURES:
                     found.append(self.unsupported(pipeline, step, feature))
@@ -345,6 +348,11 @@ class Backend:
                 message = f"pipeline '{pipeline.name}' has {FEATURE_TEXT[feature]}: {partial[feature]} ({self.NAME})"
                 found.append(self.warning(pipeline, None, message))
         return found
+
+    def check_step(self, plan: Plan, step: Step) -> list[Diagnostic]:
+        """A target's checks of one step's values (a backoff the engine refuses, a name it
+        cannot hold, ...), in the one walk over the steps; none by default."""
+        return []
 
     def unsupported(self, pipeline: Pipeline, step: Step | None, feature: str, detail: str = "") -> Diagnostic:
         """The error for a feature this target cannot express, at the step's definition."""

@@ -210,6 +210,24 @@ class GitHubActionsBackend(Backend):
 
     # -- checks -----------------------------------------------------------------------------
 
+    def check_step(self, plan: Plan, step: Step) -> list[Diagnostic]:
+        pipeline = plan.pipeline
+        found = []
+        loop = loop_of(pipeline, step)
+        if loop is not None and loop.kind == "param" and step.foreach and step.foreach.name == loop.name:
+            default = pipeline.param(loop.name).default
+            if isinstance(default, (list, tuple)) and len(default) > MAX_MATRIX:
+                detail = f"its {len(default)} items exceed GitHub's limit of {MAX_MATRIX} matrix jobs"
+                found.append(self.unsupported(pipeline, step, "foreach_param", detail))
+        gpus_partial = "gpu" in self.partial()  # then the GPU warning has said it
+        if not self._runner(step)[1] and not (gpus_partial and step.resources.gpu):
+            message = (
+                f"step '{step.name}' needs more than {self._default_runs_on()!r} has (GPUs, CPU or memory), "
+                "and no entry of [tool.stepc.gha] runners holds it: it runs there anyway"
+            )
+            found.append(self.warning(pipeline, step, message))
+        return found
+
     def check_capabilities(self, pipeline: Pipeline) -> list[Diagnostic]:
         found = super().check_capabilities(pipeline)
         if len(pipeline.params) > MAX_INPUTS and self.setting("params") != "json":
@@ -228,20 +246,6 @@ class GitHubActionsBackend(Backend):
             if len(loops) > 1:
                 detail = f"the steps of group '{unit.first.group}' run in one job, so they need one foreach source"
                 found.append(self.unsupported(pipeline, unit.steps[1], "group", detail))
-        gpus_partial = "gpu" in self.partial()  # then the GPU warning has said it
-        for step in pipeline.steps:
-            loop = loop_of(pipeline, step)
-            if loop is not None and loop.kind == "param" and step.foreach and step.foreach.name == loop.name:
-                default = pipeline.param(loop.name).default
-                if isinstance(default, (list, tuple)) and len(default) > MAX_MATRIX:
-                    detail = f"its {len(default)} items exceed GitHub's limit of {MAX_MATRIX} matrix jobs"
-                    found.append(self.unsupported(pipeline, step, "foreach_param", detail))
-            if not self._runner(step)[1] and not (gpus_partial and step.resources.gpu):
-                message = (
-                    f"step '{step.name}' needs more than {self._default_runs_on()!r} has (GPUs, CPU or memory), "
-                    "and no entry of [tool.stepc.gha] runners holds it: it runs there anyway"
-                )
-                found.append(self.warning(pipeline, step, message))
         for command in self._install():
             if "${{" in command:
                 found.append(self.unsupported(pipeline, None, "an install command with ${{ }}", "use env: instead"))
