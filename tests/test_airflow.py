@@ -25,6 +25,7 @@ from stepc.backends.airflow_lint import lint_dag
 from stepc.runtime.store import Store
 from tests import airflow_env
 from tests.helpers import FLOWS, GOLDEN, REPO, stepc
+from tests.injection import HOSTILE
 
 COMPILED = GOLDEN / "compiled"
 
@@ -108,18 +109,9 @@ def compile_airflow(flow: Path | str, cwd: Path | None = None, pipeline: str | N
 
 # --- hostile strings --------------------------------------------------------------------------
 
-HOSTILE = [
-    'it\'s "quoted" \\ """',
-    "{{ 7 * 7 }}",
-    "${{ github.token }}",
-    "$(touch /tmp/stepc-pwned)",
-    "`touch /tmp/stepc-pwned`",
-    "line\nbreak\r\n",
-    "ünïcödé ✓ 🚀",
-    "{% raw %}}}{{ run_id }}",
-    "#not-a-comment; echo x",
-    "/etc/hostname.md",
-]
+# Jinja that Airflow would render, and a value it would load as a template file (".md").
+JINJA, TEMPLATE_FILE = "{% raw %}}}{{ run_id }}", "/etc/hostname.md"
+assert {JINJA, TEMPLATE_FILE} <= set(HOSTILE)
 
 
 def hostile_flow(path: Path) -> None:
@@ -139,13 +131,13 @@ def hostile_flow(path: Path) -> None:
             "",
         ]
     lines += [
-        f"@step(foreach='items', env={{'VE': {HOSTILE[7]!r}}}, outputs=['oe'], description={HOSTILE[1]!r})",
+        f"@step(foreach='items', env={{'VE': {JINJA!r}}}, outputs=['oe'], description={HOSTILE[1]!r})",
         f"def each(items: list = {HOSTILE!r}):",
         "    return [items, os.environ['VE']]",
         "",
     ]
     steps = ", ".join([*(f"f{i}" for i in range(len(HOSTILE))), "each"])
-    lines.append(f"pipeline({HOSTILE[0] + HOSTILE[1]!r}, steps=[{steps}], description={HOSTILE[-1]!r})")
+    lines.append(f"pipeline({HOSTILE[0] + HOSTILE[1]!r}, steps=[{steps}], description={TEMPLATE_FILE!r})")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -291,7 +283,10 @@ def test_hostile_strings_cannot_break_or_inject(airflow_python: Path, tmp_path: 
             f"step-{i}" if i % 2 else f"step.{i}" for i in range(3, len(HOSTILE))
         }
     assert rendered_values == set(HOSTILE)  # env values reach the task unrendered
-    assert {f"k{i}:{h}" for i, h in enumerate(HOSTILE)} <= set(dag["tags"])
+    tags = {f"k{i}:{h}" for i, h in enumerate(HOSTILE)}
+    assert {t for t in tags if len(t) <= 100} <= set(dag["tags"])  # Airflow's longest tag
+    long_tags = [t for t in dag["tags"] if len(t) == 100 and t[0] == "k"]  # the rest end in a stable hash
+    assert sorted(t[:93] for t in long_tags) == sorted(t[:93] for t in tags if len(t) > 100)
 
 
 # --- airflow dags test against stepc run ---------------------------------------------------------
@@ -604,7 +599,7 @@ def test_hostile_strings_run_in_airflow_as_in_stepc_run(runs: Runs) -> None:
     assert found == outputs(local_store)
     plain = sorted(tuple(v) for k, v in found.items() if k[0] != "each")
     assert plain == sorted((HOSTILE_CONF[f"p{i}"], HOSTILE[i]) for i in range(0, len(HOSTILE), 2))
-    assert [found[("each", (i,), "oe")] for i in range(len(HOSTILE))] == [[h, HOSTILE[7]] for h in HOSTILE]
+    assert [found[("each", (i,), "oe")] for i in range(len(HOSTILE))] == [[h, JINJA] for h in HOSTILE]
     assert not Path("/tmp/stepc-pwned").exists()
 
 

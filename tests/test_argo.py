@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from stepc.backends.argo_lint import lint_documents
 from tests.argo_engine import container_env, kube_expand
 from tests.argo_schema import VERSIONS, validation_errors
 from tests.helpers import FLOWS, GOLDEN, stepc
+from tests.injection import HOSTILE
 
 COMPILED = GOLDEN / "compiled"
 
@@ -124,21 +126,8 @@ def test_groups_are_fused_into_one_template() -> None:
     assert "extract" not in tasks and "clean" not in tasks and "ingest" in tasks
 
 
-HOSTILE = [
-    'it\'s "quoted"',
-    "{{workflow.name}}",
-    "${{ github.token }}",
-    "$(rm -rf /)",
-    "`id`",
-    "line\nbreak",
-    "ünïcödé ✓ 🚀",
-    "}}{{=1}}",
-    "#not-a-comment",
-    "- item: x",
-]
-
-
-def hostile_flow(path: Path) -> None:
+def hostile_flow(path: Path) -> list[str]:
+    """Write a flow with every ``HOSTILE`` string in each user-text field; its step names."""
     lines = ["from stepc import pipeline, step", ""]
     names = []
     for index, text in enumerate(HOSTILE):
@@ -151,8 +140,16 @@ def hostile_flow(path: Path) -> None:
             f"    return p{index}",
             "",
         ]
-    lines.append(f"pipeline({HOSTILE[0]!r}, steps=[{', '.join(f'f{i}' for i in range(len(HOSTILE)))}])")
+    lines += [
+        f"@step(foreach='items', env={{'VE': {HOSTILE[1]!r}}}, outputs=['oe'], description={HOSTILE[2]!r})",
+        f"def each(items: list = {HOSTILE!r}):",  # 25 parameters: GitHub's most dispatch inputs
+        "    return [items, __import__('os').environ['VE']]",
+        "",
+    ]
+    steps = ", ".join([*(f"f{i}" for i in range(len(HOSTILE))), "each"])
+    lines.append(f"pipeline({HOSTILE[0]!r}, steps=[{steps}], description={''.join(HOSTILE)!r})")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return [*names, "each"]
 
 
 def test_hostile_strings_cannot_break_or_inject(tmp_path: Path) -> None:
@@ -174,16 +171,21 @@ def test_hostile_strings_cannot_break_or_inject(tmp_path: Path) -> None:
         container = template.get("container")
         if not container:
             continue
-        for arg in container["args"]:
+        args = container["args"]
+        assert args[args.index("--pipeline") + 1] == HOSTILE[0]  # the only user text on the line
+        for arg in args:
             # values reach `stepc exec` only as Argo parameter references, one argv entry each
-            assert not any(h in arg for h in HOSTILE[2:]) or arg.startswith("golden")
+            own = re.sub(r"\{\{(?:workflow\.name|workflow\.parameters\.\w+|inputs\.parameters\.\w+)\}\}", "", arg)
+            assert arg == HOSTILE[0] or not any(h in own for h in HOSTILE), arg
         envs = container_env(container)
         assert {v for k, v in envs.items() if k != "STEPC_LBRACE"} <= set(HOSTILE)
-    whens = [t["when"] for t in workflow["spec"]["templates"][0]["dag"]["tasks"]]
+    whens = [t["when"] for t in workflow["spec"]["templates"][0]["dag"]["tasks"] if "when" in t]
+    assert len(whens) == len(HOSTILE)
     for when in whens:
         assert when.startswith("{{=") and when.endswith("}}") and when.count("}}") == 1
     annotations = [t.get("metadata", {}).get("annotations", {}) for t in templates]
-    assert {json.loads(a["stepc.dev/tags"])[f"k{i}"] for i, a in enumerate(annotations) if a} == set(HOSTILE)
+    tag_values = [json.loads(a["stepc.dev/tags"]) for a in annotations if "stepc.dev/tags" in a]
+    assert {v for tags in tag_values for k, v in tags.items() if k.startswith("k")} == set(HOSTILE)
 
 
 def test_lint_catches_what_the_schema_cannot() -> None:

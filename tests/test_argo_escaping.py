@@ -20,31 +20,8 @@ import pytest
 
 from tests.argo_engine import container_args, container_env, kube_expand, strings, tags
 from tests.helpers import stepc
+from tests.injection import HOSTILE
 from tests.test_argo_production import checked, containers
-
-HOSTILE = [
-    "{{workflow.name}}",
-    '{{=sprig.env("X")}}',
-    "{{ item }}",
-    "{{inputs.parameters.item}}",
-    "{{workflow.parameters.p0}}",
-    "{{",
-    "}}",
-    "{{{{=1}}}}",
-    "{ {x} }{",
-    "${{ github.token }}",
-    "$(rm -rf /)",
-    "$(STEPC_LBRACE)",
-    "$$",
-    "a$",
-    "`id`",
-    'it\'s "quoted" \\ back',
-    "line\nbreak\r\ttab",
-    "ünïcödé ✓ 🚀 \u2028",
-    "#not-a-comment",
-    "- item: x",
-    "x" * 3000 + "{{workflow.uid}}",
-]
 
 # The tags stepc writes itself: every other `{{` would be the user's.
 OWN_TAGS = re.compile(
