@@ -41,6 +41,7 @@ class ParamDecl:
     attribute: str = ""  # class dialect: the attribute steps read it as (may differ from the name)
     separator: str | None = None
     file: IncludedFile | None = None
+    default_expr: str | None = None  # a computed default, evaluated when the run starts
 
     @property
     def attr(self) -> str:

@@ -285,6 +285,10 @@ class Parameter:
     description: str = ""
     separator: str | None = None  # a list given as one text, split at this (Metaflow's separator=)
     file: IncludedFile | None = None  # the value is a path; the steps get the file's content
+    # Python source of a default the flow computes (``default=script_path("data.csv")``), which
+    # Metaflow evaluates when it imports the flow: evaluated in the flow module when the run
+    # starts (by each engine task that reads it), unless a value is given. ``default`` is None.
+    default_expr: str | None = None
 
 
 @dataclass(frozen=True)

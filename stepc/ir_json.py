@@ -181,6 +181,7 @@ def to_dict(p: Pipeline) -> dict[str, Any]:
                 "description": q.description,
                 "separator": q.separator,
                 "file": None if q.file is None else {"is_text": q.file.is_text, "encoding": q.file.encoding},
+                **({"default_expr": q.default_expr} if q.default_expr is not None else {}),
             }
             for q in p.params
         ],
@@ -217,6 +218,7 @@ def from_dict(d: dict[str, Any]) -> Pipeline:
                 q["description"],
                 q["separator"],
                 None if q["file"] is None else IncludedFile(q["file"]["is_text"], q["file"]["encoding"]),
+                q.get("default_expr"),
             )
             for q in d["params"]
         ),

@@ -8,7 +8,7 @@ runs; ``stepc run``, ``stepc exec`` and (later) ``stepc submit`` share these rul
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from stepc.diagnostics import did_you_mean
@@ -25,6 +25,10 @@ NULL_TEXT = "null"
 
 class ParamError(ValueError):
     """A parameter value that cannot be used; the message is one line meant for the user."""
+
+
+class DefaultError(ParamError):
+    """A computed default that could not be computed: an error in the flow, not in the command."""
 
 
 def split_assignments(pairs: Iterable[str]) -> dict[str, str]:
@@ -129,11 +133,16 @@ def resolve(
     given: Mapping[str, Any] | None = None,
     texts: Mapping[str, str] | None = None,
     needed: Collection[str] | None = None,
+    evaluate: Callable[[Parameter], Any] | None = None,
 ) -> dict[str, Any]:
     """All parameter values of a pipeline: defaults, overridden by ``given`` (Python/JSON values)
     and then by ``texts`` (command-line strings). Unknown names and missing required parameters
     are errors; with ``needed`` (``stepc exec`` of some steps) only those names must be there,
-    and a missing required one that is not needed is left out."""
+    and a missing required one that is not needed is left out.
+
+    ``evaluate`` computes a parameter's computed default (``Parameter.default_expr``) where no
+    value, or None (an engine's "no value"), is given; without it such a value stays None
+    (checking the other values before the flow is imported)."""
     declared = {p.name: p for p in params}
     values: dict[str, Any] = {}
     for name in [*(given or {}), *(texts or {})]:
@@ -152,7 +161,23 @@ def resolve(
             raise ParamError(f"missing required parameter '{name}' ({param.type}): pass -p {name}=VALUE")
         else:
             values[name] = thaw(param.default)
+        unset = param.default_expr is not None and values[name] is None
+        if evaluate is not None and unset and (needed is None or name in needed):
+            values[name] = computed_value(param, evaluate(param))
     return values
+
+
+def computed_value(param: Parameter, value: Any) -> Any:
+    """The value a computed default gave, as the parameter's type: text is read as ``-p`` text
+    is (JSON for a JSONType, split at a separator, numbers parsed), as Metaflow's command line
+    converts a default."""
+    if isinstance(value, str) and (param.type != "str" or param.separator is not None):
+        return parse_text(param, value)
+    try:
+        return check_value(param, value)
+    except ParamError as exc:
+        what = f"the default {param.default_expr} of parameter '{param.name}'"
+        raise ParamError(f"{what} gave {value!r}: {exc}") from None
 
 
 def read_included(params: Iterable[Parameter], values: Mapping[str, Any]) -> dict[str, Any]:

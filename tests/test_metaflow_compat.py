@@ -53,6 +53,7 @@ def place(path: Path, snippet: str) -> tuple[int, int]:
         ("n = Parameter('n', default=1, separator=',')", "S122", "','", "str parameter only"),
         ("data = IncludeFile('data', default=3)", "S122", "3", "is a path"),
         ("data = IncludeFile('data', encoding='no-such-codec')", "S122", "'no-such-codec'", "unknown encoding"),
+        ("n = Parameter('n', default=len('abc'))", "S121", "len('abc')", "give type="),
     ],
 )
 def test_bad_parameters_are_reported_at_their_place(tmp_path: Path, member: str, code: str, at: str, says: str) -> None:
@@ -192,6 +193,106 @@ def test_stepc_exec_reads_the_file_itself_as_an_engine_task_does(tmp_path: Path)
     assert done.returncode == 0, done.stderr
     shown = stepc_cli("artifact", "r1", "start", "content", "--store", "s", cwd=tmp_path)
     assert json.loads(shown.stdout) == "on the engine\n"
+
+
+COMPUTED = """
+    @step
+    def start(self):
+        self.seen = [self.data, self.n, self.labels, self.cfg]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+COMPUTED_MEMBERS = """
+data = IncludeFile("data", default=here("d.txt"))
+n = Parameter("n", type=int, default=str(2 + 1))
+labels = Parameter("labels", type=str, default=",".join(["a", "b"]), separator=",")
+cfg = Parameter("cfg", type=JSONType, default=json.dumps({"k": [1]}))
+"""
+HELPERS = "import json\nimport os\n\n\ndef here(name):\n    return os.path.join(os.path.dirname(__file__), name)\n\n\n"
+
+
+def computed_flow(tmp_path: Path) -> Path:
+    path = flow_with(tmp_path, COMPUTED_MEMBERS, COMPUTED)
+    path.write_text(HELPERS + path.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "d.txt").write_text("next to the flow\n", encoding="utf-8")
+    return path
+
+
+def test_computed_defaults_are_evaluated_in_the_flow_when_the_run_starts(tmp_path: Path) -> None:
+    path = computed_flow(tmp_path)
+    assert stepc_cli("check", str(path)).returncode == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()  # a default relative to the flow's file, as Metaflow's tutorial 02 has
+    done = stepc_cli("run", str(path), "--store", "s", "-q", cwd=elsewhere)
+    assert done.returncode == 0, done.stderr
+    shown = stepc_cli("artifact", "latest", "start", "seen", "--store", "s", cwd=elsewhere)
+    assert json.loads(shown.stdout) == ["next to the flow\n", 3, ["a", "b"], {"k": [1]}]
+    # A value given wins, and the run records what it used (a resume uses it again).
+    done = stepc_cli("run", str(path), "--store", "s2", "-q", "-p", "n=7", cwd=elsewhere)
+    assert done.returncode == 0, done.stderr
+    (record,) = (elsewhere / "s2" / "runs").glob("*/run.json")
+    recorded = json.loads(record.read_text(encoding="utf-8"))["params"]
+    assert recorded["n"] == 7 and recorded["data"] == str(tmp_path / "d.txt") and recorded["labels"] == ["a", "b"]
+
+
+def test_an_engine_task_computes_a_default_left_unset(tmp_path: Path) -> None:
+    computed_flow(tmp_path)
+    compiled = stepc_cli("compile", "flow.py", "--target", "argo", "-o", "-", cwd=tmp_path)
+    assert compiled.returncode == 0, compiled.stderr
+    # Argo hands back an unset parameter as `null`: the task computes the default itself.
+    done = stepc_cli(
+        "exec", "flow.py", "--step", "start", "--run-id", "r1", "--store", "s",
+        "-p", "data=null", "-p", "n=null", "-p", "labels=null", "-p", "cfg=null", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    shown = stepc_cli("artifact", "r1", "start", "seen", "--store", "s", cwd=tmp_path)
+    assert json.loads(shown.stdout) == ["next to the flow\n", 3, ["a", "b"], {"k": [1]}]
+
+
+def test_a_default_that_raises_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    path = flow_with(tmp_path, "n = Parameter('n', type=int, default=int('x'))")
+    done = stepc_cli("run", str(path), "--store", "s", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "the default int('x') of parameter 'n' cannot be computed: ValueError" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+CHANGED_IN_PLACE = """
+    @step
+    def start(self):
+        self.table = {"a": [1, 2, 3], "b": [4]}
+        self.seen = []
+        self.items = ["a", "b"]
+        self.next(self.each, foreach="items")
+
+    @step
+    def each(self):
+        self.table[self.input] = self.table[self.input][:1]  # in place: no self.table = ...
+        del self.table["b" if self.input == "a" else "a"]
+        self.seen.append(self.input)
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.tables = [i.table for i in inputs]
+        self.seens = [i.seen for i in inputs]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+
+def test_a_value_changed_in_place_is_what_the_next_steps_see(tmp_path: Path) -> None:
+    path = flow_with(tmp_path, "", CHANGED_IN_PLACE)
+    run = stepc.run(path, store=tmp_path / "s")
+    assert run.ok, run.error
+    assert run["join"].outputs["tables"] == [{"a": [1]}, {"b": [4]}]
+    assert run["join"].outputs["seens"] == [["a"], ["b"]]
 
 
 PROJECT_FLOW = """\

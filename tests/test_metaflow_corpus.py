@@ -62,10 +62,6 @@ pytestmark = pytest.mark.xdist_group("metaflow_corpus")
 
 # Cases stepc gets wrong: case id -> the cause, as precisely as known. Each is an xfail(strict=True).
 XFAIL: dict[str, str] = {
-    "tutorial-02-statistics": (
-        "IncludeFile with a computed default: default=script_path('movies.csv') (a call of the "
-        "flow's own helper) is S102, a call cannot be read statically"
-    ),
     "mfux-config-simple": (
         "Config/config_expr: S102 vars: a call cannot be read statically "
         '(config_expr("str(cfg.some.value)") in @environment(vars=...))'
@@ -83,7 +79,6 @@ XFAIL: dict[str, str] = {
 }
 # Files `stepc check` rejects: file -> the diagnostic.
 CHECK_XFAIL: dict[str, str] = {
-    "metaflow/tutorials/02-statistics/stats.py": XFAIL["tutorial-02-statistics"],
     "mfux_config_simple.py": XFAIL["mfux-config-simple"],
 }
 

@@ -16,7 +16,7 @@ import click
 from stepc.commands.common import ITEM, RUN_ID, STORE_HELP, fail, load_flow, open_run_store, print_diags, run_row
 from stepc.diagnostics import Diagnostic, is_error
 from stepc.items import Item
-from stepc.params import ParamError, read_included, resolve, split_assignments
+from stepc.params import DefaultError, ParamError, read_included, resolve, split_assignments
 
 
 @click.command()
@@ -57,16 +57,19 @@ def run(
             from stepc.diagnostics import did_you_mean
 
             fail(f"--rerun: no step '{name}' in pipeline '{ir.name}'{did_you_mean(name, known)}", 2)
-    result = run_pipeline(
-        ir,
-        flow,
-        param_texts=texts,
-        workers=workers,
-        store=the_store,
-        reporter=make_reporter(quiet),
-        no_cache=no_cache,
-        rerun=rerun,
-    )
+    try:
+        result = run_pipeline(
+            ir,
+            flow,
+            param_texts=texts,
+            workers=workers,
+            store=the_store,
+            reporter=make_reporter(quiet),
+            no_cache=no_cache,
+            rerun=rerun,
+        )
+    except DefaultError as exc:
+        fail(str(exc), 1)
     if not result.ok and quiet:
         click.echo(f"run {result.run_id} {result.status}: {result.error}", err=True)
     sys.exit(result.exit_code)
@@ -208,10 +211,15 @@ def exec_step(
             from stepc.runtime.plan import path_sources
 
             steps = [*(ir.step(n) for n in steps[0].scope), *path_sources(ir, steps[0])]
-        values = resolve(ir.params, given, split_assignments(param_texts), needed=parameters_read(steps))
+        from stepc.runtime.exec import default_evaluator
+
+        evaluate = default_evaluator(flow, ir.module)
+        values = resolve(ir.params, given, split_assignments(param_texts), parameters_read(steps), evaluate)
         values = read_included(ir.params, values)  # an engine task reads a file parameter itself
     except json.JSONDecodeError as exc:
         fail(f"--params is not valid JSON: {exc}", 2)
+    except DefaultError as exc:
+        fail(str(exc), 1)
     except ParamError as exc:
         fail(str(exc), 2)
     if items_of:

@@ -3,7 +3,10 @@ its ``self.next(...)`` and ``self.merge_artifacts(...)`` calls (SPEC §3).
 
 Found statically from the method's libcst tree: a read is any ``self.x`` that is not an
 assignment target, a write any ``self.x = ...`` (``+=`` is both), private ones (``self._x``)
-included: the reader checks that those stay in their step. ``getattr(self, "x", ...)``
+included: the reader checks that those stay in their step. Changing a value in place
+(``self.x[k] = v``, ``del self.x[k]``, ``self.x.y = v``, ``self.x.append(v)`` and the other
+mutating methods of lists, dicts and sets) is a read and a write too: Metaflow stores every
+attribute as the task leaves it, so the step's successors see the changed value. ``getattr(self, "x", ...)``
 and ``hasattr(self, "x")`` are reads that may find nothing; ``getattr(self, name)`` with a
 name known only at run time may read anything. Attributes starting with an underscore are
 private to the task and never artifacts, as in Metaflow.
@@ -17,6 +20,12 @@ import libcst as cst
 
 # What Metaflow's FlowSpec (and ours) provides on ``self``: never artifacts.
 FLOW_API = frozenset({"next", "merge_artifacts", "foreach_stack", "input", "index", "name"})
+# The methods of the built-in containers that change them in place.
+MUTATING_METHODS = frozenset({
+    "append", "extend", "insert", "remove", "pop", "clear", "sort", "reverse",  # list
+    "update", "setdefault", "popitem",  # dict
+    "add", "discard", "difference_update", "intersection_update", "symmetric_difference_update",  # set
+})  # fmt: skip
 
 
 @dataclass
@@ -53,6 +62,22 @@ class _BodyVisitor(cst.CSTVisitor):
             self._mark_targets(target.value)
         elif self._self_attr(target) is not None:
             self._targets.add(id(target))
+        else:
+            self._mark_changed(target)
+
+    def _mark_changed(self, expression: cst.BaseExpression) -> None:
+        """``self.x`` changed in place through ``expression`` (``self.x[k]``, ``self.x.y``)."""
+        while isinstance(expression, (cst.Subscript, cst.Attribute)) and self._self_attr(expression) is None:
+            expression = expression.value
+        if self._self_attr(expression) is not None:
+            self._targets.add(id(expression))
+            self._updates.add(id(expression))
+
+    def visit_Del(self, node: cst.Del) -> None:
+        targets = node.target.elements if isinstance(node.target, (cst.Tuple, cst.List)) else []
+        for target in [e.value for e in targets] or [node.target]:
+            if self._self_attr(target) is None:  # `del self.x` drops it: not a change of its value
+                self._mark_changed(target)
 
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
@@ -70,6 +95,8 @@ class _BodyVisitor(cst.CSTVisitor):
 
     def visit_Call(self, node: cst.Call) -> None:
         self._dynamic_read(node)
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value in MUTATING_METHODS:
+            self._mark_changed(node.func.value)
         name = self._self_attr(node.func)
         if name == "next":
             self.body.nexts.append(node)

@@ -67,7 +67,17 @@ def build_pipeline(flow: FlowDecl, reporter: Reporter) -> tuple[Pipeline | None,
             steps=tuple(steps),
             edges=tuple(sorted(edges, key=lambda e: (e.source, e.target, e.artifact or ""))),
             params=tuple(
-                Parameter(p.name, p.type, p.default, p.required, p.item_type, p.description, p.separator, p.file)
+                Parameter(
+                    p.name,
+                    p.type,
+                    p.default,
+                    p.required,
+                    p.item_type,
+                    p.description,
+                    p.separator,
+                    p.file,
+                    p.default_expr,
+                )  # fmt: skip
                 for p in sorted(flow.params, key=lambda p: p.name)
             ),
             description=flow.description,

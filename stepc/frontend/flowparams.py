@@ -10,11 +10,16 @@ reads them.
   steps see the file's content (IR ``Parameter.file``).
 * A deploy-time default (a function Metaflow calls when the flow is deployed) is diagnosed at
   its place: stepc reads parameters statically.
+* A computed default (``default=script_path("movies.csv")``, which Metaflow evaluates when it
+  imports the flow) is kept as source (IR ``Parameter.default_expr``) and evaluated in the
+  flow module when the run starts; a Parameter with one gives its ``type=``, as its value's
+  type cannot be read statically.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import libcst as cst
@@ -39,6 +44,13 @@ METAFLOW_RESERVED = frozenset(
     )
     for sep in "-_"
 )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ComputedDefault:
+    """A default that is not a literal: its Python source, evaluated when the run starts."""
+
+    source: str
 
 
 def read_parameter(reader: ClassDialect, small: cst.BaseSmallStatement) -> ParamDecl | None:
@@ -78,6 +90,8 @@ def read_parameter(reader: ClassDialect, small: cst.BaseSmallStatement) -> Param
     type_ = _declared_type(reader, values, name)
     if type_ is None:
         return None
+    if isinstance(default, ComputedDefault):
+        return _computed(reader, values, name, attribute, anchor, type_, default, required, description)
     json_type = type_ == "json"
     if json_type and isinstance(default, str):
         try:
@@ -129,12 +143,50 @@ def _default(reader: ClassDialect, values: dict[str, tuple[Any, cst.CSTNode]], n
         )
         reader.report("S102", message, node)
         return None, node, False
+    assert isinstance(node, cst.BaseExpression), "an argument's value is an expression"
     try:
-        assert isinstance(node, cst.BaseExpression), "an argument's value is an expression"
         return literal_value(node, reader.constants), node, True
-    except NotStatic as exc:
-        reader.report("S102", f"default: {exc.message}", exc.node)
-        return None, node, False
+    except NotStatic:
+        return ComputedDefault(reader.source.code(node)), node, True
+
+
+def _computed(
+    reader: ClassDialect,
+    values: dict[str, tuple[Any, cst.CSTNode]],
+    name: str,
+    attribute: str,
+    anchor: cst.CSTNode,
+    type_: str,
+    default: ComputedDefault,
+    required: bool,
+    description: str,
+) -> ParamDecl | None:
+    """A Parameter whose default is computed: its type is the one it declares."""
+    if type_ == "infer":
+        message = (
+            f"the default of parameter '{name}' is computed when the flow is imported, so its type cannot be "
+            "read statically: give type= (int, float, str, bool or JSONType)"
+        )
+        reader.report("S121", message, values["default"][1])
+        return None
+    separator = values.get("separator", (None, None))[0]
+    if separator is not None and (not isinstance(separator, str) or not separator or type_ != "str"):
+        message = f"separator= of parameter '{name}': a non-empty string, on a str parameter only (as in Metaflow)"
+        reader.report("S122", message, values["separator"][1])
+        return None
+    kind_of: ParamType = "dict" if type_ == "json" else type_  # type: ignore[assignment]  # one of _PARAM_TYPES'
+    return ParamDecl(
+        name=name,
+        type="list" if separator is not None else kind_of,
+        default=None,
+        required=required,
+        anchor=anchor,
+        item_type="str" if separator is not None else None,
+        description=description,
+        attribute=attribute,
+        separator=separator,
+        default_expr=default.source,
+    )
 
 
 def _declared_type(reader: ClassDialect, values: dict[str, tuple[Any, cst.CSTNode]], name: str) -> str | None:
@@ -165,6 +217,9 @@ def _include_file(
     required: bool,
     description: str,
 ) -> ParamDecl | None:
+    computed = default.source if isinstance(default, ComputedDefault) else None
+    if computed is not None:
+        default = None
     if default is not None and not isinstance(default, str):
         reader.report("S122", f"default of IncludeFile '{name}' is a path (a string)", default_node)
         return None
@@ -188,4 +243,5 @@ def _include_file(
         description=description,
         attribute=attribute,
         file=IncludedFile(is_text, encoding),
+        default_expr=computed,
     )

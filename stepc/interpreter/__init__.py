@@ -24,6 +24,7 @@ from stepc.interpreter.rundb import RunDB, runner_alive
 from stepc.interpreter.scheduler import Runner
 from stepc.ir import Pipeline, parameters_read
 from stepc.params import ParamError, resolve
+from stepc.runtime.exec import default_evaluator
 from stepc.runtime.store import Store, new_run_id, open_store
 
 __all__ = ["ParamError", "Resumable", "RunResult", "StepResult", "open_store", "resumable", "resume", "run_pipeline"]
@@ -57,8 +58,8 @@ def run_pipeline(
     """Run an IR pipeline whose functions live in ``flow_path``. Parameter problems raise
     :class:`ParamError` before anything runs. ``no_cache`` reuses no stored result, ``rerun``
     none of the steps it names (both still store what they compute)."""
-    values = resolve(pipeline.params, params, param_texts)
     flow = str(Path(flow_path).resolve())
+    values = resolve(pipeline.params, params, param_texts, evaluate=default_evaluator(flow, pipeline.module))
     the_store = store if isinstance(store, Store) else open_store(store, flow)
     db = RunDB(the_store.db_path)
     try:
@@ -131,7 +132,7 @@ def resume(
     again = rerun_from(ir, from_step) if from_step else frozenset()
     declared = {p.name for p in ir.params}  # the flow may have changed since: keep what still applies
     kept = {k: v for k, v in target.params.items() if k in declared}
-    values = resolve(ir.params, kept, param_texts)
+    values = resolve(ir.params, kept, param_texts, evaluate=default_evaluator(target.flow, ir.module))
     changed = set(param_texts or {})
     if changed:
         finished = {s for s in ir.steps if s.name not in again and target.store.committed(target.run_id, s.name)}

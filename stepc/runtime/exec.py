@@ -17,14 +17,16 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from stepc.ir import Parameter
 from stepc.items import item_text
+from stepc.params import DefaultError
 from stepc.runtime import flowspec, metaflow_standin
 from stepc.runtime.context import current
 from stepc.runtime.plan import BoundInput, Task
@@ -86,6 +88,26 @@ def forget_project_modules(folder: Path) -> None:
             where = os.path.realpath(file)
             if where.startswith(root) and not where.startswith(_STEPC_DIR):
                 del sys.modules[name]
+
+
+def default_evaluator(flow_path: str | os.PathLike[str], module_name: str) -> Callable[[Parameter], Any]:
+    """What computes a parameter's computed default (``Parameter.default_expr``): the flow
+    module imported as it is now, then the expression evaluated in its namespace, as Metaflow
+    evaluates a class attribute's default when it imports the flow. A failure is one
+    :class:`DefaultError` line; the traceback of a failed import is not the user's concern here,
+    the steps report it again."""
+    imported: list[ModuleType] = []
+
+    def evaluate(param: Parameter) -> Any:
+        what = f"the default {param.default_expr} of parameter '{param.name}'"
+        try:
+            if not imported:
+                imported.append(load_module(flow_path, module_name, fresh=True))
+            return eval(param.default_expr or "None", vars(imported[0]))  # noqa: S307 - the user's own flow code
+        except Exception as exc:
+            raise DefaultError(f"{what} cannot be computed: {type(exc).__name__}: {exc}") from None
+
+    return evaluate
 
 
 def resolve(ref: str, module: ModuleType, flow_name: str) -> Any:
