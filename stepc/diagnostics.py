@@ -144,7 +144,18 @@ def relocate(diagnostics: list[Diagnostic], source: str, path: str) -> list[Diag
     return moved
 
 
-def did_you_mean(name: str, candidates: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest candidate, or an empty string."""
-    match = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
+def did_you_mean(name: str, candidates: Iterable[str], *, synonyms: bool = False) -> str:
+    """`` (did you mean 'x'?)`` for the closest candidate, or an empty string.
+
+    With ``synonyms`` (for argument and setting names, not the user's own names), another
+    system's name for a candidate (``max_retries`` for ``retry``) is found first, by meaning.
+    """
+    options = sorted(set(candidates))
+    if synonyms:
+        from stepc.synonyms import meaning  # only a mistake needs the table
+
+        meant = meaning(name, options)
+        if meant is not None:
+            return f" (did you mean '{meant}'?)"
+    match = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
     return f" (did you mean '{match[0]}'?)" if match else ""
