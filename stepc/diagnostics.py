@@ -18,7 +18,10 @@ Severity = Literal["error", "warning"]
 CODES: dict[str, str] = {
     "S001": "the file cannot be read (missing, not a regular file, over 10 MiB, or not text in its PEP 263 encoding)",
     "S002": "syntax error in the module",
-    "S003": "no steps found in a file that imports stepc",
+    "S003": (
+        "no steps: a flow file (one that imports stepc, or an empty one named on the command line) declares none, "
+        "or a pipeline() lists none"
+    ),
     "S004": "internal error in stepc (please report it)",
     "S101": "unknown argument of @step or pipeline()",
     "S102": (
