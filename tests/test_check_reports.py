@@ -465,3 +465,32 @@ def test_an_empty_package_init_and_empty_files_found_in_a_directory_pass(tmp_pat
     result = stepc("check", str(package))
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
+
+
+# -- the table itself ---------------------------------------------------------------------------
+
+
+def test_each_meaning_in_the_table_is_a_name_stepc_reads() -> None:
+    from stepc.frontend.arguments import RESOURCE_KEYS, RETRY_KEYS
+    from stepc.frontend.flowsettings import STEP_DECORATORS
+    from stepc.frontend.functions import PIPELINE_ARGUMENTS, STEP_ARGUMENTS
+    from stepc.synonyms import SYNONYMS
+
+    names = {*STEP_ARGUMENTS, *PIPELINE_ARGUMENTS, *RESOURCE_KEYS, *RETRY_KEYS}
+    names |= {a for arguments in STEP_DECORATORS.values() for a in arguments}
+    assert {m for meanings in SYNONYMS.values() for m in meanings} <= names
+
+
+def test_the_first_meaning_valid_where_the_name_is_written_wins() -> None:
+    from stepc.diagnostics import did_you_mean
+    from stepc.frontend.arguments import RETRY_KEYS
+    from stepc.frontend.functions import STEP_ARGUMENTS
+    from stepc.synonyms import meaning
+
+    assert meaning("max_retries", STEP_ARGUMENTS) == "retry"
+    assert meaning("max_retries", RETRY_KEYS) == "times"
+    assert meaning("Depends-On", STEP_ARGUMENTS) == "after"
+    assert meaning("condition", RETRY_KEYS) is None
+    # the user's own names (inputs, parameters, steps) are matched by spelling only
+    assert did_you_mean("condition", ["when"]) == ""
+    assert did_you_mean("condition", ["when"], synonyms=True) == " (did you mean 'when'?)"
