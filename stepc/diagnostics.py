@@ -18,7 +18,10 @@ Severity = Literal["error", "warning"]
 CODES: dict[str, str] = {
     "S001": "the file cannot be read (missing, not a regular file, over 10 MiB, or not text in its PEP 263 encoding)",
     "S002": "syntax error in the module",
-    "S003": "no steps found in a file that imports stepc",
+    "S003": (
+        "no steps: a flow file (one that imports stepc, or an empty one named on the command line) declares none, "
+        "or a pipeline() lists none"
+    ),
     "S004": "internal error in stepc (please report it)",
     "S101": "unknown argument of @step or pipeline()",
     "S102": (
@@ -144,7 +147,18 @@ def relocate(diagnostics: list[Diagnostic], source: str, path: str) -> list[Diag
     return moved
 
 
-def did_you_mean(name: str, candidates: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest candidate, or an empty string."""
-    match = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
+def did_you_mean(name: str, candidates: Iterable[str], *, synonyms: bool = False) -> str:
+    """`` (did you mean 'x'?)`` for the closest candidate, or an empty string.
+
+    With ``synonyms`` (for argument and setting names, not the user's own names), another
+    system's name for a candidate (``max_retries`` for ``retry``) is found first, by meaning.
+    """
+    options = sorted(set(candidates))
+    if synonyms:
+        from stepc.synonyms import meaning  # only a mistake needs the table
+
+        meant = meaning(name, options)
+        if meant is not None:
+            return f" (did you mean '{meant}'?)"
+    match = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
     return f" (did you mean '{match[0]}'?)" if match else ""

@@ -150,13 +150,16 @@ def test_a_directory_is_checked_file_by_file_skipping_hidden_and_virtualenv_fold
     assert no_traceback(result)
 
 
-def test_empty_file_and_non_flow_files_pass(tmp_path: Path) -> None:
+def test_non_flow_files_pass_and_an_empty_one_is_s003_as_in_run(tmp_path: Path) -> None:
     empty = tmp_path / "empty.py"
     empty.write_text("", encoding="utf-8")
     other = tmp_path / "other.py"
     other.write_text("this is not even python(\n", encoding="utf-8")
-    result = stepc("check", str(empty), str(other))
+    result = stepc("check", str(other))
     assert result.returncode == 0, result.stderr
+    with_empty = stepc("check", str(empty), str(other))
+    assert with_empty.returncode == 1
+    assert with_empty.stderr.splitlines()[0] == f"{empty}:1:1: error[S003]: no @step functions found in {empty}"
     all_files = stepc("check", "--all-files", str(other))
     assert all_files.returncode == 1 and "S002" in all_files.stderr
 

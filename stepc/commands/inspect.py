@@ -30,6 +30,14 @@ def _expand(paths: tuple[str, ...]) -> list[str]:
     return files
 
 
+def _named_flow(path: str, named: tuple[str, ...]) -> bool:
+    """A file named on the command line (as pre-commit names each changed file), other than a
+    package's ``__init__.py``, which is never a flow to run, however empty."""
+    from pathlib import Path
+
+    return path in named and Path(path).name != "__init__.py"
+
+
 def _emit_diagnostics(diagnostics: list[Diagnostic], fmt: Literal["text", "json", "github"] = "text") -> None:
     if diagnostics or fmt == "json":
         click.echo(render(diagnostics, fmt), nl=False, err=fmt == "text")
@@ -52,7 +60,7 @@ def check(files: tuple[str, ...], fmt: Literal["text", "json", "github"], all_fi
     for path in paths:
         result = read_file(path, only_flows=not all_files)
         diagnostics.extend(result.diagnostics)
-        if not result.pipelines and not result.diagnostics and not result.passed_over and path in files:
+        if not result.pipelines and not result.diagnostics and not result.passed_over and _named_flow(path, files):
             # What `stepc run` says of a flow file named on the command line that declares no step
             # (files found in a directory may be helper modules).
             diagnostics.append(Diagnostic("S003", f"no @step functions found in {path}", path))

@@ -26,7 +26,7 @@ from stepc.frontend.flownext import read_next
 from stepc.frontend.flowparams import read_parameter
 from stepc.frontend.flowsettings import SCHEDULES, STEP_DECORATORS, StepSettings
 from stepc.frontend.imports import FLOW_LIBRARIES, ImportTable
-from stepc.frontend.literals import Constants, NotStatic, literal_value
+from stepc.frontend.literals import Constants, NotStatic, literal_value, static_problems
 from stepc.frontend.source import SourceFile
 from stepc.ir import Span
 
@@ -97,7 +97,7 @@ class ClassDialect:
                 continue
             key = positional[index] if arg.keyword is None else arg.keyword.value
             if key not in known:
-                hint = did_you_mean(key, known)
+                hint = did_you_mean(key, known, synonyms=True)
                 self.report(
                     "W203",
                     f"argument '{key}' of {what} is not supported by stepc: it is ignored{hint}",
@@ -111,7 +111,8 @@ class ClassDialect:
             try:
                 values[key] = (literal_value(arg.value, self.constants), arg.value)
             except NotStatic as exc:
-                self.report("S102", f"{key}: {exc.message}", exc.node)
+                for problem in static_problems(arg.value, self.constants) or [exc]:
+                    self.report("S102", f"{key}: {problem.message}", problem.node)
         return values
 
     def is_function(self, node: cst.CSTNode) -> bool:
@@ -123,7 +124,8 @@ class ClassDialect:
         try:
             return reader(*arguments)
         except ArgumentError as exc:
-            self.report(exc.code, exc.message, exc.node)
+            for problem in exc.each():
+                self.report(problem.code, problem.message, problem.node)
             return None
 
     # -- the class -----------------------------------------------------------------------------

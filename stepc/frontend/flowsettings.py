@@ -3,7 +3,8 @@
 
 Metaflow's units and defaults apply: memory and disk in megabytes, a bare ``@retry`` is three
 retries two minutes apart, and where several decorators request resources the largest wins.
-Readers raise :class:`ArgumentError` at the offending argument.
+Readers raise :class:`ArgumentError` at the offending argument (every one of a decorator's
+bad arguments together).
 """
 
 from __future__ import annotations
@@ -47,13 +48,15 @@ class StepSettings:
     def apply(self, api: str, values: Values, node: cst.CSTNode) -> None:
         """Take one decorator ``@api(**values)`` written at ``node``."""
         if api == "retry":
-            times = _number(values, "times", 3, "@retry")
+            numbers = _numbers(values, {"times": 3, "minutes_between_retries": 2}, "@retry")
+            times = numbers["times"]
             if times != int(times):
                 raise ArgumentError(values["times"][1], "S103", "@retry times must be a whole number")
-            self.retry = Retry(times=int(times), delay=_number(values, "minutes_between_retries", 2, "@retry") * 60)
+            self.retry = Retry(times=int(times), delay=numbers["minutes_between_retries"] * 60)
         elif api == "timeout":
-            units = (("seconds", 1), ("minutes", 60), ("hours", 3600))
-            seconds = sum(_number(values, key, 0, "@timeout") * factor for key, factor in units)
+            units = {"seconds": 1, "minutes": 60, "hours": 3600}
+            numbers = _numbers(values, dict.fromkeys(units, 0), "@timeout")
+            seconds = sum(numbers[key] * factor for key, factor in units.items())
             if seconds <= 0:
                 raise ArgumentError(
                     node, "S114", "@timeout must be more than 0 seconds: give seconds=, minutes= or hours="
@@ -80,13 +83,20 @@ class StepSettings:
             self.resources = _resources(self.sizes, anchor)
 
 
-def _number(values: Values, key: str, default: float, what: str) -> float:
-    value, node = values.get(key, (default, None))
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ArgumentError(node, "S103", f"{what} {key} must be a number")
-    if value < 0:
-        raise ArgumentError(node, "S114", f"{what} {key} must not be negative (got {value})")
-    return float(value)
+def _numbers(values: Values, defaults: dict[str, float], what: str) -> dict[str, float]:
+    """Each of ``defaults``' arguments as a non-negative number; every bad one is reported."""
+    numbers: dict[str, float] = {}
+    problems = []
+    for key, default in defaults.items():
+        value, node = values.get(key, (default, None))
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            problems.append(ArgumentError(node, "S103", f"{what} {key} must be a number"))
+        elif value < 0:
+            problems.append(ArgumentError(node, "S114", f"{what} {key} must not be negative (got {value})"))
+        else:
+            numbers[key] = float(value)
+    args.raise_all(problems)
+    return numbers
 
 
 def _size_order(entry: tuple[Any, cst.CSTNode]) -> float:
@@ -98,15 +108,15 @@ def _size_order(entry: tuple[Any, cst.CSTNode]) -> float:
 
 def _resources(sizes: Values, anchor: cst.CSTNode) -> Resources:
     spelled: dict[str, Any] = {}
+    problems = []
     for key, (value, node) in sizes.items():
         if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
             value = float(value) if "." in value else int(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ArgumentError(node, "S112", f"{key} must be a non-negative number, not {value!r}")
-        spelled[key] = f"{value}Mi" if key in ("memory", "disk") else value
-    if "gpu" in spelled:
-        gpu = spelled["gpu"]
-        if gpu != int(gpu):
-            raise ArgumentError(sizes["gpu"][1], "S112", f"gpu must be a whole number of GPUs, not {gpu!r}")
-        spelled["gpu"] = int(gpu)
+            problems.append(ArgumentError(node, "S112", f"{key} must be a non-negative number, not {value!r}"))
+        elif key == "gpu" and value != int(value):
+            problems.append(ArgumentError(node, "S112", f"gpu must be a whole number of GPUs, not {value!r}"))
+        else:
+            spelled[key] = f"{value}Mi" if key in ("memory", "disk") else int(value) if key == "gpu" else value
+    args.raise_all(problems)
     return args.read_resources(spelled, anchor)

@@ -16,7 +16,7 @@ from stepc.frontend.dependencies import DependencyHasher
 from stepc.frontend.fingerprint import FunctionNode
 from stepc.frontend.flowclass import flow_classes
 from stepc.frontend.imports import ImportTable
-from stepc.frontend.literals import Constants, NotStatic, literal_value
+from stepc.frontend.literals import Constants, NotStatic, literal_value, static_problems
 from stepc.frontend.returns import return_problems, rollback_problems
 from stepc.frontend.signature import SignatureError, function_params, pipeline_param
 from stepc.frontend.source import SourceFile, SubAnchor
@@ -173,16 +173,25 @@ class FunctionDialect:
             else:
                 key = arg.keyword.value
                 if key not in known:
-                    hint = did_you_mean(key, known)
+                    hint = did_you_mean(key, known, synonyms=True)
                     self._error("S101", f"unknown argument '{key}' of {what}{hint}", arg.keyword)
                     continue
             if key == "rollback" or key == "steps":
                 values[key] = (None, arg.value)  # function references, read by the caller
                 continue
+            if key == "on_failure" and isinstance(arg.value, cst.Name) and arg.value.value in self.functions:
+                # ZenML's and Airflow's failure hooks are functions; stepc's is the rollback.
+                hook = arg.value.value
+                message = (
+                    f"on_failure is 'fail' or 'continue'; to call {hook}() when the step fails, write rollback={hook}"
+                )
+                self._error("S103", message, arg.value)
+                continue
             try:
                 values[key] = (literal_value(arg.value, self.constants), arg.value)
             except NotStatic as exc:
-                self._error("S102", f"{key}: {exc.message}", exc.node)
+                for problem in static_problems(arg.value, self.constants) or [exc]:
+                    self._error("S102", f"{key}: {problem.message}", problem.node)
         return values
 
     def _read(self, values: dict[str, tuple[Any, cst.BaseExpression]], key: str, reader: Callable[..., Any]) -> Any:
@@ -193,7 +202,8 @@ class FunctionDialect:
         try:
             return reader(value, node)
         except ArgumentError as exc:
-            self._error(exc.code, exc.message, exc.node)
+            for problem in exc.each():
+                self._error(problem.code, problem.message, problem.node)
             return None
 
     # -- @step ---------------------------------------------------------------------------------
@@ -214,12 +224,12 @@ class FunctionDialect:
             self._error("S103", message, values["name"][1])
             name_value = None
         name = Named(name_value, values["name"][1]) if name_value else Named(fn_name, func.name)
-        inputs = [Named(v, n) for v, n in self._read(values, "inputs", _str_list("inputs")) or []]
-        outputs = [Named(v, n) for v, n in self._read(values, "outputs", _str_list("outputs")) or []]
+        inputs = [Named(v, n) for v, n in self._read(values, "inputs", args.unique_str_list("inputs")) or []]
+        outputs = [Named(v, n) for v, n in self._read(values, "outputs", args.unique_str_list("outputs")) or []]
         for output in outputs:
             if not args.IDENTIFIER.match(output.value):
                 self._error("S103", f"output name {output.value!r} must be a Python identifier", output.anchor)
-        after = [Named(v, n) for v, n in self._read(values, "after", _str_list("after")) or []]
+        after = [Named(v, n) for v, n in self._read(values, "after", args.unique_str_list("after")) or []]
         foreach_value = self._read(values, "foreach", lambda v, n: args.read_str(v, n, "foreach"))
         nested_value = self._read(values, "nested", lambda v, n: args.read_bool(v, n, "nested"))
         group_value = self._read(values, "group", lambda v, n: args.read_str(v, n, "group"))
@@ -233,12 +243,12 @@ class FunctionDialect:
             "timeout": self._read(values, "timeout", args.read_timeout),
             "cache": self._read(values, "cache", args.read_cache),
             "resources": self._read(values, "resources", args.read_resources),
-            "image": self._read(values, "image", _read_image),
+            "image": self._read(values, "image", args.read_image),
             "env": self._read(values, "env", args.read_env) or (),
             "rollback": self._read_rollback(values.get("rollback")),
             "weight": self._read(values, "weight", args.read_weight),
             "tags": self._read(values, "tags", args.read_tags) or (),
-            "on_failure": self._read(values, "on_failure", _read_on_failure) or "fail",
+            "on_failure": self._read(values, "on_failure", args.read_on_failure) or "fail",
         }
 
         fparams, problems = function_params(func, self.constants)
@@ -339,7 +349,7 @@ class FunctionDialect:
 
     def _read_pipeline(self, call: cst.Call) -> PipelineDecl | None:
         values = self._keyword_values(call, PIPELINE_ARGUMENTS, "pipeline()", positional=("name", "steps"))
-        name = self._read(values, "name", _read_pipeline_name)
+        name = self._read(values, "name", args.read_pipeline_name)
         if name is None:
             if "name" not in values:
                 self._error("S103", "pipeline() needs a name as its first argument", call)
@@ -356,11 +366,11 @@ class FunctionDialect:
                     if fn is not None:
                         steps.append(Named(fn, element.value))
         schedule = self._read(values, "schedule", args.read_schedule)
-        params = self._read(values, "params", _params_dict)
+        params = self._read(values, "params", args.read_params)
         return PipelineDecl(
             name=Named(name, values["name"][1]),
             steps=tuple(steps) if steps is not None else None,
-            image=self._read(values, "image", _read_image),
+            image=self._read(values, "image", args.read_image),
             schedule=schedule,
             params=params or {},
             retry=self._read(values, "retry", args.read_retry),
@@ -369,44 +379,3 @@ class FunctionDialect:
             resources=self._read(values, "resources", args.read_resources),
             description=self._read(values, "description", lambda v, n: args.read_str(v, n, "description")) or "",
         )
-
-
-def _read_pipeline_name(value: Any, node: cst.BaseExpression) -> str:
-    name = args.read_str(value, node, "pipeline name")
-    if not name.strip() or "\n" in name:
-        raise ArgumentError(node, "S103", "a pipeline name must be a non-empty single line, e.g. 'nightly-training'")
-    return name
-
-
-def _read_image(value: Any, node: cst.BaseExpression) -> str:
-    image = args.read_str(value, node, "image")
-    if not image.strip() or any(c.isspace() for c in image):
-        raise ArgumentError(node, "S103", f"image {image!r} is not a container image reference such as 'python:3.12'")
-    return image
-
-
-def _str_list(what: str) -> Callable[[Any, cst.BaseExpression], list[tuple[str, cst.CSTNode]]]:
-    def read(value: Any, node: cst.BaseExpression) -> list[tuple[str, cst.CSTNode]]:
-        items = args.read_str_list(value, node, what)
-        seen: set[str] = set()
-        for item, item_node in items:
-            if item in seen:
-                raise ArgumentError(item_node, "S106", f"{what} lists {item!r} twice")
-            seen.add(item)
-        return items
-
-    return read
-
-
-def _params_dict(value: Any, node: cst.BaseExpression) -> dict[str, tuple[Any, object]]:
-    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-        raise ArgumentError(node, "S103", "params must be a dict from parameter names to values")
-    return {k: (v, args.entry_node(node, k, want_key=True)) for k, v in value.items()}
-
-
-def _read_on_failure(value: Any, node: cst.BaseExpression) -> str:
-    """``"fail"`` (the run fails) or ``"continue"`` (the step's outputs are None, the run goes on)."""
-    if value not in ("fail", "continue"):
-        hint = did_you_mean(value, ["fail", "continue"]) if isinstance(value, str) else ""
-        raise ArgumentError(node, "S103", f"on_failure must be 'fail' or 'continue', not {value!r}{hint}")
-    return str(value)

@@ -152,6 +152,24 @@ def literal_value(
         raise NotStatic(reported_at or node, "the value nests too deeply to be read") from None
 
 
+def static_problems(node: cst.BaseExpression, constants: Constants) -> list[NotStatic]:
+    """Every entry of a dict, list or tuple display that cannot be read, each at its own place:
+    :func:`literal_value` stops at the first, and a user should fix them all in one go."""
+    if isinstance(node, cst.Dict):
+        parts: list[cst.BaseExpression] = [cst.Dict([entry]) for entry in node.elements]
+    elif isinstance(node, (cst.List, cst.Tuple)):
+        parts = [cst.List([element]) for element in node.elements]
+    else:
+        parts = [node]
+    found = []
+    for part in parts:  # a one-entry display keeps the entry's nodes, so each error keeps its place
+        try:
+            literal_value(part, constants)
+        except NotStatic as exc:
+            found.append(exc)
+    return found
+
+
 def _value(
     node: cst.BaseExpression,
     constants: Constants,

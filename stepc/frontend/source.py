@@ -42,6 +42,11 @@ def imports_flow_library(text: str) -> bool:
     return _IMPORTS_FLOW_LIBRARY.search(text) is not None
 
 
+def is_blank(text: str) -> bool:
+    """Whether ``text`` holds no code: only blank lines and comments."""
+    return all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines())
+
+
 @dataclass(frozen=True)
 class SubAnchor:
     """A stretch inside a single-line string literal, e.g. one name in a ``when`` text."""
@@ -216,7 +221,8 @@ def read_source(path: str, *, require_flow_import: bool) -> ReadResult:
         # The line shown is for people: undecodable bytes show as U+FFFD.
         shown = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8", errors="replace")
         return _fail(path, "S001", text.message, text.line, text.col, source_lines(shown))
-    if require_flow_import and not imports_flow_library(text):
+    if require_flow_import and not imports_flow_library(text) and not is_blank(text):
+        # A blank file is read (and has no step): it is no helper module but a flow not yet written.
         return ReadResult(None, (), passed_over=True)
     lines = source_lines(text)
     if "\x00" in text:
