@@ -19,6 +19,7 @@ process alone (see :mod:`stepc.interpreter.rundb`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -30,6 +31,7 @@ from urllib.parse import unquote, urlparse
 
 from stepc.items import Item, item_from_json, item_text, item_to_json
 from stepc.runtime import serialize
+from stepc.runtime.faults import CorruptStoreFile, writing
 from stepc.runtime.layout import RUN_RECORD, step_segment
 from stepc.runtime.layout import segment as _segment
 
@@ -155,8 +157,9 @@ def open_store(store: str | os.PathLike[str] | None, near: str | os.PathLike[str
         raise ValueError(f"store {url!r}: the local interpreter keeps its runs in a local directory") from None
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` under a temporary name beside ``path`` and rename it into place."""
+def atomic_write(path: Path, data: Any) -> None:
+    """Write ``data`` (bytes) under a temporary name beside ``path`` and rename it into place;
+    when any of it fails (a full disk), the temporary file is removed and ``path`` is as it was."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -164,12 +167,17 @@ def atomic_write(path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -244,8 +252,9 @@ class Store:
     def write_artifact(self, run_id: str, step: str, item: Item, name: str, value: Any) -> ArtifactMeta:
         data, fmt = serialize.dumps(value)
         path = self.task_dir(run_id, step, item) / ("out." + _segment(name) + serialize.EXTENSIONS[fmt])
-        atomic_write(path, data)
-        self.publish(path)
+        with writing(self.root, f"output '{name}' of step '{step}' ({self.relative(path)})"):
+            atomic_write(path, data)
+            self.publish(path)
         return ArtifactMeta(
             name=name,
             id=artifact_id(run_id, step, item, name),
@@ -283,11 +292,12 @@ class Store:
         target = self.task_dir(run_id, step, item) / Path(source.path).name
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        try:
-            os.link(self.root / source.path, tmp)
-        except OSError:
-            atomic_write(tmp, self.read_bytes(source))
-        os.replace(tmp, target)
+        with writing(self.root, f"output '{source.name}' of step '{step}' ({self.relative(target)})"):
+            try:
+                os.link(self.root / source.path, tmp)
+            except OSError:
+                atomic_write(tmp, self.read_bytes(source))
+            os.replace(tmp, target)
         return ArtifactMeta(
             name=source.name,
             id=artifact_id(run_id, step, item, source.name),
@@ -304,11 +314,25 @@ class Store:
     # --- results -------------------------------------------------------------------------
 
     def _write_json(self, path: Path, data: Any) -> None:
-        write_json(path, data)
-        self.publish(path)
+        with writing(self.root, self.relative(path)):
+            write_json(path, data)
+            self.publish(path)
 
     def _read_json(self, path: Path) -> Any:
-        return json.loads(self._read(path))
+        """A JSON file of the store; :class:`CorruptStoreFile` when it does not parse."""
+        data = self._read(path)
+        try:
+            return json.loads(data)
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
+            raise CorruptStoreFile(path, str(exc)) from None
+
+    def append_log(self, path: Path, text: str) -> None:
+        """Add the runner's own note to an attempt's log."""
+        with writing(self.root, self.relative(path)):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(text)
+            self.publish(path)
 
     def commit(self, run_id: str, result: TaskResult) -> None:
         """Mark the task done; written after its outputs, so a visible result means whole outputs."""
