@@ -1,0 +1,108 @@
+"""A store the user may not write (copied from CI, mounted read-only) can be read by every read
+command and by the Python client, which leave it byte for byte as they found it; `run` and
+`resume` on it say in one line that it is read-only. The store really is read-only: see
+tests/store_faults.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.store_faults import read_only, run, snapshot, writable_again
+
+FLOW = """
+import os
+from stepc import current, pipeline, step
+
+
+@step(outputs=["xs"])
+def make():
+    print("making four")
+    return [1, 2, 3, 4]
+
+
+@step(inputs=["xs"], outputs=["sq"], foreach="xs")
+def square(xs):
+    current.metrics({"input": xs})
+    return xs * xs
+
+
+@step(inputs=["sq"], outputs=["total"])
+def total(sq, fail_flag: str = ""):
+    if fail_flag and os.path.exists(fail_flag):
+        raise RuntimeError("not yet")
+    return sum(sq)
+
+
+pipeline("squares", steps=[make, square, total])
+"""
+
+
+def _failed_run(tmp_path: Path) -> tuple[str, Path]:
+    """A run that failed at `total` (so that it can be resumed), its id and its store."""
+    flow = tmp_path / "squares.py"
+    flow.write_text(FLOW)
+    flag = tmp_path / "fail"
+    flag.write_text("")
+    store = tmp_path / "store"
+    ran = run("run", str(flow), "-q", "--store", str(store), "-p", f"fail_flag={flag}", cwd=tmp_path)
+    assert ran.returncode == 1, ran.stderr
+    flag.unlink()
+    (run_dir,) = (store / "runs").iterdir()
+    # A runner that closed cleanly checkpointed its WAL: only stepc.db is left, as in a copy.
+    assert not (store / "stepc.db-wal").exists() and not (store / "stepc.db-shm").exists()
+    return json.loads((run_dir / "run.json").read_text())["run_id"], store
+
+
+READS = {
+    ("runs",): "squares",
+    ("show", "{run}"): "square",
+    ("show", "{run}", "--json"): '"rollbacks"',
+    ("logs", "{run}", "make"): "making four",
+    ("artifacts", "{run}", "square"): "sq",
+    ("artifact", "{run}", "square", "sq", "--item", "3"): "16",
+    ("metrics", "{run}", "--json"): '"metric": "input"',
+}
+
+CLIENT = """
+import stepc
+run = stepc.Run("latest", store={store!r})
+print(run.status, run.params["fail_flag"] != "", [t.artifacts["sq"] for t in run["square"].items])
+print([t.metrics for t in run["square"].items][1], run["make"].task.logs().strip())
+print([r.run_id for r in stepc.runs(store={store!r})] == [run.run_id])
+"""
+
+
+def test_every_read_command_and_the_client_read_a_read_only_store(tmp_path: Path) -> None:
+    run_id, store = _failed_run(tmp_path)
+    before = snapshot(store)
+    prefix = read_only(store)
+    for args, expected in READS.items():
+        got = run(*(a.format(run=run_id) for a in args), "--store", str(store), cwd=tmp_path, prefix=prefix)
+        assert got.returncode == 0, (args, got.stderr)
+        assert expected in got.stdout, (args, got.stdout)
+        assert got.stderr == "", (args, got.stderr)
+    client = run("-c", CLIENT.format(store=str(store)), cwd=tmp_path, prefix=prefix)
+    assert client.returncode == 0, client.stderr
+    assert client.stdout.splitlines() == ["failed True [1, 4, 9, 16]", "{'input': 2} making four", "True"]
+    writable_again(store)
+    assert snapshot(store) == before  # no -shm, no -wal, no migrated schema: nothing written
+
+
+def test_run_and_resume_on_a_read_only_store_say_so_in_one_line(tmp_path: Path) -> None:
+    run_id, store = _failed_run(tmp_path)
+    before = snapshot(store)
+    prefix = read_only(store)
+    for args in (("run", str(tmp_path / "squares.py")), ("resume", run_id)):
+        got = run(*args, "-q", "--store", str(store), cwd=tmp_path, prefix=prefix)
+        assert got.returncode == 1, (args, got.stdout, got.stderr)
+        assert got.stderr.startswith(f"error: the store at {store} is read-only ("), got.stderr
+        assert f"`stepc {args[0]}` writes there" in got.stderr
+        assert len(got.stderr.splitlines()) == 1 and "Traceback" not in got.stderr
+    writable_again(store)
+    assert snapshot(store) == before
+    # Once writable again, the same run resumes and finishes.
+    resumed = run("resume", run_id, "-q", "--store", str(store), cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    total = run("artifact", run_id, "total", "total", "--store", str(store), cwd=tmp_path)
+    assert json.loads(total.stdout) == 30
