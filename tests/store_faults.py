@@ -33,7 +33,9 @@ def read_only(store: Path) -> list[str]:
     probe = subprocess.run(
         [*prefix, sys.executable, "-c", f"open({str(store / 'probe')!r}, 'w')"], capture_output=True, text=True
     )
-    if probe.returncode == 0 or ("Read-only file system" not in probe.stderr and "Permission denied" not in probe.stderr):
+    if probe.returncode == 0 or (
+        "Read-only file system" not in probe.stderr and "Permission denied" not in probe.stderr
+    ):
         (store / "probe").unlink(missing_ok=True)
         why = f"cannot make a store read-only on this machine (euid {os.geteuid()}): {probe.stderr.strip()[-200:]}"
         if os.environ.get("CI"):
