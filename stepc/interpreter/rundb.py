@@ -223,8 +223,8 @@ def _open_readonly(path: Path) -> sqlite3.Connection:
     """A read-only connection. ``mode=ro`` still needs the WAL index (``-shm``) beside the
     database, which a read-only folder cannot get; then ``immutable=1``, which reads the
     database file alone (what a run that closed cleanly left: its WAL was checkpointed)."""
-    if not path.is_file():  # mode=ro would say "unable to open": say what is wrong instead
-        raise sqlite3.OperationalError(f"no database file at {path}")
+    with open(path, "rb"):  # SQLite would say "unable to open": let the OS say why (a folder, no permission)
+        pass
     uri = path.resolve().as_uri()
     conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30.0, isolation_level=None, check_same_thread=False)
     try:
