@@ -164,6 +164,7 @@ class Runner:
             # The store cannot take more (a full disk): stop, keep what is committed for a
             # resume (no rollback: nothing failed on its own), and say so in one line.
             self.pool.kill_all()
+            self.reporter.stopped()
             with contextlib.suppress(StoreError, sqlite3.Error):
                 self.db.finish_run(self.run_id, "failed", str(problem))
             raise
