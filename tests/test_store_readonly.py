@@ -89,15 +89,22 @@ def test_every_read_command_and_the_client_read_a_read_only_store(tmp_path: Path
     assert snapshot(store) == before  # no -shm, no -wal, no migrated schema: nothing written
 
 
-def test_run_and_resume_on_a_read_only_store_say_so_in_one_line(tmp_path: Path) -> None:
+def test_commands_that_write_say_in_one_line_that_the_store_is_read_only(tmp_path: Path) -> None:
     run_id, store = _failed_run(tmp_path)
     before = snapshot(store)
     prefix = read_only(store)
-    for args in (("run", str(tmp_path / "squares.py")), ("resume", run_id)):
-        got = run(*args, "-q", "--store", str(store), cwd=tmp_path, prefix=prefix)
+    flow = str(tmp_path / "squares.py")
+    writers = {
+        "stepc run": ("run", flow, "-q"),
+        "stepc resume": ("resume", run_id, "-q"),
+        "stepc exec": ("exec", flow, "--step", "total", "--run-id", run_id),
+        "stepc store repair": ("store", "repair"),
+    }
+    for command, args in writers.items():
+        got = run(*args, "--store", str(store), cwd=tmp_path, prefix=prefix)
         assert got.returncode == 1, (args, got.stdout, got.stderr)
         assert got.stderr.startswith(f"error: the store at {store} is read-only ("), got.stderr
-        assert f"`stepc {args[0]}` writes there" in got.stderr
+        assert f"`{command}` writes there" in got.stderr
         assert len(got.stderr.splitlines()) == 1 and "Traceback" not in got.stderr
     writable_again(store)
     assert snapshot(store) == before

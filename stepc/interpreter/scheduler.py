@@ -159,11 +159,11 @@ class Runner:
             interrupted = signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT
             self.failing = True
             self.error = self.error or "interrupted"
-            self.pool.kill_all()
+            self._kill_all()
         except StoreError as problem:
             # The store cannot take more (a full disk): stop, keep what is committed for a
             # resume (no rollback: nothing failed on its own), and say so in one line.
-            self.pool.kill_all()
+            self._kill_all()
             self.reporter.stopped()
             with contextlib.suppress(StoreError, sqlite3.Error):
                 self.db.finish_run(self.run_id, "failed", str(problem))
@@ -173,6 +173,17 @@ class Runner:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
         return self._finish(interrupted)
+
+    def _kill_all(self) -> None:
+        """Kill the running children, and remove the temporary files a kill cut short (a
+        child's are named after its pid, see :func:`stepc.runtime.store.atomic_write`)."""
+        running = [(child.pid, child.payload) for child in self.pool.children.values()]
+        self.pool.kill_all()
+        for pid, launch in running:
+            for name in launch.steps:
+                task_dir = self.store.task_dir(self.run_id, self._location(name, launch.item), launch.item)
+                for leftover in task_dir.glob(f".*.{pid}.tmp"):
+                    leftover.unlink(missing_ok=True)
 
     def _loop(self) -> None:
         while True:
