@@ -113,3 +113,27 @@ def test_commands_that_write_say_in_one_line_that_the_store_is_read_only(tmp_pat
     assert resumed.returncode == 0, resumed.stderr
     total = run("artifact", run_id, "total", "total", "--store", str(store), cwd=tmp_path)
     assert json.loads(total.stdout) == 30
+
+
+UNCHECKPOINTED = """
+import os, sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("UPDATE runs SET error = 'changed since'")
+os._exit(0)  # as a killed runner does: the change is in stepc.db-wal only
+"""
+
+
+def test_a_read_only_copy_without_its_wal_index_is_read_with_a_warning(tmp_path: Path) -> None:
+    run_id, store = _failed_run(tmp_path)
+    wrote = run("-c", UNCHECKPOINTED, str(store / "stepc.db"), cwd=tmp_path)
+    assert wrote.returncode == 0, wrote.stderr
+    assert (store / "stepc.db-wal").stat().st_size > 0
+    (store / "stepc.db-shm").unlink()  # a copy that left the index out: SQLite cannot rebuild it read-only
+    prefix = read_only(store)
+    listed = run("runs", "--store", str(store), cwd=tmp_path, prefix=prefix)
+    assert listed.returncode == 0 and run_id in listed.stdout, listed.stderr
+    wal = store / "stepc.db-wal"
+    assert (
+        listed.stderr
+        == f"stepc: warning: {wal} cannot be read here: the newest changes to the run index may not show\n"
+    )

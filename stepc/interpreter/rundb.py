@@ -21,6 +21,7 @@ from typing import Any
 
 from stepc.items import Item, item_from_json, item_text, sort_key
 from stepc.runtime.faults import StoreError, StoreFull, no_room
+from stepc.runtime.store import warn
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -234,6 +235,9 @@ def _open_readonly(path: Path) -> sqlite3.Connection:
         conn.close()
         if not exc.sqlite_errorname.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")):
             raise
+    wal = path.with_name(path.name + "-wal")
+    if wal.is_file() and wal.stat().st_size:
+        warn(f"{wal} cannot be read here: the newest changes to the run index may not show")
     conn = sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None, check_same_thread=False)
     conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     return conn
