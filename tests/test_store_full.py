@@ -160,3 +160,26 @@ def test_a_failed_overwrite_keeps_the_old_file_whole_and_removes_its_temporary(t
     assert got.stdout.strip() == "27 File too large"  # EFBIG
     assert target.read_bytes() == b'{"old": true}'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["result.json"]
+
+
+EXITS_74 = """
+import os
+from stepc import pipeline, step
+
+
+@step(outputs=["x"])
+def quits():
+    os._exit(74)  # the exit code a child uses to report a full store, without the report
+    return 1
+
+
+pipeline("quits", steps=[quits])
+"""
+
+
+def test_a_step_exiting_with_the_store_code_is_an_ordinary_failure(tmp_path: Path) -> None:
+    flow = tmp_path / "quits.py"
+    flow.write_text(EXITS_74)
+    ran = run("run", str(flow), "-q", "--store", str(tmp_path / "store"), cwd=tmp_path)
+    assert ran.returncode == 1
+    assert "the step process exited with code 74" in ran.stderr and "is full" not in ran.stderr

@@ -70,10 +70,11 @@ class Child:
     report: str = ""  # what it said there, read when it ended
 
     def store_error(self, code: int) -> StoreError | None:
-        """The store problem the child ended on (exit code ``STORE_FAILED``), if any."""
-        if code != STORE_FAILED:
+        """The store problem the child ended on (exit code ``STORE_FAILED`` and a report: user
+        code calling ``os._exit(74)`` is a step failing like any other), if any."""
+        if code != STORE_FAILED or not self.report:
             return None
-        return StoreError(self.report or "the step process could not write the store")
+        return StoreError(self.report)
 
 
 def _in_child(body: Callable[[], int], parent: int, report_fd: int) -> None:
@@ -224,8 +225,8 @@ class Pool:
 
 
 def _drain(fd: int) -> str:
-    """What an ended child wrote on its report pipe (non-blocking: a later child may hold the
-    read end open too, so there is no end of file to wait for)."""
+    """What an ended child wrote on its report pipe (non-blocking: a process the child forked
+    may still hold the write end, so there may be no end of file to wait for)."""
     chunks = []
     while True:
         try:
