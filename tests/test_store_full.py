@@ -8,7 +8,11 @@ errno a file size quota gives (ENOSPC on a full disk takes the same path)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from tests.store_faults import leftovers, run
 
@@ -183,3 +187,31 @@ def test_a_step_exiting_with_the_store_code_is_an_ordinary_failure(tmp_path: Pat
     ran = run("run", str(flow), "-q", "--store", str(tmp_path / "store"), cwd=tmp_path)
     assert ran.returncode == 1
     assert "the step process exited with code 74" in ran.stderr and "is full" not in ran.stderr
+
+
+ON_A_SMALL_DISK = """
+set -u
+store="$0"; flow="$1"; python="$2"
+mount -t tmpfs -o size=2m stepc-test "$store" || exit 97
+"$python" -m stepc run "$flow" -q --store "$store" -p size=3000000 2>"$store.err"; echo "run exit $?"
+find "$store" -name '*.tmp' | sed 's/^/left: /'
+mount -o remount,size=64m "$store"  # room again
+"$python" -m stepc resume last -q --store "$store"; echo "resume exit $?"
+"$python" -m stepc artifact last total total --store "$store"
+"""
+
+
+def test_a_really_full_disk_is_one_line_and_the_run_resumes_once_there_is_room(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    # A 2 MB tmpfs in a private mount namespace: writes past it fail with ENOSPC, for real.
+    command = ["unshare", "--mount", "sh", "-c", ON_A_SMALL_DISK, str(store), str(_flow(tmp_path)), sys.executable]
+    got = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    if got.returncode == 97 or "unshare failed" in got.stderr or "Operation not permitted" in got.stderr:
+        pytest.skip(
+            f"cannot mount a small file system here ({got.stderr.strip()[-120:]}); the RLIMIT tests cover EFBIG"
+        )
+    err = Path(f"{store}.err").read_text()
+    assert err.startswith(f"error: the store at {store} is full (No space left on device) while writing "), err
+    assert len(err.splitlines()) == 1
+    assert got.stdout.splitlines() == ["run exit 1", "resume exit 0", str(1 + 4 + 9 + 16 + 3_000_000)], got
