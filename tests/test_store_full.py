@@ -147,7 +147,7 @@ def test_stepc_exec_with_no_room_is_one_line(tmp_path: Path) -> None:
 OVERWRITE = """
 import sys
 from pathlib import Path
-from stepc.runtime.store import atomic_write
+from stepc.runtime.files import atomic_write
 target = Path(sys.argv[1])
 try:
     atomic_write(target, b"y" * 3_000_000)

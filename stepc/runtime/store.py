@@ -19,7 +19,6 @@ process alone (see :mod:`stepc.interpreter.rundb`).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
@@ -32,6 +31,7 @@ from urllib.parse import unquote, urlparse
 from stepc.items import Item, item_from_json, item_text, item_to_json
 from stepc.runtime import serialize
 from stepc.runtime.faults import CorruptStoreFile, writing
+from stepc.runtime.files import atomic_write, write_json
 from stepc.runtime.layout import RUN_RECORD, step_segment
 from stepc.runtime.layout import segment as _segment
 
@@ -155,38 +155,6 @@ def open_store(store: str | os.PathLike[str] | None, near: str | os.PathLike[str
         return Store(root_from_url(url))
     except ValueError:
         raise ValueError(f"store {url!r}: the local interpreter keeps its runs in a local directory") from None
-
-
-def atomic_write(path: Path, data: Any) -> None:
-    """Write ``data`` (bytes) under a temporary name beside ``path`` and rename it into place;
-    when any of it fails (a full disk), the temporary file is removed and ``path`` is as it was."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def write_json(path: Path, data: Any) -> None:
-    atomic_write(path, json.dumps(data, sort_keys=True, default=str).encode())
-
-
-def read_json(path: Path) -> Any:
-    with open(path, "rb") as f:
-        return json.loads(f.read())
 
 
 class Store:
