@@ -6,7 +6,6 @@ interpreter, the backends or rich.
 
 from __future__ import annotations
 
-import errno
 import importlib
 import sys
 from typing import Any
@@ -71,19 +70,19 @@ def main(argv: list[str] | None = None) -> Any:
 
 
 def store_problem(exc: BaseException) -> str | None:
-    """The one line for a broken store (a changed artifact, a corrupt or unwritable database,
-    a full disk) that reached the edge, or None for anything else (a bug: its traceback stays)."""
+    """The one line for a store problem that reached the edge (a changed artifact, a corrupt
+    file or database, a read-only or full disk, a file the user may not read), or None for
+    anything else (a bug: its traceback stays)."""
     import sqlite3
 
+    from stepc.runtime.faults import StoreError
     from stepc.runtime.store import CorruptArtifact
 
-    if isinstance(exc, CorruptArtifact):
+    if isinstance(exc, StoreError | CorruptArtifact):
         return str(exc)
-    if isinstance(exc, sqlite3.DatabaseError):
-        return (
-            f"the run database is unusable ({exc}): its index can be rebuilt from the files under runs/ "
-            "with `stepc store repair`"
-        )
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT):
-        return f"the store cannot be written: {exc.strerror} ({exc.filename or 'store'})"
+    if isinstance(exc, sqlite3.Error):  # one that did not pass through RunDB, which names the file
+        return f"the run database is unusable ({exc}): `stepc store repair` rebuilds its index from the files"
+    if isinstance(exc, OSError):
+        what = exc.filename or "a file"
+        return f"cannot read or write {what}: {exc.strerror or exc}"
     return None

@@ -140,7 +140,7 @@ class Run:
         self._store = store if isinstance(store, Store) else _store(store)
         if not self._store.db_path.exists():
             raise LookupError(f"no runs in {self._store.root}")
-        db = RunDB(self._store.db_path)
+        db = RunDB.reader(self._store.db_path)
         try:
             newest = db.runs(1)
             row = (newest[0] if newest else None) if run_id in ("latest", "last") else db.run(run_id)
@@ -194,7 +194,7 @@ def runs(store: str | os.PathLike[str] | None = None, limit: int = 50) -> list[R
     the_store = _store(store)
     if not the_store.db_path.exists():
         return []
-    db = RunDB(the_store.db_path)
+    db = RunDB.reader(the_store.db_path)
     try:
         ids = [row["run_id"] for row in db.runs(limit)]
     finally:

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from stepc.runtime import serialize
-from stepc.runtime.store import Store, atomic_write, default_root, new_run_id, root_from_url
+from stepc.runtime.files import atomic_write
+from stepc.runtime.store import Store, default_root, new_run_id, root_from_url
 
 
 @pytest.mark.parametrize(

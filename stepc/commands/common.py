@@ -91,7 +91,7 @@ def open_run_store(store: str | None, need_db: bool = True) -> tuple[Any, Any]:
         if need_db:
             fail(f"no runs in {the_store.root}", 1)
         return the_store, None
-    return the_store, RunDB(the_store.db_path)
+    return the_store, RunDB.reader(the_store.db_path)  # reading never writes: a read-only store is fine
 
 
 def run_row(db: Any, run_id: str, the_store: Any = None, root: Path | None = None) -> dict[str, Any]:

@@ -175,9 +175,10 @@ def exec_step(
     from stepc.config import deployed_branch, find_config
     from stepc.ir import parameters_read
     from stepc.runtime import entry
+    from stepc.runtime.faults import check_writable
     from stepc.runtime.metaflow_current import BRANCH_VARIABLE
     from stepc.runtime.plan import pass_location
-    from stepc.runtime.store import open_store
+    from stepc.runtime.store import Store, open_store
 
     if ir.project is not None:  # an engine task runs on the branch the compiled files deploy
         os.environ.setdefault(BRANCH_VARIABLE, deployed_branch(find_config(Path(flow).parent)))
@@ -186,6 +187,8 @@ def exec_step(
         the_store = open_store(store, flow, remote=True)
     except ValueError as exc:
         fail(str(exc), 2)
+    if type(the_store) is Store and not items_of:  # a remote store's root is a scratch folder; --items-of only reads
+        check_writable(the_store.root, "stepc exec")
     if rollback:
         message, code = entry.exec_rollbacks(ir, flow, run_id, the_store)
         click.echo(json.dumps(message, sort_keys=True))

@@ -91,7 +91,7 @@ def _metric_rows(the_store: Any, run_id: str, steps: list[str]) -> list[tuple[st
 
     rows = []
     for step in steps:
-        for result in _results(the_store, run_id, step):
+        for result in _committed(the_store, run_id, step):  # a step that failed has none: no rows
             for name, value in sorted(read_task_json(the_store, run_id, step, result.item, "metrics.json").items()):
                 rows.append((step, item_text(result.item), name, json.dumps(value, sort_keys=True)))
     return rows
@@ -179,9 +179,14 @@ def artifacts(run_id: str, step: str, store: str | None) -> None:
     wide_console().print(table)
 
 
-def _results(the_store: Any, run_id: str, step: str) -> list[Any]:
+def _committed(the_store: Any, run_id: str, step: str) -> list[Any]:
     """The committed results of a step (one per item for a foreach step), rolled back or not."""
-    results = the_store.committed(run_id, step) or the_store.committed(run_id, step, rolled_back=True)
+    return list(the_store.committed(run_id, step) or the_store.committed(run_id, step, rolled_back=True))
+
+
+def _results(the_store: Any, run_id: str, step: str) -> list[Any]:
+    """:func:`_committed`, which must not be empty (the command needs the outputs)."""
+    results = _committed(the_store, run_id, step)
     if not results:
         fail(f"step '{step}' of run {run_id} has no outputs (did it run?)", 1)
     return list(results)

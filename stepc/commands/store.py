@@ -19,6 +19,7 @@ def repair(location: str | None) -> None:
     from pathlib import Path
 
     from stepc.interpreter.repair import repair as rebuild
+    from stepc.runtime.faults import check_writable
     from stepc.runtime.store import open_store
 
     try:
@@ -27,6 +28,7 @@ def repair(location: str | None) -> None:
         fail(str(exc), 2)
     if not (the_store.root / "runs").is_dir() and not the_store.db_path.exists():
         fail(f"no store at {the_store.root}", 1)
+    check_writable(the_store.root, "stepc store repair")
     done = rebuild(the_store)
     if done.moved_to:
         click.echo(f"moved the old database to {done.moved_to}")

@@ -25,6 +25,7 @@ from stepc.interpreter.scheduler import Runner
 from stepc.ir import Pipeline, parameters_read
 from stepc.params import ParamError, resolve
 from stepc.runtime.exec import default_evaluator
+from stepc.runtime.faults import check_writable
 from stepc.runtime.store import Store, new_run_id, open_store
 
 __all__ = ["ParamError", "Resumable", "RunResult", "StepResult", "open_store", "resumable", "resume", "run_pipeline"]
@@ -61,6 +62,7 @@ def run_pipeline(
     flow = str(Path(flow_path).resolve())
     values = resolve(pipeline.params, params, param_texts, evaluate=default_evaluator(flow, pipeline.module))
     the_store = store if isinstance(store, Store) else open_store(store, flow)
+    check_writable(the_store.root, "stepc run")
     db = RunDB(the_store.db_path)
     try:
         runner = Runner(
@@ -94,9 +96,12 @@ class Resumable:
 def resumable(run_id: str, store: str | os.PathLike[str] | None = None, again: bool = False) -> Resumable:
     """The run ``run_id`` of ``store``, checked to be resumable (with ``again``, a run that
     succeeded is too: some of it runs again); the caller reads its flow (``flow``,
-    ``pipeline``) into the IR for :func:`resume`."""
+    ``pipeline``) into the IR for :func:`resume`. A store that cannot be written is
+    :class:`~stepc.runtime.faults.StoreReadOnly`, found before anything runs."""
     the_store = open_store(store, Path.cwd() / "flow.py")
-    db = RunDB(the_store.db_path)
+    if not the_store.db_path.is_file():
+        raise LookupError(f"no run {run_id!r} in {the_store.root}")
+    db = RunDB.reader(the_store.db_path)
     try:
         row = db.run(run_id)
     finally:
@@ -107,6 +112,7 @@ def resumable(run_id: str, store: str | os.PathLike[str] | None = None, again: b
         raise RuntimeError(f"run {row['run_id']} is still running (pid {row['pid']})")
     if row["status"] == "succeeded" and not again:
         raise RuntimeError(f"run {row['run_id']} already succeeded; nothing to resume")
+    check_writable(the_store.root, "stepc resume")
     return Resumable(row["run_id"], row["flow"], row["pipeline"], json.loads(row["params"]), row["workers"], the_store)
 
 

@@ -68,6 +68,7 @@ class Reporter(Protocol):
     def task_progress(self, step: str, fraction: float) -> None: ...
     def task_failed(self, where: str, trace: str, hint: str) -> None: ...
     def run_done(self, result: RunResult) -> None: ...
+    def stopped(self) -> None: ...
 
 
 class QuietReporter:
@@ -109,6 +110,9 @@ class QuietReporter:
 
     def run_done(self, result: RunResult) -> None:
         pass
+
+    def stopped(self) -> None:
+        """The run stopped early on a store problem, which the caller says: tidy the display."""
 
 
 def _choices(result: StepResult) -> str:
@@ -266,6 +270,9 @@ class RichReporter(QuietReporter):
         if now - self.last >= 0.1:
             self.last = now
             self.live.refresh()
+
+    def stopped(self) -> None:
+        self.live.stop()
 
     def run_done(self, result: RunResult) -> None:
         self.live.stop()

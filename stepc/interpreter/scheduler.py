@@ -14,6 +14,7 @@ import heapq
 import os
 import signal
 import socket
+import sqlite3
 import threading
 import time
 from collections import deque
@@ -33,6 +34,7 @@ from stepc.items import Item, item_text
 from stepc.params import read_included
 from stepc.runtime.context import read_task_json
 from stepc.runtime.exec import last_traceback, load_module
+from stepc.runtime.faults import StoreError
 from stepc.runtime.plan import (
     MissingInput,
     Task,
@@ -157,12 +159,31 @@ class Runner:
             interrupted = signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT
             self.failing = True
             self.error = self.error or "interrupted"
-            self.pool.kill_all()
+            self._kill_all()
+        except StoreError as problem:
+            # The store cannot take more (a full disk): stop, keep what is committed for a
+            # resume (no rollback: nothing failed on its own), and say so in one line.
+            self._kill_all()
+            self.reporter.stopped()
+            with contextlib.suppress(StoreError, sqlite3.Error):
+                self.db.finish_run(self.run_id, "failed", str(problem))
+            raise
         finally:
             gc.unfreeze()
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
         return self._finish(interrupted)
+
+    def _kill_all(self) -> None:
+        """Kill the running children, and remove the temporary files a kill cut short (a
+        child's are named after its pid, see :func:`stepc.runtime.store.atomic_write`)."""
+        running = [(child.pid, child.payload) for child in self.pool.children.values()]
+        self.pool.kill_all()
+        for pid, launch in running:
+            for name in launch.steps:
+                task_dir = self.store.task_dir(self.run_id, self._location(name, launch.item), launch.item)
+                for leftover in task_dir.glob(f".*.{pid}.tmp"):
+                    leftover.unlink(missing_ok=True)
 
     def _loop(self) -> None:
         while True:
@@ -356,6 +377,9 @@ class Runner:
 
     def _collect(self, child: Child, code: int) -> None:
         launch: Launch = child.payload
+        problem = child.store_error(code)
+        if problem is not None:
+            raise problem
         if self.follower is not None:
             for name in launch.steps:
                 attempt = self.states[name].attempts[launch.item]
@@ -416,9 +440,7 @@ class Runner:
             # The child could not say how it ended: say it in its log and status, for `stepc logs`.
             now = time.time()
             log = self.store.log_path(self.run_id, self._location(step.name, item), item, attempt)
-            log.parent.mkdir(parents=True, exist_ok=True)
-            with open(log, "a", encoding="utf-8") as f:
-                f.write(f"\n[stepc] attempt {attempt} failed: {error}\n")
+            self.store.append_log(log, f"\n[stepc] attempt {attempt} failed: {error}\n")
             started = result.started if result is not None else started
             location = self._location(step.name, item)
             result = TaskResult("failed", location, item, attempt, started, now, error=error, exit_code=code)

@@ -118,7 +118,7 @@ class Current:
     def rollback_data(self, value: Any) -> None:
         """Keep ``value`` for this task's rollback (the last call wins)."""
         from stepc.runtime import serialize
-        from stepc.runtime.store import atomic_write
+        from stepc.runtime.files import atomic_write
 
         data, fmt = serialize.dumps(value)
         for other in serialize.EXTENSIONS.values():  # one file, in the format of the last value
@@ -132,7 +132,7 @@ class Current:
         return running.store.task_dir(running.task.run_id, running.task.location, running.task.item) / name
 
     def _write(self, name: str, data: Any) -> None:
-        from stepc.runtime.store import write_json
+        from stepc.runtime.files import write_json
 
         path = self._path(name)
         write_json(path, data)

@@ -197,15 +197,15 @@ def attempt_within(task: Task, store: Store, flow_path: str, module: str, timeou
     while not done:
         done = pool.wait(None)
     code = done[0][1]
+    problem = child.store_error(code)
+    if problem is not None:
+        raise problem
     result = store.read_attempt(task.run_id, task.step, task.item, task.attempt)
     if result is not None and result.status == "succeeded" and not child.killed_for_timeout:
         return result
     error = describe_exit(code, child.killed_for_timeout, timeout, result)
     log = store.log_path(task.run_id, task.step, task.item, task.attempt)
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "a", encoding="utf-8") as f:
-        f.write(f"\n[stepc] attempt {task.attempt} failed: {error}\n")
-    store.publish(log)
+    store.append_log(log, f"\n[stepc] attempt {task.attempt} failed: {error}\n")
     started = result.started if result is not None else time.time()
     failed = TaskResult("failed", task.step, task.item, task.attempt, started, time.time(), error=error, exit_code=code)
     store.write_status(task.run_id, failed)

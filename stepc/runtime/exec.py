@@ -29,6 +29,7 @@ from stepc.items import item_text
 from stepc.params import DefaultError
 from stepc.runtime import flowspec, metaflow_standin
 from stepc.runtime.context import current
+from stepc.runtime.faults import StoreError, writing
 from stepc.runtime.plan import BoundInput, Task
 from stepc.runtime.store import ArtifactMeta, CorruptArtifact, Store, TaskResult
 
@@ -256,7 +257,9 @@ def execute(
     error: str | None = None
     outcome: flowspec.Outcome | None = None
     continued: str | None = None  # the error an on_failure="continue" step went on after
-    with captured(log_path):
+    # A store write that finds no room (the log included) is StoreFull: the machine's problem,
+    # not the step's, so it is not recorded as the step failing but ends the attempt.
+    with writing(store.root, f"the log of step '{task.step}' ({store.relative(log_path)})"), captured(log_path):
         try:
             module = load_module(flow_path, module_name)
             if task.kind == "flowspec":
@@ -299,6 +302,8 @@ def execute(
                         continue  # a class-dialect step saves the attributes it did set
                     raise StepError(f"the step did not set output '{name}'")
                 outputs.append(store.write_artifact(task.run_id, task.location, task.item, name, results[name]))
+        except StoreError:
+            raise
         except (StepError, flowspec.FlowError, CorruptArtifact) as exc:  # no stepc internals to show
             error = str(exc)
             print(f"stepc: step '{task.step}' failed: {error}", file=sys.stderr)

@@ -26,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from stepc.runtime.faults import StoreError
+
 if TYPE_CHECKING:
     from stepc.runtime.store import TaskResult
 
@@ -38,6 +40,7 @@ if sys.platform.startswith("linux"):
         _libc = None
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE: stepc itself failed inside the child
+STORE_FAILED = 74  # EX_IOERR: the child could not write the store (a full disk); its report says why
 GRACE = 5.0  # seconds between SIGTERM and SIGKILL of a child past its deadline
 
 
@@ -63,9 +66,18 @@ class Child:
     kill_at: float | None = None  # when the SIGKILL follows the deadline's SIGTERM
     wall_started: float = field(default_factory=time.time)
     extra: dict[str, Any] = field(default_factory=dict)
+    report_fd: int | None = None  # the read end of the pipe a child says a store problem on
+    report: str = ""  # what it said there, read when it ended
+
+    def store_error(self, code: int) -> StoreError | None:
+        """The store problem the child ended on (exit code ``STORE_FAILED`` and a report: user
+        code calling ``os._exit(74)`` is a step failing like any other), if any."""
+        if code != STORE_FAILED or not self.report:
+            return None
+        return StoreError(self.report)
 
 
-def _in_child(body: Callable[[], int], parent: int) -> None:
+def _in_child(body: Callable[[], int], parent: int, report_fd: int) -> None:
     code = INTERNAL_ERROR
     try:
         os.setpgid(0, 0)
@@ -77,6 +89,12 @@ def _in_child(body: Callable[[], int], parent: int) -> None:
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, _stop)
         code = body()
+    except StoreError as exc:
+        # Not the step's failure but the machine's: told to the parent, which stops the run
+        # with this one line (the store may have no room left for a log or a status).
+        code = STORE_FAILED
+        with contextlib.suppress(BaseException):
+            os.write(report_fd, str(exc).encode()[:4096])
     except BaseException:
         with contextlib.suppress(BaseException):
             traceback.print_exc()
@@ -108,13 +126,17 @@ class Pool:
             with contextlib.suppress(OSError, ValueError, AttributeError):
                 stream.flush()
         parent = os.getpid()
+        report_read, report_write = os.pipe()
         pid = os.fork()
         if pid == 0:
-            _in_child(body, parent)
+            os.close(report_read)
+            _in_child(body, parent, report_write)
+        os.close(report_write)  # so that no later child holds it
+        os.set_blocking(report_read, False)
         with contextlib.suppress(OSError):
             os.setpgid(pid, pid)  # also set here, so a kill right after fork reaches the group
         now = time.monotonic()
-        child = Child(pid, payload, now, None if timeout is None else now + timeout)
+        child = Child(pid, payload, now, None if timeout is None else now + timeout, report_fd=report_read)
         if self._pidfd:
             try:
                 child.pidfd = os.pidfd_open(pid)
@@ -180,6 +202,10 @@ class Pool:
             child = self.children.pop(pid)
             if child.pidfd is not None:
                 os.close(child.pidfd)
+            if child.report_fd is not None:
+                child.report = _drain(child.report_fd)
+                os.close(child.report_fd)
+                child.report_fd = None
             done.append((child, exit_code(status)))
         return done
 
@@ -198,6 +224,21 @@ class Pool:
             self.wait(0.05)
 
 
+def _drain(fd: int) -> str:
+    """What an ended child wrote on its report pipe (non-blocking: a process the child forked
+    may still hold the write end, so there may be no end of file to wait for)."""
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except (BlockingIOError, OSError):
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode("utf-8", errors="replace")
+
+
 def describe_exit(code: int, timed_out: bool, timeout: int | None, result: TaskResult | None) -> str:
     """Why an attempt failed, in a few words."""
     if timed_out:
@@ -213,10 +254,15 @@ def describe_exit(code: int, timed_out: bool, timeout: int | None, result: TaskR
 
 
 def run_in_child(body: Callable[[], int], timeout: float | None = None) -> int:
-    """Run ``body`` in a forked child and wait for it; returns its exit code."""
+    """Run ``body`` in a forked child and wait for it; returns its exit code, or raises the
+    :class:`StoreError` the child ended on."""
     pool = Pool()
     pool.start(body, None, timeout)
     while True:
         done = pool.wait(None)
         if done:
-            return done[0][1]
+            child, code = done[0]
+            problem = child.store_error(code)
+            if problem is not None:
+                raise problem
+            return code

@@ -30,6 +30,8 @@ from urllib.parse import unquote, urlparse
 
 from stepc.items import Item, item_from_json, item_text, item_to_json
 from stepc.runtime import serialize
+from stepc.runtime.faults import CorruptStoreFile, writing
+from stepc.runtime.files import atomic_write, write_json
 from stepc.runtime.layout import RUN_RECORD, step_segment
 from stepc.runtime.layout import segment as _segment
 
@@ -155,32 +157,6 @@ def open_store(store: str | os.PathLike[str] | None, near: str | os.PathLike[str
         raise ValueError(f"store {url!r}: the local interpreter keeps its runs in a local directory") from None
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` under a temporary name beside ``path`` and rename it into place."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-
-
-def write_json(path: Path, data: Any) -> None:
-    atomic_write(path, json.dumps(data, sort_keys=True, default=str).encode())
-
-
-def read_json(path: Path) -> Any:
-    with open(path, "rb") as f:
-        return json.loads(f.read())
-
-
 class Store:
     """A store rooted at a local directory."""
 
@@ -244,8 +220,9 @@ class Store:
     def write_artifact(self, run_id: str, step: str, item: Item, name: str, value: Any) -> ArtifactMeta:
         data, fmt = serialize.dumps(value)
         path = self.task_dir(run_id, step, item) / ("out." + _segment(name) + serialize.EXTENSIONS[fmt])
-        atomic_write(path, data)
-        self.publish(path)
+        with writing(self.root, f"output '{name}' of step '{step}' ({self.relative(path)})"):
+            atomic_write(path, data)
+            self.publish(path)
         return ArtifactMeta(
             name=name,
             id=artifact_id(run_id, step, item, name),
@@ -283,11 +260,12 @@ class Store:
         target = self.task_dir(run_id, step, item) / Path(source.path).name
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        try:
-            os.link(self.root / source.path, tmp)
-        except OSError:
-            atomic_write(tmp, self.read_bytes(source))
-        os.replace(tmp, target)
+        with writing(self.root, f"output '{source.name}' of step '{step}' ({self.relative(target)})"):
+            try:
+                os.link(self.root / source.path, tmp)
+            except OSError:
+                atomic_write(tmp, self.read_bytes(source))
+            os.replace(tmp, target)
         return ArtifactMeta(
             name=source.name,
             id=artifact_id(run_id, step, item, source.name),
@@ -304,11 +282,25 @@ class Store:
     # --- results -------------------------------------------------------------------------
 
     def _write_json(self, path: Path, data: Any) -> None:
-        write_json(path, data)
-        self.publish(path)
+        with writing(self.root, self.relative(path)):
+            write_json(path, data)
+            self.publish(path)
 
     def _read_json(self, path: Path) -> Any:
-        return json.loads(self._read(path))
+        """A JSON file of the store; :class:`CorruptStoreFile` when it does not parse."""
+        data = self._read(path)
+        try:
+            return json.loads(data)
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
+            raise CorruptStoreFile(path, str(exc)) from None
+
+    def append_log(self, path: Path, text: str) -> None:
+        """Add the runner's own note to an attempt's log."""
+        with writing(self.root, self.relative(path)):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(text)
+            self.publish(path)
 
     def commit(self, run_id: str, result: TaskResult) -> None:
         """Mark the task done; written after its outputs, so a visible result means whole outputs."""

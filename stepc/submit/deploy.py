@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from stepc.config import Config
 from stepc.diagnostics import Diagnostic
-from stepc.runtime.store import atomic_write
+from stepc.runtime.files import atomic_write
 from stepc.submit import SubmitError
 
 if TYPE_CHECKING:
