@@ -400,8 +400,7 @@ def _step(
             required_conditions.append(producer.condition)
     for inp in inputs:
         _check_gather_depth(ctx, step, scope, inp, built[inp.producer])
-    scopes = {inp.producer: built[inp.producer].scope for inp in inputs}
-    for problem in step_conditions.read_problems(step, when, tuple(inputs), scope, scopes):
+    for problem in step_conditions.read_problems(step, when, tuple(inputs), scope, built):
         ctx.error(problem.code, problem.message, problem.anchor)
     return Step(
         name=step.name.value,

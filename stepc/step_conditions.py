@@ -25,6 +25,7 @@ from stepc.ir import (
     Operand,
     Parameter,
     ParamRef,
+    Step,
     condition_artifacts,
     fold,
 )
@@ -94,16 +95,15 @@ def when_problems(step: StepDecl, params: Mapping[str, Parameter], producers: Ma
 
 def read_problems(
     step: StepDecl, condition: Condition | None, inputs: tuple[Input, ...], scope: tuple[str, ...],
-    scopes: Mapping[str, tuple[str, ...]],
+    built: Mapping[str, Step],
 ) -> list[Problem]:  # fmt: skip
     """S110 for an input a condition cannot read as one value: the list of a foreach step's
     results (its consumer sees them gathered), or the list this foreach runs over, or one of
-    the foreach it opens inside (each task sees one item, the producer made the whole list)."""
-    if step.when is None:
-        return []
-    by_name = {i.name: i for i in inputs}
+    the foreach it opens inside (each task sees one item, the producer made the whole list);
+    and for a gather of a foreach step whose items a condition skips one by one."""
     problems: list[Problem] = []
-    for ref in dict.fromkeys(condition_artifacts(condition)):
+    by_name = {i.name: i for i in inputs}
+    for ref in dict.fromkeys(condition_artifacts(condition) if step.when is not None else ()):
         inp = by_name.get(ref.name)
         if inp is None or inp.producer != ref.step:
             continue
@@ -113,7 +113,7 @@ def read_problems(
                 f"step '{ref.step}', but a condition compares one value: compute it in a step after '{ref.step}' "
                 "and read that"
             )
-        elif inp.mode == "item" and scopes[ref.step] != scope:
+        elif inp.mode == "item" and built[ref.step].scope != scope:
             message = (
                 f"the condition of step '{step.name.value}' reads '{ref.name}', which this step runs over item by "
                 f"item, but a condition reads what '{ref.step}' made as a whole: decide on the item in a chained map "
@@ -121,8 +121,24 @@ def read_problems(
             )
         else:
             continue
-        problems.append(Problem("S110", message, _anchor(step.when, ref.name)))
+        problems.append(Problem("S110", message, _anchor(step.when, ref.name)))  # type: ignore[arg-type]
+    for named in step.inputs:
+        inp = by_name.get(named.value)
+        if inp is None or inp.mode != "gather" or not _skips_items(built[inp.producer], built):
+            continue
+        message = (
+            f"step '{step.name.value}' gathers '{inp.name}' from foreach step '{inp.producer}', whose condition "
+            f"skips items one by one, so some items have no '{inp.name}': merge first, in a chained map of the "
+            f"same foreach whose '{inp.name}' parameter defaults to None"
+        )
+        problems.append(Problem("S110", message, named.anchor))
     return problems
+
+
+def _skips_items(producer: Step, built: Mapping[str, Step]) -> bool:
+    """Whether the producer's condition reads a value made per item of its innermost foreach
+    (a value of an outer item decides for all the items under it alike)."""
+    return any(built[r.step].depth >= producer.depth for r in condition_artifacts(producer.condition))
 
 
 def _artifact_types(
