@@ -4,11 +4,12 @@
 (an output compared with a parameter: decided by ``stepc exec`` on every engine), and
 ``announce`` after it is skipped with it. ``review`` runs on a "poor" verdict (an output
 compared with a literal: the engines can skip it early). ``report`` merges both branches.
-Inside a foreach, ``grow`` runs only for the items whose ``size`` is over 2, and ``settle``
-(a chained map) merges each item's result.
+
+In pipeline ``items``, inside a foreach, ``grow`` runs only for the items whose ``size`` is
+over 2, and ``settle`` (a chained map) merges each item's result.
 """
 
-from stepc import step
+from stepc import pipeline, step
 
 
 @step(outputs=["model", "score", "verdict"])
@@ -51,6 +52,15 @@ def settle(size, grown=None):
     return size if grown is None else grown
 
 
-@step(inputs=["announcement", "review", "settled"], outputs=["summary"])
-def report(settled, announcement=None, review=None):
-    return {"announcement": announcement, "review": review, "settled": settled}
+@step(inputs=["announcement", "review"], outputs=["summary"])
+def report(announcement=None, review=None):
+    return {"announcement": announcement, "review": review}
+
+
+@step(inputs=["settled"], outputs=["total"])
+def collect(settled):
+    return settled
+
+
+pipeline("gate", steps=[evaluate, deploy, announce, review, report])
+pipeline("items", steps=[words, measure, grow, settle, collect])
