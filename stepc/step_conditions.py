@@ -101,9 +101,28 @@ def read_problems(
     results (its consumer sees them gathered), or the list this foreach runs over, or one of
     the foreach it opens inside (each task sees one item, the producer made the whole list);
     and for a gather of a foreach step whose items a condition skips one by one."""
-    problems: list[Problem] = []
     by_name = {i.name: i for i in inputs}
-    for ref in dict.fromkeys(condition_artifacts(condition) if step.when is not None else ()):
+    problems = [] if step.when is None else _value_problems(step, step.when, condition, by_name, scope, built)
+    for named in step.inputs:
+        inp = by_name.get(named.value)
+        if inp is None or inp.mode != "gather" or not _skips_items(built[inp.producer], built):
+            continue
+        message = (
+            f"step '{step.name.value}' gathers '{inp.name}' from foreach step '{inp.producer}', whose condition "
+            f"skips items one by one, so some items have no '{inp.name}': merge first, in a chained map of the "
+            f"same foreach whose '{inp.name}' parameter defaults to None"
+        )
+        problems.append(Problem("S110", message, named.anchor))
+    return problems
+
+
+def _value_problems(
+    step: StepDecl, when: WhenDecl, condition: Condition | None, by_name: Mapping[str, Input],
+    scope: tuple[str, ...], built: Mapping[str, Step],
+) -> list[Problem]:  # fmt: skip
+    """S110 for each input the step's own condition reads that is a list rather than one value."""
+    problems: list[Problem] = []
+    for ref in dict.fromkeys(condition_artifacts(condition)):
         inp = by_name.get(ref.name)
         if inp is None or inp.producer != ref.step:
             continue
@@ -121,17 +140,7 @@ def read_problems(
             )
         else:
             continue
-        problems.append(Problem("S110", message, _anchor(step.when, ref.name)))  # type: ignore[arg-type]
-    for named in step.inputs:
-        inp = by_name.get(named.value)
-        if inp is None or inp.mode != "gather" or not _skips_items(built[inp.producer], built):
-            continue
-        message = (
-            f"step '{step.name.value}' gathers '{inp.name}' from foreach step '{inp.producer}', whose condition "
-            f"skips items one by one, so some items have no '{inp.name}': merge first, in a chained map of the "
-            f"same foreach whose '{inp.name}' parameter defaults to None"
-        )
-        problems.append(Problem("S110", message, named.anchor))
+        problems.append(Problem("S110", message, _anchor(when, ref.name)))
     return problems
 
 
