@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from stepc import graphs
-from stepc.condition_types import condition_type_problems
+from stepc import graphs, step_conditions
 from stepc.declarations import (
     ModuleDecl,
     Named,
@@ -214,18 +213,8 @@ def _build(ctx: _Context, decl: PipelineDecl) -> Pipeline | None:
                 edges.add(Edge(ref.value, step.name.value, None))
         _check_foreach(ctx, step, params)
         _check_parameter_names(ctx, step, producers)
-        if step.when is not None:
-            for name, message in condition_type_problems(step.when.condition, params):
-                use = next(u for u in step.when.names if u.value == name)
-                ctx.error("S143", message, use.anchor)
-            for use in step.when.names:
-                if use.value not in params:
-                    hint = did_you_mean(use.value, params)
-                    ctx.error(
-                        "S111",
-                        f"'{use.value}' in the condition of step '{step.name.value}' is not a pipeline parameter{hint}",
-                        use.anchor,
-                    )
+        for problem in step_conditions.when_problems(step, params, producers):
+            ctx.error(problem.code, problem.message, problem.anchor)
 
     order = _topological_order(ctx, steps, edges)
     if order is None or any(d.severity == "error" for d in ctx.diagnostics[first_diagnostic:]):
@@ -392,7 +381,8 @@ def _step(
         foreach = Foreach("input" if is_input else "param", step.foreach.value)
     scope = _scope(ctx, step, foreach, producers, built)
     inputs: list[Input] = []
-    required_conditions: list[Condition | None] = [step.when.condition if step.when else None]
+    when = step_conditions.resolved(step, producers)
+    required_conditions: list[Condition | None] = [when]
     for item in step.inputs:
         producer = built[producers[item.value].name.value]
         mode: InputMode = "value"
@@ -410,6 +400,8 @@ def _step(
             required_conditions.append(producer.condition)
     for inp in inputs:
         _check_gather_depth(ctx, step, scope, inp, built[inp.producer])
+    for problem in step_conditions.read_problems(step, when, tuple(inputs), scope, built):
+        ctx.error(problem.code, problem.message, problem.anchor)
     return Step(
         name=step.name.value,
         function=step.function,
@@ -420,7 +412,7 @@ def _step(
         after=tuple(a.value for a in step.after),
         foreach=foreach,
         scope=scope,
-        when=step.when.condition if step.when else None,
+        when=when,
         condition=conjoin(required_conditions),
         retry=step.retry or decl.retry or Retry(),
         timeout=step.timeout if step.timeout is not None else decl.timeout,

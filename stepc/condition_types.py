@@ -1,37 +1,57 @@
 """Conditions whose comparisons cannot hold for the types involved: ``when="epochs > '3'"`` on
 an int parameter (Python refuses ``3 > '3'``), ``when="flag"`` on a str parameter (a bare name
-means ``flag == True``, which a string never is). Found before anything runs (S143)."""
+means ``flag == True``, which a string never is). Found before anything runs (S143).
+
+An upstream output compared in a function step's condition is checked the same way where an
+annotation says its type (see :class:`OperandType`); an output of unknown type is not checked.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from stepc.ir import Compare, Condition, Const, Parameter, ParamRef, fold, value_type
+from stepc.ir import ArtifactRef, Compare, Condition, Const, Parameter, ParamRef, ParamType, fold, value_type
 
 _NUMBERS = ("int", "float", "bool")
 
 
-def condition_type_problems(cond: Condition, params: Mapping[str, Parameter]) -> list[tuple[str, str]]:
-    """(parameter name, message) for each comparison of a parameter with a value of a type it
-    can never equal or order against."""
+@dataclass(frozen=True)
+class OperandType:
+    """What a named operand of a condition is known to hold, and how messages call it."""
+
+    type: ParamType
+    noun: str = "parameter"  # "output of step 'evaluate'" for an upstream artifact
+
+
+def condition_type_problems(
+    cond: Condition,
+    params: Mapping[str, Parameter],
+    artifacts: Mapping[ArtifactRef, OperandType] | None = None,
+) -> list[tuple[str, str]]:
+    """(name, message) for each comparison of a parameter, or of an upstream output of known
+    type, with a value of a type it can never equal or order against."""
+    known: dict[ParamRef | ArtifactRef, OperandType] = {ParamRef(n): OperandType(p.type) for n, p in params.items()}
+    for ref, kind in (artifacts or {}).items():
+        known[ref] = kind
     return fold(
         cond,
-        lambda c: _compare_problems(c, params),
+        lambda c: _compare_problems(c, known),
         lambda _, parts: [p for part in parts for p in part],
         lambda _, inner: inner,
     )
 
 
-def _compare_problems(compare: Compare, params: Mapping[str, Parameter]) -> list[tuple[str, str]]:
+def _compare_problems(compare: Compare, known: Mapping[ParamRef | ArtifactRef, OperandType]) -> list[tuple[str, str]]:
     for ref, const in ((compare.left, compare.right), (compare.right, compare.left)):
-        if not (isinstance(ref, ParamRef) and isinstance(const, Const) and ref.name in params):
+        if isinstance(ref, Const) or not isinstance(const, Const) or ref not in known:
             continue
-        kind = params[ref.name].type
+        kind, noun = known[ref].type, known[ref].noun
         if compare.op in ("in", "not in") and ref is compare.right:
-            # `'a' in names`: the parameter is the container; a list, dict or str can hold anything
+            # `'a' in names`: the operand is the container; a list, dict or str can hold anything
             if kind in ("list", "dict", "str"):
                 continue
-            return [(ref.name, f"'{ref.name}' is {_a(kind)} parameter: `in` needs a list, a dict or a str")]
+            return [(ref.name, f"'{ref.name}' is {_a(kind)} {noun}: `in` needs a list, a dict or a str")]
         if compare.op in ("in", "not in") and ref is compare.left:
             values = list(const.value) if isinstance(const.value, tuple | list) else [const.value]
         else:
@@ -41,12 +61,12 @@ def _compare_problems(compare: Compare, params: Mapping[str, Parameter]) -> list
                 continue
             if compare.op == "==" and value is True and ref is compare.left:
                 message = (
-                    f"'{ref.name}' is {_a(kind)} parameter: a bare name in a condition tests a bool, so this never "
+                    f"'{ref.name}' is {_a(kind)} {noun}: a bare name in a condition tests a bool, so this never "
                     f"holds; compare it instead (e.g. {ref.name} == 'yes')"
                 )
             else:
                 message = (
-                    f"the condition compares '{ref.name}', {_a(kind)} parameter, with {value!r} "
+                    f"the condition compares '{ref.name}', {_a(kind)} {noun}, with {value!r} "
                     f"({value_type(value)}): they never compare as meant; write the value as {_a(kind)}"
                 )
             return [(ref.name, message)]

@@ -50,7 +50,9 @@ class ParamDecl:
 
 @dataclass(frozen=True)
 class WhenDecl:
-    """A parsed condition and the parameter names it uses, with their places."""
+    """A parsed condition and the names it uses, with their places. Every name is read as a
+    parameter here; the assembly turns the step's inputs among them into its producers' outputs
+    (:mod:`stepc.step_conditions`)."""
 
     condition: Condition
     names: tuple[Named, ...]
@@ -71,6 +73,9 @@ class StepDecl:
     foreach: Named | None = None
     nested: object | None = None  # where `nested=True` is written: the foreach opens a scope inside its producer's
     when: WhenDecl | None = None
+    # (name, type) of inputs and outputs whose annotations give a type: conditions on them are type-checked
+    input_types: tuple[tuple[str, ParamType], ...] = ()
+    output_types: tuple[tuple[str, ParamType], ...] = ()
     retry: Retry | None = None
     timeout: int | None = None
     cache: str | None = None

@@ -35,7 +35,10 @@ CODES: dict[str, str] = {
     "S107": "cycle between steps",
     "S108": "foreach names neither an input nor a list parameter",
     "S109": "parameter type or default conflicts between steps",
-    "S110": "bad `when` expression",
+    "S110": (
+        "bad `when` expression, or one reading a list as one value (a foreach's results or the list it runs "
+        "over), or a gather of items a condition skips one by one"
+    ),
     "S111": "unknown name in a `when` expression",
     "S112": "bad resource value or unit (a plain number of bytes under 1 MiB included)",
     "S113": "bad cron schedule",

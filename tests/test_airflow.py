@@ -369,6 +369,15 @@ NESTED_FLOWS = {
     "nested-functions": ("tests/flows/scopes/functions.py", "nested", "nested", {"scale": 2}),
 }  # fmt: skip
 
+# conditions on upstream outputs in the function dialect: an output against a parameter and
+# against a literal, and one inside a foreach: key -> (pipeline, which is the dag id, conf)
+GATE = "tests/flows/conditions/gate.py"
+GATE_RUNS = {
+    "gate-deploy": ("gate", {}),
+    "gate-review": ("gate", {"quality": 0.3}),
+    "gate-items": ("items", {}),
+}
+
 # The golden class flows (a Metaflow file among them): split, join views, merge_artifacts,
 # foreach, a switch on a parameter and on a computed value, @catch: (DAG file, dag id, flow, conf)
 CLASS_FLOWS = {
@@ -407,6 +416,9 @@ def runs(airflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     for key, (flow_file, dag_id, pipeline, conf) in NESTED_FLOWS.items():
         started.airflow(key, compile_airflow(flow_file, pipeline=pipeline), dag_id, conf)
         started.local(key, flow_file, conf, pipeline=pipeline)
+    for key, (pipeline, conf) in GATE_RUNS.items():
+        started.airflow(key, compile_airflow(GATE, pipeline=pipeline), pipeline, conf)
+        started.local(key, GATE, conf, pipeline=pipeline)
     switch_dag = compile_airflow(SWITCH)
     for key, switch_conf in SWITCH_CONF.items():
         started.airflow(key, switch_dag, "Switch", switch_conf)
@@ -525,6 +537,25 @@ def test_dags_test_switch_on_a_computed_value_matches_stepc_run(runs: Runs, key:
         run_id = unquote(run_dir.name)
         fit = Store(airflow_store).read_result(run_id, "fit", None)
         assert fit is not None and fit.attempt == 3  # Airflow's retries, and the last one caught
+
+
+@pytest.mark.parametrize("key", sorted(GATE_RUNS))
+def test_dags_test_of_conditions_on_outputs_matches_stepc_run(runs: Runs, key: str) -> None:
+    """The short-circuit after evaluate reads its control line and decides as `stepc exec`
+    would: the branch not taken never starts, and what follows it is skipped with it."""
+    airflow_store, local_store, _ = both(runs, key)
+    found = outputs(airflow_store)
+    assert found == outputs(local_store)
+    run_dir = next((airflow_store / "runs").iterdir())
+    if key == "gate-items":  # each item decides in its own task
+        assert {k[1] for k in found if k[0] == "grow"} == {(1,), (3,)}
+        assert found[("collect", None, "total")] == [1, 30, 2, 40]
+        return
+    taken, other = ("deploy", "review") if key == "gate-deploy" else ("review", "deploy")
+    assert any(k[0] == taken for k in found) and not (run_dir / other).exists()  # skipped by Airflow
+    assert any(k[0] == "announce" for k in found) == (taken == "deploy")  # skipped with deploy
+    summary = found[("report", None, "summary")]
+    assert (summary["announcement"] is None, summary["review"] is None) == (taken != "deploy", taken != "review")
 
 
 @pytest.mark.parametrize("key", sorted(CLASS_FLOWS))

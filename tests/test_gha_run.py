@@ -473,6 +473,9 @@ CASES = [
     # the class dialect: a Metaflow flow (split, merge_artifacts, foreach, switch), a chain per item
     ("ModelSelectionFlow.yml", "golden/model_selection.py", {"threshold": "0.1"}, {"threshold": 0.1}),
     ("ChainFlow.yml", "golden/foreach_chain.py", {}, {}),
+    # conditions on upstream outputs: released (accuracy over the bar), or a ticket instead
+    ("gated-release.yml", "golden/gated_release.py", {}, {}),
+    ("gated-release.yml", "golden/gated_release.py", {"noise": "1.5"}, {"noise": 1.5}),
 ]
 
 

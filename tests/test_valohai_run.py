@@ -152,6 +152,7 @@ CASES = [
     ),
     ("ModelSelectionFlow.valohai.yaml", "model_selection.py", {"threshold": 0.1}, {"threshold": 0.1}),
     ("ChainFlow.valohai.yaml", "foreach_chain.py", {"offset": 5}, {"offset": 5}),
+    ("gated-release.valohai.yaml", "gated_release.py", {"noise": 1.5}, {"noise": 1.5}),
 ]
 
 

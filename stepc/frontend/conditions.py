@@ -1,8 +1,9 @@
 """``when`` strings to condition trees (SPEC §2.4).
 
 The text is Python expression syntax, read with the standard ``ast`` parser and then
-restricted: comparisons, ``and``/``or``/``not``, parentheses, parameter names and literals.
-A bare parameter name means ``name == True``.
+restricted: comparisons, ``and``/``or``/``not``, parentheses, names and literals. A bare name
+means ``name == True``. Every name is a :class:`~stepc.ir.ParamRef` here; the assembly turns
+those naming the step's inputs into their producers' outputs (:mod:`stepc.step_conditions`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ _OPS: dict[type[ast.cmpop], str] = {
 
 @dataclass(frozen=True)
 class NameUse:
-    """A parameter name used in the text, with its place (0-based offset) for diagnostics."""
+    """A name used in the text, with its place (0-based offset) for diagnostics."""
 
     name: str
     offset: int

@@ -12,6 +12,7 @@ from stepc.declarations import ModuleDecl, Named, ParamDecl, PipelineDecl, StepD
 from stepc.diagnostics import Diagnostic, did_you_mean
 from stepc.frontend import arguments as args
 from stepc.frontend.arguments import ArgumentError
+from stepc.frontend.artifact_types import input_types, output_types
 from stepc.frontend.dependencies import DependencyHasher
 from stepc.frontend.fingerprint import FunctionNode
 from stepc.frontend.flowclass import flow_classes
@@ -285,6 +286,8 @@ class FunctionDialect:
             inputs=tuple(inputs),
             optional_inputs=optional,
             outputs=tuple(outputs),
+            input_types=input_types(fparams, [i.value for i in inputs]),
+            output_types=output_types(func, [o.value for o in outputs]),
             params=tuple(params),
             after=tuple(after),
             foreach=Named(foreach_value, values["foreach"][1]) if foreach_value is not None else None,

@@ -59,12 +59,12 @@ def function_params(func: cst.FunctionDef, constants: Constants) -> tuple[list[F
     return result, errors
 
 
-def _annotation_type(node: cst.BaseExpression) -> tuple[ParamType, ParamType | None] | None:
+def annotation_type(node: cst.BaseExpression) -> tuple[ParamType, ParamType | None] | None:
     """(type, item type) for int, list[int], dict[str, float], Optional[X], X | None, typing.List[X]
-    and the same written as a string (``"list[int]"``)."""
+    and the same written as a string (``"list[int]"``); None for any other annotation."""
     if isinstance(node, cst.SimpleString):
         try:
-            return _annotation_type(cst.parse_expression(str(node.evaluated_value)))
+            return annotation_type(cst.parse_expression(str(node.evaluated_value)))
         except (cst.ParserSyntaxError, ValueError, TypeError):
             return None
     if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value in ("typing", "t"):
@@ -77,16 +77,16 @@ def _annotation_type(node: cst.BaseExpression) -> tuple[ParamType, ParamType | N
     if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
         for side, other in ((node.left, node.right), (node.right, node.left)):
             if isinstance(other, cst.Name) and other.value == "None":
-                return _annotation_type(side)
+                return annotation_type(side)
         return None
     if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name):
         outer = node.value.value
         args = [e.slice.value for e in node.slice if isinstance(e.slice, cst.Index)]
         if outer == "Optional" and len(args) == 1:
-            return _annotation_type(args[0])
+            return annotation_type(args[0])
         outer = _TYPING_ALIASES.get(outer, outer)
         if outer in ("list", "dict") and args:
-            inner = _annotation_type(args[-1])
+            inner = annotation_type(args[-1])
             item = inner[0] if inner and inner[0] not in ("list", "dict") else None
             return (outer, item)  # type: ignore[return-value]
     return None
@@ -96,7 +96,7 @@ def pipeline_param(fp: FunctionParam) -> ParamDecl:
     """A :class:`ParamDecl` from a function parameter that is not an input."""
     annotation = fp.node.annotation
     if annotation is not None:
-        read = _annotation_type(annotation.annotation)
+        read = annotation_type(annotation.annotation)
         if read is None:
             raise SignatureError(
                 annotation.annotation,
