@@ -167,6 +167,7 @@ with DAG(
         retry_exponential_backoff=2.0,
         execution_timeout=timedelta(seconds=300),
         pool_slots=1,
+        max_active_tis_per_dagrun=100,
     ).expand(env=items2)
     # double
     items3 = task(task_id='items_double', trigger_rule="none_failed")(_item_envs)(
@@ -190,6 +191,7 @@ with DAG(
         trigger_rule="none_failed",
         retries=1,
         retry_delay=timedelta(seconds=0.0),
+        max_active_tis_per_dagrun=100,
     ).expand(env=items3)
     # total
     t4 = BashOperator(
@@ -234,6 +236,7 @@ with DAG(
         retries=1,
         retry_delay=timedelta(seconds=0.0),
         pool_slots=2,
+        max_active_tis_per_dagrun=100,
     ).expand(env=items5)
     # report
     t6 = BashOperator(
