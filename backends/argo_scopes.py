@@ -130,7 +130,9 @@ class Frames:
                 fanout = self.fanouts[child.path]
                 with_param, count = self.items(self.plan.scope_loops[child.path[-1]])
                 item = "{{inputs.parameters.item}}" if path else None
-                tasks.append(replace(scope_call, name=member, template=fanout, depends=depends, item=item, items=with_param))
+                tasks.append(
+                    replace(scope_call, name=member, template=fanout, depends=depends, item=item, items=with_param)
+                )
                 loop = replace(
                     scope_call,
                     name=member,

@@ -364,8 +364,9 @@ class Step:
     # A recursive switch (class dialect): while this holds on the outputs of a pass, the step
     # runs again, its next pass seeing what the last one set; its successors see the last pass.
     repeat: Condition | None = None
-    # A foreach scope's head (its first step): the most items of the scope running at once
-    # (each item's tasks count as one); None elsewhere, and unbounded.
+    # A foreach scope's head (its first step): the most items of the scope with a task running
+    # at once (every task inside the scope counts as its item's); None: the default bound of
+    # stepc.fanout, and on every other step.
     max_parallel: int | None = None
     retry: Retry = field(default_factory=Retry)
     timeout: int | None = None  # seconds per attempt

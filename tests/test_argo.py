@@ -260,13 +260,19 @@ def test_scopes_validate_against_strict_schemas_and_lint(flow: str, pipeline: st
     inner = next((name for name in ("inner", "letter") if f"scope-{name}" in templates), None)
     if inner is not None:  # a nested scope: a template called from its enclosing scope's, per item
         calls = [
-            t for d in templates.values() for t in d.get("dag", {}).get("tasks", []) if t["template"] == f"scope-{inner}"
+            t
+            for d in templates.values()
+            for t in d.get("dag", {}).get("tasks", [])
+            if t["template"] == f"scope-{inner}"
         ]
         (call,) = calls  # in the fan-out's template, which the enclosing scope's hands its list
         assert call["arguments"]["parameters"][0]["value"] == "{{inputs.parameters.item}}/{{item}}"
         assert call["withParam"] == "{{inputs.parameters.items}}"
         (caller,) = [
-            t for d in templates.values() for t in d.get("dag", {}).get("tasks", []) if t["template"] == f"fanout-{inner}"
+            t
+            for d in templates.values()
+            for t in d.get("dag", {}).get("tasks", [])
+            if t["template"] == f"fanout-{inner}"
         ]
         items = next(p["value"] for p in caller["arguments"]["parameters"] if p["name"] == "items")
         assert items.startswith("{{tasks.") and ".outputs.parameters.items-" in items

@@ -11,16 +11,16 @@ from typing import Any
 
 import pytest
 import yaml
+from stepc.backends.argo_lint import lint_documents
 from valohai_yaml.lint import lint
 
-from stepc.backends.argo_lint import lint_documents
 from tests.argo_models import hera_errors, sdk_errors
 from tests.argo_schema import VERSIONS, validation_errors
 from tests.helpers import stepc
 from tests.test_gha import validate
 
 # One item of a fan-out: sleeps, then records its own start and end (seconds) in a file.
-RECORDING = '''
+RECORDING = """
 import json, os, time
 from stepc import current, pipeline, step
 
@@ -30,7 +30,7 @@ def record(what, log):
     name = what + "-" + (current.item or "").replace("/", "_")
     with open(os.path.join(log, name + ".json"), "w") as f:
         json.dump({"start": start, "end": time.time()}, f)
-'''
+"""
 
 
 def write_flow(tmp_path: Path, body: str, pyproject: str = "") -> Path:
@@ -354,3 +354,59 @@ pipeline("bounded", steps=[left, right], max_parallel=3)
     found = spans(log, "run-")
     assert len(found) == 8
     assert most_at_once(found) == 3
+
+
+def test_the_class_dialect_takes_the_bound_from_the_project(tmp_path: Path) -> None:
+    """A Metaflow flow sets no stepc argument: ``[tool.stepc] foreach_max_parallel`` bounds its
+    foreach, over every step of the chain each item runs (first, then second)."""
+    log = tmp_path / "log"
+    log.mkdir()
+    flow = write_flow(
+        tmp_path,
+        f"""
+        import json, os, time
+        from metaflow import FlowSpec, step
+
+        LOG = {str(log)!r}
+
+        def record(what, index):
+            start = time.time()
+            time.sleep(0.3)
+            with open(os.path.join(LOG, what + "-" + str(index) + ".json"), "w") as f:
+                json.dump({{"start": start, "end": time.time()}}, f)
+
+        class BoundedFlow(FlowSpec):
+            @step
+            def start(self):
+                self.items = list(range(6))
+                self.next(self.first, foreach="items")
+
+            @step
+            def first(self):
+                record("first", self.index)
+                self.next(self.second)
+
+            @step
+            def second(self):
+                record("second", self.index)
+                self.next(self.join)
+
+            @step
+            def join(self, inputs):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+        """,
+        "[tool.stepc]\nforeach_max_parallel = 2\n",
+    )
+    assert next(s for s in ir(flow)["steps"] if s["name"] == "first")["max_parallel"] == 2
+    run(flow, "--workers", "8")
+    items: dict[str, list[tuple[float, float]]] = {}
+    for path in sorted(log.glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        items.setdefault(path.stem.split("-")[1], []).append((data["start"], data["end"]))
+    assert len(items) == 6 and all(len(v) == 2 for v in items.values())
+    # at no moment do more than 2 items have a task running, over both steps of the chain
+    assert most_at_once([span for v in items.values() for span in v]) == 2

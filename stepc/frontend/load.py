@@ -62,9 +62,7 @@ def _read_file(path: str, only_flows: bool) -> FileResult:
     return FileResult(pipelines, found)
 
 
-def _read_module(
-    source: SourceFile, imports: ImportTable, image: str, rel_path: str, module_name: str
-) -> FileResult:
+def _read_module(source: SourceFile, imports: ImportTable, image: str, rel_path: str, module_name: str) -> FileResult:
     """The pipelines of one parsed module, of either dialect, before the project's limits."""
     if imports.modules or any(q.endswith(".FlowSpec") for q in imports.names.values()):
         classes = ClassDialect(source, imports, rel_path, module_name)

@@ -224,7 +224,6 @@ class Runner:
                     active[head].add(launch.item[: depth + 1])
         return active
 
-
     def lookup(self, step: str, item: Item) -> TaskResult | None:
         state = self.states[step]
         result = state.results.get(item)
