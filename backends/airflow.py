@@ -30,6 +30,7 @@ from dataclasses import replace
 from typing import Any, ClassVar
 
 from stepc.diagnostics import Diagnostic
+from stepc.fanout import scope_limit
 from stepc.ir import (
     Condition,
     Parameter,
@@ -245,6 +246,8 @@ class AirflowBackend(Backend):
             "schedule": pipeline.schedule,
             "start_date": [int(x) for x in str(self.setting("start_date")).split("-")],
             "tags": tags,
+            # Airflow 3 counts max_active_tasks per DAG run (2.x counted every run's together).
+            "max_active_tasks": pipeline.max_parallel,
             "params": params,
             "kubernetes": self.kubernetes,
             "namespace": self.setting("namespace"),
@@ -337,12 +340,14 @@ class AirflowBackend(Backend):
         if loop is None:
             return None
         var = code(f"items{plan.index(unit) + 1}")
+        limit = scope_limit(plan.pipeline, unit.first)
         if loop.kind == "param":
-            return ItemsView(var, unit.helper("items"), None, None, loop.name)
+            return ItemsView(var, unit.helper("items"), None, None, loop.name, limit)
         if loop.kind == "paths":
-            return ItemsView(var, unit.helper("items"), self._var(plan, plan.lister(loop)), None, None)
+            return ItemsView(var, unit.helper("items"), self._var(plan, plan.lister(loop)), None, None, limit)
         assert loop.producer is not None
-        return ItemsView(var, unit.helper("items"), self._var(plan, plan.owner[loop.producer]), loop.name, None)
+        producer = self._var(plan, plan.owner[loop.producer])
+        return ItemsView(var, unit.helper("items"), producer, loop.name, None, limit)
 
     def _param(self, p: Parameter) -> dict[str, Any]:
         # A default of None is a value the parameter may keep: Airflow validates it at trigger time.

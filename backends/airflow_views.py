@@ -20,6 +20,7 @@ class ItemsView:
     control: Quoted | None
     output: str | None
     param: str | None
+    max_active: int | None = None  # the most of the mapped task's items at once (max_parallel)
 
 
 @dataclasses.dataclass(frozen=True)

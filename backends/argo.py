@@ -320,6 +320,7 @@ class ArgoBackend(Backend):
             ],
             "dags": dags,
             "deadline": pipeline.timeout,
+            "parallelism": pipeline.max_parallel,
             "containers": [t.container for t in views.values() if t.container is not None],
             "cron": self._cron(wf_name, pipeline) if kind == "cron" and pipeline.schedule else None,
             "pod": self._pod_policies(),

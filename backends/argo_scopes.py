@@ -1,7 +1,10 @@
 """Argo's frames: each foreach scope of the plan is a DAG template, run once per item.
 
 The ``main`` DAG holds the units outside every foreach and one task per top-level scope, which
-calls the scope's template with ``withParam`` (or ``withSequence``) over the scope's items. A
+calls the scope's template with ``withParam`` (or ``withSequence``) over the scope's items,
+through a small DAG template of its own (``fanout-<head>``) whose ``parallelism`` is the scope's
+``max_parallel``: Argo's parallelism bounds a template's children, so this one bounds the items
+of that fan-out and nothing beside it (the calling task hands it the item list). A
 scope's template holds the units of that scope, each run once with the template's ``item``,
 and one task per scope nested in it, whose items are the per-item list a unit of the template
 publishes (the nested item is ``<outer>/<inner>``). So one item's chain goes on as soon as its
@@ -17,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from stepc import graphs
+from stepc.fanout import foreach_limit
 
 from .argo_expr import string_literal
 from .naming import NameRule, assign_names
@@ -46,6 +50,8 @@ class DagView:
     takes_item: bool
     tasks: list[TaskView]
     takes_iteration: bool = False  # a recursive switch's passes: pass N, then N+1 while it loops
+    takes_items: bool = False  # a fan-out's template: the list its task loops over
+    parallelism: int | None = None  # the most children running at once
 
 
 def _path(unit: Unit) -> Path:
@@ -61,9 +67,11 @@ class Frames:
         # In plan order of first use: the same order on every machine (no set iteration).
         paths = list(dict.fromkeys(_path(u)[:n] for u in units for n in range(1, len(_path(u)) + 1)))
         wanted = {path: f"\0scope_{path[-1]}" for path in paths}
+        fanouts = {path: f"\0fanout_{path[-1]}" for path in paths}
         taken = reserved | {u.name for u in units}
-        names = assign_names(list(wanted.values()), rule, taken)
+        names = assign_names([*wanted.values(), *fanouts.values()], rule, taken)
         self.frames: dict[Path, Frame] = {(): Frame((), "main")}
+        self.fanouts: dict[Path, str] = {path: names[fanouts[path]] for path in paths}
         for path in paths:
             self.frames[path] = Frame(path, names[wanted[path]])
         self._path = {u.name: _path(u) for u in units}
@@ -109,6 +117,7 @@ class Frames:
         dependencies and item, and a call per nested scope (``scope_call`` as a pattern)."""
         by_name = {f.name: f for f in self.frames.values()}
         dags = []
+        fanouts: list[DagView] = []
         for path, frame in self.frames.items():
             tasks = []
             for member in frame.members:
@@ -118,21 +127,24 @@ class Frames:
                     tasks.append(replace(views[member], depends=depends, item=item))
                     continue
                 child = by_name[member]
-                outer = "{{inputs.parameters.item}}/" if path else ""
+                fanout = self.fanouts[child.path]
                 with_param, count = self.items(self.plan.scope_loops[child.path[-1]])
+                item = "{{inputs.parameters.item}}" if path else None
                 tasks.append(
-                    replace(
-                        scope_call,
-                        name=member,
-                        template=member,
-                        depends=depends,
-                        with_param=with_param,
-                        sequence_count=count,
-                        item=outer + "{{item}}",
-                    )
+                    replace(scope_call, name=member, template=fanout, depends=depends, item=item, items=with_param)
                 )
+                loop = replace(
+                    scope_call,
+                    name=member,
+                    template=member,
+                    with_param="{{inputs.parameters.items}}" if with_param else None,
+                    sequence_count=count,
+                    item=("{{inputs.parameters.item}}/" if path else "") + "{{item}}",
+                )
+                limit = foreach_limit(self.plan.pipeline.step(child.path[-1]))
+                fanouts.append(DagView(fanout, bool(path), [loop], takes_items=bool(with_param), parallelism=limit))
             dags.append(DagView(frame.name, bool(path), tasks))
-        return dags
+        return dags + fanouts
 
     def items(self, loop: Loop) -> tuple[str | None, str | None]:
         """``withParam`` over a producer's published indices, or ``withSequence``'s count over

@@ -55,3 +55,4 @@ class TaskView:
     sequence_count: str | None = None
     item: str | None = None
     iteration: str | None = None
+    items: str | None = None  # the item list handed to a fan-out's template

@@ -62,6 +62,8 @@ FEATURE_TEXT: dict[str, str] = {
     "nested_foreach": "a foreach inside a foreach",
     "switch_in_foreach": "a switch or condition decided for each foreach item",
     "recursive_switch": "a switch case going back to its own step (a loop of passes)",
+    "max_parallel": "a bound on a fan-out's items at once (max_parallel)",
+    "run_max_parallel": "a bound on a run's tasks at once (pipeline max_parallel)",
 }
 
 ALL_FEATURES = frozenset(FEATURE_TEXT)
@@ -116,13 +118,16 @@ def step_features(pipeline: Pipeline, step: Step) -> list[str]:
         used.add("after")
     if step.repeat is not None:
         used.add("recursive_switch")
+    if step.max_parallel is not None:  # the flow's or the project's (the default of 100 is not a use)
+        used.add("max_parallel")
     used.update(scope_features(pipeline, step))
     return [f for f in FEATURE_TEXT if f in used]
 
 
 def pipeline_features(pipeline: Pipeline) -> list[str]:
     """The features of :data:`FEATURE_TEXT` that the pipeline itself (not a step) uses."""
-    return ["schedule"] if pipeline.schedule else []
+    used = {"schedule": pipeline.schedule is not None, "run_max_parallel": pipeline.max_parallel is not None}
+    return [f for f, uses in used.items() if uses]
 
 
 def scope_features(pipeline: Pipeline, step: Step) -> set[str]:

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from stepc.diagnostics import Diagnostic
+from stepc.fanout import scope_limit
 from stepc.ir import Pipeline, Step, thaw
 from stepc.params import nullable
 from stepc.runtime.plan import artifact_refs
@@ -113,6 +114,7 @@ class JobView:
     container: str | None = None
     timeout: int | None = None
     matrix: str | None = None
+    max_parallel: int | None = None  # strategy.max-parallel: the most legs of the matrix at once
     outputs: list[tuple[str, str]] = field(default_factory=list)
     item: str | None = None
     downloads: list[str] = field(default_factory=list)
@@ -151,6 +153,10 @@ class GitHubActionsBackend(Backend):
         ),
         "image": "jobs run on the runner, not in the step's image: set container = true under [tool.stepc.gha]",
         "cache": CACHE_NOTE,
+        "run_max_parallel": (
+            "GitHub bounds the legs of one matrix (strategy.max-parallel, which gets this bound too), "
+            "not the jobs of a run together"
+        ),
     }
     SETTINGS: ClassVar[dict[str, Setting]] = {
         "runs_on": Setting(
@@ -399,6 +405,12 @@ class GitHubActionsBackend(Backend):
         keys = assign_names(names, JOB_ID)
         return {name: f"items-{keys[name]}" for name in names}
 
+    def _max_parallel(self, plan: Plan, unit: Unit) -> int | None:
+        """A matrix job's ``max-parallel``: its foreach scopes' bound, and the run's, which
+        GitHub can hold only matrix by matrix."""
+        bounds = [b for b in (scope_limit(plan.pipeline, unit.first), plan.pipeline.max_parallel) if b is not None]
+        return min(bounds, default=None)
+
     def _lister_view(self, plan: Plan, unit: Unit) -> JobView:
         """The job listing a nested foreach's index paths as the matrix of its tasks' jobs."""
         run = RunView("paths", f"List the items of {unit.label}", [("STEPC_ITEMS_OF", unit.label)], {}, LISTER_SCRIPT)
@@ -462,6 +474,7 @@ class GitHubActionsBackend(Backend):
             container=unit.first.image if self.setting("container") else None,
             timeout=timeout,
             matrix=matrix,
+            max_parallel=self._max_parallel(plan, unit) if matrix else None,
             outputs=job_outputs,
             item=item,
             downloads=self._ancestor_uploads(plan, unit),

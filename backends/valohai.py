@@ -121,6 +121,14 @@ class ValohaiBackend(Backend):
         ),
         "schedule": "valohai.yaml cannot hold one: add a scheduled trigger in Valohai",
         "cache": CACHE_NOTE,
+        "max_parallel": (
+            "a task node of valohai.yaml has no bound on its executions at once, so Valohai runs the items "
+            "as the environment's machines allow"
+        ),
+        "run_max_parallel": (
+            "valohai.yaml has no bound on a pipeline's executions at once: Valohai runs the nodes as the "
+            "environment's machines allow"
+        ),
     }
     SETTINGS: ClassVar[dict[str, Setting]] = {
         "file": Setting(

@@ -13,7 +13,7 @@ def plan_shards(n_shards: int = 3):
 
 
 @step(inputs=["shards"], outputs=["counts"], foreach="shards", retry={"times": 3, "delay": 2, "backoff": 2},
-      timeout="5m", resources={"cpu": "500m", "memory": "256Mi"}, cache=True)
+      timeout="5m", resources={"cpu": "500m", "memory": "256Mi"}, cache=True, max_parallel=2)
 def count(shards, scale: float = 1.5):
     """Count one shard."""
     return int((shards["shard"] + 1) * 10 * scale)
@@ -57,5 +57,6 @@ pipeline(
     steps=[plan_shards, count, double, total, by_region, report, notify],
     image=DEFAULT_IMAGE,
     retry=1,
+    max_parallel=4,
     description="A tour of every feature the backends map.",
 )

@@ -235,6 +235,7 @@ def _build(ctx: _Context, decl: PipelineDecl) -> Pipeline | None:
         schedule=decl.schedule,
         image=decl.image or ctx.module.default_image,
         timeout=decl.timeout,
+        max_parallel=decl.max_parallel,
     )
 
 
@@ -368,6 +369,25 @@ def _scope(
     return (*outer, step.name.value)
 
 
+def _max_parallel(ctx: _Context, step: StepDecl, scope: tuple[str, ...]) -> int | None:
+    """A step's ``max_parallel=``, which bounds the fan-out of the foreach scope the step opens:
+    on any other step it would bound nothing, so it is an error there."""
+    if step.max_parallel is None:
+        return None
+    name = step.name.value
+    if not scope:
+        ctx.error("S103", f"max_parallel bounds a fan-out, but step '{name}' has no foreach", step.max_parallel_at)
+        return None
+    if scope[-1] != name:
+        message = (
+            f"step '{name}' runs in the fan-out of '{scope[-1]}' (a chained map runs once per item of it): "
+            f"set max_parallel on '{scope[-1]}'"
+        )
+        ctx.error("S103", message, step.max_parallel_at)
+        return None
+    return step.max_parallel
+
+
 def _step(
     ctx: _Context,
     decl: PipelineDecl,
@@ -414,6 +434,7 @@ def _step(
         scope=scope,
         when=when,
         condition=conjoin(required_conditions),
+        max_parallel=_max_parallel(ctx, step, scope),
         retry=step.retry or decl.retry or Retry(),
         timeout=step.timeout if step.timeout is not None else decl.timeout,
         cache=step.cache or decl.cache or "none",  # type: ignore[arg-type]

@@ -90,6 +90,8 @@ class StepDecl:
     tags: tuple[tuple[str, str], ...] = ()
     description: str = ""
     span: Span | None = None
+    max_parallel: int | None = None  # a foreach head's bound on its items at once
+    max_parallel_at: object | None = None  # where max_parallel= is written
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ class PipelineDecl:
     cache: str | None = None
     resources: Resources | None = None
     description: str = ""
+    max_parallel: int | None = None
 
 
 @dataclass(frozen=True)

@@ -368,6 +368,10 @@ class Step:
     # A recursive switch (class dialect): while this holds on the outputs of a pass, the step
     # runs again, its next pass seeing what the last one set; its successors see the last pass.
     repeat: Condition | None = None
+    # A foreach scope's head (its first step): the most items of the scope with a task running
+    # at once (every task inside the scope counts as its item's); None: the default bound of
+    # stepc.fanout, and on every other step.
+    max_parallel: int | None = None
     retry: Retry = field(default_factory=Retry)
     timeout: int | None = None  # seconds per attempt
     cache: CachePolicy = "none"
@@ -416,6 +420,8 @@ class Pipeline:
     # ``pipeline(timeout=...)``: besides each step's default per attempt, the bound of a whole
     # run where the engine has one (Argo's ``spec.activeDeadlineSeconds``); None: unbounded.
     timeout: int | None = None
+    # ``pipeline(max_parallel=...)``: the most tasks of one run at once; None: unbounded.
+    max_parallel: int | None = None
     schema_version: int = SCHEMA_VERSION
 
     # Lookups by name are on every backend's and the scheduler's hot path: index once.

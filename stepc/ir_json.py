@@ -98,6 +98,7 @@ def _step_to_json(s: Step) -> dict[str, Any]:
         "condition": _condition_to_json(s.condition),
         # Only when set: the IR of a step that does not loop is unchanged.
         **({"repeat": _condition_to_json(s.repeat)} if s.repeat is not None else {}),
+        **({"max_parallel": s.max_parallel} if s.max_parallel is not None else {}),
         "retry": {"times": s.retry.times, "delay": s.retry.delay, "backoff": s.retry.backoff},
         "timeout": s.timeout,
         "cache": s.cache,
@@ -144,6 +145,7 @@ def _step_from_json(d: dict[str, Any]) -> Step:
         when=_condition_from_json(d["when"]),
         condition=_condition_from_json(d["condition"]),
         repeat=_condition_from_json(d.get("repeat")),
+        max_parallel=d.get("max_parallel"),
         retry=Retry(d["retry"]["times"], d["retry"]["delay"], d["retry"]["backoff"]),
         timeout=d["timeout"],
         cache=d["cache"],
@@ -189,6 +191,7 @@ def to_dict(p: Pipeline) -> dict[str, Any]:
         "edges": [{"source": e.source, "target": e.target, "artifact": e.artifact} for e in p.edges],
         # Only when set: the IR of a pipeline without one is unchanged.
         **({"timeout": p.timeout} if p.timeout is not None else {}),
+        **({"max_parallel": p.max_parallel} if p.max_parallel is not None else {}),
     }
 
 
@@ -225,6 +228,7 @@ def from_dict(d: dict[str, Any]) -> Pipeline:
         steps=tuple(_step_from_json(s) for s in d["steps"]),
         edges=tuple(Edge(e["source"], e["target"], e["artifact"]) for e in d["edges"]),
         timeout=d.get("timeout"),
+        max_parallel=d.get("max_parallel"),
     )
 
 

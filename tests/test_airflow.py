@@ -48,6 +48,9 @@ for path in sys.argv[1:]:
             env = getattr(t, "env", None) if kwargs is None else None
             if command is not None:
                 info["command"] = command
+            bound = getattr(t, "max_active_tis_per_dagrun", None) or (kwargs or {}).get("max_active_tis_per_dagrun")
+            if bound is not None:
+                info["max_active_tis_per_dagrun"] = bound
             context = {"run_id": "RUN-ID", "params": {"x": "{{ 7 * 7 }}"}}
             if isinstance(env, dict):
                 info["env"] = {k: t.render_template(v, context) for k, v in env.items()}
@@ -60,6 +63,7 @@ for path in sys.argv[1:]:
             "tasks": tasks,
             "params": {k: dag.params.get_param(k).value for k in dag.params},
             "tags": sorted(dag.tags),
+            "max_active_tasks": dag.max_active_tasks,
             "doc_md": dag.doc_md,
         }
     out[path] = {"errors": {k: str(v)[-3000:] for k, v in bag.import_errors.items()}, "dags": dags}
@@ -193,6 +197,10 @@ def test_mapping_of_features(airflow_python: Path, tmp_path: Path) -> None:
     assert "--rollback" in tasks["stepc_rollback"]["command"]
     # retries (count: 3 from its own setting; the pipeline's 1 elsewhere)
     assert tasks["count"]["retries"] == 3 and tasks["notify"]["retries"] == 1
+    # max_parallel: the fan-out's (count's and its chained map double's) and the run's
+    assert tasks["count"]["max_active_tis_per_dagrun"] == tasks["double"]["max_active_tis_per_dagrun"] == 2
+    assert tasks["by_region"]["max_active_tis_per_dagrun"] == 100  # the default bound
+    assert "max_active_tis_per_dagrun" not in tasks["notify"] and dag["max_active_tasks"] == 4
     # typed params
     assert dag["params"]["regions"] == ["eu", "us"] and dag["params"]["scale"] == 1.5
     assert {"ingest", "daily", "team:ml-platform", "stepc"} <= set(dag["tags"])

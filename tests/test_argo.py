@@ -84,16 +84,25 @@ def test_mapping_of_features() -> None:
     (workflow,) = documents(compile_argo("golden/features.py"))
     templates = {t["name"]: t for t in workflow["spec"]["templates"]}
     tasks = {t["name"]: t for t in templates["main"]["dag"]["tasks"]}
-    # a foreach scope is a DAG template called over the indices of the producer's output parameter
-    assert tasks["scope-count"]["withParam"] == "{{tasks.plan-shards.outputs.parameters.items-shards}}"
-    assert tasks["scope-count"]["arguments"]["parameters"] == [{"name": "item", "value": "{{item}}"}]
+    # a foreach scope is a DAG template called over the indices of the producer's output
+    # parameter, from a template of its own whose parallelism bounds the items at once (the
+    # flow's max_parallel=2, the default 100 for by_region)
+    shards = "{{tasks.plan-shards.outputs.parameters.items-shards}}"
+    assert tasks["scope-count"]["template"] == "fanout-count" and "withParam" not in tasks["scope-count"]
+    assert tasks["scope-count"]["arguments"]["parameters"] == [{"name": "items", "value": shards}]
+    assert templates["fanout-count"]["parallelism"] == 2
+    assert templates["fanout-by-region"]["parallelism"] == 100
+    (loop,) = templates["fanout-count"]["dag"]["tasks"]
+    assert loop["template"] == "scope-count" and loop["withParam"] == "{{inputs.parameters.items}}"
+    assert loop["arguments"]["parameters"] == [{"name": "item", "value": "{{item}}"}]
+    assert workflow["spec"]["parallelism"] == 4  # pipeline(max_parallel=4)
     assert templates["plan-shards"]["outputs"]["parameters"][0]["valueFrom"]["path"].endswith("/shards.json")
     # a chained map runs in the same scope, after its map for the same item; a list parameter
     # gives a sequence
     scoped = {t["name"]: t for t in templates["scope-count"]["dag"]["tasks"]}
     assert scoped["double"]["depends"] == "count" and "withParam" not in scoped["double"]
     assert scoped["double"]["arguments"]["parameters"][0]["value"] == "{{inputs.parameters.item}}"
-    assert "withSequence" in tasks["scope-by-region"]
+    assert "withSequence" in templates["fanout-by-region"]["dag"]["tasks"][0]
     # retries, backoff, timeouts, resources, GPU and node selector
     count = templates["count"]
     assert count["retryStrategy"] == {
@@ -253,16 +262,27 @@ def test_scopes_validate_against_strict_schemas_and_lint(flow: str, pipeline: st
     inner = next((name for name in ("inner", "letter") if f"scope-{name}" in templates), None)
     if inner is not None:  # a nested scope: a template called from its enclosing scope's, per item
         calls = [
-            t for d in templates.values() for t in d.get("dag", {}).get("tasks", []) if t["name"] == f"scope-{inner}"
+            t
+            for d in templates.values()
+            for t in d.get("dag", {}).get("tasks", [])
+            if t["template"] == f"scope-{inner}"
         ]
-        (call,) = calls
+        (call,) = calls  # in the fan-out's template, which the enclosing scope's hands its list
         assert call["arguments"]["parameters"][0]["value"] == "{{inputs.parameters.item}}/{{item}}"
-        assert call["withParam"].startswith("{{tasks.") and ".outputs.parameters.items-" in call["withParam"]
+        assert call["withParam"] == "{{inputs.parameters.items}}"
+        (caller,) = [
+            t
+            for d in templates.values()
+            for t in d.get("dag", {}).get("tasks", [])
+            if t["template"] == f"fanout-{inner}"
+        ]
+        items = next(p["value"] for p in caller["arguments"]["parameters"] if p["name"] == "items")
+        assert items.startswith("{{tasks.") and ".outputs.parameters.items-" in items
 
 
 def test_the_lint_catches_an_output_read_without_its_producer() -> None:
     text = compile_argo("tests/flows/metaflow/nested_foreach.py")
-    broken = text.replace('depends: "outer"\n            withParam', "withParam")
+    broken = text.replace('template: "fanout-inner"\n            depends: "outer"\n', 'template: "fanout-inner"\n')
     assert broken != text
     assert any("without depending on it" in p for p in lint_documents(broken))
     undeclared = text.replace("outputs.parameters.items-members}}", "outputs.parameters.items-memberz}}")

@@ -33,6 +33,7 @@ REQUIRES: dict[str, set[str]] = {
     "branch_in_foreach": {"foreach", "chained_map", "after"},
     "switch_in_foreach": {"foreach", "chained_map", "after", "artifact_condition", "merge"},
     "recursive_switch": {"artifact_condition", "after"},  # the case that leaves the loop
+    "max_parallel": {"foreach"},  # it bounds a fan-out
 }
 
 # The tables as this test states them, written out once more by hand: a change to a backend's
@@ -60,6 +61,8 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
     "nested_foreach": ("yes", "yes", "yes", "yes"),  # a lister task publishes the index paths
     "switch_in_foreach": ("yes", "yes", "yes", "yes"),
     "recursive_switch": ("yes", "no", "no", "no"),  # Argo: a DAG template calling itself; others are acyclic
+    "max_parallel": ("yes", "yes", "yes", "partial"),  # a Valohai task node holds no bound
+    "run_max_parallel": ("yes", "yes", "partial", "partial"),  # GitHub: per matrix; Valohai: none
 }
 
 

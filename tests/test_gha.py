@@ -108,6 +108,7 @@ def test_mapping_of_features() -> None:
     count = jobs["count"]
     assert count["strategy"] == {
         "fail-fast": False,
+        "max-parallel": 2,  # the flow's max_parallel=2
         "matrix": {"item": "${{ fromJSON(needs.plan_shards.outputs.items-plan_shards-shards) }}"},
     }
     assert "needs.plan_shards.outputs.items-plan_shards-shards != '[]'" in count["if"]

@@ -121,6 +121,7 @@ with DAG(
         skip_on_exit_code=None,
         trigger_rule="none_failed",
         retries=0,
+        max_active_tis_per_dagrun=100,
     ).expand(env=items2)
     # second
     items3 = task(task_id='items_second', trigger_rule="none_failed")(_item_envs)(
@@ -143,6 +144,7 @@ with DAG(
         skip_on_exit_code=None,
         trigger_rule="none_failed",
         retries=0,
+        max_active_tis_per_dagrun=100,
     ).expand(env=items3)
     # join
     t4 = BashOperator(

@@ -244,6 +244,7 @@ with DAG(
         retries=1,
         retry_delay=timedelta(seconds=0.0),
         pool_slots=1,
+        max_active_tis_per_dagrun=100,
     ).expand(env=items6)
     # collect
     t7 = BashOperator(

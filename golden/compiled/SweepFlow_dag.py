@@ -223,6 +223,7 @@ with DAG(
         retry_delay=timedelta(seconds=120.0),
         execution_timeout=timedelta(seconds=300),
         pool_slots=1,
+        max_active_tis_per_dagrun=100,
     ).expand(env=items6)
     # gather
     t7 = BashOperator(

@@ -84,6 +84,7 @@ with DAG(
     schedule=None,
     start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
     catchup=False,
+    max_active_tasks=4,
     tags=['daily', 'ingest', 'stepc', 'team:ml-platform'],
     params={
         'channel': Param(
@@ -167,6 +168,7 @@ with DAG(
         retry_exponential_backoff=2.0,
         execution_timeout=timedelta(seconds=300),
         pool_slots=1,
+        max_active_tis_per_dagrun=2,
     ).expand(env=items2)
     # double
     items3 = task(task_id='items_double', trigger_rule="none_failed")(_item_envs)(
@@ -190,6 +192,7 @@ with DAG(
         trigger_rule="none_failed",
         retries=1,
         retry_delay=timedelta(seconds=0.0),
+        max_active_tis_per_dagrun=2,
     ).expand(env=items3)
     # total
     t4 = BashOperator(
@@ -234,6 +237,7 @@ with DAG(
         retries=1,
         retry_delay=timedelta(seconds=0.0),
         pool_slots=2,
+        max_active_tis_per_dagrun=100,
     ).expand(env=items5)
     # report
     t6 = BashOperator(

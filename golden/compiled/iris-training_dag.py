@@ -186,6 +186,7 @@ with DAG(
         retry_exponential_backoff=2.0,
         execution_timeout=timedelta(seconds=600),
         pool_slots=1,
+        max_active_tis_per_dagrun=100,
     ).expand(env=items4)
     # evaluate
     t5 = BashOperator(

@@ -238,6 +238,15 @@ def read_weight(value: Any, node: cst.CSTNode) -> float:
     return float(value)
 
 
+def read_max_parallel(value: Any, node: cst.CSTNode) -> int:
+    """``max_parallel=``: a whole number of tasks (or foreach items) at once, at least 1."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ArgumentError(node, "S103", f"max_parallel must be a whole number, such as 10, not {value!r}")
+    if value <= 0:
+        raise ArgumentError(node, "S114", f"max_parallel must be at least 1 (got {value})")
+    return value
+
+
 def read_schedule(value: Any, node: cst.CSTNode, what: str = "schedule") -> str:
     """A cron schedule, checked (``pipeline(schedule=)``, ``@schedule(cron=)``)."""
     from stepc.cron import cron_error  # only flows with a schedule need it

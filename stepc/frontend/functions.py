@@ -26,9 +26,11 @@ from stepc.ir import Span
 STEP_ARGUMENTS = (
     "name", "inputs", "outputs", "after", "foreach", "nested", "when", "retry", "timeout", "cache", "resources",
     "image", "env", "rollback", "group", "weight", "tags", "description", "on_failure",
+    "max_parallel",
 )  # fmt: skip
 PIPELINE_ARGUMENTS = (
     "name", "steps", "image", "schedule", "params", "retry", "timeout", "cache", "resources", "description",
+    "max_parallel",
 )  # fmt: skip
 
 
@@ -238,7 +240,10 @@ class FunctionDialect:
         if description is None:
             docstring = func.get_docstring()
             description = docstring.strip().splitlines()[0] if docstring and docstring.strip() else ""
+        bound = self._read(values, "max_parallel", args.read_max_parallel)
         settings = {
+            "max_parallel": bound,
+            "max_parallel_at": values["max_parallel"][1] if bound is not None else None,
             "when": self._read(values, "when", self._read_when),
             "retry": self._read(values, "retry", args.read_retry),
             "timeout": self._read(values, "timeout", args.read_timeout),
@@ -381,4 +386,5 @@ class FunctionDialect:
             cache=self._read(values, "cache", args.read_cache),
             resources=self._read(values, "resources", args.read_resources),
             description=self._read(values, "description", lambda v, n: args.read_str(v, n, "description")) or "",
+            max_parallel=self._read(values, "max_parallel", args.read_max_parallel),
         )

@@ -9,12 +9,13 @@ from stepc.assemble import assemble
 from stepc.collector import collector_paused
 from stepc.config import find_config
 from stepc.diagnostics import Diagnostic, did_you_mean, is_error
+from stepc.fanout import bound, read_limits
 from stepc.frontend.currentuse import unknown_current_fields
 from stepc.frontend.flowclass import ClassDialect
 from stepc.frontend.flowdecl import FlowDecl
 from stepc.frontend.flowgraph import build_pipeline
 from stepc.frontend.functions import FunctionDialect
-from stepc.frontend.imports import read_imports
+from stepc.frontend.imports import ImportTable, read_imports
 from stepc.frontend.source import SourceFile, read_source
 from stepc.ir import Pipeline
 
@@ -52,13 +53,24 @@ def _read_file(path: str, only_flows: bool) -> FileResult:
     config = find_config(Path(path).parent)
     rel_path = config.relative(Path(path))
     module_name = Path(path).stem
+    result = _read_module(source, imports, config.image, rel_path, module_name)
+    if not result.pipelines and not result.diagnostics:
+        return result  # not a flow: the project's settings are not its business
+    limits, config_problems = read_limits(config)
+    found = (*result.diagnostics, *config_problems)
+    pipelines = () if is_error(found) else tuple(bound(p, limits) for p in result.pipelines)
+    return FileResult(pipelines, found)
+
+
+def _read_module(source: SourceFile, imports: ImportTable, image: str, rel_path: str, module_name: str) -> FileResult:
+    """The pipelines of one parsed module, of either dialect, before the project's limits."""
     if imports.modules or any(q.endswith(".FlowSpec") for q in imports.names.values()):
         classes = ClassDialect(source, imports, rel_path, module_name)
-        flows = classes.read(config.image)
+        flows = classes.read(image)
         if flows:
             return _class_result(flows, [*classes.diagnostics, *unknown_current_fields(source, imports)], source)
     dialect = FunctionDialect(source, imports, rel_path, module_name)
-    module = dialect.read(config.image)
+    module = dialect.read(image)
     if not module.steps and not dialect.diagnostics:
         return FileResult((), ())
     pipelines, diagnostics = assemble(module, source)

@@ -17,10 +17,11 @@ import socket
 import sqlite3
 import threading
 import time
-from collections import deque
+from collections import defaultdict, deque
 from dataclasses import dataclass, replace
 from typing import Any
 
+from stepc.fanout import fanout_bounds
 from stepc.interpreter import cache
 from stepc.interpreter.child import group_body, task_body
 from stepc.interpreter.follow import LogFollower
@@ -100,7 +101,10 @@ class Runner:
         self.params = read_included(pipeline.params, params)
         self.store = store
         self.db = db
-        self.workers = max(1, workers)
+        # pipeline(max_parallel=) bounds the run's tasks at once, as --workers does.
+        self.workers = max(1, min(workers, pipeline.max_parallel or workers))
+        # Per step: the foreach scopes around it that bound their items (depth, head, bound).
+        self.bounds = {s.name: fanout_bounds(pipeline, s) for s in pipeline.steps}
         self.reporter = reporter
         self.resume = resume
         self.cache_use = cache_use
@@ -192,9 +196,7 @@ class Runner:
                 _, _, name, item = heapq.heappop(self.delayed)
                 self.ready.append((name, item))
             if not self.failing:
-                while self.ready and len(self.pool) < self.workers:
-                    name, item = self.ready.popleft()
-                    self._start(name, item)
+                self._start_ready()
             if not self.pool:
                 if self.failing or (not self.ready and not self.delayed):
                     return
@@ -214,6 +216,34 @@ class Runner:
             self.reporter.refresh()
 
     # --- deciding what runs --------------------------------------------------------------
+
+    def _start_ready(self) -> None:
+        """Start ready tasks while workers are free. A task whose fan-out already runs its
+        ``max_parallel`` other items waits, keeping its place, while later ones may start."""
+        if not self.ready or len(self.pool) >= self.workers:
+            return
+        active = self._active_items()
+        held: list[tuple[str, Item]] = []
+        while self.ready and len(self.pool) < self.workers:
+            name, item = self.ready.popleft()
+            paths = [(head, limit, item[: depth + 1]) for depth, head, limit in self.bounds[name] if item]
+            if any(path not in active[head] and len(active[head]) >= limit for head, limit, path in paths):
+                held.append((name, item))
+                continue
+            for head, _, path in paths:
+                active[head].add(path)
+            self._start(name, item)
+        self.ready.extendleft(reversed(held))
+
+    def _active_items(self) -> defaultdict[str, set[tuple[int, ...]]]:
+        """Per bounded scope head: the items of its fan-out that have a task running now."""
+        active: defaultdict[str, set[tuple[int, ...]]] = defaultdict(set)
+        for child in self.pool.children.values():
+            launch: Launch = child.payload
+            if launch.item:
+                for depth, head, _ in self.bounds[launch.steps[0]]:
+                    active[head].add(launch.item[: depth + 1])
+        return active
 
     def lookup(self, step: str, item: Item) -> TaskResult | None:
         state = self.states[step]
