@@ -84,6 +84,9 @@ class StepDecl:
     tags: tuple[tuple[str, str], ...] = ()
     description: str = ""
     span: Span | None = None
+    # How the module reading it names it, when that is not its function's own name there: a
+    # step imported from another module (``clean``, ``c`` for ``import ... as c``, ``s.clean``).
+    reference: str = ""
 
 
 @dataclass(frozen=True)

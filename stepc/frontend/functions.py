@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import libcst as cst
@@ -15,9 +17,10 @@ from stepc.frontend.arguments import ArgumentError
 from stepc.frontend.dependencies import DependencyHasher
 from stepc.frontend.fingerprint import FunctionNode
 from stepc.frontend.flowclass import flow_classes
-from stepc.frontend.imports import ImportTable
+from stepc.frontend.imports import ImportTable, dotted_name
 from stepc.frontend.literals import Constants, NotStatic, literal_value
 from stepc.frontend.returns import return_problems, rollback_problems
+from stepc.frontend.siblings import ImportedSteps
 from stepc.frontend.signature import SignatureError, function_params, pipeline_param
 from stepc.frontend.source import SourceFile, SubAnchor
 from stepc.ir import Span
@@ -34,9 +37,23 @@ PIPELINE_ARGUMENTS = (
 class FunctionDialect:
     """Reads one module of the function dialect; collect :attr:`diagnostics` after :meth:`read`."""
 
-    def __init__(self, source: SourceFile, imports: ImportTable, rel_path: str, module_name: str) -> None:
+    def __init__(
+        self,
+        source: SourceFile,
+        imports: ImportTable,
+        rel_path: str,
+        module_name: str,
+        *,
+        imported: ImportedSteps | None = None,
+        roots: tuple[Path, ...] | None = None,
+    ) -> None:
+        """``imported``: the steps it imports from the project's modules; ``roots``: where those
+        modules are found (default: the module's own folder)."""
         self.source = source
-        self.dependencies = DependencyHasher(source.tree, source.display_path)
+        self.dependencies = DependencyHasher(source.tree, source.display_path, roots)
+        self.imported = imported or ImportedSteps()
+        # Steps of project modules that a pipeline() names through their module (``s.clean``).
+        self._by_attribute: dict[str, StepDecl] = {}
         self.imports = imports
         self.constants = Constants(source.module)
         self.rel_path = rel_path
@@ -48,8 +65,10 @@ class FunctionDialect:
     # -- module walk ---------------------------------------------------------------------------
 
     def read(self, default_image: str) -> ModuleDecl:
-        steps: list[StepDecl] = []
-        broken: set[str] = set()
+        # Imported steps are bound by the module's imports, which come first: they lead the
+        # declaration order (the tie-break of the topological order).
+        steps: list[StepDecl] = [replace(s, reference=name) for name, s in self.imported.bound.items()]
+        broken: set[str] = set(self.imported.broken)
         pipelines: list[PipelineDecl] = []
         # The i-th function definition of the libcst tree is the i-th of the ast tree.
         ast_functions = iter([n for n in self.source.tree.body if isinstance(n, FunctionNode)])
@@ -71,6 +90,16 @@ class FunctionDialect:
                         broken.add(name)
                         continue
                     first_line[name] = statement
+                    if name in self.imported.bound:
+                        where = self._line(self.imported.anchors[name])
+                        self._error(
+                            "S138",
+                            f"step function '{name}' is imported on line {where} too: this def replaces that "
+                            "step, which would be dropped; rename one, or import it under another name",
+                            statement.name,
+                        )
+                        broken.add(name)
+                        continue
                     step = self._read_step(statement, decorator, twin)
                     if step is None:
                         broken.add(name)
@@ -88,6 +117,8 @@ class FunctionDialect:
                             pipelines.append(declared)
         docstring = self.source.module.get_docstring()
         description = docstring.strip().splitlines()[0] if docstring and docstring.strip() else ""
+        steps = [s for s in steps if s.reference not in first_line]  # replaced by a def: reported above
+        steps += [replace(s, reference=name) for name, s in self._by_attribute.items()]
         return ModuleDecl(
             self.rel_path,
             self.module_name,
@@ -329,6 +360,36 @@ class FunctionDialect:
         self._error(code, f"{what} '{written}' is not a function defined in this module{hint}", node)
         return None
 
+    def _step_reference(self, node: cst.BaseExpression) -> str | None:
+        """How ``pipeline(steps=[...])`` names a step: a function of this module, a step it imports
+        from a project module (``clean``), or one through an imported module (``s.clean``)."""
+        imported = self.imported
+        if isinstance(node, cst.Name):
+            name = node.value
+            if name in imported.bound or name in imported.broken:
+                return name
+            if name in imported.foreign and name not in self.functions:
+                foreign = imported.foreign[name]
+                self._error("S150", f"step '{name}' is imported from '{foreign.module}': {foreign.message}", foreign.anchor)
+                return None
+            if name in imported.plain and name not in self.functions:
+                self._error("S117", f"'{name}' (imported from {imported.plain[name]}) is not decorated with @step", node)
+                return None
+        dotted = dotted_name(node) if isinstance(node, cst.Attribute) else None
+        if dotted is not None:
+            head, _, attr = dotted.rpartition(".")
+            module = imported.modules.get(head)
+            if module is not None:
+                if attr in module.steps:
+                    self._by_attribute.setdefault(dotted, module.steps[attr])
+                    return dotted
+                if attr in module.broken:
+                    return dotted
+                hint = did_you_mean(attr, module.steps)
+                self._error("S117", f"module '{module.name}' has no step '{attr}'{hint}", node)
+                return None
+        return self._function_reference(node, "step", "S117")
+
     def _read_rollback(self, entry: tuple[Any, cst.BaseExpression] | None) -> str | None:
         if entry is None or (isinstance(entry[1], cst.Name) and entry[1].value == "None"):
             return None
@@ -352,7 +413,7 @@ class FunctionDialect:
             else:
                 steps = []
                 for element in node.elements:
-                    fn = self._function_reference(element.value, "step", "S117")
+                    fn = self._step_reference(element.value)
                     if fn is not None:
                         steps.append(Named(fn, element.value))
         schedule = self._read(values, "schedule", args.read_schedule)

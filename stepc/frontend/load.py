@@ -15,8 +15,10 @@ from stepc.frontend.flowdecl import FlowDecl
 from stepc.frontend.flowgraph import build_pipeline
 from stepc.frontend.functions import FunctionDialect
 from stepc.frontend.imports import read_imports
+from stepc.frontend.siblings import ProjectModules, SourcesReporter
 from stepc.frontend.source import SourceFile, read_source
 from stepc.ir import Pipeline
+from stepc.projectpaths import package_of, search_roots
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,9 @@ class FileResult:
     pipelines: tuple[Pipeline, ...]
     diagnostics: tuple[Diagnostic, ...]
     passed_over: bool = False  # imports neither stepc nor metaflow: not a flow
+    # A module of steps without pipeline(): the producers it leaves to the flows that import it,
+    # reported only when it is run or compiled itself (see stepc.assemble.Assembly).
+    unwired: tuple[Diagnostic, ...] = ()
 
 
 def read_file(path: str, *, only_flows: bool = False) -> FileResult:
@@ -57,15 +62,21 @@ def _read_file(path: str, only_flows: bool) -> FileResult:
         flows = classes.read(config.image)
         if flows:
             return _class_result(flows, [*classes.diagnostics, *unknown_current_fields(source, imports)], source)
-    dialect = FunctionDialect(source, imports, rel_path, module_name)
+    flow = Path(path)
+    root = config.root or flow.resolve().parent
+    roots = search_roots(flow, root)
+    modules = ProjectModules(flow, path, roots, config.relative)
+    imported = modules.imported_steps(source, flow, package_of(flow.resolve().parent, root))
+    dialect = FunctionDialect(source, imports, rel_path, module_name, imported=imported, roots=roots)
     module = dialect.read(config.image)
-    if not module.steps and not dialect.diagnostics:
+    read = [*modules.diagnostics, *dialect.diagnostics]
+    if not module.steps and not read:
         return FileResult((), ())
-    pipelines, diagnostics = assemble(module, source)
-    found = tuple(dialect.diagnostics + diagnostics)
+    assembly = assemble(module, SourcesReporter([source, *modules.sources]))
+    found = tuple(dict.fromkeys([*read, *assembly.diagnostics]))
     # Like any compiler, no output from a module with an error: a step whose argument could
     # not be read would otherwise reach the backends with that setting silently missing.
-    return FileResult(() if is_error(found) else tuple(pipelines), found)
+    return FileResult(() if is_error(found) else tuple(assembly.pipelines), found, unwired=tuple(assembly.unwired))
 
 
 def _class_result(flows: list[FlowDecl], found: list[Diagnostic], source: SourceFile) -> FileResult:
@@ -84,6 +95,8 @@ def load(path: str, pipeline: str | None = None) -> tuple[Pipeline | None, list[
     """The one pipeline of ``path`` named ``pipeline`` (or the only one), or the diagnostics why not."""
     result = read_file(path)
     diagnostics = list(result.diagnostics)
+    if not result.pipelines:
+        diagnostics += result.unwired  # a module of steps, run or compiled on its own
     if any(d.severity == "error" for d in diagnostics):
         return None, diagnostics
     names = [p.name for p in result.pipelines]
