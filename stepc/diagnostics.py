@@ -67,6 +67,10 @@ CODES: dict[str, str] = {
     "S141": "a step's returns cannot give its outputs (no return value, or another number of values)",
     "S142": "a rollback function cannot take the step's outputs as keyword arguments",
     "S143": "a condition compares a parameter with a value of another type (or tests a non-bool parameter bare)",
+    "S150": (
+        "an import of the project's own modules that cannot work: no such module or name, or a relative "
+        "import outside a package"
+    ),
     "T101": "the target cannot express a feature the step uses (an error), or expresses it only in part (a warning)",
     "T103": "unknown `[tool.stepc.<target>]` setting, or a value of the wrong type",
     "T104": "two pipelines would write the same output file (names alike once made file names, or but for case)",

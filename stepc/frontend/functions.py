@@ -46,9 +46,13 @@ class FunctionDialect:
         *,
         imported: ImportedSteps | None = None,
         roots: tuple[Path, ...] | None = None,
+        read_pipelines: bool = True,
     ) -> None:
         """``imported``: the steps it imports from the project's modules; ``roots``: where those
-        modules are found (default: the module's own folder)."""
+        modules are found (default: the module's own folder). Without ``read_pipelines`` (a
+        module read for the steps a flow imports from it) its ``pipeline(...)`` calls are left
+        to a check of that module itself."""
+        self.read_pipelines = read_pipelines
         self.source = source
         self.dependencies = DependencyHasher(source.tree, source.display_path, roots)
         self.imported = imported or ImportedSteps()
@@ -110,7 +114,7 @@ class FunctionDialect:
             elif isinstance(statement, cst.SimpleStatementLine):
                 for small in statement.body:
                     self._step_applied_to_an_expression(small)
-                    call = self._pipeline_call(small)
+                    call = self._pipeline_call(small) if self.read_pipelines else None
                     if call is not None:
                         declared = self._read_pipeline(call)
                         if declared is not None:

@@ -170,8 +170,9 @@ class ProjectModules:
         imported = self.imported_steps(source, target.path, target.package)
         rel_path = self.relative(target.path)
         dialect = FunctionDialect(
-            source, read_imports(source.module), rel_path, target.name, imported=imported, roots=self.roots
-        )
+            source, read_imports(source.module), rel_path, target.name, imported=imported, roots=self.roots,
+            read_pipelines=False,
+        )  # fmt: skip
         declared = dialect.read("")
         self.diagnostics.extend(dialect.diagnostics)
         steps = dict(imported.bound)  # a module may pass on steps it imports itself
