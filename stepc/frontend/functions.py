@@ -374,10 +374,14 @@ class FunctionDialect:
                 return name
             if name in imported.foreign and name not in self.functions:
                 foreign = imported.foreign[name]
-                self._error("S150", f"step '{name}' is imported from '{foreign.module}': {foreign.message}", foreign.anchor)
+                self._error(
+                    "S150", f"step '{name}' is imported from '{foreign.module}': {foreign.message}", foreign.anchor
+                )
                 return None
             if name in imported.plain and name not in self.functions:
-                self._error("S117", f"'{name}' (imported from {imported.plain[name]}) is not decorated with @step", node)
+                self._error(
+                    "S117", f"'{name}' (imported from {imported.plain[name]}) is not decorated with @step", node
+                )
                 return None
         dotted = dotted_name(node) if isinstance(node, cst.Attribute) else None
         if dotted is not None:

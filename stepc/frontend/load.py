@@ -69,11 +69,11 @@ def _read_file(path: str, only_flows: bool) -> FileResult:
     imported = modules.imported_steps(source, flow, package_of(flow.resolve().parent, root))
     dialect = FunctionDialect(source, imports, rel_path, module_name, imported=imported, roots=roots)
     module = dialect.read(config.image)
-    read = [*modules.diagnostics, *dialect.diagnostics]
-    if not module.steps and not read:
+    problems = [*modules.diagnostics, *dialect.diagnostics]
+    if not module.steps and not problems:
         return FileResult((), ())
     assembly = assemble(module, SourcesReporter([source, *modules.sources]))
-    found = tuple(dict.fromkeys([*read, *assembly.diagnostics]))
+    found = tuple(dict.fromkeys([*problems, *assembly.diagnostics]))
     # Like any compiler, no output from a module with an error: a step whose argument could
     # not be read would otherwise reach the backends with that setting silently missing.
     return FileResult(() if is_error(found) else tuple(assembly.pipelines), found, unwired=tuple(assembly.unwired))

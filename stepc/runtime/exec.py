@@ -17,7 +17,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -39,7 +39,9 @@ class StepError(Exception):
 # --- importing user code ------------------------------------------------------------------
 
 
-def load_module(flow_path: str | os.PathLike[str], module_name: str, fresh: bool = False) -> ModuleType:
+def load_module(
+    flow_path: str | os.PathLike[str], module_name: str, fresh: bool = False, packages: Iterable[str] = ()
+) -> ModuleType:
     """Import the flow file as ``module_name`` (once per process, or again when ``fresh``: a
     long-lived caller must see edits), with its folder on sys.path so that the flow's own
     sibling imports work as they do under ``python flow.py``.
@@ -67,8 +69,11 @@ def load_module(flow_path: str | os.PathLike[str], module_name: str, fresh: bool
         if folder not in sys.path:
             sys.path.insert(0, folder)
     if fresh:
-        for root in roots:
-            forget_project_modules(root)
+        forget_project_modules(path.parent)
+        if len(roots) > 1:
+            # Above the flow's folder only the packages its steps come from: the root holds
+            # modules of everything else in the project too (a test runner's, say).
+            forget_project_modules(roots[1], set(packages))
     metaflow_standin.install()  # a Metaflow flow runs where only stepc is installed
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
@@ -84,12 +89,15 @@ def load_module(flow_path: str | os.PathLike[str], module_name: str, fresh: bool
     return module
 
 
-def forget_project_modules(folder: Path) -> None:
+def forget_project_modules(folder: Path, packages: set[str] | None = None) -> None:
     """Drop the modules imported from the flow's folder (its helpers), so that a long-lived
     process (a notebook calling ``stepc.run``) imports them again as they are now, as the code
-    hash that decided what to rerun saw them; stepc's own modules stay."""
+    hash that decided what to rerun saw them; stepc's own modules stay. With ``packages``,
+    only the modules of those top-level names."""
     root = str(folder.resolve()) + os.sep
     for name, module in list(sys.modules.items()):
+        if packages is not None and name.partition(".")[0] not in packages:
+            continue
         file = getattr(module, "__file__", None)
         if isinstance(file, str):
             where = os.path.realpath(file)
