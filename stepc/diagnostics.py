@@ -129,21 +129,32 @@ def render(diags: list[Diagnostic], fmt: Literal["text", "json", "github"]) -> s
     return "".join(d.render_text() + "\n" for d in ordered)
 
 
-def relocate(diagnostics: list[Diagnostic], source: str, path: str) -> list[Diagnostic]:
-    """Backends point at the IR's project-relative file: show the user's ``path`` and the line."""
+def relocate(diagnostics: list[Diagnostic], source: str, path: str, modules: Iterable[str] = ()) -> list[Diagnostic]:
+    """Backends point at the IR's project-relative file: show the user's ``path`` and the line.
+    A step imported from another of the project's ``modules`` (project-relative too) points at
+    that module's file, found the same way from where ``path`` has the project root."""
     import tokenize
 
-    try:
-        # The front end read the file already (a regular one); its coding line still counts here.
-        with tokenize.open(path) as handle:
-            lines = handle.read().splitlines()
-    except (OSError, SyntaxError, UnicodeDecodeError):
-        lines = []
+    prefix = path[: -len(source)] if path.replace("\\", "/").endswith(source) else None
+    others = set(modules) - {source} if prefix is not None else set()
+    lines: dict[str, list[str]] = {}
+
+    def line_of(shown: str, number: int) -> str:
+        if shown not in lines:
+            try:
+                # The front end read the file already (a regular one); its coding line still counts here.
+                with tokenize.open(shown) as handle:
+                    lines[shown] = handle.read().splitlines()
+            except (OSError, SyntaxError, UnicodeDecodeError):
+                lines[shown] = []
+        found = lines[shown]
+        return found[number - 1] if 0 < number <= len(found) else ""
+
     moved = []
     for d in diagnostics:
-        if d.file == source:
-            line = lines[d.line - 1] if 0 < d.line <= len(lines) else ""
-            d = replace(d, file=path, source_line=line.expandtabs(1))
+        shown = path if d.file == source else (f"{prefix}{d.file}" if d.file in others else None)
+        if shown is not None:
+            d = replace(d, file=shown, source_line=line_of(shown, d.line).expandtabs(1))
         moved.append(d)
     return moved
 

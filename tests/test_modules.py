@@ -269,3 +269,14 @@ def test_a_cyclic_import_is_read_once(tmp_path: Path) -> None:
     check = stepc("check", "a.py", "b.py", cwd=root)  # the helper's timeout ends a hang as a failure
     assert (check.returncode, check.stderr) == (0, "")
     assert [s["function"] for s in steps_of(ir_of(root, "a.py")).values()] == ["a:first", "b:second"]
+
+
+def test_a_target_warning_about_an_imported_step_points_into_its_module(tmp_path: Path) -> None:
+    gpu = STEPS.replace('@step(outputs=["rows"])', '@step(outputs=["rows"], resources={"gpu": 1})')
+    # No pipeline(): the steps imported by name join the module's implicit pipeline.
+    implicit = "from stepc import step\nfrom steps import load, clean\n\n\n" + TOTAL
+    project(tmp_path / "p", {"flows/steps.py": gpu, "flows/flow.py": implicit})
+    compiled = stepc("compile", "p/flows/flow.py", "--target", "gha", "-o", "-", cwd=tmp_path)
+    assert compiled.returncode == 0, compiled.stderr
+    assert compiled.stderr.startswith("p/flows/steps.py:7:1: warning[T101]: step 'load' uses GPUs")
+    assert "\n   7 | def load():\n" in compiled.stderr

@@ -17,10 +17,10 @@ from stepc.frontend.arguments import ArgumentError
 from stepc.frontend.dependencies import DependencyHasher
 from stepc.frontend.fingerprint import FunctionNode
 from stepc.frontend.flowclass import flow_classes
-from stepc.frontend.imports import ImportTable, dotted_name
+from stepc.frontend.imports import ImportTable
 from stepc.frontend.literals import Constants, NotStatic, literal_value
 from stepc.frontend.returns import return_problems, rollback_problems
-from stepc.frontend.siblings import ImportedSteps
+from stepc.frontend.siblings import ImportedSteps, imported_reference
 from stepc.frontend.signature import SignatureError, function_params, pipeline_param
 from stepc.frontend.source import SourceFile, SubAnchor
 from stepc.ir import Span
@@ -367,36 +367,15 @@ class FunctionDialect:
     def _step_reference(self, node: cst.BaseExpression) -> str | None:
         """How ``pipeline(steps=[...])`` names a step: a function of this module, a step it imports
         from a project module (``clean``), or one through an imported module (``s.clean``)."""
-        imported = self.imported
-        if isinstance(node, cst.Name):
-            name = node.value
-            if name in imported.bound or name in imported.broken:
-                return name
-            if name in imported.foreign and name not in self.functions:
-                foreign = imported.foreign[name]
-                self._error(
-                    "S150", f"step '{name}' is imported from '{foreign.module}': {foreign.message}", foreign.anchor
-                )
-                return None
-            if name in imported.plain and name not in self.functions:
-                self._error(
-                    "S117", f"'{name}' (imported from {imported.plain[name]}) is not decorated with @step", node
-                )
-                return None
-        dotted = dotted_name(node) if isinstance(node, cst.Attribute) else None
-        if dotted is not None:
-            head, _, attr = dotted.rpartition(".")
-            module = imported.modules.get(head)
-            if module is not None:
-                if attr in module.steps:
-                    self._by_attribute.setdefault(dotted, module.steps[attr])
-                    return dotted
-                if attr in module.broken:
-                    return dotted
-                hint = did_you_mean(attr, module.steps)
-                self._error("S117", f"module '{module.name}' has no step '{attr}'{hint}", node)
-                return None
-        return self._function_reference(node, "step", "S117")
+        found = imported_reference(self.imported, node, self.functions)
+        if found is None:
+            return self._function_reference(node, "step", "S117")
+        if found.problem is not None:
+            self._error(*found.problem)
+            return None
+        if found.step is not None:
+            self._by_attribute.setdefault(found.name, found.step)
+        return found.name
 
     def _read_rollback(self, entry: tuple[Any, cst.BaseExpression] | None) -> str | None:
         if entry is None or (isinstance(entry[1], cst.Name) and entry[1].value == "None"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +56,48 @@ class ImportedSteps:
     plain: dict[str, str] = field(default_factory=dict)  # local name -> module, for names that are not steps
     foreign: dict[str, Foreign] = field(default_factory=dict)
     anchors: dict[str, cst.CSTNode] = field(default_factory=dict)  # local name -> where it is imported
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What a ``pipeline(steps=[...])`` element naming an import refers to: the name the steps
+    list holds, the step when it is reached through its module (``s.clean``: no name of the
+    module binds it), or the problem to report instead."""
+
+    name: str = ""
+    step: StepDecl | None = None
+    problem: tuple[str, str, object] | None = None  # code, message, anchor
+
+
+def imported_reference(imported: ImportedSteps, node: cst.BaseExpression, own: Container[str]) -> Reference | None:
+    """The imported step ``node`` names; None when it names no import (a function of the module
+    itself, ``own``, or nothing: the caller says so)."""
+    if isinstance(node, cst.Name):
+        name = node.value
+        if name in imported.bound or name in imported.broken:
+            return Reference(name)
+        if name in own:
+            return None
+        if name in imported.foreign:
+            foreign = imported.foreign[name]
+            message = f"step '{name}' is imported from '{foreign.module}': {foreign.message}"
+            return Reference(problem=("S150", message, foreign.anchor))
+        if name in imported.plain:
+            return Reference(
+                problem=("S117", f"'{name}' (imported from {imported.plain[name]}) is not decorated with @step", node)
+            )
+        return None
+    dotted = dotted_name(node) if isinstance(node, cst.Attribute) else None
+    head, _, attr = (dotted or "").rpartition(".")
+    module = imported.modules.get(head)
+    if dotted is None or module is None:
+        return None
+    if attr in module.steps:
+        return Reference(dotted, module.steps[attr])
+    if attr in module.broken:
+        return Reference(dotted)
+    hint = did_you_mean(attr, module.steps)
+    return Reference(problem=("S117", f"module '{module.name}' has no step '{attr}'{hint}", node))
 
 
 class ProjectModules:
