@@ -280,3 +280,24 @@ def test_a_target_warning_about_an_imported_step_points_into_its_module(tmp_path
     assert compiled.returncode == 0, compiled.stderr
     assert compiled.stderr.startswith("p/flows/steps.py:7:1: warning[T101]: step 'load' uses GPUs")
     assert "\n   7 | def load():\n" in compiled.stderr
+
+
+def test_the_cache_of_an_imported_step_follows_its_module_in_a_long_lived_process(tmp_path: Path) -> None:
+    import stepc as api
+
+    cached = STEPS.replace('outputs=["cleaned"]', 'outputs=["cleaned"], cache="code_hash"')
+    root = project(
+        tmp_path / "p",
+        {"shared/__init__.py": "", "shared/steps.py": cached, "flows/flow.py": flow_with(
+            "from shared.steps import load, clean", "load, clean, total"
+        )},
+    )  # fmt: skip
+    flow, store = str(root / "flows" / "flow.py"), tmp_path / "store"
+    first = api.run(flow, store=store)
+    assert first.ok and first["clean"].outputs["cleaned"] == [3, 6, 9] and not first["clean"].cached
+    again = api.run(flow, store=store)
+    assert again.ok and again["clean"].cached
+    (root / "shared" / "steps.py").write_text(cached.replace("FACTOR = 3", "FACTOR = 10"), encoding="utf-8")
+    edited = api.run(flow, store=store)  # the same process: the module is imported again as it is now
+    assert edited.ok and not edited["clean"].cached
+    assert edited["clean"].outputs["cleaned"] == [10, 20, 30] and edited["total"].outputs["total"] == 60
