@@ -301,3 +301,18 @@ def test_the_cache_of_an_imported_step_follows_its_module_in_a_long_lived_proces
     edited = api.run(flow, store=store)  # the same process: the module is imported again as it is now
     assert edited.ok and not edited["clean"].cached
     assert edited["clean"].outputs["cleaned"] == [10, 20, 30] and edited["total"].outputs["total"] == 60
+
+
+def test_a_def_replacing_an_imported_step_is_reported(tmp_path: Path) -> None:
+    flow = flow_with("from steps import load, clean", "load, clean, total").replace(
+        '\n\n@step(inputs=["cleaned"]',
+        '\n\n@step(outputs=["cleaned"])\ndef clean():\n    return []\n\n\n@step(inputs=["cleaned"]',
+        1,
+    )
+    root = project(tmp_path / "p", {"steps.py": STEPS, "flow.py": flow})
+    check = stepc("check", "flow.py", cwd=root)
+    assert check.returncode == 1
+    assert (
+        "flow.py:5:5: error[S138]: step function 'clean' is imported on line 2 too: this def replaces that step"
+        in check.stderr
+    )
