@@ -316,3 +316,13 @@ def test_a_def_replacing_an_imported_step_is_reported(tmp_path: Path) -> None:
         "flow.py:5:5: error[S138]: step function 'clean' is imported on line 2 too: this def replaces that step"
         in check.stderr
     )
+
+
+def test_a_module_imported_from_its_package(tmp_path: Path) -> None:
+    flow = flow_with("from shared import steps", "steps.load, steps.clean, total")
+    root = project(tmp_path / "p", {"shared/__init__.py": "", "shared/steps.py": STEPS, "flow.py": flow})
+    steps = steps_of(ir_of(root, "flow.py"))
+    assert steps["clean"]["function"] == "shared.steps:clean"
+    run = stepc("run", "flow.py", cwd=root)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "[total] total is 18" in run.stdout + run.stderr

@@ -132,8 +132,10 @@ class ProjectModules:
     ) -> None:
         level = len(node.relative)
         module = dotted_name(node.module) if node.module is not None else ""
-        if module is None or isinstance(node.names, cst.ImportStar) or (level == 0 and module in _FLOW_LIBRARIES):
+        if module is None or isinstance(node.names, cst.ImportStar):
             return
+        if level == 0 and module.partition(".")[0] in _FLOW_LIBRARIES:
+            return  # stepc's own API (and Metaflow's), even where a checkout of stepc is the project
         target = find_module(module, level, path, package, self.roots)
         if isinstance(target, NotFound):
             if target.certain:
@@ -211,10 +213,11 @@ class ProjectModules:
         self.sources.append(source)
         imported = self.imported_steps(source, target.path, target.package)
         rel_path = self.relative(target.path)
+        imports = read_imports(source.module)
+        # Its pipeline() calls are its own check's: here they could only repeat those problems.
         dialect = FunctionDialect(
-            source, read_imports(source.module), rel_path, target.name, imported=imported, roots=self.roots,
-            read_pipelines=False,
-        )  # fmt: skip
+            source, imports, rel_path, target.name, imported=imported, roots=self.roots, read_pipelines=False
+        )
         declared = dialect.read("")
         self.diagnostics.extend(dialect.diagnostics)
         steps = dict(imported.bound)  # a module may pass on steps it imports itself
