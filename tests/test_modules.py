@@ -326,3 +326,14 @@ def test_a_module_imported_from_its_package(tmp_path: Path) -> None:
     run = stepc("run", "flow.py", cwd=root)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "[total] total is 18" in run.stdout + run.stderr
+
+
+def test_a_star_import_binds_the_public_steps(tmp_path: Path) -> None:
+    root = project(
+        tmp_path / "p", {"steps.py": STEPS, "flow.py": flow_with("from steps import *", "load, clean, total")}
+    )
+    assert [s["function"] for s in steps_of(ir_of(root, "flow.py")).values()] == [
+        "steps:load",
+        "steps:clean",
+        "flow:total",
+    ]

@@ -132,7 +132,7 @@ class ProjectModules:
     ) -> None:
         level = len(node.relative)
         module = dotted_name(node.module) if node.module is not None else ""
-        if module is None or isinstance(node.names, cst.ImportStar):
+        if module is None:
             return
         if level == 0 and module.partition(".")[0] in _FLOW_LIBRARIES:
             return  # stepc's own API (and Metaflow's), even where a checkout of stepc is the project
@@ -140,12 +140,16 @@ class ProjectModules:
         if isinstance(target, NotFound):
             if target.certain:
                 self.diagnostics.append(source.diagnostic("S150", target.message, node.module or node))
-            else:
+            elif not isinstance(node.names, cst.ImportStar):
                 for alias in node.names:
                     local = alias.evaluated_alias or _alias_text(alias)
                     found.foreign[local] = Foreign(module, alias.name, target.message)
             return
         offered = self.module(target)
+        if isinstance(node.names, cst.ImportStar):
+            # Its public steps, as Python binds them (a module's __all__ is not read).
+            found.bound.update({name: step for name, step in offered.steps.items() if not name.startswith("_")})
+            return
         for alias in node.names:
             imported = _alias_text(alias)
             local = alias.evaluated_alias or imported
