@@ -41,6 +41,9 @@ class _Context:
     module: ModuleDecl
     reporter: Reporter
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # Inputs of a module without pipeline() that no step of it produces, nor comes close to: a
+    # module of steps for other flows to wire, not a mistake until it is run or compiled itself.
+    unwired: list[Diagnostic] = field(default_factory=list)
 
     def error(self, code: str, message: str, anchor: object) -> None:
         self.diagnostics.append(self.reporter.diagnostic(code, message, anchor))
@@ -49,7 +52,18 @@ class _Context:
         self.diagnostics.append(self.reporter.diagnostic(code, message, anchor, "warning"))
 
 
-def assemble(module: ModuleDecl, reporter: Reporter) -> tuple[list[Pipeline], list[Diagnostic]]:
+@dataclass(frozen=True)
+class Assembly:
+    """What :func:`assemble` found: the pipelines without errors, the diagnostics, and the
+    producer problems of a module of steps (see :attr:`_Context.unwired`), which only running
+    or compiling that module reports."""
+
+    pipelines: list[Pipeline]
+    diagnostics: list[Diagnostic]
+    unwired: list[Diagnostic]
+
+
+def assemble(module: ModuleDecl, reporter: Reporter) -> Assembly:
     """Every pipeline of the module that has no error, and all diagnostics."""
     ctx = _Context(module, reporter)
     declared = list(module.pipelines)
@@ -70,9 +84,10 @@ def assemble(module: ModuleDecl, reporter: Reporter) -> tuple[list[Pipeline], li
             pipelines.append(built)
     if module.pipelines and all(p.steps is not None for p in module.pipelines):
         for step in module.steps:
-            if _function_name(step) not in listed:
+            if not step.reference and _reference(step) not in listed:  # an imported one is its module's
                 ctx.warn("W201", f"step '{step.name.value}' is not in the steps of any pipeline()", step.name.anchor)
-    return pipelines, list(dict.fromkeys(ctx.diagnostics))  # a step in two pipelines: one report
+    # A step in two pipelines: one report.
+    return Assembly(pipelines, list(dict.fromkeys(ctx.diagnostics)), list(dict.fromkeys(ctx.unwired)))
 
 
 def _a(type_name: str) -> str:
@@ -87,11 +102,16 @@ def _function_name(step: StepDecl) -> str:
     return step.function.rpartition(":")[2].rpartition(".")[2]
 
 
+def _reference(step: StepDecl) -> str:
+    """The name ``pipeline(steps=[...])`` lists the step by in this module."""
+    return step.reference or _function_name(step)
+
+
 def _select_steps(ctx: _Context, decl: PipelineDecl) -> list[StepDecl]:
     if decl.steps is None:
         chosen = list(ctx.module.steps)
     else:
-        by_function = {_function_name(s): s for s in ctx.module.steps}
+        by_function = {_reference(s): s for s in ctx.module.steps}
         chosen, picked = [], set()
         for ref in decl.steps:
             step = by_function.get(ref.value)
@@ -197,7 +217,10 @@ def _build(ctx: _Context, decl: PipelineDecl) -> Pipeline | None:
                     else did_you_mean(item.value, producers)
                 )
                 message = f"input '{item.value}' of step '{step.name.value}' has no producer{hint}"
-                ctx.error("S104", message, item.anchor)
+                if decl.name.anchor is None and not hint:
+                    ctx.unwired.append(ctx.reporter.diagnostic("S104", message, item.anchor))
+                else:
+                    ctx.error("S104", message, item.anchor)
             else:
                 edges.add(Edge(producer.name.value, step.name.value, item.value))
         for ref in step.after:
@@ -217,7 +240,7 @@ def _build(ctx: _Context, decl: PipelineDecl) -> Pipeline | None:
             ctx.error(problem.code, problem.message, problem.anchor)
 
     order = _topological_order(ctx, steps, edges)
-    if order is None or any(d.severity == "error" for d in ctx.diagnostics[first_diagnostic:]):
+    if order is None or ctx.unwired or any(d.severity == "error" for d in ctx.diagnostics[first_diagnostic:]):
         return None
     _check_groups(ctx, order, edges)
 

@@ -92,6 +92,9 @@ class StepDecl:
     span: Span | None = None
     max_parallel: int | None = None  # a foreach head's bound on its items at once
     max_parallel_at: object | None = None  # where max_parallel= is written
+    # How the module reading it names it, when that is not its function's own name there: a
+    # step imported from another module (``clean``, ``c`` for ``import ... as c``, ``s.clean``).
+    reference: str = ""
 
 
 @dataclass(frozen=True)

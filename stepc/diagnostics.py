@@ -73,6 +73,10 @@ CODES: dict[str, str] = {
     "S141": "a step's returns cannot give its outputs (no return value, or another number of values)",
     "S142": "a rollback function cannot take the step's outputs as keyword arguments",
     "S143": "a condition compares a parameter with a value of another type (or tests a non-bool parameter bare)",
+    "S150": (
+        "an import of the project's own modules that cannot work: no such module or name, or a relative "
+        "import outside a package"
+    ),
     "T101": "the target cannot express a feature the step uses (an error), or expresses it only in part (a warning)",
     "T103": "unknown `[tool.stepc.<target>]` setting, or a value of the wrong type (of a `[tool.stepc]` key too)",
     "T104": "two pipelines would write the same output file (names alike once made file names, or but for case)",
@@ -131,21 +135,32 @@ def render(diags: list[Diagnostic], fmt: Literal["text", "json", "github"]) -> s
     return "".join(d.render_text() + "\n" for d in ordered)
 
 
-def relocate(diagnostics: list[Diagnostic], source: str, path: str) -> list[Diagnostic]:
-    """Backends point at the IR's project-relative file: show the user's ``path`` and the line."""
+def relocate(diagnostics: list[Diagnostic], source: str, path: str, modules: Iterable[str] = ()) -> list[Diagnostic]:
+    """Backends point at the IR's project-relative file: show the user's ``path`` and the line.
+    A step imported from another of the project's ``modules`` (project-relative too) points at
+    that module's file, found the same way from where ``path`` has the project root."""
     import tokenize
 
-    try:
-        # The front end read the file already (a regular one); its coding line still counts here.
-        with tokenize.open(path) as handle:
-            lines = handle.read().splitlines()
-    except (OSError, SyntaxError, UnicodeDecodeError):
-        lines = []
+    prefix = path[: -len(source)] if path.replace("\\", "/").endswith(source) else None
+    others = set(modules) - {source} if prefix is not None else set()
+    lines: dict[str, list[str]] = {}
+
+    def line_of(shown: str, number: int) -> str:
+        if shown not in lines:
+            try:
+                # The front end read the file already (a regular one); its coding line still counts here.
+                with tokenize.open(shown) as handle:
+                    lines[shown] = handle.read().splitlines()
+            except (OSError, SyntaxError, UnicodeDecodeError):
+                lines[shown] = []
+        found = lines[shown]
+        return found[number - 1] if 0 < number <= len(found) else ""
+
     moved = []
     for d in diagnostics:
-        if d.file == source:
-            line = lines[d.line - 1] if 0 < d.line <= len(lines) else ""
-            d = replace(d, file=path, source_line=line.expandtabs(1))
+        shown = path if d.file == source else (f"{prefix}{d.file}" if d.file in others else None)
+        if shown is not None:
+            d = replace(d, file=shown, source_line=line_of(shown, d.line).expandtabs(1))
         moved.append(d)
     return moved
 

@@ -119,6 +119,16 @@ CASES = [
         """),
         "S143", "flag\"", ("a bare name in a condition tests a bool",),
     ),
+    # -- S150 imports of the project's own modules (more in test_modules.py) --------------------
+    Case(
+        "relative-import-in-a-flow-outside-a-package",
+        flow("""
+            from .shared_steps import clean
+
+            pipeline("p", steps=[clean])
+        """),
+        "S150", "shared_steps", ("'.shared_steps' is a relative import", "not in a package"),
+    ),
     # -- S101 unknown arguments -------------------------------------------------------------------
     Case(
         "unknown-step-argument",

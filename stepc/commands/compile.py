@@ -151,7 +151,9 @@ def compile(  # noqa: A001 - the command is called compile
         for name in names:
             backend = load_target(name)(config, options.get(name))
             files_out, problems = backend.compile(pipeline)
-            diagnostics.extend(relocate(problems, pipeline.source, flow))
+            diagnostics.extend(
+                relocate(problems, pipeline.source, flow, {s.span.file for s in pipeline.steps if s.span})
+            )
             owned.extend((item, pipeline, flow) for item in files_out)
     # A settings problem is found once per flow compiled; say it once.
     diagnostics = [*dict.fromkeys(diagnostics), *_collisions(owned)]

@@ -60,10 +60,12 @@ def check(files: tuple[str, ...], fmt: Literal["text", "json", "github"], all_fi
     for path in paths:
         result = read_file(path, only_flows=not all_files)
         diagnostics.extend(result.diagnostics)
-        if not result.pipelines and not result.diagnostics and not result.passed_over and _named_flow(path, files):
+        empty = not (result.pipelines or result.diagnostics or result.unwired or result.passed_over)
+        if empty and _named_flow(path, files):
             # What `stepc run` says of a flow file named on the command line that declares no step
             # (files found in a directory may be helper modules).
             diagnostics.append(Diagnostic("S003", f"no @step functions found in {path}", path))
+    diagnostics = list(dict.fromkeys(diagnostics))  # a module's problems, found again through a flow importing it
     if fmt == "text":
         _emit_diagnostics(diagnostics, "text")
         errors = sum(d.severity == "error" for d in diagnostics)

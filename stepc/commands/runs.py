@@ -13,6 +13,7 @@ import click
 
 from stepc.commands.common import ITEM, STORE_HELP, fail, open_run_store, run_row, run_status, when, wide_console
 from stepc.items import Item, item_text
+from stepc.projectpaths import search_roots
 
 
 @click.command()
@@ -218,9 +219,11 @@ def artifact(run_id: str, step: str, name: str, item: Item, output: str | None, 
     if meta.fmt == "json":
         click.echo(json.dumps(json.loads(the_store.read_bytes(meta)), indent=2, ensure_ascii=False))
         return
-    flow_dir = str(Path(row["flow"]).parent)
-    if flow_dir not in sys.path:
-        sys.path.insert(0, flow_dir)  # pickles of the flow's own classes import its module
+    # Pickles of the classes of the flow and of its project's modules import those modules:
+    # from where stepc exec imported them (the flow's folder, then the project root).
+    for folder in reversed([str(root) for root in search_roots(Path(row["flow"]))]):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
     try:
         click.echo(repr(the_store.read_artifact(meta)))
     except Exception as exc:  # noqa: BLE001 - unpickling runs arbitrary imports

@@ -103,8 +103,10 @@ class DependencyHasher:
     """Transitive code hashes of the functions of one flow file; the project modules it
     imports are read once each."""
 
-    def __init__(self, tree: ast.Module, path: str | Path) -> None:
-        self.root = Path(path).resolve().parent  # where the flow's own imports are found
+    def __init__(self, tree: ast.Module, path: str | Path, roots: tuple[Path, ...] | None = None) -> None:
+        # Where the flow's own absolute imports are found (see stepc.projectpaths.search_roots):
+        # by default the module's folder.
+        self.roots = tuple(r.resolve() for r in roots) if roots else (Path(path).resolve().parent,)
         self.flow = ModuleIndex.of(tree, Path(path).resolve())
         self._modules: dict[Path, ModuleIndex | None] = {}
         self._hashes: dict[int, str] = {}
@@ -155,19 +157,23 @@ class DependencyHasher:
 
     def _module(self, importer: ModuleIndex, module: str, level: int) -> ModuleIndex | None:
         """The project module ``module`` as ``importer`` names it, read and indexed, or None."""
-        base = self.root if level == 0 else importer.path.parent
-        for _ in range(max(0, level - 1)):
-            base = base.parent
+        bases: tuple[Path, ...] = self.roots
+        if level > 0:
+            base = importer.path.parent
+            for _ in range(level - 1):
+                base = base.parent
+            bases = (base,)
         relative = Path(*module.split(".")) if module else Path()
-        for candidate in (base / relative.with_suffix(".py"), base / relative / "__init__.py"):
-            if module == "" and candidate.name != "__init__.py":
-                continue
-            resolved = candidate.resolve()
-            if not resolved.is_file() or not resolved.is_relative_to(self.root):
-                continue
-            if resolved not in self._modules:
-                self._modules[resolved] = _read_module(resolved)
-            return self._modules[resolved]
+        for base in bases:
+            for candidate in (base / relative.with_suffix(".py"), base / relative / "__init__.py"):
+                if module == "" and candidate.name != "__init__.py":
+                    continue
+                resolved = candidate.resolve()
+                if not resolved.is_file() or not any(resolved.is_relative_to(root) for root in self.roots):
+                    continue
+                if resolved not in self._modules:
+                    self._modules[resolved] = _read_module(resolved)
+                return self._modules[resolved]
         return None
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import libcst as cst
@@ -19,6 +21,7 @@ from stepc.frontend.flowclass import flow_classes
 from stepc.frontend.imports import ImportTable
 from stepc.frontend.literals import Constants, NotStatic, literal_value, static_problems
 from stepc.frontend.returns import return_problems, rollback_problems
+from stepc.frontend.siblings import ImportedSteps, imported_reference
 from stepc.frontend.signature import SignatureError, function_params, pipeline_param
 from stepc.frontend.source import SourceFile, SubAnchor
 from stepc.ir import Span
@@ -37,9 +40,27 @@ PIPELINE_ARGUMENTS = (
 class FunctionDialect:
     """Reads one module of the function dialect; collect :attr:`diagnostics` after :meth:`read`."""
 
-    def __init__(self, source: SourceFile, imports: ImportTable, rel_path: str, module_name: str) -> None:
+    def __init__(
+        self,
+        source: SourceFile,
+        imports: ImportTable,
+        rel_path: str,
+        module_name: str,
+        *,
+        imported: ImportedSteps | None = None,
+        roots: tuple[Path, ...] | None = None,
+        read_pipelines: bool = True,
+    ) -> None:
+        """``imported``: the steps it imports from the project's modules; ``roots``: where those
+        modules are found (default: the module's own folder). Without ``read_pipelines`` (a
+        module read for the steps a flow imports from it) its ``pipeline(...)`` calls are left
+        to a check of that module itself."""
+        self.read_pipelines = read_pipelines
         self.source = source
-        self.dependencies = DependencyHasher(source.tree, source.display_path)
+        self.dependencies = DependencyHasher(source.tree, source.display_path, roots)
+        self.imported = imported or ImportedSteps()
+        # Steps of project modules that a pipeline() names through their module (``s.clean``).
+        self._by_attribute: dict[str, StepDecl] = {}
         self.imports = imports
         self.constants = Constants(source.module)
         self.rel_path = rel_path
@@ -51,8 +72,10 @@ class FunctionDialect:
     # -- module walk ---------------------------------------------------------------------------
 
     def read(self, default_image: str) -> ModuleDecl:
-        steps: list[StepDecl] = []
-        broken: set[str] = set()
+        # Imported steps are bound by the module's imports, which come first: they lead the
+        # declaration order (the tie-break of the topological order).
+        steps: list[StepDecl] = [replace(s, reference=name) for name, s in self.imported.bound.items()]
+        broken: set[str] = set(self.imported.broken)
         pipelines: list[PipelineDecl] = []
         # The i-th function definition of the libcst tree is the i-th of the ast tree.
         ast_functions = iter([n for n in self.source.tree.body if isinstance(n, FunctionNode)])
@@ -74,6 +97,16 @@ class FunctionDialect:
                         broken.add(name)
                         continue
                     first_line[name] = statement
+                    if name in self.imported.bound:
+                        where = self._line(self.imported.anchors[name])
+                        self._error(
+                            "S138",
+                            f"step function '{name}' is imported on line {where} too: this def replaces that "
+                            "step, which would be dropped; rename one, or import it under another name",
+                            statement.name,
+                        )
+                        broken.add(name)
+                        continue
                     step = self._read_step(statement, decorator, twin)
                     if step is None:
                         broken.add(name)
@@ -84,13 +117,15 @@ class FunctionDialect:
             elif isinstance(statement, cst.SimpleStatementLine):
                 for small in statement.body:
                     self._step_applied_to_an_expression(small)
-                    call = self._pipeline_call(small)
+                    call = self._pipeline_call(small) if self.read_pipelines else None
                     if call is not None:
                         declared = self._read_pipeline(call)
                         if declared is not None:
                             pipelines.append(declared)
         docstring = self.source.module.get_docstring()
         description = docstring.strip().splitlines()[0] if docstring and docstring.strip() else ""
+        steps = [s for s in steps if s.reference not in first_line]  # replaced by a def: reported above
+        steps += [replace(s, reference=name) for name, s in self._by_attribute.items()]
         return ModuleDecl(
             self.rel_path,
             self.module_name,
@@ -347,6 +382,19 @@ class FunctionDialect:
         self._error(code, f"{what} '{written}' is not a function defined in this module{hint}", node)
         return None
 
+    def _step_reference(self, node: cst.BaseExpression) -> str | None:
+        """How ``pipeline(steps=[...])`` names a step: a function of this module, a step it imports
+        from a project module (``clean``), or one through an imported module (``s.clean``)."""
+        found = imported_reference(self.imported, node, self.functions)
+        if found is None:
+            return self._function_reference(node, "step", "S117")
+        if found.problem is not None:
+            self._error(*found.problem)
+            return None
+        if found.step is not None:
+            self._by_attribute.setdefault(found.name, found.step)
+        return found.name
+
     def _read_rollback(self, entry: tuple[Any, cst.BaseExpression] | None) -> str | None:
         if entry is None or (isinstance(entry[1], cst.Name) and entry[1].value == "None"):
             return None
@@ -370,7 +418,7 @@ class FunctionDialect:
             else:
                 steps = []
                 for element in node.elements:
-                    fn = self._function_reference(element.value, "step", "S117")
+                    fn = self._step_reference(element.value)
                     if fn is not None:
                         steps.append(Named(fn, element.value))
         schedule = self._read(values, "schedule", args.read_schedule)

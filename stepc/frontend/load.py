@@ -7,7 +7,7 @@ from pathlib import Path
 
 from stepc.assemble import assemble
 from stepc.collector import collector_paused
-from stepc.config import find_config
+from stepc.config import Config, find_config
 from stepc.diagnostics import Diagnostic, did_you_mean, is_error
 from stepc.fanout import bound, read_limits
 from stepc.frontend.currentuse import unknown_current_fields
@@ -16,8 +16,10 @@ from stepc.frontend.flowdecl import FlowDecl
 from stepc.frontend.flowgraph import build_pipeline
 from stepc.frontend.functions import FunctionDialect
 from stepc.frontend.imports import ImportTable, read_imports
+from stepc.frontend.siblings import ProjectModules, SourcesReporter
 from stepc.frontend.source import SourceFile, read_source
 from stepc.ir import Pipeline
+from stepc.projectpaths import package_of, search_roots
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,9 @@ class FileResult:
     pipelines: tuple[Pipeline, ...]
     diagnostics: tuple[Diagnostic, ...]
     passed_over: bool = False  # imports neither stepc nor metaflow: not a flow
+    # A module of steps without pipeline(): the producers it leaves to the flows that import it,
+    # reported only when it is run or compiled itself (see stepc.assemble.Assembly).
+    unwired: tuple[Diagnostic, ...] = ()
 
 
 def read_file(path: str, *, only_flows: bool = False) -> FileResult:
@@ -51,33 +56,39 @@ def _read_file(path: str, only_flows: bool) -> FileResult:
     source = read.source
     imports = read_imports(source.module)
     config = find_config(Path(path).parent)
-    rel_path = config.relative(Path(path))
-    module_name = Path(path).stem
-    result = _read_module(source, imports, config.image, rel_path, module_name)
+    result = _read_module(source, imports, path, config)
     if not result.pipelines and not result.diagnostics:
         return result  # not a flow: the project's settings are not its business
     limits, config_problems = read_limits(config)
     found = (*result.diagnostics, *config_problems)
     pipelines = () if is_error(found) else tuple(bound(p, limits) for p in result.pipelines)
-    return FileResult(pipelines, found)
+    return FileResult(pipelines, found, unwired=result.unwired)
 
 
-def _read_module(source: SourceFile, imports: ImportTable, image: str, rel_path: str, module_name: str) -> FileResult:
+def _read_module(source: SourceFile, imports: ImportTable, path: str, config: Config) -> FileResult:
     """The pipelines of one parsed module, of either dialect, before the project's limits."""
+    rel_path = config.relative(Path(path))
+    module_name = Path(path).stem
     if imports.modules or any(q.endswith(".FlowSpec") for q in imports.names.values()):
         classes = ClassDialect(source, imports, rel_path, module_name)
-        flows = classes.read(image)
+        flows = classes.read(config.image)
         if flows:
             return _class_result(flows, [*classes.diagnostics, *unknown_current_fields(source, imports)], source)
-    dialect = FunctionDialect(source, imports, rel_path, module_name)
-    module = dialect.read(image)
-    if not module.steps and not dialect.diagnostics:
+    flow = Path(path)
+    root = config.root or flow.resolve().parent
+    roots = search_roots(flow, root)
+    modules = ProjectModules(flow, path, roots, config.relative)
+    imported = modules.imported_steps(source, flow, package_of(flow.resolve().parent, root))
+    dialect = FunctionDialect(source, imports, rel_path, module_name, imported=imported, roots=roots)
+    module = dialect.read(config.image)
+    problems = [*modules.diagnostics, *dialect.diagnostics]
+    if not module.steps and not problems:
         return FileResult((), ())
-    pipelines, diagnostics = assemble(module, source)
-    found = tuple(dialect.diagnostics + diagnostics)
+    assembly = assemble(module, SourcesReporter([source, *modules.sources]))
+    found = tuple(dict.fromkeys([*problems, *assembly.diagnostics]))
     # Like any compiler, no output from a module with an error: a step whose argument could
     # not be read would otherwise reach the backends with that setting silently missing.
-    return FileResult(() if is_error(found) else tuple(pipelines), found)
+    return FileResult(() if is_error(found) else tuple(assembly.pipelines), found, unwired=tuple(assembly.unwired))
 
 
 def _class_result(flows: list[FlowDecl], found: list[Diagnostic], source: SourceFile) -> FileResult:
@@ -96,6 +107,8 @@ def load(path: str, pipeline: str | None = None) -> tuple[Pipeline | None, list[
     """The one pipeline of ``path`` named ``pipeline`` (or the only one), or the diagnostics why not."""
     result = read_file(path)
     diagnostics = list(result.diagnostics)
+    if not result.pipelines:
+        diagnostics += result.unwired  # a module of steps, run or compiled on its own
     if any(d.severity == "error" for d in diagnostics):
         return None, diagnostics
     names = [p.name for p in result.pipelines]

@@ -78,13 +78,23 @@ class SourceFile:
     def code(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node)
 
-    def position(self, anchor: object) -> tuple[int, int, int | None]:
-        """(line, col, end_col-or-None), 1-based, of a node or a :class:`SubAnchor`."""
+    def _resolved(self) -> dict[cst.CSTNode, CodeRange]:
         if self._positions is None:
             from libcst.metadata import MetadataWrapper, PositionProvider  # only when a diagnostic needs it
 
             wrapper = MetadataWrapper(self._layout, unsafe_skip_copy=True)
             self._positions = dict(wrapper.resolve(PositionProvider))
+        return self._positions
+
+    def owns(self, anchor: object) -> bool:
+        """Whether ``anchor`` is a place in this file (a flow's diagnostics may point into the
+        project modules it imports steps from)."""
+        node = anchor.node if isinstance(anchor, SubAnchor) else anchor
+        return isinstance(node, cst.CSTNode) and self._written.get(node, node) in self._resolved()
+
+    def position(self, anchor: object) -> tuple[int, int, int | None]:
+        """(line, col, end_col-or-None), 1-based, of a node or a :class:`SubAnchor`."""
+        self._positions = self._resolved()
         if isinstance(anchor, SubAnchor):
             rng = self._positions.get(self._written.get(anchor.node, anchor.node))
             if rng is None:

@@ -147,7 +147,8 @@ class Runner:
         # Warm up: the children inherit the import. If it fails, each child fails the same way
         # and reports it, with the traceback in its log.
         with contextlib.suppress(BaseException):
-            load_module(self.flow_path, self.pipeline.module, fresh=True)
+            packages = {step.function.partition(":")[0].partition(".")[0] for step in self.pipeline.steps}
+            load_module(self.flow_path, self.pipeline.module, fresh=True, packages=packages)
         self.reporter.run_started(self.run_id, self.pipeline)
         interrupted: int | None = None  # the signal that stopped the run
         # Objects that exist now are never collected in the children: freezing them keeps a

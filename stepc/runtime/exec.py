@@ -17,7 +17,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -27,6 +27,7 @@ from typing import Any
 from stepc.ir import Parameter
 from stepc.items import item_text
 from stepc.params import DefaultError
+from stepc.projectpaths import flow_package, search_roots
 from stepc.runtime import flowspec, metaflow_standin
 from stepc.runtime.context import current
 from stepc.runtime.faults import StoreError, writing
@@ -41,28 +42,41 @@ class StepError(Exception):
 # --- importing user code ------------------------------------------------------------------
 
 
-def load_module(flow_path: str | os.PathLike[str], module_name: str, fresh: bool = False) -> ModuleType:
+def load_module(
+    flow_path: str | os.PathLike[str], module_name: str, fresh: bool = False, packages: Iterable[str] = ()
+) -> ModuleType:
     """Import the flow file as ``module_name`` (once per process, or again when ``fresh``: a
     long-lived caller must see edits), with its folder on sys.path so that the flow's own
     sibling imports work as they do under ``python flow.py``.
 
-    A flow whose name is already taken by another module (a flow called ``json.py``, say) is
+    The project root is put on sys.path too, so that steps and helpers imported from the
+    project's own modules import as the front end found them. A flow whose name is already
+    taken by another module (a flow called ``json.py``, say) is
     imported under ``stepc_flow_<name>`` instead of shadowing it; every stepc process does the
     same, so pickled objects of the flow's own classes still find their module.
     """
     path = Path(flow_path).resolve()
-    name = module_name
+    roots = search_roots(path)
+    # A flow that imports relatively (``from .steps import clean``) is a module of its package,
+    # as under ``python -m pkg.flow``; the front end resolved its imports the same way.
+    package = flow_package(path, path.read_text(encoding="utf-8", errors="replace"))
+    name = f"{package}.{module_name}" if package else module_name
     taken = sys.modules.get(name)
     if taken is not None and not getattr(taken, "__stepc_flow__", False):
         name = f"stepc_flow_{module_name}"
     loaded = sys.modules.get(name)
     if not fresh and loaded is not None and getattr(loaded, "__file__", None) == str(path):
         return loaded
-    folder = str(path.parent)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
+    # The flow's folder first, then the project root: where the front end found its modules.
+    for folder in reversed([str(root) for root in roots]):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
     if fresh:
         forget_project_modules(path.parent)
+        if len(roots) > 1:
+            # Above the flow's folder only the packages its steps come from: the root holds
+            # modules of everything else in the project too (a test runner's, say).
+            forget_project_modules(roots[1], set(packages))
     metaflow_standin.install()  # a Metaflow flow runs where only stepc is installed
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
@@ -78,12 +92,15 @@ def load_module(flow_path: str | os.PathLike[str], module_name: str, fresh: bool
     return module
 
 
-def forget_project_modules(folder: Path) -> None:
+def forget_project_modules(folder: Path, packages: set[str] | None = None) -> None:
     """Drop the modules imported from the flow's folder (its helpers), so that a long-lived
     process (a notebook calling ``stepc.run``) imports them again as they are now, as the code
-    hash that decided what to rerun saw them; stepc's own modules stay."""
+    hash that decided what to rerun saw them; stepc's own modules stay. With ``packages``,
+    only the modules of those top-level names."""
     root = str(folder.resolve()) + os.sep
     for name, module in list(sys.modules.items()):
+        if packages is not None and name.partition(".")[0] not in packages:
+            continue
         file = getattr(module, "__file__", None)
         if isinstance(file, str):
             where = os.path.realpath(file)

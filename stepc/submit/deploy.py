@@ -78,7 +78,10 @@ def compile_dag(flow: str, pipeline_name: str | None, config: Config) -> tuple[C
         return None, diagnostics
     backend = load_target("airflow")(config, None)
     files, problems = backend.compile(pipeline)
-    diagnostics = [*diagnostics, *relocate(problems, pipeline.source, flow)]
+    diagnostics = [
+        *diagnostics,
+        *relocate(problems, pipeline.source, flow, {s.span.file for s in pipeline.steps if s.span}),
+    ]
     if is_error(diagnostics) or not files:
         return None, diagnostics
     (generated,) = files
