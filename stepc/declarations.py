@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from stepc.diagnostics import Diagnostic, Severity
-from stepc.ir import Condition, IncludedFile, ParamType, Resources, Retry, Span, conforms
+from stepc.ir import Condition, EngineSetting, IncludedFile, ParamType, Resources, Retry, Span, conforms
 
 
 class Reporter(Protocol):
@@ -84,6 +84,8 @@ class StepDecl:
     tags: tuple[tuple[str, str], ...] = ()
     description: str = ""
     span: Span | None = None
+    engine: tuple[EngineSetting, ...] = ()
+    secrets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

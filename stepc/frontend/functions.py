@@ -11,6 +11,7 @@ import libcst as cst
 from stepc.declarations import ModuleDecl, Named, ParamDecl, PipelineDecl, StepDecl, WhenDecl
 from stepc.diagnostics import Diagnostic, did_you_mean
 from stepc.frontend import arguments as args
+from stepc.frontend import engine
 from stepc.frontend.arguments import ArgumentError
 from stepc.frontend.dependencies import DependencyHasher
 from stepc.frontend.fingerprint import FunctionNode
@@ -25,6 +26,7 @@ from stepc.ir import Span
 STEP_ARGUMENTS = (
     "name", "inputs", "outputs", "after", "foreach", "nested", "when", "retry", "timeout", "cache", "resources",
     "image", "env", "rollback", "group", "weight", "tags", "description", "on_failure",
+    "engine", "secrets",
 )  # fmt: skip
 PIPELINE_ARGUMENTS = (
     "name", "steps", "image", "schedule", "params", "retry", "timeout", "cache", "resources", "description",
@@ -139,6 +141,11 @@ class FunctionDialect:
         start, end = column(node.lineno, node.col_offset), column(end_line, node.end_col_offset or 0)
         return Span(self.rel_path, node.lineno, start, end_line, end)
 
+    def _node_span(self, node: cst.CSTNode) -> Span:
+        """Where ``node`` is written (a metadata pass: only for flows whose steps set engine=)."""
+        line, col, end = self.source.position(node)
+        return Span(self.rel_path, line, col, line, end or col + 1)
+
     def _step_decorator(self, func: cst.FunctionDef) -> cst.Decorator | None:
         for decorator in func.decorators:
             target = decorator.decorator
@@ -239,7 +246,9 @@ class FunctionDialect:
             "weight": self._read(values, "weight", args.read_weight),
             "tags": self._read(values, "tags", args.read_tags) or (),
             "on_failure": self._read(values, "on_failure", _read_on_failure) or "fail",
+            "engine": self._read(values, "engine", lambda v, n: engine.read_engine(v, n, self._node_span)) or (),
         }
+        settings["secrets"] = self._read(values, "secrets", lambda v, n: engine.read_secrets(v, n, settings["env"])) or ()
 
         fparams, problems = function_params(func, self.constants)
         for problem in problems:
