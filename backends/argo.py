@@ -9,7 +9,7 @@ import json
 import math
 import re
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import cache
 from typing import Any, ClassVar
@@ -22,16 +22,18 @@ from stepc.runtime.plan import artifact_refs
 
 from .argo_expr import ValueRefs, artifact_when, task_output, when_tag
 from .argo_lint import lint_documents
+from .argo_pod import POD_SETTINGS, data, pod_view
 from .argo_passes import ITERATION, passes_dag, passes_name, repeat_when
 from .argo_scopes import Frames
 from .argo_text import LBRACE_ENV, json_text, kube_text, needs_lbrace, shown_text
 from .argo_views import DNS_LABEL, RESERVED_TEMPLATES, ContainerView, RetryView, TaskView
-from .base import ALL_FEATURES, CACHE_NOTE, Backend, GeneratedFile, file_stem
+from .base import ALL_FEATURES, BASE_FILTERS, CACHE_NOTE, Backend, GeneratedFile, Quoted, file_stem
 from .commands import ExecCall
 from .kubernetes import KUBERNETES_SETTINGS, PodResources, pod_resources
 from .naming import NameRule, assign_names
 from .plan import NameScheme, Plan, Unit
 from .settings import Setting, key_line, shown_path
+from .step_settings import unit_secrets
 
 PARAM_NAME = NameRule(200, re.compile(r"[^A-Za-z0-9_-]"), lower=False, start=re.compile(r"[A-Za-z0-9]"))
 FOREACH_DIR = "/tmp/stepc/foreach"
@@ -178,7 +180,9 @@ class ArgoBackend(Backend):
             minimum=0,
         ),
         **{key: replace(s, check=_no_tag) for key, s in KUBERNETES_SETTINGS.items()},
+        **POD_SETTINGS,
     }
+    FILTERS: ClassVar[dict[str, Callable[..., Quoted]]] = {**BASE_FILTERS, "data": lambda v: Quoted(data(v))}
     NAMES: ClassVar[NameScheme] = NameScheme(DNS_LABEL, RESERVED_TEMPLATES, values=PARAM_NAME)
 
     def check_capabilities(self, pipeline: Pipeline) -> list[Diagnostic]:
@@ -294,6 +298,7 @@ class ArgoBackend(Backend):
             secret=self.secret,
             working_dir=self.working_dir,
             restricted=self.restricted,
+            pod=pod_view(self.setting, {}, ()),
         )
         return {
             "kind": "Workflow" if kind == "workflow" else "WorkflowTemplate",
@@ -439,6 +444,7 @@ class ArgoBackend(Backend):
         tags = {k: v for s in unit.steps for k, v in s.tags}
         if tags:
             notes["stepc.dev/tags"] = json_text(tags)
+        settings = pod_view(lambda key: self.unit_setting(unit, key), tags, unit_secrets(unit))
         return ContainerView(
             name=unit.name,
             image=unit.first.image,
@@ -456,12 +462,13 @@ class ArgoBackend(Backend):
             + [self._value_output(pair, plan.value_names) for pair in unit.values],
             requests=sorted(pod.requests.items()),
             limits=sorted(pod.limits.items()),
-            node_selector=sorted(pod.node_selector.items()),
+            node_selector=sorted({**pod.node_selector, **self.unit_setting(unit, "node_selector")}.items()),
             retry=retry,
             deadline=deadline,
             annotations=sorted((k, v) for k, v in notes.items() if v),
             working_dir=self.working_dir,
             restricted=self.restricted,
+            pod=settings,
         )
 
     @staticmethod
