@@ -148,7 +148,9 @@ class AirflowBackend(Backend):
         "python": Setting("string", "python", "the Python that runs `stepc exec` on a worker"),
         "namespace": Setting("string", None, "pods only: the Kubernetes namespace"),
         "pool": Setting("string", None, "the Airflow pool of every task", step=True),
-        "queue": Setting("string", None, "the executor queue of every task (`queue`: Celery or Kubernetes workers)", step=True),
+        "queue": Setting(
+            "string", None, "the executor queue of every task (`queue`: Celery or Kubernetes workers)", step=True
+        ),
         "priority_weight": Setting(
             "integer", None, "the tasks' `priority_weight` (Airflow's default: 1)", minimum=1, step=True
         ),
@@ -449,7 +451,9 @@ class AirflowBackend(Backend):
             # Pools are how Airflow shares out a worker: one slot per core, or per GPU.
             if r.gpu and self.setting("gpu_pool"):
                 return ResourcesView(str(self.setting("gpu_pool")), r.gpu)
-            return ResourcesView(self.unit_setting(unit, "pool"), max(1, math.ceil(r.cpu)) if r.cpu is not None else None)
+            return ResourcesView(
+                self.unit_setting(unit, "pool"), max(1, math.ceil(r.cpu)) if r.cpu is not None else None
+            )
         pod = pod_resources(r, self.setting)
         return ResourcesView(
             self.unit_setting(unit, "pool"),

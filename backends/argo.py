@@ -22,8 +22,8 @@ from stepc.runtime.plan import artifact_refs
 
 from .argo_expr import ValueRefs, artifact_when, task_output, when_tag
 from .argo_lint import lint_documents
-from .argo_pod import POD_SETTINGS, data, pod_view
 from .argo_passes import ITERATION, passes_dag, passes_name, repeat_when
+from .argo_pod import POD_SETTINGS, data, pod_view
 from .argo_scopes import Frames
 from .argo_text import LBRACE_ENV, json_text, kube_text, needs_lbrace, shown_text
 from .argo_views import DNS_LABEL, RESERVED_TEMPLATES, ContainerView, RetryView, TaskView

@@ -67,7 +67,8 @@ def label_problem(key: str, value: str) -> str | None:
     if prefix and (len(prefix) > 253 or not DNS_SUBDOMAIN.match(prefix)):
         return f"label key {key!r}: the prefix must be a DNS subdomain (lowercase letters, digits, '-' and '.')"
     if not name or len(name) > 63 or not LABEL_NAME.match(name):
-        return f"label key {key!r}: the name must be 1 to 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric"
+        rule = "1 to 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric"
+        return f"label key {key!r}: the name must be {rule}"
     if len(value) > 63 or not LABEL_NAME.match(value):
         return f"label value {value!r}: at most 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric"
     return None
@@ -93,19 +94,39 @@ def _patch(value: Any) -> str | None:
 
 # Rows of the Argo SETTINGS table (`step=True`: a step may set its own).
 POD_SETTINGS: dict[str, Setting] = {
-    "tolerations": Setting("tables", [], "the pods' `tolerations` (Kubernetes Toleration objects)", check=_checked("Toleration"), step=True),
-    "node_selector": Setting(
-        "table", {}, "node labels the pods are scheduled by (`nodeSelector`, besides a GPU step's)", check=_labels, step=True
+    "tolerations": Setting(
+        "tables", [], "the pods' `tolerations` (Kubernetes Toleration objects)", check=_checked("Toleration"), step=True
     ),
-    "affinity": Setting("object", {}, "the pods' `affinity` (a Kubernetes Affinity object)", check=_checked("Affinity"), step=True),
+    "node_selector": Setting(
+        "table",
+        {},
+        "node labels the pods are scheduled by (`nodeSelector`, besides a GPU step's)",
+        check=_labels,
+        step=True,
+    ),
+    "affinity": Setting(
+        "object", {}, "the pods' `affinity` (a Kubernetes Affinity object)", check=_checked("Affinity"), step=True
+    ),
     "volumes": Setting(
-        "tables", [], "`volumes` of the pods (Kubernetes Volume objects: a PVC, an `emptyDir` for `/dev/shm`, ...)", check=_checked("Volume"), step=True
+        "tables",
+        [],
+        "`volumes` of the pods (Kubernetes Volume objects: a PVC, an `emptyDir` for `/dev/shm`, ...)",
+        check=_checked("Volume"),
+        step=True,
     ),
     "volume_mounts": Setting(
-        "tables", [], "the container's `volumeMounts` (each names a volume of `volumes`)", check=_checked("VolumeMount"), step=True
+        "tables",
+        [],
+        "the container's `volumeMounts` (each names a volume of `volumes`)",
+        check=_checked("VolumeMount"),
+        step=True,
     ),
     "pod_spec_patch": Setting(
-        "string", None, "Argo's `podSpecPatch`: a pod spec fragment (YAML or JSON) merged into the pods", check=_patch, step=True
+        "string",
+        None,
+        "Argo's `podSpecPatch`: a pod spec fragment (YAML or JSON) merged into the pods",
+        check=_patch,
+        step=True,
     ),
     "labels": Setting("table", {}, "labels of the pods (besides those of the step's tags)", check=_labels, step=True),
     "secret": Setting(

@@ -159,12 +159,17 @@ class GitHubActionsBackend(Backend):
         "runs_on": Setting(
             "strings",
             "ubuntu-latest",
-            "the runner label(s) of every job a bigger runner does not take (a step's own: its job's, whatever it needs)",
+            "the runner label(s) of every job a bigger runner does not take (a step's own: its job's, whatever "
+            "it needs)",
             check=no_expression,
             step=True,
         ),
         "environment": Setting(
-            "string", None, "the deployment environment of the jobs (`environment:`, its protection rules and secrets)", check=no_expression, step=True
+            "string",
+            None,
+            "the deployment environment of the jobs (`environment:`, its protection rules and secrets)",
+            check=no_expression,
+            step=True,
         ),
         "default_capacity": Setting(
             "capacity", {"cpu": 4, "memory": "16Gi"}, "what the `runs_on` runner holds (no GPU unless `gpu` says)"

@@ -17,7 +17,7 @@ from typing import Any
 from stepc.diagnostics import did_you_mean
 
 # A field's type: a JSON type, "quantity" (a string such as "1Gi"), "table" (an object not
-# described here), "strings" (an object of strings), ("list", T), or the name of an object below.
+# described here), ("list", T), or the name of an object below.
 FieldType = str | tuple[str, str]
 
 
@@ -78,7 +78,9 @@ SHAPES: dict[str, Shape] = {
         {"defaultMode": "integer", "items": ("list", "KeyToPath"), "name": "string", "optional": "boolean"}
     ),
     "HostPathVolumeSource": Shape({"path": "string", "type": "string"}, required=("path",)),
-    "NFSVolumeSource": Shape({"path": "string", "readOnly": "boolean", "server": "string"}, required=("server", "path")),
+    "NFSVolumeSource": Shape(
+        {"path": "string", "readOnly": "boolean", "server": "string"}, required=("server", "path")
+    ),
     "KeyToPath": Shape({"key": "string", "mode": "integer", "path": "string"}, required=("key", "path")),
 }
 
@@ -88,7 +90,6 @@ _JSON_TYPES = {
     "integer": (int,),
     "boolean": (bool,),
     "table": (dict,),
-    "strings": (dict,),
 }
 _TYPE_TEXT = {
     "string": "a string",
@@ -96,7 +97,6 @@ _TYPE_TEXT = {
     "integer": "a whole number",
     "boolean": "true or false",
     "table": "a table",
-    "strings": "a table of strings",
 }
 
 
@@ -117,8 +117,6 @@ def problem(value: Any, kind: FieldType, where: str) -> str | None:
     wrong_bool = isinstance(value, bool) and bool not in accepted
     if wrong_bool or not isinstance(value, accepted):
         return f"{where} must be {_TYPE_TEXT[kind]}, not {value!r}"
-    if kind == "strings" and not all(isinstance(v, str) for v in value.values()):
-        return f"{where} must be {_TYPE_TEXT[kind]}"
     return None
 
 
@@ -135,7 +133,8 @@ def _object_problem(value: Any, shape: Shape, where: str) -> str | None:
     if shape.one_of:
         given = [k for k in shape.one_of if k in value]
         if len(given) != 1:
-            return f"{where} needs exactly one source ({', '.join(given) or 'none given'}), e.g. emptyDir or persistentVolumeClaim"
+            given_text = ", ".join(given) or "none given"
+            return f"{where} needs exactly one source ({given_text}), e.g. emptyDir or persistentVolumeClaim"
     for key, item in value.items():
         found = problem(item, shape.fields[key], f"{where}.{key}")
         if found:

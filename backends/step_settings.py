@@ -32,7 +32,9 @@ def _at(pipeline: Pipeline, step: Step, entry: EngineSetting | None, message: st
     return Diagnostic("T103", message, span.file, span.line, span.col, end_col=end)
 
 
-def check_step_settings(pipeline: Pipeline, step: Step, target: str, settings: Mapping[str, Setting]) -> list[Diagnostic]:
+def check_step_settings(
+    pipeline: Pipeline, step: Step, target: str, settings: Mapping[str, Setting]
+) -> list[Diagnostic]:
     """T103 for each ``engine=`` key of ``target`` the table does not offer per step, and each
     value that is not of the key's kind (or breaks the target's own rule for it)."""
     table = step_table(settings)

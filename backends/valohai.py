@@ -146,7 +146,11 @@ class ValohaiBackend(Backend):
             step=True,
         ),
         "environment_variable_groups": Setting(
-            "strings", [], "the project's environment variable groups the steps get (`environment-variable-groups`)", shown="`[]`", step=True
+            "strings",
+            [],
+            "the project's environment variable groups the steps get (`environment-variable-groups`)",
+            shown="`[]`",
+            step=True,
         ),
         "default_capacity": Setting(
             "capacity", {}, "what `environment` holds (no GPU unless `gpu` says)", shown="no limit, no GPU"
@@ -175,7 +179,11 @@ class ValohaiBackend(Backend):
         found.extend(self.group_timeout_warnings(pipeline))
         for unit in self.units(pipeline):
             own = any("environment" in s.engine_settings(self.NAME) for s in unit.steps)
-            if not own and not self._environment(unit.steps)[1] and not (gpus_partial and any(s.resources.gpu for s in unit.steps)):
+            if (
+                not own
+                and not self._environment(unit.steps)[1]
+                and not (gpus_partial and any(s.resources.gpu for s in unit.steps))
+            ):
                 message = (
                     f"step '{unit.first.name}' needs more than the default environment has (GPUs, CPU or memory), "
                     "and no entry of [tool.stepc.valohai] environments holds it: it runs in the default environment"

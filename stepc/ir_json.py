@@ -121,7 +121,12 @@ def _step_to_json(s: Step) -> dict[str, Any]:
         "span": _span_to_json(s.span),
         # Only when set, like `repeat`: the IR of a step without them is unchanged.
         **(
-            {"engine": [{"target": e.target, "key": e.key, "value": thaw(e.value), "span": _span_to_json(e.span)} for e in s.engine]}
+            {
+                "engine": [
+                    {"target": e.target, "key": e.key, "value": thaw(e.value), "span": _span_to_json(e.span)}
+                    for e in s.engine
+                ]
+            }
             if s.engine
             else {}
         ),

@@ -32,7 +32,9 @@ def known_targets() -> list[str]:
 def read_engine(value: Any, node: cst.CSTNode, span_of: SpanOf) -> tuple[EngineSetting, ...]:
     """``engine={"argo": {...}, "gha": {...}}`` of ``@step``."""
     if not isinstance(value, dict):
-        raise ArgumentError(node, "S103", "engine must be a dict from target names to settings, e.g. engine={'argo': {...}}")
+        raise ArgumentError(
+            node, "S103", "engine must be a dict from target names to settings, e.g. engine={'argo': {...}}"
+        )
     entries = [(t, v, entry_node(node, t, want_key=True), entry_node(node, t)) for t, v in value.items()]
     return read_targets(entries, span_of)
 
@@ -49,7 +51,9 @@ def read_targets(entries: Iterable[TargetEntry], span_of: SpanOf) -> tuple[Engin
         if not isinstance(settings, dict):
             raise ArgumentError(settings_node, "S103", f"the {target} settings must be a dict of settings by name")
         for key, item in settings.items():
-            found.append(EngineSetting(target, key, freeze(item), span_of(entry_node(settings_node, key, want_key=True))))
+            found.append(
+                EngineSetting(target, key, freeze(item), span_of(entry_node(settings_node, key, want_key=True)))
+            )
     return tuple(found)
 
 

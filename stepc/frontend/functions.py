@@ -248,7 +248,9 @@ class FunctionDialect:
             "on_failure": self._read(values, "on_failure", _read_on_failure) or "fail",
             "engine": self._read(values, "engine", lambda v, n: engine.read_engine(v, n, self._node_span)) or (),
         }
-        settings["secrets"] = self._read(values, "secrets", lambda v, n: engine.read_secrets(v, n, settings["env"])) or ()
+        settings["secrets"] = (
+            self._read(values, "secrets", lambda v, n: engine.read_secrets(v, n, settings["env"])) or ()
+        )
 
         fparams, problems = function_params(func, self.constants)
         for problem in problems:
