@@ -159,8 +159,7 @@ class GitHubActionsBackend(Backend):
         "runs_on": Setting(
             "strings",
             "ubuntu-latest",
-            "the runner label(s) of every job a bigger runner does not take (a step's own: its job's, whatever "
-            "it needs)",
+            "the runner label(s) of every job a bigger runner does not take (a step's own wins over both)",
             check=no_expression,
             step=True,
         ),

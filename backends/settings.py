@@ -101,7 +101,7 @@ def markdown_table(settings: Mapping[str, Setting]) -> str:
     rows = ["| key | value | default | what it does |", "|---|---|---|---|"]
     for key in sorted(settings):
         s = settings[key]
-        per_step = " (a step may set its own: `engine=`)" if s.step else ""
+        per_step = "; a step may set its own (`engine=`)" if s.step else ""
         rows.append(f"| `{key}` | {kind_text(s)} | {s.default_text()} | {s.doc}{per_step} |")
     return "\n".join(rows) + "\n"
 

@@ -141,7 +141,7 @@ class ValohaiBackend(Backend):
         "environment": Setting(
             "string",
             None,
-            "the environment of every step a bigger one does not take (a step's own: its, whatever it needs)",
+            "the environment of every step a bigger one does not take (a step's own wins over both)",
             shown="the project's default",
             step=True,
         ),
