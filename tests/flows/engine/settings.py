@@ -15,11 +15,7 @@ IN_ZONE_A = {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["
             "tolerations": [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}],
             "node_selector": {"pool": "highmem"},
             "affinity": {
-                "nodeAffinity": {
-                    "requiredDuringSchedulingIgnoredDuringExecution": {
-                        "nodeSelectorTerms": [IN_ZONE_A]
-                    }
-                }
+                "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [IN_ZONE_A]}}
             },
             "volumes": [SHM, {"name": "data", "persistentVolumeClaim": {"claimName": "training-data"}}],
             "volume_mounts": [{"name": "shm", "mountPath": "/dev/shm"}, {"name": "data", "mountPath": "/data"}],
