@@ -9,7 +9,7 @@ import json
 import math
 import re
 import zoneinfo
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import replace
 from functools import cache
 from typing import Any, ClassVar
@@ -23,11 +23,11 @@ from stepc.runtime.plan import artifact_refs
 from .argo_expr import ValueRefs, artifact_when, task_output, when_tag
 from .argo_lint import lint_documents
 from .argo_passes import ITERATION, passes_dag, passes_name, repeat_when
-from .argo_pod import POD_SETTINGS, data, pod_view
+from .argo_pod import POD_SETTINGS, mount_problems, pod_view
 from .argo_scopes import Frames
 from .argo_text import LBRACE_ENV, json_text, kube_text, needs_lbrace, shown_text
 from .argo_views import DNS_LABEL, RESERVED_TEMPLATES, ContainerView, RetryView, TaskView
-from .base import ALL_FEATURES, BASE_FILTERS, CACHE_NOTE, Backend, GeneratedFile, Quoted, file_stem
+from .base import ALL_FEATURES, CACHE_NOTE, Backend, GeneratedFile, file_stem
 from .commands import ExecCall
 from .kubernetes import KUBERNETES_SETTINGS, PodResources, pod_resources
 from .naming import NameRule, assign_names
@@ -182,7 +182,6 @@ class ArgoBackend(Backend):
         **{key: replace(s, check=_no_tag) for key, s in KUBERNETES_SETTINGS.items()},
         **POD_SETTINGS,
     }
-    FILTERS: ClassVar[dict[str, Callable[..., Quoted]]] = {**BASE_FILTERS, "data": lambda v: Quoted(data(v))}
     NAMES: ClassVar[NameScheme] = NameScheme(DNS_LABEL, RESERVED_TEMPLATES, values=PARAM_NAME)
 
     def check_capabilities(self, pipeline: Pipeline) -> list[Diagnostic]:
@@ -216,6 +215,7 @@ class ArgoBackend(Backend):
                 "(a crash, eviction, the pod's deadline) is not retried"
             )
             found.append(self.partly_supported(pipeline, step, "retry_backoff", detail))
+        found.extend(mount_problems(pipeline, step, self.setting))
         if step.repeat is not None and step.scope:
             detail = "a foreach item's chain is one DAG template, which cannot also call itself for the next pass"
             found.append(self.unsupported(pipeline, step, "recursive_switch", detail))

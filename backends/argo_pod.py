@@ -9,13 +9,15 @@ may hold ``{{``: Argo would evaluate it as a template tag.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+
+from stepc.diagnostics import Diagnostic
+from stepc.ir import Pipeline, Step, thaw
 
 from .kube_fields import problem
 from .settings import Setting
@@ -139,6 +141,27 @@ POD_SETTINGS: dict[str, Setting] = {
 }
 
 
+def mount_problems(pipeline: Pipeline, step: Step, setting: Callable[[str], Any]) -> list[Diagnostic]:
+    """T103 at a step's ``volume_mounts`` (else its ``volumes``, else the step) for a mount
+    naming no volume of its pod, which would never start; ``setting`` gives the project's."""
+    own = step.engine_settings("argo")
+    value = {k: thaw(own[k].value) if k in own else setting(k) for k in ("volumes", "volume_mounts")}
+    if not all(isinstance(v, list) for v in value.values()):
+        return []  # a wrong kind is the settings check's to report
+    names = {v.get("name") for v in value["volumes"] if isinstance(v, dict)}
+    missing = [
+        repr(m.get("name")) for m in value["volume_mounts"] if isinstance(m, dict) and m.get("name") not in names
+    ]
+    if not missing:
+        return []
+    entry = own.get("volume_mounts") or own.get("volumes")
+    span = entry.span if entry is not None and entry.span is not None else step.span
+    message = f"step '{step.name}' mounts {', '.join(missing)}, which no volume of its pod is named"
+    if span is None:
+        return [Diagnostic("T103", message, pipeline.source)]
+    return [Diagnostic("T103", message, span.file, span.line, span.col, end_col=span.end_col)]
+
+
 def _label_part(text: str, empty_ok: bool) -> str:
     """``text`` as a label name or value: kept when it is one; else its invalid characters as
     ``-``, trimmed to alphanumeric ends and 54 characters, with 8 hex digits of its hash, so
@@ -155,12 +178,6 @@ def tag_labels(tags: dict[str, str]) -> dict[str, str]:
     """Labels for a task's tags (``tags.stepc.dev/<tag>: <value>``, a list tag's value empty),
     each part sanitised by :func:`_label_part`; the ``stepc.dev/tags`` annotation keeps them as written."""
     return {TAG_PREFIX + _label_part(k, empty_ok=False): _label_part(v, empty_ok=True) for k, v in sorted(tags.items())}
-
-
-def data(value: Any) -> str:
-    """Plain data as a one-line YAML flow value: ASCII JSON, keys sorted (deterministic, and
-    no character YAML refuses)."""
-    return json.dumps(value, ensure_ascii=True, sort_keys=True, separators=(", ", ": "))
 
 
 @dataclass(frozen=True)

@@ -157,8 +157,9 @@ _YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff
 def yaml_scalar(value: Any) -> Quoted:
     """A YAML flow value (double-quoted string, number, bool, null, or JSON-style list/map)."""
     if isinstance(value, (list, tuple, dict)):
-        return Quoted(json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": ")))
-    text = json.dumps(value, ensure_ascii=False)
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+    else:
+        text = json.dumps(value, ensure_ascii=False)
     return Quoted(_YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 

@@ -407,3 +407,39 @@ def test_settings_of_other_targets_are_left_to_them(tmp_path: Path) -> None:
     source = flow_with("{'gha': {'runs-on': 'x'}}")  # wrong for gha, not argo's business
     (tmp_path / "flow.py").write_text(source, encoding="utf-8")
     assert stepc("compile", "flow.py", "--target", "argo", "-o", "-", cwd=tmp_path).returncode == 0
+
+
+def test_a_mount_of_no_volume_is_reported_at_the_mounts(tmp_path: Path) -> None:
+    source = flow_with("{'argo': {'volume_mounts': [{'name': 'shm', 'mountPath': '/dev/shm'}]}}")
+    stderr = failing(tmp_path, source)
+    at = place(source, "'volume_mounts'")
+    assert f"flow.py:{at}: error[T103]: step 'a' mounts 'shm', which no volume of its pod is named" in stderr
+
+
+def test_hostile_strings_in_settings_arrive_as_written_or_are_refused(tmp_path: Path) -> None:
+    from tests.test_argo import HOSTILE
+
+    for index, text in enumerate(HOSTILE):
+        folder = tmp_path / str(index)
+        folder.mkdir()
+        toleration = {"key": "k", "operator": "Equal", "value": text}
+        source = flow_with(repr({"argo": {"tolerations": [toleration]}, "gha": {"environment": text}}))
+        (folder / "flow.py").write_text(source, encoding="utf-8")
+        argo = stepc("compile", "flow.py", "--target", "argo", "-o", "-", cwd=folder)
+        at_tolerations, at_environment = place(source, "'tolerations'"), place(source, "'environment'")
+        if "{{" in text:  # Argo would evaluate it: refused at the key
+            assert argo.returncode == 1 and f"flow.py:{at_tolerations}: error[T103]" in argo.stderr
+        else:
+            assert argo.returncode == 0, argo.stderr
+            assert argo_template(argo.stdout, "a")["tolerations"] == [toleration]
+            for version in VERSIONS:
+                assert validation_errors(yaml.safe_load(argo.stdout.split("\n", 2)[2]), version) == []
+        gha = stepc("compile", "flow.py", "--target", "gha", "-o", str(folder / "out"), cwd=folder)
+        if "${{" in text:  # GitHub would evaluate it
+            assert gha.returncode == 1 and f"flow.py:{at_environment}: error[T103]" in gha.stderr
+        else:
+            assert gha.returncode == 0, gha.stderr
+            (workflow,) = (folder / "out").rglob("*.yml")
+            job = yaml.safe_load(workflow.read_text(encoding="utf-8"))["jobs"]["a"]
+            # GitHub evaluates `${{ '$' }}` back to `$`: what it sees is the text as written
+            assert job["environment"].replace("${{ '$' }}", "$") == text
