@@ -15,11 +15,23 @@ import libcst as cst
 
 from stepc.diagnostics import did_you_mean
 from stepc.frontend.arguments import IDENTIFIER, ArgumentError, entry_node, read_str_list
+from stepc.frontend.source import SourceFile
 from stepc.ir import EngineSetting, Span, freeze
 
 SpanOf = Callable[[cst.CSTNode], Span]
 # (target, its settings, where the target is named, where its settings are written)
 TargetEntry = tuple[str, Any, cst.CSTNode, cst.CSTNode]
+
+
+def spans(source: SourceFile, file: str) -> SpanOf:
+    """Where a node of ``source`` is written, as an IR span in ``file`` (a metadata pass, made
+    only for flows whose steps have engine settings)."""
+
+    def span_of(node: cst.CSTNode) -> Span:
+        line, col, end = source.position(node)
+        return Span(file, line, col, line, end or col + 1)
+
+    return span_of
 
 
 def known_targets() -> list[str]:

@@ -337,13 +337,10 @@ class ClassDialect:
         secrets = values.pop("secrets", None)
         keywords = {a.keyword.value: a.keyword for a in target.args if a.keyword is not None}
         entries = [(name, value, keywords[name], node) for name, (value, node) in values.items()]
-        settings.engine = self._checked(engine.read_targets, entries, self._node_span) or ()
+        span_of = engine.spans(self.source, self.rel_path)
+        settings.engine = self._checked(engine.read_targets, entries, span_of) or ()
         if secrets is not None:
             settings.secrets = self._checked(engine.read_secrets, *secrets, settings.env) or ()
-
-    def _node_span(self, node: cst.CSTNode) -> Span:
-        line, col, end = self.source.position(node)
-        return Span(self.rel_path, line, col, line, end or col + 1)
 
     def _end_step(self, methods: list[tuple[cst.FunctionDef, cst.Decorator]]) -> str:
         """The flow's last step, as Metaflow finds it (see ``FlowDecl.end``); several steps

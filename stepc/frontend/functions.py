@@ -141,11 +141,6 @@ class FunctionDialect:
         start, end = column(node.lineno, node.col_offset), column(end_line, node.end_col_offset or 0)
         return Span(self.rel_path, node.lineno, start, end_line, end)
 
-    def _node_span(self, node: cst.CSTNode) -> Span:
-        """Where ``node`` is written (a metadata pass: only for flows whose steps set engine=)."""
-        line, col, end = self.source.position(node)
-        return Span(self.rel_path, line, col, line, end or col + 1)
-
     def _step_decorator(self, func: cst.FunctionDef) -> cst.Decorator | None:
         for decorator in func.decorators:
             target = decorator.decorator
@@ -246,8 +241,9 @@ class FunctionDialect:
             "weight": self._read(values, "weight", args.read_weight),
             "tags": self._read(values, "tags", args.read_tags) or (),
             "on_failure": self._read(values, "on_failure", _read_on_failure) or "fail",
-            "engine": self._read(values, "engine", lambda v, n: engine.read_engine(v, n, self._node_span)) or (),
         }
+        span_of = engine.spans(self.source, self.rel_path)
+        settings["engine"] = self._read(values, "engine", lambda v, n: engine.read_engine(v, n, span_of)) or ()
         settings["secrets"] = (
             self._read(values, "secrets", lambda v, n: engine.read_secrets(v, n, settings["env"])) or ()
         )
