@@ -50,6 +50,7 @@ from .kubernetes import KUBERNETES_SETTINGS, pod_resources
 from .naming import NameRule, assign_names
 from .plan import NameScheme, Plan, Unit
 from .settings import Setting
+from .step_settings import unit_secrets
 
 # Airflow's KEY_REGEX and its 250-character limit, for task ids and dag ids alike.
 TASK_ID = NameRule(
@@ -147,7 +148,13 @@ class AirflowBackend(Backend):
         ),
         "python": Setting("string", "python", "the Python that runs `stepc exec` on a worker"),
         "namespace": Setting("string", None, "pods only: the Kubernetes namespace"),
-        "pool": Setting("string", None, "the Airflow pool of every task"),
+        "pool": Setting("string", None, "the Airflow pool of every task", step=True),
+        "queue": Setting(
+            "string", None, "the executor queue of every task (`queue`: Celery or Kubernetes workers)", step=True
+        ),
+        "priority_weight": Setting(
+            "integer", None, "the tasks' `priority_weight` (Airflow's default: 1)", minimum=1, step=True
+        ),
         "gpu_pool": Setting("string", None, "Bash mode: the pool whose slots are GPUs, for GPU steps"),
         "start_date": Setting("date", "2024-01-01", "the DAG's `start_date`"),
         "max_map_length": Setting(
@@ -177,7 +184,13 @@ class AirflowBackend(Backend):
         if step.retry.times and step.retry.backoff <= 0:
             detail = f"Airflow's backoff multiplier must be positive, not {step.retry.backoff}"
             found.append(self.unsupported(pipeline, step, "retry_backoff", detail))
-        for name, _ in step.env:
+        if step.secrets and step.foreach is not None and not self.kubernetes:
+            detail = (
+                "the items of a BashOperator foreach take their environment from XCom, where secrets "
+                'would be stored: use operator = "kubernetes", or read them in the step'
+            )
+            found.append(self.unsupported(pipeline, step, "secrets", detail))
+        for name in [*(k for k, _ in step.env), *step.secrets]:
             if not ENV_NAME.match(name) or name.startswith("STEPC_"):
                 detail = f"{name!r} is not an environment name of its own (STEPC_* are stepc's)"
                 found.append(self.unsupported(pipeline, step, "an environment variable", detail))
@@ -408,6 +421,10 @@ class AirflowBackend(Backend):
             backoff=float(retry.backoff) if retry.times and retry.backoff != 1 else None,
             timeout=unit.timeout,
             resources=self.resources_view(plan, unit),
+            queue=self.unit_setting(unit, "queue"),
+            priority_weight=self.unit_setting(unit, "priority_weight"),
+            # Rendered by Airflow from its Variables when the task starts (names are identifiers).
+            secrets={name: f"{{{{ var.value.{name} }}}}" for name in unit_secrets(unit)},
         )
 
     def _lister_view(self, plan: Plan, unit: Unit) -> TaskView:
@@ -439,10 +456,12 @@ class AirflowBackend(Backend):
             # Pools are how Airflow shares out a worker: one slot per core, or per GPU.
             if r.gpu and self.setting("gpu_pool"):
                 return ResourcesView(str(self.setting("gpu_pool")), r.gpu)
-            return ResourcesView(self.setting("pool"), max(1, math.ceil(r.cpu)) if r.cpu is not None else None)
+            return ResourcesView(
+                self.unit_setting(unit, "pool"), max(1, math.ceil(r.cpu)) if r.cpu is not None else None
+            )
         pod = pod_resources(r, self.setting)
         return ResourcesView(
-            self.setting("pool"),
+            self.unit_setting(unit, "pool"),
             image=unit.first.image,
             requests=pod.requests,
             limits=pod.limits,

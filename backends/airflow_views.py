@@ -79,3 +79,6 @@ class TaskView:
     backoff: float | None
     timeout: int | None
     resources: ResourcesView
+    queue: str | None = None
+    priority_weight: int | None = None
+    secrets: dict[str, str] = dataclasses.field(default_factory=dict)  # name -> Airflow template of it

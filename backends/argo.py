@@ -23,6 +23,7 @@ from stepc.runtime.plan import artifact_refs
 from .argo_expr import ValueRefs, artifact_when, task_output, when_tag
 from .argo_lint import lint_documents
 from .argo_passes import ITERATION, passes_dag, passes_name, repeat_when
+from .argo_pod import POD_SETTINGS, mount_problems, pod_view
 from .argo_scopes import Frames
 from .argo_text import LBRACE_ENV, json_text, kube_text, needs_lbrace, shown_text
 from .argo_views import DNS_LABEL, RESERVED_TEMPLATES, ContainerView, RetryView, TaskView
@@ -32,6 +33,7 @@ from .kubernetes import KUBERNETES_SETTINGS, PodResources, pod_resources
 from .naming import NameRule, assign_names
 from .plan import NameScheme, Plan, Unit
 from .settings import Setting, key_line, shown_path
+from .step_settings import unit_secrets
 
 PARAM_NAME = NameRule(200, re.compile(r"[^A-Za-z0-9_-]"), lower=False, start=re.compile(r"[A-Za-z0-9]"))
 FOREACH_DIR = "/tmp/stepc/foreach"
@@ -178,6 +180,7 @@ class ArgoBackend(Backend):
             minimum=0,
         ),
         **{key: replace(s, check=_no_tag) for key, s in KUBERNETES_SETTINGS.items()},
+        **POD_SETTINGS,
     }
     NAMES: ClassVar[NameScheme] = NameScheme(DNS_LABEL, RESERVED_TEMPLATES, values=PARAM_NAME)
 
@@ -212,6 +215,7 @@ class ArgoBackend(Backend):
                 "(a crash, eviction, the pod's deadline) is not retried"
             )
             found.append(self.partly_supported(pipeline, step, "retry_backoff", detail))
+        found.extend(mount_problems(pipeline, step, self.setting))
         if step.repeat is not None and step.scope:
             detail = "a foreach item's chain is one DAG template, which cannot also call itself for the next pass"
             found.append(self.unsupported(pipeline, step, "recursive_switch", detail))
@@ -294,6 +298,7 @@ class ArgoBackend(Backend):
             secret=self.secret,
             working_dir=self.working_dir,
             restricted=self.restricted,
+            pod=pod_view(self.setting, {}, ()),
         )
         return {
             "kind": "Workflow" if kind == "workflow" else "WorkflowTemplate",
@@ -440,6 +445,7 @@ class ArgoBackend(Backend):
         tags = {k: v for s in unit.steps for k, v in s.tags}
         if tags:
             notes["stepc.dev/tags"] = json_text(tags)
+        settings = pod_view(lambda key: self.unit_setting(unit, key), tags, unit_secrets(unit))
         return ContainerView(
             name=unit.name,
             image=unit.first.image,
@@ -457,12 +463,13 @@ class ArgoBackend(Backend):
             + [self._value_output(pair, plan.value_names) for pair in unit.values],
             requests=sorted(pod.requests.items()),
             limits=sorted(pod.limits.items()),
-            node_selector=sorted(pod.node_selector.items()),
+            node_selector=sorted({**pod.node_selector, **self.unit_setting(unit, "node_selector")}.items()),
             retry=retry,
             deadline=deadline,
             annotations=sorted((k, v) for k, v in notes.items() if v),
             working_dir=self.working_dir,
             restricted=self.restricted,
+            pod=settings,
         )
 
     @staticmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .argo_pod import PodView
 from .naming import NameRule
 
 DNS_LABEL = NameRule(63, re.compile(r"[^a-z0-9-]"))  # template and task names
@@ -38,6 +39,7 @@ class ContainerView:
     annotations: list[tuple[str, str]] = field(default_factory=list)
     working_dir: str | None = None
     restricted: bool = False  # the container security context of `security_context`
+    pod: PodView = field(default_factory=PodView)  # engine settings: tolerations, volumes, labels, secrets
 
 
 @dataclass(frozen=True)

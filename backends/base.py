@@ -30,6 +30,7 @@ from stepc.ir import Pipeline, Step, condition_artifacts
 from .naming import NameRule
 from .plan import NameScheme, Plan, Unit, build_plan
 from .settings import Setting, check_settings
+from .step_settings import check_step_settings, check_unit_agrees, unit_value
 
 T = TypeVar("T")
 
@@ -161,8 +162,9 @@ _YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff
 def yaml_scalar(value: Any) -> Quoted:
     """A YAML flow value (double-quoted string, number, bool, null, or JSON-style list/map)."""
     if isinstance(value, (list, tuple, dict)):
-        return Quoted(json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": ")))
-    text = json.dumps(value, ensure_ascii=False)
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+    else:
+        text = json.dumps(value, ensure_ascii=False)
     return Quoted(_YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
@@ -336,12 +338,15 @@ class Backend:
         uses: dict[str, list[Step]] = {}
         plan = self.plan(pipeline)
         for step in plan.steps:
+            found.extend(check_step_settings(pipeline, step, self.NAME, self.SETTINGS))
             found.extend(self.check_step(plan, step))
             for feature in step_features(pipeline, step):
                 if feature not in self.FEATURES:
                     found.append(self.unsupported(pipeline, step, feature))
                 elif feature in partial:
                     uses.setdefault(feature, []).append(step)
+        for unit in plan.units:
+            found.extend(check_unit_agrees(pipeline, unit, self.NAME, self.SETTINGS))
         for feature, steps in uses.items():
             others = f" (and {len(steps) - 1} more)" if len(steps) > 1 else ""
             message = f"step '{steps[0].name}'{others} uses {FEATURE_TEXT[feature]}: {partial[feature]} ({self.NAME})"
@@ -438,6 +443,11 @@ class Backend:
         """A ``[tool.stepc.<target>]`` setting (flags override), or its declared default."""
         value = self.settings.get(key)
         return self.SETTINGS[key].default if value is None else value
+
+    def unit_setting(self, unit: Unit, key: str) -> Any:
+        """A setting a step may set for itself (``engine=``): the task's steps' value, else
+        :meth:`setting`."""
+        return unit_value(unit, self.NAME, key, self.setting(key))
 
     # -- the plan and the walk over it ---------------------------------------------------------
 

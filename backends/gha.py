@@ -46,11 +46,12 @@ from .base import ACYCLIC_FEATURES, BASE_FILTERS, CACHE_NOTE, Backend, Generated
 from .gha_expr import job_condition
 from .gha_lint import lint_workflow
 from .gha_pins import pinned, pins_problem
-from .gha_quote import gh_json, gh_text, gh_value, yaml_block, yaml_key
+from .gha_quote import gh_json, gh_text, gh_value, no_expression, yaml_block, yaml_key
 from .gha_scripts import FEED_SCRIPT, LISTER_SCRIPT, PARAMS_SCRIPT, ROLLBACK_SCRIPT, RUN_SCRIPT, VALUES_SCRIPT
 from .naming import NameRule, assign_names
 from .plan import NameScheme, Plan, Unit, choose_machine, loop_of, store_segment
 from .settings import Setting
+from .step_settings import unit_value
 
 JOB_ID = NameRule(
     64,
@@ -89,6 +90,7 @@ class RunView:
     env: list[tuple[str, str]]
     feeds: dict[str, str]  # job output key -> the artifact whose item indices it publishes
     script: str
+    secrets: tuple[str, ...] = ()  # set from GitHub's secrets in this step only (not checkout or install)
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ class JobView:
     needs: list[str]
     guard: str  # the job's `if:`
     runs_on: str | list[str]
+    environment: str | None = None
     container: str | None = None
     timeout: int | None = None
     matrix: str | None = None
@@ -160,7 +163,18 @@ class GitHubActionsBackend(Backend):
     }
     SETTINGS: ClassVar[dict[str, Setting]] = {
         "runs_on": Setting(
-            "strings", "ubuntu-latest", "the runner label(s) of every job a bigger runner does not take"
+            "strings",
+            "ubuntu-latest",
+            "the runner label(s) of every job a bigger runner does not take (a step's own wins over both)",
+            check=no_expression,
+            step=True,
+        ),
+        "environment": Setting(
+            "string",
+            None,
+            "the deployment environment of the jobs (`environment:`, its protection rules and secrets)",
+            check=no_expression,
+            step=True,
         ),
         "default_capacity": Setting(
             "capacity", {"cpu": 4, "memory": "16Gi"}, "what the `runs_on` runner holds (no GPU unless `gpu` says)"
@@ -225,8 +239,13 @@ class GitHubActionsBackend(Backend):
             if isinstance(default, (list, tuple)) and len(default) > MAX_MATRIX:
                 detail = f"its {len(default)} items exceed GitHub's limit of {MAX_MATRIX} matrix jobs"
                 found.append(self.unsupported(pipeline, step, "foreach_param", detail))
+        for name in step.secrets:
+            if name.upper().startswith("GITHUB_"):
+                detail = f"GitHub reserves secret names starting with GITHUB_, such as {name!r}"
+                found.append(self.unsupported(pipeline, step, "secrets", detail))
         gpus_partial = "gpu" in self.partial()  # then the GPU warning has said it
-        if not self._runner(step)[1] and not (gpus_partial and step.resources.gpu):
+        own_runner = "runs_on" in step.engine_settings(self.NAME)
+        if not own_runner and not self._runner(step)[1] and not (gpus_partial and step.resources.gpu):
             message = (
                 f"step '{step.name}' needs more than {self._default_runs_on()!r} has (GPUs, CPU or memory), "
                 "and no entry of [tool.stepc.gha] runners holds it: it runs there anyway"
@@ -450,7 +469,7 @@ class GitHubActionsBackend(Backend):
             if shown:
                 env.append(("STEPC_VALUE_OUTPUTS", json.dumps(shown, sort_keys=True)))
             script = RUN_SCRIPT + (FEED_SCRIPT if mine else "") + (VALUES_SCRIPT if shown else "")
-            runs.append(RunView(f"run-{index + 1}", f"Run {step.name}", env, mine, script))
+            runs.append(RunView(f"run-{index + 1}", f"Run {step.name}", env, mine, script, step.secrets))
         published = {**outputs, **{pair: plan.value_names[pair] for pair in unit.values}}
         place = {s.name: i for i, s in enumerate(unit.steps)}
         job_outputs = [
@@ -471,6 +490,7 @@ class GitHubActionsBackend(Backend):
             needs=[PARAMS_JOB, *unit.needs],
             guard="${{ " + guard + " }}",
             runs_on=self.resources_view(plan, unit),
+            environment=self.unit_setting(unit, "environment"),
             container=unit.first.image if self.setting("container") else None,
             timeout=timeout,
             matrix=matrix,
@@ -529,7 +549,11 @@ class GitHubActionsBackend(Backend):
         return MatrixView(source, f"needs.{source}.outputs.{key}")
 
     def resources_view(self, plan: Plan, unit: Unit) -> str | list[str]:
-        """The runner: the one a step needs beyond the default, else the default."""
+        """The runner: the steps' own (``engine=``), else the one a step needs beyond the
+        default, else the default."""
+        own = unit_value(unit, self.NAME, "runs_on", None)
+        if own is not None:
+            return own if isinstance(own, str) else [str(v) for v in own]
         runs_on, _ = max(
             (self._runner(s) for s in unit.steps), key=lambda r: (r[0] != self._default_runs_on(), str(r[0]))
         )

@@ -48,3 +48,11 @@ def yaml_block(text: str, indent: int) -> Quoted:
     pad = " " * indent
     lines = [pad + line if line else "" for line in text.rstrip("\n").split("\n")]
     return Quoted("|\n" + "\n".join(lines))
+
+
+def no_expression(value: Any) -> str | None:
+    """A setting's rule: no ``${{`` in a value written where GitHub evaluates expressions
+    (``runs-on``, ``environment``), so that no text of the user's runs as one."""
+    texts = [value] if isinstance(value, str) else [str(v) for v in value] if isinstance(value, list) else []
+    found = next((t for t in texts if "${{" in t), None)
+    return None if found is None else f"a text without `${{{{` (GitHub would evaluate it), not {found!r}"

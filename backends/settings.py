@@ -40,6 +40,8 @@ KINDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
         lambda v: isinstance(v, dict) and set(v) <= {"cpu", "memory", "gpu"},
     ),
     "machines": ("a list of tables", lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v)),
+    "tables": ("a list of tables", lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v)),
+    "object": ("a table", lambda v: isinstance(v, dict)),
 }
 
 
@@ -56,6 +58,9 @@ class Setting:
     minimum: int | None = None  # for an integer: the least value it takes
     # A target's own rule on a value of the right kind: what is wrong with it, or None.
     check: Callable[[Any], str | None] | None = None
+    # A step may set it too, in `@step(engine={target: {key: value}})`; this key of
+    # `[tool.stepc.<target>]` is then every step's default.
+    step: bool = False
 
     def problem(self, value: Any) -> str | None:
         """Why ``value`` is not a value of this setting, or None when it is."""
@@ -96,7 +101,8 @@ def markdown_table(settings: Mapping[str, Setting]) -> str:
     rows = ["| key | value | default | what it does |", "|---|---|---|---|"]
     for key in sorted(settings):
         s = settings[key]
-        rows.append(f"| `{key}` | {kind_text(s)} | {s.default_text()} | {s.doc} |")
+        per_step = "; a step may set its own (`engine=`)" if s.step else ""
+        rows.append(f"| `{key}` | {kind_text(s)} | {s.default_text()} | {s.doc}{per_step} |")
     return "\n".join(rows) + "\n"
 
 

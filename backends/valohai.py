@@ -39,6 +39,7 @@ from .commands import ExecCall, shell_line
 from .naming import NameRule, assign_names
 from .plan import NameScheme, Plan, Unit, choose_machine, fused_resources, loop_of
 from .settings import Setting
+from .step_settings import unit_secrets, unit_value
 from .valohai_io import RUN_ID, STORE
 
 # Node, step and parameter names: no dots (edges are `node.kind.key`), nothing a shell reads.
@@ -75,6 +76,10 @@ class StepView:
     time_limit: int | None
     environment: str | None
     description: str | None
+    # Required variables without a default: Valohai gives them from the project's secret
+    # environment variables (or a group), and refuses to start an execution without them.
+    secrets: tuple[str, ...] = ()
+    groups: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,6 +99,10 @@ class NodeView:
     step: StepView
     needs: tuple[str, ...]
     loop: NodeLoop | None
+
+
+def _strings(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else [str(v) for v in value]
 
 
 class ValohaiBackend(Backend):
@@ -138,7 +147,18 @@ class ValohaiBackend(Backend):
             shown="`<pipeline>.valohai.yaml`",
         ),
         "environment": Setting(
-            "string", None, "the environment of every step a bigger one does not take", shown="the project's default"
+            "string",
+            None,
+            "the environment of every step a bigger one does not take (a step's own wins over both)",
+            shown="the project's default",
+            step=True,
+        ),
+        "environment_variable_groups": Setting(
+            "strings",
+            [],
+            "the project's environment variable groups the steps get (`environment-variable-groups`)",
+            shown="`[]`",
+            step=True,
         ),
         "default_capacity": Setting(
             "capacity", {}, "what `environment` holds (no GPU unless `gpu` says)", shown="no limit, no GPU"
@@ -166,7 +186,12 @@ class ValohaiBackend(Backend):
         gpus_partial = "gpu" in self.partial()  # then the GPU warning has said it
         found.extend(self.group_timeout_warnings(pipeline))
         for unit in self.units(pipeline):
-            if not self._environment(unit.steps)[1] and not (gpus_partial and any(s.resources.gpu for s in unit.steps)):
+            own = any("environment" in s.engine_settings(self.NAME) for s in unit.steps)
+            if (
+                not own
+                and not self._environment(unit.steps)[1]
+                and not (gpus_partial and any(s.resources.gpu for s in unit.steps))
+            ):
                 message = (
                     f"step '{unit.first.name}' needs more than the default environment has (GPUs, CPU or memory), "
                     "and no entry of [tool.stepc.valohai] environments holds it: it runs in the default environment"
@@ -289,7 +314,8 @@ class ValohaiBackend(Backend):
         return NodeLoop(source=f"{plan.owner[loop.producer].name}.metadata.{key}")
 
     def resources_view(self, plan: Plan, unit: Unit) -> str | None:
-        return self._environment(unit.steps)[0]
+        own = unit_value(unit, self.NAME, "environment", None)
+        return str(own) if own is not None else self._environment(unit.steps)[0]
 
     def _default_text(self, name: str, pipeline: Pipeline) -> Any:
         param = pipeline.param(name)
@@ -429,4 +455,6 @@ class ValohaiBackend(Backend):
             time_limit=limit,
             environment=self.resources_view(plan, unit),
             description=" / ".join(s.description for s in unit.steps if s.description) or None,
+            secrets=unit_secrets(unit),
+            groups=_strings(self.unit_setting(unit, "environment_variable_groups")),
         )

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from stepc.runtime.context import current
-from stepc.runtime.markers import FlowSpec, Parameter, catch, pipeline, resources, retry, step, timeout
+from stepc.runtime.markers import FlowSpec, Parameter, catch, engine, pipeline, resources, retry, step, timeout
 
 if TYPE_CHECKING:
     from stepc.client import Run, runs
@@ -29,6 +29,7 @@ __all__ = [
     "__version__",
     "catch",
     "current",
+    "engine",
     "pipeline",
     "resources",
     "retry",

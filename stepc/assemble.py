@@ -472,4 +472,6 @@ def _step(
         tags=step.tags,
         description=step.description,
         span=step.span,
+        engine=step.engine,
+        secrets=step.secrets,
     )

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from stepc.diagnostics import Diagnostic, Severity
-from stepc.ir import Condition, IncludedFile, ParamType, Resources, Retry, Span, conforms
+from stepc.ir import Condition, EngineSetting, IncludedFile, ParamType, Resources, Retry, Span, conforms
 
 
 class Reporter(Protocol):
@@ -95,6 +95,8 @@ class StepDecl:
     # How the module reading it names it, when that is not its function's own name there: a
     # step imported from another module (``clean``, ``c`` for ``import ... as c``, ``s.clean``).
     reference: str = ""
+    engine: tuple[EngineSetting, ...] = ()
+    secrets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,10 @@ CODES: dict[str, str] = {
         "import outside a package"
     ),
     "T101": "the target cannot express a feature the step uses (an error), or expresses it only in part (a warning)",
-    "T103": "unknown `[tool.stepc.<target>]` setting, or a value of the wrong type (of a `[tool.stepc]` key too)",
+    "T103": (
+        "unknown setting of a target (in `[tool.stepc.<target>]` or a step's `engine=`), or a value of the wrong "
+        "type or form (of a `[tool.stepc]` key too)"
+    ),
     "T104": "two pipelines would write the same output file (names alike once made file names, or but for case)",
     "T201": "generated output fails the target's own lint (a stepc bug: please report it)",
     "T202": "the engine could not import the deployed file (stepc submit)",

@@ -350,6 +350,19 @@ class Foreach:
 
 
 @dataclass(frozen=True)
+class EngineSetting:
+    """One key of a step's ``engine={target: {key: value}}``: a setting of one engine that the
+    IR does not model (Argo tolerations, an Airflow queue, ...). The front end checks the shape
+    and the target; the target's backend checks the key and the value against its table, at
+    ``span``, the place the key is written. ``value`` is frozen (see :func:`freeze`)."""
+
+    target: str
+    key: str
+    value: JSONValue
+    span: Span | None = None
+
+
+@dataclass(frozen=True)
 class Step:
     name: str
     function: str  # "module:function" or "module:Class.method"
@@ -386,6 +399,12 @@ class Step:
     tags: tuple[tuple[str, str], ...] = ()  # list tags become (tag, "")
     description: str = ""
     span: Span | None = None
+    engine: tuple[EngineSetting, ...] = ()  # per-target settings, in the order written
+    secrets: tuple[str, ...] = ()  # names of secrets the engine puts in the step's environment (sorted)
+
+    def engine_settings(self, target: str) -> dict[str, EngineSetting]:
+        """The step's ``engine=`` settings of one target, by key."""
+        return {e.key: e for e in self.engine if e.target == target}
 
     def input(self, name: str) -> Input | None:
         return next((i for i in self.inputs if i.name == name), None)

@@ -16,6 +16,7 @@ from stepc.ir import (
     Condition,
     Const,
     Edge,
+    EngineSetting,
     Foreach,
     IncludedFile,
     Input,
@@ -118,16 +119,26 @@ def _step_to_json(s: Step) -> dict[str, Any]:
         "weight": s.weight,
         "tags": dict(s.tags),
         "description": s.description,
-        "span": None
-        if s.span is None
-        else {
-            "file": s.span.file,
-            "line": s.span.line,
-            "col": s.span.col,
-            "end_line": s.span.end_line,
-            "end_col": s.span.end_col,
-        },
+        "span": _span_to_json(s.span),
+        # Only when set, like `repeat`: the IR of a step without them is unchanged.
+        **(
+            {
+                "engine": [
+                    {"target": e.target, "key": e.key, "value": thaw(e.value), "span": _span_to_json(e.span)}
+                    for e in s.engine
+                ]
+            }
+            if s.engine
+            else {}
+        ),
+        **({"secrets": list(s.secrets)} if s.secrets else {}),
     }
+
+
+def _span_to_json(span: Span | None) -> dict[str, Any] | None:
+    if span is None:
+        return None
+    return {"file": span.file, "line": span.line, "col": span.col, "end_line": span.end_line, "end_col": span.end_col}
 
 
 def _step_from_json(d: dict[str, Any]) -> Step:
@@ -160,6 +171,11 @@ def _step_from_json(d: dict[str, Any]) -> Step:
         tags=tuple(sorted(d["tags"].items())),
         description=d["description"],
         span=None if d["span"] is None else Span(**d["span"]),
+        engine=tuple(
+            EngineSetting(e["target"], e["key"], freeze(e["value"]), None if e["span"] is None else Span(**e["span"]))
+            for e in d.get("engine", ())
+        ),
+        secrets=tuple(d.get("secrets", ())),
     )
 
 

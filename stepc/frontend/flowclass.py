@@ -17,6 +17,7 @@ import libcst as cst
 from stepc.declarations import Named, ParamDecl
 from stepc.diagnostics import Diagnostic, Severity, did_you_mean
 from stepc.frontend import arguments as args
+from stepc.frontend import engine
 from stepc.frontend.arguments import ArgumentError
 from stepc.frontend.dependencies import DependencyHasher
 from stepc.frontend.fingerprint import FunctionNode
@@ -296,6 +297,8 @@ class ClassDialect:
             resources=settings.resources,
             image=settings.image,
             env=settings.env,
+            engine=settings.engine,
+            secrets=settings.secrets,
         )
 
     def _span(self, node: FunctionNode) -> Span:
@@ -311,6 +314,9 @@ class ClassDialect:
             if api is None or api == "step":
                 continue
             target = decorator.decorator
+            if api == "engine":
+                self._engine(target, settings)
+                continue
             if api not in STEP_DECORATORS:
                 self.report("W203", f"@{api} is not supported by stepc: it is ignored", target, "warning")
                 continue
@@ -321,6 +327,22 @@ class ClassDialect:
                 self._checked(settings.apply, api, values, target)
         self._checked(settings.size, method.name)
         return settings
+
+    def _engine(self, target: cst.BaseExpression, settings: StepSettings) -> None:
+        """``@engine(argo={...}, gha={...}, secrets=[...])``: stepc's own decorator (Metaflow has
+        none), so an unknown keyword is an error, not a warning."""
+        if not isinstance(target, cst.Call):
+            self.report("S103", "@engine takes the settings of each target: @engine(argo={...})", target)
+            return
+        named = tuple(a.keyword.value for a in target.args if a.keyword is not None)
+        values = self.read_arguments(target, named, "@engine")
+        secrets = values.pop("secrets", None)
+        keywords = {a.keyword.value: a.keyword for a in target.args if a.keyword is not None}
+        entries = [(name, value, keywords[name], node) for name, (value, node) in values.items()]
+        span_of = engine.spans(self.source, self.rel_path)
+        settings.engine = self._checked(engine.read_targets, entries, span_of) or ()
+        if secrets is not None:
+            settings.secrets = self._checked(engine.read_secrets, *secrets, settings.env) or ()
 
     def _end_step(self, methods: list[tuple[cst.FunctionDef, cst.Decorator]]) -> str:
         """The flow's last step, as Metaflow finds it (see ``FlowDecl.end``); several steps

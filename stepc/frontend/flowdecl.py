@@ -12,7 +12,7 @@ from functools import cached_property
 from typing import Any, Literal
 
 from stepc.declarations import Named, ParamDecl
-from stepc.ir import Resources, Retry, Span
+from stepc.ir import EngineSetting, Resources, Retry, Span
 
 TransitionKind = Literal["linear", "split", "foreach", "switch"]
 
@@ -63,6 +63,8 @@ class FlowStepDecl:
     resources: Resources | None = None
     image: str | None = None
     env: tuple[tuple[str, str], ...] = ()
+    engine: tuple[EngineSetting, ...] = ()  # @engine(argo={...}, ...)
+    secrets: tuple[str, ...] = ()  # @engine(secrets=[...])
     catch: str | None = None
     code_hash: str = ""
     description: str = ""

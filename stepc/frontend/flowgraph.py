@@ -177,6 +177,8 @@ class _Wiring:
             resources=decl.resources or Resources(),
             image=decl.image or self.graph.flow.default_image,
             env=decl.env,
+            engine=decl.engine,
+            secrets=decl.secrets,
             catch=decl.catch,
             description=decl.description,
             span=decl.span,

@@ -1,5 +1,6 @@
 """The class dialect's step decorators (``@retry``, ``@timeout``, ``@resources``, ``@catch``,
-``@kubernetes``, ``@batch``, ``@environment``) and ``@schedule``, read into IR settings.
+``@kubernetes``, ``@batch``, ``@environment``, stepc's ``@engine``) and ``@schedule``, read into
+IR settings.
 
 Metaflow's units and defaults apply: memory and disk in megabytes, a bare ``@retry`` is three
 retries two minutes apart, and where several decorators request resources the largest wins.
@@ -16,7 +17,7 @@ import libcst as cst
 
 from stepc.frontend import arguments as args
 from stepc.frontend.arguments import ArgumentError
-from stepc.ir import Resources, Retry
+from stepc.ir import EngineSetting, Resources, Retry
 
 Values = dict[str, tuple[Any, cst.CSTNode]]  # argument -> (static value, node)
 
@@ -42,6 +43,8 @@ class StepSettings:
     resources: Resources | None = None
     image: str | None = None
     env: tuple[tuple[str, str], ...] = ()
+    engine: tuple[EngineSetting, ...] = ()
+    secrets: tuple[str, ...] = ()
     catch: tuple[str, cst.CSTNode] | None = None  # (attribute or "" for none, where it is named)
     sizes: Values = field(default_factory=dict)  # cpu, memory, gpu, disk requests so far
 

@@ -13,6 +13,7 @@ import libcst as cst
 from stepc.declarations import ModuleDecl, Named, ParamDecl, PipelineDecl, StepDecl, WhenDecl
 from stepc.diagnostics import Diagnostic, did_you_mean
 from stepc.frontend import arguments as args
+from stepc.frontend import engine
 from stepc.frontend.arguments import ArgumentError
 from stepc.frontend.artifact_types import input_types, output_types
 from stepc.frontend.dependencies import DependencyHasher
@@ -29,7 +30,7 @@ from stepc.ir import Span
 STEP_ARGUMENTS = (
     "name", "inputs", "outputs", "after", "foreach", "nested", "when", "retry", "timeout", "cache", "resources",
     "image", "env", "rollback", "group", "weight", "tags", "description", "on_failure",
-    "max_parallel",
+    "max_parallel", "engine", "secrets",
 )  # fmt: skip
 PIPELINE_ARGUMENTS = (
     "name", "steps", "image", "schedule", "params", "retry", "timeout", "cache", "resources", "description",
@@ -291,6 +292,11 @@ class FunctionDialect:
             "tags": self._read(values, "tags", args.read_tags) or (),
             "on_failure": self._read(values, "on_failure", args.read_on_failure) or "fail",
         }
+        span_of = engine.spans(self.source, self.rel_path)
+        settings["engine"] = self._read(values, "engine", lambda v, n: engine.read_engine(v, n, span_of)) or ()
+        settings["secrets"] = (
+            self._read(values, "secrets", lambda v, n: engine.read_secrets(v, n, settings["env"])) or ()
+        )
 
         fparams, problems = function_params(func, self.constants)
         for problem in problems:

@@ -14,7 +14,7 @@ import libcst as cst
 
 FLOW_LIBRARIES = ("stepc", "metaflow")
 # What ``from stepc import *`` (or metaflow's) brings in that the readers care about.
-PUBLIC_API = ("step", "pipeline", "FlowSpec", "Parameter", "retry", "timeout", "resources", "catch")
+PUBLIC_API = ("step", "pipeline", "FlowSpec", "Parameter", "retry", "timeout", "resources", "catch", "engine")
 
 
 def dotted_name(node: cst.BaseExpression) -> str | None:

@@ -21,6 +21,7 @@ __all__ = [
     "JSONType",
     "Parameter",
     "catch",
+    "engine",
     "pipeline",
     "resources",
     "retry",
@@ -88,6 +89,12 @@ catch = _settings_decorator("catch")
 catch.__doc__ = (
     "``@catch(var='error', print_exception=True)``: when the last attempt raises, the step still "
     "succeeds and ``self.<var>`` holds the exception (read statically)."
+)
+engine = _settings_decorator("engine")
+engine.__doc__ = (
+    "``@engine(argo={...}, airflow={...}, gha={...}, valohai={...}, secrets=['NAME'])``: settings of "
+    "each engine that stepc does not model, and the secrets the step reads from its environment "
+    "(read statically; the function dialect writes them as ``@step(engine=..., secrets=...)``)."
 )
 
 
