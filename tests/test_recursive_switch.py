@@ -57,6 +57,14 @@ def test_stepc_run_makes_one_task_per_pass(tmp_path: Path) -> None:
     assert folders == ["after", "end", "loop", "loop.1", "loop.2", "start"]
     # Each pass has its own log: what the step printed on that pass.
     assert [len(list((run_dir / d).glob("log.*.txt"))) for d in ("loop", "loop.1", "loop.2")] == [1, 1, 1]
+    # `stepc logs` shows every pass's log, each under its header, or the pass --iteration names.
+    shown = stepc("logs", "latest", "loop", "--store", str(tmp_path / ".stepc"), cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert re.findall(r"── pass (\d) of step 'loop' ──", shown.stderr) == ["0", "1", "2"]
+    assert shown.stderr.count("printed nothing") == 3  # the flow prints nothing
+    one = stepc("logs", "latest", "loop", "--iteration", "2", "--store", str(tmp_path / ".stepc"), cwd=tmp_path)
+    assert one.returncode == 0 and "── pass" not in one.stderr and "of step 'loop' pass 2 printed nothing" in one.stderr
+    assert stepc("logs", "latest", "loop", "--iteration", "3", "--store", str(tmp_path / ".stepc")).returncode == 1
 
 
 def test_a_pass_limit_of_one_leaves_at_once(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -14,6 +15,7 @@ import click
 from stepc.commands.common import ITEM, STORE_HELP, fail, open_run_store, run_row, run_status, when, wide_console
 from stepc.items import Item, item_text
 from stepc.projectpaths import search_roots
+from stepc.runtime.plan import pass_location
 
 
 @click.command()
@@ -137,24 +139,43 @@ def metrics(run_id: str, store: str | None, as_json: bool) -> None:
 @click.argument("step")
 @click.option("--item", type=ITEM, help="the foreach item: K, or I/J/... inside nested foreach")
 @click.option("--attempt", type=click.IntRange(min=1), help="attempt number (default: the last)")
+@click.option("--iteration", type=click.IntRange(min=0), help="the pass of a step run again (default: every pass)")
 @click.option("--store", help=STORE_HELP)
-def logs(run_id: str, step: str, item: Item, attempt: int | None, store: str | None) -> None:
-    """Print the captured log of a step attempt (stdout, stderr and any traceback)."""
+def logs(run_id: str, step: str, item: Item, attempt: int | None, iteration: int | None, store: str | None) -> None:
+    """Print the captured log of a step attempt (stdout, stderr and any traceback); for a step
+    a recursive switch ran again, each pass's in turn, or the one --iteration names."""
     the_store, db = open_run_store(store, need_db=False)
-    row = run_row(db, run_id, the_store)
-    numbers = the_store.attempt_numbers(row["run_id"], step, item)
+    run = run_row(db, run_id, the_store)["run_id"]
+    passes = [iteration] if iteration is not None else list(_passes(the_store, run, step))
+    for number in passes:
+        if len(passes) > 1:
+            click.echo(f"── pass {number} of step '{step}' ──", err=True)
+        _print_log(the_store, run, step, number, item, attempt)
+
+
+def _passes(the_store: Any, run_id: str, step: str) -> Iterator[int]:
+    """0, then 1, 2, ... while the store holds a pass of that number (``<step>.<n>/``)."""
+    yield 0
+    number = 1
+    while the_store.step_dir(run_id, pass_location(step, number)).is_dir():
+        yield number
+        number += 1
+
+
+def _print_log(the_store: Any, run_id: str, step: str, iteration: int, item: Item, attempt: int | None) -> None:
+    location = pass_location(step, iteration)
+    numbers = the_store.attempt_numbers(run_id, location, item)
     if not numbers:
-        hint = (
-            " (a foreach step: pass --item K)" if (the_store.step_dir(row["run_id"], step) / "items").is_dir() else ""
-        )
-        fail(f"no log for step '{step}' in run {row['run_id']}{hint}", 1)
+        hint = " (a foreach step: pass --item K)" if (the_store.step_dir(run_id, location) / "items").is_dir() else ""
+        fail(f"no log for step '{location}' in run {run_id}{hint}", 1)
     number = attempt or numbers[-1]
-    path = the_store.log_path(row["run_id"], step, item, number)
+    path = the_store.log_path(run_id, location, item, number)
     if not path.exists():
-        fail(f"no attempt {number} of step '{step}' (attempts: {', '.join(map(str, numbers))})", 1)
+        fail(f"no attempt {number} of step '{location}' (attempts: {', '.join(map(str, numbers))})", 1)
     text = path.read_text(encoding="utf-8", errors="replace")
     if not text:
-        where = f"step '{step}'" + (f" item {item_text(item)}" if item is not None else "")
+        where = f"step '{step}'" + (f" pass {iteration}" if iteration else "")
+        where += f" item {item_text(item)}" if item is not None else ""
         click.echo(f"(attempt {number} of {where} printed nothing: its log {path} is empty)", err=True)
     click.echo(text, nl=False)
 
