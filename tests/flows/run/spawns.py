@@ -29,8 +29,13 @@ def _sleeper(marker: str, kind: str) -> list[str]:
 
 
 def spawn(marker: str) -> None:
-    """Start the three sleepers and wait until each has written its pid."""
+    """Note when the step started (``marker/started``: the wall time its deadline counts
+    from, give or take the step's set-up) and its pid (``marker/step.<pid>``), start the three
+    sleepers, wait until each has written its pid."""
     os.makedirs(marker, exist_ok=True)
+    with open(os.path.join(marker, "started"), "w") as f:
+        f.write(repr(time.time()))
+    open(os.path.join(marker, f"step.{os.getpid()}"), "w").close()
     subprocess.Popen(_sleeper(marker, "group"))
     subprocess.Popen(_sleeper(marker, "stubborn"), start_new_session=True)
     middle = os.fork()
@@ -67,8 +72,8 @@ def opener():
 @step(inputs=["first"], outputs=["second"], group="pair", timeout=1)
 def grouped(first, marker: str = ""):
     """The second step of a group: ignores SIGALRM (a group used to rely on it) and overruns."""
-    signal.signal(signal.SIGALRM, signal.SIG_IGN)
     spawn(marker)
+    signal.signal(signal.SIGALRM, signal.SIG_IGN)
     print(f"same process: {first == os.getpid()}", flush=True)
     time.sleep(600)
     return first
