@@ -68,7 +68,10 @@ CODES: dict[str, str] = {
     "S142": "a rollback function cannot take the step's outputs as keyword arguments",
     "S143": "a condition compares a parameter with a value of another type (or tests a non-bool parameter bare)",
     "T101": "the target cannot express a feature the step uses (an error), or expresses it only in part (a warning)",
-    "T103": "unknown `[tool.stepc.<target>]` setting, or a value of the wrong type",
+    "T103": (
+        "unknown `[tool.stepc.<target>]` setting, or a value of the wrong type"
+        " (also a `[tool.stepc]` `timezone` or `kill_grace` that is none)"
+    ),
     "T104": "two pipelines would write the same output file (names alike once made file names, or but for case)",
     "T201": "generated output fails the target's own lint (a stepc bug: please report it)",
     "T202": "the engine could not import the deployed file (stepc submit)",
