@@ -204,17 +204,19 @@ def attempt_within(
         pool.kill_all()
         raise
     code = done[0][1]
-    result = store.read_attempt(task.run_id, task.step, task.item, task.attempt)
-    if result is not None and result.status == "succeeded" and not child.timed_out:
-        return result
+    where = task.location  # a recursive switch's pass has a folder of its own
+    result = store.read_attempt(task.run_id, where, task.item, task.attempt)
+    if result is not None and not child.timed_out:
+        return result  # it ended as it says (succeeded, or failed with its error recorded)
+    # The attempt could not say how it ended: say it in its log and status, for `stepc logs`.
     error = describe_exit(code, child.timed_out, timeout, result)
-    log = store.log_path(task.run_id, task.step, task.item, task.attempt)
+    log = store.log_path(task.run_id, where, task.item, task.attempt)
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a", encoding="utf-8") as f:
         f.write(f"\n[stepc] attempt {task.attempt} failed: {error}\n")
     store.publish(log)
     started = result.started if result is not None else time.time()
-    failed = TaskResult("failed", task.step, task.item, task.attempt, started, time.time(), error=error, exit_code=code)
+    failed = TaskResult("failed", where, task.item, task.attempt, started, time.time(), error=error, exit_code=code)
     store.write_status(task.run_id, failed)
     return failed
 
