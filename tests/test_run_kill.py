@@ -97,7 +97,7 @@ def test_a_step_that_ignores_sigterm_is_killed_after_the_configured_grace(tmp_pa
     (attempt,) = _attempts(store)
     assert attempt["status"] == "timeout"
     # the deadline at 1 s, then kill_grace = 2 s of SIGTERM ignored before the SIGKILL
-    assert 3.0 <= float(attempt["duration"]) < 5.0, attempt  # type: ignore[arg-type]
+    assert 3.0 <= float(attempt["duration"]) < 8.0, attempt  # type: ignore[arg-type]
 
 
 def test_a_group_step_that_ignores_sigalrm_is_stopped_at_its_limit(tmp_path: Path) -> None:

@@ -153,20 +153,26 @@ class Pool:
         _flush()
         parent = os.getpid()
         report_r, report_w = os.pipe2(os.O_CLOEXEC)
-        pid = os.fork()
-        if pid == 0:
-            os.close(report_r)
-            _forked(_supervisor(body, timeout, self.grace, report_w), parent)
-        os.close(report_w)
-        with contextlib.suppress(OSError):
-            os.setpgid(pid, pid)
-        child = Child(pid, payload, time.monotonic(), report=report_r)
-        if self._pidfd:
-            try:
-                child.pidfd = os.pidfd_open(pid)
-            except OSError:
-                self._pidfd = False
-        self.children[pid] = child
+        # Ctrl-C and SIGTERM wait until the child is known (so that kill_all stops it) and,
+        # in the child, until the supervisor has its own handlers (see supervisor.STOPS).
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, supervisor.STOPS)
+        try:
+            pid = os.fork()
+            if pid == 0:
+                os.close(report_r)
+                _forked(_supervisor(body, timeout, self.grace, report_w), parent)
+            os.close(report_w)
+            with contextlib.suppress(OSError):
+                os.setpgid(pid, pid)
+            child = Child(pid, payload, time.monotonic(), report=report_r)
+            if self._pidfd:
+                try:
+                    child.pidfd = os.pidfd_open(pid)
+                except OSError:
+                    self._pidfd = False
+            self.children[pid] = child
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         return child
 
     def wait(self, timeout: float | None) -> list[tuple[Child, int]]:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from stepc.runtime import proctree
 
+STOPS = {signal.SIGINT, signal.SIGTERM}  # blocked while a supervisor is forked, until it handles them
 _limit_fd: int | None = None  # in an attempt: where step_limit() writes (the supervisor reads)
 _POLL = 0.01  # seconds between looks at a tree that is being stopped
 
@@ -81,6 +82,7 @@ def supervise(
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to handle
     signal.signal(signal.SIGTERM, _Stops.handle)
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)  # a handler, so that it wakes poll
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPS)  # blocked by Pool.start around the fork
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(wake_w)
     limit_r, limit_w = os.pipe2(os.O_CLOEXEC)
