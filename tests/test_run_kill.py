@@ -206,3 +206,20 @@ def test_a_bad_kill_grace_is_t103_at_its_line(tmp_path: Path, value: object) -> 
         assert done.stderr.startswith("pyproject.toml:2:1: error[T103]: setting 'kill_grace' in [tool.stepc] is ")
         assert "Traceback" not in done.stderr
         assert not (tmp_path / "store" / "runs").exists()  # nothing ran
+
+
+def test_the_python_api_stops_the_tree_and_leaves_the_callers_own_children_alone(tmp_path: Path) -> None:
+    """``stepc.run`` runs in the caller's process: orphans of the step go to the attempt's
+    supervisor, never to the caller, whose own child processes stepc neither reaps nor kills."""
+    import stepc
+
+    flow, marker = _project(tmp_path), tmp_path / "marker"
+    mine = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        result = stepc.run(str(flow), {"marker": str(marker)}, pipeline="leaves", store=tmp_path / "store")
+        assert result.ok, result.error
+        _assert_all_gone(marker)
+        assert mine.poll() is None  # still running, and still ours to wait for
+    finally:
+        mine.kill()
+    assert mine.wait(timeout=10) == -signal.SIGKILL

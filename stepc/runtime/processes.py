@@ -111,7 +111,8 @@ def _attempt(body: Callable[[], int], limit_fd: int, close: tuple[int, ...]) -> 
         for sig in (signal.SIGINT, signal.SIGALRM, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, _stop)
-        supervisor._limit_fd = limit_fd
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, supervisor.STOPS)  # blocked around the fork
+        supervisor.announce_limits_to(limit_fd)
         return body()
 
     return run
@@ -120,9 +121,12 @@ def _attempt(body: Callable[[], int], limit_fd: int, close: tuple[int, ...]) -> 
 def _supervisor(body: Callable[[], int], timeout: float | None, grace: float, report: int) -> Callable[[], int]:
     def start_attempt(limit_fd: int, close: tuple[int, ...]) -> int:
         me = os.getpid()
+        # A SIGTERM sent before the attempt handles it must not hit the supervisor's handler.
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, supervisor.STOPS)
         pid = os.fork()
         if pid == 0:
             _forked(_attempt(body, limit_fd, close), me)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         with contextlib.suppress(OSError):
             os.setpgid(pid, pid)  # also set here, so a kill right after fork reaches the group
         return pid

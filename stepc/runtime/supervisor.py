@@ -34,6 +34,12 @@ _limit_fd: int | None = None  # in an attempt: where step_limit() writes (the su
 _POLL = 0.01  # seconds between looks at a tree that is being stopped
 
 
+def announce_limits_to(fd: int) -> None:
+    """In a just forked attempt: :func:`step_limit` writes to ``fd``, its supervisor's pipe."""
+    global _limit_fd
+    _limit_fd = fd
+
+
 def step_limit(seconds: float | None) -> None:
     """In an attempt, tell its supervisor the time limit of the step starting now (None: no
     limit, e.g. between a group's steps); the deadline counts from this call."""
