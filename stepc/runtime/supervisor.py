@@ -155,7 +155,8 @@ class _Watch:
         for line in lines:
             if self.kill_at is None:  # once stopping, a late announcement changes nothing
                 text = line.decode("ascii", "replace").strip()
-                self.deadline = None if text == "-" else time.monotonic() + float(text)
+                with contextlib.suppress(ValueError):  # not step_limit's: keep the deadline
+                    self.deadline = None if text == "-" else time.monotonic() + float(text)
         return pending
 
     def step(self, stops: int) -> bool:
