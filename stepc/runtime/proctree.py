@@ -44,19 +44,22 @@ def become_subreaper() -> bool:
 
 def _children_files(pid: int) -> list[int] | None:
     """The children of ``pid`` from ``/proc/<pid>/task/*/children``; None when the kernel does
-    not provide those files (then the caller scans every process's parent)."""
+    not provide those files (then the caller scans every process's parent). Plain ``os`` calls:
+    a supervisor reads this once per attempt, on every attempt's path."""
     found: list[int] = []
+    tasks_dir = f"/proc/{pid}/task"
     try:
-        tasks = list((_PROC / str(pid) / "task").iterdir())
+        tasks = os.listdir(tasks_dir)
     except FileNotFoundError:
         return []  # gone already
     except OSError:
         return None
     for task in tasks:
         try:
-            found.extend(int(word) for word in (task / "children").read_text().split())
+            with open(f"{tasks_dir}/{task}/children", "rb") as f:
+                found.extend(int(word) for word in f.read().split())
         except FileNotFoundError:
-            if not (task / "stat").exists():
+            if not os.path.exists(f"{tasks_dir}/{task}/stat"):
                 continue  # the thread ended meanwhile
             return None
         except (OSError, ValueError):
@@ -91,7 +94,7 @@ def _all_parents() -> dict[int, list[int]]:
 
 def descendants(root: int) -> list[tuple[int, int]]:
     """Every live descendant of ``root`` as (pid, parent pid), parents before their children."""
-    if not _PROC.is_dir():
+    if not os.path.isdir("/proc"):
         return []
     scanned: dict[int, list[int]] | None = None
     found: list[tuple[int, int]] = []
