@@ -32,7 +32,7 @@ from .commands import ExecCall
 from .kubernetes import KUBERNETES_SETTINGS, PodResources, pod_resources
 from .naming import NameRule, assign_names
 from .plan import NameScheme, Plan, Unit
-from .settings import Setting, key_line, shown_path
+from .settings import Setting, top_level_problem
 from .step_settings import unit_secrets
 
 PARAM_NAME = NameRule(200, re.compile(r"[^A-Za-z0-9_-]"), lower=False, start=re.compile(r"[A-Za-z0-9]"))
@@ -236,21 +236,7 @@ class ArgoBackend(Backend):
         wanted = f"a string, not {raw!r}" if not isinstance(raw, str) else _zone(raw)
         if raw is None or wanted is None:
             return []
-        path = self.config.file
-        in_pyproject = path is None or path.name == "pyproject.toml"
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines() if path is not None else []
-        except (OSError, UnicodeDecodeError):
-            lines = []
-        if in_pyproject:
-            line = key_line(lines, "[tool.stepc]", "timezone")
-        else:  # stepc.toml: the top-level keys come before the first table
-            top = [n for n, text in enumerate(lines, 1) if text.strip().startswith("timezone")]
-            line = top[0] if top else 1
-        text = lines[line - 1] if 0 < line <= len(lines) else ""
-        message = f"setting 'timezone' in {'[tool.stepc]' if in_pyproject else 'stepc.toml'} is {wanted}"
-        shown = shown_path(path) if path is not None else "pyproject.toml"
-        return [Diagnostic("T103", message, shown, line, 1, source_line=text)]
+        return [top_level_problem(self.config, "timezone", wanted)]
 
     def units(self, pipeline: Pipeline) -> list[Unit]:
         return list(self.plan(pipeline).units)

@@ -139,6 +139,26 @@ key_line = _key_line
 shown_path = _shown_path
 
 
+def top_level_problem(config: Config, key: str, wanted: str) -> Diagnostic:
+    """T103 at the line of the top-level ``key`` (``[tool.stepc]`` or the top of a
+    ``stepc.toml``) whose value is not ``wanted`` (e.g. ``a string, not 3``)."""
+    path = config.file
+    in_pyproject = path is None or path.name == "pyproject.toml"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines() if path is not None else []
+    except (OSError, UnicodeDecodeError):
+        lines = []
+    if in_pyproject:
+        line = _key_line(lines, "[tool.stepc]", key)
+    else:  # stepc.toml: the top-level keys come before the first table
+        top = [n for n, text in enumerate(lines, 1) if re.match(re.escape(key) + r"\s*=", text.strip())]
+        line = top[0] if top else 1
+    text = lines[line - 1] if 0 < line <= len(lines) else ""
+    message = f"setting '{key}' in {'[tool.stepc]' if in_pyproject else 'stepc.toml'} is {wanted}"
+    shown = _shown_path(path) if path is not None else "pyproject.toml"
+    return Diagnostic("T103", message, shown, line, 1, source_line=text)
+
+
 def check_settings(config: Config, target: str, table: Mapping[str, Setting]) -> list[Diagnostic]:
     """T103 for each key of the project's ``[tool.stepc.<target>]`` table that ``table`` does
     not declare, or whose value is not of the declared kind; keys sorted."""

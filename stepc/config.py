@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_IMAGE = "python:3.12-slim"
+DEFAULT_KILL_GRACE = 5.0  # seconds between an attempt's SIGTERM (its deadline) and its SIGKILL
 _CONFIG_FILES = ("stepc.toml", "pyproject.toml")
 
 
@@ -37,6 +38,13 @@ class Config:
         value = self.settings.get("timezone")
         return value if isinstance(value, str) and value else None
 
+    @property
+    def kill_grace(self) -> float:
+        """``[tool.stepc] kill_grace``: seconds a stopped attempt gets between SIGTERM and
+        SIGKILL (a value :func:`grace_problem` rejects counts as the default)."""
+        value = self.settings.get("kill_grace")
+        return DEFAULT_KILL_GRACE if value is None or grace_problem(value) else float(value)
+
     def section(self, name: str) -> dict[str, Any]:
         value = self.settings.get(name, {})
         return value if isinstance(value, dict) else {}
@@ -50,6 +58,15 @@ class Config:
             except ValueError:
                 pass
         return resolved.name
+
+
+def grace_problem(value: Any) -> str | None:
+    """Why ``value`` cannot be ``kill_grace`` (a number of seconds, 0 to 3600), or None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"a number of seconds, not {value!r}"
+    if not 0 <= value <= 3600:  # NaN fails this too
+        return f"between 0 and 3600 seconds, not {value!r}"
+    return None
 
 
 def deployed_branch(config: Config) -> str:

@@ -80,7 +80,7 @@ CODES: dict[str, str] = {
     "T101": "the target cannot express a feature the step uses (an error), or expresses it only in part (a warning)",
     "T103": (
         "unknown setting of a target (in `[tool.stepc.<target>]` or a step's `engine=`), or a value of the wrong "
-        "type or form (of a `[tool.stepc]` key too)"
+        "type or form (also a `[tool.stepc]` key, e.g. a `timezone` or `kill_grace` that is none)"
     ),
     "T104": "two pipelines would write the same output file (names alike once made file names, or but for case)",
     "T201": "generated output fails the target's own lint (a stepc bug: please report it)",

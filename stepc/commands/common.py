@@ -72,6 +72,22 @@ def load_flow(flow: str, pipeline: str | None) -> Any:
     return ir
 
 
+def kill_grace(flow: str) -> float:
+    """``[tool.stepc] kill_grace`` for ``flow``; a value that is no number of seconds is T103
+    at its line and exit 2, before anything runs."""
+    from stepc.config import find_config, grace_problem
+
+    config = find_config(Path(flow))
+    raw = config.settings.get("kill_grace")
+    problem = None if raw is None else grace_problem(raw)
+    if problem is not None:
+        from stepc.backends.settings import top_level_problem
+
+        print_diags([top_level_problem(config, "kill_grace", problem)])
+        sys.exit(2)
+    return config.kill_grace
+
+
 def print_diags(diags: list[Diagnostic]) -> None:
     if diags:
         click.echo(render(diags, "text"), err=True, nl=False)

@@ -13,7 +13,17 @@ from typing import Any
 
 import click
 
-from stepc.commands.common import ITEM, RUN_ID, STORE_HELP, fail, load_flow, open_run_store, print_diags, run_row
+from stepc.commands.common import (
+    ITEM,
+    RUN_ID,
+    STORE_HELP,
+    fail,
+    kill_grace,
+    load_flow,
+    open_run_store,
+    print_diags,
+    run_row,
+)
 from stepc.diagnostics import Diagnostic, is_error
 from stepc.items import Item
 from stepc.params import DefaultError, ParamError, read_included, resolve, split_assignments
@@ -44,6 +54,7 @@ def run(
     except ParamError as exc:
         fail(str(exc), 2)
     ir = load_flow(flow, pipeline)
+    kill_grace(flow)  # a bad value stops here, before the run starts
     from stepc.interpreter import make_reporter, open_store, run_pipeline
 
     try:
@@ -103,6 +114,7 @@ def resume(
     except (LookupError, RuntimeError) as exc:
         fail(str(exc), 1)
     ir = load_flow(target.flow, target.pipeline)  # the flow as it is now: a fix made since applies
+    kill_grace(target.flow)
     if from_step is not None and from_step not in [s.name for s in ir.steps]:
         from stepc.diagnostics import did_you_mean
 
@@ -172,6 +184,7 @@ def exec_step(
     index paths of a nested foreach, read from its producers' results, for engines to fan out over.
     """
     ir, _ = _load_quiet(flow, pipeline)
+    grace = kill_grace(flow)
     from stepc.config import deployed_branch, find_config
     from stepc.ir import parameters_read
     from stepc.runtime import entry
@@ -239,7 +252,9 @@ def exec_step(
     for step in steps:
         location = pass_location(step.name, iteration)
         before = max(the_store.attempt_numbers(run_id, location, item), default=0)
-        message, code = entry.exec_task(ir, flow, step.name, run_id, the_store, values, item, attempt, retry, iteration)
+        message, code = _exec_one(
+            ir, flow, step.name, run_id, the_store, values, item, attempt, retry, iteration, grace
+        )
         for number in the_store.attempt_numbers(run_id, location, item):
             if number > before:  # echo the user's output for the engine's own log viewer
                 text = the_store.log_path(run_id, location, item, number).read_text(encoding="utf-8", errors="replace")
@@ -261,6 +276,26 @@ def exec_step(
         if code != 0:
             break
     sys.exit(code)
+
+
+def _exec_one(*args: Any) -> tuple[dict[str, Any], int]:
+    """``entry.exec_task(*args)``; SIGTERM (an engine cancelling the task) or Ctrl-C stops the
+    attempt and everything it started, then exits 143 or 130."""
+    import signal
+
+    from stepc.runtime import entry
+    from stepc.runtime.processes import Terminated, on_sigterm_interrupt
+
+    previous = on_sigterm_interrupt()
+    try:
+        return entry.exec_task(*args)
+    except KeyboardInterrupt as stop:
+        sig = signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT
+        click.echo(f"error: interrupted by {sig.name}", err=True)
+        sys.exit(128 + sig)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _load_quiet(flow: str, pipeline: str | None) -> tuple[Any, list[Diagnostic]]:

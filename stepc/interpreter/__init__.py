@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from stepc import graphs
+from stepc.config import find_config
 from stepc.interpreter.cache import CacheUse
 from stepc.interpreter.progress import PlainReporter, QuietReporter, Reporter, RichReporter
 from stepc.interpreter.result import RunResult, StepResult
@@ -75,6 +76,7 @@ def run_pipeline(
             workers or os.cpu_count() or 1,
             reporter or QuietReporter(),
             cache_use=CacheUse(not no_cache, frozenset(rerun)),
+            grace=find_config(Path(flow)).kill_grace,
         )
         return runner.run()
     finally:
@@ -163,6 +165,7 @@ def resume(
             resume=True,
             cache_use=CacheUse(rerun=again),
             again=again,
+            grace=find_config(Path(target.flow)).kill_grace,
         )
         return runner.run()
     finally:

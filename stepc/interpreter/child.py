@@ -3,7 +3,6 @@ runner describes a child that ended without saying why."""
 
 from __future__ import annotations
 
-import signal
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -15,6 +14,7 @@ from stepc.runtime.context import read_rollback_data
 from stepc.runtime.exec import call_rollback, captured, execute, user_traceback
 from stepc.runtime.plan import ResultLookup, Task, make_task
 from stepc.runtime.store import Store, TaskResult
+from stepc.runtime.supervisor import step_limit
 
 Body = Callable[[], int]
 
@@ -39,8 +39,8 @@ def group_body(
     flow_path: str,
 ) -> Body:
     """Run the steps of a group one after the other in this one process, each with its own
-    log and result; stop at the first failure. Inputs made earlier in the batch are bound
-    from the results in hand."""
+    log, result and time limit (enforced by the attempt's supervisor); stop at the first
+    failure. Inputs made earlier in the batch are bound from the results in hand."""
 
     def body() -> int:
         made: dict[tuple[str, Item], TaskResult] = {}
@@ -52,11 +52,11 @@ def group_body(
             task = first
             if index:
                 task = make_task(pipeline, step, None, attempts[step.name], first.run_id, params, local)
-            if step.timeout:
-                # The kernel ends the process when the step overruns: SIGALRM's default action.
-                signal.setitimer(signal.ITIMER_REAL, float(step.timeout))
+            # The supervisor stops the process when this step overruns: no signal for the step
+            # to ignore (as SIGALRM could be).
+            step_limit(step.timeout)
             result = execute(task, store, flow_path, pipeline.module)
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            step_limit(None)
             made[(step.name, None)] = result
             if result.status != "succeeded":
                 return 1

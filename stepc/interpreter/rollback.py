@@ -8,6 +8,7 @@ one that fails or crashes does not stop the others. A task undone successfully i
 
 from __future__ import annotations
 
+from stepc.config import DEFAULT_KILL_GRACE
 from stepc.interpreter.child import last_line, rollback_body
 from stepc.interpreter.follow import LogFollower
 from stepc.interpreter.progress import Reporter
@@ -26,6 +27,7 @@ def run_rollbacks(
     flow_path: str,
     module: str,
     reporter: Reporter,
+    grace: float = DEFAULT_KILL_GRACE,
 ) -> list[tuple[str, Item, str]]:
     """Run each rollback in turn, best effort; returns (step, item, status) in the order run."""
     outcome: list[tuple[str, Item, str]] = []
@@ -33,7 +35,8 @@ def run_rollbacks(
         assert step.rollback is not None
         log = store.task_dir(run_id, step.name, result.item) / "rollback.log"
         started = db.now()
-        code = run_in_child(rollback_body(step.rollback, run_id, result, store, flow_path, module, log), step.timeout)
+        body = rollback_body(step.rollback, run_id, result, store, flow_path, module, log)
+        code = run_in_child(body, step.timeout, grace)
         status = "succeeded" if code == 0 else "failed"
         error = None
         if code == 0:

@@ -15,12 +15,12 @@ import os
 import signal
 import socket
 import sqlite3
-import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, replace
 from typing import Any
 
+from stepc.config import DEFAULT_KILL_GRACE
 from stepc.fanout import fanout_bounds
 from stepc.interpreter import cache
 from stepc.interpreter.child import group_body, task_body
@@ -47,7 +47,7 @@ from stepc.runtime.plan import (
     should_skip,
     skip_is_per_item,
 )
-from stepc.runtime.processes import Child, Pool, describe_exit
+from stepc.runtime.processes import Child, Pool, Terminated, describe_exit, on_sigterm_interrupt
 from stepc.runtime.store import Store, TaskResult, warn
 
 
@@ -59,21 +59,6 @@ class Launch:
     item: Item
     task: Task
     key: str | None
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where Ctrl-C would be, so both stop a run the same way."""
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise Terminated
-
-
-def _on_sigterm_interrupt() -> Any:
-    """Treat SIGTERM like Ctrl-C, so a terminated run is recorded as such; the old handler."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGTERM, _interrupt)
 
 
 class Runner:
@@ -92,6 +77,7 @@ class Runner:
         resume: bool = False,
         cache_use: cache.CacheUse = cache.CacheUse(),  # noqa: B008 - frozen, so one shared default is safe
         again: frozenset[str] = frozenset(),  # steps a resume runs again although they succeeded
+        grace: float = DEFAULT_KILL_GRACE,  # seconds between a stopped attempt's SIGTERM and SIGKILL
     ) -> None:
         self.pipeline = pipeline
         self.flow_path = flow_path
@@ -113,7 +99,7 @@ class Runner:
         self.order = {s.name: i for i, s in enumerate(pipeline.steps)}
         self.ready: deque[tuple[str, Item]] = deque()
         self.delayed: list[tuple[float, int, str, Item]] = []
-        self.pool = Pool()
+        self.pool = Pool(grace)
         # What steps print is shown as it comes, when the reporter shows it at all.
         self.follower = LogFollower() if reporter.streams else None
         self.failing = False
@@ -155,7 +141,7 @@ class Runner:
         # child's garbage collector from touching (and so copying) the runner's whole heap.
         gc.collect()
         gc.freeze()
-        previous = _on_sigterm_interrupt()
+        previous = on_sigterm_interrupt()
         try:
             for step in self.pipeline.steps:
                 self._activate(step.name)
@@ -180,14 +166,15 @@ class Runner:
         return self._finish(interrupted)
 
     def _kill_all(self) -> None:
-        """Kill the running children, and remove the temporary files a kill cut short (a
-        child's are named after its pid, see :func:`stepc.runtime.store.atomic_write`)."""
-        running = [(child.pid, child.payload) for child in self.pool.children.values()]
+        """Kill the running children, and remove the temporary files a kill cut short (see
+        :func:`stepc.runtime.files.atomic_write`): a task runs one attempt at a time, so every
+        temporary file in a stopped task's folder is that attempt's."""
+        running = [child.payload for child in self.pool.children.values()]
         self.pool.kill_all()
-        for pid, launch in running:
+        for launch in running:
             for name in launch.steps:
                 task_dir = self.store.task_dir(self.run_id, self._location(name, launch.item), launch.item)
-                for leftover in task_dir.glob(f".*.{pid}.tmp"):
+                for leftover in task_dir.glob(".*.tmp"):
                     leftover.unlink(missing_ok=True)
 
     def _loop(self) -> None:
@@ -377,7 +364,7 @@ class Runner:
             return
         attempts = {member.name: self.states[member.name].attempts[None] for member in batch}
         body = group_body(self.pipeline, batch, task, attempts, self.params, self.lookup, self.store, self.flow_path)
-        self.pool.start(body, launch, None)  # each member's timeout is enforced in the child
+        self.pool.start(body, launch, None)  # each member tells the supervisor its own time limit
 
     def _location(self, name: str, item: Item) -> str:
         """The store folder of the step's current task for ``item`` (a recursive switch's pass)."""
@@ -426,7 +413,7 @@ class Runner:
                     task = make_task(self.pipeline, state.step, None, attempt, self.run_id, self.params, self.lookup)
                 self._succeeded(state, result, task, launch.key if index == 0 else None)
                 continue
-            timed_out = child.killed_for_timeout or code == -signal.SIGALRM
+            timed_out = child.timed_out
             first = launch.task if index == 0 else None
             self._failed(state, launch.item, attempt, code, result, timed_out, first, child.wall_started)
             for rest in launch.steps[index + 1 :]:  # never started: back to waiting
@@ -599,6 +586,7 @@ class Runner:
                 self.flow_path,
                 self.pipeline.module,
                 self.reporter,
+                self.pool.grace,
             )
         self.db.finish_run(self.run_id, status, self.error)
         result = RunResult(

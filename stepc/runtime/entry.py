@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from stepc.config import DEFAULT_KILL_GRACE
 from stepc.ir import Pipeline, Step
 from stepc.items import Item, item_text, item_to_json
 from stepc.runtime.context import read_rollback_data
@@ -113,12 +114,13 @@ def exec_task(
     attempt: int | None = None,
     retry: bool = False,
     iteration: int = 0,
+    grace: float = DEFAULT_KILL_GRACE,
 ) -> tuple[dict[str, Any], int]:
     """Run one attempt as ``stepc exec`` does (with ``retry``, as many as the step's retry policy
     allows, waiting between them); returns the control message and the exit code (0 succeeded
     or skipped, 1 the step failed, 2 it could not start). ``iteration``: the pass of a recursive
     switch, which reads the pass before it; attempts are numbered on across passes, as in
-    ``stepc run``."""
+    ``stepc run``. ``grace``: seconds between a stopped attempt's SIGTERM and SIGKILL."""
     step = pipeline.step(step_name)
     lookup = store_lookup(pipeline, store, run_id, params)
     numbers = [store.attempt_numbers(run_id, pass_location(step.name, k), item) for k in range(iteration + 1)]
@@ -149,7 +151,7 @@ def exec_task(
         return {"status": "error", "run_id": run_id, "step": step.name, "item": item_to_json(item), "error": error}, 2
     tries = 1 + (step.retry.times if retry else 0)
     for n in range(1, tries + 1):
-        result = attempt_within(task, store, flow_path, pipeline.module, step.timeout)
+        result = attempt_within(task, store, flow_path, pipeline.module, step.timeout, grace)
         if result.status == "succeeded" or n == tries:
             break
         time.sleep(step.retry.wait_before(n))
@@ -185,29 +187,36 @@ def check_item(pipeline: Pipeline, step: Step, item: Item, params: Mapping[str, 
             raise MissingInput(f"item {item_text(item)} is out of range: step '{step.name}' has {count} items{where}")
 
 
-def attempt_within(task: Task, store: Store, flow_path: str, module: str, timeout: int | None) -> TaskResult:
-    """One attempt; with a timeout, in a child of its own process group that is stopped at
-    the deadline (SIGTERM, then SIGKILL), as ``stepc run`` stops one, so that engines running
-    ``stepc exec`` without a limit of their own (GitHub Actions, Valohai) still get it."""
-    if timeout is None:
-        return execute(task, store, flow_path, module)
-    pool = Pool()
+def attempt_within(
+    task: Task, store: Store, flow_path: str, module: str, timeout: int | None, grace: float = DEFAULT_KILL_GRACE
+) -> TaskResult:
+    """One attempt, in a supervised child as ``stepc run`` runs one: stopped at the deadline
+    (SIGTERM, then SIGKILL ``grace`` seconds later), so that engines running ``stepc exec``
+    without a limit of their own (GitHub Actions, Valohai) still get it, and whatever the step
+    started is stopped when it ends, with or without a timeout."""
+    pool = Pool(grace)
     child = pool.start(lambda: 0 if execute(task, store, flow_path, module).status == "succeeded" else 1, None, timeout)
-    done = pool.wait(None)
-    while not done:
+    try:
         done = pool.wait(None)
+        while not done:
+            done = pool.wait(None)
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM from an engine cancelling the task
+        pool.kill_all()
+        raise
     code = done[0][1]
     problem = child.store_error(code)
     if problem is not None:
         raise problem
-    result = store.read_attempt(task.run_id, task.step, task.item, task.attempt)
-    if result is not None and result.status == "succeeded" and not child.killed_for_timeout:
-        return result
-    error = describe_exit(code, child.killed_for_timeout, timeout, result)
-    log = store.log_path(task.run_id, task.step, task.item, task.attempt)
+    where = task.location  # a recursive switch's pass has a folder of its own
+    result = store.read_attempt(task.run_id, where, task.item, task.attempt)
+    if result is not None and not child.timed_out:
+        return result  # it ended as it says (succeeded, or failed with its error recorded)
+    # The attempt could not say how it ended: say it in its log and status, for `stepc logs`.
+    error = describe_exit(code, child.timed_out, timeout, result)
+    log = store.log_path(task.run_id, where, task.item, task.attempt)
     store.append_log(log, f"\n[stepc] attempt {task.attempt} failed: {error}\n")
     started = result.started if result is not None else time.time()
-    failed = TaskResult("failed", task.step, task.item, task.attempt, started, time.time(), error=error, exit_code=code)
+    failed = TaskResult("failed", where, task.item, task.attempt, started, time.time(), error=error, exit_code=code)
     store.write_status(task.run_id, failed)
     return failed
 

@@ -386,7 +386,9 @@ def _split_list(task: Task, split: Split, loaded: list[Loaded], store: Store) ->
 def _catchable_deadline(task: Task) -> Iterator[None]:
     """On the last attempt of a ``@catch`` step with a timeout, raise :class:`StepTimeout` in
     the step a little before the engine kills it, so that ``@catch`` can handle a timeout as in
-    Metaflow (whose ``@timeout`` raises inside the step). Other attempts are simply killed."""
+    Metaflow (whose ``@timeout`` raises inside the step). Other attempts are simply killed.
+    This in-process timer is a courtesy only: the attempt's supervisor still stops the process
+    at the deadline, so a step that ignores or resets SIGALRM gets no more time."""
     if (
         task.catch is None
         or not task.final
