@@ -42,6 +42,7 @@ class ShortCircuitView:
     text: str
     targets: list[Quoted]
     producers: dict[str, str]
+    reads_params: bool  # else `params` stays unread (pyflakes' F841)
     after: list[Quoted]
 
 
@@ -78,3 +79,5 @@ class TaskView:
     backoff: float | None
     timeout: int | None
     resources: ResourcesView
+    pod_name: str = ""  # Kubernetes mode: the pod's name (a random suffix is added per pod)
+    priority_weight: int | None = None  # None: Airflow's default, 1

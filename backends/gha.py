@@ -135,7 +135,8 @@ class GitHubActionsBackend(Backend):
     # Every condition is decided inside `stepc exec`, which reads upstream artifacts itself;
     # `if:` only skips early.
     FEATURES: ClassVar[frozenset[str]] = ACYCLIC_FEATURES  # PARTIAL says what is honoured in part
-    # GPUs are whole once a runner with GPUs is configured, images with container = true.
+    # GPUs are whole once a runner with GPUs is configured. A step with an image of its own
+    # runs in a job container of it (with container = true, every job does).
     PARTIAL: ClassVar[dict[str, str]] = {
         "retry": (
             "GitHub cannot retry a job, so `stepc exec --retry` retries in the same job: an attempt "
@@ -149,7 +150,6 @@ class GitHubActionsBackend(Backend):
             "hosted runners have no GPU: list a runner with GPUs in [tool.stepc.gha] runners "
             "(until then the job runs on runs_on)"
         ),
-        "image": "jobs run on the runner, not in the step's image: set container = true under [tool.stepc.gha]",
         "cache": CACHE_NOTE,
     }
     SETTINGS: ClassVar[dict[str, Setting]] = {
@@ -165,7 +165,11 @@ class GitHubActionsBackend(Backend):
             "`{runs_on, gpu, cpu, memory}` tables: the first that holds a bigger step runs it",
             shown="`[]`",
         ),
-        "container": Setting("boolean", False, "run each job in its step's image"),
+        "container": Setting(
+            "boolean",
+            False,
+            "run every job in its step's image (a step with an image of its own runs in it either way)",
+        ),
         "install": Setting("strings", "pip install .", "the command(s) that install the project in a job"),
         "python": Setting("string", "3.12", "the Python version `actions/setup-python` installs"),
         "params": Setting(
@@ -204,8 +208,6 @@ class GitHubActionsBackend(Backend):
         lifted = set()
         if any(isinstance(r, dict) and int(r.get("gpu", 0)) for r in self.setting("runners")):
             lifted.add("gpu")
-        if self.setting("container"):
-            lifted.add("image")
         return {k: v for k, v in self.PARTIAL.items() if k not in lifted}
 
     # -- checks -----------------------------------------------------------------------------
@@ -399,6 +401,16 @@ class GitHubActionsBackend(Backend):
         keys = assign_names(names, JOB_ID)
         return {name: f"items-{keys[name]}" for name in names}
 
+    def image_steps(self, plan: Plan) -> list[Step]:
+        return [s for u in plan.units if self._container(plan, u) for s in u.steps]
+
+    def _container(self, plan: Plan, unit: Unit) -> str | None:
+        """The image of the job's container: its step's own image (not the pipeline's), or with
+        container = true, whatever image the step has; None: on the runner, set up by
+        setup-python."""
+        image = unit.first.image
+        return image if self.setting("container") or image != plan.pipeline.image else None
+
     def _lister_view(self, plan: Plan, unit: Unit) -> JobView:
         """The job listing a nested foreach's index paths as the matrix of its tasks' jobs."""
         run = RunView("paths", f"List the items of {unit.label}", [("STEPC_ITEMS_OF", unit.label)], {}, LISTER_SCRIPT)
@@ -409,7 +421,7 @@ class GitHubActionsBackend(Backend):
             needs=[PARAMS_JOB, *unit.needs],
             guard="${{ !cancelled() && !failure() }}",
             runs_on=self._default_runs_on(),
-            container=unit.first.image if self.setting("container") else None,
+            container=self._container(plan, unit),
             outputs=[("paths", "${{ steps.paths.outputs.paths }}")],
             downloads=self._ancestor_uploads(plan, unit),
             runs=[run],
@@ -459,7 +471,7 @@ class GitHubActionsBackend(Backend):
             needs=[PARAMS_JOB, *unit.needs],
             guard="${{ " + guard + " }}",
             runs_on=self.resources_view(plan, unit),
-            container=unit.first.image if self.setting("container") else None,
+            container=self._container(plan, unit),
             timeout=timeout,
             matrix=matrix,
             outputs=job_outputs,

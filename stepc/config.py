@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_IMAGE = "python:3.12-slim"
+# ``[tool.stepc] concurrency``: what a run started while another runs does (SPEC §8).
+CONCURRENCY = ("allow", "forbid", "replace")
 _CONFIG_FILES = ("stepc.toml", "pyproject.toml")
 
 
@@ -36,6 +38,13 @@ class Config:
         """``[tool.stepc] timezone``: the zone schedules are read in (engines default to UTC)."""
         value = self.settings.get("timezone")
         return value if isinstance(value, str) and value else None
+
+    @property
+    def concurrency(self) -> str:
+        """``[tool.stepc] concurrency``: whether runs of a pipeline may overlap (``allow``), a
+        new one waits or is skipped (``forbid``, the default) or replaces the running one."""
+        value = self.settings.get("concurrency")
+        return value if value in CONCURRENCY else "forbid"
 
     def section(self, name: str) -> dict[str, Any]:
         value = self.settings.get(name, {})
