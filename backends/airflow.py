@@ -85,10 +85,10 @@ EXEC_CALL = ExecCall(
 )
 # KubernetesPodOperator pushes XCom from this file, not from stdout. The output goes through
 # `tee`, so that the pod's log (which `get_logs` follows) shows it as it comes; the exit code
-# is kept in a file, as a POSIX shell has no pipefail.
+# is kept in a file, as a POSIX shell has no pipefail (1 when the file never came).
 KPO_WRAP = (
-    "mkdir -p /airflow/xcom && {{ {command}; echo $? > /tmp/stepc-code; }} | tee /tmp/stepc-out.txt; "
-    "tail -n 1 /tmp/stepc-out.txt > /airflow/xcom/return.json; exit $(cat /tmp/stepc-code)"
+    "mkdir -p /airflow/xcom && {{ ({command}); echo $? > /tmp/stepc-code; }} | tee /tmp/stepc-out.txt; "
+    'tail -n 1 /tmp/stepc-out.txt > /airflow/xcom/return.json; exit "$(cat /tmp/stepc-code || echo 1)"'
 )
 # Pod names: DNS labels, unique per task; the operator adds a random suffix per pod (up to 63).
 POD_NAME = NameRule(50, re.compile(r"[^a-z0-9-]"), start=re.compile(r"[a-z0-9]"), prefix="s")

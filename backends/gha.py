@@ -248,6 +248,9 @@ class GitHubActionsBackend(Backend):
             if len(loops) > 1:
                 detail = f"the steps of group '{unit.first.group}' run in one job, so they need one foreach source"
                 found.append(self.unsupported(pipeline, unit.steps[1], "group", detail))
+            if len({s.image for s in unit.steps}) > 1:  # a job has one container
+                detail = f"the steps of group '{unit.first.group}' run in one job, so they need one image"
+                found.append(self.unsupported(pipeline, unit.steps[1], "group", detail))
         for command in self._install():
             if "${{" in command:
                 found.append(self.unsupported(pipeline, None, "an install command with ${{ }}", "use env: instead"))

@@ -238,6 +238,16 @@ def test_golden_dags_load_on_the_oldest_supported_airflow(oldest_airflow_python:
     (tour,) = loaded[str(COMPILED / "feature-tour_dag.py")]["dags"].values()
     assert tour["tasks"]["count"]["retry_exponential_backoff"] is True  # 2.0 is what 3.0's flag does
     assert tour["tasks"]["count"]["type"] == "MappedOperator" and tour["max_active_runs"] == 1
+    # Kubernetes mode too (the provider's pod operator, the pod names and log options)
+    (tmp_path / "pyproject.toml").write_text('[tool.stepc.airflow]\noperator = "kubernetes"\n', encoding="utf-8")
+    shutil.copy(GOLDEN / "features.py", tmp_path / "features.py")
+    dag_file = tmp_path / "pods_dag.py"
+    dag_file.write_text(compile_airflow(tmp_path / "features.py", cwd=tmp_path), encoding="utf-8")
+    report = dagbag(oldest_airflow_python, tmp_path, dag_file)[str(dag_file)]
+    assert report["errors"] == {}, report["errors"]
+    (pods,) = report["dags"].values()
+    assert pods["tasks"]["plan_shards"]["type"] == "KubernetesPodOperator"
+    assert pods["tasks"]["plan_shards"]["name"] == "plan-shards"
 
 
 def test_a_backoff_that_3_0_cannot_take_fails_there_with_a_clear_message(
@@ -283,7 +293,7 @@ def test_run_settings_reach_the_dag(airflow_python: Path, tmp_path: Path) -> Non
     flow = tmp_path / "flow.py"
     flow.write_text(
         "from stepc import pipeline, step\n\n@step(weight=2.5)\ndef a():\n    pass\n\n"
-        "@step(after=[a])\ndef b():\n    pass\n\npipeline('p', steps=[a, b], timeout=3600)\n",
+        "@step(after=['a'])\ndef b():\n    pass\n\npipeline('p', steps=[a, b], timeout=3600)\n",
         encoding="utf-8",
     )
     (tmp_path / "pyproject.toml").write_text('[tool.stepc]\nconcurrency = "allow"\n', encoding="utf-8")

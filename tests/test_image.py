@@ -161,3 +161,31 @@ def test_targets_running_on_their_own_workers_do_not_warn(target: str, tmp_path:
     root = project(tmp_path, None)
     result = stepc("compile", "flow.py", "--target", target, "-o", "-", cwd=root)
     assert result.returncode == 0 and "default image" not in result.stderr, result.stderr
+
+
+def test_github_runs_a_step_with_an_image_of_its_own_in_a_job_container(tmp_path: Path) -> None:
+    import yaml
+
+    from tests.test_gha import validate
+
+    root = project(tmp_path, None)
+    result = stepc("compile", "flow.py", "--target", "gha", "-o", "out", cwd=root)
+    assert result.returncode == 0 and "T101" not in result.stderr, result.stderr
+    (path,) = (root / "out").rglob("*.yml")
+    validate(path)
+    jobs = yaml.safe_load(path.read_text(encoding="utf-8"))["jobs"]
+    assert jobs["train"]["container"] == {"image": "ghcr.io/acme/train:1.2"}
+    assert not any("setup-python" in s.get("uses", "") for s in jobs["train"]["steps"])
+    assert "container" not in jobs["load"]  # the pipeline's image: on the runner, with setup-python
+    assert any("setup-python" in s.get("uses", "") for s in jobs["load"]["steps"])
+    # a group is one job, so one container: steps of two images in a group are an error at the step
+    (root / "flow.py").write_text(
+        FLOW.replace('@step(outputs=["x"])', '@step(outputs=["x"], group="g")').replace(
+            '@step(inputs=["x"], image=', '@step(inputs=["x"], group="g", image='
+        ),
+        encoding="utf-8",
+    )
+    grouped = stepc("compile", "flow.py", "--target", "gha", "-o", "-", cwd=root)
+    assert grouped.returncode == 1
+    assert "flow.py:10:1: error[T101]: step 'train' uses a step group" in grouped.stderr
+    assert "run in one job, so they need one image" in grouped.stderr
