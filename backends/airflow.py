@@ -36,6 +36,7 @@ from stepc.ir import (
     Parameter,
     Pipeline,
     Step,
+    condition_parameters,
     condition_text,
     thaw,
 )
@@ -44,12 +45,12 @@ from stepc.runtime.plan import artifact_refs
 from .airflow_expr import py_condition, when_code
 from .airflow_lint import lint_dag
 from .airflow_views import ItemsView, ResourcesView, ShortCircuitView, TaskView, WhenView
-from .base import ACYCLIC_FEATURES, CACHE_NOTE, Backend, GeneratedFile, Quoted, file_stem
+from .base import ACYCLIC_FEATURES, CACHE_NOTE, Backend, GeneratedFile, Quoted, file_stem, python_literal
 from .commands import ExecCall, shell_line
 from .kubernetes import KUBERNETES_SETTINGS, pod_resources
 from .naming import NameRule, assign_names
 from .plan import NameScheme, Plan, Unit
-from .settings import Setting
+from .settings import Setting, check_project_setting, concurrency_problem
 from .step_settings import unit_secrets
 
 # Airflow's KEY_REGEX and its 250-character limit, for task ids and dag ids alike.
@@ -84,11 +85,15 @@ EXEC_CALL = ExecCall(
     store='"$STEPC_STORE"',
     params='"$STEPC_PARAMS"',
 )
-# KubernetesPodOperator pushes XCom from this file, not from stdout.
+# KubernetesPodOperator pushes XCom from this file, not from stdout. The output goes through
+# `tee`, so that the pod's log (which `get_logs` follows) shows it as it comes; the exit code
+# is kept in a file, as a POSIX shell has no pipefail (1 when the file never came).
 KPO_WRAP = (
-    "mkdir -p /airflow/xcom && {command} > /tmp/stepc-out.txt; code=$?; cat /tmp/stepc-out.txt; "
-    "tail -n 1 /tmp/stepc-out.txt > /airflow/xcom/return.json; exit $code"
+    "mkdir -p /airflow/xcom && {{ ({command}); echo $? > /tmp/stepc-code; }} | tee /tmp/stepc-out.txt; "
+    'tail -n 1 /tmp/stepc-out.txt > /airflow/xcom/return.json; exit "$(cat /tmp/stepc-code || echo 1)"'
 )
+# Pod names: DNS labels, unique per task; the operator adds a random suffix per pod (up to 63).
+POD_NAME = NameRule(50, re.compile(r"[^a-z0-9-]"), start=re.compile(r"[a-z0-9]"), prefix="s")
 
 
 def code(text: str) -> Quoted:
@@ -117,7 +122,10 @@ class AirflowBackend(Backend):
     FEATURES: ClassVar[frozenset[str]] = ACYCLIC_FEATURES  # PARTIAL says what is honoured in part
     # Resources, GPUs and images are whole with operator = "kubernetes" (see `partial`).
     PARTIAL: ClassVar[dict[str, str]] = {
-        "retry_backoff": "Airflow adds jitter: each wait lands between 1x and 2x the one the backoff gives",
+        "retry_backoff": (
+            "Airflow adds jitter: each wait lands between 1x and 2x the one the backoff gives; Airflow 3.0 and "
+            "3.1 double only, so there a DAG whose factor is not 2 fails to load, saying it needs 3.2"
+        ),
         "resources": (
             "a BashOperator reserves nothing on its worker: CPU cores become pool slots, memory and disk "
             'are not reserved (operator = "kubernetes" requests them)'
@@ -204,6 +212,13 @@ class AirflowBackend(Backend):
 
     def check_capabilities(self, pipeline: Pipeline) -> list[Diagnostic]:
         found = super().check_capabilities(pipeline)
+        found.extend(check_project_setting(self.config, "concurrency", concurrency_problem))
+        if self.config.concurrency == "replace":
+            message = (
+                f"pipeline '{pipeline.name}' has concurrency = \"replace\": Airflow cannot cancel a running DAG "
+                "run for a new one, so max_active_runs = 1 makes the new run wait (airflow)"
+            )
+            found.append(self.warning(pipeline, None, message))
         if pipeline.schedule and any(p.required for p in pipeline.params):
             detail = "a scheduled DAG needs a default for every parameter"
             found.append(self.unsupported(pipeline, None, "schedule", detail))
@@ -232,6 +247,9 @@ class AirflowBackend(Backend):
         """Tasks in topological order; a group's task stands where its first step stood."""
         return list(self.plan(pipeline).units)
 
+    def image_steps(self, plan: Plan) -> list[Step]:
+        return list(plan.steps) if self.kubernetes else []
+
     def documents(self, pipeline: Pipeline) -> Iterable[tuple[str, str]]:
         yield f"{file_stem(pipeline.name)}_dag.py", self.render("airflow/dag.py.j2", **self.view(pipeline))
 
@@ -241,7 +259,9 @@ class AirflowBackend(Backend):
 
     @staticmethod
     def _var(plan: Plan, unit: Unit) -> Quoted:
-        return code(f"t{plan.index(unit) + 1}")
+        # Tasks live in a dict keyed by task id: a variable of their own would have to be named
+        # after the task id (ruff's AIR001), which need not be a Python name.
+        return code(f"tasks[{python_literal(unit.name)}]")
 
     def view(self, pipeline: Pipeline) -> dict[str, Any]:
         plan = self.plan(pipeline)
@@ -272,7 +292,12 @@ class AirflowBackend(Backend):
             "tasks": tasks,
             "has_foreach": any(t.items for t in tasks),
             "has_values": any(c.producers for c in conditions),
-            "uses_timedelta": any(t.retries or t.timeout for t in tasks),
+            "uses_timedelta": any(t.retries or t.timeout for t in tasks) or pipeline.timeout is not None,
+            "uses_backoff": any(t.backoff for t in tasks),
+            "max_map_length": int(self.setting("max_map_length")),
+            "dagrun_timeout": pipeline.timeout,
+            # forbid and replace: one run at a time (Airflow cannot replace; see check_capabilities)
+            "max_active_runs": None if self.config.concurrency == "allow" else 1,
             "edges": edges,
             "rollback": (
                 {
@@ -319,6 +344,7 @@ class AirflowBackend(Backend):
                     text=condition_text(when.condition),
                     targets=targets,
                     producers=dict(sorted(when.producers.items())),
+                    reads_params=bool(condition_parameters(when.condition)),
                     after=[AirflowBackend._var(plan, plan.units[i]) for i in after],
                 )
             )
@@ -401,6 +427,8 @@ class AirflowBackend(Backend):
         valued = self.per_plan(plan, "valued", lambda p: {step for step, _ in p.values})
         tags = {tag_text(k, v) for s in steps for k, v in s.tags}
         retry = unit.retry
+        # A group's task is as urgent as its most urgent step; Airflow's weights are whole.
+        weight = math.ceil(max(s.weight for s in steps))
         return TaskView(
             var=self._var(plan, unit),
             task_id=unit.name,
@@ -422,7 +450,9 @@ class AirflowBackend(Backend):
             timeout=unit.timeout,
             resources=self.resources_view(plan, unit),
             queue=self.unit_setting(unit, "queue"),
-            priority_weight=self.unit_setting(unit, "priority_weight"),
+            pod_name=self._pod_names(plan)[unit.name],
+            # A step's own engine setting wins over the one its weight gives.
+            priority_weight=self.unit_setting(unit, "priority_weight") or (weight if weight > 1 else None),
             # Rendered by Airflow from its Variables when the task starts (names are identifiers).
             secrets={name: f"{{{{ var.value.{name} }}}}" for name in unit_secrets(unit)},
         )
@@ -448,7 +478,12 @@ class AirflowBackend(Backend):
             backoff=None,
             timeout=None,
             resources=self.resources_view(plan, unit),
+            pod_name=self._pod_names(plan)[unit.name],
         )
+
+    def _pod_names(self, plan: Plan) -> dict[str, str]:
+        """Task id -> the pod name of its task, unique in the DAG."""
+        return self.per_plan(plan, "pod_names", lambda p: assign_names([u.name for u in p.units], POD_NAME))
 
     def resources_view(self, plan: Plan, unit: Unit) -> ResourcesView:
         r = unit.resources

@@ -43,6 +43,7 @@ class ShortCircuitView:
     text: str
     targets: list[Quoted]
     producers: dict[str, str]
+    reads_params: bool  # else `params` stays unread (pyflakes' F841)
     after: list[Quoted]
 
 
@@ -80,5 +81,6 @@ class TaskView:
     timeout: int | None
     resources: ResourcesView
     queue: str | None = None
-    priority_weight: int | None = None
+    pod_name: str = ""  # Kubernetes mode: the pod's name (a random suffix is added per pod)
+    priority_weight: int | None = None  # None: Airflow's default, 1
     secrets: dict[str, str] = dataclasses.field(default_factory=dict)  # name -> Airflow template of it

@@ -32,7 +32,7 @@ from .commands import ExecCall
 from .kubernetes import KUBERNETES_SETTINGS, PodResources, pod_resources
 from .naming import NameRule, assign_names
 from .plan import NameScheme, Plan, Unit
-from .settings import Setting, top_level_problem
+from .settings import Setting, check_project_setting, concurrency_problem, top_level_problem
 from .step_settings import unit_secrets
 
 PARAM_NAME = NameRule(200, re.compile(r"[^A-Za-z0-9_-]"), lower=False, start=re.compile(r"[A-Za-z0-9]"))
@@ -187,6 +187,7 @@ class ArgoBackend(Backend):
     def check_capabilities(self, pipeline: Pipeline) -> list[Diagnostic]:
         found = super().check_capabilities(pipeline)
         found.extend(self._project_timezone())
+        found.extend(check_project_setting(self.config, "concurrency", concurrency_problem))
         found.extend(self.group_timeout_warnings(pipeline))
         plan = self.plan(pipeline)
         if plan.has_rollback:  # the rollback's pod runs the pipeline's image
@@ -240,6 +241,9 @@ class ArgoBackend(Backend):
 
     def units(self, pipeline: Pipeline) -> list[Unit]:
         return list(self.plan(pipeline).units)
+
+    def image_steps(self, plan: Plan) -> list[Step]:
+        return list(plan.steps)
 
     def documents(self, pipeline: Pipeline) -> Iterable[tuple[str, str]]:
         kind = self.setting("kind") or ("cron" if pipeline.schedule else "workflow")
@@ -323,6 +327,7 @@ class ArgoBackend(Backend):
             "schedule": pipeline.schedule,
             "timezone": self.setting("timezone") or self.config.timezone or "UTC",
             "starting_deadline": self.setting("starting_deadline_seconds"),
+            "concurrency_policy": self.config.concurrency.capitalize(),  # [tool.stepc] concurrency
         }
 
     def _pod_policies(self) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import jinja2
 
 from stepc import __version__
 from stepc.collector import collector_paused
-from stepc.config import Config, deployed_branch
+from stepc.config import DEFAULT_IMAGE, Config, deployed_branch
 from stepc.diagnostics import Diagnostic, Severity, is_error
 from stepc.ir import Pipeline, Step, condition_artifacts
 
@@ -351,6 +351,7 @@ class Backend:
             others = f" (and {len(steps) - 1} more)" if len(steps) > 1 else ""
             message = f"step '{steps[0].name}'{others} uses {FEATURE_TEXT[feature]}: {partial[feature]} ({self.NAME})"
             found.append(self.warning(pipeline, steps[0], message))
+        found.extend(self.default_image_warning(pipeline, self.image_steps(plan)))
         for feature in pipeline_features(pipeline):
             if feature not in self.FEATURES:
                 found.append(self.unsupported(pipeline, None, feature))
@@ -358,6 +359,28 @@ class Backend:
                 message = f"pipeline '{pipeline.name}' has {FEATURE_TEXT[feature]}: {partial[feature]} ({self.NAME})"
                 found.append(self.warning(pipeline, None, message))
         return found
+
+    def image_steps(self, plan: Plan) -> list[Step]:
+        """The steps this target runs in a container of their image (none: on a worker or
+        runner of the engine's own)."""
+        return []
+
+    def default_image_warning(self, pipeline: Pipeline, steps: list[Step]) -> list[Diagnostic]:
+        """One T101 warning for the steps that run in the default image, which holds neither
+        stepc nor the project, so nothing runs there; it lists them and says the fix."""
+        defaulted = [s for s in steps if s.image == DEFAULT_IMAGE]
+        if not defaulted:
+            return []
+        names = ", ".join(f"'{s.name}'" for s in defaulted[:3])
+        more = f" (and {len(defaulted) - 3} more)" if len(defaulted) > 3 else ""
+        which = "step" if len(defaulted) == 1 else "steps"
+        run = "runs" if len(defaulted) == 1 else "run"
+        message = (
+            f"{which} {names}{more} {run} in the default image {DEFAULT_IMAGE}, which holds neither stepc nor the "
+            "project: build one with `stepc image` and name it with image= on the step or the pipeline, or "
+            f"[tool.stepc] image ({self.NAME})"
+        )
+        return [self.warning(pipeline, defaulted[0], message)]
 
     def check_step(self, plan: Plan, step: Step) -> list[Diagnostic]:
         """A target's checks of one step's values (a backoff the engine refuses, a name it

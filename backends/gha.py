@@ -140,7 +140,8 @@ class GitHubActionsBackend(Backend):
     # Every condition is decided inside `stepc exec`, which reads upstream artifacts itself;
     # `if:` only skips early.
     FEATURES: ClassVar[frozenset[str]] = ACYCLIC_FEATURES  # PARTIAL says what is honoured in part
-    # GPUs are whole once a runner with GPUs is configured, images with container = true.
+    # GPUs are whole once a runner with GPUs is configured. A step with an image of its own
+    # runs in a job container of it (with container = true, every job does).
     PARTIAL: ClassVar[dict[str, str]] = {
         "retry": (
             "GitHub cannot retry a job, so `stepc exec --retry` retries in the same job: an attempt "
@@ -154,7 +155,6 @@ class GitHubActionsBackend(Backend):
             "hosted runners have no GPU: list a runner with GPUs in [tool.stepc.gha] runners "
             "(until then the job runs on runs_on)"
         ),
-        "image": "jobs run on the runner, not in the step's image: set container = true under [tool.stepc.gha]",
         "cache": CACHE_NOTE,
         "run_max_parallel": (
             "GitHub bounds the legs of one matrix (strategy.max-parallel, which gets this bound too), "
@@ -185,7 +185,11 @@ class GitHubActionsBackend(Backend):
             "`{runs_on, gpu, cpu, memory}` tables: the first that holds a bigger step runs it",
             shown="`[]`",
         ),
-        "container": Setting("boolean", False, "run each job in its step's image"),
+        "container": Setting(
+            "boolean",
+            False,
+            "run every job in its step's image (a step with an image of its own runs in it either way)",
+        ),
         "install": Setting("strings", "pip install .", "the command(s) that install the project in a job"),
         "python": Setting("string", "3.12", "the Python version `actions/setup-python` installs"),
         "params": Setting(
@@ -224,8 +228,6 @@ class GitHubActionsBackend(Backend):
         lifted = set()
         if any(isinstance(r, dict) and int(r.get("gpu", 0)) for r in self.setting("runners")):
             lifted.add("gpu")
-        if self.setting("container"):
-            lifted.add("image")
         return {k: v for k, v in self.PARTIAL.items() if k not in lifted}
 
     # -- checks -----------------------------------------------------------------------------
@@ -270,6 +272,9 @@ class GitHubActionsBackend(Backend):
             loops = {loop_of(pipeline, s) for s in unit.steps}
             if len(loops) > 1:
                 detail = f"the steps of group '{unit.first.group}' run in one job, so they need one foreach source"
+                found.append(self.unsupported(pipeline, unit.steps[1], "group", detail))
+            if len({s.image for s in unit.steps}) > 1:  # a job has one container
+                detail = f"the steps of group '{unit.first.group}' run in one job, so they need one image"
                 found.append(self.unsupported(pipeline, unit.steps[1], "group", detail))
         for command in self._install():
             if "${{" in command:
@@ -430,6 +435,16 @@ class GitHubActionsBackend(Backend):
         bounds = [b for b in (scope_limit(plan.pipeline, unit.first), plan.pipeline.max_parallel) if b is not None]
         return min(bounds, default=None)
 
+    def image_steps(self, plan: Plan) -> list[Step]:
+        return [s for u in plan.units if self._container(plan, u) for s in u.steps]
+
+    def _container(self, plan: Plan, unit: Unit) -> str | None:
+        """The image of the job's container: its step's own image (not the pipeline's), or with
+        container = true, whatever image the step has; None: on the runner, set up by
+        setup-python."""
+        image = unit.first.image
+        return image if self.setting("container") or image != plan.pipeline.image else None
+
     def _lister_view(self, plan: Plan, unit: Unit) -> JobView:
         """The job listing a nested foreach's index paths as the matrix of its tasks' jobs."""
         run = RunView("paths", f"List the items of {unit.label}", [("STEPC_ITEMS_OF", unit.label)], {}, LISTER_SCRIPT)
@@ -440,7 +455,7 @@ class GitHubActionsBackend(Backend):
             needs=[PARAMS_JOB, *unit.needs],
             guard="${{ !cancelled() && !failure() }}",
             runs_on=self._default_runs_on(),
-            container=unit.first.image if self.setting("container") else None,
+            container=self._container(plan, unit),
             outputs=[("paths", "${{ steps.paths.outputs.paths }}")],
             downloads=self._ancestor_uploads(plan, unit),
             runs=[run],
@@ -491,7 +506,7 @@ class GitHubActionsBackend(Backend):
             guard="${{ " + guard + " }}",
             runs_on=self.resources_view(plan, unit),
             environment=self.unit_setting(unit, "environment"),
-            container=unit.first.image if self.setting("container") else None,
+            container=self._container(plan, unit),
             timeout=timeout,
             matrix=matrix,
             max_parallel=self._max_parallel(plan, unit) if matrix else None,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stepc.config import Config
+from stepc.config import CONCURRENCY, Config
 from stepc.diagnostics import Diagnostic, did_you_mean
 
 # kind -> (what a user reads in a message, whether a TOML value is of that kind)
@@ -154,9 +154,10 @@ def top_level_problem(config: Config, key: str, wanted: str) -> Diagnostic:
         top = [n for n, text in enumerate(lines, 1) if re.match(re.escape(key) + r"\s*=", text.strip())]
         line = top[0] if top else 1
     text = lines[line - 1] if 0 < line <= len(lines) else ""
+    col = text.find(key) + 1 if key in text else 1
     message = f"setting '{key}' in {'[tool.stepc]' if in_pyproject else 'stepc.toml'} is {wanted}"
     shown = _shown_path(path) if path is not None else "pyproject.toml"
-    return Diagnostic("T103", message, shown, line, 1, source_line=text)
+    return Diagnostic("T103", message, shown, line, col, source_line=text)
 
 
 def check_settings(config: Config, target: str, table: Mapping[str, Setting]) -> list[Diagnostic]:
@@ -195,3 +196,18 @@ def check_settings(config: Config, target: str, table: Mapping[str, Setting]) ->
         elif (problem := setting.problem(raw[key])) is not None:
             found.append(at(key, f"setting '{key}' in {header} is {problem}"))
     return found
+
+
+def check_project_setting(config: Config, key: str, wanted: Callable[[Any], str | None]) -> list[Diagnostic]:
+    """T103 for a top-level ``[tool.stepc]`` key a target reads whose value ``wanted`` refuses
+    (it says what the value should be), at the key's line; none when the key is unset."""
+    raw = config.settings.get(key)
+    problem = None if raw is None else wanted(raw)
+    return [] if problem is None else [top_level_problem(config, key, problem)]
+
+
+def concurrency_problem(value: Any) -> str | None:
+    """Why a ``[tool.stepc] concurrency`` value is not one, or None."""
+    if value in CONCURRENCY:
+        return None
+    return "one of " + ", ".join(f'"{c}"' for c in CONCURRENCY) + f", not {value!r}"

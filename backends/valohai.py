@@ -31,8 +31,9 @@ from dataclasses import replace
 from typing import Any, ClassVar
 
 from stepc.diagnostics import Diagnostic
-from stepc.ir import Pipeline, Step, thaw
+from stepc.ir import Pipeline, Step, parameters_read, thaw
 from stepc.params import nullable
+from stepc.runtime.plan import path_sources
 
 from .base import ACYCLIC_FEATURES, CACHE_NOTE, Backend, GeneratedFile, file_stem
 from .commands import ExecCall, shell_line
@@ -51,6 +52,7 @@ PARAM = NameRule(64, re.compile(r"[^A-Za-z0-9_]"), replacement="_", lower=False,
 ITEM = "stepc_item"
 VALOHAI_TYPES = {"int": "integer", "float": "float", "bool": "flag"}
 _PASSABLE = re.compile(r"^[^\s{}=]+$")  # a name `-p NAME={v}` can carry literally
+GPU_DEVICE = "nvidia.com/gpu"  # the device a GPU is requested as (valohai-yaml's example)
 # The order of `stepc exec`'s arguments in a command (see `commands.ExecCall`).
 EXEC_ORDER = ("pipeline", "rollback", "steps", "items_of", "run_id", "store", "raw", "retry")
 
@@ -80,6 +82,9 @@ class StepView:
     # environment variables (or a group), and refuses to start an execution without them.
     secrets: tuple[str, ...] = ()
     groups: list[str] = dataclasses.field(default_factory=list)
+    # valohai-yaml's step `resources`: cpu (cores) and memory (MB) as min (memory also as
+    # max), devices as counts; empty when the steps ask for nothing.
+    resources: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -210,6 +215,9 @@ class ValohaiBackend(Backend):
     def units(self, pipeline: Pipeline) -> list[Unit]:
         return list(self.plan(pipeline).units)
 
+    def image_steps(self, plan: Plan) -> list[Step]:
+        return list(plan.steps)
+
     def documents(self, pipeline: Pipeline) -> Iterable[tuple[str, str]]:
         path = str(self.setting("file") or f"{file_stem(pipeline.name)}.valohai.yaml")
         yield path, self.render("valohai/valohai.yaml.j2", **self.view(pipeline))
@@ -262,15 +270,17 @@ class ValohaiBackend(Backend):
                 edges.append([f"{source}.metadata.stepc_items", f"{view.step.name}.parameter.{ITEM}"])
             elif view.loop is not None:
                 edges.append([view.loop.source, f"{view.step.name}.parameter.{ITEM}"])
+        # A pipeline parameter feeds the nodes whose step declares it; one no node reads is left out.
         targets: dict[str, list[str]] = {p.name: [] for p in pipeline.params}
-        for unit in units:
-            for p in pipeline.params:
-                targets[p.name].append(f"{unit.name}.parameter.{pnames[p.name]}")
-        for node in items_nodes:
-            targets[node.param].append(f"{node.name}.parameter.{pnames[node.param]}")
+        declared = {pnames[p.name]: p.name for p in pipeline.params}
+        for step in steps:
+            for entry in step.parameters:
+                if entry["name"] in declared:
+                    targets[declared[entry["name"]]].append(f"{step.name}.parameter.{entry['name']}")
         pipeline_params = [
             {"name": pnames[p.name], "targets": targets[p.name], "default": self._default_text(p.name, pipeline)}
             for p in pipeline.params
+            if targets[p.name]
         ]
         return {
             "steps": steps,
@@ -291,7 +301,15 @@ class ValohaiBackend(Backend):
         return [self._parameter(plan.pipeline, p.name, pnames[p.name]) for p in plan.pipeline.params]
 
     def task_view(self, plan: Plan, unit: Unit, done: dict[str, Any]) -> NodeView:
-        params = self.per_plan(plan, "parameters", self._step_parameters)
+        pnames = self._param_names(plan)
+        # Only the parameters the unit reads: its functions', conditions' and list's (for a
+        # lister, those of the lists its scopes iterate and of their producers' conditions).
+        reading = unit.steps
+        if unit.lists is not None:
+            head = unit.first
+            reading = (*(plan.pipeline.step(n) for n in head.scope), *path_sources(plan.pipeline, head))
+        read = {pnames[name] for name in parameters_read(reading)}
+        params = [p for p in self.per_plan(plan, "parameters", self._step_parameters) if p["name"] in read]
         loop = self.loop_view(plan, unit)
         inputs = sorted(unit.needs, key=lambda name: plan.index(plan.unit(name)))
         if unit.lists is not None:
@@ -457,4 +475,19 @@ class ValohaiBackend(Backend):
             description=" / ".join(s.description for s in unit.steps if s.description) or None,
             secrets=unit_secrets(unit),
             groups=_strings(self.unit_setting(unit, "environment_variable_groups")),
+            resources=self._resources(unit),
         )
+
+    @staticmethod
+    def _resources(unit: Unit) -> dict[str, Any]:
+        """The unit's requests as valohai-yaml's step ``resources`` (disk has no field there)."""
+        r = unit.resources
+        found: dict[str, Any] = {}
+        if r.cpu is not None:
+            found["cpu"] = {"min": r.cpu}
+        if r.memory is not None:
+            mb = math.ceil(r.memory / 1_000_000)
+            found["memory"] = {"min": mb, "max": mb}
+        if r.gpu:
+            found["devices"] = {GPU_DEVICE: r.gpu}
+        return found

@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "ir": "stepc.commands.inspect:ir",
     "graph": "stepc.commands.inspect:graph",
     "compile": "stepc.commands.compile:compile",
+    "image": "stepc.commands.image:image",
     "targets": "stepc.commands.targets:targets",
     "submit": "stepc.commands.submit:submit",
     "status": "stepc.commands.submit:status",

@@ -9,6 +9,8 @@ from typing import Any
 
 DEFAULT_IMAGE = "python:3.12-slim"
 DEFAULT_KILL_GRACE = 5.0  # seconds between an attempt's SIGTERM (its deadline) and its SIGKILL
+# ``[tool.stepc] concurrency``: what a run started while another runs does (SPEC §8).
+CONCURRENCY = ("allow", "forbid", "replace")
 _CONFIG_FILES = ("stepc.toml", "pyproject.toml")
 
 
@@ -44,6 +46,13 @@ class Config:
         SIGKILL (a value :func:`grace_problem` rejects counts as the default)."""
         value = self.settings.get("kill_grace")
         return DEFAULT_KILL_GRACE if value is None or grace_problem(value) else float(value)
+
+    @property
+    def concurrency(self) -> str:
+        """``[tool.stepc] concurrency``: whether runs of a pipeline may overlap (``allow``), a
+        new one waits or is skipped (``forbid``, the default) or replaces the running one."""
+        value = self.settings.get("concurrency")
+        return value if value in CONCURRENCY else "forbid"
 
     def section(self, name: str) -> dict[str, Any]:
         value = self.settings.get(name, {})

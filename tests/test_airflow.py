@@ -33,7 +33,10 @@ COMPILED = GOLDEN / "compiled"
 # rendering every templated env value the way a worker would.
 DAGBAG_SCRIPT = r"""
 import json, sys
-from airflow.dag_processing.dagbag import DagBag
+try:
+    from airflow.dag_processing.dagbag import DagBag
+except ImportError:  # Airflow 3.0
+    from airflow.models.dagbag import DagBag
 out = {}
 for path in sys.argv[1:]:
     bag = DagBag(dag_folder=path)
@@ -44,6 +47,10 @@ for path in sys.argv[1:]:
             info = {"type": type(t).__name__, "trigger_rule": getattr(t.trigger_rule, "value", t.trigger_rule),
                     "retries": t.retries, "teardown": t.is_teardown, "upstream": sorted(t.upstream_task_ids)}
             kwargs = getattr(t, "partial_kwargs", None)
+            for key in ("priority_weight", "name", "get_logs", "log_events_on_failure", "retry_exponential_backoff"):
+                value = (kwargs or {}).get(key, getattr(t, key, None))
+                if value is not None:
+                    info[key] = value
             command = getattr(t, "bash_command", None) or (kwargs or {}).get("bash_command")
             env = getattr(t, "env", None) if kwargs is None else None
             if command is not None:
@@ -65,6 +72,8 @@ for path in sys.argv[1:]:
             "tags": sorted(dag.tags),
             "max_active_tasks": dag.max_active_tasks,
             "doc_md": dag.doc_md,
+            "max_active_runs": dag.max_active_runs,
+            "dagrun_timeout": dag.dagrun_timeout.total_seconds() if dag.dagrun_timeout else None,
         }
     out[path] = {"errors": {k: str(v)[-3000:] for k, v in bag.import_errors.items()}, "dags": dags}
 out["stepc_imported"] = sorted(m for m in sys.modules if m == "stepc" or m.startswith("stepc."))
@@ -75,6 +84,12 @@ print("STEPC-DAGBAG " + json.dumps(out, default=repr))
 @pytest.fixture(scope="session")
 def airflow_python() -> Path:
     return airflow_env.ensure()
+
+
+@pytest.fixture(scope="session")
+def oldest_airflow_python() -> Path:
+    """The oldest Airflow the DAGs support (3.0): DagBag imports only, no tasks run there."""
+    return airflow_env.ensure(release=airflow_env.OLDEST)
 
 
 def airflow_environ(home: Path, **extra: str) -> dict[str, str]:
@@ -205,7 +220,98 @@ def test_mapping_of_features(airflow_python: Path, tmp_path: Path) -> None:
     assert dag["params"]["regions"] == ["eu", "us"] and dag["params"]["scale"] == 1.5
     assert {"ingest", "daily", "team:ml-platform", "stepc"} <= set(dag["tags"])
     text = path.read_text(encoding="utf-8")
-    assert "retry_exponential_backoff=2.0" in text and "execution_timeout=timedelta(seconds=300)" in text
+    assert "retry_exponential_backoff=_backoff(2.0)" in text and "execution_timeout=timedelta(seconds=300)" in text
+    assert tasks["count"]["retry_exponential_backoff"] == 2.0  # Airflow 3.2+ takes the multiplier
+    # one run at a time by default ([tool.stepc] concurrency = "forbid")
+    assert dag["max_active_runs"] == 1 and dag["dagrun_timeout"] is None
+
+
+def test_golden_dags_load_on_the_oldest_supported_airflow(oldest_airflow_python: Path, tmp_path: Path) -> None:
+    """Airflow 3.0 (task SDK 1.0): no `airflow.sdk.conf`, `literal` only from its module, and
+    the backoff a flag that doubles; every golden DAG loads there as it does on 3.3."""
+    paths = sorted(COMPILED.glob("*_dag.py"))
+    loaded = dagbag(oldest_airflow_python, tmp_path, *paths)
+    for path in paths:
+        report = loaded[str(path)]
+        assert report["errors"] == {}, report["errors"]
+        assert len(report["dags"]) == 1
+    (tour,) = loaded[str(COMPILED / "feature-tour_dag.py")]["dags"].values()
+    assert tour["tasks"]["count"]["retry_exponential_backoff"] is True  # 2.0 is what 3.0's flag does
+    assert tour["tasks"]["count"]["type"] == "MappedOperator" and tour["max_active_runs"] == 1
+    # Kubernetes mode too (the provider's pod operator, the pod names and log options)
+    (tmp_path / "pyproject.toml").write_text('[tool.stepc.airflow]\noperator = "kubernetes"\n', encoding="utf-8")
+    shutil.copy(GOLDEN / "features.py", tmp_path / "features.py")
+    dag_file = tmp_path / "pods_dag.py"
+    dag_file.write_text(compile_airflow(tmp_path / "features.py", cwd=tmp_path), encoding="utf-8")
+    report = dagbag(oldest_airflow_python, tmp_path, dag_file)[str(dag_file)]
+    assert report["errors"] == {}, report["errors"]
+    (pods,) = report["dags"].values()
+    assert pods["tasks"]["plan_shards"]["type"] == "KubernetesPodOperator"
+    assert pods["tasks"]["plan_shards"]["name"] == "plan-shards"
+
+
+def test_a_backoff_that_3_0_cannot_take_fails_there_with_a_clear_message(
+    airflow_python: Path, oldest_airflow_python: Path, tmp_path: Path
+) -> None:
+    flow = tmp_path / "flow.py"
+    flow.write_text(
+        "from stepc import step\n\n@step(retry={'times': 2, 'delay': 1, 'backoff': 1.5})\ndef a():\n    pass\n",
+        encoding="utf-8",
+    )
+    dag_file = tmp_path / "flow_dag.py"
+    dag_file.write_text(compile_airflow(flow, cwd=tmp_path), encoding="utf-8")
+    newest = dagbag(airflow_python, tmp_path, dag_file)[str(dag_file)]
+    assert newest["errors"] == {}
+    (dag,) = newest["dags"].values()
+    assert dag["tasks"]["a"]["retry_exponential_backoff"] == 1.5
+    (error,) = dagbag(oldest_airflow_python, tmp_path, dag_file)[str(dag_file)]["errors"].values()
+    assert "a retry backoff factor of 1.5 needs Airflow 3.2 or newer" in error
+
+
+def test_generated_dags_are_clean_under_ruff_air_and_pyflakes(tmp_path: Path) -> None:
+    """Every golden DAG, and the Kubernetes-mode ones, pass ruff's Airflow (AIR) and pyflakes
+    (F) rules: AIR001 (a task's variable named after its task id), unused names, and so on."""
+    (tmp_path / "pyproject.toml").write_text('[tool.stepc.airflow]\noperator = "kubernetes"\n', encoding="utf-8")
+    pods = tmp_path / "pods"
+    for flow in FLOWS:
+        shutil.copy(flow, tmp_path / flow.name)
+        result = stepc("compile", flow.name, "--target", "airflow", "-o", str(pods), cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    paths = [*sorted(COMPILED.glob("*_dag.py")), *sorted(pods.glob("*_dag.py"))]
+    assert len(paths) == 2 * len(FLOWS)
+    ruff = [str(Path(sys.executable).parent / "ruff"), "check", "--no-cache", "--isolated", "--select", "AIR,F"]
+    result = subprocess.run(
+        [*ruff, "--output-format", "concise", *map(str, paths)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_run_settings_reach_the_dag(airflow_python: Path, tmp_path: Path) -> None:
+    """pipeline(timeout=) is the DAG's dagrun_timeout; [tool.stepc] concurrency = "allow" lifts
+    max_active_runs; a step's weight is its task's priority_weight."""
+    flow = tmp_path / "flow.py"
+    flow.write_text(
+        "from stepc import pipeline, step\n\n@step(weight=2.5)\ndef a():\n    pass\n\n"
+        "@step(after=['a'])\ndef b():\n    pass\n\npipeline('p', steps=[a, b], timeout=3600)\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "pyproject.toml").write_text('[tool.stepc]\nconcurrency = "allow"\n', encoding="utf-8")
+    dag_file = tmp_path / "p_dag.py"
+    dag_file.write_text(compile_airflow(flow, cwd=tmp_path), encoding="utf-8")
+    report = dagbag(airflow_python, tmp_path, dag_file)[str(dag_file)]
+    assert report["errors"] == {}, report["errors"]
+    (dag,) = report["dags"].values()
+    assert dag["dagrun_timeout"] == 3600.0 and dag["max_active_runs"] == 16  # Airflow's own default
+    assert dag["tasks"]["a"]["priority_weight"] == 3 and dag["tasks"]["b"]["priority_weight"] == 1
+    (tmp_path / "pyproject.toml").write_text('[tool.stepc]\nconcurrency = "replace"\n', encoding="utf-8")
+    result = stepc("compile", str(flow), "--target", "airflow", "-o", "-", cwd=tmp_path)
+    assert result.returncode == 0 and "max_active_runs=1," in result.stdout
+    assert "warning[T101]: pipeline 'p' has concurrency = \"replace\"" in result.stderr
+    (tmp_path / "pyproject.toml").write_text('[tool.stepc]\nname = "x"\nconcurrency = "sometimes"\n', encoding="utf-8")
+    result = stepc("compile", str(flow), "--target", "airflow", "-o", "-", cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "pyproject.toml:3:1: error[T103]: setting 'concurrency' in [tool.stepc] is one of" in result.stderr
 
 
 def test_kubernetes_mode(airflow_python: Path, tmp_path: Path) -> None:
@@ -225,6 +331,31 @@ def test_kubernetes_mode(airflow_python: Path, tmp_path: Path) -> None:
     assert report["errors"] == {}, report["errors"]
     (dag,) = report["dags"].values()
     assert dag["tasks"]["plan_shards"]["type"] == "KubernetesPodOperator"
+    # a pod name per task (the operator adds a random suffix per pod), logs followed live
+    pods = {n: t for n, t in dag["tasks"].items() if "name" in t}
+    assert len(pods) == 8 and len({t["name"] for t in pods.values()}) == 8
+    assert pods["plan_shards"]["name"] == "plan-shards" and pods["by_region"]["name"] == "by-region"
+    assert all(t["get_logs"] is True and t["log_events_on_failure"] is True for t in pods.values())
+
+
+KPO_SCRIPT = 'echo first; sleep 2; echo "{\\"status\\": \\"ok\\"}"; exit 3'
+
+
+def test_kubernetes_pod_output_streams_and_keeps_the_exit_code(tmp_path: Path) -> None:
+    """The pod's shell wrapper: the output shows while the step runs (the pod log that
+    get_logs follows), the last line becomes the XCom file, and the step's exit code stays."""
+    from stepc.backends.airflow import KPO_WRAP
+
+    script = KPO_WRAP.format(command=KPO_SCRIPT).replace("/airflow/xcom", str(tmp_path / "xcom"))
+    script = script.replace("/tmp/stepc-", str(tmp_path / "stepc-"))
+    process = subprocess.Popen(["/bin/sh", "-c", script], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    assert first == "first\n" and process.poll() is None  # seen before the step ends
+    rest = process.stdout.read()
+    assert process.wait(timeout=30) == 3
+    assert rest == '{"status": "ok"}\n'
+    assert json.loads((tmp_path / "xcom" / "return.json").read_text(encoding="utf-8")) == {"status": "ok"}
 
 
 def test_lint_catches_what_import_would_not() -> None:

@@ -6,6 +6,7 @@ settings that make a feature whole lift its warning, and `--strict` makes partia
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from typing import Any, ClassVar
@@ -14,7 +15,7 @@ import pytest
 from stepc.backends.argo import ArgoBackend
 from stepc.backends.base import FEATURE_TEXT, Backend, pipeline_features, step_features
 
-from stepc.config import Config, find_config
+from stepc.config import DEFAULT_IMAGE, Config, find_config
 from stepc.frontend import load
 from stepc.ir import Pipeline
 from stepc.targets import available_targets, load_target
@@ -51,7 +52,7 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
     "timeout": ("yes", "yes", "partial", "partial"),  # GitHub and Valohai bound the whole task
     "resources": ("yes", "partial", "yes", "yes"),  # a BashOperator reserves nothing
     "gpu": ("yes", "partial", "partial", "partial"),  # until a GPU pool / runner / environment is set
-    "image": ("yes", "partial", "partial", "yes"),  # a worker's or runner's own environment
+    "image": ("yes", "partial", "yes", "yes"),  # Airflow: a worker's own environment; GitHub: a job container
     "rollback": ("yes", "yes", "yes", "partial"),  # Valohai: no failure hook
     "group": ("yes", "yes", "yes", "yes"),
     "cache": ("partial", "partial", "partial", "partial"),  # only `stepc run` caches
@@ -73,11 +74,19 @@ class RefusesEverything(ArgoBackend):
     FEATURES: ClassVar[frozenset[str]] = frozenset()
 
 
+# The project image the feature flows run in, as a project's [tool.stepc] image gives it: the
+# default image holds no stepc, which every container target warns of (tests/test_image.py).
+PROJECT_IMAGE = "ghcr.io/acme/project:1"
+
+
 def feature_flow(feature: str) -> tuple[Pipeline, Path]:
     path = FEATURES_DIR / f"{feature}.py"
     pipeline, found = load(str(path), None)
     assert pipeline is not None and not [d for d in found if d.severity == "error"], found
-    return pipeline, path
+    steps = tuple(
+        dataclasses.replace(s, image=PROJECT_IMAGE) if s.image == DEFAULT_IMAGE else s for s in pipeline.steps
+    )
+    return dataclasses.replace(pipeline, image=PROJECT_IMAGE, steps=steps), path
 
 
 def used_features(pipeline: Pipeline) -> set[str]:
@@ -158,7 +167,6 @@ def test_a_feature_missing_from_the_table_is_an_error_at_the_step_and_no_files(f
     [
         ("airflow", {"operator": "kubernetes"}, ["resources", "gpu", "image"]),
         ("airflow", {"gpu_pool": "gpus"}, ["gpu"]),
-        ("gha", {"container": True}, ["image"]),
         ("gha", {"runners": [{"runs_on": "gpu-runner", "gpu": 1}]}, ["gpu"]),
         ("valohai", {"environments": [{"environment": "g4dn", "gpu": 1}]}, ["gpu"]),
     ],
@@ -210,7 +218,11 @@ def test_strict_makes_partial_support_an_error_and_writes_nothing(tmp_path: Path
     assert relaxed.returncode == 0 and "warning[T101]: step 'load' uses caching" in relaxed.stderr
     assert (out / "cache.argo.yaml").is_file()
     # a flow every target expresses in full passes --strict
-    whole = stepc("compile", str(FEATURES_DIR / "after.py"), "--target", "all", "--strict", "-o", str(tmp_path / "w"))
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(f'[tool.stepc]\nimage = "{PROJECT_IMAGE}"\n', encoding="utf-8")
+    (project / "after.py").write_text((FEATURES_DIR / "after.py").read_text(encoding="utf-8"), encoding="utf-8")
+    whole = stepc("compile", "after.py", "--target", "all", "--strict", "-o", str(tmp_path / "w"), cwd=project)
     assert whole.returncode == 0 and "T101" not in whole.stderr, whole.stderr
 
 

@@ -73,14 +73,25 @@ def test_mapping_of_features() -> None:
     # a node's archive carries the whole store it saw, so only direct upstream nodes feed it
     assert [i["name"] for i in steps["total"]["inputs"]] == ["stepc-double"]
     # typed parameters, passed to stepc exec as -p name=value, fed by pipeline parameters
-    params = {p["name"]: p for p in steps["count"]["parameters"]}
+    # each step declares only the parameters it reads (its function's, its condition's, its list's)
+    declared = {name: [p["name"] for p in step.get("parameters", [])] for name, step in steps.items()}
+    assert declared["plan_shards"] == ["n_shards"] and declared["count"] == ["scale", "stepc_item"]
+    assert declared["report"] == ["publish", "threshold"] and declared["by_region"] == ["regions", "stepc_item"]
+    assert declared["total"] == [] and declared["notify"] == ["channel"]
+    params = {p["name"]: p for s in steps.values() for p in s.get("parameters", [])}
     assert params["n_shards"] == {"name": "n_shards", "type": "integer", "pass-as": "-p n_shards={v}", "default": 3}
     assert params["publish"]["type"] == "flag" and params["publish"]["pass-true-as"] == "-p publish=true"
     assert params["scale"]["type"] == "float"
     assert json.loads(params["regions"]["default"]) == ["eu", "us"]
     assert params["stepc_item"]["min"] == 0
     targets = {p["name"]: p["targets"] for p in pipeline["parameters"]}
-    assert "count.parameter.n_shards" in targets["n_shards"] and "items-regions.parameter.regions" in targets["regions"]
+    assert targets["n_shards"] == ["plan_shards.parameter.n_shards"] and targets["scale"] == ["count.parameter.scale"]
+    assert targets["regions"] == ["items-regions.parameter.regions", "by_region.parameter.regions"]
+    assert targets["publish"] == ["report.parameter.publish"] and "total" not in str(targets)
+    # resources as valohai-yaml's step resources: cpu cores, memory in MB, GPUs as devices
+    assert steps["count"]["resources"] == {"cpu": {"min": 0.5}, "memory": {"min": 269, "max": 269}}
+    assert steps["by_region"]["resources"]["devices"] == {"nvidia.com/gpu": 1}
+    assert "resources" not in steps["plan_shards"]
     # retries inside stepc exec; the time limit covers every attempt and the set-up
     run = next(c for c in steps["count"]["command"] if c.startswith("python -m stepc exec"))
     assert run.endswith("{parameters} --retry")

@@ -210,7 +210,9 @@ def run_like_stepc_run(
         [sys.executable, "-m", "stepc", "compile", str(flow), "--target", "valohai", "-o", str(out), *chosen],
         capture_output=True, text=True, cwd=REPO, timeout=120,
     )  # fmt: skip
-    assert compiled.returncode == 0 and "T101" not in compiled.stderr, compiled.stderr
+    # The simulator runs each execution here, not in its image: the default image's warning is moot.
+    partial = [line for line in compiled.stderr.splitlines() if "T101" in line and "default image" not in line]
+    assert compiled.returncode == 0 and not partial, compiled.stderr
     (config,) = out.glob("*.valohai.yaml")
     files = {f"tests/flows/{relative}": flow}
     runner, found = run_pipeline(config, files, values or {}, tmp_path / "run", pipeline)

@@ -16,7 +16,14 @@ import os
 from datetime import datetime, timezone
 
 from airflow.providers.standard.operators.bash import BashOperator
-from airflow.sdk import DAG, Param, conf, literal, task
+from airflow.sdk import DAG, Param, task
+
+# The file loads on Airflow 3.0 and later. Airflow 3.0 lists `literal` in airflow.sdk but
+# exports it only from its defining module.
+try:
+    from airflow.sdk import literal
+except ImportError:
+    from airflow.sdk.definitions.template import literal
 
 STORE = os.environ.get("STEPC_STORE") or '.stepc'
 PROJECT_ROOT = os.environ.get("STEPC_PROJECT_ROOT") or '.'
@@ -42,7 +49,7 @@ def _control(output):
 def _items(control, output, param, context):
     """A foreach's items: the indices of the list parameter, or of the producer's output as its
     control line counts them, or (nested foreach) the index paths its lister's line gives;
-    Airflow refuses lists longer than max_map_length."""
+    Airflow refuses lists longer than max_map_length (compiled from [tool.stepc.airflow])."""
     if param is not None:
         items = [str(k) for k in range(len(context["params"][param]))]
     elif output is not None:
@@ -51,7 +58,7 @@ def _items(control, output, param, context):
         items = [str(path) for path in _control(control).get("paths", [])]
         if not all(part.isdigit() for path in items for part in path.split("/")):
             raise ValueError("the lister's item paths are not index paths such as 1/0: %r" % items)
-    limit = conf.getint("core", "max_map_length")
+    limit = 1024
     if len(items) > limit:
         raise ValueError("foreach over %d items: more than [core] max_map_length = %d; raise it" % (len(items), limit))
     return items
@@ -72,6 +79,7 @@ with DAG(
     start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
     catchup=False,
     tags=['stepc'],
+    max_active_runs=1,
     params={
         'offset': Param(
             10,
@@ -80,8 +88,9 @@ with DAG(
         ),
     },
 ) as dag:
+    tasks = {}
     # start
-    t1 = BashOperator(
+    tasks['start'] = BashOperator(
         task_id='start',
         doc_md='Step `start`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -109,10 +118,10 @@ with DAG(
             'STEPC_STEP_1': 'first',
             "STEPC_STORE": STORE,
         }),
-        control=t1.output,
+        control=tasks['start'].output,
         output='items',
     )
-    t2 = BashOperator.partial(
+    tasks['first'] = BashOperator.partial(
         task_id='first',
         doc_md='Step `first`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS" --item "$STEPC_ITEM"',
@@ -132,10 +141,10 @@ with DAG(
             'STEPC_STEP_1': 'second',
             "STEPC_STORE": STORE,
         }),
-        control=t1.output,
+        control=tasks['start'].output,
         output='items',
     )
-    t3 = BashOperator.partial(
+    tasks['second'] = BashOperator.partial(
         task_id='second',
         doc_md='Step `second`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS" --item "$STEPC_ITEM"',
@@ -147,7 +156,7 @@ with DAG(
         max_active_tis_per_dagrun=100,
     ).expand(env=items3)
     # join
-    t4 = BashOperator(
+    tasks['join'] = BashOperator(
         task_id='join',
         doc_md='Step `join`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -167,7 +176,7 @@ with DAG(
         retries=0,
     )
     # end
-    t5 = BashOperator(
+    tasks['end'] = BashOperator(
         task_id='end',
         doc_md='Step `end`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -186,10 +195,10 @@ with DAG(
         trigger_rule="none_failed",
         retries=0,
     )
-    t1 >> t2
-    t1 >> t3
-    t2 >> t3
-    t1 >> t4
-    t2 >> t4
-    t3 >> t4
-    t4 >> t5
+    tasks['start'] >> tasks['first']
+    tasks['start'] >> tasks['second']
+    tasks['first'] >> tasks['second']
+    tasks['start'] >> tasks['join']
+    tasks['first'] >> tasks['join']
+    tasks['second'] >> tasks['join']
+    tasks['join'] >> tasks['end']

@@ -16,7 +16,14 @@ import os
 from datetime import datetime, timedelta, timezone
 
 from airflow.providers.standard.operators.bash import BashOperator
-from airflow.sdk import DAG, Param, conf, literal, task
+from airflow.sdk import DAG, Param, task
+
+# The file loads on Airflow 3.0 and later. Airflow 3.0 lists `literal` in airflow.sdk but
+# exports it only from its defining module.
+try:
+    from airflow.sdk import literal
+except ImportError:
+    from airflow.sdk.definitions.template import literal
 
 STORE = os.environ.get("STEPC_STORE") or '.stepc'
 PROJECT_ROOT = os.environ.get("STEPC_PROJECT_ROOT") or '.'
@@ -42,7 +49,7 @@ def _control(output):
 def _items(control, output, param, context):
     """A foreach's items: the indices of the list parameter, or of the producer's output as its
     control line counts them, or (nested foreach) the index paths its lister's line gives;
-    Airflow refuses lists longer than max_map_length."""
+    Airflow refuses lists longer than max_map_length (compiled from [tool.stepc.airflow])."""
     if param is not None:
         items = [str(k) for k in range(len(context["params"][param]))]
     elif output is not None:
@@ -51,7 +58,7 @@ def _items(control, output, param, context):
         items = [str(path) for path in _control(control).get("paths", [])]
         if not all(part.isdigit() for path in items for part in path.split("/")):
             raise ValueError("the lister's item paths are not index paths such as 1/0: %r" % items)
-    limit = conf.getint("core", "max_map_length")
+    limit = 1024
     if len(items) > limit:
         raise ValueError("foreach over %d items: more than [core] max_map_length = %d; raise it" % (len(items), limit))
     return items
@@ -86,14 +93,12 @@ def _maybe(test):
 
 # when: decide.verdict == 'publish'
 def _when1(**context):
-    params = context["params"]
     values = _values(context, {'decide': 'decide'})
     return bool(_maybe(lambda: values[('decide', 'verdict')] == 'publish'))
 
 
 # when: decide.verdict == 'report'
 def _when2(**context):
-    params = context["params"]
     values = _values(context, {'decide': 'decide'})
     return bool(_maybe(lambda: values[('decide', 'verdict')] == 'report'))
 
@@ -106,6 +111,7 @@ with DAG(
     start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
     catchup=False,
     tags=['stepc'],
+    max_active_runs=1,
     params={
         'seed': Param(
             7,
@@ -119,10 +125,11 @@ with DAG(
         ),
     },
 ) as dag:
+    tasks = {}
     when1 = task.short_circuit(task_id='when_publish', ignore_downstream_trigger_rules=False)(_when1)()
     when2 = task.short_circuit(task_id='when_report', ignore_downstream_trigger_rules=False)(_when2)()
     # start
-    t1 = BashOperator(
+    tasks['start'] = BashOperator(
         task_id='start',
         doc_md='Step `start`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -142,7 +149,7 @@ with DAG(
         retries=0,
     )
     # linear
-    t2 = BashOperator(
+    tasks['linear'] = BashOperator(
         task_id='linear',
         doc_md='Step `linear`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -162,7 +169,7 @@ with DAG(
         retries=0,
     )
     # tree
-    t3 = BashOperator(
+    tasks['tree'] = BashOperator(
         task_id='tree',
         doc_md='Step `tree`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -182,7 +189,7 @@ with DAG(
         retries=0,
     )
     # pick
-    t4 = BashOperator(
+    tasks['pick'] = BashOperator(
         task_id='pick',
         doc_md='Step `pick`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -202,7 +209,7 @@ with DAG(
         retries=0,
     )
     # sweep
-    t5 = BashOperator(
+    tasks['sweep'] = BashOperator(
         task_id='sweep',
         doc_md='Step `sweep`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -230,10 +237,10 @@ with DAG(
             'STEPC_STEP_1': 'tune',
             "STEPC_STORE": STORE,
         }),
-        control=t4.output,
+        control=tasks['pick'].output,
         output='grid',
     )
-    t6 = BashOperator.partial(
+    tasks['tune'] = BashOperator.partial(
         task_id='tune',
         doc_md='Step `tune`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS" --item "$STEPC_ITEM"',
@@ -247,7 +254,7 @@ with DAG(
         max_active_tis_per_dagrun=100,
     ).expand(env=items6)
     # collect
-    t7 = BashOperator(
+    tasks['collect'] = BashOperator(
         task_id='collect',
         doc_md='Step `collect`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -267,7 +274,7 @@ with DAG(
         retries=0,
     )
     # decide
-    t8 = BashOperator(
+    tasks['decide'] = BashOperator(
         task_id='decide',
         doc_md='Step `decide`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -287,7 +294,7 @@ with DAG(
         retries=0,
     )
     # publish
-    t9 = BashOperator(
+    tasks['publish'] = BashOperator(
         task_id='publish',
         doc_md='Step `publish`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -307,7 +314,7 @@ with DAG(
         retries=0,
     )
     # report
-    t10 = BashOperator(
+    tasks['report'] = BashOperator(
         task_id='report',
         doc_md='Step `report`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -327,7 +334,7 @@ with DAG(
         retries=0,
     )
     # end
-    t11 = BashOperator(
+    tasks['end'] = BashOperator(
         task_id='end',
         doc_md='Step `end`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -346,24 +353,24 @@ with DAG(
         trigger_rule="none_failed",
         retries=0,
     )
-    [t8] >> when1
-    when1 >> [t9]
-    [t8] >> when2
-    when2 >> [t10]
-    t1 >> t2
-    t1 >> t3
-    t1 >> t4
-    t2 >> t4
-    t3 >> t4
-    t4 >> t5
-    t4 >> t6
-    t5 >> t6
-    t4 >> t7
-    t6 >> t7
-    t7 >> t8
-    t7 >> t9
-    t8 >> t9
-    t8 >> t10
-    t7 >> t11
-    t9 >> t11
-    t10 >> t11
+    [tasks['decide']] >> when1
+    when1 >> [tasks['publish']]
+    [tasks['decide']] >> when2
+    when2 >> [tasks['report']]
+    tasks['start'] >> tasks['linear']
+    tasks['start'] >> tasks['tree']
+    tasks['start'] >> tasks['pick']
+    tasks['linear'] >> tasks['pick']
+    tasks['tree'] >> tasks['pick']
+    tasks['pick'] >> tasks['sweep']
+    tasks['pick'] >> tasks['tune']
+    tasks['sweep'] >> tasks['tune']
+    tasks['pick'] >> tasks['collect']
+    tasks['tune'] >> tasks['collect']
+    tasks['collect'] >> tasks['decide']
+    tasks['collect'] >> tasks['publish']
+    tasks['decide'] >> tasks['publish']
+    tasks['decide'] >> tasks['report']
+    tasks['collect'] >> tasks['end']
+    tasks['publish'] >> tasks['end']
+    tasks['report'] >> tasks['end']

@@ -16,7 +16,14 @@ import os
 from datetime import datetime, timedelta, timezone
 
 from airflow.providers.standard.operators.bash import BashOperator
-from airflow.sdk import DAG, Param, conf, literal, task
+from airflow.sdk import DAG, Param, task
+
+# The file loads on Airflow 3.0 and later. Airflow 3.0 lists `literal` in airflow.sdk but
+# exports it only from its defining module.
+try:
+    from airflow.sdk import literal
+except ImportError:
+    from airflow.sdk.definitions.template import literal
 
 STORE = os.environ.get("STEPC_STORE") or '.stepc'
 PROJECT_ROOT = os.environ.get("STEPC_PROJECT_ROOT") or '.'
@@ -42,7 +49,7 @@ def _control(output):
 def _items(control, output, param, context):
     """A foreach's items: the indices of the list parameter, or of the producer's output as its
     control line counts them, or (nested foreach) the index paths its lister's line gives;
-    Airflow refuses lists longer than max_map_length."""
+    Airflow refuses lists longer than max_map_length (compiled from [tool.stepc.airflow])."""
     if param is not None:
         items = [str(k) for k in range(len(context["params"][param]))]
     elif output is not None:
@@ -51,7 +58,7 @@ def _items(control, output, param, context):
         items = [str(path) for path in _control(control).get("paths", [])]
         if not all(part.isdigit() for path in items for part in path.split("/")):
             raise ValueError("the lister's item paths are not index paths such as 1/0: %r" % items)
-    limit = conf.getint("core", "max_map_length")
+    limit = 1024
     if len(items) > limit:
         raise ValueError("foreach over %d items: more than [core] max_map_length = %d; raise it" % (len(items), limit))
     return items
@@ -84,6 +91,7 @@ with DAG(
     start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
     catchup=False,
     tags=['stepc'],
+    max_active_runs=1,
     params={
         'alpha': Param(
             0.5,
@@ -97,10 +105,11 @@ with DAG(
         ),
     },
 ) as dag:
+    tasks = {}
     when1 = task.short_circuit(task_id='when_fit', ignore_downstream_trigger_rules=False)(_when1)()
     when2 = task.short_circuit(task_id='when_describe', ignore_downstream_trigger_rules=False)(_when2)()
     # start
-    t1 = BashOperator(
+    tasks['start'] = BashOperator(
         task_id='start',
         doc_md='Step `start`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -120,7 +129,7 @@ with DAG(
         retries=0,
     )
     # square
-    t2 = BashOperator(
+    tasks['square'] = BashOperator(
         task_id='square',
         doc_md='Step `square`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -140,7 +149,7 @@ with DAG(
         retries=0,
     )
     # cube
-    t3 = BashOperator(
+    tasks['cube'] = BashOperator(
         task_id='cube',
         doc_md='Step `cube`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -160,7 +169,7 @@ with DAG(
         retries=0,
     )
     # merge
-    t4 = BashOperator(
+    tasks['merge'] = BashOperator(
         task_id='merge',
         doc_md='Step `merge`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -180,7 +189,7 @@ with DAG(
         retries=0,
     )
     # fan
-    t5 = BashOperator(
+    tasks['fan'] = BashOperator(
         task_id='fan',
         doc_md='Step `fan`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -208,10 +217,10 @@ with DAG(
             'STEPC_STEP_1': 'score',
             "STEPC_STORE": STORE,
         }),
-        control=t5.output,
+        control=tasks['fan'].output,
         output='pairs',
     )
-    t6 = BashOperator.partial(
+    tasks['score'] = BashOperator.partial(
         task_id='score',
         doc_md='Step `score`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS" --item "$STEPC_ITEM"',
@@ -226,7 +235,7 @@ with DAG(
         max_active_tis_per_dagrun=100,
     ).expand(env=items6)
     # gather
-    t7 = BashOperator(
+    tasks['gather'] = BashOperator(
         task_id='gather',
         doc_md='Step `gather`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -246,7 +255,7 @@ with DAG(
         retries=0,
     )
     # route
-    t8 = BashOperator(
+    tasks['route'] = BashOperator(
         task_id='route',
         doc_md='Step `route`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -266,7 +275,7 @@ with DAG(
         retries=0,
     )
     # fit
-    t9 = BashOperator(
+    tasks['fit'] = BashOperator(
         task_id='fit',
         doc_md='Step `fit`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -286,7 +295,7 @@ with DAG(
         retries=0,
     )
     # describe
-    t10 = BashOperator(
+    tasks['describe'] = BashOperator(
         task_id='describe',
         doc_md='Step `describe`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -306,7 +315,7 @@ with DAG(
         retries=0,
     )
     # end
-    t11 = BashOperator(
+    tasks['end'] = BashOperator(
         task_id='end',
         doc_md='Step `end`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -325,22 +334,22 @@ with DAG(
         trigger_rule="none_failed",
         retries=0,
     )
-    when1 >> [t9]
-    when2 >> [t10]
-    t1 >> t2
-    t1 >> t3
-    t1 >> t4
-    t2 >> t4
-    t3 >> t4
-    t4 >> t5
-    t5 >> t6
-    t4 >> t7
-    t5 >> t7
-    t6 >> t7
-    t7 >> t8
-    t7 >> t9
-    t8 >> t9
-    t7 >> t10
-    t8 >> t10
-    t9 >> t11
-    t10 >> t11
+    when1 >> [tasks['fit']]
+    when2 >> [tasks['describe']]
+    tasks['start'] >> tasks['square']
+    tasks['start'] >> tasks['cube']
+    tasks['start'] >> tasks['merge']
+    tasks['square'] >> tasks['merge']
+    tasks['cube'] >> tasks['merge']
+    tasks['merge'] >> tasks['fan']
+    tasks['fan'] >> tasks['score']
+    tasks['merge'] >> tasks['gather']
+    tasks['fan'] >> tasks['gather']
+    tasks['score'] >> tasks['gather']
+    tasks['gather'] >> tasks['route']
+    tasks['gather'] >> tasks['fit']
+    tasks['route'] >> tasks['fit']
+    tasks['gather'] >> tasks['describe']
+    tasks['route'] >> tasks['describe']
+    tasks['fit'] >> tasks['end']
+    tasks['describe'] >> tasks['end']

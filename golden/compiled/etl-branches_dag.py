@@ -15,7 +15,14 @@ import os
 from datetime import datetime, timedelta, timezone
 
 from airflow.providers.standard.operators.bash import BashOperator
-from airflow.sdk import DAG, Param, literal, task
+from airflow.sdk import DAG, Param, task
+
+# The file loads on Airflow 3.0 and later. Airflow 3.0 lists `literal` in airflow.sdk but
+# exports it only from its defining module.
+try:
+    from airflow.sdk import literal
+except ImportError:
+    from airflow.sdk.definitions.template import literal
 
 STORE = os.environ.get("STEPC_STORE") or '.stepc'
 PROJECT_ROOT = os.environ.get("STEPC_PROJECT_ROOT") or '.'
@@ -48,6 +55,7 @@ with DAG(
     start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
     catchup=False,
     tags=['stepc'],
+    max_active_runs=1,
     params={
         'batch_size': Param(
             100,
@@ -76,10 +84,11 @@ with DAG(
         ),
     },
 ) as dag:
+    tasks = {}
     when1 = task.short_circuit(task_id='when_full_scoring', ignore_downstream_trigger_rules=False)(_when1)()
     when2 = task.short_circuit(task_id='when_quick_scoring', ignore_downstream_trigger_rules=False)(_when2)()
     # ingest
-    t1 = BashOperator(
+    tasks['ingest'] = BashOperator(
         task_id='ingest',
         doc_md='Step `extract`.\n\nStep `clean`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --step "$STEPC_STEP_2" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -100,7 +109,7 @@ with DAG(
         retries=0,
     )
     # full_scoring
-    t2 = BashOperator(
+    tasks['full_scoring'] = BashOperator(
         task_id='full_scoring',
         doc_md='Step `full_scoring`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -121,7 +130,7 @@ with DAG(
         pool_slots=2,
     )
     # quick_scoring
-    t3 = BashOperator(
+    tasks['quick_scoring'] = BashOperator(
         task_id='quick_scoring',
         doc_md='Step `quick_scoring`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -141,7 +150,7 @@ with DAG(
         retries=0,
     )
     # publish
-    t4 = BashOperator(
+    tasks['publish'] = BashOperator(
         task_id='publish',
         doc_md='Step `publish`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -161,7 +170,7 @@ with DAG(
         retries=0,
     )
     # verify
-    t5 = BashOperator(
+    tasks['verify'] = BashOperator(
         task_id='verify',
         doc_md='Step `verify`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -201,11 +210,11 @@ with DAG(
             "STEPC_RUN_ID": "{{ run_id }}",
         },
     )
-    [t1, t2, t3, t4, t5] >> stepc_failed >> stepc_rollback
-    when1 >> [t2]
-    when2 >> [t3]
-    t1 >> t2
-    t1 >> t3
-    t2 >> t4
-    t3 >> t4
-    t4 >> t5
+    [tasks['ingest'], tasks['full_scoring'], tasks['quick_scoring'], tasks['publish'], tasks['verify']] >> stepc_failed >> stepc_rollback
+    when1 >> [tasks['full_scoring']]
+    when2 >> [tasks['quick_scoring']]
+    tasks['ingest'] >> tasks['full_scoring']
+    tasks['ingest'] >> tasks['quick_scoring']
+    tasks['full_scoring'] >> tasks['publish']
+    tasks['quick_scoring'] >> tasks['publish']
+    tasks['publish'] >> tasks['verify']

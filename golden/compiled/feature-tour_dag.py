@@ -16,7 +16,15 @@ import os
 from datetime import datetime, timedelta, timezone
 
 from airflow.providers.standard.operators.bash import BashOperator
-from airflow.sdk import DAG, Param, conf, literal, task
+from airflow.sdk import DAG, Param, task
+from airflow.sdk import __version__ as SDK_VERSION
+
+# The file loads on Airflow 3.0 and later. Airflow 3.0 lists `literal` in airflow.sdk but
+# exports it only from its defining module.
+try:
+    from airflow.sdk import literal
+except ImportError:
+    from airflow.sdk.definitions.template import literal
 
 STORE = os.environ.get("STEPC_STORE") or '.stepc'
 PROJECT_ROOT = os.environ.get("STEPC_PROJECT_ROOT") or '.'
@@ -42,7 +50,7 @@ def _control(output):
 def _items(control, output, param, context):
     """A foreach's items: the indices of the list parameter, or of the producer's output as its
     control line counts them, or (nested foreach) the index paths its lister's line gives;
-    Airflow refuses lists longer than max_map_length."""
+    Airflow refuses lists longer than max_map_length (compiled from [tool.stepc.airflow])."""
     if param is not None:
         items = [str(k) for k in range(len(context["params"][param]))]
     elif output is not None:
@@ -51,7 +59,7 @@ def _items(control, output, param, context):
         items = [str(path) for path in _control(control).get("paths", [])]
         if not all(part.isdigit() for path in items for part in path.split("/")):
             raise ValueError("the lister's item paths are not index paths such as 1/0: %r" % items)
-    limit = conf.getint("core", "max_map_length")
+    limit = 1024
     if len(items) > limit:
         raise ValueError("foreach over %d items: more than [core] max_map_length = %d; raise it" % (len(items), limit))
     return items
@@ -71,6 +79,16 @@ def _run_failed(**context):
     return any(state == "failed" for state in states.values())
 
 
+def _backoff(factor):
+    """A retry backoff as this Airflow takes it: a multiplier from 3.2 (task SDK 1.2) on; 3.0
+    and 3.1 take a flag that doubles the delay, so another factor needs a newer Airflow."""
+    if tuple(int(part) for part in SDK_VERSION.split(".")[:2]) >= (1, 2):
+        return factor
+    if factor == 2:
+        return True
+    raise RuntimeError("a retry backoff factor of %r needs Airflow 3.2 or newer (3.0 and 3.1 only double)" % factor)
+
+
 # when: publish == True and threshold <= 1000
 def _when1(**context):
     params = context["params"]
@@ -86,6 +104,7 @@ with DAG(
     catchup=False,
     max_active_tasks=4,
     tags=['daily', 'ingest', 'stepc', 'team:ml-platform'],
+    max_active_runs=1,
     params={
         'channel': Param(
             '#ml-runs',
@@ -119,9 +138,10 @@ with DAG(
         ),
     },
 ) as dag:
+    tasks = {}
     when1 = task.short_circuit(task_id='when_report', ignore_downstream_trigger_rules=False)(_when1)()
     # plan_shards
-    t1 = BashOperator(
+    tasks['plan_shards'] = BashOperator(
         task_id='plan_shards',
         doc_md='Step `plan_shards`: Cut the work into shards.\n\nTags: `daily`, `ingest`\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -151,10 +171,10 @@ with DAG(
             'STEPC_STEP_1': 'count',
             "STEPC_STORE": STORE,
         }),
-        control=t1.output,
+        control=tasks['plan_shards'].output,
         output='shards',
     )
-    t2 = BashOperator.partial(
+    tasks['count'] = BashOperator.partial(
         task_id='count',
         doc_md='Step `count`: Count one shard.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS" --item "$STEPC_ITEM"',
@@ -165,7 +185,7 @@ with DAG(
         retries=3,
         retry_delay=timedelta(seconds=2.0),
         # Airflow waits between 1x and 2x delay * backoff ** (retry - 1): its jitter.
-        retry_exponential_backoff=2.0,
+        retry_exponential_backoff=_backoff(2.0),
         execution_timeout=timedelta(seconds=300),
         pool_slots=1,
         max_active_tis_per_dagrun=2,
@@ -179,10 +199,10 @@ with DAG(
             'STEPC_STEP_1': 'double',
             "STEPC_STORE": STORE,
         }),
-        control=t1.output,
+        control=tasks['plan_shards'].output,
         output='shards',
     )
-    t3 = BashOperator.partial(
+    tasks['double'] = BashOperator.partial(
         task_id='double',
         doc_md='Step `double`: A chained map: one item of count at a time.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS" --item "$STEPC_ITEM"',
@@ -195,7 +215,7 @@ with DAG(
         max_active_tis_per_dagrun=2,
     ).expand(env=items3)
     # total
-    t4 = BashOperator(
+    tasks['total'] = BashOperator(
         task_id='total',
         doc_md='Step `total`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -214,6 +234,7 @@ with DAG(
         trigger_rule="none_failed",
         retries=1,
         retry_delay=timedelta(seconds=0.0),
+        priority_weight=2,
     )
     # by_region
     items5 = task(task_id='items_by_region', trigger_rule="none_failed")(_item_envs)(
@@ -226,7 +247,7 @@ with DAG(
         }),
         param='regions',
     )
-    t5 = BashOperator.partial(
+    tasks['by_region'] = BashOperator.partial(
         task_id='by_region',
         doc_md='Step `by_region`: Fan out over a list parameter.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS" --item "$STEPC_ITEM"',
@@ -240,7 +261,7 @@ with DAG(
         max_active_tis_per_dagrun=100,
     ).expand(env=items5)
     # report
-    t6 = BashOperator(
+    tasks['report'] = BashOperator(
         task_id='report',
         doc_md='Step `report`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -262,7 +283,7 @@ with DAG(
         execution_timeout=timedelta(seconds=120),
     )
     # notify
-    t7 = BashOperator(
+    tasks['notify'] = BashOperator(
         task_id='notify',
         doc_md='Step `notify`: Runs last, whatever report produced.\n\nTags: `team:ml-platform`\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -301,11 +322,11 @@ with DAG(
             "STEPC_RUN_ID": "{{ run_id }}",
         },
     )
-    [t1, t2, t3, t4, t5, t6, t7] >> stepc_failed >> stepc_rollback
-    when1 >> [t6]
-    t1 >> t2
-    t2 >> t3
-    t3 >> t4
-    t4 >> t6
-    t5 >> t6
-    t6 >> t7
+    [tasks['plan_shards'], tasks['count'], tasks['double'], tasks['total'], tasks['by_region'], tasks['report'], tasks['notify']] >> stepc_failed >> stepc_rollback
+    when1 >> [tasks['report']]
+    tasks['plan_shards'] >> tasks['count']
+    tasks['count'] >> tasks['double']
+    tasks['double'] >> tasks['total']
+    tasks['total'] >> tasks['report']
+    tasks['by_region'] >> tasks['report']
+    tasks['report'] >> tasks['notify']

@@ -16,7 +16,15 @@ import os
 from datetime import datetime, timedelta, timezone
 
 from airflow.providers.standard.operators.bash import BashOperator
-from airflow.sdk import DAG, Param, conf, literal, task
+from airflow.sdk import DAG, Param, task
+from airflow.sdk import __version__ as SDK_VERSION
+
+# The file loads on Airflow 3.0 and later. Airflow 3.0 lists `literal` in airflow.sdk but
+# exports it only from its defining module.
+try:
+    from airflow.sdk import literal
+except ImportError:
+    from airflow.sdk.definitions.template import literal
 
 STORE = os.environ.get("STEPC_STORE") or '.stepc'
 PROJECT_ROOT = os.environ.get("STEPC_PROJECT_ROOT") or '.'
@@ -42,7 +50,7 @@ def _control(output):
 def _items(control, output, param, context):
     """A foreach's items: the indices of the list parameter, or of the producer's output as its
     control line counts them, or (nested foreach) the index paths its lister's line gives;
-    Airflow refuses lists longer than max_map_length."""
+    Airflow refuses lists longer than max_map_length (compiled from [tool.stepc.airflow])."""
     if param is not None:
         items = [str(k) for k in range(len(context["params"][param]))]
     elif output is not None:
@@ -51,7 +59,7 @@ def _items(control, output, param, context):
         items = [str(path) for path in _control(control).get("paths", [])]
         if not all(part.isdigit() for path in items for part in path.split("/")):
             raise ValueError("the lister's item paths are not index paths such as 1/0: %r" % items)
-    limit = conf.getint("core", "max_map_length")
+    limit = 1024
     if len(items) > limit:
         raise ValueError("foreach over %d items: more than [core] max_map_length = %d; raise it" % (len(items), limit))
     return items
@@ -64,6 +72,16 @@ def _item_envs(env, control=None, output=None, param=None, **context):
     return [dict(common, STEPC_ITEM=k) for k in _items(control, output, param, context)]
 
 
+def _backoff(factor):
+    """A retry backoff as this Airflow takes it: a multiplier from 3.2 (task SDK 1.2) on; 3.0
+    and 3.1 take a flag that doubles the delay, so another factor needs a newer Airflow."""
+    if tuple(int(part) for part in SDK_VERSION.split(".")[:2]) >= (1, 2):
+        return factor
+    if factor == 2:
+        return True
+    raise RuntimeError("a retry backoff factor of %r needs Airflow 3.2 or newer (3.0 and 3.1 only double)" % factor)
+
+
 with DAG(
     dag_id='iris-training',
     description='Train a tiny classifier with a learning-rate sweep (stdlib only).',
@@ -72,6 +90,7 @@ with DAG(
     start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
     catchup=False,
     tags=['stepc'],
+    max_active_runs=1,
     params={
         'epochs': Param(
             20,
@@ -100,8 +119,9 @@ with DAG(
         ),
     },
 ) as dag:
+    tasks = {}
     # load
-    t1 = BashOperator(
+    tasks['load'] = BashOperator(
         task_id='load',
         doc_md='Step `load`: Make a synthetic two-class data set.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -121,7 +141,7 @@ with DAG(
         retries=0,
     )
     # split
-    t2 = BashOperator(
+    tasks['split'] = BashOperator(
         task_id='split',
         doc_md='Step `split`: Hold out the last part of the rows for evaluation.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -141,7 +161,7 @@ with DAG(
         retries=0,
     )
     # make_grid
-    t3 = BashOperator(
+    tasks['make_grid'] = BashOperator(
         task_id='make_grid',
         doc_md='Step `make_grid`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -169,10 +189,10 @@ with DAG(
             'STEPC_STEP_1': 'train',
             "STEPC_STORE": STORE,
         }),
-        control=t3.output,
+        control=tasks['make_grid'].output,
         output='grid',
     )
-    t4 = BashOperator.partial(
+    tasks['train'] = BashOperator.partial(
         task_id='train',
         doc_md='Step `train`: Logistic regression by plain gradient descent.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS" --item "$STEPC_ITEM"',
@@ -183,13 +203,13 @@ with DAG(
         retries=2,
         retry_delay=timedelta(seconds=1.0),
         # Airflow waits between 1x and 2x delay * backoff ** (retry - 1): its jitter.
-        retry_exponential_backoff=2.0,
+        retry_exponential_backoff=_backoff(2.0),
         execution_timeout=timedelta(seconds=600),
         pool_slots=1,
         max_active_tis_per_dagrun=100,
     ).expand(env=items4)
     # evaluate
-    t5 = BashOperator(
+    tasks['evaluate'] = BashOperator(
         task_id='evaluate',
         doc_md='Step `evaluate`: Pick the most accurate model of the sweep.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -208,8 +228,8 @@ with DAG(
         trigger_rule="none_failed",
         retries=0,
     )
-    t1 >> t2
-    t2 >> t4
-    t3 >> t4
-    t2 >> t5
-    t4 >> t5
+    tasks['load'] >> tasks['split']
+    tasks['split'] >> tasks['train']
+    tasks['make_grid'] >> tasks['train']
+    tasks['split'] >> tasks['evaluate']
+    tasks['train'] >> tasks['evaluate']
