@@ -16,7 +16,14 @@ import os
 from datetime import datetime, timezone
 
 from airflow.providers.standard.operators.bash import BashOperator
-from airflow.sdk import DAG, Param, literal, task
+from airflow.sdk import DAG, Param, task
+
+# The file loads on Airflow 3.0 and later. Airflow 3.0 lists `literal` in airflow.sdk but
+# exports it only from its defining module.
+try:
+    from airflow.sdk import literal
+except ImportError:
+    from airflow.sdk.definitions.template import literal
 
 STORE = os.environ.get("STEPC_STORE") or '.stepc'
 PROJECT_ROOT = os.environ.get("STEPC_PROJECT_ROOT") or '.'
@@ -68,7 +75,6 @@ def _when1(**context):
 
 # when: score.verdict == 'retrain'
 def _when2(**context):
-    params = context["params"]
     values = _values(context, {'score': 'score'})
     return bool(_maybe(lambda: values[('score', 'verdict')] == 'retrain'))
 
@@ -81,6 +87,7 @@ with DAG(
     start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
     catchup=False,
     tags=['stepc'],
+    max_active_runs=1,
     params={
         'min_accuracy': Param(
             0.75,
@@ -104,10 +111,11 @@ with DAG(
         ),
     },
 ) as dag:
+    tasks = {}
     when1 = task.short_circuit(task_id='when_publish', ignore_downstream_trigger_rules=False)(_when1)()
     when2 = task.short_circuit(task_id='when_flag', ignore_downstream_trigger_rules=False)(_when2)()
     # collect
-    t1 = BashOperator(
+    tasks['collect'] = BashOperator(
         task_id='collect',
         doc_md='Step `collect`: Points on a line, labelled by which side of 0 they lie on, blurred by noise.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -127,7 +135,7 @@ with DAG(
         retries=0,
     )
     # fit
-    t2 = BashOperator(
+    tasks['fit'] = BashOperator(
         task_id='fit',
         doc_md="Step `fit`: The cut halfway between the two classes' means.\n",
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -147,7 +155,7 @@ with DAG(
         retries=0,
     )
     # score
-    t3 = BashOperator(
+    tasks['score'] = BashOperator(
         task_id='score',
         doc_md='Step `score`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -167,7 +175,7 @@ with DAG(
         retries=0,
     )
     # publish
-    t4 = BashOperator(
+    tasks['publish'] = BashOperator(
         task_id='publish',
         doc_md='Step `publish`: Decided at run time: the score of this run against the bar of this run.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -187,7 +195,7 @@ with DAG(
         retries=0,
     )
     # flag
-    t5 = BashOperator(
+    tasks['flag'] = BashOperator(
         task_id='flag',
         doc_md='Step `flag`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -207,7 +215,7 @@ with DAG(
         retries=0,
     )
     # summarize
-    t6 = BashOperator(
+    tasks['summarize'] = BashOperator(
         task_id='summarize',
         doc_md='Step `summarize`.\n',
         bash_command='"$STEPC_PYTHON" -m stepc exec "$STEPC_FLOW" --step "$STEPC_STEP_1" --pipeline "$STEPC_PIPELINE" --run-id "$STEPC_RUN_ID" --store "$STEPC_STORE" --params "$STEPC_PARAMS"',
@@ -226,15 +234,15 @@ with DAG(
         trigger_rule="none_failed",
         retries=0,
     )
-    [t3] >> when1
-    when1 >> [t4]
-    [t3] >> when2
-    when2 >> [t5]
-    t1 >> t2
-    t1 >> t3
-    t2 >> t3
-    t2 >> t4
-    t3 >> t4
-    t3 >> t5
-    t4 >> t6
-    t5 >> t6
+    [tasks['score']] >> when1
+    when1 >> [tasks['publish']]
+    [tasks['score']] >> when2
+    when2 >> [tasks['flag']]
+    tasks['collect'] >> tasks['fit']
+    tasks['collect'] >> tasks['score']
+    tasks['fit'] >> tasks['score']
+    tasks['fit'] >> tasks['publish']
+    tasks['score'] >> tasks['publish']
+    tasks['score'] >> tasks['flag']
+    tasks['publish'] >> tasks['summarize']
+    tasks['flag'] >> tasks['summarize']

@@ -209,9 +209,9 @@ def attempt_within(
         raise problem
     where = task.location  # a recursive switch's pass has a folder of its own
     result = store.read_attempt(task.run_id, where, task.item, task.attempt)
-    if result is not None and not child.timed_out:
-        return result  # it ended as it says (succeeded, or failed with its error recorded)
-    # The attempt could not say how it ended: say it in its log and status, for `stepc logs`.
+    if result is not None and result.status == "succeeded" and not child.timed_out:
+        return result
+    # Why the attempt failed, in its log (which engines show) and its status, for `stepc logs`.
     error = describe_exit(code, child.timed_out, timeout, result)
     log = store.log_path(task.run_id, where, task.item, task.attempt)
     store.append_log(log, f"\n[stepc] attempt {task.attempt} failed: {error}\n")

@@ -103,6 +103,8 @@ def _forked(run: Callable[[], int], parent: int) -> None:
         if os.getppid() != parent:  # the parent died before prctl took effect
             os._exit(INTERNAL_ERROR)
         code = run()
+    except Stopped:  # stopped as it started (the run is being stopped): nothing went wrong here
+        code = 128 + signal.SIGTERM
     except BaseException:
         with contextlib.suppress(BaseException):
             traceback.print_exc()
