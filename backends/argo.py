@@ -14,6 +14,7 @@ from dataclasses import replace
 from functools import cache
 from typing import Any, ClassVar
 
+from stepc.config_diagnostics import top_level_problem
 from stepc.diagnostics import Diagnostic
 from stepc.ir import Parameter, Pipeline, Step, parameters_read, thaw
 from stepc.params import NULL_TEXT, nullable
@@ -32,7 +33,7 @@ from .commands import ExecCall
 from .kubernetes import KUBERNETES_SETTINGS, PodResources, pod_resources
 from .naming import NameRule, assign_names
 from .plan import NameScheme, Plan, Unit
-from .settings import Setting, check_project_setting, concurrency_problem, top_level_problem
+from .settings import Setting, check_project_setting, concurrency_problem
 from .step_settings import unit_secrets
 
 PARAM_NAME = NameRule(200, re.compile(r"[^A-Za-z0-9_-]"), lower=False, start=re.compile(r"[A-Za-z0-9]"))

@@ -10,14 +10,13 @@ tests/test_readme.py keeps them equal, so documentation and code cannot drift ap
 from __future__ import annotations
 
 import datetime
-import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from stepc.config import CONCURRENCY, Config
+from stepc.config_diagnostics import key_line, shown_path, top_level_problem
 from stepc.diagnostics import Diagnostic, did_you_mean
 
 # kind -> (what a user reads in a message, whether a TOML value is of that kind)
@@ -109,57 +108,6 @@ def markdown_table(settings: Mapping[str, Setting]) -> str:
 # --- checking a project's settings ------------------------------------------------------------
 
 
-def _shown_path(path: Path) -> str:
-    """The config file as a user types it: relative to the working directory when under it."""
-    try:
-        return os.path.relpath(path) if path.resolve().is_relative_to(Path.cwd().resolve()) else str(path)
-    except (OSError, ValueError):
-        return str(path)
-
-
-def _key_line(lines: list[str], header: str, key: str) -> int:
-    """The 1-based line of ``key = ...`` under the table ``header`` (the header's line for a key
-    written some other way; 1 when the table is not written as a header at all)."""
-    start = None
-    for number, line in enumerate(lines, 1):
-        text = line.strip()
-        if start is None:
-            if re.fullmatch(re.escape(header) + r"\s*(#.*)?", text):
-                start = number
-            continue
-        if text.startswith("["):
-            break
-        if re.match(re.escape(key) + r"\s*=|\"" + re.escape(key) + r"\"\s*=", text):
-            return number
-    return start or 1
-
-
-# What other checks of a config file (a target's, of a top-level key it reads) use too.
-key_line = _key_line
-shown_path = _shown_path
-
-
-def top_level_problem(config: Config, key: str, wanted: str) -> Diagnostic:
-    """T103 at the line of the top-level ``key`` (``[tool.stepc]`` or the top of a
-    ``stepc.toml``) whose value is not ``wanted`` (e.g. ``a string, not 3``)."""
-    path = config.file
-    in_pyproject = path is None or path.name == "pyproject.toml"
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines() if path is not None else []
-    except (OSError, UnicodeDecodeError):
-        lines = []
-    if in_pyproject:
-        line = _key_line(lines, "[tool.stepc]", key)
-    else:  # stepc.toml: the top-level keys come before the first table
-        top = [n for n, text in enumerate(lines, 1) if re.match(re.escape(key) + r"\s*=", text.strip())]
-        line = top[0] if top else 1
-    text = lines[line - 1] if 0 < line <= len(lines) else ""
-    col = text.find(key) + 1 if key in text else 1
-    message = f"setting '{key}' in {'[tool.stepc]' if in_pyproject else 'stepc.toml'} is {wanted}"
-    shown = _shown_path(path) if path is not None else "pyproject.toml"
-    return Diagnostic("T103", message, shown, line, col, source_line=text)
-
-
 def check_settings(config: Config, target: str, table: Mapping[str, Setting]) -> list[Diagnostic]:
     """T103 for each key of the project's ``[tool.stepc.<target>]`` table that ``table`` does
     not declare, or whose value is not of the declared kind; keys sorted."""
@@ -173,10 +121,10 @@ def check_settings(config: Config, target: str, table: Mapping[str, Setting]) ->
         lines = path.read_text(encoding="utf-8").splitlines() if path is not None else []
     except (OSError, UnicodeDecodeError):
         lines = []
-    shown = _shown_path(path) if path is not None else "pyproject.toml"
+    shown = shown_path(path) if path is not None else "pyproject.toml"
 
     def at(key: str, message: str) -> Diagnostic:
-        line = _key_line(lines, header, key) if key else 1
+        line = key_line(lines, header, key) if key else 1
         text = (lines[line - 1] if 0 < line <= len(lines) else "").expandtabs(1)
         col = text.find(key) + 1 if key and key in text else 1
         end = col + len(key) if key and key in text else None

@@ -10,12 +10,10 @@ what the flow or the project set. A whole run is unbounded unless ``pipeline(max
 
 from __future__ import annotations
 
-import os
-import re
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from stepc.config import Config
+from stepc.config_diagnostics import top_level_problem
 from stepc.diagnostics import Diagnostic
 from stepc.ir import Pipeline, Step
 
@@ -42,7 +40,7 @@ def read_limits(config: Config) -> tuple[Limits, list[Diagnostic]]:
         if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 1:
             values[key] = raw
         else:
-            found.append(_bad_setting(config, key, f"a whole number of at least 1, not {raw!r}"))
+            found.append(top_level_problem(config, key, f"a whole number of at least 1, not {raw!r}"))
     return Limits(values["foreach_max_parallel"], values["max_parallel"]), found
 
 
@@ -81,44 +79,3 @@ def scope_limit(pipeline: Pipeline, step: Step) -> int | None:
     """The tightest bound of the foreach scopes around ``step`` (None outside every foreach):
     for an engine that bounds one task's items, never more than any scope allows."""
     return min((limit for _, _, limit in fanout_bounds(pipeline, step)), default=None)
-
-
-def _bad_setting(config: Config, key: str, wanted: str) -> Diagnostic:
-    """T103 at the line of the top-level ``key`` in ``[tool.stepc]`` (or in stepc.toml)."""
-    path = config.file
-    in_pyproject = path is None or path.name == "pyproject.toml"
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines() if path is not None else []
-    except (OSError, UnicodeDecodeError):
-        lines = []
-    line = _top_level_line(lines, key, "[tool.stepc]" if in_pyproject else None)
-    text = lines[line - 1] if 0 < line <= len(lines) else ""
-    col = text.find(key) + 1 if key in text else 1
-    message = f"setting '{key}' in {'[tool.stepc]' if in_pyproject else 'stepc.toml'} is {wanted}"
-    return Diagnostic("T103", message, _shown(path), line, col, source_line=text)
-
-
-def _top_level_line(lines: list[str], key: str, header: str | None) -> int:
-    """The line of ``key = ...`` in the table ``header`` (None: before stepc.toml's first table)."""
-    inside = header is None
-    for number, line in enumerate(lines, 1):
-        text = line.strip()
-        if text.startswith("["):
-            if not inside and header is not None and re.fullmatch(re.escape(header) + r"\s*(#.*)?", text):
-                inside = True
-                continue
-            if inside:
-                break
-        if inside and re.match(re.escape(key) + r"\s*=", text):
-            return number
-    return 1
-
-
-def _shown(path: Path | None) -> str:
-    """The config file as a user types it: relative to the working directory when under it."""
-    if path is None:
-        return "pyproject.toml"
-    try:
-        return os.path.relpath(path) if path.resolve().is_relative_to(Path.cwd().resolve()) else str(path)
-    except (OSError, ValueError):
-        return str(path)

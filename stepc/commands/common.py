@@ -81,7 +81,7 @@ def kill_grace(flow: str) -> float:
     raw = config.settings.get("kill_grace")
     problem = None if raw is None else grace_problem(raw)
     if problem is not None:
-        from stepc.backends.settings import top_level_problem
+        from stepc.config_diagnostics import top_level_problem
 
         print_diags([top_level_problem(config, "kill_grace", problem)])
         sys.exit(2)
