@@ -62,5 +62,6 @@ def collect(settled):
     return settled
 
 
-pipeline("gate", steps=[evaluate, deploy, announce, review, report])
-pipeline("items", steps=[words, measure, grow, settle, collect])
+# An image holding stepc and the project (`stepc image`), as the container targets need.
+pipeline("gate", steps=[evaluate, deploy, announce, review, report], image="ghcr.io/acme/gate:1")
+pipeline("items", steps=[words, measure, grow, settle, collect], image="ghcr.io/acme/gate:1")
