@@ -107,9 +107,7 @@ def read_parameter(reader: ClassDialect, small: cst.BaseSmallStatement) -> Param
     item_type: ParamType | None = None
     separator = values.get("separator", (None, None))[0]
     if separator is not None:
-        if not isinstance(separator, str) or not separator or kind_of != "str":
-            message = f"separator= of parameter '{name}': a non-empty string, on a str parameter only (as in Metaflow)"
-            reader.report("S122", message, values["separator"][1])
+        if _bad_separator(reader, values, name, kind_of):
             return None
         kind_of, item_type = "list", "str"
         if isinstance(default, str):
@@ -170,9 +168,7 @@ def _computed(
         reader.report("S121", message, values["default"][1])
         return None
     separator = values.get("separator", (None, None))[0]
-    if separator is not None and (not isinstance(separator, str) or not separator or type_ != "str"):
-        message = f"separator= of parameter '{name}': a non-empty string, on a str parameter only (as in Metaflow)"
-        reader.report("S122", message, values["separator"][1])
+    if separator is not None and _bad_separator(reader, values, name, type_):
         return None
     kind_of: ParamType = "dict" if type_ == "json" else type_  # type: ignore[assignment]  # one of _PARAM_TYPES'
     return ParamDecl(
@@ -187,6 +183,16 @@ def _computed(
         separator=separator,
         default_expr=default.source,
     )
+
+
+def _bad_separator(reader: ClassDialect, values: dict[str, tuple[Any, cst.CSTNode]], name: str, kind: str) -> bool:
+    """Whether ``separator=`` is wrong (reported): a non-empty string, on a str parameter only."""
+    separator = values["separator"][0]
+    if isinstance(separator, str) and separator and kind == "str":
+        return False
+    message = f"separator= of parameter '{name}': a non-empty string, on a str parameter only (as in Metaflow)"
+    reader.report("S122", message, values["separator"][1])
+    return True
 
 
 def _declared_type(reader: ClassDialect, values: dict[str, tuple[Any, cst.CSTNode]], name: str) -> str | None:
