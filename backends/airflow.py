@@ -236,10 +236,10 @@ class AirflowBackend(Backend):
                         f"group '{step.group}': the task's control line is the last step's"
                     )
                     found.append(self.unsupported(pipeline, step, "group", detail))
-            if self.kubernetes and len({s.image for s in unit.steps}) > 1:
-                detail = f"the steps of group '{unit.first.group}' run in one pod, so they need one image"
-                found.append(self.unsupported(pipeline, unit.steps[1], "group", detail))
         return found
+
+    def unit_runs_in(self) -> str | None:
+        return "pod" if self.kubernetes else None
 
     # -- the file ------------------------------------------------------------------------------
 

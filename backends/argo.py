@@ -200,12 +200,10 @@ class ArgoBackend(Backend):
                 f"{' -> '.join(cycle)}"
             )
             found.append(self.unsupported(pipeline, unit.first, "foreach", detail))
-        for unit in self.units(pipeline):
-            images = {s.image for s in unit.steps}
-            if len(images) > 1:
-                detail = f"the steps of group '{unit.first.group}' run in one pod, so they need one image"
-                found.append(self.unsupported(pipeline, unit.steps[1], "group", detail))
         return found
+
+    def unit_runs_in(self) -> str | None:
+        return "pod"
 
     def check_step(self, plan: Plan, step: Step) -> list[Diagnostic]:
         pipeline = plan.pipeline

@@ -345,8 +345,11 @@ class Backend:
                     found.append(self.unsupported(pipeline, step, feature))
                 elif feature in partial:
                     uses.setdefault(feature, []).append(step)
+        runs_in = self.unit_runs_in()
         for unit in plan.units:
             found.extend(check_unit_agrees(pipeline, unit, self.NAME, self.SETTINGS))
+            if runs_in is not None and len({s.image for s in unit.steps}) > 1:
+                found.append(self.group_differs(pipeline, unit, runs_in, "image"))
         for feature, steps in uses.items():
             others = f" (and {len(steps) - 1} more)" if len(steps) > 1 else ""
             message = f"step '{steps[0].name}'{others} uses {FEATURE_TEXT[feature]}: {partial[feature]} ({self.NAME})"
@@ -359,6 +362,17 @@ class Backend:
                 message = f"pipeline '{pipeline.name}' has {FEATURE_TEXT[feature]}: {partial[feature]} ({self.NAME})"
                 found.append(self.warning(pipeline, None, message))
         return found
+
+    def unit_runs_in(self) -> str | None:
+        """What the steps of one unit (a group) run in on this target, when that has one image
+        (``"pod"``, ``"job"``, ...); None when they run in the engine's own environment."""
+        return None
+
+    def group_differs(self, pipeline: Pipeline, unit: Unit, runs_in: str, what: str) -> Diagnostic:
+        """T101 for a group whose steps differ in ``what`` (an image, a foreach source), which
+        the one ``runs_in`` they share can hold only one of."""
+        detail = f"the steps of group '{unit.first.group}' run in one {runs_in}, so they need one {what}"
+        return self.unsupported(pipeline, unit.steps[1], "group", detail)
 
     def image_steps(self, plan: Plan) -> list[Step]:
         """The steps this target runs in a container of their image (none: on a worker or

@@ -255,6 +255,9 @@ class GitHubActionsBackend(Backend):
             found.append(self.warning(pipeline, step, message))
         return found
 
+    def unit_runs_in(self) -> str | None:
+        return "job"  # a job has one container
+
     def check_capabilities(self, pipeline: Pipeline) -> list[Diagnostic]:
         found = super().check_capabilities(pipeline)
         if len(pipeline.params) > MAX_INPUTS and self.setting("params") != "json":
@@ -271,11 +274,7 @@ class GitHubActionsBackend(Backend):
         for unit in self.units(pipeline):
             loops = {loop_of(pipeline, s) for s in unit.steps}
             if len(loops) > 1:
-                detail = f"the steps of group '{unit.first.group}' run in one job, so they need one foreach source"
-                found.append(self.unsupported(pipeline, unit.steps[1], "group", detail))
-            if len({s.image for s in unit.steps}) > 1:  # a job has one container
-                detail = f"the steps of group '{unit.first.group}' run in one job, so they need one image"
-                found.append(self.unsupported(pipeline, unit.steps[1], "group", detail))
+                found.append(self.group_differs(pipeline, unit, "job", "foreach source"))
         for command in self._install():
             if "${{" in command:
                 found.append(self.unsupported(pipeline, None, "an install command with ${{ }}", "use env: instead"))

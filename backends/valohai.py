@@ -183,6 +183,9 @@ class ValohaiBackend(Backend):
         gpus = any(isinstance(e, dict) and int(e.get("gpu", 0)) for e in self.setting("environments"))
         return {k: v for k, v in self.PARTIAL.items() if not (gpus and k == "gpu")}
 
+    def unit_runs_in(self) -> str | None:
+        return "execution"
+
     def check_capabilities(self, pipeline: Pipeline) -> list[Diagnostic]:
         found = super().check_capabilities(pipeline)
         for param in pipeline.params:
@@ -202,14 +205,8 @@ class ValohaiBackend(Backend):
                     "and no entry of [tool.stepc.valohai] environments holds it: it runs in the default environment"
                 )
                 found.append(self.warning(pipeline, unit.first, message))
-            if len({s.image for s in unit.steps}) > 1:
-                detail = f"the steps of group '{unit.first.group}' run in one execution, so they need one image"
-                found.append(self.unsupported(pipeline, unit.steps[1], "group", detail))
             if len({loop_of(pipeline, s) for s in unit.steps}) > 1:
-                detail = (
-                    f"the steps of group '{unit.first.group}' run in one execution, so they need one foreach source"
-                )
-                found.append(self.unsupported(pipeline, unit.steps[1], "group", detail))
+                found.append(self.group_differs(pipeline, unit, "execution", "foreach source"))
         return found
 
     def units(self, pipeline: Pipeline) -> list[Unit]:
