@@ -13,7 +13,19 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from stepc.runtime.context import current
-from stepc.runtime.markers import FlowSpec, Parameter, catch, engine, pipeline, resources, retry, step, timeout
+from stepc.runtime.markers import (
+    Config,
+    FlowSpec,
+    Parameter,
+    catch,
+    config_expr,
+    engine,
+    pipeline,
+    resources,
+    retry,
+    step,
+    timeout,
+)
 
 if TYPE_CHECKING:
     from stepc.client import Run, runs
@@ -22,12 +34,14 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 __all__ = [
+    "Config",
     "FlowSpec",
     "LoadError",
     "Parameter",
     "Run",
     "__version__",
     "catch",
+    "config_expr",
     "current",
     "engine",
     "pipeline",

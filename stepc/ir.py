@@ -292,6 +292,17 @@ class Parameter:
 
 
 @dataclass(frozen=True)
+class FlowConfig:
+    """A Metaflow ``Config``: a value fixed when the flow is read (from a JSON file or the flow's
+    own literal), which every step of the class dialect sees as ``self.<attribute>``."""
+
+    name: str
+    attribute: str
+    value: JSONValue = None  # JSON data; a plain config's text
+    plain: bool = False  # steps get the value as it is, not as Metaflow's ConfigValue
+
+
+@dataclass(frozen=True)
 class Retry:
     """Retries after the first attempt; the n-th retry waits ``delay * backoff ** (n-1)``."""
 
@@ -441,6 +452,7 @@ class Pipeline:
     timeout: int | None = None
     # ``pipeline(max_parallel=...)``: the most tasks of one run at once; None: unbounded.
     max_parallel: int | None = None
+    configs: tuple[FlowConfig, ...] = ()  # class dialect: Metaflow's Config attributes
     schema_version: int = SCHEMA_VERSION
 
     # Lookups by name are on every backend's and the scheduler's hot path: index once.

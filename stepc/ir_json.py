@@ -17,6 +17,7 @@ from stepc.ir import (
     Const,
     Edge,
     EngineSetting,
+    FlowConfig,
     Foreach,
     IncludedFile,
     Input,
@@ -208,6 +209,16 @@ def to_dict(p: Pipeline) -> dict[str, Any]:
         # Only when set: the IR of a pipeline without one is unchanged.
         **({"timeout": p.timeout} if p.timeout is not None else {}),
         **({"max_parallel": p.max_parallel} if p.max_parallel is not None else {}),
+        **(
+            {
+                "configs": [
+                    {"name": c.name, "attribute": c.attribute, "value": thaw(c.value), "plain": c.plain}
+                    for c in p.configs
+                ]
+            }
+            if p.configs
+            else {}
+        ),
     }
 
 
@@ -245,6 +256,9 @@ def from_dict(d: dict[str, Any]) -> Pipeline:
         edges=tuple(Edge(e["source"], e["target"], e["artifact"]) for e in d["edges"]),
         timeout=d.get("timeout"),
         max_parallel=d.get("max_parallel"),
+        configs=tuple(
+            FlowConfig(c["name"], c["attribute"], freeze(c["value"]), c["plain"]) for c in d.get("configs", ())
+        ),
     )
 
 

@@ -22,8 +22,12 @@ set-up: local datastore and metadata in a temp dir, a throwaway HOME, no network
 xfail(strict=True, reason=<the precise cause>), never skipped: fixing the cause turns it into a
 failure and the mark must go.
 
-Runs use PYTHONHASHSEED=0 so that a flow iterating a set of strings (tutorial 02) is
-deterministic under both engines.
+Runs use PYTHONHASHSEED=0 (or the case's ``hash_seed``) so that a flow iterating a set of
+strings (tutorial 02) is deterministic under both engines. Metaflow's local runtime orders a
+static join's ``inputs`` by iterating a set of the parent steps' names, so that order changes
+with the hash seed (``test_metaflow_join_order_follows_the_hash_seed`` shows it); stepc gives
+the ``self.next`` order. A flow whose result shows that order runs under a seed where Metaflow's
+order is the ``self.next`` one.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ import sys
 import tomllib
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,26 +65,9 @@ PARALLEL = 4
 pytestmark = pytest.mark.xdist_group("metaflow_corpus")
 
 # Cases stepc gets wrong: case id -> the cause, as precisely as known. Each is an xfail(strict=True).
-XFAIL: dict[str, str] = {
-    "mfux-config-simple": (
-        "Config/config_expr: S102 vars: a call cannot be read statically "
-        '(config_expr("str(cfg.some.value)") in @environment(vars=...))'
-    ),
-    "mfux-hello-from-deployment-with-config": (
-        "Config: self.simple_config.batch_size is stored as Metaflow's unevaluated DelayEvaluator "
-        "(unpickling it recurses: RecursionError) instead of 32; stepc check says nothing"
-    ),
-    "flyte-branch-flow": (
-        "a static join's `inputs` order: stepc gives the self.next order (branch_a, branch_b); "
-        "Metaflow 2.19 gives the order of set(in_funcs) (runtime.py, _queue_task_join), i.e. "
-        "string-hash order: (branch_b, branch_a) under PYTHONHASHSEED=0. Metaflow does not specify "
-        "the order"
-    ),
-}
+XFAIL: dict[str, str] = {}
 # Files `stepc check` rejects: file -> the diagnostic.
-CHECK_XFAIL: dict[str, str] = {
-    "mfux_config_simple.py": XFAIL["mfux-config-simple"],
-}
+CHECK_XFAIL: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -93,6 +80,7 @@ class Case:
     params: tuple[tuple[str, str], ...] = ()
     fails_at: str | None = None
     commit: str | None = None
+    hash_seed: int = 0  # PYTHONHASHSEED of both runs
 
     @property
     def path(self) -> Path:
@@ -116,6 +104,7 @@ def load_manifest() -> list[Case]:
             tuple((k, str(v)) for k, v in f.get("params", {}).items()),
             f.get("fails_at"),
             f.get("commit"),
+            f.get("hash_seed", 0),
         )
         for f in data["flow"]
     ]
@@ -287,7 +276,7 @@ with open(out, "wb") as f:
 
 def run_metaflow(case: Case, root: Path) -> Outcome:
     root.mkdir(parents=True)
-    env = {**metaflow_env(root), "PYTHONHASHSEED": "0"}
+    env = {**metaflow_env(root), "PYTHONHASHSEED": str(case.hash_seed)}
     flow, params, _, _ = flow_facts(case.path)
     run_id_file = root / "run-id"
     cmd = [sys.executable, str(case.path), "--no-pylint", "--quiet", "--datastore=local", "--metadata=local", "run"]
@@ -331,7 +320,7 @@ def run_stepc(case: Case, root: Path) -> Outcome:
         args += ["-p", f"{name}={value}"]
     # The environment Metaflow's run has (throwaway HOME, user name): a flow asking who runs it
     # (get_namespace()) gets the same answer.
-    env = {**metaflow_env(root), "PYTHONHASHSEED": "0", "COLUMNS": "200"}
+    env = {**metaflow_env(root), "PYTHONHASHSEED": str(case.hash_seed), "COLUMNS": "200"}
     proc = subprocess.run(
         [sys.executable, "-m", "stepc", *args], cwd=root, capture_output=True, text=True, timeout=RUN_TIMEOUT, env=env
     )
@@ -430,6 +419,19 @@ def _require(case: Case) -> None:
 
 
 # --- tests ----------------------------------------------------------------------------------
+
+
+def test_metaflow_join_order_follows_the_hash_seed(tmp_path: Path) -> None:
+    """Why a case may set ``hash_seed``: Metaflow's order of a static join's inputs is not the
+    flow's but a set's, so two Metaflow runs of one flow differ by the hash seed alone."""
+    case = next(c for c in CASES if c.hash_seed != 0)
+    _require(case)
+    lines = {}
+    for seed in (0, case.hash_seed):
+        outcome = run_metaflow(replace(case, hash_seed=seed), tmp_path / str(seed))
+        assert outcome.returncode == 0, outcome.log
+        lines[seed] = sorted(line for step, line in outcome.lines if step == "end")
+    assert lines[0] != lines[case.hash_seed], lines
 
 
 def test_manifest_is_consistent() -> None:

@@ -109,6 +109,9 @@ CASES: tuple[Case, ...] = (
     # A recursive switch: three passes of one step, each a task reading the last one's attributes.
     Case("recursive-switch", "recursive_switch.py", "RecursiveSwitchFlow", ("summary",), inherited=("count", "case")),
     Case("recursive-switch-once", "recursive_switch.py", "RecursiveSwitchFlow", ("summary",), (("limit", "1"),)),
+    # Configs: a JSON file, literal and plain values, in decorators, a parameter's default and steps.
+    Case("configs", "configs.py", "ConfigsFlow", ("summary",)),
+    Case("configs-alpha", "configs.py", "ConfigsFlow", ("summary",), (("alpha", "0.25"),)),
 )
 # A run that must fail: compared by where it fails, not by artifacts.
 FAILING: tuple[Case, ...] = (

@@ -69,6 +69,7 @@ WITHOUT_METAFLOW = [
     ),
     (ORACLE / "parameters.py", {"creature": "owl"}, "end"),
     (ORACLE / "start_end.py", {}, "finish"),
+    (ORACLE / "configs.py", {}, "end"),
 ]
 
 

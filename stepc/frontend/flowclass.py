@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import libcst as cst
@@ -19,15 +20,17 @@ from stepc.diagnostics import Diagnostic, Severity, did_you_mean
 from stepc.frontend import arguments as args
 from stepc.frontend import engine
 from stepc.frontend.arguments import ArgumentError
+from stepc.frontend.configscope import ClassScope
 from stepc.frontend.dependencies import DependencyHasher
 from stepc.frontend.fingerprint import FunctionNode
 from stepc.frontend.flowbody import MethodBody, last_statement_call, read_body
+from stepc.frontend.flowconfigs import ConfigDecl, is_config, read_config
 from stepc.frontend.flowdecl import FlowDecl, FlowStepDecl, MergeDecl, Transition
 from stepc.frontend.flownext import read_next
 from stepc.frontend.flowparams import read_parameter
 from stepc.frontend.flowsettings import SCHEDULES, STEP_DECORATORS, StepSettings
 from stepc.frontend.imports import FLOW_LIBRARIES, ImportTable
-from stepc.frontend.literals import Constants, NotStatic, literal_value, static_problems
+from stepc.frontend.literals import Constants, NotStatic, Scope, literal_value, static_problems
 from stepc.frontend.source import SourceFile
 from stepc.ir import Span
 
@@ -46,11 +49,16 @@ def flow_classes(module: cst.Module, imports: ImportTable) -> list[cst.ClassDef]
 class ClassDialect:
     """Reads the flow classes of one module; collect :attr:`diagnostics` after :meth:`read`."""
 
-    def __init__(self, source: SourceFile, imports: ImportTable, rel_path: str, module_name: str) -> None:
+    def __init__(
+        self, source: SourceFile, imports: ImportTable, rel_path: str, module_name: str, folder: Path | None = None
+    ) -> None:
         self.source = source
         self.dependencies = DependencyHasher(source.tree, source.display_path)
         self.imports = imports
-        self.constants = Constants(source.module)
+        self.module_constants = Constants(source.module)
+        # What the class being read can name: the module's constants, and its configs once read.
+        self.constants: Scope = self.module_constants
+        self.folder = folder or Path(".")  # the flow's folder, where a config's relative path starts
         self.rel_path = rel_path
         self.module_name = module_name
         self.diagnostics: list[Diagnostic] = []
@@ -138,6 +146,7 @@ class ClassDialect:
         helpers: dict[str, cst.FunctionDef] = {}
         ast_methods = {n.name: n for n in twin.body if isinstance(n, FunctionNode)}
         seen_steps: set[str] = set()
+        configs = self._configs(cls)
         for statement in _class_body(cls):
             if isinstance(statement, cst.FunctionDef):
                 members.add(statement.name.value)
@@ -150,7 +159,7 @@ class ClassDialect:
                     seen_steps.add(statement.name.value)
                     methods.append((statement, decorator))
             else:
-                param = read_parameter(self, statement)
+                param = None if is_config(self, statement) else read_parameter(self, statement)
                 if param is not None:
                     params.append(param)
                 members.update(_assigned_names(statement))
@@ -171,7 +180,28 @@ class ClassDialect:
             description=_first_line(cls.get_docstring()) or module_doc,
             schedule=schedule,
             project=project,
+            configs=tuple(configs),
         )
+
+    def _configs(self, cls: cst.ClassDef) -> list[ConfigDecl]:
+        """The class's configs, read first: decorators and parameter defaults of the class
+        use them (``@environment(vars={"N": cfg.n})``, ``config_expr("cfg.a")``)."""
+        configs = []
+        for statement in _class_body(cls):
+            if not isinstance(statement, cst.FunctionDef) and is_config(self, statement):
+                assert isinstance(statement, cst.Assign)
+                config = read_config(self, statement)
+                if config is not None:
+                    configs.append(config)
+        functions = {s.name.value: s for s in self.source.module.body if isinstance(s, cst.FunctionDef)}
+        self.constants = ClassScope(
+            self.module_constants,
+            self.imports,
+            {c.attribute: c.value for c in configs},
+            {c.name: c.value for c in configs},
+            functions,
+        )
+        return configs
 
     def _decorator_api(self, decorator: cst.Decorator) -> str | None:
         target = decorator.decorator

@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import Any, Literal
 
 from stepc.declarations import Named, ParamDecl
+from stepc.frontend.flowconfigs import ConfigDecl
 from stepc.ir import EngineSetting, Resources, Retry, Span
 
 TransitionKind = Literal["linear", "split", "foreach", "switch"]
@@ -86,6 +87,7 @@ class FlowDecl:
     description: str = ""
     schedule: str | None = None
     project: str | None = None
+    configs: tuple[ConfigDecl, ...] = ()
 
     @cached_property  # read once per step by the graph walks
     def start(self) -> str:

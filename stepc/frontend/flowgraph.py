@@ -24,6 +24,7 @@ from stepc.ir import (
     Condition,
     Const,
     Edge,
+    FlowConfig,
     Foreach,
     Input,
     InputMode,
@@ -34,6 +35,7 @@ from stepc.ir import (
     Retry,
     Step,
     conjoin,
+    freeze,
 )
 
 Reaching = dict[str, tuple[str, ...]]  # attribute -> the steps whose value may arrive
@@ -84,6 +86,7 @@ def build_pipeline(flow: FlowDecl, reporter: Reporter) -> tuple[Pipeline | None,
             schedule=flow.schedule,
             image=flow.default_image,
             project=flow.project,
+            configs=tuple(FlowConfig(c.name, c.attribute, freeze(c.value), c.plain) for c in flow.configs),
         ),
         graph.diagnostics,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 import math
-from typing import Any
+from typing import Any, Protocol
 
 import libcst as cst
 
@@ -23,6 +23,17 @@ class NotStatic(Exception):
         super().__init__(message)
         self.node = node
         self.message = message
+
+
+class Scope(Protocol):
+    """What names and non-literal expressions mean where a value is read: the module's
+    :class:`Constants`, or a scope over them that knows more (a flow class's configs)."""
+
+    def lookup(self, name: str, where: cst.CSTNode, evaluating: frozenset[str]) -> Any: ...
+
+    def compound(self, node: cst.BaseExpression, where: cst.CSTNode, evaluating: frozenset[str]) -> Any: ...
+
+    def definition(self, name: str) -> cst.BaseExpression | None: ...
 
 
 class Constants:
@@ -92,6 +103,21 @@ class Constants:
             raise NotStatic(where, f"'{name}' is not a constant bound to a literal; write the value here")
         raise NotStatic(where, f"'{name}' is not a module-level constant; write the value here")
 
+    def compound(self, node: cst.BaseExpression, where: cst.CSTNode, evaluating: frozenset[str]) -> Any:
+        """The value of what is not a literal (a call, an attribute, an operation): none has one
+        here. A scope that knows more (a flow class's configs) reads some."""
+        if isinstance(node, cst.Call):
+            raise NotStatic(where, "a call cannot be read statically; write the literal value")
+        if isinstance(node, cst.Attribute):
+            raise NotStatic(where, "a name from another module cannot be read statically; write the value here")
+        raise NotStatic(where, "only literals and module-level constants can be read statically")
+
+    def definition(self, name: str) -> cst.BaseExpression | None:
+        """The expression a module-level name is bound to, when it is bound exactly once."""
+        if name in self._rebound or name in self._dynamic or name in self._imported:
+            return None
+        return self._bound.get(name)
+
 
 def _target_names(target: cst.BaseExpression) -> list[str]:
     if isinstance(target, cst.Name):
@@ -141,7 +167,7 @@ _NAMED_CONSTANTS = {"True": True, "False": False, "None": None}
 
 def literal_value(
     node: cst.BaseExpression,
-    constants: Constants,
+    constants: Scope,
     evaluating: frozenset[str] = frozenset(),
     reported_at: cst.CSTNode | None = None,
 ) -> Any:
@@ -152,7 +178,7 @@ def literal_value(
         raise NotStatic(reported_at or node, "the value nests too deeply to be read") from None
 
 
-def static_problems(node: cst.BaseExpression, constants: Constants) -> list[NotStatic]:
+def static_problems(node: cst.BaseExpression, constants: Scope) -> list[NotStatic]:
     """Every entry of a dict, list or tuple display that cannot be read, each at its own place:
     :func:`literal_value` stops at the first, and a user should fix them all in one go."""
     if isinstance(node, cst.Dict):
@@ -172,7 +198,7 @@ def static_problems(node: cst.BaseExpression, constants: Constants) -> list[NotS
 
 def _value(
     node: cst.BaseExpression,
-    constants: Constants,
+    constants: Scope,
     evaluating: frozenset[str],
     reported_at: cst.CSTNode | None,
 ) -> Any:
@@ -218,11 +244,7 @@ def _value(
         return result
     if isinstance(node, cst.FormattedString):
         raise NotStatic(where, "f-strings cannot be read statically; write a plain string")
-    if isinstance(node, cst.Call):
-        raise NotStatic(where, "a call cannot be read statically; write the literal value")
-    if isinstance(node, cst.Attribute):
-        raise NotStatic(where, "a name from another module cannot be read statically; write the value here")
-    raise NotStatic(where, "only literals and module-level constants can be read statically")
+    return constants.compound(node, where, evaluating)
 
 
 def _token_value(node: cst.SimpleString | cst.Integer | cst.Float) -> Any:

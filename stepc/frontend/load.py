@@ -70,7 +70,7 @@ def _read_module(source: SourceFile, imports: ImportTable, path: str, config: Co
     rel_path = config.relative(Path(path))
     module_name = Path(path).stem
     if imports.modules or any(q.endswith(".FlowSpec") for q in imports.names.values()):
-        classes = ClassDialect(source, imports, rel_path, module_name)
+        classes = ClassDialect(source, imports, rel_path, module_name, Path(path).resolve().parent)
         flows = classes.read(config.image)
         if flows:
             return _class_result(flows, [*classes.diagnostics, *unknown_current_fields(source, imports)], source)

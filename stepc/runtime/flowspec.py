@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stepc.runtime import metaflow_current
+from stepc.runtime.configvalue import config_value
 from stepc.runtime.joins import Artifact, Inputs, Loaded, join_inputs, load_bound
 from stepc.runtime.markers import FlowSpec
 from stepc.runtime.plan import Split, Task
@@ -333,6 +334,8 @@ def _run_method(task: Task, cls: type, method_name: str, store: Store) -> Outcom
     attrs = parameter_attributes(cls)
     for name, value in task.params.items():
         object.__setattr__(flow, attrs.get(name, name), value)
+    for config in task.configs:
+        object.__setattr__(flow, config.attribute, config_value(config))
     attributes: dict[str, Any] = {}
     if not join:
         for bound, value in zip(task.inputs, loaded, strict=True):

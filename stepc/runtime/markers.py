@@ -149,6 +149,55 @@ def JSONType(text: str) -> Any:  # noqa: N802 - Metaflow's spelling
     return json.loads(text)
 
 
+class _ConfigUse:
+    """A config's use in the class body (``cfg.a.b``, ``config_expr("...")``): the front end
+    reads its value statically; at import it is inert, whatever is looked up on it."""
+
+    def __init__(self, written: str) -> None:
+        self._written = written
+
+    def __getattr__(self, name: str) -> _ConfigUse:
+        if name.startswith("__"):  # copy, pickle and inspect probe dunders: answer as a plain object
+            raise AttributeError(name)
+        return _ConfigUse(f"{self._written}.{name}")
+
+    def __getitem__(self, key: Any) -> _ConfigUse:
+        return _ConfigUse(f"{self._written}[{key!r}]")
+
+    def __repr__(self) -> str:
+        return f"<{self._written}: read by stepc when it reads the flow>"
+
+
+class Config(_ConfigUse):
+    """A Metaflow-style config (``cfg = Config("cfg", default="config.json")``): a JSON value
+    fixed when the flow is read; steps see it as ``self.cfg`` (read statically, like Parameter)."""
+
+    def __init__(
+        self,
+        name: str,
+        default: Any = None,
+        default_value: Any = None,
+        help: str | None = None,  # noqa: A002 - Metaflow's spelling
+        required: bool = False,
+        plain: bool = False,
+        **options: Any,
+    ) -> None:
+        super().__init__(name)
+        self.name = name
+        self.default = default
+        self.default_value = default_value
+        self.help = help
+        self.required = required
+        self.plain = plain
+        self.options = options
+
+
+def config_expr(expression: str) -> Any:
+    """``config_expr("cfg.a.b")``: an expression over the configs, which the front end
+    evaluates when it reads the flow (in decorators of the class body)."""
+    return _ConfigUse(f"config_expr({expression!r})")
+
+
 def _task_state(flow: Any, what: str) -> Any:
     state = flow.__dict__.get("_stepc_state")
     if state is None:
@@ -198,5 +247,5 @@ class FlowSpec:
 
 
 # Their public home is the stepc package: reprs, pickles and help() name them there.
-for _public in (FlowSpec, Parameter, step, pipeline, retry, timeout, resources, catch):
+for _public in (FlowSpec, Parameter, Config, config_expr, step, pipeline, retry, timeout, resources, catch):
     _public.__module__ = "stepc"

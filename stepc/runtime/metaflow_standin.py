@@ -20,7 +20,10 @@ from typing import Any
 
 from stepc.runtime import markers, metaflow_current
 
-PROVIDED = ("FlowSpec", "Parameter", "IncludeFile", "JSONType", "step", "retry", "timeout", "resources", "catch")
+PROVIDED = (
+    "FlowSpec", "Parameter", "IncludeFile", "JSONType", "Config", "config_expr",
+    "step", "retry", "timeout", "resources", "catch",
+)  # fmt: skip
 
 
 class _Unsupported:

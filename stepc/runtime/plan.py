@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from stepc.ir import Input, Pipeline, Step, evaluate
+from stepc.ir import FlowConfig, Input, Pipeline, Step, evaluate
 from stepc.ir import artifact_refs as artifact_refs  # re-exported: the backends read it here
 from stepc.items import Item, item_text, sort_key
 from stepc.runtime.store import ArtifactMeta, Store, TaskResult
@@ -79,6 +79,7 @@ class Task:
     branches: tuple[str, ...] = ()  # class dialect: IR `after`; for a join, every branch in order (a view each)
     project: str | None = None  # Metaflow's @project name (for metaflow.current)
     iteration: int = 0  # a recursive switch's pass (0: the first), stored at `location`
+    configs: tuple[FlowConfig, ...] = ()  # class dialect: what self.<config> holds
 
     @property
     def location(self) -> str:
@@ -371,6 +372,7 @@ def make_task(
         branches=step.after if flowspec else (),
         project=pipeline.project,
         iteration=iteration,
+        configs=pipeline.configs if flowspec else (),
     )
 
 
