@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stepc.interpreter.rundb import RunDB
-from stepc.ir import Step, thaw
+from stepc.ir import Step
 from stepc.items import item_to_json
 from stepc.runtime.plan import Task
 from stepc.runtime.store import Store, TaskResult
@@ -48,8 +48,6 @@ def cache_key(step: Step, task: Task, image: str | None = None) -> str | None:
         "item": item_to_json(task.item),
         "outputs": list(step.outputs),
     }
-    if task.configs:  # fixed with the flow, but a step reads them as it reads parameters
-        payload["configs"] = {c.name: thaw(c.value) for c in task.configs}
     if step.cache in ("code_hash", "all"):
         payload["code"] = step.code_hash
     if step.cache in ("input_hash", "all"):
