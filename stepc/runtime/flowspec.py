@@ -305,7 +305,7 @@ def task_identity(task: Task, cls: type) -> metaflow_current.TaskIdentity:
         step_name=task.step,
         task_id=task_id,
         retry_count=task.attempt - 1,
-        parameter_names=tuple(task.params),
+        parameter_names=(*task.params, *(c.name for c in task.configs)),  # Metaflow lists configs too
         username=user,
         project_name=task.project,
         branch_name=metaflow_current.branch(user) if task.project else None,

@@ -5,7 +5,7 @@ parameter's default and in the steps."""
 import os
 from collections.abc import Mapping
 
-from metaflow import Config, FlowSpec, Parameter, config_expr, environment, project, resources, step
+from metaflow import Config, FlowSpec, Parameter, config_expr, current, environment, project, resources, step
 
 DEFAULTS = {"model": {"name": "Ridge", "alpha": 0.5}, "tags": ["a", "b"]}
 HERE = os.path.dirname(__file__)
@@ -31,6 +31,7 @@ class ConfigsFlow(FlowSpec):
         self.batch = self.settings.batch
         self.out = self.settings["paths"]["out"]
         self.tags = list(self.defaults.tags)
+        self.names = sorted(current.parameter_names)  # configs are among them
         self.kinds = [isinstance(self.settings, Mapping), isinstance(self.text, str), self.text]
         try:
             self.settings.batch = 1
@@ -48,6 +49,7 @@ class ConfigsFlow(FlowSpec):
             "batch": self.batch,
             "out": self.out,
             "tags": self.tags,
+            "names": self.names,
             "kinds": self.kinds,
             "read_only": self.read_only,
             "same": self.settings.to_dict() == {"workers": 3, "memory": 2048, "batch": 16, "paths": {"out": "results"}},
