@@ -38,8 +38,12 @@ import inspect
 import os
 import pickle
 import re
+import shutil
 import subprocess
 import sys
+import tarfile
+import tempfile
+import textwrap
 import tomllib
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +65,8 @@ except ImportError:  # pragma: no cover - the dev extra installs it
 
 CORPUS = Path(__file__).resolve().parent / "flows" / "metaflow" / "corpus"
 MANIFEST = CORPUS / "sources.toml"
+# Where registry-sourced flows are unpacked: outside the tree, kept between runs.
+SDIST_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "stepc" / "metaflow-corpus"
 PARALLEL = 4
 pytestmark = pytest.mark.xdist_group("metaflow_corpus")
 
@@ -81,11 +87,20 @@ class Case:
     fails_at: str | None = None
     commit: str | None = None
     hash_seed: int = 0  # PYTHONHASHSEED of both runs
+    embedded: str | None = None  # a flow the module at path writes: _write_flow(tmp_path, NAME, SOURCE)
+
+    @property
+    def sdist(self) -> str | None:
+        """The registry sdist the flow comes from ("name==version"), or None."""
+        return self.repo.removeprefix("pypi:") if self.repo.startswith("pypi:") and "==" in self.repo else None
 
     @property
     def path(self) -> Path:
         if self.repo == "pypi:metaflow":  # shipped in the metaflow wheel: nothing copied here
             return Path(metaflow.__file__).resolve().parent.parent / self.file
+        if self.sdist is not None:
+            root = SDIST_CACHE / self.sdist.replace("==", "-")
+            return root / "embedded" / self.embedded if self.embedded else root / self.path_in_repo
         return CORPUS / self.file
 
     def cli_params(self) -> list[tuple[str, str]]:
@@ -105,13 +120,64 @@ def load_manifest() -> list[Case]:
             f.get("fails_at"),
             f.get("commit"),
             f.get("hash_seed", 0),
+            f.get("embedded"),
         )
         for f in data["flow"]
     ]
 
 
+@dataclass(frozen=True)
+class Sdist:
+    name: str
+    version: str
+    sha256: str
+
+    @property
+    def root(self) -> Path:
+        return SDIST_CACHE / f"{self.name}-{self.version}"
+
+
 CASES = load_manifest()
 FILES = sorted({c.file for c in CASES})
+SDISTS = [Sdist(s["name"], s["version"], s["sha256"]) for s in tomllib.loads(MANIFEST.read_text())["sdist"]]
+
+
+def embedded_flows(module: Path) -> dict[str, str]:
+    """The flows a test module writes as ``_write_flow(tmp_path, "name.py", \"\"\"source\"\"\")``
+    (metaflow-kestra's tests do): file name -> source, dedented as that helper does."""
+    found = {}
+    for call in ast.walk(ast.parse(module.read_text())):
+        if isinstance(call, ast.Call) and ast.unparse(call.func) == "_write_flow" and len(call.args) == 3:
+            name, source = call.args[1:]
+            if isinstance(name, ast.Constant) and isinstance(source, ast.Constant):
+                found[name.value] = textwrap.dedent(source.value)
+    return found
+
+
+def fetch_sdist(sdist: Sdist) -> None:
+    """Download the sdist with pip (hash-pinned), unpack it into its cache folder and write out
+    the flows its test modules embed. Done once: a complete folder is reused."""
+    done = sdist.root / ".complete"
+    if done.is_file():
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        requirement = Path(tmp) / "requirements.txt"
+        requirement.write_text(f"{sdist.name}=={sdist.version} --hash=sha256:{sdist.sha256}\n")
+        pip = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:"]
+        pip += ["--require-hashes", "-r", str(requirement), "-d", tmp]
+        subprocess.run(pip, check=True, capture_output=True, text=True, timeout=600)
+        (archive,) = Path(tmp).glob("*.tar.gz")
+        with tarfile.open(archive) as tar:
+            tar.extractall(Path(tmp) / "unpacked", filter="data")
+        (top,) = (Path(tmp) / "unpacked").iterdir()
+        shutil.rmtree(sdist.root, ignore_errors=True)
+        sdist.root.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(top, sdist.root)
+    for module in {c.path_in_repo for c in CASES if c.sdist == f"{sdist.name}=={sdist.version}" and c.embedded}:
+        (sdist.root / "embedded").mkdir(exist_ok=True)
+        for name, source in embedded_flows(sdist.root / module).items():
+            (sdist.root / "embedded" / name).write_text(source)
+    done.touch()
 
 
 @dataclass
@@ -373,6 +439,20 @@ def _ran(the_store: Any, run_id: str, step: str) -> bool:
 # --- fixtures -------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="session", autouse=True)
+def sdist_errors() -> dict[str, str]:
+    """Fetch every registry sdist of the manifest before any case looks for its flow file:
+    name -> why the download failed (its cases then skip, test_corpus_files_are_present fails)."""
+    errors = {}
+    for sdist in SDISTS:
+        try:
+            fetch_sdist(sdist)
+        except (subprocess.SubprocessError, OSError, ValueError) as exc:
+            detail = exc.stderr if isinstance(exc, subprocess.CalledProcessError) else ""
+            errors[f"{sdist.name}=={sdist.version}"] = f"{exc}\n{detail}"
+    return errors
+
+
 @pytest.fixture(scope="session")
 def corpus_results(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Outcome]:
     base = tmp_path_factory.mktemp("corpus")
@@ -413,9 +493,10 @@ def _params(selected: list[Case], xfail: dict[str, str], key: Any) -> list[Any]:
 
 
 def _require(case: Case) -> None:
-    # A missing copy (third-party code is not committed) is counted by test_corpus_files_are_present.
+    # A missing flow (a copy kept out of git, or a registry download that failed) is counted by
+    # test_corpus_files_are_present.
     if not case.path.is_file():
-        pytest.skip(f"{case.path} is not in this checkout (see SOURCES.md)")
+        pytest.skip(f"{case.path} is missing (see SOURCES.md)")
 
 
 # --- tests ----------------------------------------------------------------------------------
@@ -443,14 +524,19 @@ def test_manifest_is_consistent() -> None:
             assert hashlib.sha256(case.path.read_bytes()).hexdigest() == case.sha256, f"{case.file} was edited"
 
 
-def test_corpus_files_are_present() -> None:
-    """The flow copies are third-party code, kept out of git (SOURCES.md says why and where each
-    comes from, sources.toml pins each by commit and sha256); the tutorials come with Metaflow
-    itself and run everywhere, CI included. Where the copies are absent their cases skip."""
+def test_corpus_files_are_present(sdist_errors: dict[str, str]) -> None:
+    """Three kinds of source: the tutorials come with Metaflow itself, the registry-sourced flows
+    are downloaded from PyPI by the test (both run everywhere, CI included, and must be there);
+    the copies taken from repository snapshots are third-party code kept out of git (SOURCES.md
+    says why; sources.toml pins each by commit and sha256), and where they are absent their
+    cases skip."""
+    assert not sdist_errors, f"registry downloads failed: {sdist_errors}"
+    everywhere = [c for c in CASES if c.repo.startswith("pypi:")]
+    assert len(everywhere) >= 25, "the corpus that runs everywhere has at least 25 flows"
+    absent = [str(c.path) for c in everywhere if not c.path.is_file()]
+    assert not absent, f"registry-sourced or tutorial flows missing: {absent}"
     missing = sorted({c.file for c in CASES if not c.path.is_file()})
     present = [c for c in CASES if c.path.is_file()]
-    tutorials = [c for c in CASES if c.repo == "pypi:metaflow"]
-    assert tutorials and all(c.path.is_file() for c in tutorials), "the tutorials come from the installed metaflow"
     if missing:
         pytest.skip(f"{len(missing)} third-party corpus flows are not in this checkout ({len(present)} are)")
 
