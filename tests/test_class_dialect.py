@@ -431,6 +431,24 @@ CLASS_CASES = [
         "warning",
     ),
     ClassCase(
+        "step-mutator",
+        "from metaflow import StepMutator\n\n\nclass add_env(StepMutator):\n    def mutate(self, mutable_step):\n"
+        "        pass\n\n\n" + steps("@add_env(n=1)\n@step\ndef start(self):\n    self.next(self.end)", END),
+        "W203",
+        "add_env(n=1)",
+        ("@add_env is a Metaflow StepMutator", "it is ignored"),
+        "warning",
+    ),
+    ClassCase(
+        "flow-mutator",
+        "import metaflow\n\n\nclass Grow(metaflow.FlowMutator):\n    def mutate(self, mutable_flow):\n"
+        "        pass\n\n\n@Grow\n" + steps(*START_END),
+        "W203",
+        "Grow\nclass",
+        ("@Grow is a Metaflow FlowMutator",),
+        "warning",
+    ),
+    ClassCase(
         "unsupported-argument",
         steps("@kubernetes(namespace='ml')\n@step\ndef start(self):\n    self.next(self.end)", END),
         "W203",

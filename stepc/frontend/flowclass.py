@@ -35,6 +35,7 @@ from stepc.frontend.source import SourceFile
 from stepc.ir import Span
 
 PROJECT_NAME = re.compile(r"[a-z0-9_]{1,128}")
+MUTATOR_BASES = ("FlowMutator", "StepMutator")
 
 
 def flow_classes(module: cst.Module, imports: ImportTable) -> list[cst.ClassDef]:
@@ -63,6 +64,13 @@ class ClassDialect:
         self.module_name = module_name
         self.diagnostics: list[Diagnostic] = []
         self.functions = {n.name for n in source.tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+        self.mutators = {
+            s.name.value: base
+            for s in source.module.body
+            if isinstance(s, cst.ClassDef)
+            for base in MUTATOR_BASES
+            if any(imports.refers_to(b.value, base) for b in s.bases)
+        }
 
     def read(self, default_image: str) -> list[FlowDecl]:
         ast_classes = {n.name: n for n in self.source.tree.body if isinstance(n, ast.ClassDef)}
@@ -207,12 +215,27 @@ class ClassDialect:
         target = decorator.decorator
         return self._api(target.func if isinstance(target, cst.Call) else target)
 
+    def _report_mutator(self, decorator: cst.Decorator) -> None:
+        """A decorator naming one of the module's FlowMutator/StepMutator classes is W203: a
+        mutator rewrites the flow in Python when the class is built, and stepc runs nothing of
+        the flow to read it, so what the mutator changes is missing from what stepc compiles
+        (a warning: many mutators change only what stepc ignores anyway, such as @kubernetes)."""
+        target = decorator.decorator
+        name = target.func if isinstance(target, cst.Call) else target
+        if isinstance(name, cst.Name) and name.value in self.mutators:
+            message = (
+                f"@{name.value} is a Metaflow {self.mutators[name.value]}: mutators change the flow in Python when"
+                " its class is built, which stepc does not do (it reads flows statically): it is ignored"
+            )
+            self.report("W203", message, target, "warning")
+
     def _class_decorators(self, cls: cst.ClassDef) -> tuple[str | None, str | None]:
         """The flow's schedule (``@schedule``) and project (``@project(name=)``)."""
         schedule = project = None
         for decorator in cls.decorators:
             name = self._decorator_api(decorator)
             if name is None:
+                self._report_mutator(decorator)
                 continue
             call = decorator.decorator if isinstance(decorator.decorator, cst.Call) else None
             if name == "project" and call is not None:
@@ -341,6 +364,8 @@ class ClassDialect:
         settings = StepSettings()
         for decorator in method.decorators:
             api = self._decorator_api(decorator)
+            if api is None:
+                self._report_mutator(decorator)
             if api is None or api == "step":
                 continue
             target = decorator.decorator
