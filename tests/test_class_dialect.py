@@ -440,6 +440,16 @@ CLASS_CASES = [
         "warning",
     ),
     ClassCase(
+        "step-mutator-from-its-module",
+        "from metaflow.user_decorators.user_step_decorator import StepMutator as M\n\n\nclass tag(M):\n"
+        "    def mutate(self, mutable_step):\n        pass\n\n\n"
+        + steps("@tag\n@step\ndef start(self):\n    self.next(self.end)", END),
+        "W203",
+        "tag\n    @step",
+        ("@tag is a Metaflow StepMutator",),
+        "warning",
+    ),
+    ClassCase(
         "flow-mutator",
         "import metaflow\n\n\nclass Grow(metaflow.FlowMutator):\n    def mutate(self, mutable_flow):\n"
         "        pass\n\n\n@Grow\n" + steps(*START_END),

@@ -15,8 +15,8 @@ set-up: local datastore and metadata in a temp dir, a throwaway HOME, no network
 * the printed lines of each step as a multiset of (step, line): Metaflow's task logs (stdout and
   stderr of every attempt, from its datastore), stepc's live ``[step]`` / ``[step/item]`` lines.
   Engine chatter is dropped on both sides: tracebacks (they name engine frames), Metaflow's
-  ``<flow X step y> failed:``, ``Task failed.``, ``[KILLED BY ORCHESTRATOR]`` and
-  ``@catch caught ...`` reports, stepc's ``stepc: ...`` notes.
+  ``<flow X step y> failed:``, ``Task failed.``, ``[KILLED BY ORCHESTRATOR]``, ``Step y timed
+  out after ...`` and ``@catch caught ...`` reports, stepc's ``stepc: ...`` notes.
 
 ``stepc check`` must also accept every flow. A case stepc gets wrong is marked below with
 xfail(strict=True, reason=<the precise cause>), never skipped: fixing the cause turns it into a
@@ -221,6 +221,10 @@ _STEPC_LINE = re.compile(r"^\[([^\]/\s]+)(?:/[0-9/]+)?\] ?(.*)$")
 # Metaflow's own lines in a task's log: a failed attempt, a task killed when another failed.
 _MF_CHATTER = ("Task failed.", "[KILLED BY ORCHESTRATOR]")
 _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(: .*)?$")
+# Metaflow's @timeout report, in the killed task's log (stepc's is a "stepc: " note).
+_MF_TIMED_OUT = re.compile(
+    r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ )?Step \w+ timed out after \d+ hours, \d+ minutes, \d+ seconds$"
+)
 
 
 def user_lines(lines: list[str]) -> list[str]:
@@ -244,7 +248,11 @@ def user_lines(lines: list[str]) -> list[str]:
             if i < len(lines) and _EXCEPTION_LINE.match(lines[i].rstrip()):
                 i += 1  # the exception line closing the traceback
             continue
-        if line.startswith(("@catch caught an exception from ", "stepc: ")) or line in _MF_CHATTER:
+        if (
+            line.startswith(("@catch caught an exception from ", "stepc: "))
+            or line in _MF_CHATTER
+            or _MF_TIMED_OUT.match(line)
+        ):
             i += 1
             continue
         if line.strip():

@@ -64,13 +64,7 @@ class ClassDialect:
         self.module_name = module_name
         self.diagnostics: list[Diagnostic] = []
         self.functions = {n.name for n in source.tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
-        self.mutators = {
-            s.name.value: base
-            for s in source.module.body
-            if isinstance(s, cst.ClassDef)
-            for base in MUTATOR_BASES
-            if any(imports.refers_to(b.value, base) for b in s.bases)
-        }
+        self.mutators = {s.name.value: base for s in source.module.body if (base := self._mutator_base(s))}
 
     def read(self, default_image: str) -> list[FlowDecl]:
         ast_classes = {n.name: n for n in self.source.tree.body if isinstance(n, ast.ClassDef)}
@@ -214,6 +208,18 @@ class ClassDialect:
     def _decorator_api(self, decorator: cst.Decorator) -> str | None:
         target = decorator.decorator
         return self._api(target.func if isinstance(target, cst.Call) else target)
+
+    def _mutator_base(self, statement: cst.BaseStatement) -> str | None:
+        """``"StepMutator"`` for a class based on Metaflow's (``metaflow.StepMutator`` or the
+        module that defines it, ``metaflow.user_decorators.user_step_decorator``), else None."""
+        if not isinstance(statement, cst.ClassDef):
+            return None
+        for base in statement.bases:
+            qualified = self.imports.qualify(base.value) or ""
+            library, _, rest = qualified.partition(".")
+            if library in FLOW_LIBRARIES and rest.rpartition(".")[2] in MUTATOR_BASES:
+                return rest.rpartition(".")[2]
+        return None
 
     def _report_mutator(self, decorator: cst.Decorator) -> None:
         """A decorator naming one of the module's FlowMutator/StepMutator classes is W203: a

@@ -107,7 +107,9 @@ def _read_import_from(node: cst.ImportFrom, table: ImportTable, nested: bool) ->
     for alias in node.names:
         imported = _alias_name(alias)
         local = alias.evaluated_alias or imported
-        if source in FLOW_LIBRARIES:
+        if source is not None and source.partition(".")[0] in FLOW_LIBRARIES:
+            # a submodule's name keeps its path (``metaflow.user_decorators....StepMutator``),
+            # which no API lookup takes for the library's own name
             table.names[local] = f"{source}.{imported}"
         elif not nested:
             _forget(local, table)
