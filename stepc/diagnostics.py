@@ -61,7 +61,10 @@ CODES: dict[str, str] = {
     "S132": "unreachable step in a flow class",
     "S133": "bad join: branches meet in a step without `inputs`, or a join closes no fan-out",
     "S134": "foreach never joined, or `self.input`/`self.index` outside a foreach",
-    "S135": "flow class construct stepc does not support (a switch condition that may come from several steps)",
+    "S135": (
+        "flow class construct stepc does not support (a switch condition that may come from several steps,"
+        " a flow class deriving from another flow class)"
+    ),
     "S136": "a step reads an attribute that no step before it sets",
     "S137": "bad Parameter declaration (not one plain attribute, a reserved name, or set in a step)",
     "S138": (

@@ -450,6 +450,13 @@ CLASS_CASES = [
         "warning",
     ),
     ClassCase(
+        "derived-flow-class",
+        steps(*START_END, name="Base") + "\n\nclass Child(Base):\n    @step\n    def end(self):\n        pass\n",
+        "S135",
+        "Base):",
+        ("derives from the flow class 'Base'", "not supported"),
+    ),
+    ClassCase(
         "flow-mutator",
         "import metaflow\n\n\nclass Grow(metaflow.FlowMutator):\n    def mutate(self, mutable_flow):\n"
         "        pass\n\n\n@Grow\n" + steps(*START_END),
@@ -594,3 +601,18 @@ def test_a_bad_cron_schedule_is_reported_at_its_text(tmp_path: Path) -> None:
     source = "from metaflow import FlowSpec, schedule, step\n\n@schedule(cron='99 * * * *')\n" + steps(*START_END)
     pipelines, diagnostics = read(tmp_path, source)
     assert [(d.code, d.line, d.col) for d in diagnostics] == [("S113", 3, 16)] and pipelines == ()
+
+
+def test_a_flow_class_deriving_from_another_modules_flow_is_one_clear_error(tmp_path: Path) -> None:
+    """Metaflow's flow inheritance across modules (a base flow class beside the flow): one S135
+    at the base of the derived class, not an S138 for each of its steps."""
+    base = steps("@step\ndef start(self):\n    self.next(self.end)", name="Base")
+    (tmp_path / "base_flows.py").write_text(HEAD + base)
+    source = "from metaflow import step\nfrom base_flows import Base\n\n\n" + steps(END, name="Flow").replace(
+        "class Flow(FlowSpec)", "class Flow(Base)"
+    )
+    pipelines, diagnostics = read(tmp_path, source)
+    here = [d for d in diagnostics if d.file.endswith("flow.py") and not d.file.endswith("base_flows.py")]
+    assert [(d.code, d.line, d.col) for d in here] == [("S135", 5, 12)], diagnostics
+    assert "derives from 'Base', not from FlowSpec itself" in here[0].message
+    assert pipelines == ()

@@ -88,6 +88,7 @@ class Case:
     commit: str | None = None
     hash_seed: int = 0  # PYTHONHASHSEED of both runs
     embedded: str | None = None  # a flow the module at path writes: _write_flow(tmp_path, NAME, SOURCE)
+    in_flow_folder: bool = False  # both engines run from the flow's folder (cwd = "flow"), not a temp dir
 
     @property
     def sdist(self) -> str | None:
@@ -121,6 +122,7 @@ def load_manifest() -> list[Case]:
             f.get("commit"),
             f.get("hash_seed", 0),
             f.get("embedded"),
+            f.get("cwd") == "flow",
         )
         for f in data["flow"]
     ]
@@ -357,7 +359,8 @@ def run_metaflow(case: Case, root: Path) -> Outcome:
     cmd += ["--run-id-file", str(run_id_file), "--max-workers", "4"]
     for name, value in case.cli_params():
         cmd += [f"--{name}", value]
-    proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    cwd = case.path.parent if case.in_flow_folder else root
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT)
     log = f"$ {' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}"
     if not run_id_file.exists():
         return Outcome(proc.returncode or 1, log)
@@ -395,8 +398,9 @@ def run_stepc(case: Case, root: Path) -> Outcome:
     # The environment Metaflow's run has (throwaway HOME, user name): a flow asking who runs it
     # (get_namespace()) gets the same answer.
     env = {**metaflow_env(root), "PYTHONHASHSEED": str(case.hash_seed), "COLUMNS": "200"}
+    cwd = case.path.parent if case.in_flow_folder else root
     proc = subprocess.run(
-        [sys.executable, "-m", "stepc", *args], cwd=root, capture_output=True, text=True, timeout=RUN_TIMEOUT, env=env
+        [sys.executable, "-m", "stepc", *args], cwd=cwd, capture_output=True, text=True, timeout=RUN_TIMEOUT, env=env
     )
     log = f"$ stepc {' '.join(args)}\n{proc.stdout}\n{proc.stderr}"
     lines = stepc_lines(proc.stdout)

@@ -64,16 +64,36 @@ class ClassDialect:
         self.module_name = module_name
         self.diagnostics: list[Diagnostic] = []
         self.functions = {n.name for n in source.tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
-        self.mutators = {s.name.value: base for s in source.module.body if (base := self._mutator_base(s))}
+        self.mutators = {
+            s.name.value: base
+            for s in source.module.body
+            if isinstance(s, cst.ClassDef) and (base := self._mutator_base(s))
+        }
 
     def read(self, default_image: str) -> list[FlowDecl]:
         ast_classes = {n.name: n for n in self.source.tree.body if isinstance(n, ast.ClassDef)}
         docstring = self.source.module.get_docstring()
         module_description = _first_line(docstring)
         flows = []
-        for cls in flow_classes(self.source.module, self.imports):
+        classes = flow_classes(self.source.module, self.imports)
+        for cls in classes:
             flows.append(self._read_class(cls, ast_classes[cls.name.value], default_image, module_description))
+        self._report_derived_flows({c.name.value for c in classes})
         return flows
+
+    def _report_derived_flows(self, flow_names: set[str]) -> None:
+        """A class deriving from one of the module's flow classes would be passed over: S135."""
+        for statement in self.source.module.body:
+            if not isinstance(statement, cst.ClassDef):
+                continue
+            for base in statement.bases:
+                if isinstance(base.value, cst.Name) and base.value.value in flow_names:
+                    message = (
+                        f"class '{statement.name.value}' derives from the flow class '{base.value.value}': flow"
+                        " inheritance (steps, parameters or configs of a base flow class) is not supported;"
+                        " stepc reads a flow class whose base is FlowSpec"
+                    )
+                    self.report("S135", message, base.value)
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -209,12 +229,10 @@ class ClassDialect:
         target = decorator.decorator
         return self._api(target.func if isinstance(target, cst.Call) else target)
 
-    def _mutator_base(self, statement: cst.BaseStatement) -> str | None:
+    def _mutator_base(self, cls: cst.ClassDef) -> str | None:
         """``"StepMutator"`` for a class based on Metaflow's (``metaflow.StepMutator`` or the
         module that defines it, ``metaflow.user_decorators.user_step_decorator``), else None."""
-        if not isinstance(statement, cst.ClassDef):
-            return None
-        for base in statement.bases:
+        for base in cls.bases:
             qualified = self.imports.qualify(base.value) or ""
             library, _, rest = qualified.partition(".")
             if library in FLOW_LIBRARIES and rest.rpartition(".")[2] in MUTATOR_BASES:

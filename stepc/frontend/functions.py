@@ -141,7 +141,20 @@ class FunctionDialect:
         return self.source.position(node)[0]
 
     def _methods_marked_as_steps(self, cls: cst.ClassDef) -> None:
-        """``@step`` on a method of a class that is not a FlowSpec: no pipeline can hold it."""
+        """``@step`` on a method of a class that is not a FlowSpec: no pipeline can hold it. A
+        class with a base (a flow class of another module, most likely) is one report: flow
+        inheritance is not supported."""
+        marked = [m for m in cls.body.body if isinstance(m, cst.FunctionDef) and self._step_decorator(m) is not None]
+        if marked and cls.bases:
+            base = cls.bases[0].value
+            self._error(
+                "S135",
+                f"class '{cls.name.value}' has steps and derives from '{cst.Module([]).code_for_node(base)}', not from"
+                " FlowSpec itself: stepc reads a flow class whose base is FlowSpec; flow inheritance (steps,"
+                " parameters or configs of a base flow class) is not supported",
+                base,
+            )
+            return
         for member in cls.body.body:
             if isinstance(member, cst.FunctionDef) and self._step_decorator(member) is not None:
                 self._error(
