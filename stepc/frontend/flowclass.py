@@ -8,7 +8,6 @@ graph (``self.next``) and the artifacts are checked and wired by :mod:`stepc.fro
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,6 @@ import libcst as cst
 from stepc.declarations import Named, ParamDecl
 from stepc.diagnostics import Diagnostic, Severity, did_you_mean
 from stepc.frontend import arguments as args
-from stepc.frontend import engine
 from stepc.frontend.arguments import ArgumentError
 from stepc.frontend.configscope import ClassScope
 from stepc.frontend.dependencies import DependencyHasher
@@ -26,16 +24,13 @@ from stepc.frontend.fingerprint import FunctionNode
 from stepc.frontend.flowbody import MethodBody, last_statement_call, read_body
 from stepc.frontend.flowconfigs import ConfigDecl, is_config, read_config
 from stepc.frontend.flowdecl import FlowDecl, FlowStepDecl, MergeDecl, Transition
+from stepc.frontend.flowdecorators import class_decorators, mutator_base, step_settings
 from stepc.frontend.flownext import read_next
 from stepc.frontend.flowparams import read_parameter
-from stepc.frontend.flowsettings import SCHEDULES, STEP_DECORATORS, StepSettings
 from stepc.frontend.imports import FLOW_LIBRARIES, ImportTable
 from stepc.frontend.literals import Constants, NotStatic, Scope, literal_value, static_problems
 from stepc.frontend.source import SourceFile
 from stepc.ir import Span
-
-PROJECT_NAME = re.compile(r"[a-z0-9_]{1,128}")
-MUTATOR_BASES = ("FlowMutator", "StepMutator")
 
 
 def flow_classes(module: cst.Module, imports: ImportTable) -> list[cst.ClassDef]:
@@ -67,7 +62,7 @@ class ClassDialect:
         self.mutators = {
             s.name.value: base
             for s in source.module.body
-            if isinstance(s, cst.ClassDef) and (base := self._mutator_base(s))
+            if isinstance(s, cst.ClassDef) and (base := mutator_base(imports, s))
         }
 
     def read(self, default_image: str) -> list[FlowDecl]:
@@ -150,7 +145,7 @@ class ClassDialect:
         """Whether ``node`` names a function of this module (``default=compute`` in a Parameter)."""
         return isinstance(node, cst.Name) and node.value in self.functions
 
-    def _checked(self, reader: Callable[..., Any], *arguments: Any) -> Any:
+    def checked(self, reader: Callable[..., Any], *arguments: Any) -> Any:
         """``reader(*arguments)``, or None when it reports a problem (which is recorded)."""
         try:
             return reader(*arguments)
@@ -172,7 +167,7 @@ class ClassDialect:
         for statement in _class_body(cls):
             if isinstance(statement, cst.FunctionDef):
                 members.add(statement.name.value)
-                decorator = next((d for d in statement.decorators if self._decorator_api(d) == "step"), None)
+                decorator = next((d for d in statement.decorators if self.decorator_api(d) == "step"), None)
                 if decorator is None:
                     helpers[statement.name.value] = statement
                 elif statement.name.value in seen_steps:
@@ -191,7 +186,7 @@ class ClassDialect:
         for method, decorator in methods:
             method_twin = ast_methods[method.name.value]
             steps.append(self._read_step(cls, method, decorator, method_twin, helpers, members, end))
-        schedule, project = self._class_decorators(cls)
+        schedule, project = class_decorators(self, cls)
         return FlowDecl(
             name=Named(cls.name.value, cls.name),
             path=self.rel_path,
@@ -225,77 +220,9 @@ class ClassDialect:
         )
         return configs
 
-    def _decorator_api(self, decorator: cst.Decorator) -> str | None:
+    def decorator_api(self, decorator: cst.Decorator) -> str | None:
         target = decorator.decorator
         return self._api(target.func if isinstance(target, cst.Call) else target)
-
-    def _mutator_base(self, cls: cst.ClassDef) -> str | None:
-        """``"StepMutator"`` for a class based on Metaflow's (``metaflow.StepMutator`` or the
-        module that defines it, ``metaflow.user_decorators.user_step_decorator``), else None."""
-        for base in cls.bases:
-            qualified = self.imports.qualify(base.value) or ""
-            library, _, rest = qualified.partition(".")
-            if library in FLOW_LIBRARIES and rest.rpartition(".")[2] in MUTATOR_BASES:
-                return rest.rpartition(".")[2]
-        return None
-
-    def _report_mutator(self, decorator: cst.Decorator) -> None:
-        """A decorator naming one of the module's FlowMutator/StepMutator classes is W203: a
-        mutator rewrites the flow in Python when the class is built, and stepc runs nothing of
-        the flow to read it, so what the mutator changes is missing from what stepc compiles
-        (a warning: many mutators change only what stepc ignores anyway, such as @kubernetes)."""
-        target = decorator.decorator
-        name = target.func if isinstance(target, cst.Call) else target
-        if isinstance(name, cst.Name) and name.value in self.mutators:
-            message = (
-                f"@{name.value} is a Metaflow {self.mutators[name.value]}: mutators change the flow in Python when"
-                " its class is built, which stepc does not do (it reads flows statically): it is ignored"
-            )
-            self.report("W203", message, target, "warning")
-
-    def _class_decorators(self, cls: cst.ClassDef) -> tuple[str | None, str | None]:
-        """The flow's schedule (``@schedule``) and project (``@project(name=)``)."""
-        schedule = project = None
-        for decorator in cls.decorators:
-            name = self._decorator_api(decorator)
-            if name is None:
-                self._report_mutator(decorator)
-                continue
-            call = decorator.decorator if isinstance(decorator.decorator, cst.Call) else None
-            if name == "project" and call is not None:
-                project = self._project(call)
-                continue
-            if name != "schedule" or call is None:
-                self.report(
-                    "W203",
-                    f"@{name} on a flow class is not supported by stepc: it is ignored",
-                    decorator.decorator,
-                    "warning",
-                )
-                continue
-            values = self.read_arguments(call, ("cron", "hourly", "daily", "weekly"), "@schedule")
-            chosen = [k for k, (v, _) in values.items() if v]
-            if len(chosen) != 1:
-                self.report("S113", "@schedule needs exactly one of cron=, hourly=, daily=, weekly=", call)
-                continue
-            value, node = values[chosen[0]]
-            schedule = (
-                self._checked(args.read_schedule, value, node, "cron") if chosen[0] == "cron" else SCHEDULES[chosen[0]]
-            )
-        return schedule, project
-
-    def _project(self, call: cst.Call) -> str | None:
-        """``@project(name="fraud")``: lowercase letters, digits and underscores, as in Metaflow."""
-        values = self.read_arguments(call, ("name",), "@project", positional=("name",))
-        if "name" not in values:
-            self.report("S139", "@project needs a name: @project(name='some_name')", call)
-            return None
-        name, node = values["name"]
-        if not isinstance(name, str) or not PROJECT_NAME.fullmatch(name):
-            message = "the @project name is 1 to 128 lowercase letters, digits and underscores (as in Metaflow)"
-            self.report("S139", message, node)
-            return None
-        return name
 
     # -- a step --------------------------------------------------------------------------------
 
@@ -346,7 +273,7 @@ class ClassDialect:
                 self.report("S136", message, where)
         reads = {k: v for k, v in reads.items() if k not in members and not k.startswith("_")}
         writes = {k: v for k, v in writes.items() if k not in members and not k.startswith("_")}
-        settings = self._step_settings(method)
+        settings = step_settings(self, method)
         catch = settings.catch
         if catch is not None and catch[0]:
             writes.setdefault(catch[0], catch[1])
@@ -384,45 +311,6 @@ class ClassDialect:
         start, end = column(node.lineno, node.col_offset), column(end_line, node.end_col_offset or 0)
         return Span(self.rel_path, node.lineno, start, end_line, end)
 
-    def _step_settings(self, method: cst.FunctionDef) -> StepSettings:
-        settings = StepSettings()
-        for decorator in method.decorators:
-            api = self._decorator_api(decorator)
-            if api is None:
-                self._report_mutator(decorator)
-            if api is None or api == "step":
-                continue
-            target = decorator.decorator
-            if api == "engine":
-                self._engine(target, settings)
-                continue
-            if api not in STEP_DECORATORS:
-                self.report("W203", f"@{api} is not supported by stepc: it is ignored", target, "warning")
-                continue
-            call = target if isinstance(target, cst.Call) else cst.Call(func=target)
-            reported = len(self.diagnostics)
-            values = self.read_arguments(call, STEP_DECORATORS[api], f"@{api}")
-            if not any(d.severity == "error" for d in self.diagnostics[reported:]):  # else judging adds noise
-                self._checked(settings.apply, api, values, target)
-        self._checked(settings.size, method.name)
-        return settings
-
-    def _engine(self, target: cst.BaseExpression, settings: StepSettings) -> None:
-        """``@engine(argo={...}, gha={...}, secrets=[...])``: stepc's own decorator (Metaflow has
-        none), so an unknown keyword is an error, not a warning."""
-        if not isinstance(target, cst.Call):
-            self.report("S103", "@engine takes the settings of each target: @engine(argo={...})", target)
-            return
-        named = tuple(a.keyword.value for a in target.args if a.keyword is not None)
-        values = self.read_arguments(target, named, "@engine")
-        secrets = values.pop("secrets", None)
-        keywords = {a.keyword.value: a.keyword for a in target.args if a.keyword is not None}
-        entries = [(name, value, keywords[name], node) for name, (value, node) in values.items()]
-        span_of = engine.spans(self.source, self.rel_path)
-        settings.engine = self._checked(engine.read_targets, entries, span_of) or ()
-        if secrets is not None:
-            settings.secrets = self._checked(engine.read_secrets, *secrets, settings.env) or ()
-
     def _end_step(self, methods: list[tuple[cst.FunctionDef, cst.Decorator]]) -> str:
         """The flow's last step, as Metaflow finds it (see ``FlowDecl.end``); several steps
         marked ``@step(start=True)`` (or ``end=True``) are reported here."""
@@ -454,7 +342,7 @@ class ClassDialect:
                 calls[-1] if len(calls) > 1 else calls[0],
             )
             return None
-        return self._checked(read_next, calls[0], self.constants)  # type: ignore[no-any-return]
+        return self.checked(read_next, calls[0], self.constants)  # type: ignore[no-any-return]
 
     def _merge(self, call: cst.Call) -> MergeDecl | None:
         values = self.read_arguments(
@@ -465,7 +353,7 @@ class ClassDialect:
         lists: dict[str, tuple[str, ...]] = {}
         for key in ("include", "exclude"):
             if key in values:
-                items = self._checked(args.read_str_list, *values[key], key)
+                items = self.checked(args.read_str_list, *values[key], key)
                 if items is None:
                     return None
                 lists[key] = tuple(v for v, _ in items)
