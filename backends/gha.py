@@ -31,36 +31,27 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from stepc.diagnostics import Diagnostic
 from stepc.fanout import scope_limit
-from stepc.ir import Pipeline, Step, thaw
-from stepc.params import nullable
+from stepc.ir import Pipeline, Step
 from stepc.runtime.plan import artifact_refs
 
 from .base import ACYCLIC_FEATURES, BASE_FILTERS, CACHE_NOTE, Backend, GeneratedFile, file_stem
 from .gha_expr import job_condition
 from .gha_lint import lint_workflow
-from .gha_pins import pinned, pins_problem
-from .gha_quote import gh_json, gh_text, gh_value, no_expression, yaml_block, yaml_key
+from .gha_pins import pinned
+from .gha_quote import gh_json, gh_text, gh_value, yaml_block, yaml_key
 from .gha_scripts import FEED_SCRIPT, LISTER_SCRIPT, PARAMS_SCRIPT, ROLLBACK_SCRIPT, RUN_SCRIPT, VALUES_SCRIPT
-from .naming import NameRule, assign_names
+from .gha_settings import GHA_SETTINGS
+from .gha_views import JOB_ID, JobView, MatrixView, RunView, dispatch_inputs
+from .naming import assign_names
 from .plan import NameScheme, Plan, Unit, choose_machine, loop_of, store_segment
 from .settings import Setting
 from .step_settings import unit_value
 
-JOB_ID = NameRule(
-    64,
-    re.compile(r"[^A-Za-z0-9_-]"),
-    lower=False,
-    start=re.compile(r"[A-Za-z_]"),
-    strip="-",
-    case_insensitive=True,
-)
 PARAMS_JOB = "stepc-params"
 PARAMS_JOB_OK = "needs.stepc-params.result == 'success'"
 ALL_UPLOADS = "stepc.*"  # every job's (and every matrix leg's) upload is named stepc.<job>[.<item>]
@@ -78,52 +69,6 @@ CRON_MACROS = {
     "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
-INPUT_TYPES = {"int": "number", "float": "number", "bool": "boolean"}
-
-
-@dataclass(frozen=True)
-class RunView:
-    """One step of a job: `stepc exec` for one IR step, then what it publishes."""
-
-    id: str
-    name: str
-    env: list[tuple[str, str]]
-    feeds: dict[str, str]  # job output key -> the artifact whose item indices it publishes
-    script: str
-    secrets: tuple[str, ...] = ()  # set from GitHub's secrets in this step only (not checkout or install)
-
-
-@dataclass(frozen=True)
-class MatrixView:
-    """Where a fan-out job's matrix comes from: a job (``source``) and its output (``ref``);
-    ``nested``: a lister's index paths, each entry ``{"path": "1/0", "key": "1-0"}``."""
-
-    source: str
-    ref: str
-    nested: bool = False
-
-
-@dataclass(frozen=True)
-class JobView:
-    """One job: a unit's (``kind`` "step") or the rollback job."""
-
-    kind: str
-    id: str
-    name: str
-    needs: list[str]
-    guard: str  # the job's `if:`
-    runs_on: str | list[str]
-    environment: str | None = None
-    container: str | None = None
-    timeout: int | None = None
-    matrix: str | None = None
-    max_parallel: int | None = None  # strategy.max-parallel: the most legs of the matrix at once
-    outputs: list[tuple[str, str]] = field(default_factory=list)
-    item: str | None = None
-    downloads: list[str] = field(default_factory=list)
-    runs: list[RunView] = field(default_factory=list)
-    artifact: str = ""
-    paths: str = ""
 
 
 class GitHubActionsBackend(Backend):
@@ -161,65 +106,7 @@ class GitHubActionsBackend(Backend):
             "not the jobs of a run together"
         ),
     }
-    SETTINGS: ClassVar[dict[str, Setting]] = {
-        "runs_on": Setting(
-            "strings",
-            "ubuntu-latest",
-            "the runner label(s) of every job a bigger runner does not take (a step's own wins over both)",
-            check=no_expression,
-            step=True,
-        ),
-        "environment": Setting(
-            "string",
-            None,
-            "the deployment environment of the jobs (`environment:`, its protection rules and secrets)",
-            check=no_expression,
-            step=True,
-        ),
-        "default_capacity": Setting(
-            "capacity", {"cpu": 4, "memory": "16Gi"}, "what the `runs_on` runner holds (no GPU unless `gpu` says)"
-        ),
-        "runners": Setting(
-            "machines",
-            [],
-            "`{runs_on, gpu, cpu, memory}` tables: the first that holds a bigger step runs it",
-            shown="`[]`",
-        ),
-        "container": Setting(
-            "boolean",
-            False,
-            "run every job in its step's image (a step with an image of its own runs in it either way)",
-        ),
-        "install": Setting("strings", "pip install .", "the command(s) that install the project in a job"),
-        "python": Setting("string", "3.12", "the Python version `actions/setup-python` installs"),
-        "params": Setting(
-            "string", "inputs", "one dispatch input per parameter, or one JSON input", choices=("inputs", "json")
-        ),
-        "concurrency": Setting(
-            "string",
-            "${{ github.workflow }}-${{ github.ref }}",
-            "the workflow's concurrency group: one run at a time per group (empty: no group)",
-        ),
-        "cancel_in_progress": Setting(
-            "boolean", False, "a new run in the concurrency group cancels the running one (else it waits)"
-        ),
-        "pip_cache": Setting("boolean", True, "`cache: pip` on `actions/setup-python` in each job that installs"),
-        "cache_dependency_path": Setting(
-            "strings",
-            None,
-            "the files the pip cache is keyed on",
-            shown="setup-python's: `**/requirements.txt`, `**/pyproject.toml`",
-        ),
-        "setup_minutes": Setting("integer", 10, "minutes a job's timeout adds for checkout and install"),
-        "retention_days": Setting("integer", None, "how long the store artifacts are kept"),
-        "pins": Setting(
-            "table",
-            {},
-            '`"owner/repo" = "<commit SHA> # <version>"` rows overriding the actions\' pinned commits',
-            shown="stepc's pin table",
-            check=pins_problem,
-        ),
-    }
+    SETTINGS: ClassVar[dict[str, Setting]] = GHA_SETTINGS
     NAMES: ClassVar[NameScheme] = NameScheme(JOB_ID, RESERVED_JOBS, values=JOB_ID)
 
     # -- checks -----------------------------------------------------------------------------
@@ -324,7 +211,7 @@ class GitHubActionsBackend(Backend):
     def view(self, pipeline: Pipeline) -> dict[str, Any]:
         plan = self.plan(pipeline)
         json_input = self.setting("params") == "json"
-        inputs, spec = self._inputs(pipeline, json_input)
+        inputs, spec = dispatch_inputs(pipeline, json_input)
         loop_keys = self._loop_keys(plan)
         common = {
             "STEPC_FLOW": pipeline.source,
@@ -368,59 +255,6 @@ class GitHubActionsBackend(Backend):
             "rollback_script": ROLLBACK_SCRIPT,
             "retention_days": self.setting("retention_days"),
         }
-
-    def _inputs(self, pipeline: Pipeline, json_input: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        """The dispatch inputs, and the table the parameters job resolves them with."""
-        if json_input:
-            defaults = {p.name: thaw(p.default) for p in pipeline.params if not p.required}
-            text = json.dumps(defaults, sort_keys=True, ensure_ascii=False)
-            usable = "${{" not in text
-            single = {
-                "id": "params",
-                "description": "pipeline parameters as one JSON object (missing ones take their defaults)",
-                "type": "string",
-                "required": False,
-                "default": text if usable else None,
-            }
-            spec_params = [
-                {"name": p.name, "input": p.name, "type": p.type, "required": p.required}
-                | ({} if p.required else {"default": thaw(p.default)})
-                for p in pipeline.params
-            ]
-            return [single], {"json_input": "params", "params": spec_params}
-        ids = assign_names([p.name for p in pipeline.params], JOB_ID)
-        inputs, spec_params = [], []
-        for p in pipeline.params:
-            default = None if p.required else thaw(p.default)
-            shown: Any = default
-            if p.type in ("list", "dict") and default is not None:
-                shown = json.dumps(default, sort_keys=True, ensure_ascii=False)
-            # An input default is static text to GitHub: one holding `${{` cannot be shown, so
-            # the input is left empty and the parameters job fills the default in.
-            hidden = isinstance(shown, str) and "${{" in shown
-            label = p.description or f"{p.type} parameter"
-            if ids[p.name] != p.name:
-                label = f"{label} ({p.name})"
-            inputs.append(
-                {
-                    "id": ids[p.name],
-                    "description": label + (" (empty: the flow's default)" if hidden else ""),
-                    # A boolean input is a checkbox, never unset: a bool that may stay None
-                    # is text (true, false, or empty).
-                    "type": "string" if p.type == "bool" and nullable(p) else INPUT_TYPES.get(p.type, "string"),
-                    "required": p.required,
-                    "default": None if hidden else shown,
-                }
-            )
-            entry: dict[str, Any] = {"name": p.name, "input": ids[p.name], "type": p.type, "required": p.required}
-            if not p.required:
-                entry["default"] = default
-            # A dispatch form cannot leave a field unset, only empty: for a parameter whose
-            # default is None, empty is that None (an explicit "" needs the JSON input).
-            if hidden or nullable(p):
-                entry["empty_is_default"] = True
-            spec_params.append(entry)
-        return inputs, {"json_input": None, "params": spec_params}
 
     def _loop_keys(self, plan: Plan) -> dict[str, str]:
         """List parameter -> the output of the parameters job holding its indices."""
