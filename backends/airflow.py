@@ -45,11 +45,13 @@ from stepc.runtime.plan import artifact_refs
 from .airflow_expr import py_condition, when_code
 from .airflow_lint import lint_dag
 from .airflow_views import ItemsView, ResourcesView, ShortCircuitView, TaskView, WhenView
-from .base import ACYCLIC_FEATURES, CACHE_NOTE, Backend, GeneratedFile, Quoted, file_stem, python_literal
+from .base import Backend, GeneratedFile, file_stem
 from .commands import ExecCall, shell_line
+from .features import ACYCLIC_FEATURES, CACHE_NOTE
 from .kubernetes import KUBERNETES_SETTINGS, pod_resources
 from .naming import NameRule, assign_names
 from .plan import NameScheme, Plan, Unit
+from .quoting import Quoted, python_literal
 from .settings import Setting, check_project_setting, concurrency_problem
 from .step_settings import unit_secrets
 

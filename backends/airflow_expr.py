@@ -2,7 +2,7 @@
 
 The expression reads ``params`` (the run's parameters) and ``values`` (the upstream values the
 producers' control lines carried). It is built from the tree: every name and literal goes
-through :func:`~stepc.backends.base.python_literal`, so no user text is ever code.
+through :func:`~stepc.backends.quoting.python_literal`, so no user text is ever code.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 from stepc.ir import ArtifactRef, Condition, ConditionGenerator, ParamRef, condition_artifacts, conjuncts
 
-from .base import Quoted, python_literal
+from .quoting import Quoted, python_literal
 
 
 class _PythonCondition(ConditionGenerator):

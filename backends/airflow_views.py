@@ -7,7 +7,7 @@ import dataclasses
 
 from stepc.ir import Condition
 
-from .base import Quoted
+from .quoting import Quoted
 
 
 @dataclasses.dataclass(frozen=True)

@@ -28,8 +28,9 @@ from .argo_pod import POD_SETTINGS, mount_problems, pod_view
 from .argo_scopes import Frames
 from .argo_text import LBRACE_ENV, json_text, kube_text, needs_lbrace, shown_text
 from .argo_views import DNS_LABEL, RESERVED_TEMPLATES, ContainerView, RetryView, TaskView
-from .base import ALL_FEATURES, CACHE_NOTE, Backend, GeneratedFile, file_stem
+from .base import Backend, GeneratedFile, file_stem
 from .commands import ExecCall
+from .features import ALL_FEATURES, CACHE_NOTE
 from .kubernetes import KUBERNETES_SETTINGS, PodResources, pod_resources
 from .naming import NameRule, assign_names
 from .plan import NameScheme, Plan, Unit

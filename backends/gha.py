@@ -39,7 +39,8 @@ from stepc.fanout import scope_limit
 from stepc.ir import Pipeline, Step
 from stepc.runtime.plan import artifact_refs
 
-from .base import ACYCLIC_FEATURES, BASE_FILTERS, CACHE_NOTE, Backend, GeneratedFile, file_stem
+from .base import Backend, GeneratedFile, file_stem
+from .features import ACYCLIC_FEATURES, CACHE_NOTE
 from .gha_expr import job_condition
 from .gha_lint import lint_workflow
 from .gha_pins import pinned
@@ -49,6 +50,7 @@ from .gha_settings import GHA_SETTINGS
 from .gha_views import JOB_ID, JobView, MatrixView, RunView, dispatch_inputs
 from .naming import assign_names
 from .plan import NameScheme, Plan, Unit, choose_machine, loop_of, store_segment
+from .quoting import BASE_FILTERS
 from .settings import Setting
 from .step_settings import unit_value
 

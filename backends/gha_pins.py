@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .base import Quoted
+from .quoting import Quoted
 
 
 @dataclass(frozen=True)

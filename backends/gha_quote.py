@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from .base import Quoted, yaml_scalar
+from .quoting import Quoted, yaml_scalar
 
 
 def gh_value(value: Any) -> Quoted:

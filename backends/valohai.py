@@ -35,8 +35,9 @@ from stepc.ir import Pipeline, Step, parameters_read, thaw
 from stepc.params import nullable
 from stepc.runtime.plan import path_sources
 
-from .base import ACYCLIC_FEATURES, CACHE_NOTE, Backend, GeneratedFile, file_stem
+from .base import Backend, GeneratedFile, file_stem
 from .commands import ExecCall, shell_line
+from .features import ACYCLIC_FEATURES, CACHE_NOTE
 from .naming import NameRule, assign_names
 from .plan import NameScheme, Plan, Unit, choose_machine, fused_resources, loop_of
 from .settings import Setting

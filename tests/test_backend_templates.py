@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from stepc.backends.base import ALL_FEATURES, Backend
+from stepc.backends.base import Backend
+from stepc.backends.features import ALL_FEATURES
 
 from stepc.config import Config
 from stepc.diagnostics import Diagnostic

@@ -13,7 +13,8 @@ from typing import Any, ClassVar
 
 import pytest
 from stepc.backends.argo import ArgoBackend
-from stepc.backends.base import FEATURE_TEXT, Backend, pipeline_features, step_features
+from stepc.backends.base import Backend
+from stepc.backends.features import FEATURE_TEXT, pipeline_features, step_features
 
 from stepc.config import DEFAULT_IMAGE, Config, find_config
 from stepc.frontend import load

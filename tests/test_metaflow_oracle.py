@@ -479,7 +479,7 @@ def test_stepc_check_reads_the_metaflow_flow(file: str) -> None:
 def test_stepc_compiles_the_metaflow_flow(file: str, target: str, tmp_path: Path) -> None:
     """Every target compiles the flow, or refuses it with T101 at the steps that use what its
     capability table lacks (never a silent drop)."""
-    from stepc.backends import base
+    from stepc.backends.features import step_features
 
     from stepc.frontend.load import load
     from stepc.targets import load_target
@@ -487,7 +487,7 @@ def test_stepc_compiles_the_metaflow_flow(file: str, target: str, tmp_path: Path
     pipeline, _ = load(str(FLOWS / file))
     assert pipeline is not None
     features = load_target(target).FEATURES
-    missing = sorted({s.name for s in pipeline.steps for f in base.step_features(pipeline, s) if f not in features})
+    missing = sorted({s.name for s in pipeline.steps for f in step_features(pipeline, s) if f not in features})
     r = stepc("compile", str(FLOWS / file), "--target", target, "-o", str(tmp_path), cwd=REPO)
     if not missing:
         assert r.returncode == 0, r.stdout + r.stderr

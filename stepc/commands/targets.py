@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 def support_table(backends: dict[str, type[Backend]]) -> list[str]:
     """One line per feature: its text, then yes / partial / no per target (built-in or plugin)."""
-    from stepc.backends.base import FEATURE_TEXT
+    from stepc.backends.features import FEATURE_TEXT
 
     width = max(len(text) for text in FEATURE_TEXT.values())
     columns = {name: max(len("partial"), len(name)) for name in backends}
@@ -25,7 +25,7 @@ def support_table(backends: dict[str, type[Backend]]) -> list[str]:
 
 def partial_notes(backends: dict[str, type[Backend]]) -> list[str]:
     """What each target does instead, for every feature it supports in part."""
-    from stepc.backends.base import FEATURE_TEXT
+    from stepc.backends.features import FEATURE_TEXT
 
     lines = []
     for name, backend in backends.items():
@@ -37,7 +37,7 @@ def partial_notes(backends: dict[str, type[Backend]]) -> list[str]:
 
 def support_markdown(backends: dict[str, type[Backend]]) -> str:
     """The same table for the README, with each partial note under it."""
-    from stepc.backends.base import FEATURE_TEXT
+    from stepc.backends.features import FEATURE_TEXT
 
     rows = ["| feature | " + " | ".join(backends) + " |", "|---" * (len(backends) + 1) + "|"]
     for feature, text in FEATURE_TEXT.items():
