@@ -44,11 +44,12 @@ from stepc.runtime.plan import artifact_refs
 
 from .airflow_expr import py_condition, when_code
 from .airflow_lint import lint_dag
+from .airflow_settings import AIRFLOW_SETTINGS
 from .airflow_views import ItemsView, ResourcesView, ShortCircuitView, TaskView, WhenView
 from .base import Backend, GeneratedFile, file_stem
 from .commands import ExecCall, shell_line
 from .features import ACYCLIC_FEATURES, CACHE_NOTE
-from .kubernetes import KUBERNETES_SETTINGS, pod_resources
+from .kubernetes import pod_resources
 from .naming import NameRule, assign_names
 from .plan import NameScheme, Plan, Unit
 from .quoting import Quoted, python_literal
@@ -139,41 +140,7 @@ class AirflowBackend(Backend):
         "image": 'a BashOperator runs in the worker\'s environment (operator = "kubernetes" runs images)',
         "cache": CACHE_NOTE,
     }
-    SETTINGS: ClassVar[dict[str, Setting]] = {
-        "operator": Setting(
-            "string",
-            "bash",
-            "`BashOperator` on the workers, or `KubernetesPodOperator` with the step's image",
-            choices=("bash", "kubernetes"),
-        ),
-        "store": Setting(
-            "string",
-            None,
-            "the artifact store path or URL (`STEPC_STORE` overrides at run time)",
-            shown='`".stepc"`; `"s3://stepc/store"` for pods',
-        ),
-        "store_secret": Setting("string", "stepc-store", "pods only: the secret holding the store credentials"),
-        "project_root": Setting(
-            "string", ".", "where tasks find the flow file (`STEPC_PROJECT_ROOT` overrides at run time)"
-        ),
-        "python": Setting("string", "python", "the Python that runs `stepc exec` on a worker"),
-        "namespace": Setting("string", None, "pods only: the Kubernetes namespace"),
-        "pool": Setting("string", None, "the Airflow pool of every task", step=True),
-        "queue": Setting(
-            "string", None, "the executor queue of every task (`queue`: Celery or Kubernetes workers)", step=True
-        ),
-        "priority_weight": Setting(
-            "integer", None, "the tasks' `priority_weight` (Airflow's default: 1)", minimum=1, step=True
-        ),
-        "gpu_pool": Setting("string", None, "Bash mode: the pool whose slots are GPUs, for GPU steps"),
-        "start_date": Setting("date", "2024-01-01", "the DAG's `start_date`"),
-        "max_map_length": Setting(
-            "integer", 1024, "the deployment's `[core] max_map_length` (the most items of a mapped task)"
-        ),
-        "url": Setting("string", None, "`stepc submit`: the Airflow API server", shown='`"http://127.0.0.1:8080"`'),
-        "dags_folder": Setting("string", None, "`stepc submit`: the dags folder the DAG file is written to"),
-        **KUBERNETES_SETTINGS,
-    }
+    SETTINGS: ClassVar[dict[str, Setting]] = AIRFLOW_SETTINGS
     # Helper tasks are named with the units, and a group and a step of one name keep apart by
     # their keys, so that task ids stay what they were.
     NAMES: ClassVar[NameScheme] = NameScheme(TASK_ID, RESERVED, helpers=("when", "items"), keyed=True)
