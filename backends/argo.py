@@ -8,10 +8,7 @@ from __future__ import annotations
 import json
 import math
 import re
-import zoneinfo
 from collections.abc import Iterable
-from dataclasses import replace
-from functools import cache
 from typing import Any, ClassVar
 
 from stepc.config_diagnostics import top_level_problem
@@ -24,14 +21,15 @@ from stepc.runtime.plan import artifact_refs
 from .argo_expr import ValueRefs, artifact_when, task_output, when_tag
 from .argo_lint import lint_documents
 from .argo_passes import ITERATION, passes_dag, passes_name, repeat_when
-from .argo_pod import POD_SETTINGS, mount_problems, pod_view
+from .argo_pod import mount_problems, pod_view
 from .argo_scopes import Frames
+from .argo_settings import ARGO_SETTINGS, valid_zone
 from .argo_text import LBRACE_ENV, json_text, kube_text, needs_lbrace, shown_text
 from .argo_views import DNS_LABEL, RESERVED_TEMPLATES, ContainerView, RetryView, TaskView
 from .base import Backend, GeneratedFile, file_stem
 from .commands import ExecCall
 from .features import ALL_FEATURES, CACHE_NOTE
-from .kubernetes import KUBERNETES_SETTINGS, PodResources, pod_resources
+from .kubernetes import PodResources, pod_resources
 from .naming import NameRule, assign_names
 from .plan import NameScheme, Plan, Unit
 from .settings import Setting, check_project_setting, concurrency_problem
@@ -52,30 +50,6 @@ EXEC_ORDER = (
 # A pod that retries inside `stepc exec --retry` gets this on top of its attempts and waits.
 IN_POD_RETRY_SLACK = 60
 ROLLBACK_ORDER = ("rollback", "pipeline", "run_id", "store")
-
-
-def _no_tag(value: Any) -> str | None:
-    """A setting's rule: no ``{{`` in a value Argo reads (it would be a template tag)."""
-    texts = [*value.keys(), *value.values()] if isinstance(value, dict) else [value]
-    if not any("{{" in str(t) for t in texts):
-        return None
-    return f"a text without `{{{{` (Argo would read it as a template tag), not {value!r}"
-
-
-@cache
-def _zones() -> frozenset[str]:
-    try:
-        return frozenset(zoneinfo.available_timezones())
-    except (OSError, ValueError):  # no time zone database here: take the name as written
-        return frozenset()
-
-
-def _zone(value: Any) -> str | None:
-    """A setting's rule: an IANA time zone name (when this machine has the database to tell)."""
-    zones = _zones()
-    if not zones or value in zones:
-        return None
-    return f'an IANA time zone such as "UTC" or "Europe/Helsinki", not {value!r}'
 
 
 def in_pod_retry(step: Step) -> bool:
@@ -113,77 +87,7 @@ class ArgoBackend(Backend):
     # A recursive switch is a DAG template that calls itself for the next pass (see `passes_dag`).
     FEATURES: ClassVar[frozenset[str]] = ALL_FEATURES  # PARTIAL says what is honoured in part
     PARTIAL: ClassVar[dict[str, str]] = {"cache": CACHE_NOTE}
-    SETTINGS: ClassVar[dict[str, Setting]] = {
-        "kind": Setting(
-            "string",
-            None,
-            "the document kind (`--argo-kind` overrides)",
-            choices=("workflow", "template", "cron"),
-            shown="`cron` with a schedule, else `workflow`",
-        ),
-        "namespace": Setting("string", None, "`metadata.namespace` of the documents", check=_no_tag),
-        "service_account": Setting("string", None, "the service account the pods run as", check=_no_tag),
-        "store": Setting("string", "s3://stepc/store", "the shared artifact store URL"),
-        "store_secret": Setting(
-            "string",
-            "stepc-store",
-            "a Kubernetes secret whose keys become the store credentials' environment variables; empty to omit",
-            check=_no_tag,
-        ),
-        "working_dir": Setting(
-            "string",
-            "/app",
-            "every container's working directory: where the image holds the project (the flow path "
-            "`stepc exec` gets is relative to it), as a Dockerfile's `WORKDIR /app` + `COPY . .` puts it",
-            check=_no_tag,
-        ),
-        "security_context": Setting(
-            "boolean",
-            True,
-            "a restricted security context: pods run as `run_as_user` (runAsNonRoot, RuntimeDefault seccomp), "
-            "containers without privilege escalation or capabilities; false runs the image's own user",
-        ),
-        "run_as_user": Setting(
-            "integer",
-            1000,
-            "the user, group and fsGroup id of the pods under `security_context` (not 0: runAsNonRoot)",
-            minimum=1,
-        ),
-        "pod_gc": Setting(
-            "string",
-            "OnPodSuccess",
-            "when Argo deletes finished pods (`podGC.strategy`; failed pods stay for their logs); "
-            '`"none"` keeps every pod',
-            choices=("OnPodSuccess", "OnPodCompletion", "OnWorkflowSuccess", "OnWorkflowCompletion", "none"),
-        ),
-        "ttl_after_success": Setting(
-            "integer",
-            86400,
-            "seconds a succeeded workflow is kept before Argo deletes it (`ttlStrategy`); 0 keeps it",
-            minimum=0,
-        ),
-        "ttl_after_failure": Setting(
-            "integer",
-            604800,
-            "seconds a failed workflow is kept before Argo deletes it (`ttlStrategy`); 0 keeps it",
-            minimum=0,
-        ),
-        "timezone": Setting(
-            "string",
-            None,
-            "the IANA zone the CronWorkflow reads its schedule in",
-            shown='`[tool.stepc] timezone`, else `"UTC"`',
-            check=_zone,
-        ),
-        "starting_deadline_seconds": Setting(
-            "integer",
-            300,
-            "how many seconds late a missed scheduled run may still start (`startingDeadlineSeconds`)",
-            minimum=0,
-        ),
-        **{key: replace(s, check=_no_tag) for key, s in KUBERNETES_SETTINGS.items()},
-        **POD_SETTINGS,
-    }
+    SETTINGS: ClassVar[dict[str, Setting]] = ARGO_SETTINGS
     NAMES: ClassVar[NameScheme] = NameScheme(DNS_LABEL, RESERVED_TEMPLATES, values=PARAM_NAME)
 
     def check_capabilities(self, pipeline: Pipeline) -> list[Diagnostic]:
@@ -234,7 +138,7 @@ class ArgoBackend(Backend):
     def _project_timezone(self) -> list[Diagnostic]:
         """T103 for a ``[tool.stepc] timezone`` that is no time zone (this target reads it)."""
         raw = self.config.settings.get("timezone")
-        wanted = f"a string, not {raw!r}" if not isinstance(raw, str) else _zone(raw)
+        wanted = f"a string, not {raw!r}" if not isinstance(raw, str) else valid_zone(raw)
         if raw is None or wanted is None:
             return []
         return [top_level_problem(self.config, "timezone", wanted)]

@@ -43,6 +43,7 @@ from .plan import NameScheme, Plan, Unit, choose_machine, fused_resources, loop_
 from .settings import Setting
 from .step_settings import unit_secrets, unit_value
 from .valohai_io import RUN_ID, STORE
+from .valohai_settings import VALOHAI_SETTINGS
 
 # Node, step and parameter names: no dots (edges are `node.kind.key`), nothing a shell reads.
 # A node's outputs reach the next as its input `stepc-<node>`, and Valohai's input names hold
@@ -145,39 +146,7 @@ class ValohaiBackend(Backend):
             "environment's machines allow"
         ),
     }
-    SETTINGS: ClassVar[dict[str, Setting]] = {
-        "file": Setting(
-            "string",
-            None,
-            'the file name (`"valohai.yaml"` is the one Valohai reads)',
-            shown="`<pipeline>.valohai.yaml`",
-        ),
-        "environment": Setting(
-            "string",
-            None,
-            "the environment of every step a bigger one does not take (a step's own wins over both)",
-            shown="the project's default",
-            step=True,
-        ),
-        "environment_variable_groups": Setting(
-            "strings",
-            [],
-            "the project's environment variable groups the steps get (`environment-variable-groups`)",
-            shown="`[]`",
-            step=True,
-        ),
-        "default_capacity": Setting(
-            "capacity", {}, "what `environment` holds (no GPU unless `gpu` says)", shown="no limit, no GPU"
-        ),
-        "environments": Setting(
-            "machines",
-            [],
-            "`{environment, gpu, cpu, memory}` tables: the first that holds a bigger step runs it",
-            shown="`[]`",
-        ),
-        "install": Setting("strings", "pip install .", "the command(s) that install the project in an execution"),
-        "setup_minutes": Setting("integer", 10, "minutes a time limit adds for the image and install"),
-    }
+    SETTINGS: ClassVar[dict[str, Setting]] = VALOHAI_SETTINGS
     NAMES: ClassVar[NameScheme] = NameScheme(NODE)
 
     def partial(self) -> dict[str, str]:
