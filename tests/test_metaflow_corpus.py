@@ -157,12 +157,13 @@ def embedded_flows(module: Path) -> dict[str, str]:
 
 
 def fetch_sdist(sdist: Sdist) -> None:
-    """Download the sdist with pip (hash-pinned), unpack it into its cache folder and write out
-    the flows its test modules embed. Done once: a complete folder is reused."""
-    done = sdist.root / ".complete"
-    if done.is_file():
+    """Download the sdist with pip (hash-pinned), unpack it and write out the flows its test
+    modules embed, then move the folder into the cache in one rename (so a concurrent run never
+    sees half of it). Done once: a cached folder is reused."""
+    if (sdist.root / ".complete").is_file():
         return
-    with tempfile.TemporaryDirectory() as tmp:
+    sdist.root.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=sdist.root.parent) as tmp:
         requirement = Path(tmp) / "requirements.txt"
         requirement.write_text(f"{sdist.name}=={sdist.version} --hash=sha256:{sdist.sha256}\n")
         pip = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:"]
@@ -172,14 +173,17 @@ def fetch_sdist(sdist: Sdist) -> None:
         with tarfile.open(archive) as tar:
             tar.extractall(Path(tmp) / "unpacked", filter="data")
         (top,) = (Path(tmp) / "unpacked").iterdir()
-        shutil.rmtree(sdist.root, ignore_errors=True)
-        sdist.root.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(top, sdist.root)
-    for module in {c.path_in_repo for c in CASES if c.sdist == f"{sdist.name}=={sdist.version}" and c.embedded}:
-        (sdist.root / "embedded").mkdir(exist_ok=True)
-        for name, source in embedded_flows(sdist.root / module).items():
-            (sdist.root / "embedded" / name).write_text(source)
-    done.touch()
+        for module in {c.path_in_repo for c in CASES if c.sdist == f"{sdist.name}=={sdist.version}" and c.embedded}:
+            (top / "embedded").mkdir(exist_ok=True)
+            for name, source in embedded_flows(top / module).items():
+                (top / "embedded" / name).write_text(source)
+        (top / ".complete").touch()
+        shutil.rmtree(sdist.root, ignore_errors=True)  # an incomplete folder of an older layout
+        try:
+            top.rename(sdist.root)
+        except OSError:
+            if not (sdist.root / ".complete").is_file():  # not another run's finished copy
+                raise
 
 
 @dataclass
