@@ -42,6 +42,14 @@ def flow_classes(module: cst.Module, imports: ImportTable) -> list[cst.ClassDef]
     ]
 
 
+def inherited_flow(name: str, how: str) -> str:
+    """S135's message for a flow class built on another flow class (Metaflow's flow inheritance)."""
+    return (
+        f"class '{name}' {how}, not from FlowSpec itself: flow inheritance (steps, parameters or configs"
+        " of a base flow class) is not supported; stepc reads a flow class whose base is FlowSpec"
+    )
+
+
 class ClassDialect:
     """Reads the flow classes of one module; collect :attr:`diagnostics` after :meth:`read`."""
 
@@ -83,11 +91,7 @@ class ClassDialect:
                 continue
             for base in statement.bases:
                 if isinstance(base.value, cst.Name) and base.value.value in flow_names:
-                    message = (
-                        f"class '{statement.name.value}' derives from the flow class '{base.value.value}': flow"
-                        " inheritance (steps, parameters or configs of a base flow class) is not supported;"
-                        " stepc reads a flow class whose base is FlowSpec"
-                    )
+                    message = inherited_flow(statement.name.value, f"derives from the flow class '{base.value.value}'")
                     self.report("S135", message, base.value)
 
     # -- helpers -------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from stepc.frontend.arguments import ArgumentError
 from stepc.frontend.artifact_types import input_types, output_types
 from stepc.frontend.dependencies import DependencyHasher
 from stepc.frontend.fingerprint import FunctionNode
-from stepc.frontend.flowclass import flow_classes
+from stepc.frontend.flowclass import flow_classes, inherited_flow
 from stepc.frontend.imports import ImportTable
 from stepc.frontend.literals import Constants, NotStatic, literal_value, static_problems
 from stepc.frontend.returns import return_problems, rollback_problems
@@ -147,22 +147,16 @@ class FunctionDialect:
         marked = [m for m in cls.body.body if isinstance(m, cst.FunctionDef) and self._step_decorator(m) is not None]
         if marked and cls.bases:
             base = cls.bases[0].value
-            self._error(
-                "S135",
-                f"class '{cls.name.value}' has steps and derives from '{cst.Module([]).code_for_node(base)}', not from"
-                " FlowSpec itself: stepc reads a flow class whose base is FlowSpec; flow inheritance (steps,"
-                " parameters or configs of a base flow class) is not supported",
-                base,
-            )
+            base_text = cst.Module([]).code_for_node(base)
+            self._error("S135", inherited_flow(cls.name.value, f"has steps and derives from '{base_text}'"), base)
             return
-        for member in cls.body.body:
-            if isinstance(member, cst.FunctionDef) and self._step_decorator(member) is not None:
-                self._error(
-                    "S138",
-                    f"@step on method '{member.name.value}' of class '{cls.name.value}', which is not a FlowSpec: "
-                    "a function step is a module-level def (or derive the class from FlowSpec)",
-                    member.name,
-                )
+        for member in marked:
+            self._error(
+                "S138",
+                f"@step on method '{member.name.value}' of class '{cls.name.value}', which is not a FlowSpec: "
+                "a function step is a module-level def (or derive the class from FlowSpec)",
+                member.name,
+            )
 
     def _step_applied_to_an_expression(self, small: cst.BaseSmallStatement) -> None:
         """``step(...)(lambda ...)``, ``step(...)(partial(f))`` or ``step(lambda ...)``: nothing
